@@ -1,0 +1,391 @@
+//! One direction of a tunnel: read from one side, write to the other, then shut down writing.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::Side;
+use crate::pool::{BufferLease, BufferPool, PipePool};
+
+/// Rounds of read/write one direction makes per poll before yielding to other tasks.
+const ROUNDS_PER_POLL: usize = 32;
+
+/// Where a direction stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Reading from the source.
+    Open,
+    /// The source ended (or the tunnel drains): deliver what is pending, then shut down.
+    Closing,
+    /// Writing towards the destination is shut down.
+    Done,
+}
+
+/// An IO failure, with the side whose connection failed.
+#[derive(Debug)]
+pub(crate) struct FlowError {
+    pub(crate) side: Side,
+    pub(crate) error: io::Error,
+}
+
+/// The pools a direction borrows from while bytes move.
+#[derive(Debug)]
+pub(crate) struct Pools {
+    pub(crate) buffers: BufferPool,
+    pub(crate) pipes: PipePool,
+}
+
+/// One direction of a tunnel, from the `from` side to its peer.
+#[derive(Debug)]
+pub(crate) struct Flow {
+    from: Side,
+    stage: Stage,
+    /// Bytes read from `from` before the tunnel started, delivered before anything else.
+    read_ahead: Bytes,
+    /// Copy buffer, held only while bytes move; `buf[start..end]` is still to be written.
+    buf: Option<BufferLease>,
+    start: usize,
+    end: usize,
+    #[cfg(target_os = "linux")]
+    pipe: Option<crate::pool::PipeLease>,
+    /// Whether to try `splice(2)` (TCP to TCP, not found unsupported yet).
+    splice: bool,
+    /// Whether bytes were written since the destination was last flushed (generic streams).
+    unflushed: bool,
+    /// Whether the source reached end of stream (as opposed to a drain).
+    pub(crate) source_ended: bool,
+    /// Bytes written to the destination.
+    pub(crate) delivered: u64,
+    /// Bytes read from the source (read-ahead excluded).
+    pub(crate) received: u64,
+    /// Bytes delivered with `splice(2)`.
+    pub(crate) spliced: u64,
+}
+
+fn failed(side: Side, error: io::Error) -> FlowError {
+    FlowError { side, error }
+}
+
+fn is_would_block(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::WouldBlock
+}
+
+impl Flow {
+    pub(crate) fn new(from: Side, read_ahead: Bytes, splice: bool) -> Flow {
+        Flow {
+            from,
+            stage: Stage::Open,
+            read_ahead,
+            buf: None,
+            start: 0,
+            end: 0,
+            #[cfg(target_os = "linux")]
+            pipe: None,
+            splice,
+            unflushed: false,
+            source_ended: false,
+            delivered: 0,
+            received: 0,
+            spliced: 0,
+        }
+    }
+
+    /// Whether writing towards the destination has been shut down.
+    pub(crate) fn is_done(&self) -> bool {
+        self.stage == Stage::Done
+    }
+
+    /// Bytes read plus bytes written: grows whenever the direction makes progress.
+    pub(crate) fn activity(&self) -> u64 {
+        self.received.wrapping_add(self.delivered)
+    }
+
+    fn to(&self) -> Side {
+        self.from.peer()
+    }
+
+    /// Give back the buffer and pipe if they hold nothing.
+    fn release(&mut self) {
+        if self.start == self.end {
+            self.buf = None;
+            self.start = 0;
+            self.end = 0;
+        }
+        #[cfg(target_os = "linux")]
+        if self.pipe.as_ref().is_some_and(|pipe| pipe.len == 0) {
+            self.pipe = None;
+        }
+    }
+
+    /// Drive the direction between two TCP streams with readiness-based IO: `splice(2)` through
+    /// a pooled pipe when allowed and available, else copying through a pooled buffer.
+    pub(crate) fn poll_tcp(
+        &mut self,
+        cx: &mut Context<'_>,
+        src: &TcpStream,
+        dst: &mut TcpStream,
+        pools: &Pools,
+        draining: bool,
+    ) -> Poll<Result<(), FlowError>> {
+        let to = self.to();
+        for _ in 0..ROUNDS_PER_POLL {
+            if !self.read_ahead.is_empty() {
+                ready!(dst.poll_write_ready(cx)).map_err(|e| failed(to, e))?;
+                match dst.try_write(&self.read_ahead) {
+                    Ok(n) => {
+                        self.read_ahead.advance(n);
+                        self.delivered += n as u64;
+                    }
+                    Err(e) if is_would_block(&e) => {}
+                    Err(e) => return Poll::Ready(Err(failed(to, e))),
+                }
+                continue;
+            }
+            #[cfg(target_os = "linux")]
+            if let Some(lease) = self.pipe.as_mut().filter(|lease| lease.len > 0) {
+                ready!(dst.poll_write_ready(cx)).map_err(|e| failed(to, e))?;
+                let Some(pipe) = lease.pipe() else {
+                    lease.len = 0;
+                    continue;
+                };
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&*dst);
+                match dst.try_io(tokio::io::Interest::WRITABLE, || {
+                    pipe.splice_out(fd, lease.len)
+                }) {
+                    Ok(n) => {
+                        lease.len -= n.min(lease.len);
+                        self.delivered += n as u64;
+                        self.spliced += n as u64;
+                    }
+                    Err(e) if is_would_block(&e) => {}
+                    Err(e) => return Poll::Ready(Err(failed(to, e))),
+                }
+                continue;
+            }
+            if self.start < self.end {
+                ready!(dst.poll_write_ready(cx)).map_err(|e| failed(to, e))?;
+                let Some(buf) = self.buf.as_deref() else {
+                    self.start = self.end;
+                    continue;
+                };
+                match dst.try_write(&buf[self.start..self.end]) {
+                    Ok(n) => {
+                        self.start += n;
+                        self.delivered += n as u64;
+                        if self.start == self.end {
+                            self.start = 0;
+                            self.end = 0;
+                        }
+                    }
+                    Err(e) if is_would_block(&e) => {}
+                    Err(e) => return Poll::Ready(Err(failed(to, e))),
+                }
+                continue;
+            }
+            match self.stage {
+                Stage::Open if draining => self.stage = Stage::Closing,
+                Stage::Open => {
+                    match src.poll_read_ready(cx) {
+                        Poll::Pending => {
+                            // Idle: hold no buffer and no pipe while waiting.
+                            self.release();
+                            return Poll::Pending;
+                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(failed(self.from, e))),
+                        Poll::Ready(Ok(())) => {}
+                    }
+                    #[cfg(target_os = "linux")]
+                    if self.splice && self.splice_in(src, pools)? {
+                        continue;
+                    }
+                    let buf = self.buf.get_or_insert_with(|| pools.buffers.take());
+                    match src.try_read(buf) {
+                        Ok(0) => self.end_of_source(),
+                        Ok(n) => {
+                            self.start = 0;
+                            self.end = n;
+                            self.received += n as u64;
+                        }
+                        Err(e) if is_would_block(&e) => {}
+                        Err(e) => return Poll::Ready(Err(failed(self.from, e))),
+                    }
+                }
+                Stage::Closing => {
+                    self.release();
+                    ready!(Pin::new(&mut *dst).poll_shutdown(cx)).map_err(|e| failed(to, e))?;
+                    self.stage = Stage::Done;
+                }
+                Stage::Done => return Poll::Ready(Ok(())),
+            }
+        }
+        // Still busy: let other tasks run, then come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Try one `splice(2)` from `src` into a pooled pipe. `Ok(false)`: no pipe, or splice
+    /// unsupported — copy instead.
+    #[cfg(target_os = "linux")]
+    fn splice_in(&mut self, src: &TcpStream, pools: &Pools) -> Result<bool, FlowError> {
+        if self.pipe.is_none() {
+            self.pipe = pools.pipes.take();
+        }
+        let Some(lease) = self.pipe.as_mut() else {
+            return Ok(false);
+        };
+        let Some(pipe) = lease.pipe() else {
+            return Ok(false);
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(src);
+        let capacity = pipe.capacity();
+        match src.try_io(tokio::io::Interest::READABLE, || {
+            pipe.splice_in(fd, capacity)
+        }) {
+            Ok(0) => self.end_of_source(),
+            Ok(n) => {
+                lease.len = n;
+                self.received += n as u64;
+            }
+            Err(e) if is_would_block(&e) => {}
+            Err(e) if crate::sys::splice_unsupported(&e) => {
+                self.splice = false;
+                self.pipe = None;
+            }
+            Err(e) => return Err(failed(self.from, e)),
+        }
+        Ok(true)
+    }
+
+    fn end_of_source(&mut self) {
+        self.source_ended = true;
+        self.stage = Stage::Closing;
+    }
+
+    /// Drive the direction between any two streams: wait for the first byte with a one-byte
+    /// probe read (so an idle direction holds no buffer), then copy through a pooled buffer.
+    pub(crate) fn poll_stream<R, W>(
+        &mut self,
+        cx: &mut Context<'_>,
+        src: &mut R,
+        dst: &mut W,
+        pools: &Pools,
+        draining: bool,
+    ) -> Poll<Result<(), FlowError>>
+    where
+        R: AsyncRead + Unpin + ?Sized,
+        W: AsyncWrite + Unpin + ?Sized,
+    {
+        let to = self.to();
+        for _ in 0..ROUNDS_PER_POLL {
+            if !self.read_ahead.is_empty() {
+                let n = ready!(Pin::new(&mut *dst).poll_write(cx, &self.read_ahead))
+                    .and_then(nonzero_write)
+                    .map_err(|e| failed(to, e))?;
+                self.read_ahead.advance(n);
+                self.delivered += n as u64;
+                self.unflushed = true;
+                continue;
+            }
+            if self.start < self.end {
+                let Some(buf) = self.buf.as_deref() else {
+                    self.start = self.end;
+                    continue;
+                };
+                let n = ready!(Pin::new(&mut *dst).poll_write(cx, &buf[self.start..self.end]))
+                    .and_then(nonzero_write)
+                    .map_err(|e| failed(to, e))?;
+                self.start += n;
+                self.delivered += n as u64;
+                self.unflushed = true;
+                if self.start == self.end {
+                    self.start = 0;
+                    self.end = 0;
+                }
+                continue;
+            }
+            match self.stage {
+                Stage::Open if draining => self.stage = Stage::Closing,
+                Stage::Open => {
+                    let read = match self.buf.as_mut() {
+                        Some(buf) => {
+                            let mut window = ReadBuf::new(buf);
+                            Pin::new(&mut *src)
+                                .poll_read(cx, &mut window)
+                                .map_ok(|()| window.filled().len())
+                        }
+                        None => {
+                            let mut probe = [0u8; 1];
+                            let mut window = ReadBuf::new(&mut probe);
+                            let read = Pin::new(&mut *src)
+                                .poll_read(cx, &mut window)
+                                .map_ok(|()| window.filled().len());
+                            if let Poll::Ready(Ok(1)) = read {
+                                let mut buf = pools.buffers.take();
+                                buf[0] = probe[0];
+                                self.buf = Some(buf);
+                                self.received += 1;
+                                self.end = 1;
+                                // Read what else is there now, so the first byte is not sent alone.
+                                if let Some(buf) = self.buf.as_mut() {
+                                    let mut window = ReadBuf::new(&mut buf[1..]);
+                                    match Pin::new(&mut *src).poll_read(cx, &mut window) {
+                                        Poll::Ready(Ok(())) if !window.filled().is_empty() => {
+                                            let n = window.filled().len();
+                                            self.end += n;
+                                            self.received += n as u64;
+                                        }
+                                        // End of stream or an error shows again on the next read.
+                                        _ => {}
+                                    }
+                                }
+                                continue;
+                            }
+                            read
+                        }
+                    };
+                    match read {
+                        Poll::Pending => {
+                            self.release();
+                            if self.unflushed {
+                                match Pin::new(&mut *dst).poll_flush(cx) {
+                                    Poll::Ready(Ok(())) => self.unflushed = false,
+                                    Poll::Ready(Err(e)) => return Poll::Ready(Err(failed(to, e))),
+                                    Poll::Pending => {}
+                                }
+                            }
+                            return Poll::Pending;
+                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(failed(self.from, e))),
+                        Poll::Ready(Ok(0)) => self.end_of_source(),
+                        Poll::Ready(Ok(n)) => {
+                            self.start = 0;
+                            self.end = n;
+                            self.received += n as u64;
+                        }
+                    }
+                }
+                Stage::Closing => {
+                    self.release();
+                    ready!(Pin::new(&mut *dst).poll_shutdown(cx)).map_err(|e| failed(to, e))?;
+                    self.unflushed = false;
+                    self.stage = Stage::Done;
+                }
+                Stage::Done => return Poll::Ready(Ok(())),
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+fn nonzero_write(n: usize) -> io::Result<usize> {
+    if n == 0 {
+        Err(io::ErrorKind::WriteZero.into())
+    } else {
+        Ok(n)
+    }
+}

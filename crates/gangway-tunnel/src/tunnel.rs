@@ -1,0 +1,455 @@
+//! The tunnel builder, its settings, and the task body that moves bytes both ways.
+
+use std::any::Any;
+use std::future::poll_fn;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep, sleep_until};
+
+use crate::flow::{Flow, FlowError, Pools};
+use crate::handle::{Command, TunnelHandle};
+use crate::{BufferPool, CloseReason, PipePool, Side, TunnelOutcome};
+
+/// Timeouts and transfer settings of a tunnel; `Default` has no timeout and allows `splice`.
+///
+/// ```
+/// use std::time::Duration;
+/// let mut config = gangway_tunnel::TunnelConfig::default();
+/// config
+///     .idle_timeout(Duration::from_secs(3600)) // HAProxy's `timeout tunnel 1h`
+///     .client_fin_timeout(Duration::from_secs(30));
+/// assert_eq!(config.idle(), Some(Duration::from_secs(3600)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TunnelConfig {
+    idle: Option<Duration>,
+    max_lifetime: Option<Duration>,
+    client_fin: Option<Duration>,
+    server_fin: Option<Duration>,
+    splice: bool,
+}
+
+impl Default for TunnelConfig {
+    fn default() -> TunnelConfig {
+        TunnelConfig {
+            idle: None,
+            max_lifetime: None,
+            client_fin: None,
+            server_fin: None,
+            splice: true,
+        }
+    }
+}
+
+impl TunnelConfig {
+    /// End the tunnel when no byte moved either way for this long (`None`: never).
+    pub fn idle_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
+        self.idle = timeout.into();
+        self
+    }
+
+    /// End the tunnel this long after it started, busy or not (`None`: never).
+    pub fn max_lifetime(&mut self, lifetime: impl Into<Option<Duration>>) -> &mut Self {
+        self.max_lifetime = lifetime.into();
+        self
+    }
+
+    /// After the client sent its FIN, the inactivity timeout of the server-to-client direction
+    /// still open (HAProxy's `timeout client-fin`); `None` keeps the idle timeout.
+    pub fn client_fin_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
+        self.client_fin = timeout.into();
+        self
+    }
+
+    /// After the server sent its FIN, the inactivity timeout of the client-to-server direction
+    /// still open (HAProxy's `timeout server-fin`); `None` keeps the idle timeout.
+    pub fn server_fin_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
+        self.server_fin = timeout.into();
+        self
+    }
+
+    /// Whether to move bytes with `splice(2)` when both streams are
+    /// [`TcpStream`](tokio::net::TcpStream)s on Linux (default `true`). `false` copies through
+    /// pooled buffers.
+    pub fn splice(&mut self, enabled: bool) -> &mut Self {
+        self.splice = enabled;
+        self
+    }
+
+    /// The idle timeout.
+    #[must_use]
+    pub fn idle(&self) -> Option<Duration> {
+        self.idle
+    }
+
+    /// The maximum lifetime.
+    #[must_use]
+    pub fn lifetime(&self) -> Option<Duration> {
+        self.max_lifetime
+    }
+
+    /// The half-closed timeout after the client's FIN.
+    #[must_use]
+    pub fn client_fin(&self) -> Option<Duration> {
+        self.client_fin
+    }
+
+    /// The half-closed timeout after the server's FIN.
+    #[must_use]
+    pub fn server_fin(&self) -> Option<Duration> {
+        self.server_fin
+    }
+
+    /// Whether `splice(2)` is allowed.
+    #[must_use]
+    pub fn splice_enabled(&self) -> bool {
+        self.splice
+    }
+}
+
+/// A bidirectional pipe between a client and a server stream, built then [`run`](Self::run).
+///
+/// When both streams are [`tokio::net::TcpStream`] (checked at run time), bytes move with
+/// readiness-based IO and, on Linux, `splice(2)`; any other pair of `AsyncRead + AsyncWrite`
+/// streams is copied through pooled buffers.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
+/// let (mut client, client_end) = duplex(64);
+/// let (server_end, mut server) = duplex(64);
+/// let tunnel = gangway_tunnel::Tunnel::new(client_end, server_end)
+///     .client_read_ahead(&b"read past the head, "[..]);
+/// let task = tokio::spawn(tunnel.run());
+/// client.write_all(b"then more").await.unwrap();
+/// client.shutdown().await.unwrap();
+/// let mut got = String::new();
+/// server.read_to_string(&mut got).await.unwrap();
+/// assert_eq!(got, "read past the head, then more");
+/// drop(server);
+/// let outcome = task.await.unwrap();
+/// assert_eq!(outcome.client_to_server, 29);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Tunnel<C, S> {
+    client: C,
+    server: S,
+    client_read_ahead: Bytes,
+    server_read_ahead: Bytes,
+    config: TunnelConfig,
+    buffers: Option<BufferPool>,
+    pipes: Option<PipePool>,
+    handle: Option<TunnelHandle>,
+}
+
+impl<C, S> Tunnel<C, S>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// A tunnel between the `client` and `server` streams with the default [`TunnelConfig`].
+    pub fn new(client: C, server: S) -> Tunnel<C, S> {
+        Tunnel {
+            client,
+            server,
+            client_read_ahead: Bytes::new(),
+            server_read_ahead: Bytes::new(),
+            config: TunnelConfig::default(),
+            buffers: None,
+            pipes: None,
+            handle: None,
+        }
+    }
+
+    /// Bytes already read from the client past the request head; they go to the server before
+    /// anything else.
+    #[must_use]
+    pub fn client_read_ahead(mut self, bytes: impl Into<Bytes>) -> Self {
+        self.client_read_ahead = bytes.into();
+        self
+    }
+
+    /// Bytes already read from the server past the response head; they go to the client before
+    /// anything else.
+    #[must_use]
+    pub fn server_read_ahead(mut self, bytes: impl Into<Bytes>) -> Self {
+        self.server_read_ahead = bytes.into();
+        self
+    }
+
+    /// Replace all settings at once.
+    #[must_use]
+    pub fn config(mut self, config: TunnelConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// See [`TunnelConfig::idle_timeout`].
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.config.idle_timeout(timeout);
+        self
+    }
+
+    /// See [`TunnelConfig::max_lifetime`].
+    #[must_use]
+    pub fn max_lifetime(mut self, lifetime: impl Into<Option<Duration>>) -> Self {
+        self.config.max_lifetime(lifetime);
+        self
+    }
+
+    /// See [`TunnelConfig::client_fin_timeout`].
+    #[must_use]
+    pub fn client_fin_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.config.client_fin_timeout(timeout);
+        self
+    }
+
+    /// See [`TunnelConfig::server_fin_timeout`].
+    #[must_use]
+    pub fn server_fin_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.config.server_fin_timeout(timeout);
+        self
+    }
+
+    /// See [`TunnelConfig::splice`].
+    #[must_use]
+    pub fn splice(mut self, enabled: bool) -> Self {
+        self.config.splice(enabled);
+        self
+    }
+
+    /// Borrow copy buffers from `pool` instead of [`BufferPool::global`].
+    #[must_use]
+    pub fn buffer_pool(mut self, pool: BufferPool) -> Self {
+        self.buffers = Some(pool);
+        self
+    }
+
+    /// Borrow pipes from `pool` instead of [`PipePool::global`].
+    #[must_use]
+    pub fn pipe_pool(mut self, pool: PipePool) -> Self {
+        self.pipes = Some(pool);
+        self
+    }
+
+    /// A handle to abort or drain this tunnel from another task (the same one on every call).
+    pub fn handle(&mut self) -> TunnelHandle {
+        self.handle.get_or_insert_with(TunnelHandle::default).clone()
+    }
+
+    /// The settings in force.
+    #[must_use]
+    pub fn settings(&self) -> &TunnelConfig {
+        &self.config
+    }
+
+    /// Move bytes both ways until the tunnel ends, then close both streams and report.
+    ///
+    /// Never panics on IO errors: they end the tunnel with [`CloseReason::Error`]. Timeouts need
+    /// a tokio runtime with the time driver enabled.
+    pub async fn run(self) -> TunnelOutcome
+    where
+        C: 'static,
+        S: 'static,
+    {
+        let Tunnel {
+            mut client,
+            mut server,
+            client_read_ahead,
+            server_read_ahead,
+            config,
+            buffers,
+            pipes,
+            handle,
+        } = self;
+        let started = Instant::now();
+        let tcp = is_tcp(&mut client) && is_tcp(&mut server);
+        let splice = config.splice && tcp && cfg!(target_os = "linux");
+        let pools = Pools {
+            buffers: buffers.unwrap_or_else(|| BufferPool::global().clone()),
+            pipes: pipes.unwrap_or_else(|| PipePool::global().clone()),
+        };
+        let mut state = RunState {
+            upstream: Flow::new(Side::Client, client_read_ahead, splice),
+            downstream: Flow::new(Side::Server, server_read_ahead, splice),
+            started,
+            last_activity: started,
+            first_fin: None,
+            draining: false,
+        };
+        let mut timer: Option<std::pin::Pin<Box<Sleep>>> = None;
+        let reason = poll_fn(|cx| {
+            if let Some(handle) = &handle {
+                match handle.poll_command(cx) {
+                    Command::Abort => return Poll::Ready(CloseReason::Aborted),
+                    Command::Drain => state.draining = true,
+                    Command::Run => {}
+                }
+            }
+            if let Poll::Ready(reason) = state.poll_flows(cx, &mut client, &mut server, &pools) {
+                return Poll::Ready(reason);
+            }
+            state.poll_deadline(cx, &config, &mut timer)
+        })
+        .await;
+        if let CloseReason::Error(side, _) = &reason {
+            // Pass an abortive close on to the other side rather than a clean end of stream.
+            match side {
+                Side::Client => reset_on_close(&mut server),
+                Side::Server => reset_on_close(&mut client),
+            }
+        }
+        if let Some(handle) = &handle {
+            handle.finish();
+        }
+        TunnelOutcome {
+            reason,
+            client_to_server: state.upstream.delivered,
+            server_to_client: state.downstream.delivered,
+            bytes_spliced: state.upstream.spliced + state.downstream.spliced,
+            duration: started.elapsed(),
+        }
+    }
+}
+
+fn is_tcp<T: Any>(stream: &mut T) -> bool {
+    (stream as &mut dyn Any).is::<TcpStream>()
+}
+
+fn reset_on_close<T: Any>(stream: &mut T) {
+    if let Some(tcp) = (stream as &mut dyn Any).downcast_mut::<TcpStream>() {
+        // Best effort: the stream is dropped right after, whatever the outcome.
+        let _ = socket2::SockRef::from(&*tcp).set_linger(Some(Duration::ZERO));
+    }
+}
+
+/// The state of a running tunnel besides its streams.
+#[derive(Debug)]
+struct RunState {
+    upstream: Flow,
+    downstream: Flow,
+    started: Instant,
+    last_activity: Instant,
+    first_fin: Option<Side>,
+    draining: bool,
+}
+
+impl RunState {
+    fn poll_flows<C, S>(
+        &mut self,
+        cx: &mut Context<'_>,
+        client: &mut C,
+        server: &mut S,
+        pools: &Pools,
+    ) -> Poll<CloseReason>
+    where
+        C: AsyncRead + AsyncWrite + Unpin + Any,
+        S: AsyncRead + AsyncWrite + Unpin + Any,
+    {
+        let before = self.upstream.activity().wrapping_add(self.downstream.activity());
+        let (up, down) = match (
+            (client as &mut dyn Any).downcast_mut::<TcpStream>(),
+            (server as &mut dyn Any).downcast_mut::<TcpStream>(),
+        ) {
+            (Some(client), Some(server)) => (
+                self.upstream
+                    .poll_tcp(cx, client, server, pools, self.draining),
+                self.downstream
+                    .poll_tcp(cx, server, client, pools, self.draining),
+            ),
+            _ => (
+                self.upstream
+                    .poll_stream(cx, client, server, pools, self.draining),
+                self.downstream
+                    .poll_stream(cx, server, client, pools, self.draining),
+            ),
+        };
+        if let Poll::Ready(Err(FlowError { side, error })) = up {
+            return Poll::Ready(CloseReason::Error(side, error));
+        }
+        if let Poll::Ready(Err(FlowError { side, error })) = down {
+            return Poll::Ready(CloseReason::Error(side, error));
+        }
+        if self.first_fin.is_none() {
+            if self.upstream.source_ended {
+                self.first_fin = Some(Side::Client);
+            } else if self.downstream.source_ended {
+                self.first_fin = Some(Side::Server);
+            }
+        }
+        if self.upstream.is_done() && self.downstream.is_done() {
+            return Poll::Ready(match (self.draining, self.first_fin) {
+                (true, _) => CloseReason::Drained,
+                (false, Some(Side::Server)) => CloseReason::ServerClosed,
+                (false, _) => CloseReason::ClientClosed,
+            });
+        }
+        let after = self.upstream.activity().wrapping_add(self.downstream.activity());
+        if after != before {
+            self.last_activity = Instant::now();
+        }
+        Poll::Pending
+    }
+
+    /// The earliest deadline in force and the reason it would end the tunnel with.
+    fn next_deadline(&self, config: &TunnelConfig) -> Option<(Instant, CloseReason)> {
+        let half_closed = match (
+            self.upstream.source_ended,
+            self.downstream.source_ended,
+            self.draining,
+        ) {
+            (true, false, false) => config
+                .client_fin
+                .map(|t| (t, CloseReason::HalfClosedTimeout(Side::Client))),
+            (false, true, false) => config
+                .server_fin
+                .map(|t| (t, CloseReason::HalfClosedTimeout(Side::Server))),
+            _ => None,
+        };
+        let inactivity = half_closed.or(config.idle.map(|t| (t, CloseReason::IdleTimeout)));
+        let inactivity = inactivity.map(|(t, why)| (self.last_activity + t, why));
+        let lifetime = config
+            .max_lifetime
+            .map(|t| (self.started + t, CloseReason::MaxLifetime));
+        match (inactivity, lifetime) {
+            (Some(a), Some(b)) => Some(if b.0 <= a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn poll_deadline(
+        &mut self,
+        cx: &mut Context<'_>,
+        config: &TunnelConfig,
+        timer: &mut Option<std::pin::Pin<Box<Sleep>>>,
+    ) -> Poll<CloseReason> {
+        let Some((deadline, reason)) = self.next_deadline(config) else {
+            return Poll::Pending;
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Poll::Ready(reason);
+        }
+        match timer {
+            None => *timer = Some(Box::pin(sleep_until(deadline))),
+            // Activity only pushes the deadline later: re-arm lazily, when the timer fires.
+            Some(sleep) if sleep.deadline() > deadline || sleep.deadline() <= now => {
+                sleep.as_mut().reset(deadline);
+            }
+            Some(_) => {}
+        }
+        if let Some(sleep) = timer
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+}
