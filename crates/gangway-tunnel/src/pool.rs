@@ -32,6 +32,8 @@ struct BufferPoolInner {
     buffer_size: usize,
     max_idle: usize,
     idle: Mutex<Vec<Box<[u8]>>>,
+    /// Buffers lent to tunnels now.
+    lent: AtomicUsize,
 }
 
 impl BufferPool {
@@ -48,6 +50,7 @@ impl BufferPool {
                 buffer_size: buffer_size.max(1),
                 max_idle,
                 idle: Mutex::new(Vec::new()),
+                lent: AtomicUsize::new(0),
             }),
         }
     }
@@ -70,7 +73,14 @@ impl BufferPool {
         lock(&self.inner.idle).len()
     }
 
+    /// How many buffers are lent to tunnels now (moving bytes at this moment).
+    #[must_use]
+    pub fn lent(&self) -> usize {
+        self.inner.lent.load(Ordering::Acquire)
+    }
+
     pub(crate) fn take(&self) -> BufferLease {
+        self.inner.lent.fetch_add(1, Ordering::AcqRel);
         let reused = lock(&self.inner.idle).pop();
         let buf = reused.unwrap_or_else(|| vec![0u8; self.inner.buffer_size].into_boxed_slice());
         BufferLease {
@@ -118,6 +128,7 @@ impl DerefMut for BufferLease {
 impl Drop for BufferLease {
     fn drop(&mut self) {
         if let Some(buf) = self.buf.take() {
+            self.pool.inner.lent.fetch_sub(1, Ordering::AcqRel);
             let mut idle = lock(&self.pool.inner.idle);
             if idle.len() < self.pool.inner.max_idle {
                 idle.push(buf);
@@ -195,6 +206,12 @@ impl PipePool {
     #[must_use]
     pub fn open(&self) -> usize {
         self.inner.open.load(Ordering::Acquire)
+    }
+
+    /// How many pipes are lent to tunnels now (moving bytes at this moment).
+    #[must_use]
+    pub fn lent(&self) -> usize {
+        self.open().saturating_sub(self.idle())
     }
 
     /// How many open pipes wait idle in the pool now.
@@ -301,8 +318,9 @@ mod tests {
         assert_eq!(a.len(), 16);
         drop(a);
         drop(b);
-        assert_eq!(pool.idle(), 1);
+        assert_eq!((pool.idle(), pool.lent()), (1, 0));
         let _c = pool.take();
+        assert_eq!(pool.lent(), 1);
         assert_eq!(pool.idle(), 0);
     }
 

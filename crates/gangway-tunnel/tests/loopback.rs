@@ -1,0 +1,496 @@
+//! Tunnels over real loopback sockets, on each transfer path: `splice(2)` (TCP to TCP on Linux),
+//! readiness-based copying (TCP to TCP, splice off), and generic copying (streams that are not
+//! `TcpStream`).
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use gangway_tunnel::{BufferPool, CloseReason, PipePool, Side, Tunnel, TunnelHandle, TunnelOutcome};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// Generous bound for anything that should happen promptly, on a busy 2-core machine.
+const PROMPTLY: Duration = Duration::from_secs(120);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Path {
+    Splice,
+    TcpCopy,
+    StreamCopy,
+}
+
+const PATHS: [Path; 3] = [Path::Splice, Path::TcpCopy, Path::StreamCopy];
+
+/// A stream the tunnel cannot recognise as a `TcpStream`: forces the generic copying path.
+#[derive(Debug)]
+struct Opaque(TcpStream);
+
+impl AsyncRead for Opaque {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Opaque {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// Options of one test tunnel.
+struct Setup {
+    path: Path,
+    client_read_ahead: &'static [u8],
+    server_read_ahead: &'static [u8],
+    idle: Option<Duration>,
+    client_fin: Option<Duration>,
+    lifetime: Option<Duration>,
+    buffers: BufferPool,
+    pipes: PipePool,
+}
+
+impl Setup {
+    fn new(path: Path) -> Setup {
+        Setup {
+            path,
+            client_read_ahead: b"",
+            server_read_ahead: b"",
+            idle: None,
+            client_fin: None,
+            lifetime: None,
+            buffers: BufferPool::new(16 * 1024, 16),
+            pipes: PipePool::new(16, 64 * 1024),
+        }
+    }
+}
+
+/// The two outer ends (what the client and the server programs hold) and the running tunnel.
+struct Running {
+    client: TcpStream,
+    server: TcpStream,
+    handle: TunnelHandle,
+    task: JoinHandle<TunnelOutcome>,
+}
+
+async fn connected_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (outer, inner) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    (outer.unwrap(), inner.unwrap().0)
+}
+
+fn configure<C, S>(tunnel: Tunnel<C, S>, setup: &Setup) -> Tunnel<C, S>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    tunnel
+        .client_read_ahead(setup.client_read_ahead)
+        .server_read_ahead(setup.server_read_ahead)
+        .idle_timeout(setup.idle)
+        .client_fin_timeout(setup.client_fin)
+        .max_lifetime(setup.lifetime)
+        .splice(setup.path == Path::Splice)
+        .buffer_pool(setup.buffers.clone())
+        .pipe_pool(setup.pipes.clone())
+}
+
+async fn start(setup: &Setup) -> Running {
+    let (client, tunnel_client) = connected_pair().await;
+    let (tunnel_server, server) = connected_pair().await;
+    let (handle, task) = match setup.path {
+        Path::Splice | Path::TcpCopy => {
+            let mut tunnel = configure(Tunnel::new(tunnel_client, tunnel_server), setup);
+            (tunnel.handle(), tokio::spawn(tunnel.run()))
+        }
+        Path::StreamCopy => {
+            let tunnel = Tunnel::new(Opaque(tunnel_client), Opaque(tunnel_server));
+            let mut tunnel = configure(tunnel, setup);
+            (tunnel.handle(), tokio::spawn(tunnel.run()))
+        }
+    };
+    Running {
+        client,
+        server,
+        handle,
+        task,
+    }
+}
+
+async fn finished(task: JoinHandle<TunnelOutcome>) -> TunnelOutcome {
+    tokio::time::timeout(PROMPTLY, task)
+        .await
+        .expect("tunnel ends promptly")
+        .expect("tunnel task does not panic")
+}
+
+async fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    tokio::time::timeout(PROMPTLY, stream.read_to_end(&mut got))
+        .await
+        .expect("end of stream arrives promptly")
+        .expect("clean end of stream");
+    got
+}
+
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut bytes = vec![0u8; len];
+    rng.fill(&mut bytes);
+    bytes
+}
+
+/// Write `out` then half-close, while reading everything the peer sends.
+async fn exchange(stream: TcpStream, out: Vec<u8>) -> Vec<u8> {
+    let (mut read, mut write) = stream.into_split();
+    let writer = async move {
+        write.write_all(&out).await.unwrap();
+        write.shutdown().await.unwrap();
+        write
+    };
+    let reader = async move {
+        let mut got = Vec::new();
+        read.read_to_end(&mut got).await.unwrap();
+        got
+    };
+    let (_write, got) = tokio::join!(writer, reader);
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_random_data_both_ways_at_once_is_byte_exact() {
+    for path in PATHS {
+        let setup = Setup::new(path);
+        let run = start(&setup).await;
+        let up = random_bytes(6 * 1024 * 1024 + 17, 1);
+        let down = random_bytes(5 * 1024 * 1024 + 3, 2);
+        let (got_down, got_up) = tokio::time::timeout(
+            PROMPTLY,
+            async {
+                tokio::join!(
+                    tokio::spawn(exchange(run.client, up.clone())),
+                    tokio::spawn(exchange(run.server, down.clone())),
+                )
+            },
+        )
+        .await
+        .expect("transfer ends promptly");
+        let (got_down, got_up) = (got_down.unwrap(), got_up.unwrap());
+        assert!(got_up == up, "{path:?}: client-to-server bytes differ");
+        assert!(got_down == down, "{path:?}: server-to-client bytes differ");
+        let outcome = finished(run.task).await;
+        assert!(
+            matches!(
+                outcome.reason,
+                CloseReason::ClientClosed | CloseReason::ServerClosed
+            ),
+            "{path:?}: {}",
+            outcome.reason
+        );
+        assert_eq!(outcome.client_to_server, up.len() as u64, "{path:?}");
+        assert_eq!(outcome.server_to_client, down.len() as u64, "{path:?}");
+        if path == Path::Splice && cfg!(target_os = "linux") {
+            assert!(outcome.bytes_spliced > 0, "splice path used splice");
+        } else {
+            assert_eq!(outcome.bytes_spliced, 0, "{path:?}");
+        }
+        assert_eq!(setup.buffers.lent(), 0, "{path:?}: buffers returned");
+        assert_eq!(setup.pipes.lent(), 0, "{path:?}: pipes returned");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn splice_falls_back_to_copying_when_the_pipe_pool_is_empty() {
+    for (max_pipes, spliced) in [(0, false), (1, true)] {
+        let mut setup = Setup::new(Path::Splice);
+        setup.pipes = PipePool::new(max_pipes, 64 * 1024);
+        let run = start(&setup).await;
+        let up = random_bytes(2 * 1024 * 1024, 3);
+        let down = random_bytes(2 * 1024 * 1024, 4);
+        let (got_down, got_up) = tokio::join!(
+            tokio::spawn(exchange(run.client, up.clone())),
+            tokio::spawn(exchange(run.server, down.clone())),
+        );
+        assert!(got_up.unwrap() == up, "{max_pipes} pipes: up bytes differ");
+        assert!(got_down.unwrap() == down, "{max_pipes} pipes: down bytes differ");
+        let outcome = finished(run.task).await;
+        assert_eq!(
+            outcome.client_to_server + outcome.server_to_client,
+            4 * 1024 * 1024
+        );
+        if cfg!(target_os = "linux") {
+            assert_eq!(outcome.bytes_spliced > 0, spliced, "{max_pipes} pipes");
+        }
+        assert!(setup.pipes.open() <= max_pipes);
+        assert_eq!(setup.pipes.lent(), 0);
+    }
+}
+
+#[tokio::test]
+async fn read_ahead_bytes_are_delivered_first() {
+    for path in PATHS {
+        let mut setup = Setup::new(path);
+        setup.client_read_ahead = b"\x81\x05hello";
+        setup.server_read_ahead = b"\x81\x07welcome";
+        let mut run = start(&setup).await;
+        run.client.write_all(b" and more").await.unwrap();
+        run.server.write_all(b" back").await.unwrap();
+        let mut up = [0u8; 16];
+        run.server.read_exact(&mut up).await.unwrap();
+        assert_eq!(&up, b"\x81\x05hello and more", "{path:?}");
+        let mut down = [0u8; 14];
+        run.client.read_exact(&mut down).await.unwrap();
+        assert_eq!(&down, b"\x81\x07welcome back", "{path:?}");
+        drop(run.client);
+        drop(run.server);
+        let outcome = finished(run.task).await;
+        assert_eq!(
+            (outcome.client_to_server, outcome.server_to_client),
+            (16, 14),
+            "{path:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn client_half_close_still_gets_the_reply() {
+    for path in PATHS {
+        let mut run = start(&Setup::new(path)).await;
+        run.client.write_all(b"last message").await.unwrap();
+        run.client.shutdown().await.unwrap();
+        // The server sees the message, then the end of stream (the FIN was passed on).
+        assert_eq!(read_to_end(&mut run.server).await, b"last message", "{path:?}");
+        // The other direction still flows.
+        run.server.write_all(b"the reply").await.unwrap();
+        run.server.shutdown().await.unwrap();
+        assert_eq!(read_to_end(&mut run.client).await, b"the reply", "{path:?}");
+        let outcome = finished(run.task).await;
+        assert!(
+            matches!(outcome.reason, CloseReason::ClientClosed),
+            "{path:?}: {}",
+            outcome.reason
+        );
+        assert_eq!((outcome.client_to_server, outcome.server_to_client), (12, 9));
+    }
+}
+
+#[tokio::test]
+async fn server_half_close_still_takes_client_bytes() {
+    for path in PATHS {
+        let mut run = start(&Setup::new(path)).await;
+        run.server.write_all(b"goodbye").await.unwrap();
+        run.server.shutdown().await.unwrap();
+        assert_eq!(read_to_end(&mut run.client).await, b"goodbye", "{path:?}");
+        run.client.write_all(b"ack").await.unwrap();
+        run.client.shutdown().await.unwrap();
+        assert_eq!(read_to_end(&mut run.server).await, b"ack", "{path:?}");
+        let outcome = finished(run.task).await;
+        assert!(
+            matches!(outcome.reason, CloseReason::ServerClosed),
+            "{path:?}: {}",
+            outcome.reason
+        );
+        assert_eq!((outcome.client_to_server, outcome.server_to_client), (3, 7));
+    }
+}
+
+/// Close `stream` with a TCP reset instead of a FIN.
+fn reset(stream: TcpStream) {
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(stream);
+}
+
+/// The far end of a tunnel that ended on an error sees its connection end (reset or FIN).
+async fn sees_the_end(stream: &mut TcpStream) {
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(PROMPTLY, stream.read_to_end(&mut rest)).await;
+    assert!(ended.is_ok(), "connection ends promptly");
+}
+
+#[tokio::test]
+async fn reset_on_either_side_ends_with_an_error_on_that_side() {
+    for path in PATHS {
+        for reset_side in [Side::Client, Side::Server] {
+            let mut run = start(&Setup::new(path)).await;
+            // Make sure the tunnel is up and moving before the reset.
+            run.client.write_all(b"ping").await.unwrap();
+            let mut ping = [0u8; 4];
+            run.server.read_exact(&mut ping).await.unwrap();
+            let mut survivor = match reset_side {
+                Side::Client => {
+                    reset(run.client);
+                    run.server
+                }
+                Side::Server => {
+                    reset(run.server);
+                    run.client
+                }
+            };
+            let outcome = finished(run.task).await;
+            match &outcome.reason {
+                CloseReason::Error(side, _) => assert_eq!(*side, reset_side, "{path:?}"),
+                other => panic!("{path:?}, reset {reset_side}: ended with {other}"),
+            }
+            sees_the_end(&mut survivor).await;
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_timeout_is_reset_by_any_byte() {
+    for path in PATHS {
+        let mut setup = Setup::new(path);
+        setup.idle = Some(Duration::from_secs(30));
+        let mut run = start(&setup).await;
+        let started = tokio::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        run.server.write_all(b"x").await.unwrap();
+        let mut x = [0u8; 1];
+        run.client.read_exact(&mut x).await.unwrap();
+        let outcome = finished(run.task).await;
+        assert!(
+            matches!(outcome.reason, CloseReason::IdleTimeout),
+            "{path:?}: {}",
+            outcome.reason
+        );
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(50),
+            "{path:?}: the byte at 20 s pushed the timeout to 50 s, ended at {waited:?}"
+        );
+        sees_the_end(&mut run.client).await;
+        sees_the_end(&mut run.server).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_closed_timeout_and_max_lifetime() {
+    for path in PATHS {
+        let mut setup = Setup::new(path);
+        setup.idle = Some(Duration::from_secs(3600));
+        setup.client_fin = Some(Duration::from_secs(5));
+        let mut run = start(&setup).await;
+        run.client.shutdown().await.unwrap();
+        let outcome = finished(run.task).await;
+        assert!(
+            matches!(outcome.reason, CloseReason::HalfClosedTimeout(Side::Client)),
+            "{path:?}: {}",
+            outcome.reason
+        );
+        assert!(outcome.duration < Duration::from_secs(3600));
+
+        let mut setup = Setup::new(path);
+        setup.idle = Some(Duration::from_secs(30));
+        setup.lifetime = Some(Duration::from_secs(100));
+        let mut run = start(&setup).await;
+        let outcome = loop {
+            // Busy every 10 s: the idle timeout never fires, the lifetime does.
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            let mut tick = [0u8; 4];
+            let ticked = match run.client.write_all(b"tick").await {
+                Ok(()) => run.server.read_exact(&mut tick).await.is_ok(),
+                Err(_) => false,
+            };
+            if !ticked || run.task.is_finished() {
+                break finished(run.task).await;
+            }
+        };
+        assert!(
+            matches!(outcome.reason, CloseReason::MaxLifetime),
+            "{path:?}: {}",
+            outcome.reason
+        );
+        assert!(outcome.duration >= Duration::from_secs(100));
+    }
+}
+
+#[tokio::test]
+async fn abort_from_another_task_closes_both_sides() {
+    for path in PATHS {
+        let mut run = start(&Setup::new(path)).await;
+        run.client.write_all(b"hello").await.unwrap();
+        let mut hello = [0u8; 5];
+        run.server.read_exact(&mut hello).await.unwrap();
+        let handle = run.handle.clone();
+        tokio::spawn(async move { handle.abort() }).await.unwrap();
+        let outcome = finished(run.task).await;
+        assert!(
+            matches!(outcome.reason, CloseReason::Aborted),
+            "{path:?}: {}",
+            outcome.reason
+        );
+        assert!(run.handle.is_finished());
+        assert_eq!(read_to_end(&mut run.client).await, b"");
+        assert_eq!(read_to_end(&mut run.server).await, b"");
+    }
+}
+
+#[tokio::test]
+async fn drain_delivers_what_was_read_then_ends_both_directions() {
+    for path in PATHS {
+        let mut setup = Setup::new(path);
+        setup.server_read_ahead = b"buffered before the drain";
+        let mut run = start(&setup).await;
+        run.client.write_all(b"in flight").await.unwrap();
+        let mut got = [0u8; 9];
+        run.server.read_exact(&mut got).await.unwrap();
+        run.handle.drain();
+        let outcome = finished(run.task).await;
+        assert!(
+            matches!(outcome.reason, CloseReason::Drained),
+            "{path:?}: {}",
+            outcome.reason
+        );
+        assert_eq!(
+            read_to_end(&mut run.client).await,
+            b"buffered before the drain",
+            "{path:?}"
+        );
+        assert_eq!(read_to_end(&mut run.server).await, b"", "{path:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_idle_tunnel_holds_no_buffer_and_no_pipe() {
+    for path in PATHS {
+        let setup = Setup::new(path);
+        let mut run = start(&setup).await;
+        let payload = random_bytes(512 * 1024, 5);
+        let mut echoed = vec![0u8; payload.len()];
+        let (wrote, read) = tokio::join!(
+            run.client.write_all(&payload),
+            run.server.read_exact(&mut echoed)
+        );
+        wrote.unwrap();
+        read.unwrap();
+        assert!(echoed == payload);
+        // The tunnel gives its buffer or pipe back as soon as the source would block.
+        let deadline = tokio::time::Instant::now() + PROMPTLY;
+        while setup.buffers.lent() + setup.pipes.lent() > 0 {
+            assert!(tokio::time::Instant::now() < deadline, "{path:?}: still holds a buffer");
+            tokio::task::yield_now().await;
+        }
+        assert!(!run.task.is_finished());
+        run.handle.abort();
+        finished(run.task).await;
+    }
+}
