@@ -1,0 +1,190 @@
+//! Loopback throughput, both ways at once, of: a direct client-to-server connection, a
+//! gangway-tunnel proxy (splice and copy paths), and a `tokio::io::copy_bidirectional` proxy,
+//! with 1 and 8 connections.
+//!
+//! `cargo bench -p gangway-tunnel --bench throughput -- --warm-up-time 1 --measurement-time 3`
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use gangway_tunnel::Tunnel;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+
+/// Bytes each iteration moves in each direction, spread over the connections.
+const BYTES_PER_DIRECTION: usize = 8 * 1024 * 1024;
+/// Endpoint read/write size.
+const CHUNK: usize = 256 * 1024;
+
+#[derive(Clone, Copy, Debug)]
+enum Proxy {
+    Direct,
+    TunnelSplice,
+    TunnelCopy,
+    CopyBidirectional,
+}
+
+impl Proxy {
+    fn name(self) -> &'static str {
+        match self {
+            Proxy::Direct => "direct",
+            Proxy::TunnelSplice => "gangway-tunnel splice",
+            Proxy::TunnelCopy => "gangway-tunnel copy",
+            Proxy::CopyBidirectional => "copy_bidirectional",
+        }
+    }
+}
+
+/// A server that keeps every accepted connection for the benchmark to drive.
+async fn listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// Start `proxy` in front of `backend`; returns the address clients connect to.
+async fn start_proxy(proxy: Proxy, backend: SocketAddr) -> SocketAddr {
+    if let Proxy::Direct = proxy {
+        return backend;
+    }
+    let (front, addr) = listener().await;
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = front.accept().await else {
+                return;
+            };
+            let Ok(mut server) = TcpStream::connect(backend).await else {
+                return;
+            };
+            let _ = client.set_nodelay(true);
+            let _ = server.set_nodelay(true);
+            tokio::spawn(async move {
+                match proxy {
+                    Proxy::TunnelSplice => {
+                        Tunnel::new(client, server).run().await;
+                    }
+                    Proxy::TunnelCopy => {
+                        Tunnel::new(client, server).splice(false).run().await;
+                    }
+                    Proxy::CopyBidirectional => {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                    Proxy::Direct => {}
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// One connection's two ends, split so each end can write and read at once.
+struct Connection {
+    client: (OwnedReadHalf, OwnedWriteHalf),
+    server: (OwnedReadHalf, OwnedWriteHalf),
+}
+
+async fn connect(proxy: Proxy, connections: usize) -> Vec<Connection> {
+    let (backend, backend_addr) = listener().await;
+    let front = start_proxy(proxy, backend_addr).await;
+    let mut all = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let client = TcpStream::connect(front).await.unwrap();
+        let (server, _) = backend.accept().await.unwrap();
+        client.set_nodelay(true).unwrap();
+        server.set_nodelay(true).unwrap();
+        all.push(Connection {
+            client: client.into_split(),
+            server: server.into_split(),
+        });
+    }
+    all
+}
+
+async fn send(mut write: OwnedWriteHalf, data: Arc<Vec<u8>>, mut len: usize) -> OwnedWriteHalf {
+    while len > 0 {
+        let n = len.min(data.len());
+        write.write_all(&data[..n]).await.unwrap();
+        len -= n;
+    }
+    write
+}
+
+async fn receive(mut read: OwnedReadHalf, mut len: usize) -> OwnedReadHalf {
+    let mut buf = vec![0u8; CHUNK];
+    while len > 0 {
+        let n = read.read(&mut buf).await.unwrap();
+        assert!(n > 0, "connection closed early");
+        len -= n;
+    }
+    read
+}
+
+/// Move `per_connection` bytes each way over every connection at once.
+async fn transfer(connections: Vec<Connection>, data: &Arc<Vec<u8>>) -> Vec<Connection> {
+    let per_connection = BYTES_PER_DIRECTION / connections.len();
+    let tasks: Vec<_> = connections
+        .into_iter()
+        .map(|c| {
+            let (cr, cw) = c.client;
+            let (sr, sw) = c.server;
+            (
+                tokio::spawn(send(cw, data.clone(), per_connection)),
+                tokio::spawn(receive(cr, per_connection)),
+                tokio::spawn(send(sw, data.clone(), per_connection)),
+                tokio::spawn(receive(sr, per_connection)),
+            )
+        })
+        .collect();
+    let mut back = Vec::with_capacity(tasks.len());
+    for (cw, cr, sw, sr) in tasks {
+        back.push(Connection {
+            client: (cr.await.unwrap(), cw.await.unwrap()),
+            server: (sr.await.unwrap(), sw.await.unwrap()),
+        });
+    }
+    back
+}
+
+fn throughput(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    let mut data = vec![0u8; CHUNK];
+    fastrand::Rng::with_seed(7).fill(&mut data);
+    let data = Arc::new(data);
+    let mut group = c.benchmark_group("tunnel throughput both ways");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(2 * BYTES_PER_DIRECTION as u64));
+    for connections in [1, 8] {
+        for proxy in [
+            Proxy::Direct,
+            Proxy::TunnelSplice,
+            Proxy::TunnelCopy,
+            Proxy::CopyBidirectional,
+        ] {
+            let mut conns = Some(runtime.block_on(connect(proxy, connections)));
+            let id = BenchmarkId::new(proxy.name(), format!("{connections} conn"));
+            group.bench_function(id, |b| {
+                b.iter_custom(|iterations| {
+                    let mut elapsed = Duration::ZERO;
+                    for _ in 0..iterations {
+                        let Some(current) = conns.take() else {
+                            break;
+                        };
+                        let started = Instant::now();
+                        let current = runtime.block_on(transfer(current, &data));
+                        elapsed += started.elapsed();
+                        conns = Some(current);
+                    }
+                    elapsed
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, throughput);
+criterion_main!(benches);
