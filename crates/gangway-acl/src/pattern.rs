@@ -1,0 +1,892 @@
+//! Matching methods and their compiled pattern sets.
+//!
+//! A set holding a handful of patterns is a plain list (fastest for the common ACL with one
+//! or two values); larger sets switch to a structure whose cost does not grow with the
+//! pattern count: a sorted table for exact strings, a byte trie for prefixes, suffixes and
+//! delimited words, Aho-Corasick for substrings, a `RegexSet`, and merged sorted ranges for
+//! integers and addresses.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use aho_corasick::AhoCorasick;
+
+/// How a fetched sample is compared with an ACL's patterns (HAProxy's `-m` methods).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MatchMethod {
+    /// `-m found`: true when the fetch returns any sample; takes no pattern.
+    Found,
+    /// `-m bool`: true when the sample is a true boolean or a non-zero integer.
+    Bool,
+    /// `-m int`: integer equality, ranges `a:b` and `eq`/`ge`/`gt`/`le`/`lt` operators.
+    Int,
+    /// `-m ip`: IPv4 or IPv6 address, optionally with a `/mask`.
+    Ip,
+    /// `-m len`: the sample's length in bytes compared like `-m int`.
+    Len,
+    /// `-m str`: exact string equality.
+    Str,
+    /// `-m sub`: the pattern appears anywhere in the sample.
+    Sub,
+    /// `-m reg`: the regular expression matches somewhere in the sample.
+    Reg,
+    /// `-m beg`: the sample begins with the pattern.
+    Beg,
+    /// `-m end`: the sample ends with the pattern.
+    End,
+    /// `-m dir`: the pattern appears as `/`-delimited path components.
+    Dir,
+    /// `-m dom`: the pattern appears as `.`-delimited domain labels (also delimited by
+    /// `/`, `?` and `:`).
+    Dom,
+}
+
+impl MatchMethod {
+    /// The method named after `-m` (`str`, `beg`, ...).
+    pub fn from_name(name: &str) -> Option<MatchMethod> {
+        Some(match name {
+            "found" => MatchMethod::Found,
+            "bool" => MatchMethod::Bool,
+            "int" => MatchMethod::Int,
+            "ip" => MatchMethod::Ip,
+            "len" => MatchMethod::Len,
+            "str" => MatchMethod::Str,
+            "sub" => MatchMethod::Sub,
+            "reg" => MatchMethod::Reg,
+            "beg" => MatchMethod::Beg,
+            "end" => MatchMethod::End,
+            "dir" => MatchMethod::Dir,
+            "dom" => MatchMethod::Dom,
+            _ => return None,
+        })
+    }
+
+    /// The name used after `-m`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatchMethod::Found => "found",
+            MatchMethod::Bool => "bool",
+            MatchMethod::Int => "int",
+            MatchMethod::Ip => "ip",
+            MatchMethod::Len => "len",
+            MatchMethod::Str => "str",
+            MatchMethod::Sub => "sub",
+            MatchMethod::Reg => "reg",
+            MatchMethod::Beg => "beg",
+            MatchMethod::End => "end",
+            MatchMethod::Dir => "dir",
+            MatchMethod::Dom => "dom",
+        }
+    }
+}
+
+impl fmt::Display for MatchMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One sample produced by a fetch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Sample<'a> {
+    Str(&'a [u8]),
+    Int(i64),
+    Ip(IpAddr),
+    Bool(bool),
+}
+
+/// Up to this many patterns are compared one by one.
+const FEW: usize = 4;
+
+/// Characters delimiting `-m dir` words.
+const DIR_DELIMITERS: &[u8] = b"/?";
+/// Characters delimiting `-m dom` words.
+const DOM_DELIMITERS: &[u8] = b"/?.:";
+
+/// A compiled pattern set for one matching method.
+pub(crate) enum Matcher {
+    Found,
+    Bool,
+    Int(IntRanges),
+    Len(IntRanges),
+    Ip(IpSet),
+    Str(StrSet),
+    Beg(Affixes),
+    End(Affixes),
+    Sub(Substrings),
+    Dir(Words),
+    Dom(Words),
+    Reg(Regexes),
+}
+
+impl fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Matcher::Found => "found",
+            Matcher::Bool => "bool",
+            Matcher::Int(_) => "int",
+            Matcher::Len(_) => "len",
+            Matcher::Ip(_) => "ip",
+            Matcher::Str(_) => "str",
+            Matcher::Beg(_) => "beg",
+            Matcher::End(_) => "end",
+            Matcher::Sub(_) => "sub",
+            Matcher::Dir(_) => "dir",
+            Matcher::Dom(_) => "dom",
+            Matcher::Reg(_) => "reg",
+        };
+        write!(f, "Matcher({name})")
+    }
+}
+
+/// Patterns as collected by the parser or a builder, before compiling.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PatternList {
+    /// Textual patterns (every method but `int`/`len`), with where each came from.
+    pub(crate) texts: Vec<String>,
+    /// Integer ranges (for `int` and `len`), inclusive.
+    pub(crate) ranges: Vec<(i64, i64)>,
+    /// Parsed addresses (for `ip`): network, prefix length.
+    pub(crate) nets: Vec<(IpAddr, u8)>,
+}
+
+impl Matcher {
+    /// Compiles `patterns` for `method`. Patterns are already validated by the parser.
+    pub(crate) fn compile(
+        method: MatchMethod,
+        ignore_case: bool,
+        patterns: &PatternList,
+    ) -> Result<Matcher, String> {
+        let texts = || patterns.texts.iter().map(|s| s.as_bytes());
+        Ok(match method {
+            MatchMethod::Found => Matcher::Found,
+            MatchMethod::Bool => Matcher::Bool,
+            MatchMethod::Int => Matcher::Int(IntRanges::new(&patterns.ranges)),
+            MatchMethod::Len => Matcher::Len(IntRanges::new(&patterns.ranges)),
+            MatchMethod::Ip => Matcher::Ip(IpSet::new(&patterns.nets)),
+            MatchMethod::Str => Matcher::Str(StrSet::new(texts(), ignore_case)),
+            MatchMethod::Beg => Matcher::Beg(Affixes::new(texts(), ignore_case, false)),
+            MatchMethod::End => Matcher::End(Affixes::new(texts(), ignore_case, true)),
+            MatchMethod::Sub => Matcher::Sub(Substrings::new(texts(), ignore_case)?),
+            MatchMethod::Dir => Matcher::Dir(Words::new(texts(), ignore_case, DIR_DELIMITERS)),
+            MatchMethod::Dom => Matcher::Dom(Words::new(texts(), ignore_case, DOM_DELIMITERS)),
+            MatchMethod::Reg => Matcher::Reg(Regexes::new(&patterns.texts, ignore_case)?),
+        })
+    }
+
+    /// Whether `sample` matches any pattern.
+    #[inline]
+    pub(crate) fn matches(&self, sample: Sample<'_>) -> bool {
+        match (self, sample) {
+            (Matcher::Found, _) => true,
+            (Matcher::Bool, Sample::Bool(b)) => b,
+            (Matcher::Bool, Sample::Int(n)) => n != 0,
+            (Matcher::Int(r), Sample::Int(n)) => r.contains(n),
+            (Matcher::Int(r), Sample::Str(s)) => parse_int_prefix(s).is_some_and(|n| r.contains(n)),
+            (Matcher::Len(r), Sample::Str(s)) => {
+                r.contains(i64::try_from(s.len()).unwrap_or(i64::MAX))
+            }
+            (Matcher::Ip(set), Sample::Ip(ip)) => set.contains(ip),
+            (Matcher::Ip(set), Sample::Str(s)) => parse_ip_sample(s).is_some_and(|ip| set.contains(ip)),
+            (Matcher::Str(set), Sample::Str(s)) => set.contains(s),
+            (Matcher::Beg(a), Sample::Str(s)) => a.matches(s),
+            (Matcher::End(a), Sample::Str(s)) => a.matches(s),
+            (Matcher::Sub(sub), Sample::Str(s)) => sub.matches(s),
+            (Matcher::Dir(w), Sample::Str(s)) => w.matches(s),
+            (Matcher::Dom(w), Sample::Str(s)) => w.matches(s),
+            (Matcher::Reg(r), Sample::Str(s)) => r.matches(s),
+            _ => false,
+        }
+    }
+}
+
+/// Parses the leading integer of `s` (optional sign, then digits), like HAProxy's
+/// string-to-integer cast; `None` when there are no digits.
+pub(crate) fn parse_int_prefix(s: &[u8]) -> Option<i64> {
+    let s = crate::view::trim_ows(s);
+    let (negative, digits) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, s),
+    };
+    let count = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    if count == 0 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in &digits[..count] {
+        n = n.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+    }
+    Some(if negative { -n } else { n })
+}
+
+/// Parses a sample string as an IP address (surrounding whitespace allowed).
+pub(crate) fn parse_ip_sample(s: &[u8]) -> Option<IpAddr> {
+    std::str::from_utf8(crate::view::trim_ows(s)).ok()?.parse().ok()
+}
+
+#[inline]
+fn fold(b: u8, ignore_case: bool) -> u8 {
+    if ignore_case { b.to_ascii_lowercase() } else { b }
+}
+
+#[inline]
+fn bytes_eq(a: &[u8], b: &[u8], ignore_case: bool) -> bool {
+    if ignore_case {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a == b
+    }
+}
+
+fn folded(p: &[u8], ignore_case: bool) -> Box<[u8]> {
+    p.iter().map(|&b| fold(b, ignore_case)).collect()
+}
+
+/// Exact strings: a short list, or a sorted table searched by binary search.
+pub(crate) struct StrSet {
+    ignore_case: bool,
+    sorted: Box<[Box<[u8]>]>,
+}
+
+impl StrSet {
+    fn new<'p>(patterns: impl Iterator<Item = &'p [u8]>, ignore_case: bool) -> StrSet {
+        let mut sorted: Vec<Box<[u8]>> = patterns.map(|p| folded(p, ignore_case)).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        StrSet {
+            ignore_case,
+            sorted: sorted.into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn contains(&self, s: &[u8]) -> bool {
+        if self.sorted.len() <= FEW * 2 {
+            return self.sorted.iter().any(|p| bytes_eq(p, s, self.ignore_case));
+        }
+        let ic = self.ignore_case;
+        self.sorted
+            .binary_search_by(|p| cmp_folded(p, s, ic))
+            .is_ok()
+    }
+}
+
+fn cmp_folded(pattern: &[u8], s: &[u8], ignore_case: bool) -> Ordering {
+    pattern
+        .iter()
+        .copied()
+        .cmp(s.iter().map(|&b| fold(b, ignore_case)))
+}
+
+/// A byte trie over folded patterns; nodes keep their edges sorted in one flat table.
+pub(crate) struct Trie {
+    /// Per node: first edge index, edge count, whether a pattern ends here.
+    nodes: Box<[(u32, u32, bool)]>,
+    edges: Box<[(u8, u32)]>,
+    ignore_case: bool,
+}
+
+impl Trie {
+    fn new<'p>(patterns: impl Iterator<Item = &'p [u8]>, ignore_case: bool, reversed: bool) -> Trie {
+        let mut build: Vec<(Vec<(u8, u32)>, bool)> = vec![(Vec::new(), false)];
+        for pattern in patterns {
+            let mut node = 0usize;
+            let mut step = |b: u8, build: &mut Vec<(Vec<(u8, u32)>, bool)>| {
+                let b = fold(b, ignore_case);
+                let next = match build[node].0.iter().find(|(c, _)| *c == b) {
+                    Some(&(_, next)) => next as usize,
+                    None => {
+                        let next = build.len();
+                        build.push((Vec::new(), false));
+                        build[node].0.push((b, next as u32));
+                        next
+                    }
+                };
+                node = next;
+            };
+            if reversed {
+                for &b in pattern.iter().rev() {
+                    step(b, &mut build);
+                }
+            } else {
+                for &b in pattern {
+                    step(b, &mut build);
+                }
+            }
+            build[node].1 = true;
+        }
+        let mut nodes = Vec::with_capacity(build.len());
+        let mut edges = Vec::new();
+        for (mut node_edges, terminal) in build {
+            node_edges.sort_unstable();
+            nodes.push((edges.len() as u32, node_edges.len() as u32, terminal));
+            edges.extend(node_edges);
+        }
+        Trie {
+            nodes: nodes.into_boxed_slice(),
+            edges: edges.into_boxed_slice(),
+            ignore_case,
+        }
+    }
+
+    #[inline]
+    fn child(&self, node: u32, b: u8) -> Option<u32> {
+        let (start, len, _) = self.nodes[node as usize];
+        let edges = &self.edges[start as usize..(start + len) as usize];
+        let b = fold(b, self.ignore_case);
+        if edges.len() <= 8 {
+            edges.iter().find(|e| e.0 == b).map(|e| e.1)
+        } else {
+            edges.binary_search_by_key(&b, |e| e.0).ok().map(|i| edges[i].1)
+        }
+    }
+
+    #[inline]
+    fn terminal(&self, node: u32) -> bool {
+        self.nodes[node as usize].2
+    }
+
+    /// Whether some pattern is a prefix of `bytes`.
+    #[inline]
+    fn any_prefix_of(&self, bytes: impl Iterator<Item = u8>) -> bool {
+        let mut node = 0;
+        if self.terminal(node) {
+            return true;
+        }
+        for b in bytes {
+            match self.child(node, b) {
+                Some(next) => node = next,
+                None => return false,
+            }
+            if self.terminal(node) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Prefixes (`beg`) or suffixes (`end`).
+pub(crate) enum Affixes {
+    Few {
+        patterns: Box<[Box<[u8]>]>,
+        ignore_case: bool,
+        suffix: bool,
+    },
+    Trie {
+        trie: Trie,
+        suffix: bool,
+    },
+}
+
+impl Affixes {
+    fn new<'p>(patterns: impl Iterator<Item = &'p [u8]>, ignore_case: bool, suffix: bool) -> Affixes {
+        let list: Vec<&[u8]> = patterns.collect();
+        if list.len() <= FEW {
+            Affixes::Few {
+                patterns: list.iter().map(|p| Box::from(*p)).collect(),
+                ignore_case,
+                suffix,
+            }
+        } else {
+            Affixes::Trie {
+                trie: Trie::new(list.into_iter(), ignore_case, suffix),
+                suffix,
+            }
+        }
+    }
+
+    #[inline]
+    fn matches(&self, s: &[u8]) -> bool {
+        match self {
+            Affixes::Few {
+                patterns,
+                ignore_case,
+                suffix,
+            } => patterns.iter().any(|p| {
+                p.len() <= s.len() && {
+                    let part = if *suffix {
+                        &s[s.len() - p.len()..]
+                    } else {
+                        &s[..p.len()]
+                    };
+                    bytes_eq(p, part, *ignore_case)
+                }
+            }),
+            Affixes::Trie { trie, suffix } => {
+                if *suffix {
+                    trie.any_prefix_of(s.iter().rev().copied())
+                } else {
+                    trie.any_prefix_of(s.iter().copied())
+                }
+            }
+        }
+    }
+}
+
+/// Substrings, by Aho-Corasick (which also serves a single pattern well).
+pub(crate) struct Substrings {
+    automaton: AhoCorasick,
+}
+
+impl Substrings {
+    fn new<'p>(patterns: impl Iterator<Item = &'p [u8]>, ignore_case: bool) -> Result<Self, String> {
+        let automaton = AhoCorasick::builder()
+            .ascii_case_insensitive(ignore_case)
+            .build(patterns)
+            .map_err(|e| e.to_string())?;
+        Ok(Substrings { automaton })
+    }
+
+    #[inline]
+    fn matches(&self, s: &[u8]) -> bool {
+        self.automaton.is_match(s)
+    }
+}
+
+/// Delimited words (`dir`, `dom`): a short list, or a trie walked from each word start.
+pub(crate) enum Words {
+    Few {
+        patterns: Box<[Box<[u8]>]>,
+        ignore_case: bool,
+        delimiters: &'static [u8],
+    },
+    Trie {
+        trie: Trie,
+        delimiters: &'static [u8],
+    },
+}
+
+/// Strips leading and trailing delimiters from a word pattern, as HAProxy does.
+pub(crate) fn strip_delimiters<'p>(mut p: &'p [u8], delimiters: &[u8]) -> &'p [u8] {
+    while let [first, rest @ ..] = p {
+        if !delimiters.contains(first) {
+            break;
+        }
+        p = rest;
+    }
+    while let [rest @ .., last] = p {
+        if !delimiters.contains(last) {
+            break;
+        }
+        p = rest;
+    }
+    p
+}
+
+impl Words {
+    fn new<'p>(
+        patterns: impl Iterator<Item = &'p [u8]>,
+        ignore_case: bool,
+        delimiters: &'static [u8],
+    ) -> Words {
+        // A pattern made only of delimiters never matches anything.
+        let list: Vec<&[u8]> = patterns
+            .map(|p| strip_delimiters(p, delimiters))
+            .filter(|p| !p.is_empty())
+            .collect();
+        if list.len() <= FEW {
+            Words::Few {
+                patterns: list.iter().map(|p| Box::from(*p)).collect(),
+                ignore_case,
+                delimiters,
+            }
+        } else {
+            Words::Trie {
+                trie: Trie::new(list.into_iter(), ignore_case, false),
+                delimiters,
+            }
+        }
+    }
+
+    #[inline]
+    fn matches(&self, s: &[u8]) -> bool {
+        match self {
+            Words::Few {
+                patterns,
+                ignore_case,
+                delimiters,
+            } => patterns
+                .iter()
+                .any(|p| match_word(s, p, *ignore_case, delimiters)),
+            Words::Trie { trie, delimiters } => {
+                let mut at_word_start = true;
+                for (start, &b) in s.iter().enumerate() {
+                    if delimiters.contains(&b) {
+                        at_word_start = true;
+                        continue;
+                    }
+                    if !at_word_start {
+                        continue;
+                    }
+                    at_word_start = false;
+                    let mut node = 0;
+                    for (i, &c) in s[start..].iter().enumerate() {
+                        match trie.child(node, c) {
+                            Some(next) => node = next,
+                            None => break,
+                        }
+                        if trie.terminal(node) {
+                            let after = start + i + 1;
+                            if after == s.len() || delimiters.contains(&s[after]) {
+                                return true;
+                            }
+                        }
+                    }
+                }
+                false
+            }
+        }
+    }
+}
+
+/// HAProxy's `match_word`: `pattern` (already stripped of delimiters) appears in `s`
+/// starting at the beginning or after a delimiter, and ending at the end or before one.
+fn match_word(s: &[u8], pattern: &[u8], ignore_case: bool, delimiters: &[u8]) -> bool {
+    if pattern.is_empty() || pattern.len() > s.len() {
+        return false;
+    }
+    let mut may_match = true;
+    for start in 0..=s.len() - pattern.len() {
+        let c = s[start];
+        if delimiters.contains(&c) {
+            may_match = true;
+            continue;
+        }
+        if !may_match {
+            continue;
+        }
+        let end = start + pattern.len();
+        if bytes_eq(&s[start..end], pattern, ignore_case)
+            && (end == s.len() || delimiters.contains(&s[end]))
+        {
+            return true;
+        }
+        may_match = false;
+    }
+    false
+}
+
+/// Regular expressions (unanchored search, like HAProxy's).
+pub(crate) enum Regexes {
+    One(regex::bytes::Regex),
+    Many(regex::bytes::RegexSet),
+}
+
+impl Regexes {
+    fn new(patterns: &[String], ignore_case: bool) -> Result<Regexes, String> {
+        if let [one] = patterns {
+            regex::bytes::RegexBuilder::new(one)
+                .case_insensitive(ignore_case)
+                .build()
+                .map(Regexes::One)
+                .map_err(|e| e.to_string())
+        } else {
+            regex::bytes::RegexSetBuilder::new(patterns)
+                .case_insensitive(ignore_case)
+                .build()
+                .map(Regexes::Many)
+                .map_err(|e| e.to_string())
+        }
+    }
+
+    #[inline]
+    fn matches(&self, s: &[u8]) -> bool {
+        match self {
+            Regexes::One(r) => r.is_match(s),
+            Regexes::Many(set) => set.is_match(s),
+        }
+    }
+}
+
+/// Checks that `pattern` compiles as a regular expression.
+pub(crate) fn check_regex(pattern: &str) -> Result<(), String> {
+    regex::bytes::Regex::new(pattern)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// Inclusive integer ranges, merged and sorted.
+pub(crate) struct IntRanges {
+    ranges: Box<[(i64, i64)]>,
+}
+
+impl IntRanges {
+    fn new(input: &[(i64, i64)]) -> IntRanges {
+        IntRanges {
+            ranges: merge(input.iter().copied().filter(|(lo, hi)| lo <= hi)),
+        }
+    }
+
+    #[inline]
+    fn contains(&self, n: i64) -> bool {
+        in_ranges(&self.ranges, n)
+    }
+}
+
+fn merge<T: Ord + Copy + One>(input: impl Iterator<Item = (T, T)>) -> Box<[(T, T)]> {
+    let mut v: Vec<(T, T)> = input.collect();
+    v.sort_unstable();
+    let mut out: Vec<(T, T)> = Vec::with_capacity(v.len());
+    for (lo, hi) in v {
+        match out.last_mut() {
+            Some(last) if lo <= last.1.saturating_inc() => {
+                if hi > last.1 {
+                    last.1 = hi;
+                }
+            }
+            _ => out.push((lo, hi)),
+        }
+    }
+    out.into_boxed_slice()
+}
+
+#[inline]
+fn in_ranges<T: Ord + Copy>(ranges: &[(T, T)], n: T) -> bool {
+    // Index of the first range starting after n; the one before it may contain n.
+    let i = ranges.partition_point(|r| r.0 <= n);
+    i > 0 && n <= ranges[i - 1].1
+}
+
+trait One {
+    fn saturating_inc(self) -> Self;
+}
+impl One for i64 {
+    fn saturating_inc(self) -> Self {
+        self.saturating_add(1)
+    }
+}
+impl One for u32 {
+    fn saturating_inc(self) -> Self {
+        self.saturating_add(1)
+    }
+}
+impl One for u128 {
+    fn saturating_inc(self) -> Self {
+        self.saturating_add(1)
+    }
+}
+
+/// IPv4 and IPv6 networks as merged address ranges.
+pub(crate) struct IpSet {
+    v4: Box<[(u32, u32)]>,
+    v6: Box<[(u128, u128)]>,
+}
+
+fn v4_range(addr: Ipv4Addr, prefix: u8) -> (u32, u32) {
+    let bits = u32::from(addr);
+    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+    (bits & mask, (bits & mask) | !mask)
+}
+
+fn v6_range(addr: Ipv6Addr, prefix: u8) -> (u128, u128) {
+    let bits = u128::from(addr);
+    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix.min(128))) };
+    (bits & mask, (bits & mask) | !mask)
+}
+
+/// The IPv4 address embedded in an IPv6 one as `::ffff:a.b.c.d`, `::a.b.c.d` or
+/// `2002:a.b.c.d::` (6to4), the forms HAProxy matches against IPv4 patterns.
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let o = v6.octets();
+    if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) {
+        return Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+    }
+    if s[0] == 0x2002 && s[3..] == [0; 5] {
+        return Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+    }
+    None
+}
+
+impl IpSet {
+    fn new(nets: &[(IpAddr, u8)]) -> IpSet {
+        let v4 = nets.iter().filter_map(|&(ip, prefix)| match ip {
+            IpAddr::V4(a) => Some(v4_range(a, prefix)),
+            IpAddr::V6(_) => None,
+        });
+        let v6 = nets.iter().filter_map(|&(ip, prefix)| match ip {
+            IpAddr::V6(a) => Some(v6_range(a, prefix)),
+            IpAddr::V4(_) => None,
+        });
+        IpSet {
+            v4: merge(v4),
+            v6: merge(v6),
+        }
+    }
+
+    #[inline]
+    fn contains(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => {
+                in_ranges(&self.v4, u32::from(a))
+                    || in_ranges(&self.v6, u128::from(a.to_ipv6_mapped()))
+            }
+            IpAddr::V6(a) => {
+                in_ranges(&self.v6, u128::from(a))
+                    || embedded_v4(a).is_some_and(|v4| in_ranges(&self.v4, u32::from(v4)))
+            }
+        }
+    }
+}
+
+/// Parses an address pattern: `a.b.c.d`, `a.b.c.d/len`, `a.b.c.d/m.m.m.m`, `v6`, `v6/len`.
+pub(crate) fn parse_net(pattern: &str) -> Result<(IpAddr, u8), String> {
+    let (addr, mask) = match pattern.split_once('/') {
+        Some((a, m)) => (a, Some(m)),
+        None => (pattern, None),
+    };
+    let ip: IpAddr = addr.parse().map_err(|_| {
+        "expected an IPv4 or IPv6 address, optionally followed by /mask (host names are not resolved)"
+            .to_owned()
+    })?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let prefix = match mask {
+        None => max,
+        Some(m) => match m.parse::<u8>() {
+            Ok(p) if p <= max => p,
+            Ok(_) => return Err(format!("mask length must be at most {max}")),
+            Err(_) => match (ip, m.parse::<Ipv4Addr>()) {
+                (IpAddr::V4(_), Ok(dotted)) => {
+                    let bits = u32::from(dotted);
+                    if bits.leading_ones() + bits.trailing_zeros() != 32 {
+                        return Err("dotted netmask must be contiguous ones".to_owned());
+                    }
+                    bits.leading_ones() as u8
+                }
+                _ => return Err(format!("expected a mask length from 0 to {max}")),
+            },
+        },
+    };
+    Ok((ip, prefix))
+}
+
+/// Parses one integer pattern: `N`, `a:b`, `:b` or `a:`.
+pub(crate) fn parse_int_range(pattern: &str) -> Result<(i64, i64), String> {
+    let int = |s: &str| {
+        s.parse::<i64>()
+            .map_err(|_| "expected an integer, a range `a:b`, or an operator eq/ge/gt/le/lt".to_owned())
+    };
+    match pattern.split_once(':') {
+        None => {
+            let n = int(pattern)?;
+            Ok((n, n))
+        }
+        Some(("", "")) => Err("a range needs at least one bound".to_owned()),
+        Some(("", hi)) => Ok((i64::MIN, int(hi)?)),
+        Some((lo, "")) => Ok((int(lo)?, i64::MAX)),
+        Some((lo, hi)) => Ok((int(lo)?, int(hi)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(texts: &[&str]) -> PatternList {
+        PatternList {
+            texts: texts.iter().map(|s| (*s).to_owned()).collect(),
+            ..PatternList::default()
+        }
+    }
+
+    fn m(method: MatchMethod, ic: bool, pats: &[&str], sample: &str) -> bool {
+        Matcher::compile(method, ic, &list(pats))
+            .unwrap()
+            .matches(Sample::Str(sample.as_bytes()))
+    }
+
+    #[test]
+    fn word_matching_follows_haproxy() {
+        use MatchMethod::{Dir, Dom};
+        let cases = [
+            (Dom, "example.com", "www.example.com", true),
+            (Dom, "example.com", "example.com:8080", true),
+            (Dom, "example.com", "myexample.com", false),
+            (Dom, ".example.com.", "a.example.com", true),
+            (Dom, "com", "a.b.com", true),
+            (Dom, "b.c", "a.b.cd", false),
+            (Dir, "/ws", "/ws/echo", true),
+            (Dir, "ws", "/api/ws", true),
+            (Dir, "ws", "/wss", false),
+            (Dir, "/ws/echo/", "/x/ws/echo?y", true),
+            (Dir, "/", "/anything", false),
+        ];
+        for (method, pattern, sample, expected) in cases {
+            for count in [1, 10] {
+                // Padding with never-matching patterns exercises the trie form too.
+                let mut pats = vec![pattern];
+                let pad: Vec<String> = (0..count).map(|i| format!("zz{i}qq")).collect();
+                pats.extend(pad.iter().map(String::as_str));
+                assert_eq!(
+                    m(method, false, &pats, sample),
+                    expected,
+                    "{method} {pattern:?} on {sample:?} ({} patterns)",
+                    pats.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ip_sets_match_mapped_addresses() {
+        let nets: Vec<(IpAddr, u8)> = ["10.0.0.0/8", "192.168.1.1", "2001:db8::/32", "172.16.0.0/255.240.0.0"]
+            .iter()
+            .map(|p| parse_net(p).unwrap())
+            .collect();
+        let set = IpSet::new(&nets);
+        let cases = [
+            ("10.1.2.3", true),
+            ("11.0.0.1", false),
+            ("192.168.1.1", true),
+            ("192.168.1.2", false),
+            ("172.31.255.255", true),
+            ("172.32.0.0", false),
+            ("::ffff:10.9.9.9", true),
+            ("2002:0a00:0001::", true),
+            ("2001:db8:1::1", true),
+            ("2001:db9::1", false),
+        ];
+        for (ip, expected) in cases {
+            assert_eq!(set.contains(ip.parse().unwrap()), expected, "{ip}");
+        }
+        assert!(parse_net("example.com").is_err());
+        assert!(parse_net("10.0.0.0/33").is_err());
+        assert!(parse_net("10.0.0.0/255.0.255.0").is_err());
+    }
+
+    #[test]
+    fn int_ranges_merge() {
+        let r = IntRanges::new(&[(1, 3), (4, 6), (10, 10), (i64::MIN, -5)]);
+        for (n, expected) in [(0, false), (1, true), (5, true), (7, false), (10, true), (-100, true), (-4, false)] {
+            assert_eq!(r.contains(n), expected, "{n}");
+        }
+        assert_eq!(parse_int_range("3:"), Ok((3, i64::MAX)));
+        assert_eq!(parse_int_range(":3"), Ok((i64::MIN, 3)));
+        assert!(parse_int_range("x").is_err());
+        assert_eq!(parse_int_prefix(b" 42abc"), Some(42));
+        assert_eq!(parse_int_prefix(b"-7"), Some(-7));
+        assert_eq!(parse_int_prefix(b"abc"), None);
+    }
+
+    #[test]
+    fn large_sets_agree_with_small_ones() {
+        let pats: Vec<String> = (0..50).map(|i| format!("/p{i}/x")).collect();
+        let refs: Vec<&str> = pats.iter().map(String::as_str).collect();
+        for method in [MatchMethod::Str, MatchMethod::Beg, MatchMethod::End, MatchMethod::Sub] {
+            for (sample, expected) in [("/p7/x", true), ("/P7/X", true), ("/p77/x", false), ("/q", false)] {
+                let expected = match (method, sample) {
+                    (MatchMethod::Str | MatchMethod::Beg | MatchMethod::End | MatchMethod::Sub, "/p77/x") => false,
+                    _ => expected,
+                };
+                assert_eq!(m(method, true, &refs, sample), expected, "{method} {sample}");
+            }
+        }
+        assert!(m(MatchMethod::Beg, false, &refs, "/p7/xyz"));
+        assert!(!m(MatchMethod::Beg, false, &refs, "/P7/xyz"));
+        assert!(m(MatchMethod::End, false, &refs, "/a/p7/x"));
+    }
+}

@@ -1,0 +1,312 @@
+//! The borrowed request an ACL is evaluated against, and the allocation-free ways of
+//! pulling samples (path, header values, cookies, query parameters) out of it.
+
+use std::net::SocketAddr;
+
+/// A borrowed view of one HTTP/1 request head plus what the connection knows about it.
+///
+/// Nothing is copied: `gangway-h1` (or `httparse` directly) fills the header slice and the
+/// gateway adds the peer address and TLS facts.
+///
+/// ```
+/// use gangway_acl::RequestView;
+/// let headers = [httparse::Header { name: "Host", value: b"example.com" }];
+/// let view = RequestView::new("GET", "/ws/chat?room=1", &headers)
+///     .with_src("192.0.2.7:51000".parse().unwrap())
+///     .with_ssl(true);
+/// assert_eq!(view.path(), Some("/ws/chat"));
+/// assert_eq!(view.query(), Some("room=1"));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RequestView<'a> {
+    /// Request method as received (`GET`, `POST`, ...).
+    pub method: &'a str,
+    /// Request-target as received: origin form `/path?query`, absolute form
+    /// `http://host/path?query`, authority form or `*`.
+    pub target: &'a str,
+    /// Minor version of HTTP/1.x (0 or 1).
+    pub version_minor: u8,
+    /// Request header fields in received order.
+    pub headers: &'a [httparse::Header<'a>],
+    /// Client address: the PROXY-protocol source when present, else the TCP peer.
+    pub src: Option<SocketAddr>,
+    /// Whether the client connection is TLS terminated here.
+    pub ssl: bool,
+    /// TLS server name indication sent by the client, if any.
+    pub sni: Option<&'a str>,
+}
+
+impl<'a> RequestView<'a> {
+    /// A view of an HTTP/1.1 request with no peer address and no TLS.
+    pub fn new(method: &'a str, target: &'a str, headers: &'a [httparse::Header<'a>]) -> Self {
+        RequestView {
+            method,
+            target,
+            version_minor: 1,
+            headers,
+            src: None,
+            ssl: false,
+            sni: None,
+        }
+    }
+
+    /// Sets the HTTP/1.x minor version.
+    pub fn with_version_minor(mut self, minor: u8) -> Self {
+        self.version_minor = minor;
+        self
+    }
+
+    /// Sets the client address (PROXY-protocol source when present, else the TCP peer).
+    pub fn with_src(mut self, src: SocketAddr) -> Self {
+        self.src = Some(src);
+        self
+    }
+
+    /// Sets whether the client connection is TLS.
+    pub fn with_ssl(mut self, ssl: bool) -> Self {
+        self.ssl = ssl;
+        self
+    }
+
+    /// Sets the TLS server name indication.
+    pub fn with_sni(mut self, sni: &'a str) -> Self {
+        self.sni = Some(sni);
+        self
+    }
+
+    /// The path as HAProxy's `path` fetch sees it: from the first slash (after the
+    /// authority of an absolute-form target) up to the first `?`. `None` for `*` and
+    /// authority-form targets.
+    pub fn path(&self) -> Option<&'a str> {
+        path_of(self.target)
+    }
+
+    /// The query string after the first `?`, `None` when there is no `?`.
+    pub fn query(&self) -> Option<&'a str> {
+        let i = memchr::memchr(b'?', self.target.as_bytes())?;
+        Some(&self.target[i + 1..])
+    }
+}
+
+pub(crate) fn path_of(target: &str) -> Option<&str> {
+    let bytes = target.as_bytes();
+    let start = if bytes.first() == Some(&b'/') {
+        0
+    } else {
+        let scheme_end = memchr::memmem::find(bytes, b"://")?;
+        let authority = scheme_end + 3;
+        let first = authority + memchr::memchr2(b'/', b'?', &bytes[authority..])?;
+        if bytes[first] != b'/' {
+            return None;
+        }
+        first
+    };
+    let end = memchr::memchr(b'?', &bytes[start..]).map_or(bytes.len(), |p| start + p);
+    Some(&target[start..end])
+}
+
+/// Removes optional whitespace around a header value element.
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Iterates the comma-separated elements of one header value (commas inside
+/// double-quoted strings do not split), trimmed of optional whitespace.
+#[derive(Debug, Clone)]
+pub(crate) struct CommaElements<'a> {
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> CommaElements<'a> {
+    pub(crate) fn new(value: &'a [u8]) -> Self {
+        CommaElements { rest: Some(value) }
+    }
+}
+
+impl<'a> Iterator for CommaElements<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        let mut quoted = false;
+        let mut escaped = false;
+        let mut end = rest.len();
+        for (i, &b) in rest.iter().enumerate() {
+            if quoted {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    quoted = false;
+                }
+            } else if b == b',' {
+                end = i;
+                break;
+            } else if b == b'"' {
+                quoted = true;
+            }
+        }
+        if end == rest.len() {
+            self.rest = None;
+        } else {
+            self.rest = Some(&rest[end + 1..]);
+        }
+        Some(trim_ows(&rest[..end]))
+    }
+}
+
+/// Whether a header field's name is `name` (ASCII case-insensitive); `None` matches all.
+#[inline]
+pub(crate) fn name_is(header: &httparse::Header<'_>, name: Option<&str>) -> bool {
+    name.is_none_or(|n| header.name.eq_ignore_ascii_case(n))
+}
+
+/// Removes a `:port` suffix from a Host value (`[v6]:port` keeps the brackets).
+pub(crate) fn strip_port(host: &[u8]) -> &[u8] {
+    if host.first() == Some(&b'[') {
+        return match memchr::memchr(b']', host) {
+            Some(i) => &host[..=i],
+            None => host,
+        };
+    }
+    match memchr::memrchr(b':', host) {
+        Some(i) if host[i + 1..].iter().all(u8::is_ascii_digit) => &host[..i],
+        _ => host,
+    }
+}
+
+/// Calls `f` with the value of every cookie named `name` (every cookie when `None`) in
+/// the `Cookie` headers, in order, until `f` returns true.
+pub(crate) fn any_cookie(
+    headers: &[httparse::Header<'_>],
+    name: Option<&[u8]>,
+    mut f: impl FnMut(&[u8]) -> bool,
+) -> bool {
+    for header in headers.iter().filter(|h| name_is(h, Some("cookie"))) {
+        for pair in header.value.split(|&b| b == b';') {
+            let pair = trim_ows(pair);
+            let Some(eq) = memchr::memchr(b'=', pair) else {
+                continue;
+            };
+            let (cookie_name, value) = (trim_ows(&pair[..eq]), trim_ows(&pair[eq + 1..]));
+            if name.is_none_or(|n| n == cookie_name) && f(value) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Calls `f` with the value of every query parameter named `name` (any name when `None`),
+/// in order, until `f` returns true. Parameters start after `?` or `delimiter`; a value
+/// ends before `&`, `;` or `delimiter`.
+pub(crate) fn any_url_param(
+    query: &[u8],
+    name: Option<&[u8]>,
+    name_ignore_case: bool,
+    delimiter: u8,
+    mut f: impl FnMut(&[u8]) -> bool,
+) -> bool {
+    for param in query.split(|&b| b == delimiter) {
+        let (param_name, value) = match memchr::memchr(b'=', param) {
+            Some(eq) => (&param[..eq], &param[eq + 1..]),
+            None => (param, &b""[..]),
+        };
+        let value_end = value
+            .iter()
+            .position(|&b| b == b'&' || b == b';' || b == delimiter)
+            .unwrap_or(value.len());
+        let wanted = match name {
+            None => !param_name.is_empty(),
+            Some(n) if name_ignore_case => n.eq_ignore_ascii_case(param_name),
+            Some(n) => n == param_name,
+        };
+        if wanted && f(&value[..value_end]) {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_of_targets() {
+        let cases = [
+            ("/", Some("/")),
+            ("/ws/echo?x=1", Some("/ws/echo")),
+            ("/a?b?c", Some("/a")),
+            ("http://example.com/p/q?x", Some("/p/q")),
+            ("http://example.com", None),
+            ("http://example.com?x=/y", None),
+            ("*", None),
+            ("example.com:443", None),
+            ("", None),
+        ];
+        for (target, expected) in cases {
+            assert_eq!(path_of(target), expected, "target {target:?}");
+        }
+    }
+
+    #[test]
+    fn comma_elements_respect_quotes() {
+        let got: Vec<&[u8]> = CommaElements::new(b" a , \"b,c\" ,d,, ").collect();
+        assert_eq!(got, [&b"a"[..], b"\"b,c\"", b"d", b"", b""]);
+        let got: Vec<&[u8]> = CommaElements::new(b"").collect();
+        assert_eq!(got, [&b""[..]]);
+    }
+
+    #[test]
+    fn strip_port_cases() {
+        let cases: [(&[u8], &[u8]); 6] = [
+            (b"example.com:8080", b"example.com"),
+            (b"example.com", b"example.com"),
+            (b"[::1]:80", b"[::1]"),
+            (b"[::1]", b"[::1]"),
+            (b"a:b", b"a:b"),
+            (b"host:", b"host"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(strip_port(input), expected);
+        }
+    }
+
+    #[test]
+    fn cookies_and_params() {
+        let headers = [
+            httparse::Header {
+                name: "Cookie",
+                value: b"a=1; sid=xyz ;b",
+            },
+            httparse::Header {
+                name: "cookie",
+                value: b"sid=second",
+            },
+        ];
+        let mut seen = Vec::new();
+        any_cookie(&headers, Some(b"sid"), |v| {
+            seen.push(v.to_vec());
+            false
+        });
+        assert_eq!(seen, [b"xyz".to_vec(), b"second".to_vec()]);
+
+        let mut seen = Vec::new();
+        any_url_param(b"a=1&b=2;x&a=3&flag", Some(b"a"), false, b'&', |v| {
+            seen.push(v.to_vec());
+            false
+        });
+        assert_eq!(seen, [b"1".to_vec(), b"3".to_vec()]);
+        assert!(any_url_param(b"a=1&flag", Some(b"flag"), false, b'&', |v| v.is_empty()));
+        assert!(any_url_param(b"A=1", Some(b"a"), true, b'&', |v| v == b"1"));
+        assert!(!any_url_param(b"A=1", Some(b"a"), false, b'&', |_| true));
+    }
+}
