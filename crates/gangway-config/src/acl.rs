@@ -1,0 +1,134 @@
+//! Structural checks of ACL lines and rule conditions: balanced braces, operators in place,
+//! every ACL name defined.
+
+use std::collections::HashSet;
+
+use crate::lexer::split_line;
+use crate::validate::PREDEFINED_ACLS;
+
+/// Checks the text after `acl NAME`.
+pub(crate) fn check_acl_line(expr: &str) -> Result<(), String> {
+    let words = split_line(expr, &|_| None)?;
+    let Some(criterion) = words.first() else {
+        return Err("missing criterion".to_owned());
+    };
+    let fetch = criterion.value.split('(').next().unwrap_or_default();
+    if fetch.is_empty()
+        || !fetch
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return Err(format!("invalid criterion '{}'", criterion.value));
+    }
+    if criterion.value.contains('(') && !criterion.value.contains(')') {
+        return Err(format!("unclosed '(' in '{}'", criterion.value));
+    }
+    Ok(())
+}
+
+/// Checks condition text (`a !b || { path_beg /ws }`) against the ACL names in scope.
+pub(crate) fn check_condition(text: &str, acl_names: &HashSet<&str>) -> Result<(), String> {
+    let words = split_line(text, &|_| None)?;
+    let mut expect_term = true;
+    let mut index = 0;
+    while index < words.len() {
+        let word = words[index].value.as_str();
+        match word {
+            "||" | "or" => {
+                if expect_term {
+                    return Err(format!("'{word}' needs a condition on both sides"));
+                }
+                expect_term = true;
+            }
+            "{" => {
+                let Some(close) = words[index + 1..].iter().position(|w| w.value == "}") else {
+                    return Err("'{' without a matching '}'".to_owned());
+                };
+                let inner: Vec<&str> = words[index + 1..index + 1 + close]
+                    .iter()
+                    .map(|w| w.raw)
+                    .collect();
+                if inner.is_empty() {
+                    return Err("empty anonymous ACL '{ }'".to_owned());
+                }
+                if inner.contains(&"{") {
+                    return Err("anonymous ACLs cannot be nested".to_owned());
+                }
+                check_acl_line(&inner.join(" "))
+                    .map_err(|message| format!("anonymous ACL: {message}"))?;
+                index += close + 1;
+                expect_term = false;
+            }
+            "}" => return Err("'}' without a matching '{'".to_owned()),
+            "!" => {
+                if index + 1 >= words.len() {
+                    return Err("'!' at the end of the condition".to_owned());
+                }
+                index += 1;
+                continue;
+            }
+            _ => {
+                let name = word.strip_prefix('!').unwrap_or(word);
+                if name.starts_with('!') {
+                    return Err(format!("'{word}': use a single '!'"));
+                }
+                if !acl_names.contains(name) && !PREDEFINED_ACLS.contains(&name) {
+                    return Err(format!("no ACL named '{name}' in this section"));
+                }
+                expect_term = false;
+            }
+        }
+        index += 1;
+    }
+    if expect_term {
+        return Err("condition ends without a term".to_owned());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions() {
+        let names: HashSet<&str> = ["is_ws", "is_example"].into_iter().collect();
+        let cases: &[(&str, bool)] = &[
+            ("is_ws", true),
+            ("is_ws is_example", true),
+            ("!is_ws", true),
+            ("! is_ws", true),
+            ("is_ws || is_example", true),
+            ("is_ws or !is_example", true),
+            ("{ path_beg /ws }", true),
+            ("{ path_beg /ws } || is_ws", true),
+            ("METH_GET", true),
+            ("TRUE", true),
+            ("missing", false),
+            ("is_ws ||", false),
+            ("|| is_ws", false),
+            ("{ path_beg /ws", false),
+            ("path_beg /ws }", false),
+            ("{ }", false),
+            ("!!is_ws", false),
+            ("", false),
+        ];
+        for (text, ok) in cases {
+            assert_eq!(check_condition(text, &names).is_ok(), *ok, "{text}");
+        }
+    }
+
+    #[test]
+    fn acl_lines() {
+        for (text, ok) in [
+            ("path_beg /ws", true),
+            ("hdr(Upgrade) -i WebSocket", true),
+            ("hdr_end(host) -i ws.example.com", true),
+            ("hdr(Upgrade -i x", false),
+            ("", false),
+            ("$bad x", false),
+        ] {
+            assert_eq!(check_acl_line(text).is_ok(), ok, "{text}");
+        }
+    }
+}

@@ -1,0 +1,1543 @@
+//! The HAProxy-style front end: `global`, `defaults`, `frontend`, `backend` and `listen`
+//! sections, read line by line into [`Config`], collecting every error and warning.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::address::{BindAddress, ServerAddress};
+use crate::error::Diagnostic;
+use crate::lexer::{split_line, Word};
+use crate::model::*;
+use crate::time::parse_time;
+
+/// Process-level `global` directives that mean nothing to an embedded gateway: accepted,
+/// reported as ignored.
+const IGNORED_GLOBAL: &[&str] = &[
+    "daemon", "chroot", "uid", "gid", "user", "group", "log", "log-tag", "log-send-hostname",
+    "nbthread", "nbproc", "pidfile", "stats", "ulimit-n", "node", "description", "master-worker",
+    "quiet", "debug", "zero-warning", "cpu-map", "ca-base", "crt-base", "spread-checks",
+    "hard-stop-after", "grace", "setenv", "presetenv", "unsetenv", "resetenv", "maxsslconn",
+    "maxconnrate", "maxsessrate", "maxpipes", "noepoll", "nopoll", "nosplice", "nogetaddrinfo",
+    "noreuseport", "busy-polling", "server-state-file", "server-state-base", "unix-bind",
+    "external-check", "localpeer", "lua-load", "lua-prepend-path", "insecure-fork-wanted",
+    "expose-experimental-directives", "set-dumpable", "strict-limits", "thread-groups",
+    "h1-case-adjust", "h1-case-adjust-file", "profiling.tasks", "numa-cpu-mapping",
+];
+
+/// Sections other than the five proxy sections; their bodies are skipped with a warning.
+const IGNORED_SECTIONS: &[&str] = &[
+    "userlist", "peers", "resolvers", "mailers", "program", "ring", "cache", "http-errors",
+    "fcgi-app", "crt-store", "log-forward",
+];
+
+/// Logging options that only change HAProxy's log format: accepted, reported as ignored.
+const IGNORED_LOG_OPTIONS: &[&str] = &[
+    "tcplog", "httpslog", "log-health-checks", "log-separate-errors", "dontlog-normal",
+];
+
+/// Capabilities of a section, as HAProxy's `PR_CAP_*`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cap {
+    Defaults,
+    Frontend,
+    Backend,
+}
+
+enum Section {
+    None,
+    Global,
+    Defaults,
+    Frontend(usize),
+    Backend(usize),
+    Listen { frontend: usize, backend: usize },
+    Ignored,
+}
+
+/// What a proxy directive applies to: at most one of each.
+struct Scope<'c> {
+    defaults: Option<&'c mut Defaults>,
+    frontend: Option<&'c mut Frontend>,
+    backend: Option<&'c mut Backend>,
+    kind: &'static str,
+    name: String,
+}
+
+impl Scope<'_> {
+    fn has(&self, cap: Cap) -> bool {
+        match cap {
+            Cap::Defaults => self.defaults.is_some(),
+            Cap::Frontend => self.frontend.is_some(),
+            Cap::Backend => self.backend.is_some(),
+        }
+    }
+
+    fn timeouts(&mut self) -> Vec<&mut Timeouts> {
+        let mut out = Vec::new();
+        if let Some(d) = self.defaults.as_deref_mut() {
+            out.push(&mut d.timeout);
+        }
+        if let Some(f) = self.frontend.as_deref_mut() {
+            out.push(&mut f.timeout);
+        }
+        if let Some(b) = self.backend.as_deref_mut() {
+            out.push(&mut b.timeout);
+        }
+        out
+    }
+
+    fn options(&mut self) -> Vec<&mut Options> {
+        let mut out = Vec::new();
+        if let Some(d) = self.defaults.as_deref_mut() {
+            out.push(&mut d.option);
+        }
+        if let Some(f) = self.frontend.as_deref_mut() {
+            out.push(&mut f.option);
+        }
+        if let Some(b) = self.backend.as_deref_mut() {
+            out.push(&mut b.option);
+        }
+        out
+    }
+}
+
+/// Result of reading one HAProxy-style file: the model plus everything found wrong.
+pub(crate) struct Parsed {
+    pub(crate) config: Config,
+    pub(crate) errors: Vec<Diagnostic>,
+    pub(crate) warnings: Vec<Diagnostic>,
+}
+
+pub(crate) fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Parsed {
+    let mut parser = Parser {
+        file,
+        config: Config::default(),
+        defaults: Defaults::default(),
+        section: Section::None,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        line: 0,
+    };
+    for (index, line) in text.lines().enumerate() {
+        parser.line = index + 1;
+        match split_line(line, env) {
+            Ok(words) if words.is_empty() => {}
+            Ok(words) => parser.directive(&words),
+            Err(message) => parser.error("", message),
+        }
+    }
+    Parsed {
+        config: parser.config,
+        errors: parser.errors,
+        warnings: parser.warnings,
+    }
+}
+
+struct Parser<'f> {
+    file: &'f str,
+    config: Config,
+    defaults: Defaults,
+    section: Section,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+    line: usize,
+}
+
+type Words<'w, 'a> = &'w [Word<'a>];
+
+fn arg<'w>(words: Words<'w, '_>, index: usize) -> Option<&'w str> {
+    words.get(index).map(|w| w.value.as_str())
+}
+
+/// The raw text of `words` joined by single spaces (quotes kept for the ACL parser).
+fn raw_join(words: Words<'_, '_>) -> String {
+    words.iter().map(|w| w.raw).collect::<Vec<_>>().join(" ")
+}
+
+fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+impl Parser<'_> {
+    fn error(&mut self, keyword: &str, message: impl Into<String>) {
+        self.errors
+            .push(Diagnostic::new(self.file, Some(self.line), keyword, message));
+    }
+
+    fn warn(&mut self, keyword: &str, message: impl Into<String>) {
+        self.warnings
+            .push(Diagnostic::new(self.file, Some(self.line), keyword, message));
+    }
+
+    fn directive(&mut self, words: Words<'_, '_>) {
+        let keyword = words[0].value.as_str();
+        match keyword {
+            "global" => self.open_global(words),
+            "defaults" => self.open_defaults(words),
+            "frontend" | "backend" | "listen" => self.open_proxy(words),
+            section if IGNORED_SECTIONS.contains(&section) => {
+                self.warn(section, "section is not supported by gangway and is ignored");
+                self.section = Section::Ignored;
+            }
+            _ => match self.section {
+                Section::None => self.error(
+                    keyword,
+                    "directive outside of a section (expected global, defaults, frontend, backend or listen first)",
+                ),
+                Section::Ignored => {}
+                Section::Global => self.global_directive(words),
+                _ => self.proxy_directive(words),
+            },
+        }
+    }
+
+    fn open_global(&mut self, words: Words<'_, '_>) {
+        if words.len() > 1 {
+            self.error("global", "takes no argument");
+        }
+        self.section = Section::Global;
+    }
+
+    fn open_defaults(&mut self, words: Words<'_, '_>) {
+        if words.len() > 2 {
+            self.error("defaults", "takes at most a name");
+        }
+        if words.len() == 2 {
+            self.warn(
+                "defaults",
+                "named defaults are treated as anonymous: they apply to the sections that follow",
+            );
+        }
+        // A new defaults section starts from scratch, as in HAProxy.
+        self.defaults = Defaults::default();
+        self.section = Section::Defaults;
+    }
+
+    fn open_proxy(&mut self, words: Words<'_, '_>) {
+        let kind = words[0].value.as_str();
+        let Some(name) = arg(words, 1) else {
+            self.error(kind, "needs a name");
+            self.section = Section::Ignored;
+            return;
+        };
+        if !is_valid_name(name) {
+            self.error(
+                kind,
+                format!("invalid name '{name}' (letters, digits, '-', '_', '.', ':' only)"),
+            );
+        }
+        let mut rest = 2;
+        if arg(words, 2) == Some("from") {
+            self.warn(kind, "'from' is ignored: the last anonymous defaults apply");
+            rest = 4;
+        }
+        let line = SourceLine(Some(self.line));
+        let wants_frontend = kind != "backend";
+        let wants_backend = kind != "frontend";
+        if wants_frontend && self.config.frontends.iter().any(|f| f.name == name) {
+            self.error(kind, format!("a frontend named '{name}' already exists"));
+        }
+        if wants_backend && self.config.backends.iter().any(|b| b.name == name) {
+            self.error(kind, format!("a backend named '{name}' already exists"));
+        }
+        let frontend = wants_frontend.then(|| {
+            let mut frontend = Frontend {
+                name: name.to_owned(),
+                line,
+                ..Frontend::default()
+            };
+            frontend.inherit(&self.defaults);
+            if kind == "listen" {
+                frontend.default_backend = Some(name.to_owned());
+            }
+            self.config.frontends.push(frontend);
+            self.config.frontends.len() - 1
+        });
+        let backend = wants_backend.then(|| {
+            let mut backend = Backend {
+                name: name.to_owned(),
+                line,
+                ..Backend::default()
+            };
+            backend.inherit(&self.defaults);
+            self.config.backends.push(backend);
+            self.config.backends.len() - 1
+        });
+        self.section = match (frontend, backend) {
+            (Some(frontend), Some(backend)) => Section::Listen { frontend, backend },
+            (Some(frontend), None) => Section::Frontend(frontend),
+            (None, Some(backend)) => Section::Backend(backend),
+            (None, None) => Section::Ignored,
+        };
+        // Old syntax: `listen NAME ADDR:PORT` binds in the header line.
+        if words.len() > rest {
+            if kind == "listen" {
+                let bind_words = &words[rest - 1..];
+                self.proxy_directive_with(bind_words, "bind");
+            } else {
+                self.error(kind, "unexpected words after the name");
+            }
+        }
+    }
+
+    fn global_directive(&mut self, words: Words<'_, '_>) {
+        let keyword = words[0].value.as_str();
+        match keyword {
+            "maxconn" => {
+                if let Some(value) = self.number(words, 1, keyword) {
+                    self.config.global.maxconn = Some(value);
+                }
+                self.no_more(words, 2, keyword);
+            }
+            kw if IGNORED_GLOBAL.contains(&kw)
+                || kw.starts_with("tune.")
+                || kw.starts_with("ssl-")
+                || kw.starts_with("log-") =>
+            {
+                self.warn(
+                    kw,
+                    "process-level directive ignored by gangway (it runs as an embedded gateway)",
+                );
+            }
+            _ => self.error(keyword, "unknown keyword in 'global' section"),
+        }
+    }
+
+    fn scope(&mut self) -> Scope<'_> {
+        match self.section {
+            Section::Defaults => Scope {
+                defaults: Some(&mut self.defaults),
+                frontend: None,
+                backend: None,
+                kind: "defaults",
+                name: String::new(),
+            },
+            Section::Frontend(index) => {
+                let frontend = &mut self.config.frontends[index];
+                Scope {
+                    name: frontend.name.clone(),
+                    defaults: None,
+                    frontend: Some(frontend),
+                    backend: None,
+                    kind: "frontend",
+                }
+            }
+            Section::Backend(index) => {
+                let backend = &mut self.config.backends[index];
+                Scope {
+                    name: backend.name.clone(),
+                    defaults: None,
+                    frontend: None,
+                    backend: Some(backend),
+                    kind: "backend",
+                }
+            }
+            Section::Listen { frontend, backend } => Scope {
+                name: self.config.frontends[frontend].name.clone(),
+                defaults: None,
+                frontend: Some(&mut self.config.frontends[frontend]),
+                backend: Some(&mut self.config.backends[backend]),
+                kind: "listen",
+            },
+            Section::None | Section::Global | Section::Ignored => Scope {
+                defaults: None,
+                frontend: None,
+                backend: None,
+                kind: "",
+                name: String::new(),
+            },
+        }
+    }
+
+    /// Checks a keyword's capabilities: forbidden in `defaults` is an error; in a section that
+    /// lacks every wanted capability it is ignored with a warning, as HAProxy does.
+    fn allowed(&mut self, keyword: &str, caps: &[Cap]) -> bool {
+        let scope = self.scope();
+        let in_defaults = scope.has(Cap::Defaults);
+        let ok = caps.iter().any(|cap| scope.has(*cap));
+        let (kind, name) = (scope.kind, scope.name);
+        if ok {
+            return true;
+        }
+        if in_defaults {
+            self.error(keyword, "not allowed in a 'defaults' section");
+        } else {
+            let wanted = if caps.contains(&Cap::Frontend) {
+                "frontend"
+            } else {
+                "backend"
+            };
+            self.warn(
+                keyword,
+                format!("ignored because {kind} '{name}' has no {wanted} capability"),
+            );
+        }
+        false
+    }
+
+    fn proxy_directive(&mut self, words: Words<'_, '_>) {
+        let keyword = words[0].value.clone();
+        self.proxy_directive_with(words, &keyword);
+    }
+
+    fn proxy_directive_with(&mut self, words: Words<'_, '_>, keyword: &str) {
+        use Cap::*;
+        match keyword {
+            "bind" => {
+                if self.allowed(keyword, &[Frontend]) {
+                    self.bind(words);
+                }
+            }
+            "mode" => self.mode(words),
+            "acl" => {
+                if self.allowed(keyword, &[Frontend, Backend]) {
+                    self.acl(words);
+                }
+            }
+            "use_backend" => {
+                if self.allowed(keyword, &[Frontend]) {
+                    self.use_backend(words);
+                }
+            }
+            "default_backend" => {
+                if self.allowed(keyword, &[Defaults, Frontend]) {
+                    self.default_backend(words);
+                }
+            }
+            "server" => {
+                if self.allowed(keyword, &[Backend]) {
+                    self.server(words);
+                }
+            }
+            "default-server" => {
+                if self.allowed(keyword, &[Defaults, Backend]) {
+                    self.default_server(words);
+                }
+            }
+            "balance" => {
+                if self.allowed(keyword, &[Defaults, Backend]) {
+                    self.balance(words);
+                }
+            }
+            "hash-type" => {
+                if self.allowed(keyword, &[Defaults, Backend]) {
+                    self.hash_type(words);
+                }
+            }
+            "timeout" => self.timeout(words),
+            "contimeout" | "clitimeout" | "srvtimeout" => self.old_timeout(words),
+            "maxconn" => {
+                if self.allowed(keyword, &[Defaults, Frontend]) {
+                    if let Some(value) = self.number(words, 1, keyword) {
+                        let mut scope = self.scope();
+                        if let Some(d) = scope.defaults.as_deref_mut() {
+                            d.maxconn = Some(value);
+                        }
+                        if let Some(f) = scope.frontend.as_deref_mut() {
+                            f.maxconn = Some(value);
+                        }
+                    }
+                    self.no_more(words, 2, keyword);
+                }
+            }
+            "retries" => {
+                if self.allowed(keyword, &[Defaults, Backend]) {
+                    if let Some(value) = self.number(words, 1, keyword) {
+                        let mut scope = self.scope();
+                        if let Some(d) = scope.defaults.as_deref_mut() {
+                            d.retries = Some(value);
+                        }
+                        if let Some(b) = scope.backend.as_deref_mut() {
+                            b.retries = Some(value);
+                        }
+                    }
+                    self.no_more(words, 2, keyword);
+                }
+            }
+            "option" => self.option(words, false),
+            "no" if arg(words, 1) == Some("option") => self.option(&words[1..], true),
+            "http-check" => {
+                if self.allowed(keyword, &[Defaults, Backend]) {
+                    self.http_check(words);
+                }
+            }
+            "monitor-uri" => {
+                if self.allowed(keyword, &[Defaults, Frontend]) {
+                    self.monitor_uri(words);
+                }
+            }
+            "monitor" => {
+                if self.allowed(keyword, &[Frontend]) {
+                    self.monitor(words);
+                }
+            }
+            "http-request" => {
+                if self.allowed(keyword, &[Frontend, Backend]) {
+                    self.http_request(words);
+                }
+            }
+            "http-response" => {
+                if self.allowed(keyword, &[Frontend, Backend]) {
+                    self.http_response(words);
+                }
+            }
+            "errorfile" => self.errorfile(words),
+            "log" | "log-format" | "log-tag" | "description" | "capture" | "log-format-sd"
+            | "error-log-format" => {
+                self.warn(
+                    keyword,
+                    "logging directive ignored (gangway logs through tracing; see 'gangway run -v')",
+                );
+            }
+            _ => {
+                let kind = self.scope().kind;
+                self.error(keyword, format!("unknown or unsupported keyword in '{kind}' section"));
+            }
+        }
+    }
+
+    fn no_more(&mut self, words: Words<'_, '_>, count: usize, keyword: &str) {
+        if words.len() > count {
+            self.error(
+                keyword,
+                format!("unexpected argument '{}'", words[count].value),
+            );
+        }
+    }
+
+    fn number<T: std::str::FromStr>(
+        &mut self,
+        words: Words<'_, '_>,
+        index: usize,
+        keyword: &str,
+    ) -> Option<T> {
+        match arg(words, index) {
+            None => {
+                self.error(keyword, "expects a number");
+                None
+            }
+            Some(text) => match text.parse::<T>() {
+                Ok(value) => Some(value),
+                Err(_) => {
+                    self.error(keyword, format!("'{text}' is not a valid number"));
+                    None
+                }
+            },
+        }
+    }
+
+    fn time(&mut self, words: Words<'_, '_>, index: usize, keyword: &str) -> Option<Duration> {
+        match arg(words, index) {
+            None => {
+                self.error(keyword, "expects a time (e.g. 5s, 500ms; a bare number is ms)");
+                None
+            }
+            Some(text) => match parse_time(text) {
+                Ok(value) => Some(value),
+                Err(error) => {
+                    self.error(keyword, error.to_string());
+                    None
+                }
+            },
+        }
+    }
+
+    fn bind(&mut self, words: Words<'_, '_>) {
+        let Some(spec) = arg(words, 1) else {
+            self.error("bind", "expects ADDR:PORT");
+            return;
+        };
+        let mut addresses = Vec::new();
+        for part in spec.split(',') {
+            match expand_port_range(part) {
+                Ok(parts) => {
+                    for text in parts {
+                        match text.parse::<BindAddress>() {
+                            Ok(address) => addresses.push(address),
+                            Err(error) => self.error("bind", error.to_string()),
+                        }
+                    }
+                }
+                Err(message) => self.error("bind", message),
+            }
+        }
+        let mut accept_proxy = false;
+        let mut index = 2;
+        while let Some(option) = arg(words, index) {
+            match option {
+                "accept-proxy" => accept_proxy = true,
+                "name" | "id" | "process" | "thread" | "backlog" | "mss" | "nice" | "maxconn" => {
+                    if arg(words, index + 1).is_none() {
+                        self.error("bind", format!("option '{option}' expects a value"));
+                    }
+                    if option == "maxconn" {
+                        self.warn(
+                            "bind",
+                            "'maxconn' on a bind line is ignored; use the frontend's 'maxconn'",
+                        );
+                    }
+                    index += 1;
+                }
+                "v4v6" | "v6only" | "transparent" | "defer-accept" | "tfo" => {
+                    self.warn("bind", format!("option '{option}' is ignored"));
+                }
+                "ssl" | "crt" | "crt-list" | "alpn" | "ca-file" | "verify" => {
+                    self.error(
+                        "bind",
+                        format!("option '{option}': TLS termination is not supported by gangway (terminate TLS in front of it)"),
+                    );
+                    return;
+                }
+                other => self.error("bind", format!("unknown option '{other}'")),
+            }
+            index += 1;
+        }
+        let line = SourceLine(Some(self.line));
+        if let Some(frontend) = self.scope().frontend {
+            frontend
+                .bind
+                .extend(addresses.into_iter().map(|address| Bind {
+                    address,
+                    accept_proxy,
+                    line,
+                }));
+        }
+    }
+
+    fn mode(&mut self, words: Words<'_, '_>) {
+        let mode = match arg(words, 1) {
+            Some("http") => Mode::Http,
+            Some("tcp") => Mode::Tcp,
+            Some("health") => {
+                self.error("mode", "'health' mode was removed from HAProxy and is not supported");
+                return;
+            }
+            Some(other) => {
+                self.error("mode", format!("unknown mode '{other}' (expected http or tcp)"));
+                return;
+            }
+            None => {
+                self.error("mode", "expects http or tcp");
+                return;
+            }
+        };
+        self.no_more(words, 2, "mode");
+        let mut scope = self.scope();
+        if let Some(d) = scope.defaults.as_deref_mut() {
+            d.mode = Some(mode);
+        }
+        if let Some(f) = scope.frontend.as_deref_mut() {
+            f.mode = Some(mode);
+        }
+        if let Some(b) = scope.backend.as_deref_mut() {
+            b.mode = Some(mode);
+        }
+    }
+
+    fn acl(&mut self, words: Words<'_, '_>) {
+        let Some(name) = arg(words, 1) else {
+            self.error("acl", "expects a name and a criterion");
+            return;
+        };
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        {
+            self.error("acl", format!("invalid ACL name '{name}'"));
+            return;
+        }
+        if words.len() < 3 {
+            self.error("acl", format!("ACL '{name}' has no criterion"));
+            return;
+        }
+        let acl = Acl {
+            name: name.to_owned(),
+            expr: raw_join(&words[2..]),
+            line: SourceLine(Some(self.line)),
+        };
+        let mut scope = self.scope();
+        if let Some(f) = scope.frontend.as_deref_mut() {
+            f.acl.push(acl.clone());
+        }
+        if let Some(b) = scope.backend.as_deref_mut() {
+            b.acl.push(acl);
+        }
+    }
+
+    /// Splits `ARGS... [if|unless COND...]`; an empty condition is an error.
+    fn split_condition<'w, 'a>(
+        &mut self,
+        words: Words<'w, 'a>,
+        keyword: &str,
+    ) -> Option<(Words<'w, 'a>, RuleCondition)> {
+        let Some(at) = words
+            .iter()
+            .position(|w| w.value == "if" || w.value == "unless")
+        else {
+            return Some((words, RuleCondition::default()));
+        };
+        let text = raw_join(&words[at + 1..]);
+        if text.is_empty() {
+            self.error(keyword, format!("missing condition after '{}'", words[at].value));
+            return None;
+        }
+        let condition = if words[at].value == "if" {
+            RuleCondition::when(text)
+        } else {
+            RuleCondition::unless(text)
+        };
+        Some((&words[..at], condition))
+    }
+
+    fn use_backend(&mut self, words: Words<'_, '_>) {
+        let Some((args, condition)) = self.split_condition(words, "use_backend") else {
+            return;
+        };
+        let Some(backend) = arg(args, 1) else {
+            self.error("use_backend", "expects a backend name");
+            return;
+        };
+        if backend.contains("%[") {
+            self.error(
+                "use_backend",
+                "dynamic backend names (log-format expressions) are not supported",
+            );
+            return;
+        }
+        self.no_more(args, 2, "use_backend");
+        let rule = UseBackend {
+            backend: backend.to_owned(),
+            if_true: condition.if_true,
+            unless: condition.unless,
+            line: SourceLine(Some(self.line)),
+        };
+        if let Some(f) = self.scope().frontend {
+            f.use_backend.push(rule);
+        }
+    }
+
+    fn default_backend(&mut self, words: Words<'_, '_>) {
+        let Some(backend) = arg(words, 1) else {
+            self.error("default_backend", "expects a backend name");
+            return;
+        };
+        self.no_more(words, 2, "default_backend");
+        let backend = backend.to_owned();
+        let mut scope = self.scope();
+        if let Some(d) = scope.defaults.as_deref_mut() {
+            d.default_backend = Some(backend.clone());
+        }
+        if let Some(f) = scope.frontend.as_deref_mut() {
+            f.default_backend = Some(backend);
+        }
+    }
+
+    fn server(&mut self, words: Words<'_, '_>) {
+        let (Some(name), Some(address)) = (arg(words, 1), arg(words, 2)) else {
+            self.error("server", "expects NAME ADDR:PORT [options]");
+            return;
+        };
+        let address = match address.parse::<ServerAddress>() {
+            Ok(address) => Some(address),
+            Err(error) => {
+                self.error("server", format!("server '{name}': {error}"));
+                None
+            }
+        };
+        let mut options = ServerOptions::default();
+        self.server_options(&words[3..], &mut options, "server");
+        let line = SourceLine(Some(self.line));
+        let name = name.to_owned();
+        if let (Some(backend), Some(address)) = (self.scope().backend, address) {
+            options.inherit(&backend.default_server);
+            backend.server.push(Server {
+                name,
+                address,
+                options,
+                line,
+            });
+        }
+    }
+
+    fn default_server(&mut self, words: Words<'_, '_>) {
+        let mut options = ServerOptions::default();
+        self.server_options(&words[1..], &mut options, "default-server");
+        let mut scope = self.scope();
+        if let Some(d) = scope.defaults.as_deref_mut() {
+            options.inherit(&d.default_server);
+            d.default_server = options.clone();
+        }
+        if let Some(b) = scope.backend.as_deref_mut() {
+            options.inherit(&b.default_server);
+            b.default_server = options;
+        }
+    }
+
+    fn server_options(&mut self, words: Words<'_, '_>, options: &mut ServerOptions, kw: &str) {
+        let mut index = 0;
+        while let Some(option) = arg(words, index) {
+            let value = arg(words, index + 1);
+            let mut takes_value = true;
+            match option {
+                "check" => {
+                    options.check = Some(true);
+                    takes_value = false;
+                }
+                "no-check" => {
+                    options.check = Some(false);
+                    takes_value = false;
+                }
+                "inter" | "fastinter" | "downinter" | "slowstart" => {
+                    if let Some(time) = self.time(words, index + 1, &format!("{kw} {option}")) {
+                        if time.is_zero() && option != "slowstart" {
+                            self.error(kw, format!("'{option}' must be greater than 0"));
+                        }
+                        let field = match option {
+                            "inter" => &mut options.inter,
+                            "fastinter" => &mut options.fastinter,
+                            "downinter" => &mut options.downinter,
+                            _ => &mut options.slowstart,
+                        };
+                        *field = Some(time);
+                    }
+                }
+                "rise" | "fall" | "weight" | "maxconn" | "maxqueue" | "error-limit" => {
+                    if let Some(number) = self.number::<u32>(words, index + 1, &format!("{kw} {option}")) {
+                        let field = match option {
+                            "rise" => &mut options.rise,
+                            "fall" => &mut options.fall,
+                            "weight" => &mut options.weight,
+                            "maxconn" => &mut options.maxconn,
+                            "maxqueue" => &mut options.maxqueue,
+                            _ => &mut options.error_limit,
+                        };
+                        *field = Some(number);
+                    }
+                }
+                "port" => {
+                    if let Some(port) = self.number::<u16>(words, index + 1, &format!("{kw} port")) {
+                        options.port = Some(port);
+                    }
+                }
+                "addr" => match value {
+                    Some(addr) => options.addr = Some(addr.to_owned()),
+                    None => self.error(kw, "'addr' expects an address"),
+                },
+                "backup" | "no-backup" => {
+                    options.backup = Some(option == "backup");
+                    takes_value = false;
+                }
+                "disabled" | "enabled" => {
+                    options.disabled = Some(option == "disabled");
+                    takes_value = false;
+                }
+                "send-proxy" => {
+                    options.send_proxy = Some(ProxyVersion::V1);
+                    takes_value = false;
+                }
+                "send-proxy-v2" => {
+                    options.send_proxy = Some(ProxyVersion::V2);
+                    takes_value = false;
+                }
+                "no-send-proxy" | "no-send-proxy-v2" => {
+                    options.send_proxy = None;
+                    takes_value = false;
+                }
+                "on-marked-down" => match value {
+                    Some("shutdown-sessions") => options.shutdown_sessions_on_down = Some(true),
+                    Some(other) => self.error(
+                        kw,
+                        format!("'on-marked-down {other}': only 'shutdown-sessions' is supported"),
+                    ),
+                    None => self.error(kw, "'on-marked-down' expects 'shutdown-sessions'"),
+                },
+                "on-error" => {
+                    let action = match value {
+                        Some("fastinter") => Some(OnError::Fastinter),
+                        Some("fail-check") => Some(OnError::FailCheck),
+                        Some("sudden-death") => Some(OnError::SuddenDeath),
+                        Some("mark-down") => Some(OnError::MarkDown),
+                        _ => None,
+                    };
+                    match action {
+                        Some(action) => options.on_error = Some(action),
+                        None => self.error(
+                            kw,
+                            "'on-error' expects fastinter, fail-check, sudden-death or mark-down",
+                        ),
+                    }
+                }
+                "observe" => match value {
+                    Some("layer4") => options.observe = Some(Observe::Layer4),
+                    Some("layer7") => options.observe = Some(Observe::Layer7),
+                    _ => self.error(kw, "'observe' expects layer4 or layer7"),
+                },
+                other => {
+                    self.error(kw, format!("unknown or unsupported server option '{other}'"));
+                    takes_value = false;
+                }
+            }
+            index += if takes_value { 2 } else { 1 };
+        }
+    }
+
+    fn balance(&mut self, words: Words<'_, '_>) {
+        let Some(algorithm) = arg(words, 1) else {
+            self.error("balance", "expects an algorithm");
+            return;
+        };
+        let mut used = 2;
+        let balance = match algorithm {
+            "roundrobin" => Balance::Roundrobin,
+            "static-rr" => Balance::StaticRr,
+            "leastconn" => Balance::Leastconn,
+            "first" => Balance::First,
+            "source" => Balance::Source,
+            "uri" => {
+                let (mut len, mut depth, mut whole) = (None, None, false);
+                while let Some(option) = arg(words, used) {
+                    match option {
+                        "len" => len = self.number(words, used + 1, "balance uri len"),
+                        "depth" => depth = self.number(words, used + 1, "balance uri depth"),
+                        "whole" => {
+                            whole = true;
+                            used += 1;
+                            continue;
+                        }
+                        other => {
+                            self.error("balance", format!("unknown 'uri' option '{other}'"));
+                            used += 1;
+                            continue;
+                        }
+                    }
+                    used += 2;
+                }
+                Balance::Uri { len, depth, whole }
+            }
+            "url_param" => {
+                let Some(name) = arg(words, 2) else {
+                    self.error("balance", "'url_param' expects a parameter name");
+                    return;
+                };
+                used = 3;
+                Balance::UrlParam {
+                    name: name.to_owned(),
+                }
+            }
+            text if text.starts_with("hdr(") && text.ends_with(')') => {
+                let name = &text[4..text.len() - 1];
+                if name.is_empty() {
+                    self.error("balance", "'hdr()' needs a header name");
+                    return;
+                }
+                let use_domain_only = arg(words, 2) == Some("use_domain_only");
+                if use_domain_only {
+                    used = 3;
+                }
+                Balance::Hdr {
+                    name: name.to_owned(),
+                    use_domain_only,
+                }
+            }
+            "random" => Balance::Random { draws: 2 },
+            text if text.starts_with("random(") && text.ends_with(')') => {
+                match text[7..text.len() - 1].parse::<u32>() {
+                    Ok(draws) if draws >= 1 => Balance::Random { draws },
+                    _ => {
+                        self.error("balance", "'random(N)' needs a number of draws >= 1");
+                        return;
+                    }
+                }
+            }
+            other => {
+                self.error(
+                    "balance",
+                    format!("unknown or unsupported algorithm '{other}' (roundrobin, static-rr, leastconn, first, source, uri, url_param, hdr(NAME), random)"),
+                );
+                return;
+            }
+        };
+        self.no_more(words, used, "balance");
+        let mut scope = self.scope();
+        if let Some(d) = scope.defaults.as_deref_mut() {
+            d.balance = Some(balance.clone());
+        }
+        if let Some(b) = scope.backend.as_deref_mut() {
+            b.balance = Some(balance);
+        }
+    }
+
+    fn hash_type(&mut self, words: Words<'_, '_>) {
+        let hash_type = match arg(words, 1) {
+            Some("consistent") => HashType::Consistent,
+            Some("map-based") => HashType::MapBased,
+            _ => {
+                self.error("hash-type", "expects 'map-based' or 'consistent'");
+                return;
+            }
+        };
+        let mut used = 2;
+        if let Some(function) = arg(words, 2) {
+            if matches!(function, "sdbm" | "djb2" | "wt6" | "crc32" | "none") {
+                self.warn(
+                    "hash-type",
+                    format!("hash function '{function}' is ignored; gangway uses its own hash"),
+                );
+                used = 3;
+            }
+        }
+        if arg(words, used) == Some("avalanche") {
+            used += 1;
+        }
+        self.no_more(words, used, "hash-type");
+        let mut scope = self.scope();
+        if let Some(d) = scope.defaults.as_deref_mut() {
+            d.hash_type = Some(hash_type);
+        }
+        if let Some(b) = scope.backend.as_deref_mut() {
+            b.hash_type = Some(hash_type);
+        }
+    }
+
+    fn set_timeout(&mut self, keyword: &str, name: &str, value: Duration) {
+        // HAProxy: a client-side timeout in a backend (or the reverse) is ignored with a warning.
+        let side = match name {
+            "client" | "http-request" | "http-keep-alive" | "client-fin" => Some(Cap::Frontend),
+            "connect" | "server" | "queue" | "check" | "server-fin" | "tunnel" => Some(Cap::Backend),
+            _ => None,
+        };
+        if let Some(side) = side {
+            let scope = self.scope();
+            let ok = scope.has(Cap::Defaults) || scope.has(side);
+            if !ok {
+                let (kind, section) = (scope.kind, scope.name);
+                let wanted = if side == Cap::Frontend { "frontend" } else { "backend" };
+                self.warn(
+                    keyword,
+                    format!("'timeout {name}' ignored because {kind} '{section}' has no {wanted} capability"),
+                );
+                return;
+            }
+        }
+        let mut scope = self.scope();
+        for timeouts in scope.timeouts() {
+            let field = match name {
+                "connect" => &mut timeouts.connect,
+                "client" => &mut timeouts.client,
+                "server" => &mut timeouts.server,
+                "tunnel" => &mut timeouts.tunnel,
+                "http-request" => &mut timeouts.http_request,
+                "http-keep-alive" => &mut timeouts.http_keep_alive,
+                "queue" => &mut timeouts.queue,
+                "check" => &mut timeouts.check,
+                "client-fin" => &mut timeouts.client_fin,
+                _ => &mut timeouts.server_fin,
+            };
+            *field = Some(value);
+        }
+    }
+
+    fn timeout(&mut self, words: Words<'_, '_>) {
+        let Some(name) = arg(words, 1) else {
+            self.error("timeout", "expects a kind and a time");
+            return;
+        };
+        const KINDS: &[&str] = &[
+            "connect", "client", "server", "tunnel", "http-request", "http-keep-alive", "queue",
+            "check", "client-fin", "server-fin",
+        ];
+        if !KINDS.contains(&name) {
+            self.error(
+                "timeout",
+                format!("unknown timeout '{name}' (expected one of {})", KINDS.join(", ")),
+            );
+            return;
+        }
+        let Some(value) = self.time(words, 2, &format!("timeout {name}")) else {
+            return;
+        };
+        self.no_more(words, 3, "timeout");
+        self.set_timeout("timeout", name, value);
+    }
+
+    fn old_timeout(&mut self, words: Words<'_, '_>) {
+        let keyword = words[0].value.as_str();
+        let name = match keyword {
+            "contimeout" => "connect",
+            "clitimeout" => "client",
+            _ => "server",
+        };
+        self.warn(
+            keyword,
+            format!("deprecated (removed in HAProxy 2.1); read as 'timeout {name}'"),
+        );
+        let Some(value) = self.time(words, 1, keyword) else {
+            return;
+        };
+        self.no_more(words, 2, keyword);
+        self.set_timeout(keyword, name, value);
+    }
+
+    fn option(&mut self, words: Words<'_, '_>, negated: bool) {
+        use Cap::*;
+        let Some(name) = arg(words, 1) else {
+            self.error("option", "expects an option name");
+            return;
+        };
+        let keyword = format!("option {name}");
+        match name {
+            "http-server-close" | "httpclose" | "forceclose" | "http-keep-alive" => {
+                if name == "forceclose" {
+                    self.warn(&keyword, "deprecated; read as 'option httpclose'");
+                }
+                let mode = match name {
+                    "http-server-close" => HttpConnectionMode::ServerClose,
+                    "http-keep-alive" => HttpConnectionMode::KeepAlive,
+                    _ => HttpConnectionMode::Close,
+                };
+                self.no_more(words, 2, &keyword);
+                let mut scope = self.scope();
+                for options in scope.options() {
+                    if negated {
+                        // `no option X` clears X, falling back to keep-alive (HAProxy's default).
+                        if options.http_connection == Some(mode) {
+                            options.http_connection = Some(HttpConnectionMode::KeepAlive);
+                        }
+                    } else {
+                        options.http_connection = Some(mode);
+                    }
+                }
+            }
+            "redispatch" => {
+                if self.allowed(&keyword, &[Defaults, Backend]) {
+                    self.no_more(words, 2, &keyword);
+                    self.set_flag(|o| &mut o.redispatch, !negated);
+                }
+            }
+            "logasap" | "httplog" | "dontlognull" => {
+                if self.allowed(&keyword, &[Defaults, Frontend]) {
+                    let mut used = 2;
+                    if name == "httplog" && arg(words, 2) == Some("clf") {
+                        used = 3;
+                    }
+                    self.no_more(words, used, &keyword);
+                    let field: fn(&mut Options) -> &mut Option<bool> = match name {
+                        "logasap" => |o| &mut o.logasap,
+                        "httplog" => |o| &mut o.httplog,
+                        _ => |o| &mut o.dontlognull,
+                    };
+                    self.set_flag(field, !negated);
+                }
+            }
+            "forwardfor" => {
+                if negated {
+                    self.error(&keyword, "'no option forwardfor' is not supported");
+                    return;
+                }
+                let mut forward = ForwardFor::default();
+                let mut index = 2;
+                while let Some(word) = arg(words, index) {
+                    match (word, arg(words, index + 1)) {
+                        ("except", Some(network)) => {
+                            forward.except = Some(network.to_owned());
+                            index += 2;
+                        }
+                        ("header", Some(header)) => {
+                            forward.header = header.to_owned();
+                            index += 2;
+                        }
+                        ("if-none", _) => {
+                            forward.if_none = true;
+                            index += 1;
+                        }
+                        (other, _) => {
+                            self.error(&keyword, format!("unexpected argument '{other}' (expected except NET, header NAME or if-none)"));
+                            return;
+                        }
+                    }
+                }
+                let mut scope = self.scope();
+                for options in scope.options() {
+                    options.forwardfor = Some(forward.clone());
+                }
+            }
+            "httpchk" => {
+                if !self.allowed(&keyword, &[Defaults, Backend]) {
+                    return;
+                }
+                let args: Vec<&str> = words[2..].iter().map(|w| w.value.as_str()).collect();
+                let mut check = HttpChk::default();
+                match args.as_slice() {
+                    [] => {}
+                    [uri] => check.uri = (*uri).to_owned(),
+                    [method, uri] => {
+                        check.method = (*method).to_owned();
+                        check.uri = (*uri).to_owned();
+                    }
+                    [method, uri, version @ ..] => {
+                        check.method = (*method).to_owned();
+                        check.uri = (*uri).to_owned();
+                        // HAProxy lets the version carry extra headers after "\r\n".
+                        check.version = version.join(" ");
+                    }
+                }
+                if negated {
+                    self.set_httpchk(None);
+                } else {
+                    self.set_httpchk(Some(check));
+                }
+            }
+            name if IGNORED_LOG_OPTIONS.contains(&name) => {
+                self.warn(&keyword, "logging option ignored (gangway logs through tracing)");
+            }
+            _ => self.error(&keyword, "unknown or unsupported option"),
+        }
+    }
+
+    fn set_flag(&mut self, field: fn(&mut Options) -> &mut Option<bool>, value: bool) {
+        let mut scope = self.scope();
+        for options in scope.options() {
+            *field(options) = Some(value);
+        }
+    }
+
+    fn set_httpchk(&mut self, check: Option<HttpChk>) {
+        let mut scope = self.scope();
+        if let Some(d) = scope.defaults.as_deref_mut() {
+            d.option.httpchk.clone_from(&check);
+        }
+        if let Some(b) = scope.backend.as_deref_mut() {
+            b.option.httpchk = check;
+        }
+    }
+
+    fn http_check(&mut self, words: Words<'_, '_>) {
+        match arg(words, 1) {
+            Some("expect") => {}
+            Some("disable-on-404") | Some("send-state") => {
+                self.warn(
+                    "http-check",
+                    format!("'http-check {}' is ignored", words[1].value),
+                );
+                return;
+            }
+            Some(other) => {
+                self.error(
+                    "http-check",
+                    format!("'http-check {other}' is not supported (only 'http-check expect')"),
+                );
+                return;
+            }
+            None => {
+                self.error("http-check", "expects 'expect'");
+                return;
+            }
+        }
+        let mut index = 2;
+        let negate = arg(words, index) == Some("!");
+        if negate {
+            index += 1;
+        }
+        let kind = match arg(words, index) {
+            Some("status") => ExpectKind::Status,
+            Some("rstatus") => ExpectKind::Rstatus,
+            Some("string") => ExpectKind::String,
+            Some("rstring") => ExpectKind::Rstring,
+            Some(other) => {
+                self.error(
+                    "http-check",
+                    format!("unsupported expect type '{other}' (status, rstatus, string, rstring)"),
+                );
+                return;
+            }
+            None => {
+                self.error("http-check", "'expect' needs status|rstatus|string|rstring PATTERN");
+                return;
+            }
+        };
+        let Some(pattern) = arg(words, index + 1) else {
+            self.error("http-check", format!("'expect {}' needs a pattern", kind.as_str()));
+            return;
+        };
+        self.no_more(words, index + 2, "http-check");
+        let expect = HttpCheckExpect {
+            negate,
+            kind,
+            pattern: pattern.to_owned(),
+        };
+        let mut scope = self.scope();
+        if let Some(d) = scope.defaults.as_deref_mut() {
+            d.http_check_expect = Some(expect.clone());
+        }
+        if let Some(b) = scope.backend.as_deref_mut() {
+            b.http_check_expect = Some(expect);
+        }
+    }
+
+    fn monitor_uri(&mut self, words: Words<'_, '_>) {
+        let Some(uri) = arg(words, 1) else {
+            self.error("monitor-uri", "expects a URI");
+            return;
+        };
+        self.no_more(words, 2, "monitor-uri");
+        let uri = uri.to_owned();
+        let mut scope = self.scope();
+        if let Some(d) = scope.defaults.as_deref_mut() {
+            d.monitor_uri = Some(uri.clone());
+        }
+        if let Some(f) = scope.frontend.as_deref_mut() {
+            f.monitor_uri = Some(uri);
+        }
+    }
+
+    fn monitor(&mut self, words: Words<'_, '_>) {
+        if arg(words, 1) != Some("fail") {
+            self.error("monitor", "expects 'fail if|unless CONDITION'");
+            return;
+        }
+        let Some((args, condition)) = self.split_condition(words, "monitor") else {
+            return;
+        };
+        if condition.is_always() {
+            self.error("monitor", "'monitor fail' needs 'if' or 'unless' and a condition");
+            return;
+        }
+        self.no_more(args, 2, "monitor");
+        let rule = MonitorFail {
+            if_true: condition.if_true,
+            unless: condition.unless,
+            line: SourceLine(Some(self.line)),
+        };
+        if let Some(f) = self.scope().frontend {
+            f.monitor_fail.push(rule);
+        }
+    }
+
+    fn header_action(
+        &mut self,
+        keyword: &str,
+        action: &str,
+        args: Words<'_, '_>,
+    ) -> Option<(String, Option<String>)> {
+        let name = arg(args, 2);
+        let value = arg(args, 3);
+        match (action, name, value) {
+            ("del-header", Some(name), _) => {
+                self.no_more(args, 3, keyword);
+                Some((name.to_owned(), None))
+            }
+            (_, Some(name), Some(value)) if action != "del-header" => {
+                self.no_more(args, 4, keyword);
+                if value.contains("%[") || value.contains("%{") {
+                    self.error(
+                        keyword,
+                        format!("'{action}': log-format expressions in header values are not supported"),
+                    );
+                    return None;
+                }
+                Some((name.to_owned(), Some(value.to_owned())))
+            }
+            _ => {
+                let usage = if action == "del-header" { "NAME" } else { "NAME VALUE" };
+                self.error(keyword, format!("'{action}' expects {usage}"));
+                None
+            }
+        }
+    }
+
+    fn http_request(&mut self, words: Words<'_, '_>) {
+        let Some((args, condition)) = self.split_condition(words, "http-request") else {
+            return;
+        };
+        let Some(action) = arg(args, 1) else {
+            self.error("http-request", "expects an action");
+            return;
+        };
+        let action = match action {
+            "redirect" => {
+                let Some(action) = self.redirect(args) else {
+                    return;
+                };
+                action
+            }
+            "deny" => {
+                let mut status = None;
+                let mut index = 2;
+                while let Some(word) = arg(args, index) {
+                    match word {
+                        "deny_status" | "status" => {
+                            status = self.number(args, index + 1, "http-request deny");
+                            index += 2;
+                        }
+                        other => {
+                            self.error("http-request", format!("'deny': unsupported argument '{other}'"));
+                            return;
+                        }
+                    }
+                }
+                HttpRequestAction::Deny { status }
+            }
+            "add-header" | "set-header" | "del-header" => {
+                let Some((name, value)) = self.header_action("http-request", action, args) else {
+                    return;
+                };
+                match (action, value) {
+                    ("add-header", Some(value)) => HttpRequestAction::AddHeader { name, value },
+                    ("set-header", Some(value)) => HttpRequestAction::SetHeader { name, value },
+                    _ => HttpRequestAction::DelHeader { name },
+                }
+            }
+            other => {
+                self.error(
+                    "http-request",
+                    format!("unsupported action '{other}' (redirect, deny, add-header, set-header, del-header)"),
+                );
+                return;
+            }
+        };
+        let rule = HttpRequestRule {
+            action,
+            condition,
+            line: SourceLine(Some(self.line)),
+        };
+        let mut scope = self.scope();
+        if let Some(f) = scope.frontend.as_deref_mut() {
+            f.http_request.push(rule);
+        } else if let Some(b) = scope.backend.as_deref_mut() {
+            b.http_request.push(rule);
+        }
+    }
+
+    fn redirect(&mut self, args: Words<'_, '_>) -> Option<HttpRequestAction> {
+        let kind = match arg(args, 2) {
+            Some("location") => RedirectKind::Location,
+            Some("prefix") => RedirectKind::Prefix,
+            Some("scheme") => RedirectKind::Scheme,
+            _ => {
+                self.error("http-request", "'redirect' expects location|prefix|scheme TARGET");
+                return None;
+            }
+        };
+        let Some(to) = arg(args, 3) else {
+            self.error("http-request", "'redirect' expects a target");
+            return None;
+        };
+        if to.contains("%[") {
+            self.error(
+                "http-request",
+                "'redirect': log-format expressions in the target are not supported",
+            );
+            return None;
+        }
+        let (mut code, mut drop_query, mut append_slash) = (None, false, false);
+        let mut index = 4;
+        while let Some(word) = arg(args, index) {
+            match word {
+                "code" => {
+                    code = self.number(args, index + 1, "http-request redirect code");
+                    index += 2;
+                    continue;
+                }
+                "drop-query" => drop_query = true,
+                "append-slash" => append_slash = true,
+                other => {
+                    self.error("http-request", format!("'redirect': unsupported option '{other}'"));
+                    return None;
+                }
+            }
+            index += 1;
+        }
+        Some(HttpRequestAction::Redirect {
+            kind,
+            to: to.to_owned(),
+            code,
+            drop_query,
+            append_slash,
+        })
+    }
+
+    fn http_response(&mut self, words: Words<'_, '_>) {
+        let Some((args, condition)) = self.split_condition(words, "http-response") else {
+            return;
+        };
+        let action = match arg(args, 1) {
+            Some(action @ ("add-header" | "set-header" | "del-header")) => {
+                let Some((name, value)) = self.header_action("http-response", action, args) else {
+                    return;
+                };
+                match (action, value) {
+                    ("add-header", Some(value)) => HttpResponseAction::AddHeader { name, value },
+                    ("set-header", Some(value)) => HttpResponseAction::SetHeader { name, value },
+                    _ => HttpResponseAction::DelHeader { name },
+                }
+            }
+            Some(other) => {
+                self.error(
+                    "http-response",
+                    format!("unsupported action '{other}' (add-header, set-header, del-header)"),
+                );
+                return;
+            }
+            None => {
+                self.error("http-response", "expects an action");
+                return;
+            }
+        };
+        let rule = HttpResponseRule {
+            action,
+            condition,
+            line: SourceLine(Some(self.line)),
+        };
+        let mut scope = self.scope();
+        if let Some(f) = scope.frontend.as_deref_mut() {
+            f.http_response.push(rule);
+        } else if let Some(b) = scope.backend.as_deref_mut() {
+            b.http_response.push(rule);
+        }
+    }
+
+    fn errorfile(&mut self, words: Words<'_, '_>) {
+        let (Some(code), Some(path)) = (arg(words, 1), arg(words, 2)) else {
+            self.error("errorfile", "expects CODE FILE");
+            return;
+        };
+        let Ok(code) = code.parse::<u16>() else {
+            self.error("errorfile", format!("'{code}' is not a status code"));
+            return;
+        };
+        self.no_more(words, 3, "errorfile");
+        let path = PathBuf::from(path);
+        let mut scope = self.scope();
+        if let Some(d) = scope.defaults.as_deref_mut() {
+            d.errorfile.insert(code, path.clone());
+        }
+        if let Some(f) = scope.frontend.as_deref_mut() {
+            f.errorfile.insert(code, path.clone());
+        }
+        if let Some(b) = scope.backend.as_deref_mut() {
+            b.errorfile.insert(code, path);
+        }
+    }
+}
+
+/// `ADDR:LOW-HIGH` becomes one address per port, as HAProxy binds every port of a range.
+fn expand_port_range(text: &str) -> Result<Vec<String>, String> {
+    let Some(colon) = text.rfind(':') else {
+        return Ok(vec![text.to_owned()]);
+    };
+    let (host, ports) = (&text[..colon], &text[colon + 1..]);
+    let Some((low, high)) = ports.split_once('-') else {
+        return Ok(vec![text.to_owned()]);
+    };
+    let (Ok(low), Ok(high)) = (low.parse::<u16>(), high.parse::<u16>()) else {
+        return Err(format!("invalid port range '{ports}'"));
+    };
+    if low > high || high - low >= 1024 {
+        return Err(format!(
+            "invalid port range '{ports}' (low <= high, at most 1024 ports)"
+        ));
+    }
+    Ok((low..=high).map(|port| format!("{host}:{port}")).collect())
+}

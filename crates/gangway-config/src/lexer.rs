@@ -1,0 +1,154 @@
+//! Splits one HAProxy config line into words: whitespace separates, `#` starts a comment,
+//! `\` escapes, `"..."` keeps spaces (with escapes and `${VAR}`), `'...'` is fully literal.
+
+/// One word of a line: its value after unquoting and its text as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Word<'a> {
+    /// The word with quotes removed, escapes and `${VAR}` resolved.
+    pub(crate) value: String,
+    /// The word exactly as written (used to hand conditions on to the ACL parser unchanged).
+    pub(crate) raw: &'a str,
+}
+
+/// Splits `line` into words; the error says what is malformed.
+pub(crate) fn split_line<'a>(
+    line: &'a str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Word<'a>>, String> {
+    let bytes = line.as_bytes();
+    let mut words = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        while pos < bytes.len() && (bytes[pos] == b' ' || bytes[pos] == b'\t' || bytes[pos] == b'\r')
+        {
+            pos += 1;
+        }
+        if pos >= bytes.len() || bytes[pos] == b'#' {
+            break;
+        }
+        let start = pos;
+        let mut value = String::new();
+        let mut quote: Option<u8> = None;
+        while pos < bytes.len() {
+            let byte = bytes[pos];
+            match (quote, byte) {
+                (None, b' ' | b'\t' | b'\r') => break,
+                (None, b'#') => break,
+                (None, b'"' | b'\'') => {
+                    quote = Some(byte);
+                    pos += 1;
+                }
+                (Some(open), _) if byte == open => {
+                    quote = None;
+                    pos += 1;
+                }
+                (Some(b'\''), _) => {
+                    let next = next_char_len(line, pos);
+                    value.push_str(&line[pos..pos + next]);
+                    pos += next;
+                }
+                (_, b'\\') => {
+                    let (text, used) = unescape(line, pos)?;
+                    value.push_str(&text);
+                    pos += used;
+                }
+                (_, b'$') if bytes.get(pos + 1) == Some(&b'{') => {
+                    let close = line[pos..]
+                        .find('}')
+                        .ok_or_else(|| "unterminated '${' in variable reference".to_owned())?;
+                    let name = &line[pos + 2..pos + close];
+                    if name.is_empty() {
+                        return Err("empty variable name in '${}'".to_owned());
+                    }
+                    value.push_str(&env(name).unwrap_or_default());
+                    pos += close + 1;
+                }
+                _ => {
+                    let next = next_char_len(line, pos);
+                    value.push_str(&line[pos..pos + next]);
+                    pos += next;
+                }
+            }
+        }
+        if let Some(open) = quote {
+            return Err(format!("unmatched quote ({})", open as char));
+        }
+        words.push(Word {
+            value,
+            raw: &line[start..pos],
+        });
+    }
+    Ok(words)
+}
+
+fn next_char_len(line: &str, pos: usize) -> usize {
+    line[pos..].chars().next().map_or(1, char::len_utf8)
+}
+
+/// Resolves the escape at `pos` (a backslash); returns the text and the bytes used.
+fn unescape(line: &str, pos: usize) -> Result<(String, usize), String> {
+    let rest = &line[pos + 1..];
+    let Some(next) = rest.chars().next() else {
+        return Err("a backslash ends the line (line continuation is not supported)".to_owned());
+    };
+    match next {
+        'r' => Ok(("\r".to_owned(), 2)),
+        'n' => Ok(("\n".to_owned(), 2)),
+        't' => Ok(("\t".to_owned(), 2)),
+        'x' => {
+            let hex = rest.get(1..3).ok_or("'\\x' needs two hex digits")?;
+            let byte = u8::from_str_radix(hex, 16).map_err(|_| "'\\x' needs two hex digits")?;
+            if !byte.is_ascii() {
+                return Err("'\\x' escapes above 7f are not supported".to_owned());
+            }
+            Ok(((byte as char).to_string(), 4))
+        }
+        other => Ok((other.to_string(), 1 + other.len_utf8())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(line: &str) -> Result<Vec<String>, String> {
+        let env = |name: &str| (name == "PORT").then(|| "8080".to_owned());
+        split_line(line, &env).map(|words| words.into_iter().map(|w| w.value).collect())
+    }
+
+    #[test]
+    fn table() {
+        let cases: &[(&str, Result<&[&str], ()>)] = &[
+            ("", Ok(&[])),
+            ("   # only a comment", Ok(&[])),
+            ("bind *:80", Ok(&["bind", "*:80"])),
+            ("\tserver  s1 127.0.0.1:80\tcheck # trailing", Ok(&["server", "s1", "127.0.0.1:80", "check"])),
+            ("acl a hdr(x) -i \"two words\"", Ok(&["acl", "a", "hdr(x)", "-i", "two words"])),
+            ("acl a str 'it''s $x'", Ok(&["acl", "a", "str", "its $x"])),
+            ("acl a str a\\ b", Ok(&["acl", "a", "str", "a b"])),
+            ("acl a str \\#x", Ok(&["acl", "a", "str", "#x"])),
+            ("bind :${PORT}", Ok(&["bind", ":8080"])),
+            ("bind \":${PORT}\"", Ok(&["bind", ":8080"])),
+            ("bind ':${PORT}'", Ok(&["bind", ":${PORT}"])),
+            ("x \"${MISSING}\"", Ok(&["x", ""])),
+            ("x \\x41", Ok(&["x", "A"])),
+            ("x \"open", Err(())),
+            ("x ${OPEN", Err(())),
+            ("x \\", Err(())),
+        ];
+        for (line, expected) in cases {
+            let got = values(line);
+            match expected {
+                Ok(words) => assert_eq!(got.as_deref().ok(), Some(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>()[..]), "{line:?}"),
+                Err(()) => assert!(got.is_err(), "{line:?}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn raw_keeps_quotes() {
+        let words = split_line("use_backend ws if { hdr(x) -m str \"a b\" }", &|_| None).unwrap();
+        let raws: Vec<&str> = words.iter().map(|w| w.raw).collect();
+        assert_eq!(raws, ["use_backend", "ws", "if", "{", "hdr(x)", "-m", "str", "\"a b\"", "}"]);
+    }
+}

@@ -1,0 +1,394 @@
+//! Checks that need the whole model (names that refer to other sections, ranges, ACL
+//! references); shared by the HAProxy-style and the TOML front ends.
+
+use std::collections::HashSet;
+
+use crate::error::Diagnostic;
+use crate::model::*;
+
+/// ACL names HAProxy predefines.
+pub(crate) const PREDEFINED_ACLS: &[&str] = &[
+    "FALSE", "TRUE", "HTTP", "HTTP_1.0", "HTTP_1.1", "HTTP_2.0", "HTTP_3.0", "HTTP_CONTENT",
+    "HTTP_URL_ABS", "HTTP_URL_SLASH", "HTTP_URL_STAR", "LOCALHOST", "METH_CONNECT",
+    "METH_DELETE", "METH_GET", "METH_HEAD", "METH_OPTIONS", "METH_POST", "METH_PUT",
+    "METH_TRACE", "RDP_COOKIE", "REQ_CONTENT", "WAIT_END",
+];
+
+const ERRORFILE_CODES: &[u16] = &[
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+];
+
+struct Checker<'a> {
+    file: &'a str,
+    errors: &'a mut Vec<Diagnostic>,
+    warnings: &'a mut Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, line: SourceLine, keyword: &str, message: impl Into<String>) {
+        self.errors
+            .push(Diagnostic::new(self.file, line.0, keyword, message));
+    }
+
+    fn warn(&mut self, line: SourceLine, keyword: &str, message: impl Into<String>) {
+        self.warnings
+            .push(Diagnostic::new(self.file, line.0, keyword, message));
+    }
+}
+
+pub(crate) fn validate(
+    config: &Config,
+    file: &str,
+    errors: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) {
+    let mut checker = Checker {
+        file,
+        errors,
+        warnings,
+    };
+    let mut seen = HashSet::new();
+    for frontend in &config.frontends {
+        if frontend.name.is_empty() {
+            checker.error(frontend.line, "frontend", "a frontend needs a name");
+        } else if !seen.insert(frontend.name.as_str()) && frontend.line.0.is_none() {
+            checker.error(
+                frontend.line,
+                "frontend",
+                format!("a frontend named '{}' already exists", frontend.name),
+            );
+        }
+        check_frontend(&mut checker, config, frontend);
+    }
+    let mut seen = HashSet::new();
+    for backend in &config.backends {
+        if backend.name.is_empty() {
+            checker.error(backend.line, "backend", "a backend needs a name");
+        } else if !seen.insert(backend.name.as_str()) && backend.line.0.is_none() {
+            checker.error(
+                backend.line,
+                "backend",
+                format!("a backend named '{}' already exists", backend.name),
+            );
+        }
+        check_backend(&mut checker, backend);
+    }
+    if config.frontends.iter().all(|f| f.bind.is_empty()) {
+        checker.error(
+            SourceLine(None),
+            "bind",
+            "no frontend has a 'bind' line: nothing to listen on",
+        );
+    }
+}
+
+fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Frontend) {
+    let what = format!("frontend '{}'", frontend.name);
+    if frontend.bind.is_empty() {
+        checker.warn(
+            frontend.line,
+            "bind",
+            format!("{what} has no 'bind' line and will not receive traffic"),
+        );
+    }
+    let acl_names: HashSet<&str> = frontend.acl.iter().map(|a| a.name.as_str()).collect();
+    for acl in &frontend.acl {
+        check_acl_expr(checker, acl);
+    }
+    let mode = frontend.effective_mode();
+    let check_target = |checker: &mut Checker<'_>, line: SourceLine, kw: &str, name: &str| {
+        match config.backend(name) {
+            None => checker.error(line, kw, format!("{what}: no backend named '{name}'")),
+            Some(backend) if mode == Mode::Http && backend.effective_mode() == Mode::Tcp => {
+                checker.error(
+                    line,
+                    kw,
+                    format!("{what} is in HTTP mode and cannot use TCP-mode backend '{name}'"),
+                );
+            }
+            Some(_) => {}
+        }
+    };
+    for rule in &frontend.use_backend {
+        check_target(checker, rule.line, "use_backend", &rule.backend);
+        check_condition(checker, rule.line, "use_backend", &rule.condition(), &acl_names);
+    }
+    if let Some(name) = &frontend.default_backend {
+        check_target(checker, frontend.line, "default_backend", name);
+    } else if frontend.use_backend.is_empty() {
+        checker.warn(
+            frontend.line,
+            "default_backend",
+            format!("{what} has no backend: every request gets 503"),
+        );
+    }
+    if let Some(uri) = &frontend.monitor_uri {
+        if !uri.starts_with('/') {
+            checker.error(frontend.line, "monitor-uri", "must start with '/'");
+        }
+    }
+    for rule in &frontend.monitor_fail {
+        let condition = RuleCondition {
+            if_true: rule.if_true.clone(),
+            unless: rule.unless.clone(),
+        };
+        check_condition(checker, rule.line, "monitor", &condition, &acl_names);
+        if condition.is_always() {
+            checker.error(rule.line, "monitor", "'monitor fail' needs 'if' or 'unless'");
+        }
+    }
+    if frontend.monitor_uri.is_none() && !frontend.monitor_fail.is_empty() {
+        checker.warn(
+            frontend.line,
+            "monitor",
+            format!("{what}: 'monitor fail' has no effect without 'monitor-uri'"),
+        );
+    }
+    check_http_rules(
+        checker,
+        &frontend.http_request,
+        &frontend.http_response,
+        &acl_names,
+    );
+    if mode == Mode::Tcp
+        && (!frontend.http_request.is_empty()
+            || !frontend.http_response.is_empty()
+            || frontend.monitor_uri.is_some())
+    {
+        checker.warn(
+            frontend.line,
+            "mode",
+            format!("{what} is in TCP mode: its HTTP rules and monitor-uri are ignored"),
+        );
+    }
+    check_errorfiles(checker, frontend.line, &frontend.errorfile);
+}
+
+fn check_backend(checker: &mut Checker<'_>, backend: &Backend) {
+    let what = format!("backend '{}'", backend.name);
+    if backend.server.is_empty() {
+        checker.warn(
+            backend.line,
+            "server",
+            format!("{what} has no server: its requests get 503"),
+        );
+    }
+    let mut names = HashSet::new();
+    for server in &backend.server {
+        if !names.insert(server.name.as_str()) {
+            checker.error(
+                server.line,
+                "server",
+                format!("{what}: duplicate server name '{}'", server.name),
+            );
+        }
+        check_server_options(checker, server.line, "server", &server.options);
+    }
+    check_server_options(checker, backend.line, "default-server", &backend.default_server);
+    if let Some(Balance::Random { draws: 0 }) = &backend.balance {
+        checker.error(backend.line, "balance", "'random' needs at least 1 draw");
+    }
+    if let Some(expect) = &backend.http_check_expect {
+        check_expect(checker, backend.line, expect);
+    }
+    if let Some(check) = &backend.option.httpchk {
+        if !check.uri.starts_with('/') && check.uri != "*" {
+            checker.error(
+                backend.line,
+                "option httpchk",
+                format!("URI '{}' must start with '/'", check.uri),
+            );
+        }
+    }
+    let acl_names: HashSet<&str> = backend.acl.iter().map(|a| a.name.as_str()).collect();
+    for acl in &backend.acl {
+        check_acl_expr(checker, acl);
+    }
+    check_http_rules(checker, &backend.http_request, &backend.http_response, &acl_names);
+    check_errorfiles(checker, backend.line, &backend.errorfile);
+}
+
+fn check_server_options(
+    checker: &mut Checker<'_>,
+    line: SourceLine,
+    keyword: &str,
+    options: &ServerOptions,
+) {
+    if let Some(weight) = options.weight {
+        if weight > 256 {
+            checker.error(line, keyword, format!("weight {weight} is out of range 0..256"));
+        }
+    }
+    for (name, value) in [("rise", options.rise), ("fall", options.fall)] {
+        if value == Some(0) {
+            checker.error(line, keyword, format!("'{name}' must be at least 1"));
+        }
+    }
+    for (name, value) in [
+        ("inter", options.inter),
+        ("fastinter", options.fastinter),
+        ("downinter", options.downinter),
+    ] {
+        if value.is_some_and(|v| v.is_zero()) {
+            checker.error(line, keyword, format!("'{name}' must be greater than 0"));
+        }
+    }
+    if let Some(addr) = &options.addr {
+        if addr.parse::<std::net::IpAddr>().is_err()
+            && !addr
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            checker.error(line, keyword, format!("'addr {addr}' is not an address"));
+        }
+    }
+}
+
+fn check_expect(checker: &mut Checker<'_>, line: SourceLine, expect: &HttpCheckExpect) {
+    match expect.kind {
+        ExpectKind::Status => {
+            let valid = expect.pattern.split(',').all(|part| {
+                let (low, high) = part.split_once('-').unwrap_or((part, part));
+                matches!((low.parse::<u16>(), high.parse::<u16>()), (Ok(l), Ok(h)) if (100..=599).contains(&l) && (l..=599).contains(&h))
+            });
+            if !valid {
+                checker.error(
+                    line,
+                    "http-check",
+                    format!("'expect status {}' needs status codes or ranges (200, 200-399)", expect.pattern),
+                );
+            }
+        }
+        ExpectKind::Rstatus | ExpectKind::Rstring => {
+            if let Err(error) = regex::Regex::new(&expect.pattern) {
+                checker.error(line, "http-check", format!("invalid regex: {error}"));
+            }
+        }
+        ExpectKind::String => {
+            if expect.pattern.is_empty() {
+                checker.error(line, "http-check", "'expect string' needs a non-empty string");
+            }
+        }
+    }
+}
+
+fn check_http_rules(
+    checker: &mut Checker<'_>,
+    requests: &[HttpRequestRule],
+    responses: &[HttpResponseRule],
+    acl_names: &HashSet<&str>,
+) {
+    for rule in requests {
+        check_condition(checker, rule.line, "http-request", &rule.condition, acl_names);
+        match &rule.action {
+            HttpRequestAction::Redirect { code, to, .. } => {
+                if let Some(code) = code {
+                    if ![301, 302, 303, 307, 308].contains(code) {
+                        checker.error(
+                            rule.line,
+                            "http-request",
+                            format!("redirect code {code} must be 301, 302, 303, 307 or 308"),
+                        );
+                    }
+                }
+                if to.is_empty() {
+                    checker.error(rule.line, "http-request", "redirect target is empty");
+                }
+            }
+            HttpRequestAction::Deny { status: Some(status) } => {
+                if !(200..=599).contains(status) {
+                    checker.error(
+                        rule.line,
+                        "http-request",
+                        format!("deny status {status} must be between 200 and 599"),
+                    );
+                }
+            }
+            HttpRequestAction::Deny { status: None } => {}
+            HttpRequestAction::AddHeader { name, value }
+            | HttpRequestAction::SetHeader { name, value } => {
+                check_header(checker, rule.line, "http-request", name, Some(value));
+            }
+            HttpRequestAction::DelHeader { name } => {
+                check_header(checker, rule.line, "http-request", name, None);
+            }
+        }
+    }
+    for rule in responses {
+        check_condition(checker, rule.line, "http-response", &rule.condition, acl_names);
+        match &rule.action {
+            HttpResponseAction::AddHeader { name, value }
+            | HttpResponseAction::SetHeader { name, value } => {
+                check_header(checker, rule.line, "http-response", name, Some(value));
+            }
+            HttpResponseAction::DelHeader { name } => {
+                check_header(checker, rule.line, "http-response", name, None);
+            }
+        }
+    }
+}
+
+fn check_header(
+    checker: &mut Checker<'_>,
+    line: SourceLine,
+    keyword: &str,
+    name: &str,
+    value: Option<&String>,
+) {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        checker.error(line, keyword, format!("invalid header name '{name}'"));
+    }
+    if let Some(value) = value {
+        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            checker.error(line, keyword, format!("header '{name}' value contains CR, LF or NUL"));
+        }
+    }
+}
+
+fn check_errorfiles(
+    checker: &mut Checker<'_>,
+    line: SourceLine,
+    files: &std::collections::BTreeMap<u16, std::path::PathBuf>,
+) {
+    for (code, path) in files {
+        if !ERRORFILE_CODES.contains(code) {
+            checker.error(
+                line,
+                "errorfile",
+                format!("status {code} cannot have an error file (supported: {ERRORFILE_CODES:?})"),
+            );
+        }
+        if let Err(error) = std::fs::metadata(path) {
+            checker.error(
+                line,
+                "errorfile",
+                format!("cannot read '{}': {error}", path.display()),
+            );
+        }
+    }
+}
+
+fn check_acl_expr(checker: &mut Checker<'_>, acl: &Acl) {
+    if let Err(message) = crate::acl::check_acl_line(&acl.expr) {
+        checker.error(acl.line, "acl", format!("ACL '{}': {message}", acl.name));
+    }
+}
+
+fn check_condition(
+    checker: &mut Checker<'_>,
+    line: SourceLine,
+    keyword: &str,
+    condition: &RuleCondition,
+    acl_names: &HashSet<&str>,
+) {
+    if condition.if_true.is_some() && condition.unless.is_some() {
+        checker.error(line, keyword, "a rule has either 'if' or 'unless', not both");
+    }
+    let Some(text) = condition.if_true.as_ref().or(condition.unless.as_ref()) else {
+        return;
+    };
+    if let Err(message) = crate::acl::check_condition(text, acl_names) {
+        checker.error(line, keyword, message);
+    }
+}
