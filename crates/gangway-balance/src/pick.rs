@@ -1,0 +1,334 @@
+//! Picking a server: the algorithms on a snapshot, the connection slot guard, the queue.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{Ordering, fence};
+use std::time::Duration;
+
+use crate::algorithm::Algorithm;
+use crate::error::PickError;
+use crate::hash::{key_hash, reduce};
+use crate::leastconn::NONE;
+use crate::server::ServerId;
+use crate::set::{Core, Member, ServerSet, ServerSlot, Snapshot};
+
+/// Positions of a precomputed cycle or hash table tried before a full scan.
+const MAX_PROBES: usize = 16;
+/// Draws per wanted draw in `random(n)` before giving up on finding free servers that way.
+const DRAW_BUDGET: usize = 4;
+/// Leastconn retries when another thread filled the chosen server first.
+const LEASTCONN_RETRIES: usize = 4;
+
+/// One connection counted against a server until dropped: the result of a pick.
+///
+/// While it lives, the server's active count includes it, so leastconn, `random(n)` and
+/// `maxconn` see the real load. Keep it for as long as the backend connection is open (a
+/// whole WebSocket session). It stays valid when the server is changed or removed.
+pub struct ConnectionSlot {
+    slot: Arc<ServerSlot>,
+}
+
+impl ConnectionSlot {
+    /// The server picked.
+    pub fn server_id(&self) -> ServerId {
+        self.slot.id
+    }
+
+    /// Where to connect.
+    pub fn addr(&self) -> SocketAddr {
+        self.slot.addr
+    }
+
+    /// The server's name, if it has one.
+    pub fn server_name(&self) -> Option<&str> {
+        self.slot.name.as_deref()
+    }
+}
+
+impl fmt::Debug for ConnectionSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionSlot")
+            .field("server", &self.slot.id)
+            .field("addr", &self.slot.addr)
+            .finish()
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let slot = &*self.slot;
+        slot.active.fetch_sub(1, Ordering::AcqRel);
+        let core: &Core = &slot.core;
+        if core.algorithm == Algorithm::LeastConn {
+            let snapshot = core.snapshot.load();
+            if let (Some(tree), Some(member)) = (&snapshot.leastconn, snapshot.member_of(slot.id)) {
+                tree.update(&snapshot.members, member);
+            }
+        }
+        // Pairs with the fence in `pick_queued`: either it sees our release or we see it.
+        fence(Ordering::SeqCst);
+        if core.waiting.load(Ordering::Relaxed) > 0 {
+            core.notify.notify_one();
+        }
+    }
+}
+
+/// Why the candidates seen so far were refused.
+#[derive(Default)]
+struct Misses {
+    full: bool,
+}
+
+impl Misses {
+    fn error(&self) -> PickError {
+        if self.full {
+            PickError::AllFull
+        } else {
+            PickError::AllExcluded
+        }
+    }
+}
+
+impl ServerSet {
+    /// Picks a server for a new connection and takes one of its connection slots.
+    ///
+    /// `key` is the hashing key for [`Algorithm::Hash`] (source address, header value, URI,
+    /// URL parameter: whatever the backend hashes on); other algorithms ignore it, and hash
+    /// picks without a key fall back to round robin. `exclude` lists servers not to pick
+    /// (those already tried, for retries and redispatch).
+    ///
+    /// Never blocks, never allocates, takes no lock. Fails with
+    /// [`PickError::AllFull`] when every usable server is at its `maxconn` (see
+    /// [`pick_queued`](Self::pick_queued) to wait instead).
+    ///
+    /// ```
+    /// use gangway_balance::{Algorithm, Server, ServerSet};
+    ///
+    /// let set = ServerSet::new(Algorithm::Hash);
+    /// for i in 1..=5 {
+    ///     set.add(Server::new(format!("10.0.0.{i}:80").parse()?))?;
+    /// }
+    /// let a = set.pick(Some(b"203.0.113.7"), &[])?;
+    /// let b = set.pick(Some(b"203.0.113.7"), &[])?;
+    /// assert_eq!(a.server_id(), b.server_id());      // same key, same server
+    /// let retry = set.pick(Some(b"203.0.113.7"), &[a.server_id()])?;
+    /// assert_ne!(retry.server_id(), a.server_id());  // but not one already tried
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pick(
+        &self,
+        key: Option<&[u8]>,
+        exclude: &[ServerId],
+    ) -> Result<ConnectionSlot, PickError> {
+        let core = self.core();
+        let snapshot = core.snapshot.load();
+        if snapshot.members.is_empty() {
+            return Err(PickError::NoServerUp);
+        }
+        let member = match core.algorithm {
+            Algorithm::RoundRobin | Algorithm::StaticRr => round_robin(core, &snapshot, exclude),
+            Algorithm::LeastConn => least_conn(core, &snapshot, exclude),
+            Algorithm::Random { draws } => random(core, &snapshot, exclude, draws),
+            Algorithm::First => scan(&snapshot, 0, exclude),
+            Algorithm::Hash => match key {
+                Some(key) => hashed(&snapshot, key, exclude),
+                None => round_robin(core, &snapshot, exclude),
+            },
+        }?;
+        Ok(ConnectionSlot {
+            slot: Arc::clone(&snapshot.members[member].slot),
+        })
+    }
+
+    /// Like [`pick`](Self::pick), but when every usable server is full, waits in the
+    /// backend queue for a slot for up to `timeout`.
+    ///
+    /// The queue holds at most the sum of the usable servers' `maxqueue` callers (unlimited if
+    /// any server's is); beyond that the pick fails at once with [`PickError::QueueFull`].
+    /// Waiting ends with [`PickError::QueueTimeout`] after `timeout`, or with the error of
+    /// a retry that is not [`AllFull`](PickError::AllFull) (say, every server went down).
+    /// Dropping the future leaves the queue. Needs a tokio runtime with time enabled.
+    pub async fn pick_queued(
+        &self,
+        key: Option<&[u8]>,
+        exclude: &[ServerId],
+        timeout: Duration,
+    ) -> Result<ConnectionSlot, PickError> {
+        match self.pick(key, exclude) {
+            Err(PickError::AllFull) => {}
+            other => return other,
+        }
+        let core = self.core();
+        let capacity = core.snapshot.load().queue_capacity;
+        let ahead = core.waiting.fetch_add(1, Ordering::SeqCst);
+        let _leave = LeaveQueue(core);
+        if ahead as u64 >= capacity {
+            return Err(PickError::QueueFull);
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = core.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            // Pairs with the fence in `ConnectionSlot::drop`.
+            fence(Ordering::SeqCst);
+            match self.pick(key, exclude) {
+                Err(PickError::AllFull) => {}
+                other => return other,
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                core.queue_timeouts.fetch_add(1, Ordering::Relaxed);
+                return Err(PickError::QueueTimeout);
+            }
+        }
+    }
+}
+
+/// Counts a caller out of the queue however `pick_queued` ends (including cancellation).
+struct LeaveQueue<'a>(&'a Core);
+
+impl Drop for LeaveQueue<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn excluded(member: &Member, exclude: &[ServerId]) -> bool {
+    !exclude.is_empty() && exclude.contains(&member.id())
+}
+
+/// Tries every member once, starting at `start`, in server order.
+fn scan(snapshot: &Snapshot, start: usize, exclude: &[ServerId]) -> Result<usize, PickError> {
+    let members = &snapshot.members;
+    let n = members.len();
+    let mut misses = Misses::default();
+    for k in 0..n {
+        let i = (start + k) % n;
+        let m = &members[i];
+        if excluded(m, exclude) {
+            continue;
+        }
+        if m.try_take() {
+            return Ok(i);
+        }
+        misses.full = true;
+    }
+    Err(misses.error())
+}
+
+fn round_robin(core: &Core, snapshot: &Snapshot, exclude: &[ServerId]) -> Result<usize, PickError> {
+    let cycle = &snapshot.cycle;
+    let turn = core.cursor.fetch_add(1, Ordering::Relaxed);
+    let n = cycle.len();
+    if n == 0 {
+        return scan(snapshot, 0, exclude);
+    }
+    let start = (turn % n as u64) as usize;
+    for k in 0..n.min(MAX_PROBES) {
+        let i = cycle[(start + k) % n] as usize;
+        let m = &snapshot.members[i];
+        if !excluded(m, exclude) && m.try_take() {
+            return Ok(i);
+        }
+    }
+    scan(
+        snapshot,
+        (turn % snapshot.members.len() as u64) as usize,
+        exclude,
+    )
+}
+
+fn least_conn(core: &Core, snapshot: &Snapshot, exclude: &[ServerId]) -> Result<usize, PickError> {
+    let Some(tree) = &snapshot.leastconn else {
+        return scan(snapshot, 0, exclude);
+    };
+    let members = &snapshot.members;
+    let allowed = |i: u32| !excluded(&members[i as usize], exclude);
+    for _ in 0..LEASTCONN_RETRIES {
+        let mut saw_full = false;
+        let root = tree.root();
+        let candidate = if root != NONE && allowed(root) && !members[root as usize].is_full() {
+            root
+        } else {
+            tree.best_allowed(members, 1, &allowed, &mut saw_full)
+        };
+        if candidate == NONE {
+            return Err(Misses { full: saw_full }.error());
+        }
+        let m = &members[candidate as usize];
+        if m.try_take() {
+            let pass = m.pass().max(core.global_pass.load(Ordering::Relaxed));
+            core.global_pass.fetch_max(pass, Ordering::Relaxed);
+            m.slot.pass.store(pass + m.stride, Ordering::Relaxed);
+            tree.update(members, candidate);
+            return Ok(candidate as usize);
+        }
+        // Another thread filled it first: record that and look again.
+        tree.update(members, candidate);
+    }
+    scan(snapshot, 0, exclude)
+}
+
+fn lighter(a: &Member, b: &Member) -> bool {
+    u64::from(a.active()) * b.weight < u64::from(b.active()) * a.weight
+}
+
+fn random(
+    core: &Core,
+    snapshot: &Snapshot,
+    exclude: &[ServerId],
+    draws: u8,
+) -> Result<usize, PickError> {
+    let members = &snapshot.members;
+    let Some(alias) = &snapshot.alias else {
+        return scan(snapshot, 0, exclude);
+    };
+    let wanted = usize::from(draws.max(1));
+    let mut best: Option<usize> = None;
+    let mut drawn = 0;
+    for _ in 0..wanted * DRAW_BUDGET {
+        let i = alias.draw(core.random.next_u64()) as usize;
+        let m = &members[i];
+        if excluded(m, exclude) || m.is_full() {
+            continue;
+        }
+        best = match best {
+            Some(b) if !lighter(m, &members[b]) => Some(b),
+            _ => Some(i),
+        };
+        drawn += 1;
+        if drawn == wanted {
+            break;
+        }
+    }
+    if let Some(b) = best
+        && members[b].try_take()
+    {
+        return Ok(b);
+    }
+    let start = reduce(core.random.next_u64(), members.len());
+    scan(snapshot, start, exclude)
+}
+
+fn hashed(snapshot: &Snapshot, key: &[u8], exclude: &[ServerId]) -> Result<usize, PickError> {
+    let hash = key_hash(key);
+    let Some(table) = &snapshot.maglev else {
+        return scan(snapshot, 0, exclude);
+    };
+    let position = table.position(hash);
+    let mut last = NONE;
+    // The key's server first, then the next servers along the table: a deterministic spill.
+    for k in 0..MAX_PROBES * 4 {
+        let i = table.at(position + k);
+        if i == last {
+            continue;
+        }
+        last = i;
+        let m = &snapshot.members[i as usize];
+        if !excluded(m, exclude) && m.try_take() {
+            return Ok(i as usize);
+        }
+    }
+    scan(snapshot, reduce(hash, snapshot.members.len()), exclude)
+}

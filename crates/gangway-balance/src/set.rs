@@ -1,0 +1,836 @@
+//! The server set: configuration changes on a writer side, immutable snapshots for picks.
+//!
+//! Writers (health events, operators) serialise on a mutex, change the configuration and
+//! publish a new [`Snapshot`] through an `ArcSwap`; picks only load the current snapshot.
+//! Per-server counters live in a [`ServerSlot`] shared by every snapshot, so they survive
+//! updates, and connection slots taken from an old snapshot are released to the same
+//! counters.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use tokio::sync::Notify;
+
+use crate::algorithm::{Algorithm, NoServerPolicy};
+use crate::error::Error;
+use crate::hash::{Maglev, MaglevServer};
+use crate::leastconn::{LeastConnTree, NONE, STRIDE_ONE};
+use crate::random::{RandomSource, ThreadRandom};
+use crate::schedule::{AliasTable, interleaved_cycle, smooth_cycle};
+use crate::server::{MAX_WEIGHT, Server, ServerId, ServerInfo, ServerState};
+
+/// Slow start ramps the weight in this many equal steps.
+const SLOW_START_STEPS: u32 = 16;
+
+/// Which servers picks currently choose from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rotation {
+    /// Regular servers that are up with a weight above zero.
+    Regular,
+    /// No regular server can take traffic: the backup servers that are up.
+    Backup,
+    /// Nothing is up and the policy is [`NoServerPolicy::FailOpen`]: servers marked down.
+    FailOpen,
+    /// No server can take traffic: picks fail with
+    /// [`PickError::NoServerUp`](crate::PickError::NoServerUp).
+    Empty,
+}
+
+/// Per-server runtime state shared by all snapshots and by the connection slots handed out.
+pub(crate) struct ServerSlot {
+    pub(crate) id: ServerId,
+    pub(crate) addr: SocketAddr,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) active: AtomicU32,
+    pub(crate) total: AtomicU64,
+    /// Leastconn tie-break: weighted round-robin pass (stride scheduling).
+    pub(crate) pass: AtomicU64,
+    pub(crate) core: Arc<Core>,
+}
+
+impl fmt::Debug for ServerSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerSlot")
+            .field("id", &self.id)
+            .field("addr", &self.addr)
+            .field("active", &self.active.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A server in rotation, as one snapshot sees it.
+#[derive(Debug)]
+pub(crate) struct Member {
+    pub(crate) slot: Arc<ServerSlot>,
+    /// Effective weight (> 0).
+    pub(crate) weight: u64,
+    /// `u32::MAX` when unlimited.
+    pub(crate) maxconn: u32,
+    /// Leastconn tie-break pass increment, inversely proportional to weight.
+    pub(crate) stride: u64,
+}
+
+impl Member {
+    pub(crate) fn active(&self) -> u32 {
+        self.slot.active.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn pass(&self) -> u64 {
+        self.slot.pass.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn id(&self) -> ServerId {
+        self.slot.id
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.maxconn != u32::MAX && self.active() >= self.maxconn
+    }
+
+    /// Takes one connection slot unless the server is at its maxconn.
+    pub(crate) fn try_take(&self) -> bool {
+        let active = &self.slot.active;
+        if self.maxconn == u32::MAX {
+            active.fetch_add(1, Ordering::AcqRel);
+        } else {
+            let mut current = active.load(Ordering::Relaxed);
+            loop {
+                if current >= self.maxconn {
+                    return false;
+                }
+                match active.compare_exchange_weak(
+                    current,
+                    current + 1,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(seen) => current = seen,
+                }
+            }
+        }
+        self.slot.total.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+}
+
+/// What picks read: the servers in rotation and the structures built for the algorithm.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) members: Vec<Member>,
+    pub(crate) rotation: Rotation,
+    /// `ServerId` number -> member index, or `NONE`.
+    pub(crate) position: Vec<u32>,
+    /// Callers the backend queue may hold (`u64::MAX`: unlimited).
+    pub(crate) queue_capacity: u64,
+    pub(crate) cycle: Vec<u32>,
+    pub(crate) leastconn: Option<LeastConnTree>,
+    pub(crate) alias: Option<AliasTable>,
+    pub(crate) maglev: Option<Maglev>,
+}
+
+impl Snapshot {
+    fn empty() -> Snapshot {
+        Snapshot {
+            members: Vec::new(),
+            rotation: Rotation::Empty,
+            position: Vec::new(),
+            queue_capacity: 0,
+            cycle: Vec::new(),
+            leastconn: None,
+            alias: None,
+            maglev: None,
+        }
+    }
+
+    pub(crate) fn member_of(&self, id: ServerId) -> Option<u32> {
+        self.position
+            .get(id.0 as usize)
+            .copied()
+            .filter(|&i| i != NONE)
+    }
+}
+
+/// The part of a set that picks and connection slots touch.
+pub(crate) struct Core {
+    pub(crate) snapshot: ArcSwap<Snapshot>,
+    pub(crate) algorithm: Algorithm,
+    /// Round-robin position, shared by all snapshots so a change does not restart the cycle.
+    pub(crate) cursor: AtomicU64,
+    /// Leastconn: pass of the latest pick, where returning servers resume.
+    pub(crate) global_pass: AtomicU64,
+    pub(crate) random: Arc<dyn RandomSource>,
+    /// Callers waiting in [`ServerSet::pick_queued`].
+    pub(crate) waiting: AtomicUsize,
+    pub(crate) notify: Notify,
+    pub(crate) queue_timeouts: AtomicU64,
+}
+
+impl fmt::Debug for Core {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Core")
+            .field("algorithm", &self.algorithm)
+            .field("rotation", &self.snapshot.load().rotation)
+            .field("waiting", &self.waiting.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    server: Server,
+    slot: Arc<ServerSlot>,
+    /// Bytes placed on the Maglev table: the name if any, else the address.
+    hash_key: Box<[u8]>,
+    ramp_start: Option<Instant>,
+    effective: u32,
+}
+
+#[derive(Debug)]
+struct Master {
+    entries: BTreeMap<ServerId, Entry>,
+    next_id: u32,
+    now: Instant,
+    policy: NoServerPolicy,
+}
+
+#[derive(Debug)]
+pub(crate) struct Owner {
+    pub(crate) core: Arc<Core>,
+    master: Mutex<Master>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        // Snapshots hold the slots, which hold the core: break the cycle.
+        self.core.snapshot.store(Arc::new(Snapshot::empty()));
+    }
+}
+
+/// A backend's servers and the algorithm that picks among them.
+///
+/// Cloning is cheap and gives another handle to the same set (for the gateway, the health
+/// checker and an admin interface). Picks never take a lock: they read an immutable
+/// snapshot, and per-server counters are atomics. Changes take a writer lock, rebuild the
+/// algorithm's tables (O(n) to O(total weight)) and publish a new snapshot.
+///
+/// ```
+/// use gangway_balance::{Algorithm, Server, ServerSet, ServerState};
+///
+/// let set = ServerSet::new(Algorithm::LeastConn);
+/// let a = set.add(Server::new("10.0.0.10:3000".parse()?))?;
+/// let b = set.add(Server::new("10.0.0.11:3000".parse()?))?;
+///
+/// let first = set.pick(None, &[])?;            // held for the whole WebSocket session
+/// let second = set.pick(None, &[])?;
+/// assert_ne!(first.server_id(), second.server_id());
+///
+/// set.set_state(b, ServerState::Down)?;        // a health check failed
+/// assert_eq!(set.pick(None, &[])?.server_id(), a);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerSet {
+    pub(crate) owner: Arc<Owner>,
+}
+
+/// Builds a [`ServerSet`] with non-default options.
+///
+/// ```
+/// use gangway_balance::{Algorithm, NoServerPolicy, SeededRandom, Server, ServerSet};
+///
+/// let set = ServerSet::builder()
+///     .algorithm(Algorithm::P2C)
+///     .no_server_policy(NoServerPolicy::FailOpen)
+///     .random_source(SeededRandom::new(42))
+///     .server(Server::new("10.0.0.1:80".parse()?))
+///     .server(Server::new("10.0.0.2:80".parse()?).backup(true))
+///     .build()?;
+/// assert_eq!(set.len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct ServerSetBuilder {
+    algorithm: Algorithm,
+    policy: NoServerPolicy,
+    random: Arc<dyn RandomSource>,
+    servers: Vec<Server>,
+}
+
+impl ServerSetBuilder {
+    /// The algorithm (default [`Algorithm::RoundRobin`]). It is fixed for the set's life.
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// What to do when no server is up (default [`NoServerPolicy::Fail`]).
+    pub fn no_server_policy(mut self, policy: NoServerPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Where `random(n)` and the fallback scans draw random numbers (default
+    /// [`ThreadRandom`]); give a [`SeededRandom`](crate::SeededRandom) for reproducible tests.
+    pub fn random_source(mut self, random: impl RandomSource + 'static) -> Self {
+        self.random = Arc::new(random);
+        self
+    }
+
+    /// Adds a server (ids follow the order of calls, from 1).
+    pub fn server(mut self, server: Server) -> Self {
+        self.servers.push(server);
+        self
+    }
+
+    /// Adds servers in order.
+    pub fn servers(mut self, servers: impl IntoIterator<Item = Server>) -> Self {
+        self.servers.extend(servers);
+        self
+    }
+
+    /// Builds the set; fails if a server's weight is above [`MAX_WEIGHT`].
+    pub fn build(self) -> Result<ServerSet, Error> {
+        let set = ServerSet::with_parts(self.algorithm, self.policy, self.random);
+        let servers = self.servers;
+        set.update(|batch| {
+            for s in servers {
+                batch.add(s)?;
+            }
+            Ok(())
+        })?;
+        Ok(set)
+    }
+}
+
+impl ServerSet {
+    /// An empty set using `algorithm`, failing picks when no server is up.
+    pub fn new(algorithm: Algorithm) -> ServerSet {
+        ServerSet::with_parts(algorithm, NoServerPolicy::Fail, Arc::new(ThreadRandom))
+    }
+
+    /// A builder for a set with non-default options.
+    pub fn builder() -> ServerSetBuilder {
+        ServerSetBuilder {
+            algorithm: Algorithm::default(),
+            policy: NoServerPolicy::default(),
+            random: Arc::new(ThreadRandom),
+            servers: Vec::new(),
+        }
+    }
+
+    fn with_parts(
+        algorithm: Algorithm,
+        policy: NoServerPolicy,
+        random: Arc<dyn RandomSource>,
+    ) -> ServerSet {
+        let core = Arc::new(Core {
+            snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+            algorithm,
+            cursor: AtomicU64::new(0),
+            global_pass: AtomicU64::new(0),
+            random,
+            waiting: AtomicUsize::new(0),
+            notify: Notify::new(),
+            queue_timeouts: AtomicU64::new(0),
+        });
+        let master = Master {
+            entries: BTreeMap::new(),
+            next_id: 1,
+            now: Instant::now(),
+            policy,
+        };
+        ServerSet {
+            owner: Arc::new(Owner {
+                core,
+                master: Mutex::new(master),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Master> {
+        // A panic in another writer leaves a consistent map (each change is one assignment).
+        self.owner
+            .master
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn core(&self) -> &Core {
+        &self.owner.core
+    }
+
+    /// Applies several changes with one rebuild at the end (cheaper than one call per change
+    /// when a config reload touches many servers). Changes made before an error in `f` stay
+    /// applied.
+    ///
+    /// ```
+    /// use gangway_balance::{Algorithm, Server, ServerSet, ServerState};
+    /// let set = ServerSet::new(Algorithm::Hash);
+    /// let ids = set.update(|batch| {
+    ///     (1..=3)
+    ///         .map(|i| batch.add(Server::new(format!("10.0.0.{i}:80").parse().unwrap())))
+    ///         .collect::<Result<Vec<_>, _>>()
+    /// })?;
+    /// set.update(|batch| batch.set_state(ids[0], ServerState::Maint))?;
+    /// # Ok::<(), gangway_balance::Error>(())
+    /// ```
+    pub fn update<R>(&self, f: impl FnOnce(&mut Batch<'_>) -> R) -> R {
+        let mut master = self.lock();
+        let mut batch = Batch {
+            master: &mut master,
+            core: &self.owner.core,
+            changed: false,
+        };
+        let out = f(&mut batch);
+        if batch.changed {
+            publish(batch.master, batch.core);
+        }
+        out
+    }
+
+    /// Adds a server and returns its new id.
+    pub fn add(&self, server: Server) -> Result<ServerId, Error> {
+        self.update(|b| b.add(server))
+    }
+
+    /// Removes a server. Its connection slots stay valid and still count until dropped.
+    pub fn remove(&self, id: ServerId) -> Result<Server, Error> {
+        self.update(|b| b.remove(id))
+    }
+
+    /// Sets a server's state and returns the previous one. Coming up from down or
+    /// maintenance starts its slow start, timed from now.
+    pub fn set_state(&self, id: ServerId, state: ServerState) -> Result<ServerState, Error> {
+        self.set_state_at(id, state, Instant::now())
+    }
+
+    /// [`set_state`](Self::set_state) with the time given by the caller (health-check state
+    /// machines pass their own `now`; tests pass a fake clock).
+    pub fn set_state_at(
+        &self,
+        id: ServerId,
+        state: ServerState,
+        now: Instant,
+    ) -> Result<ServerState, Error> {
+        self.update(|b| {
+            b.advance_clock(now);
+            b.set_state(id, state)
+        })
+    }
+
+    /// Sets a server's weight (0..=256; 0 takes it out of rotation without closing its
+    /// connections) and returns the previous one.
+    pub fn set_weight(&self, id: ServerId, weight: u16) -> Result<u16, Error> {
+        self.update(|b| b.set_weight(id, weight))
+    }
+
+    /// Sets a server's connection limit and returns the previous one.
+    pub fn set_maxconn(&self, id: ServerId, maxconn: Option<u32>) -> Result<Option<u32>, Error> {
+        self.update(|b| b.set_maxconn(id, maxconn))
+    }
+
+    /// Sets the policy for when no server is up.
+    pub fn set_no_server_policy(&self, policy: NoServerPolicy) {
+        self.update(|b| b.set_no_server_policy(policy));
+    }
+
+    /// Moves slow-start ramps forward to `now`, republishing weights if a ramp reached its
+    /// next step; returns whether it did. Call it around every
+    /// [`next_refresh`](Self::next_refresh) (the gateway does, on a timer); without it,
+    /// ramping servers keep their current reduced weight.
+    pub fn refresh(&self, now: Instant) -> bool {
+        let mut master = self.lock();
+        if now > master.now {
+            master.now = now;
+        }
+        let algorithm = self.owner.core.algorithm;
+        let stale = master
+            .entries
+            .values()
+            .any(|e| effective_weight(e, master.now, algorithm) != e.effective);
+        if stale {
+            publish(&mut master, &self.owner.core);
+        }
+        stale
+    }
+
+    /// When the next slow-start step is due, if any server is ramping.
+    pub fn next_refresh(&self) -> Option<Instant> {
+        let master = self.lock();
+        if !self.owner.core.algorithm.uses_slow_start() {
+            return None;
+        }
+        master
+            .entries
+            .values()
+            .filter_map(|e| {
+                let (period, start) = (e.server.slow_start?, e.ramp_start?);
+                let elapsed = master.now.saturating_duration_since(start);
+                let step = ramp_step(elapsed, period)?;
+                Some(start + period.mul_f64(f64::from(step) / f64::from(SLOW_START_STEPS)))
+            })
+            .min()
+    }
+
+    /// The algorithm this set picks with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.owner.core.algorithm
+    }
+
+    /// The policy for when no server is up.
+    pub fn no_server_policy(&self) -> NoServerPolicy {
+        self.lock().policy
+    }
+
+    /// Which servers picks currently choose from.
+    pub fn rotation(&self) -> Rotation {
+        self.owner.core.snapshot.load().rotation
+    }
+
+    /// Number of servers in the set, whatever their state.
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether the set has no server at all.
+    pub fn is_empty(&self) -> bool {
+        self.lock().entries.is_empty()
+    }
+
+    /// What is known about one server.
+    pub fn server(&self, id: ServerId) -> Option<ServerInfo> {
+        let master = self.lock();
+        let snapshot = self.owner.core.snapshot.load();
+        master.entries.get(&id).map(|e| info(e, &snapshot))
+    }
+
+    /// What is known about every server, in id order.
+    pub fn servers(&self) -> Vec<ServerInfo> {
+        let master = self.lock();
+        let snapshot = self.owner.core.snapshot.load();
+        master
+            .entries
+            .values()
+            .map(|e| info(e, &snapshot))
+            .collect()
+    }
+
+    /// The ids of all servers, in id order.
+    pub fn ids(&self) -> Vec<ServerId> {
+        self.lock().entries.keys().copied().collect()
+    }
+
+    /// The id of the first server with this address.
+    pub fn find_addr(&self, addr: SocketAddr) -> Option<ServerId> {
+        let master = self.lock();
+        master
+            .entries
+            .iter()
+            .find(|(_, e)| e.server.addr == addr)
+            .map(|(&id, _)| id)
+    }
+
+    /// The id of the first server with this name.
+    pub fn find_name(&self, name: &str) -> Option<ServerId> {
+        let master = self.lock();
+        master
+            .entries
+            .iter()
+            .find(|(_, e)| e.server.name.as_deref() == Some(name))
+            .map(|(&id, _)| id)
+    }
+
+    /// Callers now waiting in [`pick_queued`](Self::pick_queued).
+    pub fn queued(&self) -> usize {
+        self.owner.core.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Callers that gave up in [`pick_queued`](Self::pick_queued) after the queue timeout.
+    pub fn queue_timeouts(&self) -> u64 {
+        self.owner.core.queue_timeouts.load(Ordering::Relaxed)
+    }
+}
+
+fn info(e: &Entry, snapshot: &Snapshot) -> ServerInfo {
+    ServerInfo {
+        id: e.slot.id,
+        server: e.server.clone(),
+        effective_weight: e.effective as u16,
+        in_rotation: snapshot.member_of(e.slot.id).is_some(),
+        active: e.slot.active.load(Ordering::Relaxed),
+        total_picks: e.slot.total.load(Ordering::Relaxed),
+    }
+}
+
+/// Changes to a set applied together by [`ServerSet::update`], published once at the end.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    master: &'a mut Master,
+    core: &'a Arc<Core>,
+    changed: bool,
+}
+
+fn check_weight(id: Option<ServerId>, weight: u16) -> Result<(), Error> {
+    if weight > MAX_WEIGHT {
+        return Err(Error::WeightOutOfRange {
+            server: id,
+            weight: u32::from(weight),
+        });
+    }
+    Ok(())
+}
+
+impl Batch<'_> {
+    fn entry(&mut self, id: ServerId) -> Result<&mut Entry, Error> {
+        self.master
+            .entries
+            .get_mut(&id)
+            .ok_or(Error::UnknownServer(id))
+    }
+
+    /// Moves the set's clock to `now` (never backwards); ramps are timed by this clock.
+    pub fn advance_clock(&mut self, now: Instant) {
+        if now > self.master.now {
+            self.master.now = now;
+        }
+    }
+
+    /// Adds a server and returns its new id.
+    pub fn add(&mut self, server: Server) -> Result<ServerId, Error> {
+        check_weight(None, server.weight)?;
+        let n = self.master.next_id;
+        if n == u32::MAX {
+            return Err(Error::TooManyServers);
+        }
+        self.master.next_id += 1;
+        let id = ServerId(n);
+        let hash_key: Box<[u8]> = match &server.name {
+            Some(name) => name.as_bytes().into(),
+            None => server.addr.to_string().into_bytes().into(),
+        };
+        let slot = Arc::new(ServerSlot {
+            id,
+            addr: server.addr,
+            name: server.name.clone(),
+            active: AtomicU32::new(0),
+            total: AtomicU64::new(0),
+            pass: AtomicU64::new(self.core.global_pass.load(Ordering::Relaxed)),
+            core: Arc::clone(self.core),
+        });
+        self.master.entries.insert(
+            id,
+            Entry {
+                server,
+                slot,
+                hash_key,
+                ramp_start: None,
+                effective: 0,
+            },
+        );
+        self.changed = true;
+        Ok(id)
+    }
+
+    /// Removes a server; its connection slots stay valid and still count until dropped.
+    pub fn remove(&mut self, id: ServerId) -> Result<Server, Error> {
+        let entry = self
+            .master
+            .entries
+            .remove(&id)
+            .ok_or(Error::UnknownServer(id))?;
+        self.changed = true;
+        Ok(entry.server)
+    }
+
+    /// Sets a server's state and returns the previous one (see [`ServerSet::set_state`]).
+    pub fn set_state(&mut self, id: ServerId, state: ServerState) -> Result<ServerState, Error> {
+        let now = self.master.now;
+        let entry = self.entry(id)?;
+        let old = entry.server.state;
+        if old == state {
+            return Ok(old);
+        }
+        entry.server.state = state;
+        entry.ramp_start = match (old, state) {
+            (ServerState::Down | ServerState::Maint, ServerState::Up) => {
+                entry.server.slow_start.map(|_| now)
+            }
+            (_, ServerState::Up) => entry.ramp_start,
+            _ => None,
+        };
+        self.changed = true;
+        Ok(old)
+    }
+
+    /// Sets a server's weight and returns the previous one (see [`ServerSet::set_weight`]).
+    pub fn set_weight(&mut self, id: ServerId, weight: u16) -> Result<u16, Error> {
+        check_weight(Some(id), weight)?;
+        let entry = self.entry(id)?;
+        let old = std::mem::replace(&mut entry.server.weight, weight);
+        self.changed |= old != weight;
+        Ok(old)
+    }
+
+    /// Sets a server's connection limit and returns the previous one.
+    pub fn set_maxconn(
+        &mut self,
+        id: ServerId,
+        maxconn: Option<u32>,
+    ) -> Result<Option<u32>, Error> {
+        let entry = self.entry(id)?;
+        let old = entry.server.maxconn;
+        entry.server = entry.server.clone().maxconn(maxconn);
+        self.changed = true;
+        Ok(old)
+    }
+
+    /// Sets a server's share of the backend queue and returns the previous one.
+    pub fn set_maxqueue(
+        &mut self,
+        id: ServerId,
+        maxqueue: Option<u32>,
+    ) -> Result<Option<u32>, Error> {
+        let entry = self.entry(id)?;
+        let old = std::mem::replace(&mut entry.server.maxqueue, maxqueue);
+        self.changed = true;
+        Ok(old)
+    }
+
+    /// Sets the policy for when no server is up.
+    pub fn set_no_server_policy(&mut self, policy: NoServerPolicy) {
+        self.master.policy = policy;
+        self.changed = true;
+    }
+}
+
+/// The current slow-start step (1..SLOW_START_STEPS) or None once the ramp is over.
+fn ramp_step(elapsed: Duration, period: Duration) -> Option<u32> {
+    if elapsed >= period {
+        return None;
+    }
+    let step = elapsed.as_nanos() * u128::from(SLOW_START_STEPS) / period.as_nanos().max(1);
+    Some(step as u32 + 1)
+}
+
+fn effective_weight(e: &Entry, now: Instant, algorithm: Algorithm) -> u32 {
+    let weight = u32::from(e.server.weight);
+    if weight == 0 || !algorithm.uses_slow_start() {
+        return weight;
+    }
+    let (Some(period), Some(start)) = (e.server.slow_start, e.ramp_start) else {
+        return weight;
+    };
+    match ramp_step(now.saturating_duration_since(start), period) {
+        Some(step) => (weight * step / SLOW_START_STEPS).clamp(1, weight),
+        None => weight,
+    }
+}
+
+/// Rebuilds the snapshot from the configuration and publishes it.
+fn publish(master: &mut Master, core: &Arc<Core>) {
+    let now = master.now;
+    let algorithm = core.algorithm;
+    for e in master.entries.values_mut() {
+        e.effective = effective_weight(e, now, algorithm);
+        if let (Some(period), Some(start)) = (e.server.slow_start, e.ramp_start)
+            && now.saturating_duration_since(start) >= period
+        {
+            e.ramp_start = None;
+        }
+    }
+    let select = |backup: bool, state: ServerState| {
+        master
+            .entries
+            .values()
+            .filter(move |e| {
+                e.server.backup == backup && e.server.state == state && e.effective > 0
+            })
+            .collect::<Vec<&Entry>>()
+    };
+    let mut rotation = Rotation::Regular;
+    let mut chosen = select(false, ServerState::Up);
+    if chosen.is_empty() {
+        rotation = Rotation::Backup;
+        chosen = select(true, ServerState::Up);
+    }
+    if chosen.is_empty() && master.policy == NoServerPolicy::FailOpen {
+        rotation = Rotation::FailOpen;
+        chosen = select(false, ServerState::Down);
+        if chosen.is_empty() {
+            chosen = select(true, ServerState::Down);
+        }
+    }
+    if chosen.is_empty() {
+        rotation = Rotation::Empty;
+    }
+
+    let global_pass = core.global_pass.load(Ordering::Relaxed);
+    let mut position = vec![NONE; master.next_id as usize];
+    let mut queue_capacity = 0u64;
+    let members: Vec<Member> = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            position[e.slot.id.0 as usize] = i as u32;
+            queue_capacity = match e.server.maxqueue {
+                None => u64::MAX,
+                Some(q) => queue_capacity.saturating_add(u64::from(q)),
+            };
+            // A server back in rotation resumes at the current pass, not ahead of everyone.
+            e.slot.pass.fetch_max(global_pass, Ordering::Relaxed);
+            let weight = u64::from(e.effective);
+            Member {
+                slot: Arc::clone(&e.slot),
+                weight,
+                maxconn: e.server.maxconn.unwrap_or(u32::MAX),
+                stride: STRIDE_ONE / weight,
+            }
+        })
+        .collect();
+    let weights: Vec<(u32, u32)> = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (i as u32, e.effective))
+        .collect();
+
+    let cycle = match algorithm {
+        Algorithm::RoundRobin | Algorithm::Hash => smooth_cycle(&weights),
+        Algorithm::StaticRr => interleaved_cycle(&weights),
+        _ => Vec::new(),
+    };
+    let leastconn = (algorithm == Algorithm::LeastConn).then(|| LeastConnTree::build(&members));
+    let alias = matches!(algorithm, Algorithm::Random { .. }).then(|| AliasTable::build(&weights));
+    let maglev = (algorithm == Algorithm::Hash && !chosen.is_empty()).then(|| {
+        let servers: Vec<MaglevServer<'_>> = chosen
+            .iter()
+            .enumerate()
+            .map(|(i, e)| MaglevServer {
+                index: i as u32,
+                key: &e.hash_key,
+                weight: e.effective,
+            })
+            .collect();
+        Maglev::build(&servers)
+    });
+
+    core.snapshot.store(Arc::new(Snapshot {
+        members,
+        rotation,
+        position,
+        queue_capacity,
+        cycle,
+        leastconn,
+        alias,
+        maglev,
+    }));
+    // Queued callers re-check: a server may have come up or been given room.
+    if core.waiting.load(Ordering::SeqCst) > 0 {
+        core.notify.notify_waiters();
+    }
+}
