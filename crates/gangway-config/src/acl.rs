@@ -1,13 +1,21 @@
 //! Structural checks of ACL lines and rule conditions: balanced braces, operators in place,
 //! every ACL name defined.
 
-use std::collections::HashSet;
+use gangway_acl::AclSet;
 
 use crate::lexer::split_line;
-use crate::validate::PREDEFINED_ACLS;
 
-/// Checks the text after `acl NAME`.
+/// Checks the text after `acl NAME` with gangway-acl's parser.
 pub(crate) fn check_acl_line(expr: &str) -> Result<(), String> {
+    check_acl_words(expr)?;
+    AclSet::new()
+        .parse_expr(expr)
+        .map(|_| ())
+        .map_err(|error| error.to_string())
+}
+
+/// Word-level check (before gangway-acl sees the text).
+fn check_acl_words(expr: &str) -> Result<(), String> {
     let words = split_line(expr, &|_| None)?;
     let Some(criterion) = words.first() else {
         return Err("missing criterion".to_owned());
@@ -26,8 +34,17 @@ pub(crate) fn check_acl_line(expr: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks condition text (`a !b || { path_beg /ws }`) against the ACL names in scope.
-pub(crate) fn check_condition(text: &str, acl_names: &HashSet<&str>) -> Result<(), String> {
+/// Checks condition text (`a !b || { path_beg /ws }`): HAProxy's structure and names first
+/// (gangway-acl alone would also take inline expressions without braces), then compiles it
+/// with gangway-acl against the section's ACLs.
+pub(crate) fn check_condition(text: &str, acls: &AclSet) -> Result<(), String> {
+    check_condition_words(text, acls)?;
+    acls.parse_condition(&format!("if {text}"))
+        .map(|_| ())
+        .map_err(|error| error.to_string())
+}
+
+fn check_condition_words(text: &str, acls: &AclSet) -> Result<(), String> {
     let words = split_line(text, &|_| None)?;
     let mut expect_term = true;
     let mut index = 0;
@@ -54,7 +71,7 @@ pub(crate) fn check_condition(text: &str, acl_names: &HashSet<&str>) -> Result<(
                 if inner.contains(&"{") {
                     return Err("anonymous ACLs cannot be nested".to_owned());
                 }
-                check_acl_line(&inner.join(" "))
+                check_acl_words(&inner.join(" "))
                     .map_err(|message| format!("anonymous ACL: {message}"))?;
                 index += close + 1;
                 expect_term = false;
@@ -72,7 +89,7 @@ pub(crate) fn check_condition(text: &str, acl_names: &HashSet<&str>) -> Result<(
                 if name.starts_with('!') {
                     return Err(format!("'{word}': use a single '!'"));
                 }
-                if !acl_names.contains(name) && !PREDEFINED_ACLS.contains(&name) {
+                if !acls.contains(name) && !gangway_acl::predefined_acl_names().any(|p| p == name) {
                     return Err(format!("no ACL named '{name}' in this section"));
                 }
                 expect_term = false;
@@ -92,7 +109,7 @@ mod tests {
 
     #[test]
     fn conditions() {
-        let names: HashSet<&str> = ["is_ws", "is_example"].into_iter().collect();
+        let names = AclSet::parse("acl is_ws path_beg /ws\nacl is_example hdr_end(host) -i example.com").unwrap();
         let cases: &[(&str, bool)] = &[
             ("is_ws", true),
             ("is_ws is_example", true),

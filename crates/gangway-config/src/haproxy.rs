@@ -513,15 +513,27 @@ impl Parser<'_> {
         index: usize,
         keyword: &str,
     ) -> Option<T> {
+        self.number_of(words, index, keyword, "")
+    }
+
+    /// Parses a number argument; `option` names the option it belongs to in messages.
+    fn number_of<T: std::str::FromStr>(
+        &mut self,
+        words: Words<'_, '_>,
+        index: usize,
+        keyword: &str,
+        option: &str,
+    ) -> Option<T> {
+        let prefix = if option.is_empty() { String::new() } else { format!("'{option}' ") };
         match arg(words, index) {
             None => {
-                self.error(keyword, "expects a number");
+                self.error(keyword, format!("{prefix}expects a number"));
                 None
             }
             Some(text) => match text.parse::<T>() {
                 Ok(value) => Some(value),
                 Err(_) => {
-                    self.error(keyword, format!("'{text}' is not a valid number"));
+                    self.error(keyword, format!("{prefix}'{text}' is not a valid number"));
                     None
                 }
             },
@@ -529,15 +541,30 @@ impl Parser<'_> {
     }
 
     fn time(&mut self, words: Words<'_, '_>, index: usize, keyword: &str) -> Option<Duration> {
+        self.time_of(words, index, keyword, "")
+    }
+
+    /// Parses a time argument; `option` names the option it belongs to in messages.
+    fn time_of(
+        &mut self,
+        words: Words<'_, '_>,
+        index: usize,
+        keyword: &str,
+        option: &str,
+    ) -> Option<Duration> {
+        let prefix = if option.is_empty() { String::new() } else { format!("'{option}' ") };
         match arg(words, index) {
             None => {
-                self.error(keyword, "expects a time (e.g. 5s, 500ms; a bare number is ms)");
+                self.error(
+                    keyword,
+                    format!("{prefix}expects a time (e.g. 5s, 500ms; a bare number is ms)"),
+                );
                 None
             }
             Some(text) => match parse_time(text) {
                 Ok(value) => Some(value),
                 Err(error) => {
-                    self.error(keyword, error.to_string());
+                    self.error(keyword, format!("{prefix}{error}"));
                     None
                 }
             },
@@ -725,12 +752,14 @@ impl Parser<'_> {
         };
         self.no_more(words, 2, "default_backend");
         let backend = backend.to_owned();
+        let line = SourceLine(Some(self.line));
         let mut scope = self.scope();
         if let Some(d) = scope.defaults.as_deref_mut() {
             d.default_backend = Some(backend.clone());
         }
         if let Some(f) = scope.frontend.as_deref_mut() {
             f.default_backend = Some(backend);
+            f.default_backend_line = line;
         }
     }
 
@@ -790,7 +819,7 @@ impl Parser<'_> {
                     takes_value = false;
                 }
                 "inter" | "fastinter" | "downinter" | "slowstart" => {
-                    if let Some(time) = self.time(words, index + 1, &format!("{kw} {option}")) {
+                    if let Some(time) = self.time_of(words, index + 1, kw, option) {
                         if time.is_zero() && option != "slowstart" {
                             self.error(kw, format!("'{option}' must be greater than 0"));
                         }
@@ -804,7 +833,7 @@ impl Parser<'_> {
                     }
                 }
                 "rise" | "fall" | "weight" | "maxconn" | "maxqueue" | "error-limit" => {
-                    if let Some(number) = self.number::<u32>(words, index + 1, &format!("{kw} {option}")) {
+                    if let Some(number) = self.number_of::<u32>(words, index + 1, kw, option) {
                         let field = match option {
                             "rise" => &mut options.rise,
                             "fall" => &mut options.fall,
@@ -817,7 +846,7 @@ impl Parser<'_> {
                     }
                 }
                 "port" => {
-                    if let Some(port) = self.number::<u16>(words, index + 1, &format!("{kw} port")) {
+                    if let Some(port) = self.number_of::<u16>(words, index + 1, kw, "port") {
                         options.port = Some(port);
                     }
                 }
@@ -899,8 +928,8 @@ impl Parser<'_> {
                 let (mut len, mut depth, mut whole) = (None, None, false);
                 while let Some(option) = arg(words, used) {
                     match option {
-                        "len" => len = self.number(words, used + 1, "balance uri len"),
-                        "depth" => depth = self.number(words, used + 1, "balance uri depth"),
+                        "len" => len = self.number_of(words, used + 1, "balance", "len"),
+                        "depth" => depth = self.number_of(words, used + 1, "balance", "depth"),
                         "whole" => {
                             whole = true;
                             used += 1;
@@ -1368,7 +1397,7 @@ impl Parser<'_> {
                 while let Some(word) = arg(args, index) {
                     match word {
                         "deny_status" | "status" => {
-                            status = self.number(args, index + 1, "http-request deny");
+                            status = self.number_of(args, index + 1, "http-request", word);
                             index += 2;
                         }
                         other => {
@@ -1436,7 +1465,7 @@ impl Parser<'_> {
         while let Some(word) = arg(args, index) {
             match word {
                 "code" => {
-                    code = self.number(args, index + 1, "http-request redirect code");
+                    code = self.number_of(args, index + 1, "http-request", "code");
                     index += 2;
                     continue;
                 }

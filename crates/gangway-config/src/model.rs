@@ -912,6 +912,9 @@ pub struct Frontend {
     /// `default_backend`.
     #[serde(rename = "default_backend", skip_serializing_if = "Option::is_none")]
     pub default_backend: Option<String>,
+    /// Line of the `default_backend` directive.
+    #[serde(skip)]
+    pub default_backend_line: SourceLine,
     /// `monitor-uri`: requests for this path are answered 200 by the gateway itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monitor_uri: Option<String>,

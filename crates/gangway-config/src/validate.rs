@@ -3,16 +3,10 @@
 
 use std::collections::HashSet;
 
+use gangway_acl::AclSet;
+
 use crate::error::Diagnostic;
 use crate::model::*;
-
-/// ACL names HAProxy predefines.
-pub(crate) const PREDEFINED_ACLS: &[&str] = &[
-    "FALSE", "TRUE", "HTTP", "HTTP_1.0", "HTTP_1.1", "HTTP_2.0", "HTTP_3.0", "HTTP_CONTENT",
-    "HTTP_URL_ABS", "HTTP_URL_SLASH", "HTTP_URL_STAR", "LOCALHOST", "METH_CONNECT",
-    "METH_DELETE", "METH_GET", "METH_HEAD", "METH_OPTIONS", "METH_POST", "METH_PUT",
-    "METH_TRACE", "RDP_COOKIE", "REQ_CONTENT", "WAIT_END",
-];
 
 const ERRORFILE_CODES: &[u16] = &[
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
@@ -91,10 +85,7 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
             format!("{what} has no 'bind' line and will not receive traffic"),
         );
     }
-    let acl_names: HashSet<&str> = frontend.acl.iter().map(|a| a.name.as_str()).collect();
-    for acl in &frontend.acl {
-        check_acl_expr(checker, acl);
-    }
+    let acl_names = acl_set(checker, &frontend.acl);
     let mode = frontend.effective_mode();
     let check_target = |checker: &mut Checker<'_>, line: SourceLine, kw: &str, name: &str| {
         match config.backend(name) {
@@ -114,7 +105,12 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
         check_condition(checker, rule.line, "use_backend", &rule.condition(), &acl_names);
     }
     if let Some(name) = &frontend.default_backend {
-        check_target(checker, frontend.line, "default_backend", name);
+        let line = if frontend.default_backend_line.0.is_some() {
+            frontend.default_backend_line
+        } else {
+            frontend.line
+        };
+        check_target(checker, line, "default_backend", name);
     } else if frontend.use_backend.is_empty() {
         checker.warn(
             frontend.line,
@@ -200,10 +196,7 @@ fn check_backend(checker: &mut Checker<'_>, backend: &Backend) {
             );
         }
     }
-    let acl_names: HashSet<&str> = backend.acl.iter().map(|a| a.name.as_str()).collect();
-    for acl in &backend.acl {
-        check_acl_expr(checker, acl);
-    }
+    let acl_names = acl_set(checker, &backend.acl);
     check_http_rules(checker, &backend.http_request, &backend.http_response, &acl_names);
     check_errorfiles(checker, backend.line, &backend.errorfile);
 }
@@ -276,7 +269,7 @@ fn check_http_rules(
     checker: &mut Checker<'_>,
     requests: &[HttpRequestRule],
     responses: &[HttpResponseRule],
-    acl_names: &HashSet<&str>,
+    acl_names: &AclSet,
 ) {
     for rule in requests {
         check_condition(checker, rule.line, "http-request", &rule.condition, acl_names);
@@ -369,10 +362,24 @@ fn check_errorfiles(
     }
 }
 
-fn check_acl_expr(checker: &mut Checker<'_>, acl: &Acl) {
-    if let Err(message) = crate::acl::check_acl_line(&acl.expr) {
-        checker.error(acl.line, "acl", format!("ACL '{}': {message}", acl.name));
+/// Compiles a section's ACL lines; a line that does not compile is reported and still
+/// declared (as never matching) so that conditions using its name are not reported twice.
+fn acl_set(checker: &mut Checker<'_>, acls: &[Acl]) -> AclSet {
+    let mut set = AclSet::new();
+    for acl in acls {
+        let expr = match crate::acl::check_acl_line(&acl.expr) {
+            Ok(()) => set.parse_expr(&acl.expr),
+            Err(message) => {
+                checker.error(acl.line, "acl", format!("ACL '{}': {message}", acl.name));
+                set.parse_expr("always_false")
+            }
+        };
+        let added = expr.and_then(|expr| set.add(&acl.name, expr));
+        if let Err(error) = added {
+            checker.error(acl.line, "acl", format!("ACL '{}': {error}", acl.name));
+        }
     }
+    set
 }
 
 fn check_condition(
@@ -380,7 +387,7 @@ fn check_condition(
     line: SourceLine,
     keyword: &str,
     condition: &RuleCondition,
-    acl_names: &HashSet<&str>,
+    acl_names: &AclSet,
 ) {
     if condition.if_true.is_some() && condition.unless.is_some() {
         checker.error(line, keyword, "a rule has either 'if' or 'unless', not both");
