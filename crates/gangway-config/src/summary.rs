@@ -36,7 +36,7 @@ pub fn summary(config: &Config) -> String {
             let _ = writeln!(out, "  maxconn {maxconn}");
         }
         write_timeouts(&mut out, &frontend.timeout, &["client", "http-request", "http-keep-alive", "client-fin"]);
-        write_options(&mut out, &frontend.option);
+        write_options(&mut out, &frontend.option, true);
         if let Some(uri) = &frontend.monitor_uri {
             let fails: Vec<String> = frontend
                 .monitor_fail
@@ -110,7 +110,7 @@ pub fn summary(config: &Config) -> String {
         }
         let _ = writeln!(out, "{head}, retries {})", backend.effective_retries());
         write_timeouts(&mut out, &backend.timeout, &["connect", "server", "tunnel", "queue", "check", "server-fin"]);
-        write_options(&mut out, &backend.option);
+        write_options(&mut out, &backend.option, false);
         for rule in &backend.http_request {
             let _ = writeln!(out, "  http-request {}{}", request_action(&rule.action), condition_suffix(&rule.condition));
         }
@@ -225,12 +225,14 @@ fn write_timeouts(out: &mut String, timeouts: &Timeouts, relevant: &[&str]) {
     }
 }
 
-fn write_options(out: &mut String, options: &Options) {
+/// Lists the options that act on this side (logging options on frontends, redispatch on
+/// backends), as HAProxy ignores the others there.
+fn write_options(out: &mut String, options: &Options, frontend: bool) {
     let mut parts = Vec::new();
     if let Some(mode) = options.http_connection {
         parts.push(mode.as_str().to_owned());
     }
-    if options.redispatch == Some(true) {
+    if !frontend && options.redispatch == Some(true) {
         parts.push("redispatch".to_owned());
     }
     if let Some(forward) = &options.forwardfor {
@@ -241,7 +243,7 @@ fn write_options(out: &mut String, options: &Options) {
         ("httplog", options.httplog),
         ("dontlognull", options.dontlognull),
     ] {
-        if value == Some(true) {
+        if frontend && value == Some(true) {
             parts.push(name.to_owned());
         }
     }

@@ -1,0 +1,59 @@
+//! Golden tests of `gangway check`: stdout, stderr and exit status for each seed fixture and
+//! for broken configs. Set `GANGWAY_UPDATE_GOLDEN=1` to rewrite the golden files.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../gangway-config/tests/fixtures")
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+/// Runs `gangway check -c NAME` in `dir` and renders what it printed.
+fn check_output(dir: &Path, name: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_gangway"))
+        .args(["check", "-c", name])
+        .current_dir(dir)
+        .output()
+        .expect("run gangway");
+    format!(
+        "$ gangway check -c {name}\n--- exit: {} ---\n--- stdout ---\n{}--- stderr ---\n{}",
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+fn assert_golden(dir: &Path, name: &str) {
+    let actual = check_output(dir, name);
+    let golden = golden_dir().join(format!("{name}.txt"));
+    if std::env::var_os("GANGWAY_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&golden)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with GANGWAY_UPDATE_GOLDEN=1)", golden.display()));
+    assert_eq!(actual, expected, "golden file {}", golden.display());
+}
+
+#[test]
+fn seeds_pass_check() {
+    for seed in [
+        "seed000", "seed001a", "seed001b", "seed004-subdomain", "seed004-uri", "seed004-detect",
+    ] {
+        for ext in ["cfg", "toml"] {
+            assert_golden(&fixtures(), &format!("{seed}.{ext}"));
+        }
+    }
+}
+
+#[test]
+fn broken_configs_list_every_error() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken");
+    for name in ["errors.cfg", "errors.toml", "missing.cfg"] {
+        assert_golden(&dir, name);
+    }
+}
