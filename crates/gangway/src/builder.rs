@@ -1,0 +1,360 @@
+//! The [`GatewayBuilder`]: listeners, backends, rules and options.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::acl::Condition;
+use crate::backend::Backend;
+use crate::error::Error;
+use crate::gateway::Gateway;
+use crate::rules::{HeaderAction, HttpRule, Redirect, RuleAction};
+use crate::timeouts::Timeouts;
+
+/// One listening address with its own options (HAProxy's `bind` line).
+///
+/// ```
+/// use gangway::Listener;
+/// let l = Listener::new("127.0.0.1:8443").accept_proxy().maxconn(1000).forwarded_proto("https");
+/// assert!(l.is_accept_proxy());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub(crate) addr: String,
+    pub(crate) name: Option<String>,
+    pub(crate) accept_proxy: bool,
+    pub(crate) maxconn: Option<usize>,
+    pub(crate) forwarded_proto: Option<String>,
+}
+
+impl Listener {
+    /// A listener on `addr`: `ip:port`, `[v6]:port`, `:port` or `*:port` (all IPv4 addresses).
+    /// Port 0 picks a free port; read it back with `GatewayHandle::local_addrs`.
+    pub fn new(addr: impl Into<String>) -> Self {
+        Listener {
+            addr: addr.into(),
+            name: None,
+            accept_proxy: false,
+            maxconn: None,
+            forwarded_proto: None,
+        }
+    }
+
+    /// Names the listener in logs and metrics (default: its address).
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Expects a PROXY protocol (v1 or v2) header at the start of every connection
+    /// (`accept-proxy`); connections without one are closed.
+    #[must_use]
+    pub fn accept_proxy(mut self) -> Self {
+        self.accept_proxy = true;
+        self
+    }
+
+    /// Whether [`Listener::accept_proxy`] is set.
+    pub fn is_accept_proxy(&self) -> bool {
+        self.accept_proxy
+    }
+
+    /// Most concurrent connections on this listener; further clients wait in the kernel's
+    /// accept queue (never refused by the gateway).
+    #[must_use]
+    pub fn maxconn(mut self, n: usize) -> Self {
+        self.maxconn = Some(n);
+        self
+    }
+
+    /// The `X-Forwarded-Proto` value for requests on this listener (default `http`); set
+    /// `https` behind a load balancer that terminates TLS and speaks PROXY protocol to us.
+    #[must_use]
+    pub fn forwarded_proto(mut self, proto: impl Into<String>) -> Self {
+        self.forwarded_proto = Some(proto.into());
+        self
+    }
+
+    /// Parses the address text.
+    pub(crate) fn socket_addr(&self) -> Result<SocketAddr, Error> {
+        let text = self.addr.trim();
+        let fixed;
+        let text = if let Some(port) = text.strip_prefix("*:") {
+            fixed = format!("0.0.0.0:{port}");
+            &fixed
+        } else if let Some(port) = text.strip_prefix(':') {
+            fixed = format!("0.0.0.0:{port}");
+            &fixed
+        } else {
+            text
+        };
+        text.parse()
+            .map_err(|_| Error::InvalidListenAddress(self.addr.clone()))
+    }
+}
+
+/// Gateway-wide options that are not timeouts, rules or backends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// The frontend's name in logs and metrics (default `gangway`).
+    pub name: String,
+    /// Global `maxconn`: most concurrent client connections over all listeners (default 10 000).
+    pub maxconn: usize,
+    /// `option forwardfor`: append the client address to `X-Forwarded-For` (default on).
+    pub forward_for: bool,
+    /// Set `X-Forwarded-Proto` (default on).
+    pub forwarded_proto: bool,
+    /// Append an RFC 7239 `Forwarded: for=...;proto=...` header (default off).
+    pub forwarded: bool,
+    /// `monitor-uri`: a path answered 200 by the gateway itself, for an upstream load balancer.
+    pub monitor_uri: Option<String>,
+    /// Backends whose having no server up turns the monitor answer into 503 (`monitor fail`).
+    pub monitor_backends: Vec<String>,
+    /// `stats uri`: a path answered with Prometheus text metrics.
+    pub stats_uri: Option<String>,
+    /// Emit one access-log line per request at target `gangway::access` (default on).
+    pub access_log: bool,
+    /// Largest request or response head in bytes; larger requests get 431 (default 16 KiB).
+    pub max_head_size: usize,
+    /// How long tunnels and in-flight requests may run after a graceful shutdown starts
+    /// before they are closed (default 10 s).
+    pub grace: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            name: "gangway".into(),
+            maxconn: 10_000,
+            forward_for: true,
+            forwarded_proto: true,
+            forwarded: false,
+            monitor_uri: None,
+            monitor_backends: Vec::new(),
+            stats_uri: None,
+            access_log: true,
+            max_head_size: 16 * 1024,
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A routing rule: requests matching `condition` go to `backend` (`use_backend ... if ...`).
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The condition.
+    pub condition: Condition,
+    /// The backend's name.
+    pub backend: String,
+}
+
+/// Builds a [`Gateway`]. Get one with [`Gateway::builder`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use gangway::prelude::*;
+/// let ws = Backend::new("ws").server("127.0.0.1:3000").check(Check::websocket("/ws/echo"));
+/// let web = Backend::new("web").server("127.0.0.1:8080").check(Check::http("/health"));
+/// Gateway::builder()
+///     .listen("127.0.0.1:8000")
+///     .route("path_beg /ws || hdr(Upgrade) -i websocket".parse()?, &ws)
+///     .default_backend(&web)
+///     .build()?
+///     .run_until(tokio::signal::ctrl_c())
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct GatewayBuilder {
+    pub(crate) listeners: Vec<Listener>,
+    pub(crate) backends: Vec<Backend>,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) default_backend: Option<String>,
+    pub(crate) rules: Vec<HttpRule>,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) options: Options,
+    pub(crate) conflict: Option<String>,
+}
+
+impl GatewayBuilder {
+    /// Registers a backend (routes do this for you); the same name twice must be the same value.
+    #[must_use]
+    pub fn backend(mut self, backend: &Backend) -> Self {
+        self.add_backend(backend);
+        self
+    }
+
+    fn add_backend(&mut self, backend: &Backend) -> String {
+        match self.backends.iter().find(|b| b.name == backend.name) {
+            Some(existing) if existing != backend => {
+                self.conflict.get_or_insert_with(|| backend.name.clone());
+            }
+            Some(_) => {}
+            None => self.backends.push(backend.clone()),
+        }
+        backend.name.clone()
+    }
+
+    /// Listens on `addr` (`ip:port`, `[v6]:port`, `:port`, `*:port`) with default options.
+    #[must_use]
+    pub fn listen(mut self, addr: impl Into<String>) -> Self {
+        self.listeners.push(Listener::new(addr));
+        self
+    }
+
+    /// Adds a listener with its own options.
+    #[must_use]
+    pub fn listener(mut self, listener: Listener) -> Self {
+        self.listeners.push(listener);
+        self
+    }
+
+    /// Sends requests matching `condition` to `backend` (`use_backend backend if condition`).
+    /// Routes are tried in order; the first whose condition holds wins.
+    #[must_use]
+    pub fn route(mut self, condition: Condition, backend: &Backend) -> Self {
+        let name = self.add_backend(backend);
+        self.routes.push(Route {
+            condition,
+            backend: name,
+        });
+        self
+    }
+
+    /// Sends requests no route matched to `backend` (without one they get 503).
+    #[must_use]
+    pub fn default_backend(mut self, backend: &Backend) -> Self {
+        self.default_backend = Some(self.add_backend(backend));
+        self
+    }
+
+    /// Adds a rule (deny, redirect, header action) run in order before routing.
+    #[must_use]
+    pub fn rule(mut self, rule: HttpRule) -> Self {
+        self.rules.push(rule);
+        self
+    }
+
+    /// `http-request deny deny_status <status> if <condition>`.
+    #[must_use]
+    pub fn deny(self, condition: Condition, status: u16) -> Self {
+        self.rule(HttpRule {
+            condition: Some(condition),
+            action: RuleAction::Deny { status },
+        })
+    }
+
+    /// `redirect ... [if <condition>]`.
+    #[must_use]
+    pub fn redirect(self, condition: Option<Condition>, redirect: Redirect) -> Self {
+        self.rule(HttpRule {
+            condition,
+            action: RuleAction::Redirect(redirect),
+        })
+    }
+
+    /// `http-request set-header/add-header/del-header ... [if <condition>]`.
+    #[must_use]
+    pub fn request_header(self, condition: Option<Condition>, action: HeaderAction) -> Self {
+        self.rule(HttpRule {
+            condition,
+            action: RuleAction::RequestHeader(action),
+        })
+    }
+
+    /// `http-response set-header/add-header/del-header ... [if <condition>]` (the condition is
+    /// evaluated on the request).
+    #[must_use]
+    pub fn response_header(self, condition: Option<Condition>, action: HeaderAction) -> Self {
+        self.rule(HttpRule {
+            condition,
+            action: RuleAction::ResponseHeader(action),
+        })
+    }
+
+    /// Sets every timeout at once.
+    #[must_use]
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Sets every non-timeout option at once.
+    #[must_use]
+    pub fn options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The frontend's name in logs and metrics.
+    #[must_use]
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.options.name = name.into();
+        self
+    }
+
+    /// Global `maxconn`.
+    #[must_use]
+    pub fn maxconn(mut self, n: usize) -> Self {
+        self.options.maxconn = n;
+        self
+    }
+
+    /// `option forwardfor` on or off.
+    #[must_use]
+    pub fn forward_for(mut self, on: bool) -> Self {
+        self.options.forward_for = on;
+        self
+    }
+
+    /// RFC 7239 `Forwarded` header on or off.
+    #[must_use]
+    pub fn forwarded(mut self, on: bool) -> Self {
+        self.options.forwarded = on;
+        self
+    }
+
+    /// `monitor-uri <path>`: answered 200 by the gateway itself.
+    #[must_use]
+    pub fn monitor_uri(mut self, path: impl Into<String>) -> Self {
+        self.options.monitor_uri = Some(path.into());
+        self
+    }
+
+    /// `monitor fail if { nbsrv(backend) lt 1 }`: the monitor URI answers 503 while `backend`
+    /// has no server up.
+    #[must_use]
+    pub fn monitor_fail_if_down(mut self, backend: &Backend) -> Self {
+        let name = self.add_backend(backend);
+        self.options.monitor_backends.push(name);
+        self
+    }
+
+    /// `stats uri <path>`: Prometheus text metrics at this path.
+    #[must_use]
+    pub fn stats_uri(mut self, path: impl Into<String>) -> Self {
+        self.options.stats_uri = Some(path.into());
+        self
+    }
+
+    /// Access log on or off.
+    #[must_use]
+    pub fn access_log(mut self, on: bool) -> Self {
+        self.options.access_log = on;
+        self
+    }
+
+    /// How long in-flight work may run after a graceful shutdown starts.
+    #[must_use]
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.options.grace = grace;
+        self
+    }
+
+    /// Checks the definition and resolves addresses. Nothing is bound until
+    /// [`Gateway::start`] or [`Gateway::run_until`].
+    pub fn build(self) -> Result<Gateway, Error> {
+        Gateway::from_builder(self)
+    }
+}

@@ -1,0 +1,1374 @@
+//! One client connection: read each request head, route it, exchange it with a server,
+//! forward bodies by their framing, switch to a tunnel after a valid 101, keep alive.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::Instrument as _;
+
+use crate::access_log::{AccessLog, Termination};
+use crate::backend::ConnectionMode;
+use crate::gateway::{ActiveGuard, Phase, Shared};
+use crate::metrics::add;
+use crate::parse::{self, ChunkedTracker};
+use crate::proto::{
+    BodyFraming, Parsed, RequestHead, ResponseHead, error_body, header, is_hop_by_hop,
+    named_by_connection, put_header, write_simple_response,
+};
+use crate::rules::{HeaderAction, RuleAction};
+use crate::upstream::{BackendRt, PickFailure};
+
+/// Bytes read from a socket at a time.
+const READ_CHUNK: usize = 16 * 1024;
+/// Header lines parsed per head.
+const MAX_HEADERS: usize = 128;
+
+/// Serves one accepted client connection until it closes.
+pub(crate) async fn serve(
+    guard: ActiveGuard,
+    listener: usize,
+    client: TcpStream,
+    peer: SocketAddr,
+) {
+    let shared = guard.0.clone();
+    let span = tracing::debug_span!("conn", %peer, listener = %shared.listeners[listener].name);
+    let _ = client.set_nodelay(true);
+    let phase = shared.phase.subscribe();
+    let conn = Conn {
+        listener,
+        client,
+        peer,
+        src: peer,
+        cbuf: BytesMut::with_capacity(READ_CHUNK),
+        sbuf: BytesMut::new(),
+        req_out: Vec::with_capacity(1024),
+        res_out: Vec::with_capacity(1024),
+        req_rules: Vec::new(),
+        res_rules: Vec::new(),
+        excluded: Vec::new(),
+        log: AccessLog::default(),
+        phase,
+        shared,
+    };
+    conn.run().instrument(span).await;
+    drop(guard);
+}
+
+/// What the head of one request asks for, owned so the client buffer can move on.
+#[derive(Debug, Clone, Copy)]
+struct RequestMeta {
+    head_len: usize,
+    framing: BodyFraming,
+    upgrade: bool,
+    keep_alive: bool,
+    version_minor: u8,
+    is_head: bool,
+    is_connect: bool,
+    ws_accept: Option<[u8; 28]>,
+}
+
+/// What to do with a parsed request.
+enum Plan {
+    Partial,
+    Invalid(u16),
+    /// The gateway answers itself (deny, redirect, monitor, stats); `res_out` holds the answer.
+    Answer {
+        meta: RequestMeta,
+        status: u16,
+    },
+    /// Forward to a backend; `req_out` holds the rewritten head.
+    Forward {
+        meta: RequestMeta,
+        backend: usize,
+        key: Option<u64>,
+    },
+    /// No route and no default backend.
+    NoBackend {
+        meta: RequestMeta,
+    },
+}
+
+/// How one exchange with a server ended.
+enum Exchange {
+    /// The response went out whole (`reusable`: the server connection may go back to the pool).
+    Done {
+        status: u16,
+        reusable: bool,
+        client_close: bool,
+    },
+    /// A valid 101: switch to a tunnel.
+    Switch,
+    /// Failed before any final response reached the client: answer this status.
+    Fail {
+        status: u16,
+        term: Termination,
+        server_fault: bool,
+    },
+    /// A reused pooled connection turned out closed before answering: retry on a fresh one.
+    Stale,
+    /// Failed after the response head went out (or the client went away): just close.
+    Abort {
+        status: u16,
+        term: Termination,
+        server_fault: bool,
+    },
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    listener: usize,
+    client: TcpStream,
+    peer: SocketAddr,
+    src: SocketAddr,
+    cbuf: BytesMut,
+    sbuf: BytesMut,
+    req_out: Vec<u8>,
+    res_out: Vec<u8>,
+    req_rules: Vec<usize>,
+    res_rules: Vec<usize>,
+    excluded: Vec<usize>,
+    log: AccessLog,
+    phase: watch::Receiver<Phase>,
+}
+
+enum ReadErr {
+    Closed,
+    Timeout,
+    Shutdown,
+}
+
+/// What follows a forwarded request.
+enum Next<'a> {
+    KeepAlive,
+    Close,
+    Tunnel {
+        server: TcpStream,
+        backend: usize,
+        server_index: usize,
+        pick: crate::upstream::Picked<'a>,
+    },
+}
+
+impl Conn {
+    async fn run(mut self) {
+        let shared = self.shared.clone();
+        if self.shared.listeners[self.listener].accept_proxy && !self.read_proxy_header().await {
+            return;
+        }
+        let mut first = true;
+        loop {
+            let start = Instant::now();
+            self.log.reset(start);
+            if self.cbuf.is_empty() {
+                let idle = if first {
+                    self.shared.timeouts.http_request
+                } else {
+                    self.shared.timeouts.http_keep_alive
+                };
+                match self.read_client(idle, true).await {
+                    Ok(_) => {}
+                    Err(ReadErr::Timeout) if first => {
+                        self.answer_error(408, Termination::ClientTimeoutRequest)
+                            .await;
+                        return;
+                    }
+                    Err(_) => return,
+                }
+            }
+            let head_start = if first { start } else { Instant::now() };
+            first = false;
+            self.log.start = head_start;
+            let deadline = head_start + self.shared.timeouts.http_request;
+            let plan = loop {
+                let plan = self.plan();
+                if !matches!(plan, Plan::Partial) {
+                    break plan;
+                }
+                if self.cbuf.len() >= self.shared.options.max_head_size {
+                    break Plan::Invalid(431);
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.read_client(left, false).await {
+                    Ok(_) => {}
+                    Err(ReadErr::Timeout) => {
+                        self.answer_error(408, Termination::ClientTimeoutRequest)
+                            .await;
+                        return;
+                    }
+                    Err(_) => {
+                        // A client that gives up mid-head gets nothing (it is gone).
+                        return;
+                    }
+                }
+            };
+            self.log.t_request = Some(head_start.elapsed());
+            let keep_going = match plan {
+                Plan::Partial => false,
+                Plan::Invalid(status) => {
+                    add(&self.shared.metrics.invalid, 1);
+                    self.answer_error(status, Termination::ProxyRequest).await;
+                    false
+                }
+                Plan::Answer { meta, status } => {
+                    self.cbuf.advance(meta.head_len);
+                    add(&self.shared.metrics.frontend.requests, 1);
+                    // An answered request's body (if any) is never read: close after answering.
+                    let close =
+                        !meta.keep_alive || meta.framing != BodyFraming::None || self.draining();
+                    if close {
+                        self.fix_close(&mut 0);
+                    }
+                    let ok = self.write_client_out().await;
+                    self.shared.metrics.response(status, None);
+                    self.log.status = status;
+                    self.log.bytes_out = self.res_out.len() as u64;
+                    self.log.term = Termination::Normal;
+                    self.emit_log();
+                    ok && !close
+                }
+                Plan::NoBackend { meta } => {
+                    self.cbuf.advance(meta.head_len);
+                    add(&self.shared.metrics.frontend.requests, 1);
+                    self.answer_error(503, Termination::ProxyConnect).await;
+                    false
+                }
+                Plan::Forward { meta, backend, key } => {
+                    self.cbuf.advance(meta.head_len);
+                    add(&self.shared.metrics.frontend.requests, 1);
+                    match self.forward(&shared, meta, backend, key).await {
+                        Next::KeepAlive => true,
+                        Next::Close => false,
+                        Next::Tunnel {
+                            server,
+                            backend,
+                            server_index,
+                            pick,
+                        } => {
+                            self.tunnel(server, &shared.backends[backend], backend, server_index)
+                                .await;
+                            drop(pick);
+                            return;
+                        }
+                    }
+                }
+            };
+            if !keep_going || self.draining() {
+                let _ = self.client.shutdown().await;
+                return;
+            }
+        }
+    }
+
+    fn draining(&self) -> bool {
+        *self.phase.borrow() != Phase::Running
+    }
+
+    /// Reads more client bytes within `limit`; while idle between requests a shutdown closes.
+    async fn read_client(&mut self, limit: Duration, idle: bool) -> Result<usize, ReadErr> {
+        self.cbuf.reserve(READ_CHUNK);
+        let read = tokio::time::timeout(limit, self.client.read_buf(&mut self.cbuf));
+        let result = if idle {
+            let phase = &mut self.phase;
+            tokio::select! {
+                r = read => r,
+                _ = crate::gateway::reached(phase, Phase::Draining) => return Err(ReadErr::Shutdown),
+            }
+        } else {
+            read.await
+        };
+        match result {
+            Err(_) => Err(ReadErr::Timeout),
+            Ok(Ok(0)) | Ok(Err(_)) => Err(ReadErr::Closed),
+            Ok(Ok(n)) => Ok(n),
+        }
+    }
+
+    async fn read_proxy_header(&mut self) -> bool {
+        let deadline = Instant::now() + self.shared.timeouts.http_request;
+        loop {
+            match crate::pp::decode(&self.cbuf) {
+                Ok(Some((src, len))) => {
+                    if let Some(src) = src {
+                        self.src = src;
+                    }
+                    self.cbuf.advance(len);
+                    return true;
+                }
+                Ok(None) => {}
+                Err(()) => {
+                    tracing::debug!("invalid PROXY protocol header: closing");
+                    return false;
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.read_client(left, false).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// Parses the buffered head and decides what to do, writing the head to send.
+    fn plan(&mut self) -> Plan {
+        let shared = &*self.shared;
+        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let head = match parse::parse_request(&self.cbuf, &mut storage) {
+            Ok(Parsed::Partial) => return Plan::Partial,
+            Err(status) => return Plan::Invalid(status),
+            Ok(Parsed::Complete(h)) => h,
+        };
+        let ws_accept = if head.upgrade {
+            header(head.headers, "sec-websocket-key")
+                .map(|k| parse::websocket_accept(k.trim_ascii()))
+        } else {
+            None
+        };
+        let meta = RequestMeta {
+            head_len: head.head_len,
+            framing: head.framing,
+            upgrade: head.upgrade,
+            keep_alive: head.keep_alive,
+            version_minor: head.version_minor,
+            is_head: head.method.eq_ignore_ascii_case("HEAD"),
+            is_connect: head.method.eq_ignore_ascii_case("CONNECT"),
+            ws_accept,
+        };
+        self.log
+            .set_request(head.method, head.target, head.version_minor);
+        let view = crate::acl::RequestView::new(head.method, head.target, head.headers)
+            .with_version_minor(head.version_minor)
+            .with_src(self.src);
+        let path = head.target.split_once('?').map_or(head.target, |(p, _)| p);
+
+        // Gateway-answered paths first: they never touch a backend.
+        if shared.options.monitor_uri.as_deref() == Some(path) {
+            let up = shared
+                .monitor_backends
+                .iter()
+                .all(|&b| shared.backends[b].any_up());
+            let status = if up { 200 } else { 503 };
+            self.res_out.clear();
+            let body = if up { "OK\n" } else { "Service Unavailable\n" };
+            write_simple_response(&mut self.res_out, status, &[], body, false);
+            self.log.backend = Some("<MONITOR>".into());
+            return Plan::Answer { meta, status };
+        }
+        if shared.options.stats_uri.as_deref() == Some(path) {
+            let text = crate::metrics::render(shared);
+            self.res_out.clear();
+            write_simple_response(
+                &mut self.res_out,
+                200,
+                &[("Content-Type", "text/plain; version=0.0.4")],
+                "",
+                false,
+            );
+            // Replace the empty body written above with the metrics text.
+            fix_content_length(&mut self.res_out, &text);
+            self.log.backend = Some("<STATS>".into());
+            return Plan::Answer { meta, status: 200 };
+        }
+
+        self.req_rules.clear();
+        self.res_rules.clear();
+        for (i, rule) in shared.rules.iter().enumerate() {
+            if !rule.condition.as_ref().is_none_or(|c| c.eval(&view)) {
+                continue;
+            }
+            match &rule.action {
+                RuleAction::Deny { status } => {
+                    add(&shared.metrics.denied, 1);
+                    self.res_out.clear();
+                    write_simple_response(
+                        &mut self.res_out,
+                        *status,
+                        &[],
+                        error_body(*status),
+                        false,
+                    );
+                    self.log.backend = Some("<DENY>".into());
+                    return Plan::Answer {
+                        meta,
+                        status: *status,
+                    };
+                }
+                RuleAction::Redirect(r) => {
+                    let host =
+                        header(head.headers, "host").and_then(|h| std::str::from_utf8(h).ok());
+                    let Some(location) = r.location_for(host, head.target) else {
+                        return Plan::Invalid(400);
+                    };
+                    self.res_out.clear();
+                    write_simple_response(
+                        &mut self.res_out,
+                        r.status,
+                        &[("Location", &location)],
+                        "",
+                        false,
+                    );
+                    self.log.backend = Some("<REDIRECT>".into());
+                    return Plan::Answer {
+                        meta,
+                        status: r.status,
+                    };
+                }
+                RuleAction::RequestHeader(_) => self.req_rules.push(i),
+                RuleAction::ResponseHeader(_) => self.res_rules.push(i),
+            }
+        }
+
+        let backend = shared
+            .routes
+            .iter()
+            .find(|(c, _)| c.eval(&view))
+            .map(|(_, b)| *b)
+            .or(shared.default_backend);
+        let Some(backend) = backend else {
+            return Plan::NoBackend { meta };
+        };
+        let be = &shared.backends[backend];
+        self.log.backend = Some(be.name.clone());
+        let key = hash_key(&be.spec.balance, &head, self.src.ip());
+        let listener = &shared.listeners[self.listener];
+        let actions = || {
+            self.req_rules
+                .iter()
+                .filter_map(|&i| match &shared.rules[i].action {
+                    RuleAction::RequestHeader(a) => Some(a),
+                    _ => None,
+                })
+                .chain(be.spec.request_headers.iter())
+        };
+        write_request_head(
+            &mut self.req_out,
+            &head,
+            &RewriteCtx {
+                client_ip: self.src.ip(),
+                proto: &listener.forwarded_proto,
+                forward_for: shared.options.forward_for,
+                forwarded_proto: shared.options.forwarded_proto,
+                forwarded: shared.options.forwarded,
+                mode: be.spec.mode,
+            },
+            actions,
+        );
+        Plan::Forward { meta, backend, key }
+    }
+
+    /// Forwards one request to a backend and its response back; `true` keeps the client.
+    async fn forward<'s>(
+        &mut self,
+        shared: &'s Shared,
+        meta: RequestMeta,
+        backend: usize,
+        key: Option<u64>,
+    ) -> Next<'s> {
+        let be = &shared.backends[backend];
+        add(&shared.metrics.backends[backend].requests, 1);
+        self.excluded.clear();
+        let mut attempts_left = be.spec.retries;
+        let queue_start = Instant::now();
+        let mut pick = match be.pick(key, &self.excluded).await {
+            Ok(p) => p,
+            Err(f) => {
+                self.log.t_queue = Some(queue_start.elapsed());
+                let term = if f == PickFailure::QueueTimeout {
+                    Termination::ServerQueue
+                } else {
+                    Termination::ProxyConnect
+                };
+                self.answer_error(503, term).await;
+                return Next::Close;
+            }
+        };
+        self.log.t_queue = Some(queue_start.elapsed());
+        let connect_start = Instant::now();
+        let mut fresh_only = false;
+        loop {
+            let s = pick.index;
+            self.log.server = Some(be.servers[s].name.clone());
+            let pooled = if fresh_only || be.spec.mode != ConnectionMode::KeepAlive {
+                None
+            } else {
+                be.take_idle(s)
+            };
+            let reused = pooled.is_some();
+            let server = match pooled {
+                Some(c) => Ok(c),
+                None => self.connect(be, s).await,
+            };
+            let mut server = match server {
+                Ok(c) => c,
+                Err(()) => {
+                    add(&shared.metrics.servers[backend][s].connect_errors, 1);
+                    add(&shared.metrics.backends[backend].connect_errors, 1);
+                    crate::checks::observe_failure(&shared, backend, s);
+                    if attempts_left == 0 {
+                        self.log.t_connect = Some(connect_start.elapsed());
+                        self.answer_error(503, Termination::ServerConnect).await;
+                        return Next::Close;
+                    }
+                    attempts_left -= 1;
+                    add(&shared.metrics.backends[backend].retries, 1);
+                    add(&shared.metrics.servers[backend][s].retries, 1);
+                    if be.spec.redispatch {
+                        self.excluded.push(s);
+                        drop(pick);
+                        pick = match be.pick(key, &self.excluded).await {
+                            Ok(p) => {
+                                add(&shared.metrics.backends[backend].redispatches, 1);
+                                p
+                            }
+                            // Every server was tried once: start over rather than give up.
+                            Err(PickFailure::NoneUp) if !self.excluded.is_empty() => {
+                                self.excluded.clear();
+                                match be.pick(key, &self.excluded).await {
+                                    Ok(p) => p,
+                                    Err(_) => {
+                                        self.answer_error(503, Termination::ServerConnect).await;
+                                        return Next::Close;
+                                    }
+                                }
+                            }
+                            Err(_) => {
+                                self.answer_error(503, Termination::ServerConnect).await;
+                                return Next::Close;
+                            }
+                        };
+                    } else {
+                        // Same server again after a short pause (HAProxy waits about a second).
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    continue;
+                }
+            };
+            self.log.t_connect = Some(connect_start.elapsed());
+            add(&shared.metrics.servers[backend][s].requests, 1);
+            let response_start = Instant::now();
+            let outcome = self
+                .exchange(&mut server, be, backend, s, meta, reused)
+                .await;
+            match outcome {
+                Exchange::Stale => {
+                    fresh_only = true;
+                    continue;
+                }
+                Exchange::Done {
+                    status,
+                    reusable,
+                    client_close,
+                } => {
+                    self.finish_log(status, Termination::Normal, response_start);
+                    shared.metrics.response(status, Some((backend, Some(s))));
+                    if reusable {
+                        be.put_idle(s, server);
+                    }
+                    drop(pick);
+                    return if client_close {
+                        Next::Close
+                    } else {
+                        Next::KeepAlive
+                    };
+                }
+                Exchange::Switch => {
+                    self.finish_log(101, Termination::Normal, response_start);
+                    shared.metrics.response(101, Some((backend, Some(s))));
+                    add(&shared.metrics.backends[backend].tunnels, 1);
+                    add(&shared.metrics.servers[backend][s].tunnels, 1);
+                    return Next::Tunnel {
+                        server,
+                        backend,
+                        server_index: s,
+                        pick,
+                    };
+                }
+                Exchange::Fail {
+                    status,
+                    term,
+                    server_fault,
+                } => {
+                    if server_fault {
+                        add(&shared.metrics.backends[backend].response_errors, 1);
+                        add(&shared.metrics.servers[backend][s].response_errors, 1);
+                        crate::checks::observe_failure(&shared, backend, s);
+                    }
+                    drop(server);
+                    drop(pick);
+                    shared.metrics.response(status, Some((backend, Some(s))));
+                    self.log.t_response = Some(response_start.elapsed());
+                    self.answer_error_counted(status, term).await;
+                    return Next::Close;
+                }
+                Exchange::Abort {
+                    status,
+                    term,
+                    server_fault,
+                } => {
+                    if server_fault {
+                        add(&shared.metrics.backends[backend].response_errors, 1);
+                        add(&shared.metrics.servers[backend][s].response_errors, 1);
+                    }
+                    self.finish_log(status, term, response_start);
+                    if status != 0 {
+                        shared.metrics.response(status, Some((backend, Some(s))));
+                    }
+                    return Next::Close;
+                }
+            }
+        }
+    }
+
+    fn finish_log(&mut self, status: u16, term: Termination, response_start: Instant) {
+        if self.log.t_response.is_none() {
+            self.log.t_response = Some(response_start.elapsed());
+        }
+        self.log.status = status;
+        self.log.term = term;
+        self.emit_log();
+    }
+
+    /// Opens a connection to server `s` (with the PROXY header it asks for).
+    async fn connect(&mut self, be: &BackendRt, s: usize) -> Result<TcpStream, ()> {
+        let srv = &be.servers[s];
+        let stream = match tokio::time::timeout(be.connect_timeout(), TcpStream::connect(srv.addr))
+            .await
+        {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                tracing::debug!(backend = %be.name, server = %srv.name, error = %e, "connect failed");
+                return Err(());
+            }
+            Err(_) => {
+                tracing::debug!(backend = %be.name, server = %srv.name, "connect timed out");
+                return Err(());
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let mut stream = stream;
+        if let Some(version) = srv.send_proxy {
+            let dst = self.client.local_addr().unwrap_or(self.peer);
+            let mut header = Vec::with_capacity(64);
+            crate::pp::encode(version, self.src, dst, &mut header);
+            if stream.write_all(&header).await.is_err() {
+                return Err(());
+            }
+        }
+        Ok(stream)
+    }
+
+    /// Sends the request (head and body) and brings the response back.
+    async fn exchange(
+        &mut self,
+        server: &mut TcpStream,
+        be: &BackendRt,
+        backend: usize,
+        s: usize,
+        meta: RequestMeta,
+        reused: bool,
+    ) -> Exchange {
+        let t = &be.timeouts;
+        let shared = &*self.shared;
+        match tokio::time::timeout(t.server, server.write_all(&self.req_out)).await {
+            Ok(Ok(())) => {}
+            _ if reused && meta.framing == BodyFraming::None => return Exchange::Stale,
+            _ => {
+                return Exchange::Fail {
+                    status: 502,
+                    term: Termination::ServerHeaders,
+                    server_fault: true,
+                };
+            }
+        }
+        self.sbuf.clear();
+        let (mut cr, mut cw) = self.client.split();
+        let (mut sr, mut sw) = server.split();
+        let upload = async {
+            if meta.framing == BodyFraming::None {
+                return Ok(0);
+            }
+            pump_body(
+                &mut cr,
+                &mut self.cbuf,
+                &mut sw,
+                meta.framing,
+                t.server.max(shared.timeouts.client),
+                t.server,
+            )
+            .await
+        };
+        let res_rules = &self.res_rules;
+        let actions = || {
+            res_rules
+                .iter()
+                .filter_map(|&i| match &shared.rules[i].action {
+                    RuleAction::ResponseHeader(a) => Some(a),
+                    _ => None,
+                })
+                .chain(be.spec.response_headers.iter())
+        };
+        let client_wants_close = !meta.keep_alive || be.spec.mode == ConnectionMode::Close;
+        let download = download(
+            &mut sr,
+            &mut self.sbuf,
+            &mut cw,
+            &mut self.res_out,
+            meta,
+            t.server,
+            shared.timeouts.client,
+            client_wants_close,
+            actions,
+        );
+        tokio::pin!(upload, download);
+        let mut upload_done: Option<Result<u64, PumpError>> = None;
+        let down = loop {
+            tokio::select! {
+                r = &mut upload, if upload_done.is_none() => {
+                    if let Err(e) = &r {
+                        if e.is_source_side() {
+                            // The client went away or stalled mid-body: nothing more to do.
+                            let term = if matches!(e, PumpError::SrcTimeout) { Termination::ClientTimeoutData } else { Termination::ClientAbortData };
+                            return Exchange::Abort { status: 0, term, server_fault: false };
+                        }
+                    }
+                    upload_done = Some(r);
+                }
+                d = &mut download => break d,
+            }
+        };
+        if let Some(Ok(n)) = &upload_done {
+            add(&shared.metrics.backends[backend].bytes_in, *n);
+            add(&shared.metrics.servers[backend][s].bytes_in, *n);
+        }
+        let upload_complete = matches!(upload_done, Some(Ok(_)));
+        match down {
+            Down::Complete {
+                status,
+                body_bytes,
+                server_keep_alive,
+                client_close,
+            } => {
+                add(&shared.metrics.backends[backend].bytes_out, body_bytes);
+                add(&shared.metrics.servers[backend][s].bytes_out, body_bytes);
+                self.log.bytes_out = body_bytes;
+                let reusable = server_keep_alive
+                    && upload_complete
+                    && be.spec.mode == ConnectionMode::KeepAlive;
+                Exchange::Done {
+                    status,
+                    reusable,
+                    client_close: client_close || !upload_complete,
+                }
+            }
+            Down::Switch => {
+                if upload_complete {
+                    Exchange::Switch
+                } else {
+                    Exchange::Abort {
+                        status: 101,
+                        term: Termination::ClientAbortData,
+                        server_fault: false,
+                    }
+                }
+            }
+            Down::NoResponse { timeout, empty } => {
+                if empty && !timeout && reused && meta.framing == BodyFraming::None {
+                    Exchange::Stale
+                } else if timeout {
+                    Exchange::Fail {
+                        status: 504,
+                        term: Termination::ServerTimeoutHeaders,
+                        server_fault: true,
+                    }
+                } else {
+                    Exchange::Fail {
+                        status: 502,
+                        term: Termination::ServerHeaders,
+                        server_fault: true,
+                    }
+                }
+            }
+            Down::Invalid => Exchange::Fail {
+                status: 502,
+                term: Termination::ProxyHeaders,
+                server_fault: true,
+            },
+            Down::Aborted {
+                status,
+                term,
+                server_fault,
+            } => Exchange::Abort {
+                status,
+                term,
+                server_fault,
+            },
+        }
+    }
+
+    /// Pipes the upgraded connection until either side ends it (or shutdown/kill closes it).
+    async fn tunnel(self, server: TcpStream, be: &BackendRt, backend: usize, s: usize) {
+        let t = &be.timeouts;
+        let Conn {
+            client,
+            cbuf,
+            sbuf,
+            phase,
+            shared,
+            ..
+        } = self;
+        let mut tunnel = gangway_tunnel::Tunnel::new(client, server)
+            .client_read_ahead(cbuf.freeze())
+            .server_read_ahead(sbuf.freeze())
+            .idle_timeout(t.tunnel)
+            .client_fin_timeout(shared.timeouts.client_fin)
+            .server_fin_timeout(t.server_fin);
+        let handle = tunnel.handle();
+        let mut phase = phase;
+        let mut kill = be.servers[s].kill.subscribe();
+        let watcher = async move {
+            tokio::select! {
+                _ = crate::gateway::reached(&mut phase, Phase::Closing) => {}
+                _ = kill.changed() => {}
+            }
+        };
+        tokio::pin!(watcher);
+        let run = tunnel.run();
+        tokio::pin!(run);
+        let outcome = tokio::select! {
+            o = &mut run => o,
+            _ = &mut watcher => {
+                handle.abort();
+                run.await
+            }
+        };
+        add(
+            &shared.metrics.backends[backend].bytes_in,
+            outcome.client_to_server,
+        );
+        add(
+            &shared.metrics.servers[backend][s].bytes_in,
+            outcome.client_to_server,
+        );
+        add(
+            &shared.metrics.backends[backend].bytes_out,
+            outcome.server_to_client,
+        );
+        add(
+            &shared.metrics.servers[backend][s].bytes_out,
+            outcome.server_to_client,
+        );
+        tracing::debug!(reason = %outcome.reason, up = outcome.client_to_server, down = outcome.server_to_client, "tunnel closed");
+    }
+
+    /// Writes `res_out` to the client within the client timeout.
+    async fn write_client_out(&mut self) -> bool {
+        matches!(
+            tokio::time::timeout(
+                self.shared.timeouts.client,
+                self.client.write_all(&self.res_out)
+            )
+            .await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Answers a gateway-generated error, logs it and counts it (connection closes afterwards).
+    async fn answer_error(&mut self, status: u16, term: Termination) {
+        self.shared.metrics.response(status, None);
+        self.answer_error_counted(status, term).await;
+    }
+
+    async fn answer_error_counted(&mut self, status: u16, term: Termination) {
+        self.res_out.clear();
+        write_simple_response(&mut self.res_out, status, &[], error_body(status), true);
+        let _ = self.write_client_out().await;
+        let _ = self.client.shutdown().await;
+        self.log.status = status;
+        self.log.term = term;
+        self.log.bytes_out = self.res_out.len() as u64;
+        if status >= 500 {
+            tracing::warn!(status, backend = ?self.log.backend, server = ?self.log.server, termination = %term.code(), client = %self.src, "gateway answered an error");
+        }
+        self.emit_log();
+    }
+
+    /// Makes the answer in `res_out` close the connection.
+    fn fix_close(&mut self, _unused: &mut usize) {
+        if let Some(pos) = find_subslice(&self.res_out, b"\r\n\r\n") {
+            self.res_out
+                .splice(pos + 2..pos + 2, b"Connection: close\r\n".iter().copied());
+        }
+    }
+
+    fn emit_log(&mut self) {
+        if self.shared.options.access_log {
+            let listener = &self.shared.listeners[self.listener];
+            self.log
+                .emit(self.src, &self.shared.options.name, &listener.name);
+        }
+    }
+}
+
+fn find_subslice(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn fix_content_length(out: &mut Vec<u8>, body: &str) {
+    let text = String::from_utf8_lossy(out).replace(
+        "Content-Length: 0\r\n",
+        &format!("Content-Length: {}\r\n", body.len()),
+    );
+    out.clear();
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(body.as_bytes());
+}
+
+/// The balance key of a request for hashing algorithms.
+fn hash_key(
+    balance: &crate::backend::Balance,
+    head: &RequestHead<'_, '_>,
+    src: IpAddr,
+) -> Option<u64> {
+    use crate::backend::Balance;
+    let bytes: Option<&[u8]> = match balance {
+        Balance::Source => {
+            return Some(match src {
+                IpAddr::V4(a) => fnv(&a.octets()),
+                IpAddr::V6(a) => fnv(&a.octets()),
+            });
+        }
+        Balance::Uri => Some(
+            head.target
+                .split_once('?')
+                .map_or(head.target, |(p, _)| p)
+                .as_bytes(),
+        ),
+        Balance::UrlParam(name) => head.target.split_once('?').and_then(|(_, q)| {
+            q.split('&').find_map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (k == name).then_some(v.as_bytes())
+            })
+        }),
+        Balance::Header(name) => header(head.headers, name),
+        _ => None,
+    };
+    bytes.map(fnv)
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+struct RewriteCtx<'a> {
+    client_ip: IpAddr,
+    proto: &'a str,
+    forward_for: bool,
+    forwarded_proto: bool,
+    forwarded: bool,
+    mode: ConnectionMode,
+}
+
+/// Writes the request head sent to the server: hop-by-hop headers out, forwarding headers
+/// and header actions in, `Connection` set for the server side.
+fn write_request_head<'r, I>(
+    out: &mut Vec<u8>,
+    head: &RequestHead<'_, '_>,
+    ctx: &RewriteCtx<'_>,
+    actions: impl Fn() -> I,
+) where
+    I: Iterator<Item = &'r HeaderAction>,
+{
+    use std::io::Write as _;
+    out.clear();
+    let _ = write!(
+        out,
+        "{} {} HTTP/1.{}\r\n",
+        head.method, head.target, head.version_minor
+    );
+    let removed =
+        |name: &str| actions().any(|a| a.removes_existing() && a.name().eq_ignore_ascii_case(name));
+    let mut xff_prev: Option<usize> = None;
+    for h in head.headers {
+        let name = h.name;
+        if is_hop_by_hop(name) || named_by_connection(head.headers, name) || removed(name) {
+            continue;
+        }
+        if ctx.forward_for && name.eq_ignore_ascii_case("x-forwarded-for") {
+            // Merge every earlier X-Forwarded-For line into ours, keeping order.
+            match xff_prev {
+                None => {
+                    xff_prev = Some(out.len());
+                    out.extend_from_slice(b"X-Forwarded-For: ");
+                    out.extend_from_slice(h.value.trim_ascii());
+                    out.extend_from_slice(b"\r\n");
+                }
+                Some(_) => {
+                    let end = out.len() - 2;
+                    let mut tail = Vec::with_capacity(h.value.len() + 2);
+                    tail.extend_from_slice(b", ");
+                    tail.extend_from_slice(h.value.trim_ascii());
+                    out.splice(end..end, tail);
+                }
+            }
+            continue;
+        }
+        if ctx.forwarded_proto && name.eq_ignore_ascii_case("x-forwarded-proto") {
+            continue;
+        }
+        put_header(out, name, h.value);
+    }
+    if ctx.forward_for {
+        match xff_prev {
+            Some(start) => {
+                // Append our hop to the merged line (it is the last header written by the loop
+                // only if nothing followed, so find its end).
+                let line_end = start + find_subslice(&out[start..], b"\r\n").unwrap_or(0);
+                let ip = ctx.client_ip.to_string();
+                let mut tail = Vec::with_capacity(ip.len() + 2);
+                tail.extend_from_slice(b", ");
+                tail.extend_from_slice(ip.as_bytes());
+                out.splice(line_end..line_end, tail);
+            }
+            None => {
+                let _ = write!(out, "X-Forwarded-For: {}\r\n", ctx.client_ip);
+            }
+        }
+    }
+    if ctx.forwarded_proto {
+        let _ = write!(out, "X-Forwarded-Proto: {}\r\n", ctx.proto);
+    }
+    if ctx.forwarded {
+        match ctx.client_ip {
+            IpAddr::V4(ip) => {
+                let _ = write!(out, "Forwarded: for={ip};proto={}\r\n", ctx.proto);
+            }
+            IpAddr::V6(ip) => {
+                let _ = write!(out, "Forwarded: for=\"[{ip}]\";proto={}\r\n", ctx.proto);
+            }
+        }
+    }
+    for a in actions() {
+        if let Some((n, v)) = a.added() {
+            put_header(out, n, v.as_bytes());
+        }
+    }
+    if head.upgrade && !head.method.eq_ignore_ascii_case("CONNECT") {
+        out.extend_from_slice(b"Connection: Upgrade\r\n");
+        if let Some(u) = header(head.headers, "upgrade") {
+            put_header(out, "Upgrade", u);
+        }
+    } else {
+        match ctx.mode {
+            ConnectionMode::KeepAlive if head.version_minor == 0 => {
+                out.extend_from_slice(b"Connection: keep-alive\r\n")
+            }
+            ConnectionMode::KeepAlive => {}
+            _ => out.extend_from_slice(b"Connection: close\r\n"),
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes the response head sent to the client.
+fn write_response_head<'r, I>(
+    out: &mut Vec<u8>,
+    head: &ResponseHead<'_, '_>,
+    reason: &str,
+    client_minor: u8,
+    close: bool,
+    actions: impl Fn() -> I,
+) where
+    I: Iterator<Item = &'r HeaderAction>,
+{
+    use std::io::Write as _;
+    out.clear();
+    let switching = head.status == 101;
+    let _ = write!(out, "HTTP/1.1 {} {}\r\n", head.status, reason);
+    let removed =
+        |name: &str| actions().any(|a| a.removes_existing() && a.name().eq_ignore_ascii_case(name));
+    for h in head.headers {
+        let name = h.name;
+        let keep_for_switch = switching
+            && (name.eq_ignore_ascii_case("connection") || name.eq_ignore_ascii_case("upgrade"));
+        if !keep_for_switch && (is_hop_by_hop(name) || named_by_connection(head.headers, name)) {
+            continue;
+        }
+        if removed(name) {
+            continue;
+        }
+        put_header(out, name, h.value);
+    }
+    for a in actions() {
+        if let Some((n, v)) = a.added() {
+            put_header(out, n, v.as_bytes());
+        }
+    }
+    if !switching && head.status >= 200 {
+        if close {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if client_minor == 0 {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// How the download side ended.
+enum Down {
+    Complete {
+        status: u16,
+        body_bytes: u64,
+        server_keep_alive: bool,
+        client_close: bool,
+    },
+    Switch,
+    NoResponse {
+        timeout: bool,
+        empty: bool,
+    },
+    Invalid,
+    Aborted {
+        status: u16,
+        term: Termination,
+        server_fault: bool,
+    },
+}
+
+/// Reads response heads (forwarding 1xx), then the final head and body, to the client.
+#[allow(clippy::too_many_arguments)]
+async fn download<'r, R, W, I>(
+    sr: &mut R,
+    sbuf: &mut BytesMut,
+    cw: &mut W,
+    out: &mut Vec<u8>,
+    meta: RequestMeta,
+    server_timeout: Duration,
+    client_timeout: Duration,
+    client_wants_close: bool,
+    actions: impl Fn() -> I,
+) -> Down
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+    I: Iterator<Item = &'r HeaderAction>,
+{
+    let method = if meta.is_head {
+        "HEAD"
+    } else if meta.is_connect {
+        "CONNECT"
+    } else {
+        "GET"
+    };
+    let mut received_any = false;
+    loop {
+        // Read until one full response head is buffered.
+        let parsed = loop {
+            let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            match parse::parse_response(sbuf, &mut storage, method) {
+                Ok(Parsed::Complete(h)) => {
+                    let reason = reason_of(sbuf);
+                    let interim = (100..200).contains(&h.status) && h.status != 101;
+                    let switch_ok = h.status == 101
+                        && meta.upgrade
+                        && parse::valid_switch(meta.ws_accept.as_ref(), &h);
+                    if h.status == 101 && !switch_ok {
+                        return Down::Invalid;
+                    }
+                    let client_close = client_wants_close || h.framing == BodyFraming::Close;
+                    if interim {
+                        // Interim answers go through as they are (not to HTTP/1.0 clients).
+                        out.clear();
+                        if meta.version_minor >= 1 {
+                            out.extend_from_slice(&sbuf[..h.head_len]);
+                        }
+                    } else {
+                        write_response_head(
+                            out,
+                            &h,
+                            reason,
+                            meta.version_minor,
+                            client_close,
+                            &actions,
+                        );
+                    }
+                    break (h.status, h.head_len, h.framing, h.keep_alive, client_close);
+                }
+                Ok(Parsed::Partial) => {
+                    if sbuf.len() > 64 * 1024 {
+                        return Down::Invalid;
+                    }
+                }
+                Err(()) => return Down::Invalid,
+            }
+            sbuf.reserve(READ_CHUNK);
+            match tokio::time::timeout(server_timeout, sr.read_buf(sbuf)).await {
+                Err(_) => {
+                    return Down::NoResponse {
+                        timeout: true,
+                        empty: !received_any,
+                    };
+                }
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    return Down::NoResponse {
+                        timeout: false,
+                        empty: !received_any && sbuf.is_empty(),
+                    };
+                }
+                Ok(Ok(_)) => received_any = true,
+            }
+        };
+        let (status, head_len, framing, server_keep_alive, client_close) = parsed;
+        sbuf.advance(head_len);
+        if !out.is_empty() {
+            match tokio::time::timeout(client_timeout, cw.write_all(out)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => {
+                    return Down::Aborted {
+                        status,
+                        term: Termination::ClientAbortHeaders,
+                        server_fault: false,
+                    };
+                }
+                Err(_) => {
+                    return Down::Aborted {
+                        status,
+                        term: Termination::ClientTimeoutData,
+                        server_fault: false,
+                    };
+                }
+            }
+        }
+        if status == 101 {
+            let _ = cw.flush().await;
+            return Down::Switch;
+        }
+        if (100..200).contains(&status) {
+            continue;
+        }
+        let result = pump_body(sr, sbuf, cw, framing, server_timeout, client_timeout).await;
+        return match result {
+            Ok(n) => Down::Complete {
+                status,
+                body_bytes: n,
+                server_keep_alive: server_keep_alive && sbuf.is_empty(),
+                client_close,
+            },
+            Err(PumpError::SrcTimeout) => Down::Aborted {
+                status,
+                term: Termination::ServerTimeoutData,
+                server_fault: true,
+            },
+            Err(PumpError::SrcClosed) | Err(PumpError::SrcInvalid) => Down::Aborted {
+                status,
+                term: Termination::ServerAbortData,
+                server_fault: true,
+            },
+            Err(PumpError::Dst) => Down::Aborted {
+                status,
+                term: Termination::ClientAbortData,
+                server_fault: false,
+            },
+        };
+    }
+}
+
+fn reason_of(buf: &[u8]) -> &str {
+    let line_end = find_subslice(buf, b"\r\n").unwrap_or(0);
+    let line = &buf[..line_end];
+    // "HTTP/1.1 200 OK": the reason starts after the second space.
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let _ = parts.next();
+    let _ = parts.next();
+    parts
+        .next()
+        .and_then(|r| std::str::from_utf8(r).ok())
+        .unwrap_or("")
+}
+
+/// Why moving a body stopped early.
+#[derive(Debug)]
+enum PumpError {
+    SrcClosed,
+    SrcTimeout,
+    SrcInvalid,
+    Dst,
+}
+
+impl PumpError {
+    fn is_source_side(&self) -> bool {
+        !matches!(self, PumpError::Dst)
+    }
+}
+
+/// Moves one body from `src` to `dst` by its framing, starting with the bytes in `buf`; bytes
+/// past the body's end stay in `buf` (the next pipelined message). Returns the body length.
+async fn pump_body<R, W>(
+    src: &mut R,
+    buf: &mut BytesMut,
+    dst: &mut W,
+    framing: BodyFraming,
+    read_timeout: Duration,
+    write_timeout: Duration,
+) -> Result<u64, PumpError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut total = 0u64;
+    let mut chunked = ChunkedTracker::default();
+    let mut remaining = match framing {
+        BodyFraming::None => return Ok(0),
+        BodyFraming::Length(n) => n,
+        _ => u64::MAX,
+    };
+    loop {
+        if !buf.is_empty() {
+            let (take, done) = match framing {
+                BodyFraming::Length(_) => {
+                    let take = usize::try_from(remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(buf.len());
+                    remaining -= take as u64;
+                    (take, remaining == 0)
+                }
+                BodyFraming::Chunked => chunked.feed(buf).map_err(|()| PumpError::SrcInvalid)?,
+                _ => (buf.len(), false),
+            };
+            if take > 0 {
+                match tokio::time::timeout(write_timeout, dst.write_all(&buf[..take])).await {
+                    Ok(Ok(())) => {}
+                    _ => return Err(PumpError::Dst),
+                }
+                buf.advance(take);
+                total += take as u64;
+            }
+            if done {
+                let _ = dst.flush().await;
+                return Ok(total);
+            }
+        }
+        buf.reserve(READ_CHUNK);
+        match tokio::time::timeout(read_timeout, src.read_buf(buf)).await {
+            Err(_) => return Err(PumpError::SrcTimeout),
+            Ok(Err(_)) => return Err(PumpError::SrcClosed),
+            Ok(Ok(0)) => {
+                return if framing == BodyFraming::Close {
+                    let _ = dst.flush().await;
+                    Ok(total)
+                } else {
+                    Err(PumpError::SrcClosed)
+                };
+            }
+            Ok(Ok(_)) => {}
+        }
+    }
+}

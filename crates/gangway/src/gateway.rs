@@ -1,0 +1,397 @@
+//! The [`Gateway`], its runtime state and the [`GatewayHandle`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore, watch};
+
+use crate::acl::Condition;
+use crate::backend::ServerState;
+use crate::builder::{GatewayBuilder, Options};
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::rules::HttpRule;
+use crate::timeouts::Timeouts;
+use crate::upstream::BackendRt;
+
+/// Where a gateway is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    /// Accepting and serving.
+    Running,
+    /// Not accepting; idle connections close, in-flight requests and tunnels finish.
+    Draining,
+    /// The grace period is over: everything still open is closed.
+    Closing,
+}
+
+/// One listener at runtime.
+#[derive(Debug)]
+pub(crate) struct ListenerRt {
+    pub(crate) name: String,
+    pub(crate) addr: SocketAddr,
+    pub(crate) accept_proxy: bool,
+    pub(crate) forwarded_proto: String,
+    pub(crate) slots: Option<Arc<Semaphore>>,
+}
+
+/// Everything a connection task reads; shared by all of them.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) options: Options,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) listeners: Vec<ListenerRt>,
+    pub(crate) backends: Vec<BackendRt>,
+    pub(crate) routes: Vec<(Condition, usize)>,
+    pub(crate) default_backend: Option<usize>,
+    pub(crate) rules: Vec<HttpRule>,
+    pub(crate) monitor_backends: Vec<usize>,
+    pub(crate) phase: watch::Sender<Phase>,
+    pub(crate) slots: Arc<Semaphore>,
+    pub(crate) active: AtomicUsize,
+    pub(crate) idle_notify: Notify,
+    pub(crate) metrics: Metrics,
+}
+
+impl Shared {
+    pub(crate) fn backend_index(&self, name: &str) -> Option<usize> {
+        self.backends.iter().position(|b| b.name == name)
+    }
+}
+
+/// Counts a connection task as active for graceful shutdown; the last one out wakes the waiter.
+#[derive(Debug)]
+pub(crate) struct ActiveGuard(pub(crate) Arc<Shared>);
+
+impl ActiveGuard {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        shared.active.fetch_add(1, Ordering::AcqRel);
+        ActiveGuard(shared)
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle_notify.notify_waiters();
+        }
+    }
+}
+
+/// A gateway definition, checked and resolved, ready to start.
+///
+/// Build one with [`Gateway::builder`], then [`Gateway::start`] it (and keep the
+/// [`GatewayHandle`]) or [`Gateway::run_until`] a shutdown signal.
+#[derive(Debug)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+    bind_addrs: Vec<SocketAddr>,
+}
+
+impl Gateway {
+    /// A new, empty builder.
+    pub fn builder() -> GatewayBuilder {
+        GatewayBuilder::default()
+    }
+
+    pub(crate) fn from_builder(b: GatewayBuilder) -> Result<Gateway, Error> {
+        if let Some(name) = b.conflict {
+            return Err(Error::ConflictingBackend(name));
+        }
+        if b.listeners.is_empty() {
+            return Err(Error::NoListener);
+        }
+        if b.options.max_head_size < 256 {
+            return Err(Error::InvalidOption(
+                "max_head_size must be at least 256 bytes".into(),
+            ));
+        }
+        let mut bind_addrs = Vec::new();
+        let mut listeners = Vec::new();
+        for l in &b.listeners {
+            let addr = l.socket_addr()?;
+            bind_addrs.push(addr);
+            listeners.push(ListenerRt {
+                name: l.name.clone().unwrap_or_else(|| l.addr.clone()),
+                addr,
+                accept_proxy: l.accept_proxy,
+                forwarded_proto: l.forwarded_proto.clone().unwrap_or_else(|| "http".into()),
+                slots: l.maxconn.map(|n| Arc::new(Semaphore::new(n.max(1)))),
+            });
+        }
+        let mut backends = Vec::new();
+        for spec in &b.backends {
+            backends.push(BackendRt::new(spec, &b.timeouts)?);
+        }
+        let index = |name: &str| backends.iter().position(|x: &BackendRt| x.name == name);
+        let routes = b
+            .routes
+            .iter()
+            .filter_map(|r| index(&r.backend).map(|i| (r.condition.clone(), i)))
+            .collect();
+        let default_backend = b.default_backend.as_deref().and_then(index);
+        let monitor_backends = b
+            .options
+            .monitor_backends
+            .iter()
+            .filter_map(|n| index(n))
+            .collect();
+        let metrics = Metrics::new(&listeners, &backends);
+        let (phase, _) = watch::channel(Phase::Running);
+        let shared = Shared {
+            slots: Arc::new(Semaphore::new(b.options.maxconn.max(1))),
+            options: b.options,
+            timeouts: b.timeouts,
+            listeners,
+            backends,
+            routes,
+            default_backend,
+            rules: b.rules,
+            monitor_backends,
+            phase,
+            active: AtomicUsize::new(0),
+            idle_notify: Notify::new(),
+            metrics,
+        };
+        Ok(Gateway {
+            shared: Arc::new(shared),
+            bind_addrs,
+        })
+    }
+
+    /// Binds every listener, starts health checks and accept loops, and returns a handle.
+    /// Needs a tokio runtime.
+    pub async fn start(self) -> Result<GatewayHandle, Error> {
+        let mut bound = Vec::new();
+        for &addr in &self.bind_addrs {
+            let l = bind(addr).map_err(|source| Error::Bind { addr, source })?;
+            bound.push(l);
+        }
+        let mut local_addrs = Vec::new();
+        let mut tasks = Vec::new();
+        for (i, l) in bound.into_iter().enumerate() {
+            local_addrs.push(l.local_addr().map_err(|source| Error::Bind {
+                addr: self.bind_addrs[i],
+                source,
+            })?);
+            tasks.push(tokio::spawn(accept_loop(self.shared.clone(), i, l)));
+        }
+        let health = crate::checks::start(&self.shared);
+        tracing::info!(frontend = %self.shared.options.name, addrs = ?local_addrs, "gateway listening");
+        Ok(GatewayHandle {
+            shared: self.shared,
+            local_addrs: local_addrs.into(),
+            tasks: Arc::new(std::sync::Mutex::new(tasks)),
+            health: Arc::new(health),
+        })
+    }
+
+    /// Starts the gateway, serves until `signal` completes, then shuts down gracefully.
+    ///
+    /// ```no_run
+    /// # async fn f(gateway: gangway::Gateway) -> Result<(), gangway::Error> {
+    /// gateway.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await
+    /// # }
+    /// ```
+    pub async fn run_until<F: Future>(self, signal: F) -> Result<(), Error> {
+        let handle = self.start().await?;
+        signal.await;
+        handle.shutdown().await;
+        Ok(())
+    }
+
+    /// Starts the gateway and serves until Ctrl-C, then shuts down gracefully.
+    pub async fn run(self) -> Result<(), Error> {
+        self.run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+    }
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let domain = socket2::Domain::for_address(addr);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// Completes once the gateway's phase is `at` or later.
+pub(crate) async fn reached(phase: &mut watch::Receiver<Phase>, at: Phase) {
+    // The guard `wait_for` returns is dropped at once: it must not live across an await.
+    let _ = phase.wait_for(|p| *p >= at).await;
+}
+
+async fn accept_loop(shared: Arc<Shared>, index: usize, listener: TcpListener) {
+    let mut phase = shared.phase.subscribe();
+    loop {
+        // Take the connection slots first: at maxconn we stop accepting (clients wait in the
+        // kernel's backlog) rather than accepting and failing.
+        let listener_slot = match &shared.listeners[index].slots {
+            Some(sem) => tokio::select! {
+                p = sem.clone().acquire_owned() => match p { Ok(p) => Some(p), Err(_) => return },
+                _ = reached(&mut phase, Phase::Draining) => return,
+            },
+            None => None,
+        };
+        let global_slot = tokio::select! {
+            p = shared.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = reached(&mut phase, Phase::Draining) => return,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    // Out of file descriptors and the like: back off a little.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = reached(&mut phase, Phase::Draining) => return,
+        };
+        let guard = ActiveGuard::new(shared.clone());
+        shared.metrics.listener_accepted(index);
+        tokio::spawn(async move {
+            crate::conn::serve(guard, index, stream, peer).await;
+            drop(global_slot);
+            drop(listener_slot);
+        });
+    }
+}
+
+/// A running gateway: its bound addresses, runtime server changes, metrics and shutdown.
+///
+/// Cloning gives another handle to the same gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayHandle {
+    shared: Arc<Shared>,
+    local_addrs: Arc<[SocketAddr]>,
+    tasks: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    health: Arc<crate::checks::HealthTasks>,
+}
+
+impl GatewayHandle {
+    /// The addresses the listeners are bound to, in declaration order (with real ports when
+    /// port 0 was asked for).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// The first listener's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addrs[0]
+    }
+
+    /// Client connections open now.
+    pub fn active_connections(&self) -> usize {
+        self.shared.active.load(Ordering::Acquire)
+    }
+
+    /// Changes a server's state (`set server backend/server state ready|drain|maint`).
+    /// Returns `false` when no such backend or server exists.
+    pub fn set_server_state(&self, backend: &str, server: &str, state: ServerState) -> bool {
+        self.with_server(backend, server, |b, s| {
+            b.set_state(s, state, "set at runtime")
+        })
+    }
+
+    /// Changes a server's weight. Returns `false` when no such backend or server exists.
+    pub fn set_server_weight(&self, backend: &str, server: &str, weight: u32) -> bool {
+        self.with_server(backend, server, |b, s| b.set_weight(s, weight))
+    }
+
+    /// A server's current state, if the backend and server exist.
+    pub fn server_state(&self, backend: &str, server: &str) -> Option<ServerState> {
+        let b = &self.shared.backends[self.shared.backend_index(backend)?];
+        let s = b.server_index(server)?;
+        Some(b.state(s))
+    }
+
+    fn with_server(
+        &self,
+        backend: &str,
+        server: &str,
+        f: impl FnOnce(&BackendRt, usize) -> bool,
+    ) -> bool {
+        let Some(bi) = self.shared.backend_index(backend) else {
+            return false;
+        };
+        let b = &self.shared.backends[bi];
+        match b.server_index(server) {
+            Some(s) => f(b, s),
+            None => false,
+        }
+    }
+
+    /// Every counter as Prometheus text exposition (what the stats URI serves).
+    pub fn metrics_text(&self) -> String {
+        crate::metrics::render(&self.shared)
+    }
+
+    /// Starts a graceful shutdown without waiting: listeners stop accepting, idle keep-alive
+    /// connections close, in-flight requests and tunnels may finish within the grace period.
+    pub fn begin_shutdown(&self) {
+        self.shared.phase.send_if_modified(|p| {
+            if *p == Phase::Running {
+                *p = Phase::Draining;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Shuts down gracefully and waits: stop accepting, let in-flight requests and tunnels
+    /// finish for up to the grace period, then close what is left and return.
+    pub async fn shutdown(&self) {
+        self.begin_shutdown();
+        let grace = self.shared.options.grace;
+        if tokio::time::timeout(grace, self.wait_idle()).await.is_err() {
+            tracing::info!(
+                open = self.active_connections(),
+                "grace period over: closing what is left"
+            );
+            self.shared.phase.send_replace(Phase::Closing);
+            // Connection tasks watch the phase and close within one scheduling round.
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.wait_idle()).await;
+        }
+        self.health.stop();
+        let tasks: Vec<_> = match self.tasks.lock() {
+            Ok(mut t) => t.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        for t in tasks {
+            t.abort();
+        }
+        tracing::info!(frontend = %self.shared.options.name, "gateway stopped");
+    }
+
+    async fn wait_idle(&self) {
+        loop {
+            let notified = self.shared.idle_notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.shared.active.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Connects to a listener (for tests and tools): a plain TCP stream to the first listener.
+    #[doc(hidden)]
+    pub async fn connect(&self) -> std::io::Result<TcpStream> {
+        TcpStream::connect(self.local_addrs[0]).await
+    }
+}

@@ -1,0 +1,152 @@
+//! The gateway's timeouts, named after HAProxy's `timeout` keywords.
+
+use std::time::Duration;
+
+/// Every timeout the gateway applies, each named after the HAProxy keyword it mirrors.
+///
+/// Fields are public so a configuration loader can set them one by one; the chaining setters
+/// of the same names read better in code:
+///
+/// ```
+/// use gangway::Timeouts;
+/// use std::time::Duration;
+///
+/// let t = Timeouts::default().tunnel(Duration::from_secs(3600)).connect(Duration::from_secs(2));
+/// assert_eq!(t.tunnel, Duration::from_secs(3600));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timeouts {
+    /// `timeout client`: longest inactivity on the client side while a request or response is
+    /// under way (reading a body, writing a response). Default 50 s.
+    pub client: Duration,
+    /// `timeout server`: longest inactivity on the server side (waiting for the response head,
+    /// reading its body). Default 50 s.
+    pub server: Duration,
+    /// `timeout connect`: longest time to establish a TCP connection to a server. Default 5 s.
+    pub connect: Duration,
+    /// `timeout http-request`: the whole request head must arrive within this time after its
+    /// first byte (or after accept for the first request), else the client gets a 408. Default 10 s.
+    pub http_request: Duration,
+    /// `timeout http-keep-alive`: longest wait for the first byte of the next request on an idle
+    /// keep-alive client connection; the connection closes silently afterwards. Default 10 s.
+    pub http_keep_alive: Duration,
+    /// `timeout tunnel`: longest inactivity of an upgraded (WebSocket) tunnel. Default 1 h.
+    pub tunnel: Duration,
+    /// `timeout client-fin`: how long a tunnel stays open after the client half-closed. Default 5 s.
+    pub client_fin: Duration,
+    /// `timeout server-fin`: how long a tunnel stays open after the server half-closed. Default 5 s.
+    pub server_fin: Duration,
+    /// `timeout queue`: longest wait for a free slot when every server is at its `maxconn`;
+    /// the client gets a 503 afterwards. Default 5 s.
+    pub queue: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            client: Duration::from_secs(50),
+            server: Duration::from_secs(50),
+            connect: Duration::from_secs(5),
+            http_request: Duration::from_secs(10),
+            http_keep_alive: Duration::from_secs(10),
+            tunnel: Duration::from_secs(3600),
+            client_fin: Duration::from_secs(5),
+            server_fin: Duration::from_secs(5),
+            queue: Duration::from_secs(5),
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        impl Timeouts {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $name(mut self, value: Duration) -> Self {
+                    self.$name = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// Sets `timeout client`.
+    client,
+    /// Sets `timeout server`.
+    server,
+    /// Sets `timeout connect`.
+    connect,
+    /// Sets `timeout http-request`.
+    http_request,
+    /// Sets `timeout http-keep-alive`.
+    http_keep_alive,
+    /// Sets `timeout tunnel`.
+    tunnel,
+    /// Sets `timeout client-fin`.
+    client_fin,
+    /// Sets `timeout server-fin`.
+    server_fin,
+    /// Sets `timeout queue`.
+    queue,
+}
+
+/// Per-backend timeout overrides (HAProxy lets a `backend` section set its own
+/// `timeout server/connect/tunnel/queue/server-fin`); `None` keeps the gateway-wide value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackendTimeouts {
+    /// Overrides [`Timeouts::server`].
+    pub server: Option<Duration>,
+    /// Overrides [`Timeouts::connect`].
+    pub connect: Option<Duration>,
+    /// Overrides [`Timeouts::tunnel`].
+    pub tunnel: Option<Duration>,
+    /// Overrides [`Timeouts::queue`].
+    pub queue: Option<Duration>,
+    /// Overrides [`Timeouts::server_fin`].
+    pub server_fin: Option<Duration>,
+}
+
+impl BackendTimeouts {
+    /// Applies these overrides on top of the gateway-wide timeouts.
+    pub fn apply(&self, base: &Timeouts) -> Timeouts {
+        let mut t = *base;
+        if let Some(v) = self.server {
+            t.server = v;
+        }
+        if let Some(v) = self.connect {
+            t.connect = v;
+        }
+        if let Some(v) = self.tunnel {
+            t.tunnel = v;
+        }
+        if let Some(v) = self.queue {
+            t.queue = v;
+        }
+        if let Some(v) = self.server_fin {
+            t.server_fin = v;
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_apply_only_where_set() {
+        let base = Timeouts::default();
+        let o = BackendTimeouts {
+            tunnel: Some(Duration::from_secs(7)),
+            ..Default::default()
+        };
+        let t = o.apply(&base);
+        assert_eq!(t.tunnel, Duration::from_secs(7));
+        assert_eq!(t.server, base.server);
+    }
+}
