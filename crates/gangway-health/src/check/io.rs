@@ -1,0 +1,188 @@
+//! Running a check over a real TCP connection (tokio).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+
+use crate::check::proxy::write_proxy_header;
+use crate::check::response::{close_frame, contains_close_frame};
+use crate::check::{CheckKind, WS_KEY_LEN};
+use crate::{Check, CheckFailure, CheckReport, Progress};
+
+/// One server's prepared check: the request written once, a reusable response buffer.
+///
+/// ```no_run
+/// # async fn demo() {
+/// use std::time::Duration;
+/// use gangway_health::{Check, Probe};
+///
+/// let mut probe = Probe::new(Check::http("/health").shared(), "127.0.0.1:8080".parse().unwrap());
+/// let report = probe.run(Duration::from_secs(2)).await;
+/// println!("{:?} in {:?}", report.result, report.duration);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Probe {
+    check: Arc<Check>,
+    target: SocketAddr,
+    request: Vec<u8>,
+    /// Where the `Sec-WebSocket-Key` placeholder sits in `request`.
+    ws_key_at: Option<usize>,
+    buf: Vec<u8>,
+}
+
+impl Probe {
+    /// Prepares `check` for the server at `server` (the check may target another address or
+    /// port, see [`Check::target`]).
+    pub fn new(check: Arc<Check>, server: SocketAddr) -> Self {
+        let mut request = Vec::new();
+        check.write_request(server, None, &mut request);
+        let ws_key_at = match check.kind() {
+            CheckKind::WebSocket { .. } => Some(request.len() - 4 - WS_KEY_LEN),
+            _ => None,
+        };
+        Probe {
+            target: check.target(server),
+            check,
+            request,
+            ws_key_at,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Where the check connects.
+    pub fn target(&self) -> SocketAddr {
+        self.target
+    }
+
+    /// The check.
+    pub fn check(&self) -> &Arc<Check> {
+        &self.check
+    }
+
+    /// Runs the check once; the whole check (connect included) is bounded by `timeout`.
+    pub async fn run(&mut self, timeout: Duration) -> CheckReport {
+        let started = Instant::now();
+        let result = self.run_until(started + timeout).await;
+        CheckReport {
+            result,
+            duration: started.elapsed(),
+        }
+    }
+
+    async fn run_until(&mut self, deadline: Instant) -> Result<Option<u16>, CheckFailure> {
+        let mut stream = match timeout_at(deadline, TcpStream::connect(self.target)).await {
+            Err(_) => return Err(CheckFailure::ConnectTimeout),
+            Ok(Err(err)) => return Err(CheckFailure::from_connect(&err)),
+            Ok(Ok(stream)) => stream,
+        };
+        // Probes are tiny: send them at once.
+        let _ = stream.set_nodelay(true);
+        let accept = self.ws_key_at.map(|at| self.new_ws_key(at));
+
+        self.buf.clear();
+        if let Some(kind) = self.check.get_send_proxy() {
+            match (stream.local_addr(), stream.peer_addr()) {
+                (Ok(local), Ok(peer)) => write_proxy_header(kind, local, peer, &mut self.buf),
+                (Err(err), _) | (_, Err(err)) => return Err(CheckFailure::from_io(&err)),
+            }
+        }
+        self.buf.extend_from_slice(&self.request);
+        if !self.buf.is_empty() {
+            match timeout_at(deadline, stream.write_all(&self.buf)).await {
+                Err(_) => return Err(CheckFailure::ResponseTimeout { received: 0 }),
+                Ok(Err(err)) => return Err(CheckFailure::from_io(&err)),
+                Ok(Ok(())) => {}
+            }
+        }
+
+        let Some(eval) = self.check.response_check(accept) else {
+            // A TCP check passes on connect; close with a reset so that thousands of checks
+            // leave no TIME_WAIT sockets behind (as HAProxy does).
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            return Ok(None);
+        };
+
+        self.buf.clear();
+        let limit = eval.limit();
+        let verdict = loop {
+            let mut eof = false;
+            if self.buf.len() < limit {
+                let room = (limit - self.buf.len()).min(4096);
+                let start = self.buf.len();
+                self.buf.resize(start + room, 0);
+                let read = timeout_at(deadline, stream.read(&mut self.buf[start..])).await;
+                let n = match read {
+                    Err(_) => {
+                        self.buf.truncate(start);
+                        return Err(CheckFailure::ResponseTimeout { received: start });
+                    }
+                    Ok(Err(err)) => {
+                        self.buf.truncate(start);
+                        return Err(CheckFailure::from_io(&err));
+                    }
+                    Ok(Ok(n)) => n,
+                };
+                self.buf.truncate(start + n);
+                eof = n == 0;
+            }
+            match eval.evaluate(&self.buf, eof) {
+                Progress::NeedMore => continue,
+                Progress::Done(verdict) => break verdict,
+            }
+        };
+        if verdict.is_ok() && self.ws_key_at.is_some() {
+            self.close_websocket(&mut stream, deadline).await;
+        }
+        verdict
+    }
+
+    /// Writes a fresh random key into the request and returns the accept value it calls for.
+    fn new_ws_key(&mut self, at: usize) -> [u8; 28] {
+        use base64::Engine;
+        let nonce: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
+        let mut key = [0u8; WS_KEY_LEN];
+        // 16 bytes always encode to 24 base64 characters.
+        let _ = base64::engine::general_purpose::STANDARD.encode_slice(nonce, &mut key);
+        self.request[at..at + WS_KEY_LEN].copy_from_slice(&key);
+        crate::websocket_accept(&key)
+    }
+
+    /// Closes an accepted WebSocket cleanly: close frame 1000, then wait (until the check
+    /// deadline) for the server's close frame or its end of stream. The check already passed,
+    /// so nothing here can fail it.
+    async fn close_websocket(&mut self, stream: &mut TcpStream, deadline: Instant) {
+        let frames_at = {
+            let mut headers = [httparse::EMPTY_HEADER; 64];
+            match httparse::Response::new(&mut headers).parse(&self.buf) {
+                Ok(httparse::Status::Complete(len)) => len,
+                _ => self.buf.len(),
+            }
+        };
+        self.buf.drain(..frames_at);
+        let mask: [u8; 4] = fastrand::u32(..).to_ne_bytes();
+        if timeout_at(deadline, stream.write_all(&close_frame(mask)))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let mut chunk = [0u8; 512];
+        while !contains_close_frame(&self.buf) {
+            match timeout_at(deadline, stream.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => {
+                    if self.buf.len() + n > self.check.get_buffer_limit() {
+                        break;
+                    }
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
+                _ => break,
+            }
+        }
+        let _ = timeout_at(deadline, stream.shutdown()).await;
+    }
+}

@@ -1,0 +1,589 @@
+//! Sans-IO evaluation of a check's response bytes.
+
+use crate::check::BodyExpect;
+use crate::{CheckFailure, StatusSet};
+
+/// Where the evaluation of a response stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// More bytes are needed to decide.
+    NeedMore,
+    /// Decided: passed (with the final status) or failed.
+    Done(Result<Option<u16>, CheckFailure>),
+}
+
+#[derive(Debug, Clone)]
+enum Expect<'c> {
+    Http {
+        head_request: bool,
+        statuses: &'c StatusSet,
+        body: Option<&'c BodyExpect>,
+    },
+    WebSocket {
+        accept: [u8; 28],
+    },
+}
+
+/// Decides whether a check's response passes, from the bytes received so far.
+///
+/// Feed it the whole buffer each time more bytes arrive (and `eof` once the server closed);
+/// it answers [`Progress::NeedMore`] until it can decide. Bytes beyond the check buffer limit
+/// are never needed: a full buffer decides on what it holds.
+///
+/// ```
+/// use gangway_health::{Check, Progress};
+///
+/// let check = Check::http("/health").expect_status(200).expect_body_contains("ok");
+/// let eval = check.response_check(None).unwrap();
+/// assert_eq!(eval.evaluate(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", false), Progress::NeedMore);
+/// assert_eq!(eval.evaluate(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false), Progress::Done(Ok(Some(200))));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ResponseCheck<'c> {
+    expect: Expect<'c>,
+    limit: usize,
+}
+
+/// Response headers a check looks at; more than this is an invalid answer for a probe.
+const MAX_HEADERS: usize = 64;
+
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+impl<'c> ResponseCheck<'c> {
+    pub(crate) fn http(
+        head_request: bool,
+        statuses: &'c StatusSet,
+        body: Option<&'c BodyExpect>,
+        limit: usize,
+    ) -> Self {
+        ResponseCheck {
+            expect: Expect::Http {
+                head_request,
+                statuses,
+                body,
+            },
+            limit,
+        }
+    }
+
+    pub(crate) fn websocket(accept: [u8; 28], limit: usize) -> Self {
+        ResponseCheck {
+            expect: Expect::WebSocket { accept },
+            limit,
+        }
+    }
+
+    /// The buffer size past which the evaluation decides on what it has.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Evaluates the response bytes received so far; `eof` says the server closed.
+    pub fn evaluate(&self, buf: &[u8], eof: bool) -> Progress {
+        let full = buf.len() >= self.limit;
+        let mut offset = 0;
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut response = httparse::Response::new(&mut headers);
+            let head_len = match response.parse(&buf[offset..]) {
+                Ok(httparse::Status::Complete(len)) => len,
+                Ok(httparse::Status::Partial) => {
+                    return if eof {
+                        Progress::Done(Err(CheckFailure::ClosedEarly {
+                            received: buf.len(),
+                        }))
+                    } else if full {
+                        Progress::Done(Err(CheckFailure::ResponseTooLarge { limit: self.limit }))
+                    } else {
+                        Progress::NeedMore
+                    };
+                }
+                Err(err) => {
+                    return Progress::Done(Err(CheckFailure::InvalidResponse {
+                        reason: parse_error_reason(err),
+                    }));
+                }
+            };
+            let Some(status) = response.code else {
+                return Progress::Done(Err(CheckFailure::InvalidResponse {
+                    reason: "missing status code",
+                }));
+            };
+            let headers = response.headers;
+            match &self.expect {
+                Expect::WebSocket { accept } => {
+                    return Progress::Done(check_upgrade(status, headers, accept));
+                }
+                Expect::Http {
+                    head_request,
+                    statuses,
+                    body,
+                } => {
+                    // Interim answers (100 Continue, 103 Early Hints) precede the real one.
+                    if (100..200).contains(&status) && status != 101 {
+                        offset += head_len;
+                        continue;
+                    }
+                    if !statuses.contains(status) {
+                        return Progress::Done(Err(CheckFailure::UnexpectedStatus { status }));
+                    }
+                    let Some(expect) = body else {
+                        return Progress::Done(Ok(Some(status)));
+                    };
+                    let framing = match framing(*head_request, status, headers) {
+                        Ok(framing) => framing,
+                        Err(reason) => {
+                            return Progress::Done(Err(CheckFailure::InvalidResponse { reason }));
+                        }
+                    };
+                    let body = &buf[offset + head_len..];
+                    let verdict = |bytes: &[u8]| {
+                        if expect.matches(bytes) {
+                            Progress::Done(Ok(Some(status)))
+                        } else {
+                            Progress::Done(Err(CheckFailure::BodyMismatch))
+                        }
+                    };
+                    let closed_early = || {
+                        Progress::Done(Err(CheckFailure::ClosedEarly {
+                            received: buf.len(),
+                        }))
+                    };
+                    return match framing {
+                        Framing::Empty => verdict(&[]),
+                        Framing::Length(len) => {
+                            let have = body.len() as u64;
+                            if have >= len {
+                                verdict(&body[..len as usize])
+                            } else if full {
+                                verdict(body)
+                            } else if eof {
+                                closed_early()
+                            } else {
+                                Progress::NeedMore
+                            }
+                        }
+                        Framing::UntilClose => {
+                            if eof || full {
+                                verdict(body)
+                            } else {
+                                Progress::NeedMore
+                            }
+                        }
+                        Framing::Chunked => {
+                            let mut decoded = Vec::new();
+                            match dechunk(body, &mut decoded) {
+                                Err(reason) => {
+                                    Progress::Done(Err(CheckFailure::InvalidResponse { reason }))
+                                }
+                                Ok(true) => verdict(&decoded),
+                                Ok(false) if full => verdict(&decoded),
+                                Ok(false) if eof => closed_early(),
+                                Ok(false) => Progress::NeedMore,
+                            }
+                        }
+                    };
+                }
+            }
+        }
+    }
+}
+
+fn parse_error_reason(err: httparse::Error) -> &'static str {
+    match err {
+        httparse::Error::HeaderName => "invalid header name",
+        httparse::Error::HeaderValue => "invalid header value",
+        httparse::Error::NewLine => "invalid line ending",
+        httparse::Error::Status => "invalid status line",
+        httparse::Error::Token => "invalid token",
+        httparse::Error::TooManyHeaders => "too many headers",
+        httparse::Error::Version => "not an HTTP/1.x response",
+    }
+}
+
+fn header<'h>(headers: &'h [httparse::Header<'_>], name: &str) -> impl Iterator<Item = &'h [u8]> {
+    headers
+        .iter()
+        .filter(move |h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
+fn has_token(headers: &[httparse::Header<'_>], name: &str, token: &str) -> bool {
+    header(headers, name).any(|value| {
+        value
+            .split(|&b| b == b',')
+            .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+fn framing(
+    head_request: bool,
+    status: u16,
+    headers: &[httparse::Header<'_>],
+) -> Result<Framing, &'static str> {
+    if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
+        return Ok(Framing::Empty);
+    }
+    if let Some(te) = header(headers, "transfer-encoding").last() {
+        let last = te.rsplit(|&b| b == b',').next().unwrap_or(te).trim_ascii();
+        return Ok(if last.eq_ignore_ascii_case(b"chunked") {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        });
+    }
+    let mut length = None;
+    for value in header(headers, "content-length") {
+        let parsed = std::str::from_utf8(value.trim_ascii())
+            .ok()
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or("invalid Content-Length")?;
+        if length.is_some_and(|l| l != parsed) {
+            return Err("conflicting Content-Length headers");
+        }
+        length = Some(parsed);
+    }
+    Ok(length.map_or(Framing::UntilClose, Framing::Length))
+}
+
+/// Decodes a chunked body into `out`; `Ok(true)` once the last chunk is seen.
+fn dechunk(mut body: &[u8], out: &mut Vec<u8>) -> Result<bool, &'static str> {
+    loop {
+        let Some(line_end) = memchr::memmem::find(body, b"\r\n") else {
+            return Ok(false);
+        };
+        let line = &body[..line_end];
+        let size_text = line
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or(line)
+            .trim_ascii();
+        if size_text.is_empty() || size_text.len() > 15 {
+            return Err("invalid chunk size");
+        }
+        let mut size: usize = 0;
+        for &b in size_text {
+            let digit = (b as char).to_digit(16).ok_or("invalid chunk size")?;
+            size = size * 16 + digit as usize;
+        }
+        if size == 0 {
+            return Ok(true);
+        }
+        let data = &body[line_end + 2..];
+        if data.len() < size {
+            out.extend_from_slice(data);
+            return Ok(false);
+        }
+        out.extend_from_slice(&data[..size]);
+        match data.get(size..size + 2) {
+            Some(b"\r\n") => body = &data[size + 2..],
+            Some(_) => return Err("chunk data not followed by CRLF"),
+            None => return Ok(false),
+        }
+    }
+}
+
+fn check_upgrade(
+    status: u16,
+    headers: &[httparse::Header<'_>],
+    accept: &[u8; 28],
+) -> Result<Option<u16>, CheckFailure> {
+    if status != 101 {
+        return Err(CheckFailure::UnexpectedStatus { status });
+    }
+    if !has_token(headers, "upgrade", "websocket") {
+        return Err(CheckFailure::BadUpgrade {
+            reason: "101 without Upgrade: websocket",
+        });
+    }
+    if !has_token(headers, "connection", "upgrade") {
+        return Err(CheckFailure::BadUpgrade {
+            reason: "101 without Connection: upgrade",
+        });
+    }
+    let mut accepts = header(headers, "sec-websocket-accept");
+    match (accepts.next(), accepts.next()) {
+        (Some(value), None) if value.trim_ascii() == accept => Ok(Some(101)),
+        (Some(_), None) => Err(CheckFailure::BadUpgrade {
+            reason: "wrong Sec-WebSocket-Accept",
+        }),
+        (None, _) => Err(CheckFailure::BadUpgrade {
+            reason: "101 without Sec-WebSocket-Accept",
+        }),
+        (Some(_), Some(_)) => Err(CheckFailure::BadUpgrade {
+            reason: "several Sec-WebSocket-Accept headers",
+        }),
+    }
+}
+
+/// Whether `frames` (server-to-client WebSocket frames) hold a close frame; incomplete frames
+/// at the end are ignored.
+pub(crate) fn contains_close_frame(frames: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(&[b0, b1]) = frames.get(at..at + 2) {
+        if b0 & 0x0f == 0x8 {
+            return true;
+        }
+        let (len_bytes, mut len) = match b1 & 0x7f {
+            126 => (2, 0u64),
+            127 => (8, 0u64),
+            short => (0, u64::from(short)),
+        };
+        let Some(ext) = frames.get(at + 2..at + 2 + len_bytes) else {
+            return false;
+        };
+        for &b in ext {
+            len = (len << 8) | u64::from(b);
+        }
+        let mask = if b1 & 0x80 != 0 { 4 } else { 0 };
+        let Some(next) = len.checked_add(at as u64 + 2 + len_bytes as u64 + mask) else {
+            return false;
+        };
+        match usize::try_from(next) {
+            Ok(next) if next <= frames.len() => at = next,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// A masked close frame with status 1000 (normal closure), as a client must send it.
+pub(crate) fn close_frame(mask: [u8; 4]) -> [u8; 8] {
+    let code = 1000u16.to_be_bytes();
+    [
+        0x88,
+        0x82,
+        mask[0],
+        mask[1],
+        mask[2],
+        mask[3],
+        code[0] ^ mask[0],
+        code[1] ^ mask[1],
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(statuses: &StatusSet, body: Option<&BodyExpect>) -> ResponseCheck<'static> {
+        // Leak is fine in tests: the evaluator borrows its expectations.
+        let statuses: &'static StatusSet = Box::leak(Box::new(statuses.clone()));
+        let body: Option<&'static BodyExpect> = body.map(|b| &*Box::leak(Box::new(b.clone())));
+        ResponseCheck::http(false, statuses, body, 1024)
+    }
+
+    #[test]
+    fn http_status_table() {
+        let set: StatusSet = "200,300-399".parse().unwrap();
+        let eval = http(&set, None);
+        let cases: &[(&[u8], bool, Progress)] = &[
+            (
+                b"HTTP/1.1 200 OK\r\n\r\n",
+                false,
+                Progress::Done(Ok(Some(200))),
+            ),
+            (
+                b"HTTP/1.0 302 Found\r\nLocation: /\r\n\r\n",
+                false,
+                Progress::Done(Ok(Some(302))),
+            ),
+            (
+                b"HTTP/1.1 500 Oops\r\n\r\n",
+                false,
+                Progress::Done(Err(CheckFailure::UnexpectedStatus { status: 500 })),
+            ),
+            (
+                b"HTTP/1.1 204 No Content\r\n\r\n",
+                false,
+                Progress::Done(Err(CheckFailure::UnexpectedStatus { status: 204 })),
+            ),
+            (
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+                false,
+                Progress::Done(Ok(Some(200))),
+            ),
+            (b"HTTP/1.1 100 Continue\r\n\r\n", false, Progress::NeedMore),
+            (b"HTTP/1.1 200 OK\r\nServer", false, Progress::NeedMore),
+            (
+                b"HTTP/1.1 200 OK\r\nServer",
+                true,
+                Progress::Done(Err(CheckFailure::ClosedEarly { received: 23 })),
+            ),
+            (
+                b"",
+                true,
+                Progress::Done(Err(CheckFailure::ClosedEarly { received: 0 })),
+            ),
+            (
+                b"SSH-2.0-OpenSSH\r\n",
+                false,
+                Progress::Done(Err(CheckFailure::InvalidResponse {
+                    reason: "not an HTTP/1.x response",
+                })),
+            ),
+            (
+                b"HTTP/1.1 2000 OK\r\n\r\n",
+                false,
+                Progress::Done(Err(CheckFailure::InvalidResponse {
+                    reason: "invalid status line",
+                })),
+            ),
+        ];
+        for (bytes, eof, expected) in cases {
+            assert_eq!(
+                &eval.evaluate(bytes, *eof),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn http_body_table() {
+        let set = StatusSet::from(200);
+        let contains = BodyExpect::Contains(b"ready".to_vec());
+        let regex = BodyExpect::Regex(regex::bytes::Regex::new(r#""status":\s*"up""#).unwrap());
+        let ok = Progress::Done(Ok(Some(200)));
+        let mismatch = Progress::Done(Err(CheckFailure::BodyMismatch));
+        let cases: Vec<(&BodyExpect, &[u8], bool, Progress)> = vec![
+            (&contains, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nready", false, ok.clone()),
+            (&contains, b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nnot yet", false, mismatch.clone()),
+            (&contains, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nall re", false, Progress::NeedMore),
+            (&contains, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nall re", true, Progress::Done(Err(CheckFailure::ClosedEarly { received: 44 }))),
+            (&contains, b"HTTP/1.1 200 OK\r\n\r\nis ready", false, Progress::NeedMore),
+            (&contains, b"HTTP/1.1 200 OK\r\n\r\nis ready", true, ok.clone()),
+            (&contains, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nrea\r\n2;x=y\r\ndy\r\n0\r\n\r\n", false, ok.clone()),
+            (&contains, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nrea\r\n", false, Progress::NeedMore),
+            (&contains, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false, Progress::Done(Err(CheckFailure::InvalidResponse { reason: "invalid chunk size" }))),
+            (&contains, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", false, Progress::Done(Err(CheckFailure::InvalidResponse { reason: "conflicting Content-Length headers" }))),
+            (&contains, b"HTTP/1.1 204 No Content\r\n\r\n", false, Progress::Done(Err(CheckFailure::UnexpectedStatus { status: 204 }))),
+            (&regex, b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"status\": \"up\"}", false, ok.clone()),
+            (&regex, b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{\"status\": \"down\"}", false, mismatch.clone()),
+        ];
+        for (expect, bytes, eof, expected) in cases {
+            let eval = http(&set, Some(expect));
+            assert_eq!(
+                eval.evaluate(bytes, eof),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn full_buffer_decides() {
+        let set = StatusSet::from(200);
+        let expect = BodyExpect::Contains(b"needle".to_vec());
+        let statuses: &'static StatusSet = Box::leak(Box::new(set));
+        let expect: &'static BodyExpect = Box::leak(Box::new(expect));
+        let eval = ResponseCheck::http(false, statuses, Some(expect), 64);
+        let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".to_vec();
+        big.resize(64, b'x');
+        assert_eq!(
+            eval.evaluate(&big, false),
+            Progress::Done(Err(CheckFailure::BodyMismatch))
+        );
+        let head_only = [b'H'; 64];
+        assert_eq!(
+            eval.evaluate(&head_only, false),
+            Progress::Done(Err(CheckFailure::InvalidResponse {
+                reason: "not an HTTP/1.x response"
+            }))
+        );
+        let long_head =
+            b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        assert_eq!(
+            eval.evaluate(long_head, false),
+            Progress::Done(Err(CheckFailure::ResponseTooLarge { limit: 64 }))
+        );
+    }
+
+    #[test]
+    fn upgrade_table() {
+        // RFC 6455 section 1.3 example key and accept.
+        let accept = *b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+        let eval = ResponseCheck::websocket(accept, 1024);
+        let good = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        let cases: Vec<(String, Progress)> = vec![
+            (good.to_owned(), Progress::Done(Ok(Some(101)))),
+            (
+                good.replace("Upgrade: websocket", "Upgrade: WebSocket"),
+                Progress::Done(Ok(Some(101))),
+            ),
+            (
+                good.replace("Connection: Upgrade", "Connection: keep-alive, upgrade"),
+                Progress::Done(Ok(Some(101))),
+            ),
+            (
+                good.replace(
+                    "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+                    "AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                ),
+                Progress::Done(Err(CheckFailure::BadUpgrade {
+                    reason: "wrong Sec-WebSocket-Accept",
+                })),
+            ),
+            (
+                good.replace("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", ""),
+                Progress::Done(Err(CheckFailure::BadUpgrade {
+                    reason: "101 without Sec-WebSocket-Accept",
+                })),
+            ),
+            (
+                good.replace("Upgrade: websocket\r\n", ""),
+                Progress::Done(Err(CheckFailure::BadUpgrade {
+                    reason: "101 without Upgrade: websocket",
+                })),
+            ),
+            (
+                good.replace("Connection: Upgrade", "Connection: close"),
+                Progress::Done(Err(CheckFailure::BadUpgrade {
+                    reason: "101 without Connection: upgrade",
+                })),
+            ),
+            (
+                "HTTP/1.1 200 OK\r\n\r\n".to_owned(),
+                Progress::Done(Err(CheckFailure::UnexpectedStatus { status: 200 })),
+            ),
+            ("HTTP/1.1 101 Switching".to_owned(), Progress::NeedMore),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(eval.evaluate(text.as_bytes(), false), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn close_frame_scan() {
+        let cases: &[(&[u8], bool)] = &[
+            (&[], false),
+            (&[0x88, 0x02, 0x03, 0xe8], true),
+            (&[0x88], false),
+            (&[0x81, 0x02, b'h', b'i', 0x88, 0x00], true),
+            (
+                &[0x81, 0x7e, 0x00, 0x03, b'a', b'b', b'c', 0x88, 0x00],
+                true,
+            ),
+            (
+                &[0x81, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+                false,
+            ),
+            (&[0x81, 0x05, b'h', b'i'], false),
+            (&[0x89, 0x80, 1, 2, 3, 4, 0x88, 0x00], true),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(contains_close_frame(bytes), *expected, "{bytes:?}");
+        }
+        let frame = close_frame([1, 2, 3, 4]);
+        assert_eq!(frame[..2], [0x88, 0x82]);
+        assert_eq!([frame[6] ^ 1, frame[7] ^ 2], 1000u16.to_be_bytes());
+    }
+}

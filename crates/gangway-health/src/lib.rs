@@ -1,0 +1,70 @@
+//! Active and passive health checking for gangway backends, HAProxy-style.
+//!
+//! - **Checks** ([`Check`]): TCP connect; HTTP/1.1 with method, path, Host and headers,
+//!   expecting a status list such as `200,300-399` and optionally a body substring or regex;
+//!   a WebSocket handshake expecting a valid `101` with the right `Sec-WebSocket-Accept`, then
+//!   a clean close. Optionally a PROXY protocol header first; optionally another address or
+//!   port than the traffic port.
+//! - **Timing** ([`Timing`]): `inter`, `fastinter`, `downinter`, `rise`, `fall`, a check timeout
+//!   and a random spread.
+//! - **State** ([`HealthMachine`]): a sans-IO machine per server, results and `now` in, state
+//!   and next-check time out, with an explicit [`InitialState`] so the first event is always
+//!   delivered.
+//! - **Driver** ([`HealthChecker`]): tokio tasks checking a whole set of servers, publishing
+//!   [`HealthEvent`]s (per-server `watch`, `broadcast`, `Stream`, hooks), `tracing` logs and
+//!   per-server [`Counters`]. With the `balance` feature (on by default) it applies states to a
+//!   `gangway_balance::ServerSet`.
+//! - **Passive health** ([`PassivePolicy`]): traffic outcomes reported by the gateway,
+//!   `on-error fastinter|fail-check|sudden-death|mark-down` after `error-limit` errors.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use gangway_health::{CheckFailure, CheckReport, Health, HealthMachine, InitialState, Timing};
+//!
+//! // `check inter 2s rise 2 fall 2`, no spread so the times below are exact.
+//! let timing = Timing::new(Duration::from_secs(2)).rise(2).fall(2).spread(0);
+//! let t0 = Instant::now();
+//! let mut server = HealthMachine::with_seed(&timing, InitialState::FullyUp, t0, 1);
+//! let refused = CheckReport::failed(CheckFailure::ConnectRefused);
+//!
+//! assert!(server.on_check(&refused, t0).is_none()); // one failure: still up
+//! let down = server.on_check(&refused, t0 + Duration::from_secs(2)).unwrap();
+//! assert_eq!((down.from, down.to, down.consecutive), (Health::Up, Health::Down, 2));
+//! ```
+//!
+//! This crate is part of [gangway](https://crates.io/crates/gangway), which re-exports it as
+//! `gangway::health`.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod check;
+mod driver;
+mod error;
+mod machine;
+mod passive;
+mod status;
+mod timing;
+
+pub use check::{
+    BodyExpect, Check, CheckKind, HttpRequest, Probe, Progress, ProxyHeader, ResponseCheck,
+};
+pub use driver::{HealthChecker, HealthCheckerBuilder, HealthEvent, ServerKey};
+pub use error::{CheckFailure, Error};
+pub use machine::{CheckReport, Counters, Health, HealthMachine, Phase, Reason, Transition};
+pub use passive::{Observe, OnError, PassivePolicy, TrafficOutcome};
+pub use status::StatusSet;
+pub use timing::{InitialState, Timing};
+
+/// RFC 6455 `Sec-WebSocket-Accept` for `key`.
+pub(crate) fn websocket_accept(key: &[u8]) -> [u8; 28] {
+    use base64::Engine;
+    use sha1::Digest;
+    let mut sha = sha1::Sha1::new();
+    sha.update(key);
+    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    let digest = sha.finalize();
+    let mut out = [0u8; 28];
+    // 20 bytes always encode to 28 base64 characters.
+    let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest, &mut out);
+    out
+}
