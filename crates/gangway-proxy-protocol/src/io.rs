@@ -2,9 +2,9 @@
 //!
 //! Two ways, both bounded by a timeout:
 //! - [`HeaderReader::read`] works on any `AsyncRead`. It never reads past the end of a v2
-//!   header (it learns the exact length from the fixed part first), but a v1 line has no
-//!   length, so it may read up to 107 bytes at once: bytes after the header are **handed
-//!   back** in [`ReceivedHeader::rest`] and must be fed to the HTTP parser first.
+//!   header (it reads the 16-byte fixed part first, which gives the exact length), but a v1
+//!   line has no length, so it may read up to 107 bytes at once: bytes after the header are
+//!   **handed back** in [`ReceivedHeader::rest`] and must be fed to the HTTP parser first.
 //! - [`HeaderReader::read_tcp`] works on a `TcpStream` and **peeks**: it only consumes bytes
 //!   known to be part of the header, so everything after it stays in the socket, untouched
 //!   ([`ReceivedHeader::rest`] is always empty).
@@ -114,7 +114,13 @@ async fn read_peeking(stream: &mut TcpStream) -> Result<ReceivedHeader, ReadErro
     let mut buf: Vec<u8> = Vec::with_capacity(crate::V1_MAX_LEN);
     loop {
         let consumed = buf.len();
-        let want = header_len_bound(&buf).saturating_sub(consumed).max(1);
+        // Peeking past the header is harmless, so start with the whole v1 bound.
+        let bound = if consumed == 0 {
+            crate::V1_MAX_LEN
+        } else {
+            header_len_bound(&buf)
+        };
+        let want = bound.saturating_sub(consumed).max(1);
         buf.resize(consumed + want, 0);
         let peeked = match stream.peek(&mut buf[consumed..]).await {
             Ok(0) => return Err(ReadError::UnexpectedEof { received: consumed }),

@@ -106,6 +106,13 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Header<'_>, usize)>, Error> {
 pub(crate) fn header_len_bound(buf: &[u8]) -> usize {
     match buf.first() {
         Some(b'\r') => v2::v2_total_len(buf).unwrap_or(V2_FIXED_LEN),
+        // Version not known yet: 16 bytes never run past a v2 header.
+        None => V2_FIXED_LEN,
         _ => V1_MAX_LEN,
     }
 }
+
+// Compile and run the README's examples as doctests.
+#[cfg(all(doctest, feature = "tokio"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
