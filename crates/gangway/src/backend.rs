@@ -62,30 +62,9 @@ pub enum ProxyVersion {
     V2,
 }
 
-/// A server's administrative and operational state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ServerState {
-    /// Takes new requests.
-    Up,
-    /// Failed its health checks (or was marked down at runtime): takes no new requests.
-    Down,
-    /// Takes no new requests but keeps its established connections and tunnels.
-    Drain,
-    /// In maintenance: takes no new requests and is not health-checked.
-    Maint,
-}
-
-impl std::fmt::Display for ServerState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ServerState::Up => "UP",
-            ServerState::Down => "DOWN",
-            ServerState::Drain => "DRAIN",
-            ServerState::Maint => "MAINT",
-        })
-    }
-}
+/// A server's state: `Up` takes traffic; `Down` (health checks), `Drain` and `Maint`
+/// (operator) do not. The same type as `gangway_balance::ServerState`.
+pub use gangway_balance::ServerState;
 
 /// Where a server listens: a resolved address or a `host:port` resolved when the gateway is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -475,6 +454,7 @@ pub struct Backend {
     pub(crate) request_headers: Vec<HeaderAction>,
     pub(crate) response_headers: Vec<HeaderAction>,
     pub(crate) pool_max_idle: usize,
+    pub(crate) fail_open: bool,
 }
 
 impl Backend {
@@ -493,6 +473,7 @@ impl Backend {
             request_headers: Vec::new(),
             response_headers: Vec::new(),
             pool_max_idle: 32,
+            fail_open: false,
         }
     }
 
@@ -583,6 +564,14 @@ impl Backend {
     #[must_use]
     pub fn response_header(mut self, action: HeaderAction) -> Self {
         self.response_headers.push(action);
+        self
+    }
+
+    /// Fail open: when no server is up, send traffic to the servers marked down (as cloud load
+    /// balancers do) instead of answering 503. Servers in maintenance or drain never get any.
+    #[must_use]
+    pub fn fail_open(mut self, on: bool) -> Self {
+        self.fail_open = on;
         self
     }
 

@@ -52,6 +52,7 @@ pub(crate) async fn serve(
         req_rules: Vec::new(),
         res_rules: Vec::new(),
         excluded: Vec::new(),
+        key: Vec::new(),
         log: AccessLog::default(),
         phase,
         shared,
@@ -86,7 +87,7 @@ enum Plan {
     Forward {
         meta: RequestMeta,
         backend: usize,
-        key: Option<u64>,
+        hashed: bool,
     },
     /// No route and no default backend.
     NoBackend {
@@ -132,7 +133,8 @@ struct Conn {
     res_out: Vec<u8>,
     req_rules: Vec<usize>,
     res_rules: Vec<usize>,
-    excluded: Vec<usize>,
+    excluded: Vec<gangway_balance::ServerId>,
+    key: Vec<u8>,
     log: AccessLog,
     phase: watch::Receiver<Phase>,
 }
@@ -144,14 +146,14 @@ enum ReadErr {
 }
 
 /// What follows a forwarded request.
-enum Next<'a> {
+enum Next {
     KeepAlive,
     Close,
     Tunnel {
         server: TcpStream,
         backend: usize,
         server_index: usize,
-        pick: crate::upstream::Picked<'a>,
+        slot: gangway_balance::ConnectionSlot,
     },
 }
 
@@ -238,21 +240,21 @@ impl Conn {
                     self.answer_error(503, Termination::ProxyConnect).await;
                     false
                 }
-                Plan::Forward { meta, backend, key } => {
+                Plan::Forward { meta, backend, hashed } => {
                     self.cbuf.advance(meta.head_len);
                     add(&self.shared.metrics.frontend.requests, 1);
-                    match self.forward(&shared, meta, backend, key).await {
+                    match self.forward(&shared, meta, backend, hashed).await {
                         Next::KeepAlive => true,
                         Next::Close => false,
                         Next::Tunnel {
                             server,
                             backend,
                             server_index,
-                            pick,
+                            slot,
                         } => {
                             self.tunnel(server, &shared.backends[backend], backend, server_index)
                                 .await;
-                            drop(pick);
+                            drop(slot);
                             return;
                         }
                     }
@@ -433,7 +435,7 @@ impl Conn {
         };
         let be = &shared.backends[backend];
         self.log.backend = Some(be.name.clone());
-        let key = hash_key(&be.spec.balance, &head, self.src.ip());
+        let hashed = hash_key(&be.spec.balance, &head, self.src.ip(), &mut self.key);
         let listener = &shared.listeners[self.listener];
         let actions = || {
             self.req_rules
@@ -457,23 +459,28 @@ impl Conn {
             },
             actions,
         );
-        Plan::Forward { meta, backend, key }
+        Plan::Forward {
+            meta,
+            backend,
+            hashed,
+        }
     }
 
-    /// Forwards one request to a backend and its response back; `true` keeps the client.
-    async fn forward<'s>(
+    /// Forwards one request to a backend and its response back.
+    async fn forward(
         &mut self,
-        shared: &'s Shared,
+        shared: &Shared,
         meta: RequestMeta,
         backend: usize,
-        key: Option<u64>,
-    ) -> Next<'s> {
+        hashed: bool,
+    ) -> Next {
         let be = &shared.backends[backend];
         add(&shared.metrics.backends[backend].requests, 1);
         self.excluded.clear();
         let mut attempts_left = be.spec.retries;
         let queue_start = Instant::now();
-        let mut pick = match be.pick(key, &self.excluded).await {
+        let key = hashed.then_some(self.key.as_slice());
+        let (mut s, mut slot) = match be.pick(key, &self.excluded).await {
             Ok(p) => p,
             Err(f) => {
                 self.log.t_queue = Some(queue_start.elapsed());
@@ -490,7 +497,6 @@ impl Conn {
         let connect_start = Instant::now();
         let mut fresh_only = false;
         loop {
-            let s = pick.index;
             self.log.server = Some(be.servers[s].name.clone());
             let pooled = if fresh_only || be.spec.mode != ConnectionMode::KeepAlive {
                 None
@@ -504,10 +510,10 @@ impl Conn {
             };
             let mut server = match server {
                 Ok(c) => c,
-                Err(()) => {
+                Err(outcome) => {
                     add(&shared.metrics.servers[backend][s].connect_errors, 1);
                     add(&shared.metrics.backends[backend].connect_errors, 1);
-                    crate::checks::observe_failure(&shared, backend, s);
+                    crate::checks::observe(shared, backend, s, outcome);
                     if attempts_left == 0 {
                         self.log.t_connect = Some(connect_start.elapsed());
                         self.answer_error(503, Termination::ServerConnect).await;
@@ -517,31 +523,30 @@ impl Conn {
                     add(&shared.metrics.backends[backend].retries, 1);
                     add(&shared.metrics.servers[backend][s].retries, 1);
                     if be.spec.redispatch {
-                        self.excluded.push(s);
-                        drop(pick);
-                        pick = match be.pick(key, &self.excluded).await {
+                        self.excluded.push(be.servers[s].id);
+                        drop(slot);
+                        let key = hashed.then_some(self.key.as_slice());
+                        let picked = match be.pick(key, &self.excluded).await {
                             Ok(p) => {
                                 add(&shared.metrics.backends[backend].redispatches, 1);
-                                p
+                                Ok(p)
                             }
                             // Every server was tried once: start over rather than give up.
-                            Err(PickFailure::NoneUp) if !self.excluded.is_empty() => {
+                            Err(PickFailure::NoneUp) => {
                                 self.excluded.clear();
-                                match be.pick(key, &self.excluded).await {
-                                    Ok(p) => p,
-                                    Err(_) => {
-                                        self.answer_error(503, Termination::ServerConnect).await;
-                                        return Next::Close;
-                                    }
-                                }
+                                be.pick(key, &self.excluded).await
                             }
+                            Err(e) => Err(e),
+                        };
+                        match picked {
+                            Ok(p) => (s, slot) = p,
                             Err(_) => {
                                 self.answer_error(503, Termination::ServerConnect).await;
                                 return Next::Close;
                             }
-                        };
+                        }
                     } else {
-                        // Same server again after a short pause (HAProxy waits about a second).
+                        // Same server again after a short pause (HAProxy waits up to a second).
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                     continue;
@@ -568,7 +573,8 @@ impl Conn {
                     if reusable {
                         be.put_idle(s, server);
                     }
-                    drop(pick);
+                    crate::checks::observe_success(shared, backend, s);
+                    drop(slot);
                     return if client_close {
                         Next::Close
                     } else {
@@ -580,11 +586,12 @@ impl Conn {
                     shared.metrics.response(101, Some((backend, Some(s))));
                     add(&shared.metrics.backends[backend].tunnels, 1);
                     add(&shared.metrics.servers[backend][s].tunnels, 1);
+                    crate::checks::observe_success(shared, backend, s);
                     return Next::Tunnel {
                         server,
                         backend,
                         server_index: s,
-                        pick,
+                        slot,
                     };
                 }
                 Exchange::Fail {
@@ -595,10 +602,15 @@ impl Conn {
                     if server_fault {
                         add(&shared.metrics.backends[backend].response_errors, 1);
                         add(&shared.metrics.servers[backend][s].response_errors, 1);
-                        crate::checks::observe_failure(&shared, backend, s);
+                        let outcome = if status == 504 {
+                            gangway_health::TrafficOutcome::ResponseTimeout
+                        } else {
+                            gangway_health::TrafficOutcome::Reset
+                        };
+                        crate::checks::observe(shared, backend, s, outcome);
                     }
                     drop(server);
-                    drop(pick);
+                    drop(slot);
                     shared.metrics.response(status, Some((backend, Some(s))));
                     self.log.t_response = Some(response_start.elapsed());
                     self.answer_error_counted(status, term).await;
@@ -633,7 +645,11 @@ impl Conn {
     }
 
     /// Opens a connection to server `s` (with the PROXY header it asks for).
-    async fn connect(&mut self, be: &BackendRt, s: usize) -> Result<TcpStream, ()> {
+    async fn connect(
+        &mut self,
+        be: &BackendRt,
+        s: usize,
+    ) -> Result<TcpStream, gangway_health::TrafficOutcome> {
         let srv = &be.servers[s];
         let stream = match tokio::time::timeout(be.connect_timeout(), TcpStream::connect(srv.addr))
             .await
@@ -641,11 +657,11 @@ impl Conn {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
                 tracing::debug!(backend = %be.name, server = %srv.name, error = %e, "connect failed");
-                return Err(());
+                return Err(gangway_health::TrafficOutcome::ConnectRefused);
             }
             Err(_) => {
                 tracing::debug!(backend = %be.name, server = %srv.name, "connect timed out");
-                return Err(());
+                return Err(gangway_health::TrafficOutcome::ConnectTimeout);
             }
         };
         let _ = stream.set_nodelay(true);
@@ -655,7 +671,7 @@ impl Conn {
             let mut header = Vec::with_capacity(64);
             crate::pp::encode(version, self.src, dst, &mut header);
             if stream.write_all(&header).await.is_err() {
-                return Err(());
+                return Err(gangway_health::TrafficOutcome::Reset);
             }
         }
         Ok(stream)
@@ -927,19 +943,23 @@ fn fix_content_length(out: &mut Vec<u8>, body: &str) {
     out.extend_from_slice(body.as_bytes());
 }
 
-/// The balance key of a request for hashing algorithms.
+/// Writes the balance key of a request into `key` for hashing algorithms; `false` when the
+/// backend does not hash or the request has no such key (then the pick is round robin).
 fn hash_key(
     balance: &crate::backend::Balance,
     head: &RequestHead<'_, '_>,
     src: IpAddr,
-) -> Option<u64> {
+    key: &mut Vec<u8>,
+) -> bool {
     use crate::backend::Balance;
+    key.clear();
     let bytes: Option<&[u8]> = match balance {
         Balance::Source => {
-            return Some(match src {
-                IpAddr::V4(a) => fnv(&a.octets()),
-                IpAddr::V6(a) => fnv(&a.octets()),
-            });
+            match src {
+                IpAddr::V4(a) => key.extend_from_slice(&a.octets()),
+                IpAddr::V6(a) => key.extend_from_slice(&a.octets()),
+            }
+            return true;
         }
         Balance::Uri => Some(
             head.target
@@ -956,16 +976,13 @@ fn hash_key(
         Balance::Header(name) => header(head.headers, name),
         _ => None,
     };
-    bytes.map(fnv)
-}
-
-fn fnv(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    match bytes {
+        Some(b) => {
+            key.extend_from_slice(b);
+            true
+        }
+        None => false,
     }
-    h
 }
 
 struct RewriteCtx<'a> {

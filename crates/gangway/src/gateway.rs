@@ -55,6 +55,7 @@ pub(crate) struct Shared {
     pub(crate) active: AtomicUsize,
     pub(crate) idle_notify: Notify,
     pub(crate) metrics: Metrics,
+    pub(crate) checkers: crate::checks::Checkers,
 }
 
 impl Shared {
@@ -141,6 +142,7 @@ impl Gateway {
             .filter_map(|n| index(n))
             .collect();
         let metrics = Metrics::new(&listeners, &backends);
+        let checkers = crate::checks::build(&backends)?;
         let (phase, _) = watch::channel(Phase::Running);
         let shared = Shared {
             slots: Arc::new(Semaphore::new(b.options.maxconn.max(1))),
@@ -156,6 +158,7 @@ impl Gateway {
             active: AtomicUsize::new(0),
             idle_notify: Notify::new(),
             metrics,
+            checkers,
         };
         Ok(Gateway {
             shared: Arc::new(shared),
@@ -366,7 +369,7 @@ impl GatewayHandle {
             // Connection tasks watch the phase and close within one scheduling round.
             let _ = tokio::time::timeout(Duration::from_secs(5), self.wait_idle()).await;
         }
-        self.health.stop();
+        self.health.stop(&self.shared);
         let tasks: Vec<_> = match self.tasks.lock() {
             Ok(mut t) => t.drain(..).collect(),
             Err(_) => Vec::new(),

@@ -74,6 +74,16 @@ pub mod tunnel {
     pub use gangway_tunnel::*;
 }
 
+/// Server sets and selection algorithms (the `gangway-balance` crate).
+pub mod balance {
+    pub use gangway_balance::*;
+}
+
+/// Active and passive health checks (the `gangway-health` crate).
+pub mod health {
+    pub use gangway_health::*;
+}
+
 /// PROXY protocol v1/v2 (the `gangway-proxy-protocol` crate).
 pub mod proxy_protocol {
     pub use gangway_proxy_protocol::*;

@@ -1,14 +1,15 @@
-//! Backends at runtime: servers, picks, idle connection pools and session kill switches.
+//! Backends at runtime: the balance server set, idle connection pools and session kill switches.
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use gangway_balance::{Algorithm, ConnectionSlot, NoServerPolicy, PickError, ServerId, ServerSet};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
-use crate::backend::{Backend, ProxyVersion, ServerState};
+use crate::backend::{Backend, Balance, ProxyVersion, ServerState};
 use crate::error::Error;
 use crate::timeouts::Timeouts;
 
@@ -17,44 +18,24 @@ use crate::timeouts::Timeouts;
 pub(crate) enum PickFailure {
     /// No server is up (or every up server was already tried).
     NoneUp,
-    /// Every server stayed at its maxconn for the whole queue timeout.
+    /// Every server stayed at its maxconn for the whole queue timeout (or the queue was full).
     QueueTimeout,
 }
 
-/// One server at runtime.
+/// One server at runtime (what the balance set does not hold).
 #[derive(Debug)]
 pub(crate) struct ServerRt {
+    pub(crate) id: ServerId,
     pub(crate) name: String,
     pub(crate) addr: SocketAddr,
     pub(crate) send_proxy: Option<ProxyVersion>,
     pub(crate) check: bool,
     pub(crate) check_port: Option<u16>,
-    backup: bool,
-    maxconn: Option<u32>,
-    weight: AtomicU32,
-    state: AtomicU8,
-    active: AtomicUsize,
     idle: Mutex<Vec<TcpStream>>,
+    /// Set after a traffic error was reported to passive health, so the next success is too.
+    pub(crate) failing: AtomicBool,
     /// Bumped when the server is marked down with `shutdown-sessions`: sessions watching it close.
     pub(crate) kill: watch::Sender<u64>,
-}
-
-fn state_to_u8(s: ServerState) -> u8 {
-    match s {
-        ServerState::Up => 0,
-        ServerState::Down => 1,
-        ServerState::Drain => 2,
-        ServerState::Maint => 3,
-    }
-}
-
-fn state_from_u8(v: u8) -> ServerState {
-    match v {
-        0 => ServerState::Up,
-        1 => ServerState::Down,
-        2 => ServerState::Drain,
-        _ => ServerState::Maint,
-    }
 }
 
 /// A backend at runtime.
@@ -63,75 +44,73 @@ pub(crate) struct BackendRt {
     pub(crate) name: String,
     pub(crate) spec: Backend,
     pub(crate) timeouts: Timeouts,
+    pub(crate) set: ServerSet,
     pub(crate) servers: Vec<ServerRt>,
-    cursor: AtomicUsize,
-    freed: Notify,
 }
 
-/// A picked server: holds one of its connection slots until dropped.
-#[derive(Debug)]
-pub(crate) struct Picked<'a> {
-    backend: &'a BackendRt,
-    pub(crate) index: usize,
-}
-
-impl Drop for Picked<'_> {
-    fn drop(&mut self) {
-        self.backend.servers[self.index]
-            .active
-            .fetch_sub(1, Ordering::AcqRel);
-        self.backend.freed.notify_one();
+fn algorithm(b: &Balance) -> Algorithm {
+    match b {
+        Balance::RoundRobin => Algorithm::RoundRobin,
+        Balance::StaticRoundRobin => Algorithm::StaticRr,
+        Balance::LeastConn => Algorithm::LeastConn,
+        Balance::First => Algorithm::First,
+        Balance::Random { draws } => Algorithm::Random { draws: *draws },
+        Balance::Source | Balance::Uri | Balance::UrlParam(_) | Balance::Header(_) => Algorithm::Hash,
     }
 }
 
 impl BackendRt {
     pub(crate) fn new(spec: &Backend, base: &Timeouts) -> Result<BackendRt, Error> {
+        let policy = if spec.fail_open { NoServerPolicy::FailOpen } else { NoServerPolicy::Fail };
+        let set = ServerSet::builder().algorithm(algorithm(&spec.balance)).no_server_policy(policy).build().map_err(
+            |e| Error::InvalidOption(format!("backend {:?}: {e}", spec.name)),
+        )?;
         let mut servers = Vec::new();
         for s in &spec.servers {
             let addr = s.resolve().ok_or_else(|| Error::UnresolvedServer {
                 backend: spec.name.clone(),
                 addr: s.addr_text(),
             })?;
+            let name = s.display_name();
+            let server = gangway_balance::Server::new(addr)
+                .name(name.as_str())
+                .weight(u16::try_from(s.weight).unwrap_or(u16::MAX).min(gangway_balance::MAX_WEIGHT))
+                .state(s.initial_state)
+                .backup(s.backup)
+                .maxconn(s.maxconn)
+                .maxqueue(s.maxqueue)
+                .slow_start(s.slowstart);
+            let id = set.add(server).map_err(|e| Error::InvalidOption(format!("backend {:?}: {e}", spec.name)))?;
             let (kill, _) = watch::channel(0);
             servers.push(ServerRt {
-                name: s.display_name(),
+                id,
+                name,
                 addr,
                 send_proxy: s.send_proxy,
                 check: s.check && spec.check.is_some(),
                 check_port: s.check_port,
-                backup: s.backup,
-                maxconn: s.maxconn,
-                weight: AtomicU32::new(s.weight),
-                state: AtomicU8::new(state_to_u8(s.initial_state)),
-                active: AtomicUsize::new(0),
                 idle: Mutex::new(Vec::new()),
+                failing: AtomicBool::new(false),
                 kill,
             });
         }
-        Ok(BackendRt {
-            name: spec.name.clone(),
-            spec: spec.clone(),
-            timeouts: spec.timeouts.apply(base),
-            servers,
-            cursor: AtomicUsize::new(0),
-            freed: Notify::new(),
-        })
+        Ok(BackendRt { name: spec.name.clone(), spec: spec.clone(), timeouts: spec.timeouts.apply(base), set, servers })
     }
 
     pub(crate) fn server_index(&self, name: &str) -> Option<usize> {
         self.servers.iter().position(|s| s.name == name)
     }
 
+    fn index_of(&self, id: ServerId) -> Option<usize> {
+        self.servers.iter().position(|s| s.id == id)
+    }
+
     pub(crate) fn state(&self, s: usize) -> ServerState {
-        state_from_u8(self.servers[s].state.load(Ordering::Acquire))
+        self.set.server(self.servers[s].id).map_or(ServerState::Maint, |i| i.server.get_state())
     }
 
-    pub(crate) fn active(&self, s: usize) -> usize {
-        self.servers[s].active.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn weight(&self, s: usize) -> u32 {
-        self.servers[s].weight.load(Ordering::Acquire)
+    pub(crate) fn active(&self, s: usize) -> u32 {
+        self.set.server(self.servers[s].id).map_or(0, |i| i.active)
     }
 
     /// Whether at least one server takes traffic.
@@ -139,12 +118,10 @@ impl BackendRt {
         (0..self.servers.len()).any(|s| self.state(s) == ServerState::Up)
     }
 
+    /// Sets a server's state; going down drops its idle connections and, with
+    /// `shutdown-sessions`, closes its open sessions.
     pub(crate) fn set_state(&self, s: usize, state: ServerState, reason: &str) -> bool {
-        let old = state_from_u8(
-            self.servers[s]
-                .state
-                .swap(state_to_u8(state), Ordering::AcqRel),
-        );
+        let Ok(old) = self.set.set_state(self.servers[s].id, state) else { return false };
         if old != state {
             tracing::warn!(backend = %self.name, server = %self.servers[s].name, from = %old, to = %state, reason, "server state changed");
             if state != ServerState::Up {
@@ -153,97 +130,29 @@ impl BackendRt {
             if state == ServerState::Down && self.spec.shutdown_sessions_on_down {
                 self.servers[s].kill.send_modify(|g| *g += 1);
             }
-            self.freed.notify_waiters();
         }
         true
     }
 
     pub(crate) fn set_weight(&self, s: usize, weight: u32) -> bool {
-        self.servers[s].weight.store(weight, Ordering::Release);
-        true
+        let w = u16::try_from(weight).unwrap_or(u16::MAX).min(gangway_balance::MAX_WEIGHT);
+        self.set.set_weight(self.servers[s].id, w).is_ok()
     }
 
-    fn usable(&self, s: usize, backup: bool, excluded: &[usize]) -> bool {
-        let srv = &self.servers[s];
-        srv.backup == backup
-            && self.state(s) == ServerState::Up
-            && self.weight(s) > 0
-            && !excluded.contains(&s)
-    }
-
-    fn has_room(&self, s: usize) -> bool {
-        self.servers[s]
-            .maxconn
-            .is_none_or(|m| self.active(s) < m as usize)
-    }
-
-    /// One pick attempt: `Ok(None)` when every usable server is full.
-    fn try_pick(
-        &self,
-        key: Option<u64>,
-        excluded: &[usize],
-    ) -> Result<Option<Picked<'_>>, PickFailure> {
-        let n = self.servers.len();
-        for backup in [false, true] {
-            let usable: usize = (0..n).filter(|&s| self.usable(s, backup, excluded)).count();
-            if usable == 0 {
-                continue;
-            }
-            let start = match key {
-                Some(k) => (k % n as u64) as usize,
-                None => self.cursor.fetch_add(1, Ordering::Relaxed),
-            };
-            let order = |i: usize| (start + i) % n;
-            let candidate = match self.spec.balance {
-                crate::backend::Balance::LeastConn => (0..n)
-                    .filter(|&s| self.usable(s, backup, excluded) && self.has_room(s))
-                    .min_by_key(|&s| {
-                        (
-                            self.active(s) * 1000 / self.weight(s).max(1) as usize,
-                            (s + n - start % n) % n,
-                        )
-                    }),
-                crate::backend::Balance::First => {
-                    (0..n).find(|&s| self.usable(s, backup, excluded) && self.has_room(s))
-                }
-                _ => (0..n)
-                    .map(order)
-                    .find(|&s| self.usable(s, backup, excluded) && self.has_room(s)),
-            };
-            return Ok(candidate.and_then(|s| {
-                let srv = &self.servers[s];
-                let prev = srv.active.fetch_add(1, Ordering::AcqRel);
-                if srv.maxconn.is_some_and(|m| prev >= m as usize) {
-                    srv.active.fetch_sub(1, Ordering::AcqRel);
-                    None
-                } else {
-                    Some(Picked {
-                        backend: self,
-                        index: s,
-                    })
-                }
-            }));
-        }
-        Err(PickFailure::NoneUp)
-    }
-
-    /// Picks a server, waiting up to the queue timeout while all usable servers are full.
+    /// Picks a server (not one of `excluded`), waiting up to the queue timeout while all
+    /// usable servers are full. Returns the server index and its connection slot.
     pub(crate) async fn pick(
         &self,
-        key: Option<u64>,
-        excluded: &[usize],
-    ) -> Result<Picked<'_>, PickFailure> {
-        let deadline = tokio::time::Instant::now() + self.timeouts.queue;
-        loop {
-            let freed = self.freed.notified();
-            tokio::pin!(freed);
-            freed.as_mut().enable();
-            if let Some(p) = self.try_pick(key, excluded)? {
-                return Ok(p);
-            }
-            if tokio::time::timeout_at(deadline, freed).await.is_err() {
-                return Err(PickFailure::QueueTimeout);
-            }
+        key: Option<&[u8]>,
+        excluded: &[ServerId],
+    ) -> Result<(usize, ConnectionSlot), PickFailure> {
+        match self.set.pick_queued(key, excluded, self.timeouts.queue).await {
+            Ok(slot) => match self.index_of(slot.server_id()) {
+                Some(i) => Ok((i, slot)),
+                None => Err(PickFailure::NoneUp),
+            },
+            Err(PickError::QueueFull | PickError::QueueTimeout) => Err(PickFailure::QueueTimeout),
+            Err(_) => Err(PickFailure::NoneUp),
         }
     }
 
@@ -283,5 +192,10 @@ impl BackendRt {
     /// How long to wait for a connection to a server.
     pub(crate) fn connect_timeout(&self) -> Duration {
         self.timeouts.connect
+    }
+
+    /// Whether the server was failing in traffic (then clears the mark).
+    pub(crate) fn clear_failing(&self, s: usize) -> bool {
+        self.servers[s].failing.swap(false, Ordering::AcqRel)
     }
 }
