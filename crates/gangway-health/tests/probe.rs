@@ -1,0 +1,260 @@
+//! One check at a time against real loopback servers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Mode, TestServer, closed_port};
+use gangway_health::{Check, CheckFailure, Probe, ProxyHeader};
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn run(
+    check: Check,
+    addr: std::net::SocketAddr,
+    timeout: Duration,
+) -> Result<Option<u16>, CheckFailure> {
+    check.validate().unwrap();
+    Probe::new(check.shared(), addr).run(timeout).await.result
+}
+
+#[tokio::test]
+async fn tcp_checks() {
+    let server = TestServer::start(Mode::Close).await;
+    let closed = closed_port().await;
+    assert_eq!(run(Check::tcp(), server.addr, TIMEOUT).await, Ok(None));
+    assert_eq!(
+        run(Check::tcp(), closed, TIMEOUT).await,
+        Err(CheckFailure::ConnectRefused)
+    );
+    // The check port overrides the server's: a closed traffic port, a live check port.
+    let check = Check::tcp().port(server.addr.port());
+    assert_eq!(run(check, closed, TIMEOUT).await, Ok(None));
+    let check = Check::tcp()
+        .addr("127.0.0.1".parse().unwrap())
+        .port(closed.port());
+    assert_eq!(
+        run(check, server.addr, TIMEOUT).await,
+        Err(CheckFailure::ConnectRefused)
+    );
+}
+
+#[tokio::test]
+async fn http_checks_table() {
+    let ok = TestServer::start(Mode::Ok).await;
+    let e500 = TestServer::start(Mode::Error500).await;
+    let hang = TestServer::start(Mode::Hang).await;
+    let close = TestServer::start(Mode::Close).await;
+    let closed = closed_port().await;
+    let short = Duration::from_millis(300);
+    let cases: Vec<(
+        &str,
+        Check,
+        std::net::SocketAddr,
+        Duration,
+        Result<Option<u16>, CheckFailure>,
+    )> = vec![
+        (
+            "200",
+            Check::http("/health"),
+            ok.addr,
+            TIMEOUT,
+            Ok(Some(200)),
+        ),
+        (
+            "200 expected 200",
+            Check::http("/").expect_status(200),
+            ok.addr,
+            TIMEOUT,
+            Ok(Some(200)),
+        ),
+        (
+            "200 not in 300-399",
+            Check::http("/").expect_status(300..=399),
+            ok.addr,
+            TIMEOUT,
+            Err(CheckFailure::UnexpectedStatus { status: 200 }),
+        ),
+        (
+            "500",
+            Check::http("/health"),
+            e500.addr,
+            TIMEOUT,
+            Err(CheckFailure::UnexpectedStatus { status: 500 }),
+        ),
+        (
+            "500 accepted",
+            Check::http("/")
+                .expect_status("200,500-599".parse::<gangway_health::StatusSet>().unwrap()),
+            e500.addr,
+            TIMEOUT,
+            Ok(Some(500)),
+        ),
+        (
+            "body contains",
+            Check::http("/").expect_body_contains("is ok"),
+            ok.addr,
+            TIMEOUT,
+            Ok(Some(200)),
+        ),
+        (
+            "body missing",
+            Check::http("/").expect_body_contains("ready"),
+            ok.addr,
+            TIMEOUT,
+            Err(CheckFailure::BodyMismatch),
+        ),
+        (
+            "body regex",
+            Check::http("/")
+                .try_expect_body_regex(r"^all\s+is\s+ok")
+                .unwrap(),
+            ok.addr,
+            TIMEOUT,
+            Ok(Some(200)),
+        ),
+        (
+            "hang",
+            Check::http("/"),
+            hang.addr,
+            short,
+            Err(CheckFailure::ResponseTimeout { received: 0 }),
+        ),
+        (
+            "closed early",
+            Check::http("/"),
+            close.addr,
+            TIMEOUT,
+            Err(CheckFailure::ClosedEarly { received: 0 }),
+        ),
+        (
+            "refused",
+            Check::http("/"),
+            closed,
+            TIMEOUT,
+            Err(CheckFailure::ConnectRefused),
+        ),
+    ];
+    for (name, check, addr, timeout, expected) in cases {
+        let got = run(check, addr, timeout).await;
+        // A peer that closes without reading may surface as a reset instead of an empty read.
+        if name == "closed early" && got == Err(CheckFailure::Reset) {
+            continue;
+        }
+        assert_eq!(got, expected, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn http_request_on_the_wire() {
+    let ok = TestServer::start(Mode::Ok).await;
+    let check = Check::http("/status?full=1")
+        .method("HEAD")
+        .host("app.example")
+        .header("X-Health", "gangway");
+    assert_eq!(run(check, ok.addr, TIMEOUT).await, Ok(Some(200)));
+    let requests = ok.requests();
+    let text = String::from_utf8_lossy(&requests[0]);
+    assert!(
+        text.starts_with("HEAD /status?full=1 HTTP/1.1\r\nHost: app.example\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("\r\nX-Health: gangway\r\n"), "{text}");
+    assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
+}
+
+#[tokio::test]
+async fn websocket_checks() {
+    let good = TestServer::start(Mode::WsGood).await;
+    let bad = TestServer::start(Mode::WsBadAccept).await;
+    let plain = TestServer::start(Mode::Ok).await;
+    assert_eq!(
+        run(Check::websocket("/ws"), good.addr, TIMEOUT).await,
+        Ok(Some(101))
+    );
+    // The client sent a real upgrade and closed with a masked close frame 1000.
+    let request = String::from_utf8_lossy(&good.requests()[0]).into_owned();
+    for needle in [
+        "GET /ws HTTP/1.1",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: ",
+    ] {
+        assert!(request.contains(needle), "{needle} in {request}");
+    }
+    common::wait_for(|| {
+        good.seen
+            .ws_close_frames
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == 1
+    })
+    .await;
+    // Each check uses a fresh key.
+    assert_eq!(
+        run(Check::websocket("/ws"), good.addr, TIMEOUT).await,
+        Ok(Some(101))
+    );
+    let keys: Vec<String> = good
+        .requests()
+        .iter()
+        .map(|r| {
+            String::from_utf8_lossy(r)
+                .lines()
+                .find(|l| l.starts_with("Sec-WebSocket-Key"))
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_ne!(keys[0], keys[1]);
+    assert_eq!(
+        run(Check::websocket("/ws"), bad.addr, TIMEOUT).await,
+        Err(CheckFailure::BadUpgrade {
+            reason: "wrong Sec-WebSocket-Accept"
+        })
+    );
+    assert_eq!(
+        run(Check::websocket("/ws"), plain.addr, TIMEOUT).await,
+        Err(CheckFailure::UnexpectedStatus { status: 200 })
+    );
+}
+
+#[tokio::test]
+async fn proxy_headers_come_first() {
+    let ok = TestServer::start(Mode::Ok).await;
+    assert_eq!(
+        run(
+            Check::http("/").send_proxy(ProxyHeader::V1),
+            ok.addr,
+            TIMEOUT
+        )
+        .await,
+        Ok(Some(200))
+    );
+    assert_eq!(
+        run(
+            Check::http("/").send_proxy(ProxyHeader::V2Local),
+            ok.addr,
+            TIMEOUT
+        )
+        .await,
+        Ok(Some(200))
+    );
+    let requests = ok.requests();
+    let v1 = String::from_utf8_lossy(&requests[0]).into_owned();
+    let expected_tail = format!(" {}\r\nGET / HTTP/1.1\r\n", ok.addr.port());
+    assert!(v1.starts_with("PROXY TCP4 127.0.0.1 127.0.0.1 "), "{v1}");
+    assert!(v1.contains(&expected_tail), "{v1}");
+    assert!(requests[1].starts_with(b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00GET / HTTP/1.1\r\n"));
+    // A TCP check with a PROXY header sends just the header.
+    let tcp = TestServer::start(Mode::Ok).await;
+    assert_eq!(
+        run(
+            Check::tcp().send_proxy(ProxyHeader::V2Local),
+            tcp.addr,
+            TIMEOUT
+        )
+        .await,
+        Ok(None)
+    );
+}
