@@ -1,0 +1,839 @@
+//! Request and response head parsing on httparse, with strict RFC 9112/9110 validation.
+
+use httparse::{Header, Status};
+
+use crate::error::{Error, ErrorKind, Side};
+use crate::framing::{Framing, FramingFields};
+use crate::syntax::{TokenList, is_field_vchar, is_tchar, is_token, name_is};
+use crate::upgrade::{Upgrade, classify_websocket};
+
+/// Head parser configuration: size limits. Cheap to copy; one per listener is typical.
+///
+/// ```
+/// let mut parser = gangway_h1::Parser::new();
+/// parser.max_head_len(8 * 1024).max_headers(64).max_target_len(4096);
+/// let mut headers = [gangway_h1::EMPTY_HEADER; 64];
+/// let status = parser.parse_request(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut headers)?;
+/// assert!(status.is_complete());
+/// # Ok::<(), gangway_h1::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parser {
+    max_head_len: usize,
+    max_headers: usize,
+    max_target_len: usize,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Self {
+            max_head_len: 16 * 1024,
+            max_headers: 100,
+            max_target_len: 8 * 1024,
+        }
+    }
+}
+
+/// A parsed, validated request head borrowing the input buffer (`'b`) and the caller's
+/// header storage (`'h`).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'h, 'b> {
+    /// The method token, e.g. `GET`.
+    pub method: &'b str,
+    /// The request-target as received (origin-form `path?query`, absolute-form,
+    /// authority-form for CONNECT or `*`).
+    pub target: &'b str,
+    /// The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version_minor: u8,
+    /// The header fields in order, as received (values trimmed of surrounding whitespace).
+    pub headers: &'h [Header<'b>],
+    /// Length of the head in bytes, including the final empty line: the body starts here.
+    pub head_len: usize,
+    /// Where the request body ends.
+    pub framing: Framing,
+    /// Whether (and how) the request asks to switch protocols.
+    pub upgrade: Upgrade<'b>,
+    /// Whether the client wants the connection kept open after this exchange.
+    pub keep_alive: bool,
+    /// The Host field value, if present (exactly one is guaranteed for HTTP/1.1).
+    pub host: Option<&'b [u8]>,
+    /// Whether Connection names fields other than `close`, `keep-alive` and `upgrade`
+    /// (those fields are hop-by-hop and dropped by [`Rewrite`](crate::Rewrite)).
+    pub connection_options: bool,
+}
+
+impl<'h, 'b> Request<'h, 'b> {
+    /// The value of the first header field named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        find_header(self.headers, name)
+    }
+
+    /// The request-target's path (without the query), for origin-form targets.
+    pub fn path(&self) -> &'b str {
+        match self.target.find('?') {
+            Some(i) => &self.target[..i],
+            None => self.target,
+        }
+    }
+}
+
+/// A parsed, validated response head.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug)]
+pub struct Response<'h, 'b> {
+    /// The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version_minor: u8,
+    /// The status code (100..=599).
+    pub status: u16,
+    /// The reason phrase (empty if absent or not ASCII).
+    pub reason: &'b str,
+    /// The header fields in order, as received.
+    pub headers: &'h [Header<'b>],
+    /// Length of the head in bytes, including the final empty line.
+    pub head_len: usize,
+    /// Where the response body ends, given the request method it answers.
+    pub framing: Framing,
+    /// Whether the server keeps the connection open after this response.
+    pub keep_alive: bool,
+    /// Whether Connection names fields other than `close`, `keep-alive` and `upgrade`.
+    pub connection_options: bool,
+}
+
+impl<'h, 'b> Response<'h, 'b> {
+    /// The value of the first header field named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        find_header(self.headers, name)
+    }
+
+    /// Whether Connection lists `upgrade` (in any of its field lines).
+    pub fn connection_has(&self, token: &str) -> bool {
+        list_contains(self.headers, "connection", token)
+    }
+}
+
+pub(crate) fn find_header<'b>(headers: &[Header<'b>], name: &str) -> Option<&'b [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
+/// Whether any field line named `name` holds `token` in its comma-separated list.
+pub(crate) fn list_contains(headers: &[Header<'_>], name: &str, token: &str) -> bool {
+    headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case(name))
+        .any(|h| TokenList::new(h.value).contains(token))
+}
+
+/// What the header scan learned about Connection.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ConnectionFields {
+    pub(crate) close: bool,
+    pub(crate) keep_alive: bool,
+    pub(crate) upgrade: bool,
+    pub(crate) options: bool,
+}
+
+impl ConnectionFields {
+    fn add(&mut self, value: &[u8]) {
+        for token in TokenList::new(value) {
+            if token.eq_ignore_ascii_case(b"close") {
+                self.close = true;
+            } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                self.keep_alive = true;
+            } else if token.eq_ignore_ascii_case(b"upgrade") {
+                self.upgrade = true;
+            } else {
+                self.options = true;
+            }
+        }
+    }
+
+    fn keep_alive(&self, version_minor: u8) -> bool {
+        !self.close && (version_minor >= 1 || self.keep_alive)
+    }
+}
+
+/// Keep-alive decision from the version and the Connection field lines (RFC 9112 9.3).
+///
+/// ```
+/// use gangway_h1::{keep_alive, Header};
+/// assert!(keep_alive(1, &[]));
+/// assert!(!keep_alive(1, &[Header { name: "Connection", value: b"close" }]));
+/// assert!(!keep_alive(0, &[]));
+/// assert!(keep_alive(0, &[Header { name: "connection", value: b"Keep-Alive" }]));
+/// ```
+pub fn keep_alive(version_minor: u8, headers: &[Header<'_>]) -> bool {
+    let mut conn = ConnectionFields::default();
+    for h in headers.iter().filter(|h| name_is(h.name, "connection")) {
+        conn.add(h.value);
+    }
+    conn.keep_alive(version_minor)
+}
+
+/// Fields of interest gathered in one pass over the request headers.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RequestFields<'b> {
+    pub(crate) host: Option<&'b [u8]>,
+    pub(crate) host_count: u16,
+    pub(crate) framing: FramingFields,
+    pub(crate) connection: ConnectionFields,
+    pub(crate) upgrade_lines: u16,
+    pub(crate) upgrade_websocket: bool,
+    pub(crate) upgrade_h2c: bool,
+    pub(crate) upgrade_first: Option<&'b str>,
+    pub(crate) ws_key: Option<&'b [u8]>,
+    pub(crate) ws_key_count: u16,
+    pub(crate) ws_version: Option<&'b [u8]>,
+    pub(crate) ws_version_count: u16,
+    pub(crate) ws_protocol: Option<&'b [u8]>,
+    pub(crate) ws_protocol_count: u16,
+    pub(crate) http2_settings: Option<&'b [u8]>,
+}
+
+impl<'b> RequestFields<'b> {
+    fn scan(headers: &[Header<'b>]) -> Result<Self, Error> {
+        let mut f = Self::default();
+        for h in headers {
+            let name = h.name;
+            // Dispatch on length first: most fields are none of these and cost one compare.
+            match name.len() {
+                4 if name_is(name, "host") => {
+                    f.host_count += 1;
+                    f.host.get_or_insert(h.value);
+                }
+                7 if name_is(name, "upgrade") => {
+                    f.upgrade_lines += 1;
+                    for proto in TokenList::new(h.value) {
+                        let proto_name = match memchr::memchr(b'/', proto) {
+                            Some(i) => &proto[..i],
+                            None => proto,
+                        };
+                        if proto_name.eq_ignore_ascii_case(b"websocket") {
+                            f.upgrade_websocket = true;
+                        } else if proto_name.eq_ignore_ascii_case(b"h2c") {
+                            f.upgrade_h2c = true;
+                        }
+                        if f.upgrade_first.is_none() && is_protocol(proto) {
+                            f.upgrade_first = std::str::from_utf8(proto).ok();
+                        }
+                    }
+                }
+                10 if name_is(name, "connection") => f.connection.add(h.value),
+                14 if name_is(name, "content-length") => {
+                    f.framing.add_content_length(h.value, Side::Request)?;
+                }
+                14 if name_is(name, "http2-settings") => {
+                    f.http2_settings.get_or_insert(h.value);
+                }
+                17 if name_is(name, "transfer-encoding") => {
+                    f.framing.add_transfer_encoding(h.value, Side::Request)?;
+                }
+                17 if name_is(name, "sec-websocket-key") => {
+                    f.ws_key_count += 1;
+                    f.ws_key.get_or_insert(h.value);
+                }
+                21 if name_is(name, "sec-websocket-version") => {
+                    f.ws_version_count += 1;
+                    f.ws_version.get_or_insert(h.value);
+                }
+                22 if name_is(name, "sec-websocket-protocol") => {
+                    f.ws_protocol_count += 1;
+                    f.ws_protocol.get_or_insert(h.value);
+                }
+                _ => {}
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// `protocol = protocol-name ["/" protocol-version]` (RFC 9110 7.8).
+fn is_protocol(p: &[u8]) -> bool {
+    match memchr::memchr(b'/', p) {
+        Some(i) => is_token(&p[..i]) && is_token(&p[i + 1..]),
+        None => is_token(p),
+    }
+}
+
+impl Parser {
+    /// A parser with the default limits: 16 KiB head, 100 header fields, 8 KiB target.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Largest head accepted, in bytes (default 16 KiB); beyond it: [`ErrorKind::HeadTooLarge`].
+    pub fn max_head_len(&mut self, bytes: usize) -> &mut Self {
+        self.max_head_len = bytes;
+        self
+    }
+
+    /// Most header fields accepted (default 100; also capped by the caller's header storage);
+    /// beyond it: [`ErrorKind::TooManyHeaders`].
+    pub fn max_headers(&mut self, count: usize) -> &mut Self {
+        self.max_headers = count;
+        self
+    }
+
+    /// Longest request-target accepted, in bytes (default 8 KiB); beyond it:
+    /// [`ErrorKind::UriTooLong`].
+    pub fn max_target_len(&mut self, bytes: usize) -> &mut Self {
+        self.max_target_len = bytes;
+        self
+    }
+
+    /// Parses and validates a request head at the start of `buf`.
+    ///
+    /// Returns `Ok(Status::Partial)` while more bytes are needed, `Ok(Status::Complete(request))`
+    /// once the head is complete and valid, or the first rule it breaks. Does not allocate.
+    ///
+    /// ```
+    /// use gangway_h1::{Framing, Parser, Status, Upgrade, EMPTY_HEADER};
+    /// let mut headers = [EMPTY_HEADER; 32];
+    /// let buf = b"POST /api HTTP/1.1\r\nHost: example.com\r\nContent-Length: 2\r\n\r\n{}";
+    /// let Status::Complete(req) = Parser::new().parse_request(buf, &mut headers)? else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!((req.method, req.target, req.head_len), ("POST", "/api", buf.len() - 2));
+    /// assert_eq!(req.framing, Framing::Length(2));
+    /// assert_eq!(req.upgrade, Upgrade::None);
+    /// # Ok::<(), gangway_h1::Error>(())
+    /// ```
+    pub fn parse_request<'h, 'b>(
+        &self,
+        buf: &'b [u8],
+        headers: &'h mut [Header<'b>],
+    ) -> Result<Status<Request<'h, 'b>>, Error> {
+        let window = &buf[..buf.len().min(self.max_head_len)];
+        let cap = headers.len().min(self.max_headers);
+        let mut req = httparse::Request::new(&mut headers[..cap]);
+        let head_len = match req.parse(window) {
+            Ok(Status::Complete(n)) => n,
+            Ok(Status::Partial) => return self.partial(window, buf.len(), Side::Request),
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(Error::req(ErrorKind::TooManyHeaders));
+            }
+            Err(_) => return Err(diagnose(window, Side::Request)),
+        };
+        let (Some(method), Some(target), Some(version_minor)) = (req.method, req.path, req.version)
+        else {
+            return Err(Error::req(ErrorKind::Malformed));
+        };
+        let headers: &'h [Header<'b>] = req.headers;
+        check_line_endings(&window[..head_len], Side::Request)?;
+        if target.len() > self.max_target_len {
+            return Err(Error::req(ErrorKind::UriTooLong));
+        }
+        check_target(method, target)?;
+
+        let fields = RequestFields::scan(headers)?;
+        match fields.host_count {
+            0 if version_minor >= 1 => return Err(Error::req(ErrorKind::MissingHost)),
+            0 | 1 => {}
+            _ => return Err(Error::req(ErrorKind::DuplicateHost)),
+        }
+        if fields.host.is_some_and(|host| !is_valid_host(host)) {
+            return Err(Error::req(ErrorKind::InvalidHost));
+        }
+        let framing = fields.framing.request_framing(version_minor)?;
+        let upgrade = classify(method, target, version_minor, &fields)?;
+        Ok(Status::Complete(Request {
+            method,
+            target,
+            version_minor,
+            headers,
+            head_len,
+            framing,
+            upgrade,
+            keep_alive: fields.connection.keep_alive(version_minor),
+            host: fields.host,
+            connection_options: fields.connection.options,
+        }))
+    }
+
+    /// Parses and validates a response head at the start of `buf`, answering a request
+    /// whose method was `request_method` (it decides the [`Framing`]).
+    ///
+    /// ```
+    /// use gangway_h1::{Framing, Parser, Status, EMPTY_HEADER};
+    /// let mut headers = [EMPTY_HEADER; 16];
+    /// let buf = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    /// let Status::Complete(res) = Parser::new().parse_response(buf, &mut headers, "GET")? else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!((res.status, res.framing), (200, Framing::Chunked));
+    /// # Ok::<(), gangway_h1::Error>(())
+    /// ```
+    pub fn parse_response<'h, 'b>(
+        &self,
+        buf: &'b [u8],
+        headers: &'h mut [Header<'b>],
+        request_method: &str,
+    ) -> Result<Status<Response<'h, 'b>>, Error> {
+        let side = Side::Response;
+        let window = &buf[..buf.len().min(self.max_head_len)];
+        let cap = headers.len().min(self.max_headers);
+        let mut res = httparse::Response::new(&mut headers[..cap]);
+        let head_len = match res.parse(window) {
+            Ok(Status::Complete(n)) => n,
+            Ok(Status::Partial) => return self.partial(window, buf.len(), side),
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(Error::new(ErrorKind::TooManyHeaders, side, None));
+            }
+            Err(_) => return Err(diagnose(window, side)),
+        };
+        let (Some(version_minor), Some(status)) = (res.version, res.code) else {
+            return Err(Error::new(ErrorKind::Malformed, side, None));
+        };
+        let reason = res.reason.unwrap_or("");
+        let headers: &'h [Header<'b>] = res.headers;
+        check_line_endings(&window[..head_len], side)?;
+        if !(100..=599).contains(&status) {
+            return Err(Error::new(ErrorKind::InvalidStatusLine, side, None));
+        }
+        let mut framing_fields = FramingFields::default();
+        let mut connection = ConnectionFields::default();
+        for h in headers {
+            match h.name.len() {
+                10 if name_is(h.name, "connection") => connection.add(h.value),
+                14 if name_is(h.name, "content-length") => {
+                    framing_fields.add_content_length(h.value, side)?;
+                }
+                17 if name_is(h.name, "transfer-encoding") => {
+                    framing_fields.add_transfer_encoding(h.value, side)?;
+                }
+                _ => {}
+            }
+        }
+        let framing = framing_fields.response_framing(version_minor, request_method, status)?;
+        Ok(Status::Complete(Response {
+            version_minor,
+            status,
+            reason,
+            headers,
+            head_len,
+            framing,
+            keep_alive: connection.keep_alive(version_minor) && framing != Framing::CloseDelimited,
+            connection_options: connection.options,
+        }))
+    }
+
+    /// What an incomplete head means: wait for more, or a limit is already exceeded.
+    fn partial<T>(&self, window: &[u8], total: usize, side: Side) -> Result<Status<T>, Error> {
+        if total >= self.max_head_len {
+            return Err(Error::new(ErrorKind::HeadTooLarge, side, None));
+        }
+        // A request line this long without its end cannot hold a target within the limit.
+        let line_limit = self.max_target_len.saturating_add(64);
+        if side == Side::Request
+            && window.len() > line_limit
+            && memchr::memchr(b'\n', &window[..line_limit]).is_none()
+        {
+            return Err(Error::req(ErrorKind::UriTooLong));
+        }
+        Ok(Status::Partial)
+    }
+}
+
+/// Parses a request with [`Parser::default`] limits.
+///
+/// ```
+/// use gangway_h1::{parse_request, Status, Upgrade, EMPTY_HEADER};
+/// let mut headers = [EMPTY_HEADER; 16];
+/// let buf = b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+///             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+/// let Status::Complete(req) = parse_request(buf, &mut headers)? else { unreachable!() };
+/// assert!(matches!(req.upgrade, Upgrade::WebSocket { .. }));
+/// # Ok::<(), gangway_h1::Error>(())
+/// ```
+pub fn parse_request<'h, 'b>(
+    buf: &'b [u8],
+    headers: &'h mut [Header<'b>],
+) -> Result<Status<Request<'h, 'b>>, Error> {
+    Parser::default().parse_request(buf, headers)
+}
+
+/// Parses a response to a `request_method` request with [`Parser::default`] limits.
+pub fn parse_response<'h, 'b>(
+    buf: &'b [u8],
+    headers: &'h mut [Header<'b>],
+    request_method: &str,
+) -> Result<Status<Response<'h, 'b>>, Error> {
+    Parser::default().parse_response(buf, headers, request_method)
+}
+
+/// Every LF in the head must follow a CR: httparse accepts bare LF, we do not.
+fn check_line_endings(head: &[u8], side: Side) -> Result<(), Error> {
+    for i in memchr::memchr_iter(b'\n', head) {
+        if i == 0 || head[i - 1] != b'\r' {
+            return Err(Error::at(ErrorKind::BareLf, side, i));
+        }
+    }
+    Ok(())
+}
+
+/// Target bytes httparse lets through but a URI may not hold, and form vs method.
+fn check_target(method: &str, target: &str) -> Result<(), Error> {
+    if target.bytes().any(|b| b >= 0x80 || b == b'#') {
+        return Err(Error::req(ErrorKind::InvalidTarget));
+    }
+    let t = target.as_bytes();
+    let form_ok = if method == "CONNECT" {
+        is_authority_form(t)
+    } else if t == b"*" {
+        method == "OPTIONS"
+    } else {
+        t.first() == Some(&b'/') || is_absolute_form(t)
+    };
+    if form_ok {
+        Ok(())
+    } else {
+        Err(Error::req(ErrorKind::TargetFormMismatch))
+    }
+}
+
+/// `scheme ":" hier-part` with a scheme of ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+fn is_absolute_form(t: &[u8]) -> bool {
+    let Some(colon) = memchr::memchr(b':', t) else {
+        return false;
+    };
+    let scheme = &t[..colon];
+    scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && t[colon + 1..].starts_with(b"//")
+}
+
+/// `uri-host ":" port` with a non-empty port (RFC 9112 3.2.3).
+fn is_authority_form(t: &[u8]) -> bool {
+    match memchr::memrchr(b':', t) {
+        Some(i) if i + 1 < t.len() && !t.is_empty() && t[0] != b':' => is_valid_host(t),
+        _ => false,
+    }
+}
+
+/// `uri-host [ ":" port ]` (RFC 9110 7.2); empty is allowed (no authority).
+pub(crate) fn is_valid_host(v: &[u8]) -> bool {
+    if v.is_empty() {
+        return true;
+    }
+    let (host, rest) = if v[0] == b'[' {
+        let Some(close) = memchr::memchr(b']', v) else {
+            return false;
+        };
+        let inner = &v[1..close];
+        if inner.is_empty()
+            || !inner
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'))
+        {
+            return false;
+        }
+        (&v[..0], &v[close + 1..])
+    } else {
+        match memchr::memrchr(b':', v) {
+            Some(i) => (&v[..i], &v[i..]),
+            None => (v, &v[..0]),
+        }
+    };
+    let port_ok = match rest {
+        [] => true,
+        [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    // reg-name: unreserved / pct-encoded / sub-delims, minus ',' which only list-folding produces.
+    port_ok
+        && host.iter().all(|&b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'%'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b';'
+                        | b'='
+                )
+        })
+}
+
+fn classify<'b>(
+    method: &'b str,
+    target: &'b str,
+    version_minor: u8,
+    f: &RequestFields<'b>,
+) -> Result<Upgrade<'b>, Error> {
+    if method == "CONNECT" {
+        return Ok(Upgrade::Connect { authority: target });
+    }
+    if f.upgrade_lines == 0 {
+        return Ok(Upgrade::None);
+    }
+    if f.upgrade_websocket {
+        return classify_websocket(method, version_minor, f);
+    }
+    // RFC 9110 7.8: Upgrade is ignored in HTTP/1.0 and when Connection does not list it.
+    if version_minor == 0 || !f.connection.upgrade {
+        return Ok(Upgrade::None);
+    }
+    if f.upgrade_h2c {
+        return Ok(Upgrade::H2c {
+            settings: f.http2_settings,
+        });
+    }
+    Ok(match f.upgrade_first {
+        Some(token) => Upgrade::Other(token),
+        None => Upgrade::None,
+    })
+}
+
+/// Finds the first rule a rejected head breaks, scanning in byte order. Runs only on the
+/// error path, so it may be slower than httparse.
+fn diagnose(buf: &[u8], side: Side) -> Error {
+    let err = |kind, at| Error::at(kind, side, at);
+    let mut pos = 0;
+    // Leading empty lines are skipped like httparse does (RFC 9112 2.2).
+    loop {
+        match buf.get(pos..pos + 2) {
+            Some(b"\r\n") => pos += 2,
+            _ => match buf.get(pos) {
+                Some(b'\n') => return err(ErrorKind::BareLf, pos),
+                Some(b'\r') if pos + 1 < buf.len() => return err(ErrorKind::BareCr, pos),
+                _ => break,
+            },
+        }
+    }
+    let mut first_field = true;
+    let mut start_line = true;
+    while pos < buf.len() {
+        let (line, complete) = match memchr::memchr(b'\n', &buf[pos..]) {
+            Some(n) => (&buf[pos..pos + n], true),
+            None => (&buf[pos..], false),
+        };
+        let line_start = pos;
+        pos += line.len() + 1;
+        // Split off the CR of the CRLF; any other CR is bare.
+        let body = match line {
+            [rest @ .., b'\r'] if complete => rest,
+            [rest @ .., b'\r'] => rest,
+            _ if complete => return err(ErrorKind::BareLf, line_start + line.len()),
+            _ => line,
+        };
+        if let Some(i) = memchr::memchr(0, body) {
+            return err(ErrorKind::NulByte, line_start + i);
+        }
+        if let Some(i) = memchr::memchr(b'\r', body) {
+            return err(ErrorKind::BareCr, line_start + i);
+        }
+        if start_line {
+            start_line = false;
+            let found = match side {
+                Side::Request => diagnose_request_line(body, complete),
+                Side::Response => diagnose_status_line(body, complete),
+            };
+            if let Some(kind) = found {
+                return err(kind, line_start);
+            }
+            continue;
+        }
+        if body.is_empty() {
+            break;
+        }
+        if let Some(kind) = diagnose_field_line(body, first_field, complete) {
+            return err(kind, line_start);
+        }
+        first_field = false;
+    }
+    Error::new(ErrorKind::Malformed, side, None)
+}
+
+fn diagnose_request_line(line: &[u8], complete: bool) -> Option<ErrorKind> {
+    let Some(sp1) = memchr::memchr(b' ', line) else {
+        if !line.iter().all(|&b| is_tchar(b)) {
+            return Some(ErrorKind::InvalidMethod);
+        }
+        return complete.then_some(ErrorKind::InvalidRequestLine);
+    };
+    let method = &line[..sp1];
+    if method.is_empty() {
+        return Some(ErrorKind::InvalidRequestLine);
+    }
+    if !is_token(method) {
+        return Some(ErrorKind::InvalidMethod);
+    }
+    let rest = &line[sp1 + 1..];
+    let (target, version) = match memchr::memchr(b' ', rest) {
+        Some(sp2) => (&rest[..sp2], Some(&rest[sp2 + 1..])),
+        None => (rest, None),
+    };
+    if target.is_empty() && (version.is_some() || complete) {
+        return Some(ErrorKind::InvalidRequestLine);
+    }
+    if target.iter().any(|&b| b <= 0x20 || b == 0x7f) {
+        return Some(ErrorKind::InvalidTarget);
+    }
+    if std::str::from_utf8(target).is_err() {
+        return Some(ErrorKind::InvalidTarget);
+    }
+    match version {
+        None if complete => Some(ErrorKind::InvalidRequestLine),
+        None => None,
+        Some(v) if memchr::memchr2(b' ', b'\t', v).is_some() => Some(ErrorKind::InvalidRequestLine),
+        Some(v) => diagnose_version(v, complete),
+    }
+}
+
+fn diagnose_status_line(line: &[u8], complete: bool) -> Option<ErrorKind> {
+    let (version, rest) = match memchr::memchr(b' ', line) {
+        Some(sp) => (&line[..sp], Some(&line[sp + 1..])),
+        None => (line, None),
+    };
+    if let Some(kind) = diagnose_version(version, complete || rest.is_some()) {
+        return Some(kind);
+    }
+    let Some(rest) = rest else {
+        return complete.then_some(ErrorKind::InvalidStatusLine);
+    };
+    let code_len = rest.len().min(3);
+    if !rest[..code_len].iter().all(u8::is_ascii_digit) || (complete && code_len < 3) {
+        return Some(ErrorKind::InvalidStatusLine);
+    }
+    match rest.get(3) {
+        None | Some(b' ') => {}
+        Some(_) => return Some(ErrorKind::InvalidStatusLine),
+    }
+    let reason = rest.get(4..).unwrap_or_default();
+    if !reason.iter().all(|&b| is_field_vchar(b)) {
+        return Some(ErrorKind::InvalidStatusLine);
+    }
+    None
+}
+
+/// `HTTP/DIGIT.DIGIT`; only 1.0 and 1.1 are supported. `complete` says `v` is all of it.
+fn diagnose_version(v: &[u8], complete: bool) -> Option<ErrorKind> {
+    const PREFIX: &[u8] = b"HTTP/";
+    let n = v.len().min(PREFIX.len());
+    if v[..n] != PREFIX[..n] || (complete && v.len() != 8) {
+        return Some(ErrorKind::InvalidVersion);
+    }
+    let shape_ok = v.iter().enumerate().skip(5).all(|(i, &b)| {
+        if i == 6 {
+            b == b'.'
+        } else {
+            b.is_ascii_digit()
+        }
+    });
+    if !shape_ok {
+        return Some(ErrorKind::InvalidVersion);
+    }
+    let major_ok = v.get(5).is_none_or(|&b| b == b'1');
+    let minor_ok = v.get(7).is_none_or(|&b| b == b'0' || b == b'1');
+    if !(major_ok && minor_ok) {
+        return Some(ErrorKind::UnsupportedVersion);
+    }
+    None
+}
+
+fn diagnose_field_line(line: &[u8], first_field: bool, complete: bool) -> Option<ErrorKind> {
+    if matches!(line.first(), Some(b' ' | b'\t')) {
+        return Some(if first_field {
+            ErrorKind::WhitespaceAfterStartLine
+        } else {
+            ErrorKind::ObsFold
+        });
+    }
+    let Some(colon) = memchr::memchr(b':', line) else {
+        if let Some(&b) = line.iter().find(|&&b| !is_tchar(b)) {
+            return Some(name_byte_kind(b));
+        }
+        return complete.then_some(ErrorKind::MissingColon);
+    };
+    let name = &line[..colon];
+    if name.is_empty() {
+        return Some(ErrorKind::EmptyHeaderName);
+    }
+    if matches!(name.last(), Some(b' ' | b'\t'))
+        && name.iter().all(|&b| is_tchar(b) || b == b' ' || b == b'\t')
+    {
+        return Some(ErrorKind::WhitespaceBeforeColon);
+    }
+    if let Some(&b) = name.iter().find(|&&b| !is_tchar(b)) {
+        return Some(name_byte_kind(b));
+    }
+    if !line[colon + 1..].iter().all(|&b| is_field_vchar(b)) {
+        return Some(ErrorKind::ControlCharInHeaderValue);
+    }
+    None
+}
+
+fn name_byte_kind(b: u8) -> ErrorKind {
+    if b < 0x20 || b == 0x7f {
+        ErrorKind::ControlCharInHeaderName
+    } else if b == b' ' || b == b'\t' {
+        ErrorKind::WhitespaceBeforeColon
+    } else {
+        ErrorKind::InvalidHeaderName
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        for ok in [
+            &b"example.com"[..],
+            b"example.com:8080",
+            b"[::1]:443",
+            b"127.0.0.1",
+            b"",
+        ] {
+            assert!(is_valid_host(ok), "{ok:?}");
+        }
+        for bad in [
+            &b"a b"[..],
+            b"a,b",
+            b"user@host",
+            b"host:8o",
+            b"[::1",
+            b"[]",
+            b"a/b",
+        ] {
+            assert!(!is_valid_host(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(diagnose_version(b"HTTP/1.1", true), None);
+        assert_eq!(
+            diagnose_version(b"HTTP/2.0", true),
+            Some(ErrorKind::UnsupportedVersion)
+        );
+        assert_eq!(
+            diagnose_version(b"HTTP/2", false),
+            Some(ErrorKind::UnsupportedVersion)
+        );
+        assert_eq!(
+            diagnose_version(b"HTTP/1.10", true),
+            Some(ErrorKind::InvalidVersion)
+        );
+        assert_eq!(
+            diagnose_version(b"HTTP/1.", true),
+            Some(ErrorKind::InvalidVersion)
+        );
+        assert_eq!(diagnose_version(b"HTTP/1.", false), None);
+    }
+}

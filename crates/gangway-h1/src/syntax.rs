@@ -1,0 +1,140 @@
+//! Byte classes and comma-separated token lists from RFC 9110 5.6.
+
+/// `tchar` from RFC 9110 5.6.2.
+pub(crate) const fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
+        | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+}
+
+/// Whether `s` is a non-empty `token`.
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// Whether `b` may appear in a field value as written on the wire (HTAB, SP, VCHAR, obs-text).
+pub(crate) const fn is_field_vchar(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
+
+/// Trims optional whitespace (SP / HTAB) from both ends.
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// A comma-separated list of elements from one header field value (`#element`, RFC 9110 5.6.1),
+/// iterated without allocating. Elements are trimmed of OWS; empty elements are skipped.
+///
+/// ```
+/// let list = gangway_h1::TokenList::new(b"Upgrade, keep-alive ,,HTTP2-Settings");
+/// let tokens: Vec<&[u8]> = list.iter().collect();
+/// assert_eq!(tokens, [&b"Upgrade"[..], b"keep-alive", b"HTTP2-Settings"]);
+/// assert!(list.contains("upgrade"));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenList<'b> {
+    value: &'b [u8],
+}
+
+impl<'b> TokenList<'b> {
+    /// A list over one header field value.
+    pub const fn new(value: &'b [u8]) -> Self {
+        Self { value }
+    }
+
+    /// The raw field value.
+    pub const fn as_bytes(&self) -> &'b [u8] {
+        self.value
+    }
+
+    /// Whether the list has no non-empty element.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+
+    /// Whether an element equals `token`, ASCII case-insensitively.
+    pub fn contains(&self, token: &str) -> bool {
+        self.iter()
+            .any(|t| t.eq_ignore_ascii_case(token.as_bytes()))
+    }
+
+    /// The elements, OWS-trimmed, empty ones skipped.
+    pub fn iter(&self) -> TokenIter<'b> {
+        TokenIter { rest: self.value }
+    }
+}
+
+impl<'b> IntoIterator for TokenList<'b> {
+    type Item = &'b [u8];
+    type IntoIter = TokenIter<'b>;
+    fn into_iter(self) -> TokenIter<'b> {
+        self.iter()
+    }
+}
+
+/// Iterator over the elements of a [`TokenList`].
+#[derive(Clone, Debug)]
+pub struct TokenIter<'b> {
+    rest: &'b [u8],
+}
+
+impl<'b> Iterator for TokenIter<'b> {
+    type Item = &'b [u8];
+    fn next(&mut self) -> Option<&'b [u8]> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let (elem, rest) = match memchr::memchr(b',', self.rest) {
+                Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+                None => (self.rest, &self.rest[..0]),
+            };
+            self.rest = rest;
+            let elem = trim_ows(elem);
+            if !elem.is_empty() {
+                return Some(elem);
+            }
+        }
+    }
+}
+
+/// Splits a list strictly: yields every element including empty ones (for smuggling checks).
+pub(crate) fn split_strict(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(trim_ows)
+}
+
+/// Case-insensitive header name comparison against a lowercase ASCII name.
+#[inline]
+pub(crate) fn name_is(name: &str, lower: &str) -> bool {
+    name.len() == lower.len() && name.as_bytes().eq_ignore_ascii_case(lower.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_and_skips_empty() {
+        let v: Vec<&[u8]> = TokenList::new(b" a ,\t, b\t").iter().collect();
+        assert_eq!(v, [&b"a"[..], b"b"]);
+        assert!(TokenList::new(b" , ").is_empty());
+        let strict: Vec<&[u8]> = split_strict(b",a, ").collect();
+        assert_eq!(strict, [&b""[..], b"a", b""]);
+    }
+
+    #[test]
+    fn byte_classes() {
+        assert!(is_token(b"chunked"));
+        assert!(!is_token(b"chun ked"));
+        assert!(!is_token(b""));
+        assert!(is_field_vchar(b'\t') && is_field_vchar(0x80) && !is_field_vchar(0x7f));
+        assert!(!is_field_vchar(0));
+    }
+}
