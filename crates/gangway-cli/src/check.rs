@@ -12,9 +12,32 @@ pub(crate) fn run(path: &Path) -> ExitCode {
         Format::Haproxy => "HAProxy-style",
         Format::Toml => "TOML",
     };
-    match gangway_config::load(path) {
-        Ok(loaded) => {
-            for warning in &loaded.warnings {
+    // The gateway's own limits are part of the check: plan and build every frontend.
+    let checked = gangway_config::load(path).and_then(|loaded| {
+        let plan = gangway_config::plan(&loaded, gangway_config::PlanOptions::default())
+            .map_err(|error| with_warnings(error, &loaded.warnings))?;
+        let mut build_errors = Vec::new();
+        for frontend in plan.frontends {
+            if let Err(error) = frontend.builder.build() {
+                build_errors.push(gangway_config::Diagnostic {
+                    file: loaded.file.clone(),
+                    line: None,
+                    keyword: String::new(),
+                    message: format!("frontend '{}': {error}", frontend.name),
+                });
+            }
+        }
+        let mut warnings = loaded.warnings.clone();
+        warnings.extend(plan.warnings);
+        if build_errors.is_empty() {
+            Ok((loaded, warnings))
+        } else {
+            Err(gangway_config::Error::Invalid { errors: build_errors, warnings })
+        }
+    });
+    match checked {
+        Ok((loaded, warnings)) => {
+            for warning in &warnings {
                 eprintln!("warning: {warning}");
             }
             print!("{}", gangway_config::summary(&loaded.config));
@@ -40,5 +63,17 @@ pub(crate) fn run(path: &Path) -> ExitCode {
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Puts the loader's warnings in front of the planner's.
+fn with_warnings(error: gangway_config::Error, first: &[gangway_config::Diagnostic]) -> gangway_config::Error {
+    match error {
+        gangway_config::Error::Invalid { errors, warnings } => {
+            let mut all = first.to_vec();
+            all.extend(warnings);
+            gangway_config::Error::Invalid { errors, warnings: all }
+        }
+        other => other,
     }
 }

@@ -12,6 +12,8 @@
 
 mod args;
 mod check;
+mod demo;
+mod run;
 
 use std::process::ExitCode;
 
@@ -35,9 +37,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check { config } => check::run(&config),
-        Command::Run { .. } | Command::Demo { .. } => {
-            eprintln!("gangway: 'run' and 'demo' need the gangway facade (coming in the next commit)");
-            ExitCode::from(2)
-        }
+        Command::Run { config, verbose } => run::run(&config, verbose),
+        Command::Demo { verbose } => demo::run(verbose),
     }
 }

@@ -16,7 +16,7 @@ const IGNORED_GLOBAL: &[&str] = &[
     "daemon", "chroot", "uid", "gid", "user", "group", "log", "log-tag", "log-send-hostname",
     "nbthread", "nbproc", "pidfile", "stats", "ulimit-n", "node", "description", "master-worker",
     "quiet", "debug", "zero-warning", "cpu-map", "ca-base", "crt-base", "spread-checks",
-    "hard-stop-after", "grace", "setenv", "presetenv", "unsetenv", "resetenv", "maxsslconn",
+    "grace", "setenv", "presetenv", "unsetenv", "resetenv", "maxsslconn",
     "maxconnrate", "maxsessrate", "maxpipes", "noepoll", "nopoll", "nosplice", "nogetaddrinfo",
     "noreuseport", "busy-polling", "server-state-file", "server-state-base", "unix-bind",
     "external-check", "localpeer", "lua-load", "lua-prepend-path", "insecure-fork-wanted",
@@ -288,6 +288,12 @@ impl Parser<'_> {
             "maxconn" => {
                 if let Some(value) = self.number(words, 1, keyword) {
                     self.config.global.maxconn = Some(value);
+                }
+                self.no_more(words, 2, keyword);
+            }
+            "hard-stop-after" => {
+                if let Some(value) = self.time(words, 1, keyword) {
+                    self.config.global.hard_stop_after = Some(value);
                 }
                 self.no_more(words, 2, keyword);
             }

@@ -57,6 +57,9 @@
 mod acl;
 mod address;
 mod error;
+#[cfg(feature = "gateway")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
+mod gateway;
 mod haproxy;
 mod lexer;
 mod model;
@@ -68,6 +71,9 @@ use std::path::Path;
 
 pub use address::{AddressError, BindAddress, ServerAddress};
 pub use error::{Diagnostic, Error};
+#[cfg(feature = "gateway")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
+pub use gateway::{plan, Plan, PlanOptions, PlannedFrontend};
 pub use model::*;
 pub use summary::summary;
 pub use time::{format_time, parse_time, TimeError};
@@ -75,6 +81,8 @@ pub use time::{format_time, parse_time, TimeError};
 /// A loaded, validated config and the warnings found while reading it.
 #[derive(Debug, Clone)]
 pub struct Loaded {
+    /// The file name used in diagnostics.
+    pub file: String,
     /// The model, with `defaults` and `default-server` already applied.
     pub config: Config,
     /// Things accepted but ignored or deprecated, in file order.
@@ -163,7 +171,11 @@ fn finish(
     errors.sort_by_key(|d| d.line.unwrap_or(usize::MAX));
     warnings.sort_by_key(|d| d.line.unwrap_or(usize::MAX));
     if errors.is_empty() {
-        Ok(Loaded { config, warnings })
+        Ok(Loaded {
+            file: file.to_owned(),
+            config,
+            warnings,
+        })
     } else {
         Err(Error::Invalid { errors, warnings })
     }

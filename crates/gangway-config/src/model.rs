@@ -66,6 +66,10 @@ pub struct Global {
     /// Most connections the whole gateway accepts at once (`maxconn`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maxconn: Option<u32>,
+    /// How long a stopping or reloaded gateway lets established connections run
+    /// (`hard-stop-after`).
+    #[serde(with = "opt_serde", skip_serializing_if = "Option::is_none")]
+    pub hard_stop_after: Option<Duration>,
 }
 
 /// Proxy mode (`mode`).

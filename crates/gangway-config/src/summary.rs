@@ -17,8 +17,15 @@ use crate::time::format_time;
 /// ```
 pub fn summary(config: &Config) -> String {
     let mut out = String::new();
+    let mut global = Vec::new();
     if let Some(maxconn) = config.global.maxconn {
-        let _ = writeln!(out, "global: maxconn {maxconn}");
+        global.push(format!("maxconn {maxconn}"));
+    }
+    if let Some(time) = config.global.hard_stop_after {
+        global.push(format!("hard-stop-after {}", format_time(time)));
+    }
+    if !global.is_empty() {
+        let _ = writeln!(out, "global: {}", global.join(", "));
     }
     let mut routes = 0;
     for frontend in &config.frontends {

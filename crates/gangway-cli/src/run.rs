@@ -1,0 +1,234 @@
+//! `gangway run -c FILE`: serve, reload on SIGHUP, stop gracefully on SIGTERM/SIGINT.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use gangway::{Gateway, GatewayHandle};
+use tokio::signal::unix::{signal, SignalKind};
+
+/// A gateway per frontend, built and ready to start.
+pub(crate) struct Built {
+    gateways: Vec<(String, Gateway)>,
+}
+
+/// Loads, validates and builds every frontend of `path`; the message lists every problem.
+pub(crate) fn build(path: &Path, access_log: bool) -> Result<Built, String> {
+    let loaded = gangway_config::load(path).map_err(|e| e.to_string())?;
+    build_loaded(&loaded, access_log)
+}
+
+/// Builds every frontend of an already loaded config.
+pub(crate) fn build_loaded(
+    loaded: &gangway_config::Loaded,
+    access_log: bool,
+) -> Result<Built, String> {
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let options = gangway_config::PlanOptions { access_log };
+    let plan = gangway_config::plan(loaded, options).map_err(|e| e.to_string())?;
+    for warning in &plan.warnings {
+        tracing::warn!("{warning}");
+    }
+    let mut gateways = Vec::new();
+    for frontend in plan.frontends {
+        let gateway = frontend
+            .builder
+            .build()
+            .map_err(|e| format!("frontend '{}': {e}", frontend.name))?;
+        gateways.push((frontend.name, gateway));
+    }
+    Ok(Built { gateways })
+}
+
+/// Starts every gateway. Binding is retried for a short while: after a reload the old
+/// listeners close a moment after they are told to.
+pub(crate) async fn start(built: Built) -> Result<Vec<(String, GatewayHandle)>, String> {
+    let mut handles = Vec::new();
+    for (name, gateway) in built.gateways {
+        match gateway.start().await {
+            Ok(handle) => handles.push((name, handle)),
+            Err(error) => {
+                for (_, handle) in &handles {
+                    handle.shutdown().await;
+                }
+                return Err(format!("frontend '{name}': {error}"));
+            }
+        }
+    }
+    Ok(handles)
+}
+
+pub(crate) fn print_addresses(handles: &[(String, GatewayHandle)]) {
+    for (name, handle) in handles {
+        for addr in handle.local_addrs() {
+            println!("listening: frontend {name} on http://{addr}/");
+        }
+    }
+}
+
+pub(crate) fn init_tracing(verbose: bool) {
+    // Access lines only with -v; health changes and errors always.
+    let default = if verbose { "info" } else { "info,gangway::access=off" };
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_owned());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+pub(crate) fn run(path: &Path, verbose: bool) -> ExitCode {
+    init_tracing(verbose);
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("gangway: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(path, verbose))
+}
+
+async fn serve(path: &Path, verbose: bool) -> ExitCode {
+    let built = match build(path, verbose) {
+        Ok(built) => built,
+        Err(message) => {
+            eprintln!("gangway: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut current = match start(built).await {
+        Ok(handles) => handles,
+        Err(message) => {
+            eprintln!("gangway: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print_addresses(&current);
+    let signals = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    );
+    let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) = signals else {
+        eprintln!("gangway: cannot install signal handlers");
+        return ExitCode::FAILURE;
+    };
+    // Gateways replaced by a reload: no longer accepting, their connections run on.
+    let mut retired: Vec<GatewayHandle> = Vec::new();
+    let mut status = ExitCode::SUCCESS;
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                match reload(path, verbose, &mut current, &mut retired).await {
+                    Ok(()) => {}
+                    Err(Fatal(message)) => {
+                        eprintln!("gangway: reload failed after the old listeners closed: {message}");
+                        status = ExitCode::FAILURE;
+                        break;
+                    }
+                }
+            }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+    tracing::info!("stopping: letting established connections finish");
+    let everything: Vec<GatewayHandle> = current
+        .into_iter()
+        .map(|(_, handle)| handle)
+        .chain(retired)
+        .collect();
+    // Every gateway drains at the same time; then each is awaited.
+    for handle in &everything {
+        handle.begin_shutdown();
+    }
+    for handle in &everything {
+        handle.shutdown().await;
+    }
+    status
+}
+
+struct Fatal(String);
+
+/// Builds the new config first (a bad file keeps the running gateways), then stops the old
+/// listeners and starts the new ones; established connections stay with the old gateways
+/// until they end.
+async fn reload(
+    path: &Path,
+    verbose: bool,
+    current: &mut Vec<(String, GatewayHandle)>,
+    retired: &mut Vec<GatewayHandle>,
+) -> Result<(), Fatal> {
+    tracing::info!(file = %path.display(), "SIGHUP: reloading");
+    let loaded = gangway_config::load(path).map_err(|e| e.to_string());
+    let built = loaded.and_then(|loaded| build_loaded(&loaded, verbose).map(|built| (loaded, built)));
+    let (loaded, built) = match built {
+        Ok(pair) => pair,
+        Err(message) => {
+            eprintln!("gangway: reload rejected, still running the previous config:\n{message}");
+            return Ok(());
+        }
+    };
+    for (_, handle) in current.iter() {
+        handle.begin_shutdown();
+    }
+    let started = start_with_retry(built, &loaded, verbose).await;
+    let old = std::mem::take(current);
+    for (_, handle) in old {
+        retire(handle.clone());
+        retired.push(handle);
+    }
+    // Forget retired gateways whose connections have all ended.
+    retired.retain(|handle| handle.active_connections() > 0);
+    match started {
+        Ok(handles) => {
+            println!("reloaded: {}", path.display());
+            print_addresses(&handles);
+            *current = handles;
+            Ok(())
+        }
+        Err(message) => Err(Fatal(message)),
+    }
+}
+
+async fn start_with_retry(
+    built: Built,
+    loaded: &gangway_config::Loaded,
+    verbose: bool,
+) -> Result<Vec<(String, GatewayHandle)>, String> {
+    let mut built = Some(built);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let attempt = match built.take() {
+            Some(built) => built,
+            None => build_loaded(loaded, verbose)?,
+        };
+        match start(attempt).await {
+            Ok(handles) => return Ok(handles),
+            Err(message) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!(%message, "listeners not free yet; retrying");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(message) => return Err(message),
+        }
+    }
+}
+
+/// Lets a replaced gateway finish its connections, then stops its health checks.
+fn retire(handle: GatewayHandle) {
+    tokio::spawn(async move {
+        while handle.active_connections() > 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        handle.shutdown().await;
+    });
+}

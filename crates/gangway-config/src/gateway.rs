@@ -1,0 +1,492 @@
+//! Turns a loaded [`Config`] into [`gangway::GatewayBuilder`]s, one per frontend.
+//!
+//! Everything the facade cannot do as the config says is reported here, with the line and
+//! keyword: an error when ignoring it would change what traffic does, a warning when it only
+//! changes logging, error pages or passive health.
+
+use std::collections::HashSet;
+
+use gangway::acl::{AclSet, Condition};
+use gangway::{
+    BackendTimeouts, Check, ConnectionMode, GatewayBuilder, HeaderAction, HttpRule, Listener,
+    Redirect, RuleAction, ServerState, Timeouts,
+};
+
+use crate::error::{Diagnostic, Error};
+use crate::model::{self, *};
+use crate::Loaded;
+
+/// What [`plan`] makes of a config: one builder per frontend, ready to `build()`.
+#[derive(Debug)]
+pub struct Plan {
+    /// The frontends, in file order.
+    pub frontends: Vec<PlannedFrontend>,
+    /// Things in the config the gateway accepts but does not act on.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// One frontend as a gateway definition.
+#[derive(Debug)]
+pub struct PlannedFrontend {
+    /// The frontend's name.
+    pub name: String,
+    /// The gateway: its listeners, routes, rules, backends, timeouts and options.
+    pub builder: GatewayBuilder,
+}
+
+/// Switches for the parts of a gateway the config does not describe.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    /// Emit one access-log line per request (target `gangway::access`).
+    pub access_log: bool,
+}
+
+/// Converts a loaded config into gateway builders, one per frontend.
+///
+/// ```
+/// let text = "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s1 127.0.0.1:9000 check\n";
+/// let loaded = gangway_config::parse_haproxy(text, "example.cfg")?;
+/// let plan = gangway_config::plan(&loaded, gangway_config::PlanOptions::default())?;
+/// let gateway = plan.frontends.into_iter().next().unwrap().builder.build();
+/// assert!(gateway.is_ok());
+/// # Ok::<(), gangway_config::Error>(())
+/// ```
+pub fn plan(loaded: &Loaded, options: PlanOptions) -> Result<Plan, Error> {
+    let mut planner = Planner {
+        file: &loaded.file,
+        config: &loaded.config,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let frontends = loaded
+        .config
+        .frontends
+        .iter()
+        .filter(|frontend| !frontend.bind.is_empty())
+        .map(|frontend| PlannedFrontend {
+            name: frontend.name.clone(),
+            builder: planner.frontend(frontend, options),
+        })
+        .collect();
+    if planner.errors.is_empty() {
+        Ok(Plan {
+            frontends,
+            warnings: planner.warnings,
+        })
+    } else {
+        planner.errors.sort_by_key(|d| d.line.unwrap_or(usize::MAX));
+        Err(Error::Invalid {
+            errors: planner.errors,
+            warnings: planner.warnings,
+        })
+    }
+}
+
+struct Planner<'a> {
+    file: &'a str,
+    config: &'a Config,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+fn condition_text(condition: &RuleCondition) -> Option<String> {
+    match (&condition.if_true, &condition.unless) {
+        (Some(text), _) => Some(format!("if {text}")),
+        (None, Some(text)) => Some(format!("unless {text}")),
+        (None, None) => None,
+    }
+}
+
+impl Planner<'_> {
+    fn error(&mut self, line: SourceLine, keyword: &str, message: impl Into<String>) {
+        self.errors
+            .push(Diagnostic::new(self.file, line.0, keyword, message));
+    }
+
+    fn warn(&mut self, line: SourceLine, keyword: &str, message: impl Into<String>) {
+        self.warnings
+            .push(Diagnostic::new(self.file, line.0, keyword, message));
+    }
+
+    fn acls(&mut self, acls: &[Acl]) -> AclSet {
+        let mut set = AclSet::new();
+        for acl in acls {
+            // Validation already reported bad lines; skip them here.
+            if let Ok(expr) = set.parse_expr(&acl.expr) {
+                let _ = set.add(&acl.name, expr);
+            }
+        }
+        set
+    }
+
+    fn condition(
+        &mut self,
+        acls: &AclSet,
+        condition: &RuleCondition,
+        line: SourceLine,
+        keyword: &str,
+    ) -> Option<Condition> {
+        let text = condition_text(condition)?;
+        match acls.parse_condition(&text) {
+            Ok(condition) => Some(condition),
+            Err(error) => {
+                self.error(line, keyword, error.to_string());
+                Some(Condition::never())
+            }
+        }
+    }
+
+    fn frontend(&mut self, frontend: &Frontend, options: PlanOptions) -> GatewayBuilder {
+        let mut builder = gangway::Gateway::builder();
+        if frontend.effective_mode() == Mode::Tcp {
+            self.error(
+                frontend.line,
+                "mode",
+                format!("frontend '{}': 'mode tcp' is not supported by the gateway yet (only HTTP frontends; WebSocket upgrades become tunnels)", frontend.name),
+            );
+        }
+        let mut gateway_options = gangway::Options::default();
+        gateway_options.name = frontend.name.clone();
+        if let Some(maxconn) = frontend.maxconn.or(self.config.global.maxconn) {
+            gateway_options.maxconn = maxconn.max(1) as usize;
+        }
+        if let Some(grace) = self.config.global.hard_stop_after {
+            gateway_options.grace = grace;
+        }
+        gateway_options.access_log = options.access_log;
+        // HAProxy adds no X-Forwarded-Proto unless told to; neither do we.
+        gateway_options.forwarded_proto = false;
+        gateway_options.forward_for = false;
+        gateway_options.monitor_uri.clone_from(&frontend.monitor_uri);
+        for rule in &frontend.monitor_fail {
+            self.error(
+                rule.line,
+                "monitor",
+                "'monitor fail' is not supported by the gateway yet (the monitor URI always answers 200)",
+            );
+        }
+        let mut forwardfor = vec![(frontend.line, frontend.option.forwardfor.as_ref())];
+
+        // Listeners.
+        for bind in &frontend.bind {
+            match bind.address.resolve() {
+                Ok(addrs) if !addrs.is_empty() => {
+                    for addr in addrs {
+                        let mut listener = Listener::new(addr.to_string());
+                        if bind.accept_proxy {
+                            listener = listener.accept_proxy();
+                        }
+                        builder = builder.listener(listener);
+                    }
+                }
+                Ok(_) => self.error(bind.line, "bind", format!("'{}' resolves to no address", bind.address)),
+                Err(error) => self.error(bind.line, "bind", format!("cannot resolve '{}': {error}", bind.address)),
+            }
+        }
+
+        // Backends this frontend uses, each converted once.
+        let mut used: Vec<&str> = frontend
+            .use_backend
+            .iter()
+            .map(|rule| rule.backend.as_str())
+            .collect();
+        used.extend(frontend.default_backend.as_deref());
+        let mut seen = HashSet::new();
+        let mut backends = Vec::new();
+        for name in used {
+            if !seen.insert(name) {
+                continue;
+            }
+            let Some(backend) = self.config.backend(name) else {
+                continue;
+            };
+            forwardfor.push((backend.line, backend.option.forwardfor.as_ref()));
+            backends.push((name, self.backend(frontend, backend)));
+        }
+        let find = |name: &str| backends.iter().find(|(n, _)| *n == name).map(|(_, b)| b);
+
+        // forwardfor from the frontend or any backend it uses, as HAProxy ORs them.
+        for (line, forward) in forwardfor {
+            let Some(forward) = forward else { continue };
+            gateway_options.forward_for = true;
+            if !forward.header.eq_ignore_ascii_case("x-forwarded-for") {
+                self.error(line, "option forwardfor", format!("header '{}': the gateway only writes X-Forwarded-For", forward.header));
+            }
+            if forward.except.is_some() || forward.if_none {
+                self.warn(line, "option forwardfor", "'except' and 'if-none' are ignored: X-Forwarded-For is always appended");
+            }
+        }
+
+        // Rules, routes and the default backend.
+        let acls = self.acls(&frontend.acl);
+        for rule in &frontend.http_request {
+            let condition = self.condition(&acls, &rule.condition, rule.line, "http-request");
+            let action = match &rule.action {
+                HttpRequestAction::Redirect { kind, to, code, drop_query, append_slash } => {
+                    if *append_slash {
+                        self.error(rule.line, "http-request", "'append-slash' is not supported by the gateway");
+                    }
+                    let mut redirect = match kind {
+                        RedirectKind::Location => Redirect::location(to.clone()),
+                        RedirectKind::Prefix => Redirect::prefix(to.clone()),
+                        RedirectKind::Scheme => Redirect::scheme(to.clone()),
+                    };
+                    redirect = redirect.code(code.unwrap_or(302));
+                    if *drop_query {
+                        redirect = redirect.drop_query();
+                    }
+                    RuleAction::Redirect(redirect)
+                }
+                HttpRequestAction::Deny { status } => RuleAction::Deny { status: status.unwrap_or(403) },
+                HttpRequestAction::AddHeader { name, value } => RuleAction::RequestHeader(HeaderAction::add(name, value)),
+                HttpRequestAction::SetHeader { name, value } => RuleAction::RequestHeader(HeaderAction::set(name, value)),
+                HttpRequestAction::DelHeader { name } => RuleAction::RequestHeader(HeaderAction::delete(name)),
+            };
+            builder = builder.rule(HttpRule { condition, action });
+        }
+        for rule in &frontend.http_response {
+            let condition = self.condition(&acls, &rule.condition, rule.line, "http-response");
+            builder = builder.rule(HttpRule {
+                condition,
+                action: RuleAction::ResponseHeader(header_action(&rule.action)),
+            });
+        }
+        for rule in &frontend.use_backend {
+            let condition = self
+                .condition(&acls, &rule.condition(), rule.line, "use_backend")
+                .unwrap_or_else(Condition::always);
+            if let Some(backend) = find(&rule.backend) {
+                builder = builder.route(condition, backend);
+            }
+        }
+        if let Some(backend) = frontend.default_backend.as_deref().and_then(find) {
+            builder = builder.default_backend(backend);
+        }
+        if !frontend.errorfile.is_empty() {
+            self.warn(frontend.line, "errorfile", "error files are not served yet: the gateway answers errors with its built-in pages");
+        }
+
+        builder.timeouts(timeouts(&frontend.timeout)).options(gateway_options)
+    }
+
+    fn backend(&mut self, frontend: &Frontend, backend: &model::Backend) -> gangway::Backend {
+        let line = backend.line;
+        if backend.effective_mode() == Mode::Tcp && frontend.effective_mode() == Mode::Tcp {
+            self.error(line, "mode", format!("backend '{}': 'mode tcp' is not supported by the gateway yet", backend.name));
+        }
+        let balance = match backend.effective_balance() {
+            Balance::Roundrobin => gangway::Balance::RoundRobin,
+            Balance::StaticRr => gangway::Balance::StaticRoundRobin,
+            Balance::Leastconn => gangway::Balance::LeastConn,
+            Balance::First => gangway::Balance::First,
+            Balance::Source => gangway::Balance::Source,
+            Balance::Uri { len, depth, whole } => {
+                if len.is_some() || depth.is_some() || whole {
+                    self.error(line, "balance", "'uri' with len, depth or whole is not supported: the gateway hashes the path");
+                }
+                gangway::Balance::Uri
+            }
+            Balance::UrlParam { name } => gangway::Balance::UrlParam(name),
+            Balance::Hdr { name, use_domain_only } => {
+                if use_domain_only {
+                    self.error(line, "balance", "'hdr(...) use_domain_only' is not supported");
+                }
+                gangway::Balance::Header(name)
+            }
+            Balance::Random { draws } => gangway::Balance::Random {
+                draws: u8::try_from(draws).unwrap_or(u8::MAX),
+            },
+        };
+        if backend.hash_type == Some(HashType::MapBased) && backend.balance.as_ref().is_some_and(is_hash) {
+            self.warn(line, "hash-type", "the gateway always uses consistent hashing");
+        }
+        let mut out = gangway::Backend::new(&backend.name)
+            .balance(balance)
+            .retries(backend.effective_retries())
+            .redispatch(backend.option.redispatch == Some(true))
+            .mode(connection_mode(frontend.option.http_connection, backend.option.http_connection));
+
+        let mut overrides = BackendTimeouts::default();
+        overrides.server = backend.timeout.server;
+        overrides.connect = backend.timeout.connect;
+        overrides.tunnel = backend.timeout.tunnel;
+        overrides.queue = backend.timeout.queue;
+        overrides.server_fin = backend.timeout.server_fin;
+        out = out.timeouts(overrides);
+
+        // One check per backend in the gateway: taken from the first checked server.
+        let checked: Vec<&model::Server> = backend.server.iter().filter(|s| s.options.checks()).collect();
+        if let Some(first) = checked.first() {
+            let check = self.check(backend, first);
+            let differs = checked.iter().any(|s| {
+                let (a, b) = (&s.options, &first.options);
+                (a.inter, a.fastinter, a.downinter, a.rise, a.fall, a.port, &a.addr)
+                    != (b.inter, b.fastinter, b.downinter, b.rise, b.fall, b.port, &b.addr)
+            });
+            if differs {
+                self.warn(line, "server", format!("backend '{}': servers have different check settings; the gateway uses those of '{}' for all", backend.name, first.name));
+            }
+            out = out.check(check);
+        }
+        let mut shutdown_sessions = false;
+        for server in &backend.server {
+            let options = &server.options;
+            let mut converted = gangway::Server::new(server.address.to_string())
+                .name(&server.name)
+                .weight(options.effective_weight());
+            if let Some(maxconn) = options.maxconn.filter(|n| *n > 0) {
+                converted = converted.maxconn(maxconn);
+            }
+            if let Some(maxqueue) = options.maxqueue.filter(|n| *n > 0) {
+                converted = converted.maxqueue(maxqueue);
+            }
+            if options.backup == Some(true) {
+                converted = converted.backup();
+            }
+            if !options.checks() {
+                converted = converted.no_check();
+            } else if let Some(port) = options.port {
+                converted = converted.check_port(port);
+            }
+            if let Some(version) = options.send_proxy {
+                converted = converted.send_proxy(match version {
+                    ProxyVersion::V1 => gangway::ProxyVersion::V1,
+                    ProxyVersion::V2 => gangway::ProxyVersion::V2,
+                });
+            }
+            if options.disabled == Some(true) {
+                converted = converted.state(ServerState::Maint);
+            }
+            if let Some(slowstart) = options.slowstart {
+                converted = converted.slowstart(slowstart);
+            }
+            if options.addr.is_some() {
+                self.error(server.line, "server", format!("server '{}': 'addr' (checks on another address) is not supported by the gateway", server.name));
+            }
+            if options.observe.is_some() || options.on_error.is_some() || options.error_limit.is_some() {
+                self.warn(server.line, "server", format!("server '{}': 'observe', 'on-error' and 'error-limit' are ignored (no passive health yet)", server.name));
+            }
+            shutdown_sessions |= options.shutdown_sessions_on_down == Some(true);
+            out = out.server(converted);
+        }
+        if shutdown_sessions {
+            out = out.shutdown_sessions_on_down(true);
+        }
+        for rule in &backend.http_request {
+            match (&rule.action, rule.condition.is_always()) {
+                (HttpRequestAction::AddHeader { name, value }, true) => out = out.request_header(HeaderAction::add(name, value)),
+                (HttpRequestAction::SetHeader { name, value }, true) => out = out.request_header(HeaderAction::set(name, value)),
+                (HttpRequestAction::DelHeader { name }, true) => out = out.request_header(HeaderAction::delete(name)),
+                _ => self.error(rule.line, "http-request", "in a backend the gateway supports only unconditional add-header, set-header and del-header (put the rule in the frontend)"),
+            }
+        }
+        for rule in &backend.http_response {
+            if rule.condition.is_always() {
+                out = out.response_header(header_action(&rule.action));
+            } else {
+                self.error(rule.line, "http-response", "in a backend the gateway supports only unconditional header rules (put the rule in the frontend)");
+            }
+        }
+        if !backend.errorfile.is_empty() {
+            self.warn(line, "errorfile", "error files are not served yet: the gateway answers errors with its built-in pages");
+        }
+        out
+    }
+
+    fn check(&mut self, backend: &model::Backend, server: &model::Server) -> Check {
+        let options = &server.options;
+        let mut check = match &backend.option.httpchk {
+            None => Check::tcp(),
+            Some(chk) => {
+                // `option httpchk GET /x HTTP/1.1\r\nHost:\ example.com` carries headers after the version.
+                let host = chk.version.split("\r\n").skip(1).find_map(|header| {
+                    let (name, value) = header.split_once(':')?;
+                    name.trim().eq_ignore_ascii_case("host").then(|| value.trim().to_owned())
+                });
+                let mut check = Check::http(chk.uri.clone()).method(chk.method.clone());
+                if let Some(host) = host {
+                    check = check.host(host);
+                }
+                match &backend.http_check_expect {
+                    None => check,
+                    Some(expect) => self.expect(backend.line, check, expect),
+                }
+            }
+        };
+        check = check
+            .inter(options.effective_inter())
+            .fastinter(options.effective_fastinter())
+            .downinter(options.effective_downinter())
+            .rise(options.effective_rise())
+            .fall(options.effective_fall());
+        if let Some(timeout) = backend.timeout.check {
+            check = check.timeout(timeout);
+        }
+        check
+    }
+
+    fn expect(&mut self, line: SourceLine, check: Check, expect: &HttpCheckExpect) -> Check {
+        match (expect.negate, expect.kind) {
+            (false, ExpectKind::Status) => match expect.pattern.parse::<u16>() {
+                Ok(status) => check.expect_status(status),
+                Err(_) if expect.pattern == "200-399" => check,
+                Err(_) => {
+                    self.error(line, "http-check", format!("'expect status {}': the gateway checks one status (or 200-399)", expect.pattern));
+                    check
+                }
+            },
+            (false, ExpectKind::String) => check.expect_body(expect.pattern.clone()),
+            _ => {
+                let bang = if expect.negate { "! " } else { "" };
+                self.error(line, "http-check", format!("'expect {bang}{}' is not supported by the gateway (use status N or string TEXT)", expect.kind.as_str()));
+                check
+            }
+        }
+    }
+}
+
+fn is_hash(balance: &Balance) -> bool {
+    matches!(balance, Balance::Source | Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. })
+}
+
+fn header_action(action: &HttpResponseAction) -> HeaderAction {
+    match action {
+        HttpResponseAction::AddHeader { name, value } => HeaderAction::add(name, value),
+        HttpResponseAction::SetHeader { name, value } => HeaderAction::set(name, value),
+        HttpResponseAction::DelHeader { name } => HeaderAction::delete(name),
+    }
+}
+
+/// HAProxy combines the frontend's and the backend's keep-alive options: closing wins.
+fn connection_mode(
+    frontend: Option<HttpConnectionMode>,
+    backend: Option<HttpConnectionMode>,
+) -> ConnectionMode {
+    use HttpConnectionMode::*;
+    match (frontend, backend) {
+        (Some(Close), _) | (_, Some(Close)) => ConnectionMode::Close,
+        (Some(ServerClose), _) | (_, Some(ServerClose)) => ConnectionMode::ServerClose,
+        _ => ConnectionMode::KeepAlive,
+    }
+}
+
+fn timeouts(model: &model::Timeouts) -> Timeouts {
+    let mut out = Timeouts::default();
+    let fields = [
+        (&mut out.client, model.client),
+        (&mut out.server, model.server),
+        (&mut out.connect, model.connect),
+        (&mut out.http_request, model.http_request),
+        (&mut out.http_keep_alive, model.http_keep_alive),
+        (&mut out.tunnel, model.tunnel),
+        (&mut out.client_fin, model.client_fin),
+        (&mut out.server_fin, model.server_fin),
+        (&mut out.queue, model.queue),
+    ];
+    for (field, value) in fields {
+        if let Some(value) = value {
+            *field = value;
+        }
+    }
+    out
+}
