@@ -328,8 +328,6 @@ impl std::error::Error for Error {}
 pub enum EncodeError {
     /// Version 1 carries only TCP over IPv4/IPv6 (or `UNKNOWN`): UNIX addresses cannot be sent.
     V1UnixAddresses,
-    /// Version 1 carries only stream (TCP) connections.
-    V1DatagramTransport,
     /// The transport does not fit the addresses: UNSPEC addresses need UNSPEC transport,
     /// INET/INET6/UNIX addresses need STREAM or DGRAM.
     TransportMismatch,
@@ -359,9 +357,6 @@ impl fmt::Display for EncodeError {
         match *self {
             EncodeError::V1UnixAddresses => {
                 write!(f, "PROXY v1 cannot carry UNIX socket addresses")
-            }
-            EncodeError::V1DatagramTransport => {
-                write!(f, "PROXY v1 cannot carry datagram (UDP) connections")
             }
             EncodeError::TransportMismatch => write!(
                 f,

@@ -268,12 +268,7 @@ impl<'a> Header<'a> {
     /// Version 2 TLVs are copied, and a CRC32C TLV is recomputed. Returns the bytes written.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<usize, crate::EncodeError> {
         match self.version {
-            Version::V1 => {
-                if self.transport == Transport::Dgram {
-                    return Err(crate::EncodeError::V1DatagramTransport);
-                }
-                crate::v1::encode_v1(&self.addresses, out)
-            }
+            Version::V1 => crate::v1::encode_v1(&self.addresses, out),
             Version::V2 => {
                 let mut encoder =
                     crate::V2Encoder::new(out, self.command, self.transport, &self.addresses)?;
