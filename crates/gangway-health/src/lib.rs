@@ -54,17 +54,3 @@ pub use machine::{CheckReport, Counters, Health, HealthMachine, Phase, Reason, T
 pub use passive::{Observe, OnError, PassivePolicy, TrafficOutcome};
 pub use status::StatusSet;
 pub use timing::{InitialState, Timing};
-
-/// RFC 6455 `Sec-WebSocket-Accept` for `key`.
-pub(crate) fn websocket_accept(key: &[u8]) -> [u8; 28] {
-    use base64::Engine;
-    use sha1::Digest;
-    let mut sha = sha1::Sha1::new();
-    sha.update(key);
-    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    let digest = sha.finalize();
-    let mut out = [0u8; 28];
-    // 20 bytes always encode to 28 base64 characters.
-    let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest, &mut out);
-    out
-}

@@ -129,7 +129,7 @@ async fn websocket_states_follow_the_handshake() {
     assert_eq!(
         e.reason,
         Reason::CheckFailed(CheckFailure::BadUpgrade {
-            reason: "wrong Sec-WebSocket-Accept"
+            reason: "Sec-WebSocket-Accept missing or wrong"
         })
     );
     server.set_mode(Mode::WsGood);

@@ -9,6 +9,15 @@ use gangway_health::{Check, CheckFailure, Probe, ProxyHeader};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Name, check, server address, timeout, expected result.
+type Case = (
+    &'static str,
+    Check,
+    std::net::SocketAddr,
+    Duration,
+    Result<Option<u16>, CheckFailure>,
+);
+
 async fn run(
     check: Check,
     addr: std::net::SocketAddr,
@@ -47,13 +56,7 @@ async fn http_checks_table() {
     let close = TestServer::start(Mode::Close).await;
     let closed = closed_port().await;
     let short = Duration::from_millis(300);
-    let cases: Vec<(
-        &str,
-        Check,
-        std::net::SocketAddr,
-        Duration,
-        Result<Option<u16>, CheckFailure>,
-    )> = vec![
+    let cases: Vec<Case> = vec![
         (
             "200",
             Check::http("/health"),
@@ -210,7 +213,7 @@ async fn websocket_checks() {
     assert_eq!(
         run(Check::websocket("/ws"), bad.addr, TIMEOUT).await,
         Err(CheckFailure::BadUpgrade {
-            reason: "wrong Sec-WebSocket-Accept"
+            reason: "Sec-WebSocket-Accept missing or wrong"
         })
     );
     assert_eq!(

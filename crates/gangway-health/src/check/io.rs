@@ -82,7 +82,7 @@ impl Probe {
         };
         // Probes are tiny: send them at once.
         let _ = stream.set_nodelay(true);
-        let accept = self.ws_key_at.map(|at| self.new_ws_key(at));
+        let ws_key = self.ws_key_at.map(|at| self.new_ws_key(at));
 
         self.buf.clear();
         if let Some(kind) = self.check.get_send_proxy() {
@@ -100,7 +100,7 @@ impl Probe {
             }
         }
 
-        let Some(eval) = self.check.response_check(accept) else {
+        let Some(eval) = self.check.response_check(ws_key.as_ref()) else {
             // A TCP check passes on connect; close with a reset so that thousands of checks
             // leave no TIME_WAIT sockets behind (as HAProxy does).
             let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
@@ -141,15 +141,15 @@ impl Probe {
         verdict
     }
 
-    /// Writes a fresh random key into the request and returns the accept value it calls for.
-    fn new_ws_key(&mut self, at: usize) -> [u8; 28] {
+    /// Writes a fresh random key into the request and returns it.
+    fn new_ws_key(&mut self, at: usize) -> [u8; WS_KEY_LEN] {
         use base64::Engine;
         let nonce: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
         let mut key = [0u8; WS_KEY_LEN];
         // 16 bytes always encode to 24 base64 characters.
         let _ = base64::engine::general_purpose::STANDARD.encode_slice(nonce, &mut key);
         self.request[at..at + WS_KEY_LEN].copy_from_slice(&key);
-        crate::websocket_accept(&key)
+        key
     }
 
     /// Closes an accepted WebSocket cleanly: close frame 1000, then wait (until the check

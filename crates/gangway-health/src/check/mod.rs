@@ -358,9 +358,9 @@ impl Check {
 
     /// The sans-IO evaluator for this check's response (`None` for a TCP check).
     ///
-    /// `method_is_head` is derived from the check; `ws_accept` is the expected
-    /// `Sec-WebSocket-Accept` of a WebSocket check.
-    pub fn response_check(&self, ws_accept: Option<[u8; 28]>) -> Option<ResponseCheck<'_>> {
+    /// A WebSocket check needs the `Sec-WebSocket-Key` it sent, to validate the
+    /// `Sec-WebSocket-Accept` of the answer.
+    pub fn response_check(&self, ws_key: Option<&[u8; 24]>) -> Option<ResponseCheck<'_>> {
         match &self.kind {
             CheckKind::Tcp => None,
             CheckKind::Http {
@@ -368,13 +368,13 @@ impl Check {
                 expect_status,
                 expect_body,
             } => Some(ResponseCheck::http(
-                request.method.eq_ignore_ascii_case("HEAD"),
+                &request.method,
                 expect_status,
                 expect_body.as_ref(),
                 self.buffer_limit,
             )),
             CheckKind::WebSocket { .. } => Some(ResponseCheck::websocket(
-                ws_accept.unwrap_or([0; 28]),
+                ws_key.copied().unwrap_or([b'A'; WS_KEY_LEN]),
                 self.buffer_limit,
             )),
         }

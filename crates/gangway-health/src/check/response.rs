@@ -1,6 +1,11 @@
 //! Sans-IO evaluation of a check's response bytes.
 
-use crate::check::BodyExpect;
+use gangway_h1::{
+    ChunkedTracker, EMPTY_HEADER, ErrorKind, Framing, Parser, Response, Side, Status, TokenList,
+    Upgrade,
+};
+
+use crate::check::{BodyExpect, WS_KEY_LEN};
 use crate::{CheckFailure, StatusSet};
 
 /// Where the evaluation of a response stands.
@@ -15,16 +20,18 @@ pub enum Progress {
 #[derive(Debug, Clone)]
 enum Expect<'c> {
     Http {
-        head_request: bool,
         statuses: &'c StatusSet,
         body: Option<&'c BodyExpect>,
     },
     WebSocket {
-        accept: [u8; 28],
+        key: [u8; WS_KEY_LEN],
     },
 }
 
 /// Decides whether a check's response passes, from the bytes received so far.
+///
+/// Heads are parsed and validated by [`gangway_h1`] (framing and smuggling rules included);
+/// a WebSocket `101` is validated by [`gangway_h1::Upgrade::check_switch`].
 ///
 /// Feed it the whole buffer each time more bytes arrive (and `eof` once the server closed);
 /// it answers [`Progress::NeedMore`] until it can decide. Bytes beyond the check buffer limit
@@ -41,41 +48,37 @@ enum Expect<'c> {
 #[derive(Debug, Clone)]
 pub struct ResponseCheck<'c> {
     expect: Expect<'c>,
+    method: &'c str,
+    parser: Parser,
     limit: usize,
 }
 
 /// Response headers a check looks at; more than this is an invalid answer for a probe.
 const MAX_HEADERS: usize = 64;
 
-enum Framing {
-    Empty,
-    Length(u64),
-    Chunked,
-    UntilClose,
-}
-
 impl<'c> ResponseCheck<'c> {
-    pub(crate) fn http(
-        head_request: bool,
-        statuses: &'c StatusSet,
-        body: Option<&'c BodyExpect>,
-        limit: usize,
-    ) -> Self {
+    fn new(expect: Expect<'c>, method: &'c str, limit: usize) -> Self {
+        let mut parser = Parser::new();
+        parser.max_head_len(limit).max_headers(MAX_HEADERS);
         ResponseCheck {
-            expect: Expect::Http {
-                head_request,
-                statuses,
-                body,
-            },
+            expect,
+            method,
+            parser,
             limit,
         }
     }
 
-    pub(crate) fn websocket(accept: [u8; 28], limit: usize) -> Self {
-        ResponseCheck {
-            expect: Expect::WebSocket { accept },
-            limit,
-        }
+    pub(crate) fn http(
+        method: &'c str,
+        statuses: &'c StatusSet,
+        body: Option<&'c BodyExpect>,
+        limit: usize,
+    ) -> Self {
+        Self::new(Expect::Http { statuses, body }, method, limit)
+    }
+
+    pub(crate) fn websocket(key: [u8; WS_KEY_LEN], limit: usize) -> Self {
+        Self::new(Expect::WebSocket { key }, "GET", limit)
     }
 
     /// The buffer size past which the evaluation decides on what it has.
@@ -88,236 +91,144 @@ impl<'c> ResponseCheck<'c> {
         let full = buf.len() >= self.limit;
         let mut offset = 0;
         loop {
-            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut response = httparse::Response::new(&mut headers);
-            let head_len = match response.parse(&buf[offset..]) {
-                Ok(httparse::Status::Complete(len)) => len,
-                Ok(httparse::Status::Partial) => {
-                    return if eof {
-                        Progress::Done(Err(CheckFailure::ClosedEarly {
+            let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+            let response =
+                match self
+                    .parser
+                    .parse_response(&buf[offset..], &mut headers, self.method)
+                {
+                    Ok(Status::Complete(response)) => response,
+                    Ok(Status::Partial) if eof => {
+                        return Progress::Done(Err(CheckFailure::ClosedEarly {
                             received: buf.len(),
-                        }))
+                        }));
+                    }
+                    Ok(Status::Partial) => return Progress::NeedMore,
+                    Err(err) if err.kind() == ErrorKind::HeadTooLarge => {
+                        return Progress::Done(Err(CheckFailure::ResponseTooLarge {
+                            limit: self.limit,
+                        }));
+                    }
+                    Err(err) => {
+                        return Progress::Done(Err(CheckFailure::InvalidResponse {
+                            reason: err.kind().as_str(),
+                        }));
+                    }
+                };
+            let status = response.status;
+            let (statuses, expect) = match &self.expect {
+                Expect::WebSocket { key } => {
+                    return Progress::Done(check_upgrade(key, &response));
+                }
+                Expect::Http { statuses, body } => (statuses, body),
+            };
+            // Interim answers (100 Continue, 103 Early Hints) precede the real one.
+            if (100..200).contains(&status) && status != 101 {
+                offset += response.head_len;
+                continue;
+            }
+            if !statuses.contains(status) {
+                return Progress::Done(Err(CheckFailure::UnexpectedStatus { status }));
+            }
+            let Some(expect) = expect else {
+                return Progress::Done(Ok(Some(status)));
+            };
+            let body = &buf[offset + response.head_len..];
+            let verdict = |bytes: &[u8]| {
+                if expect.matches(bytes) {
+                    Progress::Done(Ok(Some(status)))
+                } else {
+                    Progress::Done(Err(CheckFailure::BodyMismatch))
+                }
+            };
+            let closed_early = || {
+                Progress::Done(Err(CheckFailure::ClosedEarly {
+                    received: buf.len(),
+                }))
+            };
+            return match response.framing {
+                Framing::None => verdict(&[]),
+                Framing::Length(len) => {
+                    if body.len() as u64 >= len {
+                        verdict(&body[..len as usize])
                     } else if full {
-                        Progress::Done(Err(CheckFailure::ResponseTooLarge { limit: self.limit }))
+                        verdict(body)
+                    } else if eof {
+                        closed_early()
                     } else {
                         Progress::NeedMore
-                    };
-                }
-                Err(err) => {
-                    return Progress::Done(Err(CheckFailure::InvalidResponse {
-                        reason: parse_error_reason(err),
-                    }));
-                }
-            };
-            let Some(status) = response.code else {
-                return Progress::Done(Err(CheckFailure::InvalidResponse {
-                    reason: "missing status code",
-                }));
-            };
-            let headers = response.headers;
-            match &self.expect {
-                Expect::WebSocket { accept } => {
-                    return Progress::Done(check_upgrade(status, headers, accept));
-                }
-                Expect::Http {
-                    head_request,
-                    statuses,
-                    body,
-                } => {
-                    // Interim answers (100 Continue, 103 Early Hints) precede the real one.
-                    if (100..200).contains(&status) && status != 101 {
-                        offset += head_len;
-                        continue;
                     }
-                    if !statuses.contains(status) {
-                        return Progress::Done(Err(CheckFailure::UnexpectedStatus { status }));
+                }
+                Framing::CloseDelimited => {
+                    if eof || full {
+                        verdict(body)
+                    } else {
+                        Progress::NeedMore
                     }
-                    let Some(expect) = body else {
-                        return Progress::Done(Ok(Some(status)));
-                    };
-                    let framing = match framing(*head_request, status, headers) {
-                        Ok(framing) => framing,
+                }
+                Framing::Chunked => {
+                    let mut decoded = Vec::new();
+                    match dechunk(body, &mut decoded) {
                         Err(reason) => {
-                            return Progress::Done(Err(CheckFailure::InvalidResponse { reason }));
+                            Progress::Done(Err(CheckFailure::InvalidResponse { reason }))
                         }
-                    };
-                    let body = &buf[offset + head_len..];
-                    let verdict = |bytes: &[u8]| {
-                        if expect.matches(bytes) {
-                            Progress::Done(Ok(Some(status)))
-                        } else {
-                            Progress::Done(Err(CheckFailure::BodyMismatch))
-                        }
-                    };
-                    let closed_early = || {
-                        Progress::Done(Err(CheckFailure::ClosedEarly {
-                            received: buf.len(),
-                        }))
-                    };
-                    return match framing {
-                        Framing::Empty => verdict(&[]),
-                        Framing::Length(len) => {
-                            let have = body.len() as u64;
-                            if have >= len {
-                                verdict(&body[..len as usize])
-                            } else if full {
-                                verdict(body)
-                            } else if eof {
-                                closed_early()
-                            } else {
-                                Progress::NeedMore
-                            }
-                        }
-                        Framing::UntilClose => {
-                            if eof || full {
-                                verdict(body)
-                            } else {
-                                Progress::NeedMore
-                            }
-                        }
-                        Framing::Chunked => {
-                            let mut decoded = Vec::new();
-                            match dechunk(body, &mut decoded) {
-                                Err(reason) => {
-                                    Progress::Done(Err(CheckFailure::InvalidResponse { reason }))
-                                }
-                                Ok(true) => verdict(&decoded),
-                                Ok(false) if full => verdict(&decoded),
-                                Ok(false) if eof => closed_early(),
-                                Ok(false) => Progress::NeedMore,
-                            }
-                        }
-                    };
+                        Ok(true) => verdict(&decoded),
+                        Ok(false) if full => verdict(&decoded),
+                        Ok(false) if eof => closed_early(),
+                        Ok(false) => Progress::NeedMore,
+                    }
                 }
-            }
+            };
         }
     }
 }
 
-fn parse_error_reason(err: httparse::Error) -> &'static str {
-    match err {
-        httparse::Error::HeaderName => "invalid header name",
-        httparse::Error::HeaderValue => "invalid header value",
-        httparse::Error::NewLine => "invalid line ending",
-        httparse::Error::Status => "invalid status line",
-        httparse::Error::Token => "invalid token",
-        httparse::Error::TooManyHeaders => "too many headers",
-        httparse::Error::Version => "not an HTTP/1.x response",
-    }
-}
-
-fn header<'h>(headers: &'h [httparse::Header<'_>], name: &str) -> impl Iterator<Item = &'h [u8]> {
-    headers
-        .iter()
-        .filter(move |h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value)
-}
-
-fn has_token(headers: &[httparse::Header<'_>], name: &str, token: &str) -> bool {
-    header(headers, name).any(|value| {
-        value
-            .split(|&b| b == b',')
-            .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    })
-}
-
-fn framing(
-    head_request: bool,
-    status: u16,
-    headers: &[httparse::Header<'_>],
-) -> Result<Framing, &'static str> {
-    if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
-        return Ok(Framing::Empty);
-    }
-    if let Some(te) = header(headers, "transfer-encoding").last() {
-        let last = te.rsplit(|&b| b == b',').next().unwrap_or(te).trim_ascii();
-        return Ok(if last.eq_ignore_ascii_case(b"chunked") {
-            Framing::Chunked
+/// Decodes a chunked body into `out` with [`ChunkedTracker`] (which validates the framing);
+/// `Ok(true)` once the body is complete.
+fn dechunk(body: &[u8], out: &mut Vec<u8>) -> Result<bool, &'static str> {
+    let mut tracker = ChunkedTracker::new(Side::Response);
+    let mut at = 0;
+    while at < body.len() {
+        let in_chunk = tracker.remaining_in_chunk();
+        // Chunk data goes to `out` in one piece; framing bytes are fed one at a time so the
+        // tracker says where the data starts.
+        let step = if in_chunk > 0 {
+            let take = in_chunk.min((body.len() - at) as u64) as usize;
+            out.extend_from_slice(&body[at..at + take]);
+            take
         } else {
-            Framing::UntilClose
-        });
-    }
-    let mut length = None;
-    for value in header(headers, "content-length") {
-        let parsed = std::str::from_utf8(value.trim_ascii())
-            .ok()
-            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|s| s.parse::<u64>().ok())
-            .ok_or("invalid Content-Length")?;
-        if length.is_some_and(|l| l != parsed) {
-            return Err("conflicting Content-Length headers");
-        }
-        length = Some(parsed);
-    }
-    Ok(length.map_or(Framing::UntilClose, Framing::Length))
-}
-
-/// Decodes a chunked body into `out`; `Ok(true)` once the last chunk is seen.
-fn dechunk(mut body: &[u8], out: &mut Vec<u8>) -> Result<bool, &'static str> {
-    loop {
-        let Some(line_end) = memchr::memmem::find(body, b"\r\n") else {
-            return Ok(false);
+            1
         };
-        let line = &body[..line_end];
-        let size_text = line
-            .split(|&b| b == b';')
-            .next()
-            .unwrap_or(line)
-            .trim_ascii();
-        if size_text.is_empty() || size_text.len() > 15 {
-            return Err("invalid chunk size");
-        }
-        let mut size: usize = 0;
-        for &b in size_text {
-            let digit = (b as char).to_digit(16).ok_or("invalid chunk size")?;
-            size = size * 16 + digit as usize;
-        }
-        if size == 0 {
-            return Ok(true);
-        }
-        let data = &body[line_end + 2..];
-        if data.len() < size {
-            out.extend_from_slice(data);
-            return Ok(false);
-        }
-        out.extend_from_slice(&data[..size]);
-        match data.get(size..size + 2) {
-            Some(b"\r\n") => body = &data[size + 2..],
-            Some(_) => return Err("chunk data not followed by CRLF"),
-            None => return Ok(false),
+        match tracker.feed(&body[at..at + step]) {
+            Ok(Status::Complete(_)) => return Ok(true),
+            Ok(Status::Partial) => at += step,
+            Err(err) => return Err(err.kind().as_str()),
         }
     }
+    Ok(tracker.is_done())
 }
 
 fn check_upgrade(
-    status: u16,
-    headers: &[httparse::Header<'_>],
-    accept: &[u8; 28],
+    key: &[u8; WS_KEY_LEN],
+    response: &Response<'_, '_>,
 ) -> Result<Option<u16>, CheckFailure> {
-    if status != 101 {
-        return Err(CheckFailure::UnexpectedStatus { status });
-    }
-    if !has_token(headers, "upgrade", "websocket") {
-        return Err(CheckFailure::BadUpgrade {
-            reason: "101 without Upgrade: websocket",
-        });
-    }
-    if !has_token(headers, "connection", "upgrade") {
-        return Err(CheckFailure::BadUpgrade {
-            reason: "101 without Connection: upgrade",
-        });
-    }
-    let mut accepts = header(headers, "sec-websocket-accept");
-    match (accepts.next(), accepts.next()) {
-        (Some(value), None) if value.trim_ascii() == accept => Ok(Some(101)),
-        (Some(_), None) => Err(CheckFailure::BadUpgrade {
-            reason: "wrong Sec-WebSocket-Accept",
-        }),
-        (None, _) => Err(CheckFailure::BadUpgrade {
-            reason: "101 without Sec-WebSocket-Accept",
-        }),
-        (Some(_), Some(_)) => Err(CheckFailure::BadUpgrade {
-            reason: "several Sec-WebSocket-Accept headers",
+    let key = std::str::from_utf8(key).map_err(|_| CheckFailure::BadUpgrade {
+        reason: "invalid Sec-WebSocket-Key",
+    })?;
+    let upgrade = Upgrade::WebSocket {
+        key,
+        version: 13,
+        protocols: TokenList::new(b""),
+    };
+    match upgrade.check_switch(response) {
+        Ok(()) => Ok(Some(101)),
+        Err(err) if err.kind() == ErrorKind::NotSwitchingProtocols => {
+            Err(CheckFailure::UnexpectedStatus {
+                status: response.status,
+            })
+        }
+        Err(err) => Err(CheckFailure::BadUpgrade {
+            reason: err.kind().as_str(),
         }),
     }
 }
@@ -376,7 +287,7 @@ mod tests {
         // Leak is fine in tests: the evaluator borrows its expectations.
         let statuses: &'static StatusSet = Box::leak(Box::new(statuses.clone()));
         let body: Option<&'static BodyExpect> = body.map(|b| &*Box::leak(Box::new(b.clone())));
-        ResponseCheck::http(false, statuses, body, 1024)
+        ResponseCheck::http("GET", statuses, body, 1024)
     }
 
     #[test]
@@ -425,14 +336,14 @@ mod tests {
                 b"SSH-2.0-OpenSSH\r\n",
                 false,
                 Progress::Done(Err(CheckFailure::InvalidResponse {
-                    reason: "not an HTTP/1.x response",
+                    reason: "malformed HTTP version",
                 })),
             ),
             (
                 b"HTTP/1.1 2000 OK\r\n\r\n",
                 false,
                 Progress::Done(Err(CheckFailure::InvalidResponse {
-                    reason: "invalid status line",
+                    reason: "malformed status line",
                 })),
             ),
         ];
@@ -463,7 +374,7 @@ mod tests {
             (&contains, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nrea\r\n2;x=y\r\ndy\r\n0\r\n\r\n", false, ok.clone()),
             (&contains, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nrea\r\n", false, Progress::NeedMore),
             (&contains, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false, Progress::Done(Err(CheckFailure::InvalidResponse { reason: "invalid chunk size" }))),
-            (&contains, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", false, Progress::Done(Err(CheckFailure::InvalidResponse { reason: "conflicting Content-Length headers" }))),
+            (&contains, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", false, Progress::Done(Err(CheckFailure::InvalidResponse { reason: "conflicting Content-Length values" }))),
             (&contains, b"HTTP/1.1 204 No Content\r\n\r\n", false, Progress::Done(Err(CheckFailure::UnexpectedStatus { status: 204 }))),
             (&regex, b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"status\": \"up\"}", false, ok.clone()),
             (&regex, b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{\"status\": \"down\"}", false, mismatch.clone()),
@@ -485,7 +396,7 @@ mod tests {
         let expect = BodyExpect::Contains(b"needle".to_vec());
         let statuses: &'static StatusSet = Box::leak(Box::new(set));
         let expect: &'static BodyExpect = Box::leak(Box::new(expect));
-        let eval = ResponseCheck::http(false, statuses, Some(expect), 64);
+        let eval = ResponseCheck::http("GET", statuses, Some(expect), 64);
         let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".to_vec();
         big.resize(64, b'x');
         assert_eq!(
@@ -496,7 +407,7 @@ mod tests {
         assert_eq!(
             eval.evaluate(&head_only, false),
             Progress::Done(Err(CheckFailure::InvalidResponse {
-                reason: "not an HTTP/1.x response"
+                reason: "malformed HTTP version"
             }))
         );
         let long_head =
@@ -510,8 +421,7 @@ mod tests {
     #[test]
     fn upgrade_table() {
         // RFC 6455 section 1.3 example key and accept.
-        let accept = *b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-        let eval = ResponseCheck::websocket(accept, 1024);
+        let eval = ResponseCheck::websocket(*b"dGhlIHNhbXBsZSBub25jZQ==", 1024);
         let good = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
         let cases: Vec<(String, Progress)> = vec![
             (good.to_owned(), Progress::Done(Ok(Some(101)))),
@@ -529,25 +439,25 @@ mod tests {
                     "AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
                 ),
                 Progress::Done(Err(CheckFailure::BadUpgrade {
-                    reason: "wrong Sec-WebSocket-Accept",
+                    reason: "Sec-WebSocket-Accept missing or wrong",
                 })),
             ),
             (
                 good.replace("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n", ""),
                 Progress::Done(Err(CheckFailure::BadUpgrade {
-                    reason: "101 without Sec-WebSocket-Accept",
+                    reason: "Sec-WebSocket-Accept missing or wrong",
                 })),
             ),
             (
                 good.replace("Upgrade: websocket\r\n", ""),
                 Progress::Done(Err(CheckFailure::BadUpgrade {
-                    reason: "101 without Upgrade: websocket",
+                    reason: "101 response upgrades to a protocol not requested",
                 })),
             ),
             (
                 good.replace("Connection: Upgrade", "Connection: close"),
                 Progress::Done(Err(CheckFailure::BadUpgrade {
-                    reason: "101 without Connection: upgrade",
+                    reason: "101 response without Connection: upgrade",
                 })),
             ),
             (

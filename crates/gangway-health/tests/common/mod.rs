@@ -96,7 +96,8 @@ impl TestServer {
 
     /// Closes the listening socket: connections are refused until [`accept_again`].
     pub async fn refuse(&self) {
-        if let Some(task) = self.task.lock().unwrap().take() {
+        let task = self.task.lock().unwrap().take();
+        if let Some(task) = task {
             task.abort();
             let _ = task.await;
         }
