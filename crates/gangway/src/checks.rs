@@ -24,7 +24,12 @@ pub(crate) fn build(backends: &[BackendRt]) -> Result<Checkers, Error> {
             };
             let mut c = match &check.kind {
                 CheckKind::Tcp => gangway_health::Check::tcp(),
-                CheckKind::Http { method, path, host, expect } => {
+                CheckKind::Http {
+                    method,
+                    path,
+                    host,
+                    expect,
+                } => {
                     let mut c = gangway_health::Check::http(path.as_str()).method(method.as_str());
                     if let Some(h) = host {
                         c = c.host(h.as_str());
@@ -71,7 +76,9 @@ pub(crate) fn build(backends: &[BackendRt]) -> Result<Checkers, Error> {
                 .initial_state(initial)
                 .server((), srv.addr)
                 .build()
-                .map_err(|e| Error::InvalidOption(format!("check of {}/{}: {e}", be.name, srv.name)))?;
+                .map_err(|e| {
+                    Error::InvalidOption(format!("check of {}/{}: {e}", be.name, srv.name))
+                })?;
             per.push(Some(checker));
         }
         all.push(per);
@@ -146,7 +153,9 @@ fn apply(be: &BackendRt, s: usize, health: Health, reason: &str) {
 /// Reports a failed connection or response from server `s` of backend `b` (passive health).
 pub(crate) fn observe(shared: &Shared, b: usize, s: usize, outcome: TrafficOutcome) {
     let be = &shared.backends[b];
-    be.servers[s].failing.store(true, std::sync::atomic::Ordering::Release);
+    be.servers[s]
+        .failing
+        .store(true, std::sync::atomic::Ordering::Release);
     if let Some(checker) = &shared.checkers[b][s]
         && let Some(health) = checker.report(&(), outcome)
     {

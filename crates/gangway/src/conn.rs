@@ -240,7 +240,11 @@ impl Conn {
                     self.answer_error(503, Termination::ProxyConnect).await;
                     false
                 }
-                Plan::Forward { meta, backend, hashed } => {
+                Plan::Forward {
+                    meta,
+                    backend,
+                    hashed,
+                } => {
                     self.cbuf.advance(meta.head_len);
                     add(&self.shared.metrics.frontend.requests, 1);
                     match self.forward(&shared, meta, backend, hashed).await {
@@ -319,17 +323,13 @@ impl Conn {
     fn plan(&mut self) -> Plan {
         let shared = &*self.shared;
         let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let head = match parse::parse_request(&self.cbuf, &mut storage) {
-            Ok(Parsed::Partial) => return Plan::Partial,
-            Err(status) => return Plan::Invalid(status),
-            Ok(Parsed::Complete(h)) => h,
-        };
-        let ws_accept = if head.upgrade {
-            header(head.headers, "sec-websocket-key")
-                .map(|k| parse::websocket_accept(k.trim_ascii()))
-        } else {
-            None
-        };
+        let mut ws_accept = None;
+        let head =
+            match parse::parse_request(&shared.parser, &self.cbuf, &mut storage, &mut ws_accept) {
+                Ok(Parsed::Partial) => return Plan::Partial,
+                Err(status) => return Plan::Invalid(status),
+                Ok(Parsed::Complete(h)) => h,
+            };
         let meta = RequestMeta {
             head_len: head.head_len,
             framing: head.framing,
@@ -712,7 +712,8 @@ impl Conn {
                 &mut self.cbuf,
                 &mut sw,
                 meta.framing,
-                t.server.max(shared.timeouts.client),
+                gangway_h1::Side::Request,
+                shared.timeouts.client,
                 t.server,
             )
             .await
@@ -737,6 +738,7 @@ impl Conn {
             t.server,
             shared.timeouts.client,
             client_wants_close,
+            &self.phase,
             actions,
         );
         tokio::pin!(upload, download);
@@ -900,7 +902,12 @@ impl Conn {
 
     async fn answer_error_counted(&mut self, status: u16, term: Termination) {
         self.res_out.clear();
-        write_simple_response(&mut self.res_out, status, &[], error_body(status), true);
+        let extra: &[(&str, &str)] = if status == 426 {
+            &[("Sec-WebSocket-Version", "13")]
+        } else {
+            &[]
+        };
+        write_simple_response(&mut self.res_out, status, extra, error_body(status), true);
         let _ = self.write_client_out().await;
         let _ = self.client.shutdown().await;
         self.log.status = status;
@@ -1171,6 +1178,7 @@ async fn download<'r, R, W, I>(
     server_timeout: Duration,
     client_timeout: Duration,
     client_wants_close: bool,
+    phase: &watch::Receiver<Phase>,
     actions: impl Fn() -> I,
 ) -> Down
 where
@@ -1186,13 +1194,15 @@ where
         "GET"
     };
     let mut received_any = false;
+    let mut parser = gangway_h1::Parser::new();
+    parser.max_head_len(64 * 1024);
     loop {
         // Read until one full response head is buffered.
         let parsed = loop {
             let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            match parse::parse_response(sbuf, &mut storage, method) {
+            match parse::parse_response(&parser, sbuf, &mut storage, method) {
                 Ok(Parsed::Complete(h)) => {
-                    let reason = reason_of(sbuf);
+                    let reason = h.reason;
                     let interim = (100..200).contains(&h.status) && h.status != 101;
                     let switch_ok = h.status == 101
                         && meta.upgrade
@@ -1200,7 +1210,10 @@ where
                     if h.status == 101 && !switch_ok {
                         return Down::Invalid;
                     }
-                    let client_close = client_wants_close || h.framing == BodyFraming::Close;
+                    // A shutdown that started meanwhile closes the client after this response.
+                    let client_close = client_wants_close
+                        || h.framing == BodyFraming::Close
+                        || *phase.borrow() != Phase::Running;
                     if interim {
                         // Interim answers go through as they are (not to HTTP/1.0 clients).
                         out.clear();
@@ -1271,7 +1284,16 @@ where
         if (100..200).contains(&status) {
             continue;
         }
-        let result = pump_body(sr, sbuf, cw, framing, server_timeout, client_timeout).await;
+        let result = pump_body(
+            sr,
+            sbuf,
+            cw,
+            framing,
+            gangway_h1::Side::Response,
+            server_timeout,
+            client_timeout,
+        )
+        .await;
         return match result {
             Ok(n) => Down::Complete {
                 status,
@@ -1298,19 +1320,6 @@ where
     }
 }
 
-fn reason_of(buf: &[u8]) -> &str {
-    let line_end = find_subslice(buf, b"\r\n").unwrap_or(0);
-    let line = &buf[..line_end];
-    // "HTTP/1.1 200 OK": the reason starts after the second space.
-    let mut parts = line.splitn(3, |&b| b == b' ');
-    let _ = parts.next();
-    let _ = parts.next();
-    parts
-        .next()
-        .and_then(|r| std::str::from_utf8(r).ok())
-        .unwrap_or("")
-}
-
 /// Why moving a body stopped early.
 #[derive(Debug)]
 enum PumpError {
@@ -1333,6 +1342,7 @@ async fn pump_body<R, W>(
     buf: &mut BytesMut,
     dst: &mut W,
     framing: BodyFraming,
+    side: gangway_h1::Side,
     read_timeout: Duration,
     write_timeout: Duration,
 ) -> Result<u64, PumpError>
@@ -1341,7 +1351,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut total = 0u64;
-    let mut chunked = ChunkedTracker::default();
+    let mut chunked = ChunkedTracker::new(side);
     let mut remaining = match framing {
         BodyFraming::None => return Ok(0),
         BodyFraming::Length(n) => n,

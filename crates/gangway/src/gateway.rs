@@ -33,7 +33,6 @@ pub(crate) enum Phase {
 #[derive(Debug)]
 pub(crate) struct ListenerRt {
     pub(crate) name: String,
-    pub(crate) addr: SocketAddr,
     pub(crate) accept_proxy: bool,
     pub(crate) forwarded_proto: String,
     pub(crate) slots: Option<Arc<Semaphore>>,
@@ -56,6 +55,7 @@ pub(crate) struct Shared {
     pub(crate) idle_notify: Notify,
     pub(crate) metrics: Metrics,
     pub(crate) checkers: crate::checks::Checkers,
+    pub(crate) parser: gangway_h1::Parser,
 }
 
 impl Shared {
@@ -118,7 +118,6 @@ impl Gateway {
             bind_addrs.push(addr);
             listeners.push(ListenerRt {
                 name: l.name.clone().unwrap_or_else(|| l.addr.clone()),
-                addr,
                 accept_proxy: l.accept_proxy,
                 forwarded_proto: l.forwarded_proto.clone().unwrap_or_else(|| "http".into()),
                 slots: l.maxconn.map(|n| Arc::new(Semaphore::new(n.max(1)))),
@@ -144,6 +143,8 @@ impl Gateway {
         let metrics = Metrics::new(&listeners, &backends);
         let checkers = crate::checks::build(&backends)?;
         let (phase, _) = watch::channel(Phase::Running);
+        let mut parser = gangway_h1::Parser::new();
+        parser.max_head_len(b.options.max_head_size);
         let shared = Shared {
             slots: Arc::new(Semaphore::new(b.options.maxconn.max(1))),
             options: b.options,
@@ -159,6 +160,7 @@ impl Gateway {
             idle_notify: Notify::new(),
             metrics,
             checkers,
+            parser,
         };
         Ok(Gateway {
             shared: Arc::new(shared),

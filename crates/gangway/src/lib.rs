@@ -64,6 +64,11 @@ pub use gateway::{Gateway, GatewayHandle};
 pub use rules::{HeaderAction, HttpRule, Redirect, RedirectTarget, RuleAction};
 pub use timeouts::{BackendTimeouts, Timeouts};
 
+/// HTTP/1 parsing, validation, framing and upgrades (the `gangway-h1` crate).
+pub mod h1 {
+    pub use gangway_h1::*;
+}
+
 /// ACL conditions and routing tables (the `gangway-acl` crate).
 pub mod acl {
     pub use gangway_acl::*;

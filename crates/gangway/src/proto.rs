@@ -145,14 +145,13 @@ pub(crate) struct RequestHead<'h, 'b> {
     /// An `Upgrade` request (`Connection: upgrade` + `Upgrade: x`) or CONNECT.
     pub(crate) upgrade: bool,
     pub(crate) keep_alive: bool,
-    pub(crate) expect_continue: bool,
 }
 
 /// What the connection loop needs from a parsed response head.
 #[derive(Debug)]
 pub(crate) struct ResponseHead<'h, 'b> {
     pub(crate) status: u16,
-    pub(crate) version_minor: u8,
+    pub(crate) reason: &'b str,
     pub(crate) headers: &'h [httparse::Header<'b>],
     pub(crate) head_len: usize,
     pub(crate) framing: BodyFraming,

@@ -55,16 +55,24 @@ fn algorithm(b: &Balance) -> Algorithm {
         Balance::LeastConn => Algorithm::LeastConn,
         Balance::First => Algorithm::First,
         Balance::Random { draws } => Algorithm::Random { draws: *draws },
-        Balance::Source | Balance::Uri | Balance::UrlParam(_) | Balance::Header(_) => Algorithm::Hash,
+        Balance::Source | Balance::Uri | Balance::UrlParam(_) | Balance::Header(_) => {
+            Algorithm::Hash
+        }
     }
 }
 
 impl BackendRt {
     pub(crate) fn new(spec: &Backend, base: &Timeouts) -> Result<BackendRt, Error> {
-        let policy = if spec.fail_open { NoServerPolicy::FailOpen } else { NoServerPolicy::Fail };
-        let set = ServerSet::builder().algorithm(algorithm(&spec.balance)).no_server_policy(policy).build().map_err(
-            |e| Error::InvalidOption(format!("backend {:?}: {e}", spec.name)),
-        )?;
+        let policy = if spec.fail_open {
+            NoServerPolicy::FailOpen
+        } else {
+            NoServerPolicy::Fail
+        };
+        let set = ServerSet::builder()
+            .algorithm(algorithm(&spec.balance))
+            .no_server_policy(policy)
+            .build()
+            .map_err(|e| Error::InvalidOption(format!("backend {:?}: {e}", spec.name)))?;
         let mut servers = Vec::new();
         for s in &spec.servers {
             let addr = s.resolve().ok_or_else(|| Error::UnresolvedServer {
@@ -74,13 +82,19 @@ impl BackendRt {
             let name = s.display_name();
             let server = gangway_balance::Server::new(addr)
                 .name(name.as_str())
-                .weight(u16::try_from(s.weight).unwrap_or(u16::MAX).min(gangway_balance::MAX_WEIGHT))
+                .weight(
+                    u16::try_from(s.weight)
+                        .unwrap_or(u16::MAX)
+                        .min(gangway_balance::MAX_WEIGHT),
+                )
                 .state(s.initial_state)
                 .backup(s.backup)
                 .maxconn(s.maxconn)
                 .maxqueue(s.maxqueue)
                 .slow_start(s.slowstart);
-            let id = set.add(server).map_err(|e| Error::InvalidOption(format!("backend {:?}: {e}", spec.name)))?;
+            let id = set
+                .add(server)
+                .map_err(|e| Error::InvalidOption(format!("backend {:?}: {e}", spec.name)))?;
             let (kill, _) = watch::channel(0);
             servers.push(ServerRt {
                 id,
@@ -94,7 +108,13 @@ impl BackendRt {
                 kill,
             });
         }
-        Ok(BackendRt { name: spec.name.clone(), spec: spec.clone(), timeouts: spec.timeouts.apply(base), set, servers })
+        Ok(BackendRt {
+            name: spec.name.clone(),
+            spec: spec.clone(),
+            timeouts: spec.timeouts.apply(base),
+            set,
+            servers,
+        })
     }
 
     pub(crate) fn server_index(&self, name: &str) -> Option<usize> {
@@ -106,7 +126,9 @@ impl BackendRt {
     }
 
     pub(crate) fn state(&self, s: usize) -> ServerState {
-        self.set.server(self.servers[s].id).map_or(ServerState::Maint, |i| i.server.get_state())
+        self.set
+            .server(self.servers[s].id)
+            .map_or(ServerState::Maint, |i| i.server.get_state())
     }
 
     pub(crate) fn active(&self, s: usize) -> u32 {
@@ -121,7 +143,9 @@ impl BackendRt {
     /// Sets a server's state; going down drops its idle connections and, with
     /// `shutdown-sessions`, closes its open sessions.
     pub(crate) fn set_state(&self, s: usize, state: ServerState, reason: &str) -> bool {
-        let Ok(old) = self.set.set_state(self.servers[s].id, state) else { return false };
+        let Ok(old) = self.set.set_state(self.servers[s].id, state) else {
+            return false;
+        };
         if old != state {
             tracing::warn!(backend = %self.name, server = %self.servers[s].name, from = %old, to = %state, reason, "server state changed");
             if state != ServerState::Up {
@@ -135,7 +159,9 @@ impl BackendRt {
     }
 
     pub(crate) fn set_weight(&self, s: usize, weight: u32) -> bool {
-        let w = u16::try_from(weight).unwrap_or(u16::MAX).min(gangway_balance::MAX_WEIGHT);
+        let w = u16::try_from(weight)
+            .unwrap_or(u16::MAX)
+            .min(gangway_balance::MAX_WEIGHT);
         self.set.set_weight(self.servers[s].id, w).is_ok()
     }
 
@@ -146,7 +172,11 @@ impl BackendRt {
         key: Option<&[u8]>,
         excluded: &[ServerId],
     ) -> Result<(usize, ConnectionSlot), PickFailure> {
-        match self.set.pick_queued(key, excluded, self.timeouts.queue).await {
+        match self
+            .set
+            .pick_queued(key, excluded, self.timeouts.queue)
+            .await
+        {
             Ok(slot) => match self.index_of(slot.server_id()) {
                 Some(i) => Ok((i, slot)),
                 None => Err(PickFailure::NoneUp),

@@ -57,7 +57,7 @@ async fn hyper_client_gets_the_web_backend_with_forwarding_headers() {
     }
     assert_eq!(web.requests(), 3);
     // One client connection, reused by hyper; the server side is pooled too.
-    assert_eq!(web.connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(web.connections(), 1);
     let head = web.last_head();
     assert!(
         head.contains("X-Forwarded-For: 203.0.113.7, 127.0.0.1\r\n"),

@@ -2,6 +2,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,13 +11,27 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
+/// Knobs and gauges shared with a test server's connections.
+#[derive(Default)]
+pub struct ServerKnobs {
+    /// `/health` answers 503 while this is set.
+    pub unhealthy: AtomicBool,
+    /// Requests being answered now, and the most at once.
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+    /// Each connection starts with a PROXY v1 line, recorded here.
+    pub expect_proxy: AtomicBool,
+    pub proxy_lines: Mutex<Vec<String>>,
+    pub heads: Mutex<Vec<String>>,
+    pub bodies: Mutex<Vec<Vec<u8>>>,
+    pub connections: AtomicUsize,
+}
+
 /// A scripted HTTP/1.1 backend that records every request head it receives.
 pub struct TestServer {
     pub addr: SocketAddr,
     pub name: String,
-    pub heads: Arc<Mutex<Vec<String>>>,
-    pub bodies: Arc<Mutex<Vec<Vec<u8>>>>,
-    pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    pub state: Arc<ServerKnobs>,
     task: JoinHandle<()>,
 }
 
@@ -26,22 +42,44 @@ impl Drop for TestServer {
 }
 
 impl TestServer {
+    /// Every request (health checks included).
     pub fn requests(&self) -> usize {
-        self.heads.lock().unwrap().len()
+        self.state.heads.lock().unwrap().len()
+    }
+    /// Requests other than health checks.
+    pub fn traffic(&self) -> usize {
+        self.state
+            .heads
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|h| !h.starts_with("GET /health "))
+            .count()
     }
     pub fn last_head(&self) -> String {
-        self.heads
+        self.state
+            .heads
             .lock()
             .unwrap()
             .last()
             .cloned()
             .unwrap_or_default()
     }
-    pub fn stop(self) {}
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(SeqCst)
+    }
+    pub fn set_healthy(&self, up: bool) {
+        self.state.unhealthy.store(!up, SeqCst);
+    }
+    pub fn max_in_flight(&self) -> usize {
+        self.state.max_in_flight.load(SeqCst)
+    }
 }
 
-/// Starts a backend answering every request with `200`, body `"<name> <path>\n"` (or, for
-/// `/big/N`, N bytes; `/chunked`, a chunked body; `/slow`, after 300 ms; `/echo`, the request body).
+/// Starts a backend answering every request with `200`, body `"<name> <path>\n"`; special
+/// paths: `/big/N` (N bytes), `/chunked`, `/close-delimited`, `/slow` (after 300 ms), `/echo`
+/// (the request body), `/204`, `/health` (503 while unhealthy). Answers `100 Continue` to
+/// `Expect: 100-continue`.
 pub async fn http_server(name: &str) -> TestServer {
     http_server_on("127.0.0.1:0", name).await
 }
@@ -49,40 +87,77 @@ pub async fn http_server(name: &str) -> TestServer {
 pub async fn http_server_on(bind: &str, name: &str) -> TestServer {
     let listener = TcpListener::bind(bind).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let heads = Arc::new(Mutex::new(Vec::new()));
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let (h, b, c, n) = (
-        heads.clone(),
-        bodies.clone(),
-        connections.clone(),
-        name.to_string(),
-    );
+    let state = Arc::new(ServerKnobs::default());
+    let (n, st) = (name.to_string(), state.clone());
     let task = tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            tokio::spawn(serve_http(stream, n.clone(), h.clone(), b.clone()));
+            st.connections.fetch_add(1, SeqCst);
+            tokio::spawn(serve_http(stream, n.clone(), st.clone()));
         }
     });
     TestServer {
         addr,
         name: name.into(),
-        heads,
-        bodies,
-        connections,
+        state,
         task,
     }
 }
 
-async fn serve_http(
-    mut s: TcpStream,
-    name: String,
-    heads: Arc<Mutex<Vec<String>>>,
-    bodies: Arc<Mutex<Vec<Vec<u8>>>>,
-) {
-    let mut buf: Vec<u8> = Vec::new();
+async fn read_more(s: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    let mut chunk = [0u8; 65536];
+    match s.read(&mut chunk).await {
+        Ok(0) | Err(_) => false,
+        Ok(k) => {
+            buf.extend_from_slice(&chunk[..k]);
+            true
+        }
+    }
+}
+
+/// Decodes one chunked body from `buf` (reading more from `s`); `None` if the peer closed.
+async fn read_chunked(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
     loop {
-        let (head_len, path, method, framing, close, expect) = loop {
+        if let Some(pos) = buf.windows(2).position(|w| w == b"\r\n") {
+            let line = std::str::from_utf8(&buf[..pos]).unwrap();
+            let size = usize::from_str_radix(line.split(';').next().unwrap().trim(), 16).unwrap();
+            if size == 0 {
+                // Skip trailers up to the empty line.
+                if let Some(end) = buf[pos..].windows(4).position(|w| w == b"\r\n\r\n") {
+                    buf.drain(..pos + end + 4);
+                    return Some(body);
+                }
+            } else if buf.len() >= pos + 2 + size + 2 {
+                body.extend_from_slice(&buf[pos + 2..pos + 2 + size]);
+                buf.drain(..pos + 2 + size + 2);
+                continue;
+            }
+        }
+        if !read_more(s, buf).await {
+            return None;
+        }
+    }
+}
+
+async fn serve_http(mut s: TcpStream, name: String, st: Arc<ServerKnobs>) {
+    let mut buf: Vec<u8> = Vec::new();
+    if st.expect_proxy.load(SeqCst) {
+        loop {
+            if let Some(pos) = buf.windows(2).position(|w| w == b"\r\n") {
+                st.proxy_lines
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..pos]).to_string());
+                buf.drain(..pos + 2);
+                break;
+            }
+            if !read_more(&mut s, &mut buf).await {
+                return;
+            }
+        }
+    }
+    loop {
+        let (head_len, path, method, length, close, expect) = loop {
             let mut hs = [httparse::EMPTY_HEADER; 64];
             let mut req = httparse::Request::new(&mut hs);
             if let Ok(httparse::Status::Complete(n)) = req.parse(&buf) {
@@ -99,77 +174,53 @@ async fn serve_http(
                     .unwrap_or(0);
                 let close = get("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
                 let expect = get("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-                heads
+                st.heads
                     .lock()
                     .unwrap()
                     .push(String::from_utf8_lossy(&buf[..n]).to_string());
+                let length = if chunked { None } else { Some(len) };
                 break (
                     n,
                     req.path.unwrap().to_string(),
                     req.method.unwrap().to_string(),
-                    if chunked { None } else { Some(len) },
+                    length,
                     close,
                     expect,
                 );
             }
-            let mut chunk = [0u8; 8192];
-            match s.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(k) => buf.extend_from_slice(&chunk[..k]),
+            if !read_more(&mut s, &mut buf).await {
+                return;
             }
         };
         buf.drain(..head_len);
-        if expect {
-            if s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
-                return;
-            }
+        if expect && s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
+            return;
         }
-        // Read the body (length or chunked, decoded).
-        let mut body = Vec::new();
-        match framing {
+        let body = match length {
             Some(len) => {
                 while buf.len() < len {
-                    let mut chunk = [0u8; 65536];
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                    if !read_more(&mut s, &mut buf).await {
+                        return;
                     }
                 }
-                body.extend(buf.drain(..len));
+                buf.drain(..len).collect::<Vec<u8>>()
             }
-            None => loop {
-                // Minimal chunked decoder (no extensions, no trailers).
-                if let Some(pos) = buf.windows(2).position(|w| w == b"\r\n") {
-                    let size = usize::from_str_radix(
-                        std::str::from_utf8(&buf[..pos])
-                            .unwrap()
-                            .split(';')
-                            .next()
-                            .unwrap()
-                            .trim(),
-                        16,
-                    )
-                    .unwrap();
-                    if buf.len() >= pos + 2 + size + 2 {
-                        body.extend_from_slice(&buf[pos + 2..pos + 2 + size]);
-                        buf.drain(..pos + 2 + size + 2);
-                        if size == 0 {
-                            break;
-                        }
-                        continue;
-                    }
-                }
-                let mut chunk = [0u8; 65536];
-                match s.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(k) => buf.extend_from_slice(&chunk[..k]),
-                }
+            None => match read_chunked(&mut s, &mut buf).await {
+                Some(b) => b,
+                None => return,
             },
-        }
-        bodies.lock().unwrap().push(body.clone());
-        let mut response: Vec<u8> = Vec::new();
+        };
+        st.bodies.lock().unwrap().push(body.clone());
+        let now = st.in_flight.fetch_add(1, SeqCst) + 1;
+        st.max_in_flight.fetch_max(now, SeqCst);
         if path == "/slow" {
             tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        st.in_flight.fetch_sub(1, SeqCst);
+        let mut response: Vec<u8> = Vec::new();
+        if path == "/health" && st.unhealthy.load(SeqCst) {
+            let _ = s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+            return;
         }
         if path == "/chunked" {
             response
@@ -190,20 +241,20 @@ async fn serve_http(
             } else {
                 format!("{name} {path}\n").into_bytes()
             };
-            let no_body = method == "HEAD" || path == "/204";
-            let status = if path == "/204" {
+            let no_content = path == "/204";
+            let status = if no_content {
                 "204 No Content"
             } else {
                 "200 OK"
             };
+            let length = if no_content { 0 } else { payload.len() };
             response.extend_from_slice(
                 format!(
-                    "HTTP/1.1 {status}\r\nX-Server: {name}\r\nContent-Length: {}\r\n\r\n",
-                    if path == "/204" { 0 } else { payload.len() }
+                    "HTTP/1.1 {status}\r\nX-Server: {name}\r\nContent-Length: {length}\r\n\r\n"
                 )
                 .as_bytes(),
             );
-            if !no_body {
+            if method != "HEAD" && !no_content {
                 response.extend_from_slice(&payload);
             }
         }
@@ -222,8 +273,17 @@ pub async fn raw_exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -
     out
 }
 
-/// Reads one HTTP/1 response (Content-Length or chunked framing) from `s`; returns (status, head, body).
+/// Reads one HTTP/1 response (Content-Length or chunked framing; 1xx, HEAD-like and 204
+/// answers have no body) from `s`; returns (status, head, body).
 pub async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> (u16, String, Vec<u8>) {
+    read_response_to(s, buf, "GET").await
+}
+
+pub async fn read_response_to(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    method: &str,
+) -> (u16, String, Vec<u8>) {
     loop {
         let mut hs = [httparse::EMPTY_HEADER; 64];
         let mut res = httparse::Response::new(&mut hs);
@@ -239,41 +299,20 @@ pub async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> (u16, String
             let chunked = get("transfer-encoding").is_some();
             let head = String::from_utf8_lossy(&buf[..n]).to_string();
             buf.drain(..n);
-            if (100..200).contains(&status) {
+            if (100..200).contains(&status) || status == 204 || method == "HEAD" {
                 return (status, head, Vec::new());
             }
-            let mut body = Vec::new();
-            if chunked {
-                loop {
-                    if let Some(pos) = buf.windows(2).position(|w| w == b"\r\n") {
-                        let size = usize::from_str_radix(
-                            std::str::from_utf8(&buf[..pos])
-                                .unwrap()
-                                .split(';')
-                                .next()
-                                .unwrap()
-                                .trim(),
-                            16,
-                        )
-                        .unwrap();
-                        if buf.len() >= pos + 2 + size + 2 {
-                            body.extend_from_slice(&buf[pos + 2..pos + 2 + size]);
-                            buf.drain(..pos + 2 + size + 2);
-                            if size == 0 {
-                                break;
-                            }
-                            continue;
-                        }
-                    }
-                    fill(s, buf).await;
-                }
+            let body = if chunked {
+                read_chunked(s, buf)
+                    .await
+                    .expect("connection closed in a chunked body")
             } else {
                 let len = len.unwrap_or(0);
                 while buf.len() < len {
                     fill(s, buf).await;
                 }
-                body.extend(buf.drain(..len));
-            }
+                buf.drain(..len).collect()
+            };
             return (status, head, body);
         }
         fill(s, buf).await;
@@ -282,7 +321,7 @@ pub async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> (u16, String
 
 async fn fill(s: &mut TcpStream, buf: &mut Vec<u8>) {
     let mut chunk = [0u8; 65536];
-    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut chunk))
+    let n = tokio::time::timeout(Duration::from_secs(20), s.read(&mut chunk))
         .await
         .expect("read timed out")
         .unwrap();
@@ -292,6 +331,19 @@ async fn fill(s: &mut TcpStream, buf: &mut Vec<u8>) {
         String::from_utf8_lossy(buf)
     );
     buf.extend_from_slice(&chunk[..n]);
+}
+
+/// One GET on a new connection; returns (status, body).
+pub async fn get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut buf = Vec::new();
+    let (status, _, body) = read_response(&mut s, &mut buf).await;
+    (status, body)
 }
 
 /// Polls `f` until it holds, up to a generous deadline.
@@ -304,4 +356,10 @@ pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// An address nothing listens on (a port bound and released at once).
+pub async fn refused_addr() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap()
 }

@@ -1,0 +1,378 @@
+//! Failures and limits on loopback sockets: refused servers, dying tunnels, health flaps,
+//! maxconn, graceful shutdown.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+use futures_util::{SinkExt as _, StreamExt as _};
+use gangway::prelude::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn refused_server_is_retried_and_redispatched_without_client_errors() {
+    let up = http_server("up").await;
+    let dead = refused_addr().await;
+    let web = Backend::new("web")
+        .server(Server::at(dead).name("dead"))
+        .server(Server::at(up.addr).name("up"))
+        .retries(3)
+        .redispatch(true);
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&web)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    for i in 0..20 {
+        let (status, body) = get(gw.local_addr(), &format!("/r{i}")).await;
+        assert_eq!(status, 200, "request {i}");
+        assert_eq!(body, format!("up /r{i}\n").as_bytes());
+    }
+    let metrics = gw.metrics_text();
+    assert!(
+        metrics.contains("gangway_server_connect_errors_total{backend=\"web\",server=\"dead\"}"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("gangway_backend_redispatches_total{backend=\"web\"} 0\n"),
+        "{metrics}"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_server_at_all_gives_a_small_503() {
+    let dead = refused_addr().await;
+    let web = Backend::new("web").server(dead).retries(1);
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&web)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let out = raw_exchange(
+        gw.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        Duration::from_secs(10),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+    assert!(text.len() < 400, "small body: {text}");
+    assert!(
+        !text.contains("127.0.0.1"),
+        "no internal detail leaks: {text}"
+    );
+    gw.shutdown().await;
+}
+
+/// A WebSocket-ish server: answers the upgrade with a valid 101 (after a `100 Continue` when
+/// asked), echoes bytes, and drops the connection when told to.
+async fn tunnel_server(interim: bool) -> (std::net::SocketAddr, Arc<tokio::sync::Notify>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let kill = Arc::new(tokio::sync::Notify::new());
+    let k = kill.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let k = k.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let key = loop {
+                    let mut chunk = [0u8; 4096];
+                    let n = s.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let mut hs = [httparse::EMPTY_HEADER; 32];
+                    let mut req = httparse::Request::new(&mut hs);
+                    if let Ok(httparse::Status::Complete(_)) = req.parse(&buf) {
+                        break req
+                            .headers
+                            .iter()
+                            .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-key"))
+                            .map(|h| h.value.to_vec())
+                            .unwrap_or_default();
+                    }
+                };
+                let accept = gangway::h1::websocket_accept(&key);
+                let mut head = Vec::new();
+                if interim {
+                    head.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                }
+                head.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
+                head.extend_from_slice(&accept);
+                head.extend_from_slice(b"\r\n\r\n");
+                s.write_all(&head).await.unwrap();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    tokio::select! {
+                        r = s.read(&mut chunk) => match r {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => { let _ = s.write_all(&chunk[..n]).await; }
+                        },
+                        _ = k.notified() => return, // drops the socket: the server "dies"
+                    }
+                }
+            });
+        }
+    });
+    (addr, kill)
+}
+
+const UPGRADE: &[u8] = b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+
+#[tokio::test]
+async fn backend_dying_mid_tunnel_closes_the_client_promptly() {
+    let (addr, kill) = tunnel_server(true).await;
+    let ws = Backend::new("ws").server(addr);
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&ws)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
+    s.write_all(UPGRADE).await.unwrap();
+    let mut buf = Vec::new();
+    let (status, _, _) = read_response(&mut s, &mut buf).await;
+    assert_eq!(status, 100, "the interim 100 comes through first");
+    let (status, head, _) = read_response(&mut s, &mut buf).await;
+    assert_eq!(status, 101, "{head}");
+    s.write_all(b"ping").await.unwrap();
+    let mut got = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&got, b"ping");
+    kill.notify_waiters();
+    // The client sees EOF (or a reset) well before any tunnel timeout.
+    let mut rest = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+    assert!(
+        r.is_ok(),
+        "client connection still open after the server died"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_switch_gives_502_and_non_101_keeps_http() {
+    // A server answering 101 without the right accept key.
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bad = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut chunk = [0u8; 4096];
+            let _ = s.read(&mut chunk).await;
+            let _ = s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: wrong\r\n\r\n").await;
+            let _ = s.read(&mut chunk).await;
+        }
+    });
+    let ws = Backend::new("bad").server(bad);
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&ws)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let out = raw_exchange(gw.local_addr(), UPGRADE, Duration::from_secs(10)).await;
+    assert!(
+        String::from_utf8_lossy(&out).starts_with("HTTP/1.1 502 "),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    gw.shutdown().await;
+
+    // A plain HTTP server answers the upgrade request with 200: the connection stays HTTP.
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(web.addr);
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
+    s.write_all(UPGRADE).await.unwrap();
+    let mut buf = Vec::new();
+    let (status, _, body) = read_response(&mut s, &mut buf).await;
+    assert_eq!((status, body.as_slice()), (200, &b"www /ws\n"[..]));
+    s.write_all(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, _, body) = read_response(&mut s, &mut buf).await;
+    assert_eq!((status, body.as_slice()), (200, &b"www /next\n"[..]));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_flaps_keep_requests_off_a_down_server() {
+    let steady = http_server("steady").await;
+    let flappy = http_server("flappy").await;
+    let check = Check::http("/health")
+        .inter(Duration::from_millis(50))
+        .rise(2)
+        .fall(2);
+    let web = Backend::new("web")
+        .server(Server::at(steady.addr).name("steady"))
+        .server(Server::at(flappy.addr).name("flappy"))
+        .check(check);
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&web)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    for round in 0..2 {
+        flappy.set_healthy(false);
+        eventually("flappy marked down", || {
+            gw.server_state("web", "flappy") == Some(ServerState::Down)
+        })
+        .await;
+        let before = flappy.traffic();
+        for i in 0..20 {
+            let (status, body) = get(gw.local_addr(), &format!("/down{round}-{i}")).await;
+            assert_eq!(status, 200);
+            assert!(
+                body.starts_with(b"steady "),
+                "a request reached the down server"
+            );
+        }
+        assert_eq!(
+            flappy.traffic(),
+            before,
+            "no request reached the down server"
+        );
+        flappy.set_healthy(true);
+        eventually("flappy back up", || {
+            gw.server_state("web", "flappy") == Some(ServerState::Up)
+        })
+        .await;
+        let mut saw_flappy = false;
+        for i in 0..10 {
+            let (_, body) = get(gw.local_addr(), &format!("/up{round}-{i}")).await;
+            saw_flappy |= body.starts_with(b"flappy ");
+        }
+        assert!(saw_flappy, "an up server takes traffic again");
+    }
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn maxconn_makes_excess_clients_wait_not_fail() {
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(Server::at(web.addr).maxconn(1));
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .maxconn(3)
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = gw.local_addr();
+    let ok = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let ok = ok.clone();
+        tasks.push(tokio::spawn(async move {
+            let (status, _) = get(addr, "/slow").await;
+            if status == 200 {
+                ok.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(ok.load(Ordering::SeqCst), 8, "every client was served");
+    assert_eq!(web.max_in_flight(), 1, "server maxconn 1 held");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_requests_and_drains_tunnels() {
+    let web = http_server("www").await;
+    let chat = gangway::demo::serve_websocket_broadcast("127.0.0.1:0")
+        .await
+        .unwrap();
+    let ws = Backend::new("ws").server(chat.addr());
+    let b = Backend::new("web").server(web.addr);
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .route("path_beg /ws".parse().unwrap(), &ws)
+        .default_backend(&b)
+        .grace(Duration::from_secs(2))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = gw.local_addr();
+    let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/echo"))
+        .await
+        .unwrap();
+    // A slow request in flight when shutdown starts.
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    eventually("slow request reached the server", || web.traffic() == 1).await;
+    let stopper = gw.clone();
+    let shutdown = tokio::spawn(async move { stopper.shutdown().await });
+    let mut buf = Vec::new();
+    let (status, head, _) = read_response(&mut slow, &mut buf).await;
+    assert_eq!(status, 200, "in-flight request finished");
+    assert!(head.contains("Connection: close"), "{head}");
+    // The tunnel still works during the grace period.
+    client.send(Message::text("still here")).await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), client.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(msg, Message::text("Received: still here"));
+    // New connections are no longer accepted.
+    eventually("listener closed", || gw.active_connections() <= 1).await;
+    // After the grace period the tunnel is closed and shutdown returns.
+    tokio::time::timeout(Duration::from_secs(10), shutdown)
+        .await
+        .unwrap()
+        .unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match client.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "tunnel closed after the grace period");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "listener is closed"
+    );
+}
