@@ -1,0 +1,412 @@
+//! End to end: the `gangway` binary runs each seed config (addresses moved to loopback, ports
+//! picked by the OS) in front of test backends, and HTTP and WebSocket traffic goes through it;
+//! SIGHUP reloads without dropping an open WebSocket, SIGTERM stops it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A test backend: answers HTTP requests with `NAME PATH` (keep-alive) and echoes WebSocket
+/// messages as `NAME: TEXT`.
+async fn backend(name: &'static str) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve_backend_connection(name, stream));
+        }
+    });
+    port
+}
+
+async fn serve_backend_connection(name: &'static str, stream: TcpStream) {
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line == "\r\n" || line == "\n" {
+                break;
+            }
+            head.push(line.trim_end().to_owned());
+        }
+        let path = head.first().and_then(|l| l.split(' ').nth(1)).unwrap_or("?").to_owned();
+        let header = |wanted: &str| {
+            head.iter().skip(1).find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.trim().eq_ignore_ascii_case(wanted).then(|| v.trim().to_owned())
+            })
+        };
+        let length: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        if header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+            let key = header("sec-websocket-key").unwrap_or_default();
+            let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+            let response = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
+            let mut stream = reader.into_inner();
+            if stream.write_all(response.as_bytes()).await.is_err() {
+                return;
+            }
+            let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                stream,
+                tungstenite::protocol::Role::Server,
+                None,
+            )
+            .await;
+            while let Some(Ok(message)) = ws.next().await {
+                if let Message::Text(text) = message {
+                    if ws.send(Message::text(format!("{name}: {text}"))).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            return;
+        }
+        let body = format!("{name} {path}");
+        let response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}", body.len());
+        if reader.get_mut().write_all(response.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The gateway process; killed when dropped.
+struct Gangway {
+    child: Child,
+    lines: mpsc::UnboundedReceiver<String>,
+    _dir: TempDir,
+}
+
+impl Drop for Gangway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(tag: &str) -> TempDir {
+    let dir = std::env::temp_dir().join(format!("gangway-e2e-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gangway-config/tests/fixtures").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Rewrites `127.0.0.1:PORT` per `ports` (fixture port -> real port; 0 for listeners).
+fn relocate(text: &str, ports: &HashMap<u16, u16>) -> String {
+    let pattern = regex::Regex::new(r"127\.0\.0\.1:(\d+)\b").unwrap();
+    pattern
+        .replace_all(text, |caps: &regex::Captures<'_>| {
+            let port: u16 = caps[1].parse().unwrap();
+            match ports.get(&port) {
+                Some(new) => format!("127.0.0.1:{new}"),
+                None => caps[0].to_owned(),
+            }
+        })
+        .into_owned()
+}
+
+impl Gangway {
+    fn start(tag: &str, file_name: &str, config: &str) -> Gangway {
+        let dir = temp_dir(tag);
+        let path = dir.0.join(file_name);
+        std::fs::write(&path, config).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gangway"))
+            .args(["run", "-c"])
+            .arg(&path)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn gangway");
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Gangway { child, lines, _dir: dir }
+    }
+
+    fn config_path(&self) -> PathBuf {
+        std::fs::read_dir(&self._dir.0).unwrap().next().unwrap().unwrap().path()
+    }
+
+    /// Waits for a stdout line starting with `prefix`.
+    async fn line(&mut self, prefix: &str) -> String {
+        let wait = async {
+            while let Some(line) = self.lines.recv().await {
+                if line.starts_with(prefix) {
+                    return line;
+                }
+            }
+            panic!("gangway exited before printing '{prefix}'");
+        };
+        tokio::time::timeout(DEADLINE, wait)
+            .await
+            .unwrap_or_else(|_| panic!("no '{prefix}' line in time"))
+    }
+
+    /// The address of the next `listening:` line.
+    async fn listening(&mut self) -> String {
+        let line = self.line("listening:").await;
+        let url = line.rsplit(' ').next().unwrap();
+        url.trim_start_matches("http://").trim_end_matches('/').to_owned()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+/// Sends one HTTP/1.1 request on `stream`, returns (status, body).
+async fn request(stream: &mut TcpStream, path: &str, host: &str) -> (u16, String) {
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    read_response(stream).await
+}
+
+async fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).await.unwrap();
+        assert!(n > 0, "connection closed in the response head: {:?}", String::from_utf8_lossy(&buf));
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await.unwrap();
+    (status, String::from_utf8(body).unwrap())
+}
+
+/// GET on a fresh connection, retried until the answer is not a 503 (servers may still be
+/// coming up); returns (status, body).
+async fn get(addr: &str, path: &str, host: &str) -> (u16, String) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let answer = request(&mut stream, path, host).await;
+        if answer.0 != 503 || tokio::time::Instant::now() > deadline {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+async fn websocket(addr: &str, path: &str, host: &str) -> Ws {
+    let request = tungstenite::handshake::client::Request::builder()
+        .uri(format!("ws://{host}{path}"))
+        .header("Host", host)
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13")
+        .header("Sec-WebSocket-Key", tungstenite::handshake::client::generate_key())
+        .body(())
+        .unwrap();
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (ws, response) = tokio_tungstenite::client_async(request, stream).await.expect("WebSocket handshake through gangway");
+    assert_eq!(response.status(), 101);
+    ws
+}
+
+async fn echo(ws: &mut Ws, text: &str) -> String {
+    ws.send(Message::text(text)).await.unwrap();
+    let reply = tokio::time::timeout(DEADLINE, ws.next()).await.expect("echo in time");
+    match reply {
+        Some(Ok(Message::Text(text))) => text.to_string(),
+        other => panic!("unexpected WebSocket reply {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed000_zato_http_websocket_and_monitor_uri() {
+    let (http, ws) = (backend("http").await, backend("ws").await);
+    let ports = HashMap::from([(11223, 0), (17010, http), (48902, ws)]);
+    let mut gangway = Gangway::start("000", "zato.cfg", &relocate(&fixture("seed000.cfg"), &ports));
+    let addr = gangway.listening().await;
+    assert_eq!(get(&addr, "/zato/ping", "lb").await, (200, "http /zato/ping".into()));
+    assert_eq!(get(&addr, "/ws", "lb").await, (200, "ws /ws".into()));
+    assert_eq!(get(&addr, "/zato-lb-alive", "lb").await.0, 200);
+    let mut socket = websocket(&addr, "/ws/channel", "lb").await;
+    assert_eq!(echo(&mut socket, "hello").await, "ws: hello");
+    // `hdr(Upgrade) -i WebSocket` routes an upgrade on any path.
+    let mut socket = websocket(&addr, "/other", "lb").await;
+    assert_eq!(echo(&mut socket, "hi").await, "ws: hi");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed001a_everything_to_the_websocket_servers() {
+    let (s1, s2) = (backend("s1").await, backend("s2").await);
+    let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2)]);
+    let mut gangway = Gangway::start("001a", "haproxy.cfg", &relocate(&fixture("seed001a.cfg"), &ports));
+    let addr = gangway.listening().await;
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let (status, body) = get(&addr, "/ws", "lb").await;
+        assert_eq!(status, 200);
+        seen.push(body);
+    }
+    assert!(seen.contains(&"s1 /ws".to_owned()) && seen.contains(&"s2 /ws".to_owned()), "round robin over both: {seen:?}");
+    let mut socket = websocket(&addr, "/ws/echo", "lb").await;
+    let reply = echo(&mut socket, "Client connected!").await;
+    assert!(reply == "s1: Client connected!" || reply == "s2: Client connected!", "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed001b_path_routing_per_request_on_one_connection() {
+    let (s1, s2, web) = (backend("s1").await, backend("s2").await, backend("web").await);
+    let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2), (3002, web)]);
+    let mut gangway = Gangway::start("001b", "haproxy.cfg", &relocate(&fixture("seed001b.cfg"), &ports));
+    let addr = gangway.listening().await;
+    assert_eq!(get(&addr, "/", "lb").await, (200, "web /".into()));
+    // One keep-alive client connection: each request is routed on its own, then an upgrade.
+    let _ = get(&addr, "/", "lb").await;
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    assert_eq!(request(&mut stream, "/index.html", "lb").await, (200, "web /index.html".into()));
+    let (status, body) = request(&mut stream, "/ws", "lb").await;
+    assert_eq!(status, 200);
+    assert!(body == "s1 /ws" || body == "s2 /ws", "{body}");
+    assert_eq!(request(&mut stream, "/again", "lb").await, (200, "web /again".into()));
+    let upgrade = "GET /ws/echo HTTP/1.1\r\nHost: lb\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    stream.write_all(upgrade.as_bytes()).await.unwrap();
+    let (status, _) = read_response(&mut stream).await;
+    assert_eq!(status, 101);
+    let mut socket = tokio_tungstenite::WebSocketStream::from_raw_socket(stream, tungstenite::protocol::Role::Client, None).await;
+    let reply = echo(&mut socket, "after three requests").await;
+    assert!(reply.ends_with(": after three requests") && reply.starts_with('s'), "{reply}");
+}
+
+async fn seed004(file: &str, tag: &str, checks: &[(&str, &str, &str)], ws_host: &str, ws_path: &str) {
+    let (www, ws) = (backend("www").await, backend("ws").await);
+    let ports = HashMap::from([(80, 0), (8080, www), (8000, ws)]);
+    let mut gangway = Gangway::start(tag, "haproxy.cfg", &relocate(&fixture(file), &ports));
+    let addr = gangway.listening().await;
+    for (path, host, want) in checks {
+        assert_eq!(get(&addr, path, host).await, (200, (*want).to_owned()), "{file}: GET {path} Host {host}");
+    }
+    let mut socket = websocket(&addr, ws_path, ws_host).await;
+    assert_eq!(echo(&mut socket, "ping").await, "ws: ping", "{file}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed004_subdomain() {
+    let checks = [("/", "ws.example.com", "ws /"), ("/", "www.example.com", "www /"), ("/chat", "ws.example.com:80", "ws /chat")];
+    seed004("seed004-subdomain.cfg", "004s", &checks, "ws.example.com", "/socket").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed004_uri() {
+    let checks = [("/websockets/x", "example.com", "ws /websockets/x"), ("/WebSockets", "www.example.com", "ws /WebSockets"), ("/websockets", "other.org", "www /websockets"), ("/", "example.com", "www /")];
+    seed004("seed004-uri.cfg", "004u", &checks, "example.com", "/websockets/chat").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed004_websocket_detection() {
+    // A plain request to the WebSocket host is not an upgrade: it goes to www.
+    let checks = [("/", "ws.example.com", "www /"), ("/", "example.com", "www /")];
+    seed004("seed004-detect.cfg", "004d", &checks, "ws.example.com", "/anything").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn toml_twin_runs_too() {
+    let (s1, s2, web) = (backend("s1").await, backend("s2").await, backend("web").await);
+    let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2), (3002, web)]);
+    let mut gangway = Gangway::start("001t", "gangway.toml", &relocate(&fixture("seed001b.toml"), &ports));
+    let addr = gangway.listening().await;
+    assert_eq!(get(&addr, "/", "lb").await, (200, "web /".into()));
+    let mut socket = websocket(&addr, "/ws/echo", "lb").await;
+    assert!(echo(&mut socket, "x").await.ends_with(": x"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reload_keeps_open_websockets_and_sigterm_stops() {
+    let (s1, s2, web, next) = (backend("s1").await, backend("s2").await, backend("web").await, backend("next").await);
+    let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2), (3002, web)]);
+    let mut gangway = Gangway::start("reload", "haproxy.cfg", &relocate(&fixture("seed001b.cfg"), &ports));
+    let addr = gangway.listening().await;
+    let mut socket = websocket(&addr, "/ws/echo", "lb").await;
+    assert!(echo(&mut socket, "before").await.ends_with(": before"));
+
+    // A broken file is rejected and the running config stays.
+    std::fs::write(gangway.config_path(), "frontend broken\n bind nowhere\n").unwrap();
+    gangway.signal("HUP");
+    assert!(echo(&mut socket, "still").await.ends_with(": still"));
+    assert_eq!(get(&addr, "/", "lb").await, (200, "web /".into()));
+
+    // The same frontend, now sending plain requests to another backend.
+    let reloaded = ports_with(&ports, 3002, next);
+    std::fs::write(gangway.config_path(), relocate(&fixture("seed001b.cfg"), &reloaded)).unwrap();
+    gangway.signal("HUP");
+    gangway.line("reloaded:").await;
+    let new_addr = gangway.listening().await;
+    assert_eq!(get(&new_addr, "/", "lb").await, (200, "next /".into()));
+    assert!(echo(&mut socket, "after reload").await.ends_with(": after reload"), "the open WebSocket survives");
+
+    gangway.signal("TERM");
+    let status = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = gangway.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "gangway did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+fn ports_with(ports: &HashMap<u16, u16>, from: u16, to: u16) -> HashMap<u16, u16> {
+    let mut ports = ports.clone();
+    ports.insert(from, to);
+    ports
+}
