@@ -37,6 +37,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "balance")]
+mod balance;
 mod check;
 mod driver;
 mod error;
@@ -45,6 +47,9 @@ mod passive;
 mod status;
 mod timing;
 
+#[cfg(feature = "balance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "balance")))]
+pub use balance::apply_event;
 pub use check::{
     BodyExpect, Check, CheckKind, HttpRequest, Probe, Progress, ProxyHeader, ResponseCheck,
 };

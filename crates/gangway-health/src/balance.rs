@@ -1,0 +1,77 @@
+//! Applying health to a [`gangway_balance::ServerSet`] (feature `balance`).
+
+use std::sync::Arc;
+
+use gangway_balance::{ServerId, ServerSet, ServerState};
+
+use crate::{Health, HealthCheckerBuilder, HealthEvent};
+
+/// Applies one health event to `set`: `Up` and `Down` move the server between
+/// [`ServerState::Up`] and [`ServerState::Down`]; an operator's [`ServerState::Drain`] or
+/// [`ServerState::Maint`] is never overridden, and [`Health::Unknown`] changes nothing.
+///
+/// Returns the state the server now has, or `None` when the set does not know the server
+/// (it was removed).
+///
+/// ```
+/// use std::time::Instant;
+/// use gangway_balance::{Algorithm, Server, ServerSet, ServerState};
+/// use gangway_health::{apply_event, Health, HealthEvent, Reason};
+///
+/// let set = ServerSet::new(Algorithm::RoundRobin);
+/// let id = set.add(Server::new("127.0.0.1:8080".parse().unwrap())).unwrap();
+/// let event = HealthEvent {
+///     server: id,
+///     addr: "127.0.0.1:8080".parse().unwrap(),
+///     from: Health::Up,
+///     to: Health::Down,
+///     reason: Reason::Forced,
+///     consecutive: 0,
+///     check_duration: None,
+///     at: Instant::now(),
+/// };
+/// assert_eq!(apply_event(&set, &event), Some(ServerState::Down));
+/// ```
+pub fn apply_event(set: &ServerSet, event: &HealthEvent<ServerId>) -> Option<ServerState> {
+    let current = set.server(event.server)?.server.get_state();
+    let target = match event.to {
+        Health::Up => ServerState::Up,
+        Health::Down => ServerState::Down,
+        Health::Unknown => return Some(current),
+    };
+    if current == target || matches!(current, ServerState::Drain | ServerState::Maint) {
+        return Some(current);
+    }
+    match set.set_state_at(event.server, target, event.at) {
+        Ok(_) => Some(target),
+        // Removed between the lookup and the change.
+        Err(_) => None,
+    }
+}
+
+#[cfg_attr(docsrs, doc(cfg(feature = "balance")))]
+impl HealthCheckerBuilder<ServerId> {
+    /// Applies every state change to `set` as it happens (see [`apply_event`]), before the
+    /// event is broadcast.
+    pub fn apply_to(self, set: Arc<ServerSet>) -> Self {
+        self.on_change(move |event| {
+            if apply_event(&set, event).is_none() {
+                tracing::debug!(server = %event.server, "health event for a server no longer in the set");
+            }
+        })
+    }
+
+    /// Checks every server of `set` (at its traffic address, unless the check overrides
+    /// address or port) and applies the results to it.
+    ///
+    /// Servers added to the set later are not picked up: add them with
+    /// [`HealthChecker::add_server`](crate::HealthChecker::add_server).
+    pub fn server_set(self, set: Arc<ServerSet>) -> Self {
+        let servers: Vec<_> = set
+            .servers()
+            .into_iter()
+            .map(|info| (info.id, info.server.get_addr()))
+            .collect();
+        self.servers(servers).apply_to(set)
+    }
+}
