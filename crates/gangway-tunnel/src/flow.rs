@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::Side;
-use crate::pool::{BufferLease, BufferPool, PipePool};
+use crate::pool::{BufferPool, PipePool};
 
 /// Rounds of read/write one direction makes per poll before yielding to other tasks.
 const ROUNDS_PER_POLL: usize = 32;
@@ -44,14 +44,18 @@ pub(crate) struct Pools {
 pub(crate) struct Flow {
     from: Side,
     stage: Stage,
-    /// Bytes read from `from` before the tunnel started, delivered before anything else.
-    read_ahead: Bytes,
+    /// Bytes read from `from` before the tunnel started, delivered before anything else; boxed
+    /// so that tunnels without any (or done with them) keep one pointer, not a `Bytes`.
+    read_ahead: Option<Box<Bytes>>,
     /// Copy buffer, held only while bytes move; `buf[start..end]` is still to be written.
-    buf: Option<BufferLease>,
+    buf: Option<Box<[u8]>>,
     start: usize,
     end: usize,
+    /// Splice pipe, held only while bytes move, with `pipe_len` bytes in it.
     #[cfg(target_os = "linux")]
-    pipe: Option<crate::pool::PipeLease>,
+    pipe: Option<crate::sys::Pipe>,
+    #[cfg(target_os = "linux")]
+    pipe_len: usize,
     /// Whether to try `splice(2)` (TCP to TCP, not found unsupported yet).
     splice: bool,
     /// Whether bytes were written since the destination was last flushed (generic streams).
@@ -60,8 +64,8 @@ pub(crate) struct Flow {
     pub(crate) source_ended: bool,
     /// Bytes written to the destination.
     pub(crate) delivered: u64,
-    /// Bytes read from the source (read-ahead excluded).
-    pub(crate) received: u64,
+    /// Whether bytes were read or written since the tunnel last looked.
+    moved: bool,
     /// Bytes delivered with `splice(2)`.
     pub(crate) spliced: u64,
 }
@@ -79,17 +83,19 @@ impl Flow {
         Flow {
             from,
             stage: Stage::Open,
-            read_ahead,
+            read_ahead: (!read_ahead.is_empty()).then(|| Box::new(read_ahead)),
             buf: None,
             start: 0,
             end: 0,
             #[cfg(target_os = "linux")]
             pipe: None,
+            #[cfg(target_os = "linux")]
+            pipe_len: 0,
             splice,
             unflushed: false,
             source_ended: false,
             delivered: 0,
-            received: 0,
+            moved: false,
             spliced: 0,
         }
     }
@@ -99,9 +105,9 @@ impl Flow {
         self.stage == Stage::Done
     }
 
-    /// Bytes read plus bytes written: grows whenever the direction makes progress.
-    pub(crate) fn activity(&self) -> u64 {
-        self.received.wrapping_add(self.delivered)
+    /// Whether bytes were read or written since the last call.
+    pub(crate) fn take_moved(&mut self) -> bool {
+        std::mem::take(&mut self.moved)
     }
 
     fn to(&self) -> Side {
@@ -109,15 +115,32 @@ impl Flow {
     }
 
     /// Give back the buffer and pipe if they hold nothing.
-    fn release(&mut self) {
-        if self.start == self.end {
-            self.buf = None;
+    fn release(&mut self, pools: &Pools) {
+        if self.start == self.end
+            && let Some(buf) = self.buf.take()
+        {
+            pools.buffers.give(buf);
             self.start = 0;
             self.end = 0;
         }
         #[cfg(target_os = "linux")]
-        if self.pipe.as_ref().is_some_and(|pipe| pipe.len == 0) {
-            self.pipe = None;
+        if self.pipe_len == 0
+            && let Some(pipe) = self.pipe.take()
+        {
+            pools.pipes.give(pipe, true);
+        }
+    }
+
+    /// Give back the buffer and pipe whatever they hold (the tunnel ended).
+    pub(crate) fn release_all(&mut self, pools: &Pools) {
+        if let Some(buf) = self.buf.take() {
+            pools.buffers.give(buf);
+        }
+        self.start = 0;
+        self.end = 0;
+        #[cfg(target_os = "linux")]
+        if let Some(pipe) = self.pipe.take() {
+            pools.pipes.give(pipe, self.pipe_len == 0);
         }
     }
 
@@ -133,12 +156,16 @@ impl Flow {
     ) -> Poll<Result<(), FlowError>> {
         let to = self.to();
         for _ in 0..ROUNDS_PER_POLL {
-            if !self.read_ahead.is_empty() {
+            if let Some(read_ahead) = self.read_ahead.as_deref_mut() {
                 ready!(dst.poll_write_ready(cx)).map_err(|e| failed(to, e))?;
-                match dst.try_write(&self.read_ahead) {
+                match dst.try_write(read_ahead) {
                     Ok(n) => {
-                        self.read_ahead.advance(n);
+                        read_ahead.advance(n);
+                        if read_ahead.is_empty() {
+                            self.read_ahead = None;
+                        }
                         self.delivered += n as u64;
+                        self.moved = true;
                     }
                     Err(e) if is_would_block(&e) => {}
                     Err(e) => return Poll::Ready(Err(failed(to, e))),
@@ -146,19 +173,19 @@ impl Flow {
                 continue;
             }
             #[cfg(target_os = "linux")]
-            if let Some(lease) = self.pipe.as_mut().filter(|lease| lease.len > 0) {
+            if self.pipe_len > 0 {
                 ready!(dst.poll_write_ready(cx)).map_err(|e| failed(to, e))?;
-                let Some(pipe) = lease.pipe() else {
-                    lease.len = 0;
+                let Some(pipe) = self.pipe.as_ref() else {
+                    self.pipe_len = 0;
                     continue;
                 };
                 let fd = std::os::fd::AsRawFd::as_raw_fd(&*dst);
-                match dst.try_io(tokio::io::Interest::WRITABLE, || {
-                    pipe.splice_out(fd, lease.len)
-                }) {
+                let len = self.pipe_len;
+                match dst.try_io(tokio::io::Interest::WRITABLE, || pipe.splice_out(fd, len)) {
                     Ok(n) => {
-                        lease.len -= n.min(lease.len);
+                        self.pipe_len -= n.min(len);
                         self.delivered += n as u64;
+                        self.moved = true;
                         self.spliced += n as u64;
                     }
                     Err(e) if is_would_block(&e) => {}
@@ -176,6 +203,7 @@ impl Flow {
                     Ok(n) => {
                         self.start += n;
                         self.delivered += n as u64;
+                        self.moved = true;
                         if self.start == self.end {
                             self.start = 0;
                             self.end = 0;
@@ -192,7 +220,7 @@ impl Flow {
                     match src.poll_read_ready(cx) {
                         Poll::Pending => {
                             // Idle: hold no buffer and no pipe while waiting.
-                            self.release();
+                            self.release(pools);
                             return Poll::Pending;
                         }
                         Poll::Ready(Err(e)) => return Poll::Ready(Err(failed(self.from, e))),
@@ -208,14 +236,14 @@ impl Flow {
                         Ok(n) => {
                             self.start = 0;
                             self.end = n;
-                            self.received += n as u64;
+                            self.moved = true;
                         }
                         Err(e) if is_would_block(&e) => {}
                         Err(e) => return Poll::Ready(Err(failed(self.from, e))),
                     }
                 }
                 Stage::Closing => {
-                    self.release();
+                    self.release(pools);
                     ready!(Pin::new(&mut *dst).poll_shutdown(cx)).map_err(|e| failed(to, e))?;
                     self.stage = Stage::Done;
                 }
@@ -234,10 +262,7 @@ impl Flow {
         if self.pipe.is_none() {
             self.pipe = pools.pipes.take();
         }
-        let Some(lease) = self.pipe.as_mut() else {
-            return Ok(false);
-        };
-        let Some(pipe) = lease.pipe() else {
+        let Some(pipe) = self.pipe.as_ref() else {
             return Ok(false);
         };
         let fd = std::os::fd::AsRawFd::as_raw_fd(src);
@@ -247,13 +272,15 @@ impl Flow {
         }) {
             Ok(0) => self.end_of_source(),
             Ok(n) => {
-                lease.len = n;
-                self.received += n as u64;
+                self.pipe_len = n;
+                self.moved = true;
             }
             Err(e) if is_would_block(&e) => {}
             Err(e) if crate::sys::splice_unsupported(&e) => {
                 self.splice = false;
-                self.pipe = None;
+                if let Some(pipe) = self.pipe.take() {
+                    pools.pipes.give(pipe, true);
+                }
             }
             Err(e) => return Err(failed(self.from, e)),
         }
@@ -281,12 +308,16 @@ impl Flow {
     {
         let to = self.to();
         for _ in 0..ROUNDS_PER_POLL {
-            if !self.read_ahead.is_empty() {
-                let n = ready!(Pin::new(&mut *dst).poll_write(cx, &self.read_ahead))
+            if let Some(read_ahead) = self.read_ahead.as_deref_mut() {
+                let n = ready!(Pin::new(&mut *dst).poll_write(cx, read_ahead))
                     .and_then(nonzero_write)
                     .map_err(|e| failed(to, e))?;
-                self.read_ahead.advance(n);
+                read_ahead.advance(n);
+                if read_ahead.is_empty() {
+                    self.read_ahead = None;
+                }
                 self.delivered += n as u64;
+                self.moved = true;
                 self.unflushed = true;
                 continue;
             }
@@ -300,6 +331,7 @@ impl Flow {
                     .map_err(|e| failed(to, e))?;
                 self.start += n;
                 self.delivered += n as u64;
+                self.moved = true;
                 self.unflushed = true;
                 if self.start == self.end {
                     self.start = 0;
@@ -327,7 +359,7 @@ impl Flow {
                                 let mut buf = pools.buffers.take();
                                 buf[0] = probe[0];
                                 self.buf = Some(buf);
-                                self.received += 1;
+                                self.moved = true;
                                 self.end = 1;
                                 // Read what else is there now, so the first byte is not sent alone.
                                 if let Some(buf) = self.buf.as_mut() {
@@ -336,7 +368,7 @@ impl Flow {
                                         Poll::Ready(Ok(())) if !window.filled().is_empty() => {
                                             let n = window.filled().len();
                                             self.end += n;
-                                            self.received += n as u64;
+                                            self.moved = true;
                                         }
                                         // End of stream or an error shows again on the next read.
                                         _ => {}
@@ -349,7 +381,7 @@ impl Flow {
                     };
                     match read {
                         Poll::Pending => {
-                            self.release();
+                            self.release(pools);
                             if self.unflushed {
                                 match Pin::new(&mut *dst).poll_flush(cx) {
                                     Poll::Ready(Ok(())) => self.unflushed = false,
@@ -364,12 +396,12 @@ impl Flow {
                         Poll::Ready(Ok(n)) => {
                             self.start = 0;
                             self.end = n;
-                            self.received += n as u64;
+                            self.moved = true;
                         }
                     }
                 }
                 Stage::Closing => {
-                    self.release();
+                    self.release(pools);
                     ready!(Pin::new(&mut *dst).poll_shutdown(cx)).map_err(|e| failed(to, e))?;
                     self.unflushed = false;
                     self.stage = Stage::Done;

@@ -2,13 +2,14 @@
 //! are moving.
 
 use std::fmt;
-use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // The lists stay consistent even if a holder panicked: push/pop only.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A shared pool of fixed-size copy buffers.
@@ -79,13 +80,19 @@ impl BufferPool {
         self.inner.lent.load(Ordering::Acquire)
     }
 
-    pub(crate) fn take(&self) -> BufferLease {
+    /// Lend a buffer: an idle one, else a new one.
+    pub(crate) fn take(&self) -> Box<[u8]> {
         self.inner.lent.fetch_add(1, Ordering::AcqRel);
         let reused = lock(&self.inner.idle).pop();
-        let buf = reused.unwrap_or_else(|| vec![0u8; self.inner.buffer_size].into_boxed_slice());
-        BufferLease {
-            buf: Some(buf),
-            pool: self.clone(),
+        reused.unwrap_or_else(|| vec![0u8; self.inner.buffer_size].into_boxed_slice())
+    }
+
+    /// Take back a buffer lent by [`take`](Self::take).
+    pub(crate) fn give(&self, buf: Box<[u8]>) {
+        self.inner.lent.fetch_sub(1, Ordering::AcqRel);
+        let mut idle = lock(&self.inner.idle);
+        if idle.len() < self.inner.max_idle {
+            idle.push(buf);
         }
     }
 }
@@ -103,43 +110,6 @@ impl fmt::Debug for BufferPool {
             .field("max_idle", &self.inner.max_idle)
             .field("idle", &self.idle())
             .finish()
-    }
-}
-
-/// A buffer lent by a [`BufferPool`]; goes back to it on drop.
-pub(crate) struct BufferLease {
-    buf: Option<Box<[u8]>>,
-    pool: BufferPool,
-}
-
-impl Deref for BufferLease {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        self.buf.as_deref().unwrap_or_default()
-    }
-}
-
-impl DerefMut for BufferLease {
-    fn deref_mut(&mut self) -> &mut [u8] {
-        self.buf.as_deref_mut().unwrap_or_default()
-    }
-}
-
-impl Drop for BufferLease {
-    fn drop(&mut self) {
-        if let Some(buf) = self.buf.take() {
-            self.pool.inner.lent.fetch_sub(1, Ordering::AcqRel);
-            let mut idle = lock(&self.pool.inner.idle);
-            if idle.len() < self.pool.inner.max_idle {
-                idle.push(buf);
-            }
-        }
-    }
-}
-
-impl fmt::Debug for BufferLease {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BufferLease").field("len", &self.len()).finish()
     }
 }
 
@@ -225,9 +195,9 @@ impl PipePool {
 
     /// An empty pipe from the pool, a new one if fewer than `max_pipes` are open, else `None`.
     #[cfg(target_os = "linux")]
-    pub(crate) fn take(&self) -> Option<PipeLease> {
+    pub(crate) fn take(&self) -> Option<crate::sys::Pipe> {
         if let Some(pipe) = lock(&self.inner.idle).pop() {
-            return Some(PipeLease::new(pipe, self));
+            return Some(pipe);
         }
         let reserved = self
             .inner
@@ -239,12 +209,24 @@ impl PipePool {
             return None;
         }
         match crate::sys::Pipe::new(self.inner.pipe_size) {
-            Ok(pipe) => Some(PipeLease::new(pipe, self)),
+            Ok(pipe) => Some(pipe),
             // Out of descriptors or pipe memory: copy instead, and try again on a later burst.
             Err(_) => {
                 self.inner.open.fetch_sub(1, Ordering::AcqRel);
                 None
             }
+        }
+    }
+
+    /// Take back a pipe lent by [`take`](Self::take): kept for reuse when `empty`, else closed
+    /// (bytes left in it belong to a tunnel that failed).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn give(&self, pipe: crate::sys::Pipe, empty: bool) {
+        if empty {
+            lock(&self.inner.idle).push(pipe);
+        } else {
+            drop(pipe);
+            self.inner.open.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
@@ -266,46 +248,6 @@ impl fmt::Debug for PipePool {
     }
 }
 
-/// A pipe lent by a [`PipePool`] with the count of bytes it holds. Dropped empty, it goes back to
-/// the pool; dropped with bytes in it (the tunnel failed mid-transfer), it is closed.
-#[cfg(target_os = "linux")]
-#[derive(Debug)]
-pub(crate) struct PipeLease {
-    pipe: Option<crate::sys::Pipe>,
-    pool: PipePool,
-    /// Bytes spliced in and not yet spliced out.
-    pub(crate) len: usize,
-}
-
-#[cfg(target_os = "linux")]
-impl PipeLease {
-    fn new(pipe: crate::sys::Pipe, pool: &PipePool) -> PipeLease {
-        PipeLease {
-            pipe: Some(pipe),
-            pool: pool.clone(),
-            len: 0,
-        }
-    }
-
-    pub(crate) fn pipe(&self) -> Option<&crate::sys::Pipe> {
-        self.pipe.as_ref()
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl Drop for PipeLease {
-    fn drop(&mut self) {
-        if let Some(pipe) = self.pipe.take() {
-            if self.len == 0 {
-                lock(&self.pool.inner.idle).push(pipe);
-            } else {
-                drop(pipe);
-                self.pool.inner.open.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,12 +257,12 @@ mod tests {
         let pool = BufferPool::new(16, 1);
         let a = pool.take();
         let b = pool.take();
-        assert_eq!(a.len(), 16);
-        drop(a);
-        drop(b);
+        assert_eq!((a.len(), pool.lent()), (16, 2));
+        pool.give(a);
+        pool.give(b);
         assert_eq!((pool.idle(), pool.lent()), (1, 0));
         let _c = pool.take();
-        assert_eq!(pool.lent(), 1);
+        assert_eq!((pool.idle(), pool.lent()), (0, 1));
         assert_eq!(pool.idle(), 0);
     }
 
@@ -329,13 +271,12 @@ mod tests {
     fn pipes_are_capped_and_dirty_ones_closed() {
         let pool = PipePool::new(2, 64 * 1024);
         let a = pool.take().expect("first pipe");
-        let mut b = pool.take().expect("second pipe");
+        let b = pool.take().expect("second pipe");
         assert!(pool.take().is_none(), "cap of two pipes");
-        assert_eq!(pool.open(), 2);
-        drop(a);
+        assert_eq!((pool.open(), pool.lent()), (2, 2));
+        pool.give(a, true);
         assert_eq!((pool.open(), pool.idle()), (2, 1));
-        b.len = 10; // still holds bytes: must not be reused
-        drop(b);
+        pool.give(b, false); // still holds bytes: must not be reused
         assert_eq!((pool.open(), pool.idle()), (1, 1));
         let _again = pool.take().expect("reused");
         let _new = pool.take().expect("a new one under the cap");

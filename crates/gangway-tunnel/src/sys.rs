@@ -32,7 +32,8 @@ impl Pipe {
         if size != DEFAULT_PIPE_SIZE {
             let requested = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
             // SAFETY: F_SETPIPE_SZ takes an int argument and only acts on the descriptor we own.
-            let granted = unsafe { libc::fcntl(pipe.write.as_raw_fd(), libc::F_SETPIPE_SZ, requested) };
+            let granted =
+                unsafe { libc::fcntl(pipe.write.as_raw_fd(), libc::F_SETPIPE_SZ, requested) };
             // A refused resize (e.g. above /proc/sys/fs/pipe-max-size) keeps the default size.
             if let Ok(granted) = usize::try_from(granted) {
                 pipe.capacity = granted;

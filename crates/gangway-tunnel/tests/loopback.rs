@@ -7,7 +7,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use gangway_tunnel::{BufferPool, CloseReason, PipePool, Side, Tunnel, TunnelHandle, TunnelOutcome};
+use gangway_tunnel::{
+    BufferPool, CloseReason, PipePool, Side, Tunnel, TunnelHandle, TunnelOutcome,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -181,15 +183,12 @@ async fn large_random_data_both_ways_at_once_is_byte_exact() {
         let run = start(&setup).await;
         let up = random_bytes(6 * 1024 * 1024 + 17, 1);
         let down = random_bytes(5 * 1024 * 1024 + 3, 2);
-        let (got_down, got_up) = tokio::time::timeout(
-            PROMPTLY,
-            async {
-                tokio::join!(
-                    tokio::spawn(exchange(run.client, up.clone())),
-                    tokio::spawn(exchange(run.server, down.clone())),
-                )
-            },
-        )
+        let (got_down, got_up) = tokio::time::timeout(PROMPTLY, async {
+            tokio::join!(
+                tokio::spawn(exchange(run.client, up.clone())),
+                tokio::spawn(exchange(run.server, down.clone())),
+            )
+        })
         .await
         .expect("transfer ends promptly");
         let (got_down, got_up) = (got_down.unwrap(), got_up.unwrap());
@@ -229,7 +228,10 @@ async fn splice_falls_back_to_copying_when_the_pipe_pool_is_empty() {
             tokio::spawn(exchange(run.server, down.clone())),
         );
         assert!(got_up.unwrap() == up, "{max_pipes} pipes: up bytes differ");
-        assert!(got_down.unwrap() == down, "{max_pipes} pipes: down bytes differ");
+        assert!(
+            got_down.unwrap() == down,
+            "{max_pipes} pipes: down bytes differ"
+        );
         let outcome = finished(run.task).await;
         assert_eq!(
             outcome.client_to_server + outcome.server_to_client,
@@ -276,7 +278,11 @@ async fn client_half_close_still_gets_the_reply() {
         run.client.write_all(b"last message").await.unwrap();
         run.client.shutdown().await.unwrap();
         // The server sees the message, then the end of stream (the FIN was passed on).
-        assert_eq!(read_to_end(&mut run.server).await, b"last message", "{path:?}");
+        assert_eq!(
+            read_to_end(&mut run.server).await,
+            b"last message",
+            "{path:?}"
+        );
         // The other direction still flows.
         run.server.write_all(b"the reply").await.unwrap();
         run.server.shutdown().await.unwrap();
@@ -287,7 +293,10 @@ async fn client_half_close_still_gets_the_reply() {
             "{path:?}: {}",
             outcome.reason
         );
-        assert_eq!((outcome.client_to_server, outcome.server_to_client), (12, 9));
+        assert_eq!(
+            (outcome.client_to_server, outcome.server_to_client),
+            (12, 9)
+        );
     }
 }
 
@@ -486,7 +495,10 @@ async fn an_idle_tunnel_holds_no_buffer_and_no_pipe() {
         // The tunnel gives its buffer or pipe back as soon as the source would block.
         let deadline = tokio::time::Instant::now() + PROMPTLY;
         while setup.buffers.lent() + setup.pipes.lent() > 0 {
-            assert!(tokio::time::Instant::now() < deadline, "{path:?}: still holds a buffer");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path:?}: still holds a buffer"
+            );
             tokio::task::yield_now().await;
         }
         assert!(!run.task.is_finished());
