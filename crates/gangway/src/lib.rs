@@ -99,6 +99,6 @@ pub mod prelude {
     pub use crate::acl::Condition;
     pub use crate::{
         Backend, Balance, Check, ConnectionMode, Gateway, GatewayHandle, HeaderAction, Listener,
-        Redirect, Server, ServerState, Timeouts,
+        ProxyVersion, Redirect, Server, ServerState, Timeouts,
     };
 }

@@ -1,0 +1,394 @@
+//! HTTP/1 details through the gateway: smuggling attempts, 1xx, HTTP/1.0, timeouts, rules,
+//! PROXY protocol, IPv6, metrics.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use gangway::prelude::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn simple_gateway(web: &TestServer) -> GatewayHandle {
+    let b = Backend::new("web").server(Server::at(web.addr).name("www"));
+    Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap()
+}
+
+fn status_of(out: &[u8]) -> u16 {
+    let text = String::from_utf8_lossy(out);
+    text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn smuggling_attempts_get_4xx_and_never_reach_a_server() {
+    let web = http_server("www").await;
+    let gw = simple_gateway(&web).await;
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(20_000));
+    let many_headers = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        "X-A: b\r\n".repeat(200)
+    );
+    let cases: Vec<(&str, Vec<u8>, &[u16])> = vec![
+        ("CL and TE", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), &[400]),
+        ("TE and CL", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n".to_vec(), &[400]),
+        ("two different CL", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde".to_vec(), &[400]),
+        ("CL list", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4, 5\r\n\r\nabcde".to_vec(), &[400]),
+        ("signed CL", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +4\r\n\r\nabcd".to_vec(), &[400]),
+        ("hex CL", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x4\r\n\r\nabcd".to_vec(), &[400]),
+        ("space before colon", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n".to_vec(), &[400]),
+        ("obs-fold TE", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n".to_vec(), &[400]),
+        ("unknown coding", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n".to_vec(), &[400, 501]),
+        ("chunked not last", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n".to_vec(), &[400]),
+        ("chunked twice", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), &[400]),
+        ("TE in HTTP/1.0", b"POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), &[400]),
+        ("bare LF", b"GET / HTTP/1.1\nHost: x\n\n".to_vec(), &[400]),
+        ("bare CR in value", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n".to_vec(), &[400]),
+        ("NUL in value", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n".to_vec(), &[400]),
+        ("space in name", b"GET / HTTP/1.1\r\nHost: x\r\nX A: b\r\n\r\n".to_vec(), &[400]),
+        ("two Host", b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n".to_vec(), &[400]),
+        ("no Host", b"GET / HTTP/1.1\r\n\r\n".to_vec(), &[400]),
+        ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(), &[400, 505]),
+        ("HTTP/1.2", b"GET / HTTP/1.2\r\nHost: x\r\n\r\n".to_vec(), &[400, 505]),
+        ("URI too long", long_uri.into_bytes(), &[414, 431]),
+        ("too many headers", many_headers.into_bytes(), &[431]),
+    ];
+    for (name, bytes, allowed) in &cases {
+        let out = raw_exchange(gw.local_addr(), bytes, Duration::from_secs(10)).await;
+        let status = status_of(&out);
+        assert!(
+            allowed.contains(&status),
+            "{name}: got {:?}",
+            String::from_utf8_lossy(&out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out).contains("Connection: close"),
+            "{name} closes"
+        );
+    }
+    assert_eq!(web.requests(), 0, "no smuggling attempt reached the server");
+
+    // A bad chunk inside a body: the bytes after it are never taken as a request.
+    let out = raw_exchange(
+        gw.local_addr(),
+        b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        !String::from_utf8_lossy(&out).contains("200 OK"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(
+        !web.state
+            .heads
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|h| h.contains("/smuggled"))
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn expect_100_continue_passes_through_in_order() {
+    let web = http_server("www").await;
+    let gw = simple_gateway(&web).await;
+    let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
+    s.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut buf = Vec::new();
+    let (status, _, _) = read_response(&mut s, &mut buf).await;
+    assert_eq!(status, 100);
+    s.write_all(b"hello").await.unwrap();
+    let (status, _, body) = read_response(&mut s, &mut buf).await;
+    assert_eq!((status, body.as_slice()), (200, &b"hello"[..]));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn http10_keep_alive_only_when_asked() {
+    let web = http_server("www").await;
+    let gw = simple_gateway(&web).await;
+    let out = raw_exchange(
+        gw.local_addr(),
+        b"GET /a HTTP/1.0\r\n\r\n",
+        Duration::from_secs(10),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 200")
+            && text.contains("Connection: close")
+            && text.ends_with("www /a\n"),
+        "{text}"
+    );
+
+    let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
+    let mut buf = Vec::new();
+    for p in ["/k1", "/k2"] {
+        s.write_all(format!("GET {p} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let (status, head, body) = read_response(&mut s, &mut buf).await;
+        assert_eq!(status, 200);
+        assert!(head.contains("Connection: keep-alive"), "{head}");
+        assert_eq!(body, format!("www {p}\n").as_bytes());
+    }
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn close_delimited_response_closes_the_client_connection() {
+    let web = http_server("www").await;
+    let gw = simple_gateway(&web).await;
+    let out = raw_exchange(
+        gw.local_addr(),
+        b"GET /close-delimited HTTP/1.1\r\nHost: x\r\n\r\n",
+        Duration::from_secs(10),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.contains("Connection: close") && text.ends_with("\r\n\r\nuntil the end"),
+        "{text}"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_head_gets_408() {
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(web.addr);
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .timeouts(Timeouts::default().http_request(Duration::from_millis(300)))
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let out = raw_exchange(
+        gw.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: x\r\n",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(status_of(&out), 408, "{}", String::from_utf8_lossy(&out));
+    assert_eq!(web.requests(), 0);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn redirect_deny_monitor_and_stats_never_touch_a_backend() {
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(Server::at(web.addr).name("www"));
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .deny("path_beg /admin".parse().unwrap(), 403)
+        .redirect(
+            Some("path_beg /old".parse().unwrap()),
+            Redirect::prefix("/new").code(301),
+        )
+        .redirect(
+            Some("hdr(host) -i plain.example".parse().unwrap()),
+            Redirect::scheme("https"),
+        )
+        .request_header(None, HeaderAction::set("X-Env", "test"))
+        .request_header(None, HeaderAction::delete("X-Secret"))
+        .response_header(None, HeaderAction::add("X-Via", "gangway"))
+        .monitor_uri("/healthz")
+        .monitor_fail_if_down(&b)
+        .stats_uri("/metrics")
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = gw.local_addr();
+    let out = raw_exchange(
+        addr,
+        b"GET /admin/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(status_of(&out), 403);
+    let out = raw_exchange(
+        addr,
+        b"GET /old/page?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 301") && text.contains("Location: /new/old/page?q=1\r\n"),
+        "{text}"
+    );
+    let out = raw_exchange(
+        addr,
+        b"GET /p HTTP/1.1\r\nHost: plain.example\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 302") && text.contains("Location: https://plain.example/p\r\n"),
+        "{text}"
+    );
+    let (status, body) = get(addr, "/healthz").await;
+    assert_eq!((status, body.as_slice()), (200, &b"OK\n"[..]));
+    assert_eq!(web.requests(), 0, "rules answered without the backend");
+
+    // Header actions on a forwarded request and its response.
+    let out = raw_exchange(
+        addr,
+        b"GET /h HTTP/1.1\r\nHost: x\r\nX-Secret: s\r\nX-Env: prod\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("X-Via: gangway\r\n"), "{text}");
+    let head = web.last_head();
+    assert!(
+        head.contains("X-Env: test\r\n") && !head.contains("prod") && !head.contains("X-Secret"),
+        "{head}"
+    );
+
+    // The monitor follows the backend's health.
+    gw.set_server_state("web", "www", ServerState::Maint);
+    let (status, _) = get(addr, "/healthz").await;
+    assert_eq!(status, 503);
+    let (status, body) = get(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("gangway_frontend_requests_denied_total{frontend=\"gangway\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gangway_server_up{backend=\"web\",server=\"www\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gangway_backend_requests_total{backend=\"web\"} 1"),
+        "{text}"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn proxy_protocol_in_and_out() {
+    let web = http_server("www").await;
+    web.state
+        .expect_proxy
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let b = Backend::new("web").server(Server::at(web.addr).send_proxy(ProxyVersion::V1));
+    let gw = Gateway::builder()
+        .listener(
+            Listener::new("127.0.0.1:0")
+                .accept_proxy()
+                .forwarded_proto("https"),
+        )
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let out = raw_exchange(
+        gw.local_addr(),
+        b"PROXY TCP4 203.0.113.9 192.0.2.1 56324 443\r\nGET /pp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(status_of(&out), 200, "{}", String::from_utf8_lossy(&out));
+    let head = web.last_head();
+    assert!(head.contains("X-Forwarded-For: 203.0.113.9\r\n"), "{head}");
+    assert!(head.contains("X-Forwarded-Proto: https\r\n"), "{head}");
+    let lines = web.state.proxy_lines.lock().unwrap().clone();
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].starts_with("PROXY TCP4 203.0.113.9 "), "{lines:?}");
+
+    // Without a PROXY header the connection is refused service.
+    let out = raw_exchange(
+        gw.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn ipv6_listener_and_server() {
+    let web = http_server_on("[::1]:0", "v6").await;
+    let b = Backend::new("web").server(web.addr);
+    let gw = Gateway::builder()
+        .listen("[::1]:0")
+        .forwarded(true)
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    assert!(gw.local_addr().is_ipv6());
+    let (status, body) = get(gw.local_addr(), "/six").await;
+    assert_eq!((status, body.as_slice()), (200, &b"v6 /six\n"[..]));
+    let head = web.last_head();
+    assert!(
+        head.contains("X-Forwarded-For: ::1\r\n")
+            && head.contains("Forwarded: for=\"[::1]\";proto=http\r\n"),
+        "{head}"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_close_mode_opens_a_connection_per_request() {
+    let web = http_server("www").await;
+    let b = Backend::new("web")
+        .server(web.addr)
+        .mode(ConnectionMode::ServerClose);
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
+    let mut buf = Vec::new();
+    for i in 0..3 {
+        s.write_all(format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let (status, _, _) = read_response(&mut s, &mut buf).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(web.connections(), 3);
+    assert!(web.last_head().contains("Connection: close\r\n"));
+    // The client connection stayed open all along.
+    s.write_all(b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).await.unwrap();
+    assert!(String::from_utf8_lossy(&rest).ends_with("www /last\n"));
+    gw.shutdown().await;
+}
