@@ -1,2 +1,89 @@
-//! Criterion benchmarks of `ServerSet::pick` (filled in below).
-fn main() {}
+//! Criterion benchmarks of `ServerSet::pick` (pick plus release of the slot) for every
+//! algorithm at 10, 100 and 1000 servers, on one thread and with a second thread picking
+//! from the same set at the same time.
+
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use gangway_balance::{Algorithm, Server, ServerSet};
+
+const ALGORITHMS: [Algorithm; 6] = [
+    Algorithm::RoundRobin,
+    Algorithm::StaticRr,
+    Algorithm::LeastConn,
+    Algorithm::P2C,
+    Algorithm::First,
+    Algorithm::Hash,
+];
+
+fn set_of(algorithm: Algorithm, n: usize) -> ServerSet {
+    ServerSet::builder()
+        .algorithm(algorithm)
+        .servers((0..n).map(|i| {
+            let addr = SocketAddr::from(([10, 5, (i >> 8) as u8, i as u8], 80));
+            Server::new(addr).weight(1 + (i as u16 * 37) % 256)
+        }))
+        .build()
+        .expect("valid servers")
+}
+
+fn keys() -> Vec<[u8; 16]> {
+    (0..1024u64)
+        .map(|k| {
+            let mut key = [0u8; 16];
+            key[..8].copy_from_slice(&k.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
+            key
+        })
+        .collect()
+}
+
+fn pick_once(set: &ServerSet, keys: &[[u8; 16]], round: &mut usize) {
+    *round = (*round + 1) & (keys.len() - 1);
+    let slot = set.pick(Some(&keys[*round]), &[]).expect("pick");
+    black_box(slot.addr());
+}
+
+fn bench_pick(c: &mut Criterion) {
+    let keys = keys();
+    for threads in [1usize, 2] {
+        let mut group = c.benchmark_group(format!("pick/{threads}-thread"));
+        for algorithm in ALGORITHMS {
+            for n in [10usize, 100, 1000] {
+                let set = set_of(algorithm, n);
+                // Some long-lived connections, so leastconn and P2C compare real loads.
+                let held: Vec<_> = (0..n / 2)
+                    .map(|_| set.pick(None, &[]).expect("pick"))
+                    .collect();
+                let stop = Arc::new(AtomicBool::new(false));
+                let helper = (threads == 2).then(|| {
+                    let set = set.clone();
+                    let keys = keys.clone();
+                    let stop = Arc::clone(&stop);
+                    thread::spawn(move || {
+                        let mut round = 7;
+                        while !stop.load(Ordering::Relaxed) {
+                            pick_once(&set, &keys, &mut round);
+                        }
+                    })
+                });
+                group.bench_function(BenchmarkId::new(algorithm.to_string(), n), |b| {
+                    let mut round = 0;
+                    b.iter(|| pick_once(&set, &keys, &mut round));
+                });
+                stop.store(true, Ordering::Relaxed);
+                if let Some(h) = helper {
+                    h.join().expect("helper thread");
+                }
+                drop(held);
+            }
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench_pick);
+criterion_main!(benches);

@@ -1,14 +1,15 @@
 //! The leastconn winner tree: the least loaded server is always at the root, so finding it
 //! is O(1) and recording a changed load is O(log n), without a lock.
 //!
-//! Each internal node holds the leaf that wins its subtree. A pick reads the root, takes a
-//! slot on that server and replays the matches on its path; a released connection replays
-//! its path until its leaf stops winning. With concurrent pickers a node may briefly hold a
-//! stale winner (a slightly worse pick); the next update on that path repairs it. Run
-//! sequentially, every pick is exactly a least loaded server.
+//! Each internal node caches the rank of the leaf that wins its subtree. A pick reads the
+//! root, takes a slot on that server and replays the matches on its path; a released
+//! connection replays its path until nothing changes. Ranks of leaves are always computed
+//! from the live counters, so a replay repairs every node on its path. With concurrent
+//! pickers a node may briefly hold a stale or mixed rank (a slightly worse pick); the next
+//! replay through it repairs it. Run sequentially, every pick is exactly a least loaded
+//! server.
 
-use std::cmp::Ordering as CmpOrdering;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::set::Member;
 
@@ -17,126 +18,168 @@ pub(crate) const NONE: u32 = u32::MAX;
 /// Stride numerator for the weighted round robin among equally loaded servers.
 pub(crate) const STRIDE_ONE: u64 = 1 << 24;
 
-#[derive(Debug)]
-pub(crate) struct LeastConnTree {
-    /// Winner per internal node, `nodes[1]` is the root; index 0 is unused.
-    nodes: Vec<AtomicU32>,
-    /// Number of leaves (a power of two, at least 2); leaf `i` is member `i`.
-    capacity: usize,
-    len: usize,
+/// Marks a full server's key: full servers sort after all others.
+const FULL: u64 = 1 << 63;
+
+/// A leaf's place in the order: full servers last, then `active / weight`, then the
+/// weighted round-robin pass, then server order. Smaller is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Rank {
+    /// `active * 2^16 / weight`, plus `FULL`. With weights up to 256 the fixed point keeps
+    /// every comparison of `a1 / w1` with `a2 / w2` exact.
+    key: u64,
+    pass: u64,
+    leaf: u32,
 }
 
-/// Orders two members by load: full servers last, then `active / weight`, then the
-/// weighted round-robin pass, then server order.
-pub(crate) fn compare_load(members: &[Member], a: u32, b: u32) -> CmpOrdering {
-    let (ma, mb) = (&members[a as usize], &members[b as usize]);
-    let (aa, ab) = (ma.active(), mb.active());
-    let (full_a, full_b) = (aa >= ma.maxconn, ab >= mb.maxconn);
-    full_a
-        .cmp(&full_b)
-        .then_with(|| (u64::from(aa) * mb.weight).cmp(&(u64::from(ab) * ma.weight)))
-        .then_with(|| ma.pass().cmp(&mb.pass()))
-        .then_with(|| a.cmp(&b))
+const EMPTY: Rank = Rank {
+    key: u64::MAX,
+    pass: u64::MAX,
+    leaf: NONE,
+};
+
+impl Rank {
+    fn of(members: &[Member], leaf: usize) -> Rank {
+        let Some(m) = members.get(leaf) else {
+            return EMPTY;
+        };
+        let active = m.active();
+        let full = if active >= m.maxconn { FULL } else { 0 };
+        Rank {
+            key: full | ((u64::from(active) << 16) / m.weight),
+            pass: m.pass(),
+            leaf: leaf as u32,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.key & FULL != 0
+    }
+}
+
+#[derive(Debug)]
+struct Node {
+    key: AtomicU64,
+    pass: AtomicU64,
+    leaf: AtomicU32,
+}
+
+impl Node {
+    fn load(&self) -> Rank {
+        Rank {
+            key: self.key.load(Ordering::Relaxed),
+            pass: self.pass.load(Ordering::Relaxed),
+            leaf: self.leaf.load(Ordering::Relaxed),
+        }
+    }
+
+    fn store(&self, rank: Rank) {
+        self.key.store(rank.key, Ordering::Relaxed);
+        self.pass.store(rank.pass, Ordering::Relaxed);
+        self.leaf.store(rank.leaf, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct LeastConnTree {
+    /// Internal nodes, `nodes[1]` is the root; index 0 is unused. Node `i` has children
+    /// `2i` and `2i + 1`; indices from `capacity` on are the leaves (member `i - capacity`).
+    nodes: Vec<Node>,
+    capacity: usize,
 }
 
 impl LeastConnTree {
     pub(crate) fn build(members: &[Member]) -> LeastConnTree {
-        let len = members.len();
-        let capacity = len.next_power_of_two().max(2);
-        let mut tree = LeastConnTree {
-            nodes: (0..capacity).map(|_| AtomicU32::new(NONE)).collect(),
+        let capacity = members.len().next_power_of_two().max(2);
+        let tree = LeastConnTree {
+            nodes: (0..capacity)
+                .map(|_| Node {
+                    key: AtomicU64::new(u64::MAX),
+                    pass: AtomicU64::new(u64::MAX),
+                    leaf: AtomicU32::new(NONE),
+                })
+                .collect(),
             capacity,
-            len,
         };
-        for node in (1..capacity).rev() {
-            let w = tree.play(members, node);
-            *tree.nodes[node].get_mut() = w;
-        }
+        tree.resync(members);
         tree
     }
 
-    fn winner(&self, node: usize) -> u32 {
-        if node >= self.capacity {
-            let leaf = node - self.capacity;
-            if leaf < self.len { leaf as u32 } else { NONE }
-        } else {
-            self.nodes[node].load(Ordering::Acquire)
+    /// Recomputes every node from the live counters (after publishing, so that releases
+    /// that raced with the build are accounted for).
+    pub(crate) fn resync(&self, members: &[Member]) {
+        for node in (1..self.capacity).rev() {
+            let best = self.rank(members, 2 * node).min(self.rank(members, 2 * node + 1));
+            self.nodes[node].store(best);
         }
     }
 
-    /// The winner of `node`'s two children.
-    fn play(&self, members: &[Member], node: usize) -> u32 {
-        let (l, r) = (self.winner(2 * node), self.winner(2 * node + 1));
-        match (l, r) {
-            (NONE, x) | (x, NONE) => x,
-            _ => {
-                if compare_load(members, l, r) == CmpOrdering::Greater {
-                    r
-                } else {
-                    l
-                }
-            }
+    fn rank(&self, members: &[Member], node: usize) -> Rank {
+        if node >= self.capacity {
+            Rank::of(members, node - self.capacity)
+        } else {
+            self.nodes[node].load()
         }
     }
 
     /// The least loaded member, or `NONE` for an empty tree.
     pub(crate) fn root(&self) -> u32 {
-        self.nodes[1].load(Ordering::Acquire)
+        self.nodes[1].leaf.load(Ordering::Relaxed)
     }
 
     /// Replays the matches above `member` after its load changed.
     pub(crate) fn update(&self, members: &[Member], member: u32) {
-        let mut node = (self.capacity + member as usize) / 2;
-        while node >= 1 {
-            let old = self.nodes[node].load(Ordering::Acquire);
-            let new = self.play(members, node);
-            if new != old {
-                self.nodes[node].store(new, Ordering::Release);
-            }
-            // Neither before nor after the winner here: nothing above can change.
-            if old != member && new != member {
+        let mut child = self.capacity + member as usize;
+        let mut rising = Rank::of(members, member as usize);
+        while child > 1 {
+            let parent = child / 2;
+            let best = rising.min(self.rank(members, child ^ 1));
+            let node = &self.nodes[parent];
+            if node.load() == best {
+                // Nothing changed here, so nothing above changes either.
                 break;
             }
-            node /= 2;
+            node.store(best);
+            rising = best;
+            child = parent;
         }
     }
 
     /// The least loaded member for which `allowed` holds, searching only the subtrees whose
-    /// winner is refused. Sets `saw_full` when it met a full server (a full winner means its
-    /// whole subtree is full, as full servers sort last).
+    /// winner is refused; `NONE` if there is none. Sets `saw_full` when it met a full
+    /// server (a full winner means its whole subtree is full, as full servers sort last).
     pub(crate) fn best_allowed(
+        &self,
+        members: &[Member],
+        allowed: &dyn Fn(u32) -> bool,
+        saw_full: &mut bool,
+    ) -> u32 {
+        self.search(members, 1, allowed, saw_full).leaf
+    }
+
+    fn search(
         &self,
         members: &[Member],
         node: usize,
         allowed: &dyn Fn(u32) -> bool,
         saw_full: &mut bool,
-    ) -> u32 {
-        let w = self.winner(node);
-        if w == NONE {
-            return NONE;
+    ) -> Rank {
+        let rank = self.rank(members, node);
+        if rank.leaf == NONE {
+            return EMPTY;
         }
-        let m = &members[w as usize];
-        if m.active() >= m.maxconn {
+        if rank.is_full() {
             *saw_full = true;
-            return NONE;
+            return EMPTY;
         }
-        if allowed(w) {
-            return w;
+        if allowed(rank.leaf) {
+            return rank;
         }
         if node >= self.capacity {
-            return NONE;
+            return EMPTY;
         }
-        let l = self.best_allowed(members, 2 * node, allowed, saw_full);
-        let r = self.best_allowed(members, 2 * node + 1, allowed, saw_full);
-        match (l, r) {
-            (NONE, x) | (x, NONE) => x,
-            _ => {
-                if compare_load(members, l, r) == CmpOrdering::Greater {
-                    r
-                } else {
-                    l
-                }
-            }
-        }
+        let left = self.search(members, 2 * node, allowed, saw_full);
+        let right = self.search(members, 2 * node + 1, allowed, saw_full);
+        left.min(right)
     }
 }

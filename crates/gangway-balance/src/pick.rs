@@ -58,7 +58,9 @@ impl fmt::Debug for ConnectionSlot {
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let slot = &*self.slot;
-        slot.active.fetch_sub(1, Ordering::AcqRel);
+        // SeqCst pairs with the fence in `pick_queued`: either the waiter sees this release
+        // or we see the waiter.
+        slot.active.fetch_sub(1, Ordering::SeqCst);
         let core: &Core = &slot.core;
         if core.algorithm == Algorithm::LeastConn {
             let snapshot = core.snapshot.load();
@@ -66,9 +68,7 @@ impl Drop for ConnectionSlot {
                 tree.update(&snapshot.members, member);
             }
         }
-        // Pairs with the fence in `pick_queued`: either it sees our release or we see it.
-        fence(Ordering::SeqCst);
-        if core.waiting.load(Ordering::Relaxed) > 0 {
+        if core.waiting.load(Ordering::SeqCst) > 0 {
             core.notify.notify_one();
         }
     }
@@ -171,7 +171,7 @@ impl ServerSet {
             let notified = core.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            // Pairs with the fence in `ConnectionSlot::drop`.
+            // Pairs with the SeqCst release in `ConnectionSlot::drop`.
             fence(Ordering::SeqCst);
             match self.pick(key, exclude) {
                 Err(PickError::AllFull) => {}
@@ -251,15 +251,20 @@ fn least_conn(core: &Core, snapshot: &Snapshot, exclude: &[ServerId]) -> Result<
         let candidate = if root != NONE && allowed(root) && !members[root as usize].is_full() {
             root
         } else {
-            tree.best_allowed(members, 1, &allowed, &mut saw_full)
+            tree.best_allowed(members, &allowed, &mut saw_full)
         };
         if candidate == NONE {
             return Err(Misses { full: saw_full }.error());
         }
         let m = &members[candidate as usize];
         if m.try_take() {
-            let pass = m.pass().max(core.global_pass.load(Ordering::Relaxed));
-            core.global_pass.fetch_max(pass, Ordering::Relaxed);
+            // Stride scheduling: a server's pass advances by 1/weight per pick, and one
+            // that sat out resumes at the latest pass rather than ahead of everyone.
+            let global = core.global_pass.load(Ordering::Relaxed);
+            let pass = m.pass().max(global);
+            if pass > global {
+                core.global_pass.store(pass, Ordering::Relaxed);
+            }
             m.slot.pass.store(pass + m.stride, Ordering::Relaxed);
             tree.update(members, candidate);
             return Ok(candidate as usize);

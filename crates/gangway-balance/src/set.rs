@@ -819,7 +819,7 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
         Maglev::build(&servers)
     });
 
-    core.snapshot.store(Arc::new(Snapshot {
+    let snapshot = Arc::new(Snapshot {
         members,
         rotation,
         position,
@@ -828,7 +828,11 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
         leastconn,
         alias,
         maglev,
-    }));
+    });
+    core.snapshot.store(Arc::clone(&snapshot));
+    if let Some(tree) = &snapshot.leastconn {
+        tree.resync(&snapshot.members);
+    }
     // Queued callers re-check: a server may have come up or been given room.
     if core.waiting.load(Ordering::SeqCst) > 0 {
         core.notify.notify_waiters();
