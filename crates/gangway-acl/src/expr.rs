@@ -138,7 +138,7 @@ impl Expr {
         }
         let matcher = Matcher::compile(method, ignore_case, patterns)?;
         Ok(Expr {
-            fetch,
+            fetch: fetch.normalized(),
             method,
             ignore_case,
             options,

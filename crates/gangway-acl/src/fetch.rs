@@ -118,6 +118,24 @@ impl Fetch {
         }
     }
 
+    /// The same fetch with header names lowercased (compared without case at run time).
+    pub(crate) fn normalized(self) -> Fetch {
+        let lower = |n: Option<Box<str>>| n.map(|n| n.to_ascii_lowercase().into_boxed_str());
+        match self {
+            Fetch::Header { name, occurrence } => Fetch::Header {
+                name: lower(name),
+                occurrence,
+            },
+            Fetch::FullHeader { name, occurrence } => Fetch::FullHeader {
+                name: lower(name),
+                occurrence,
+            },
+            Fetch::HeaderCount { name } => Fetch::HeaderCount { name: lower(name) },
+            Fetch::FullHeaderCount { name } => Fetch::FullHeaderCount { name: lower(name) },
+            other => other,
+        }
+    }
+
     pub(crate) fn sample_type(&self) -> SampleType {
         match self {
             Fetch::Path
@@ -181,6 +199,19 @@ impl Fetch {
                     let v = if host_only { view::strip_port(v) } else { v };
                     f(Sample::Str(v))
                 };
+                if *occurrence == 0 {
+                    // The common ACL case: try every value, in order, without iterator adapters.
+                    for h in req.headers {
+                        if view::name_is(h, name.as_deref()) {
+                            for v in CommaElements::new(h.value) {
+                                if g(v) {
+                                    return true;
+                                }
+                            }
+                        }
+                    }
+                    return false;
+                }
                 let values = header_values(req.headers, name.as_deref());
                 pick(values, *occurrence, &mut g)
             }

@@ -232,12 +232,13 @@ fn fold(b: u8, ignore_case: bool) -> u8 {
     if ignore_case { b.to_ascii_lowercase() } else { b }
 }
 
+/// Whether the sample bytes `s` equal the (folded) pattern bytes `p`.
 #[inline]
-fn bytes_eq(a: &[u8], b: &[u8], ignore_case: bool) -> bool {
+fn bytes_eq(p: &[u8], s: &[u8], ignore_case: bool) -> bool {
     if ignore_case {
-        a.eq_ignore_ascii_case(b)
+        crate::view::eq_folded(p, s)
     } else {
-        a == b
+        p == s
     }
 }
 
@@ -387,7 +388,7 @@ impl Affixes {
         let list: Vec<&[u8]> = patterns.collect();
         if list.len() <= FEW {
             Affixes::Few {
-                patterns: list.iter().map(|p| Box::from(*p)).collect(),
+                patterns: list.iter().map(|p| folded(p, ignore_case)).collect(),
                 ignore_case,
                 suffix,
             }
@@ -490,7 +491,7 @@ impl Words {
             .collect();
         if list.len() <= FEW {
             Words::Few {
-                patterns: list.iter().map(|p| Box::from(*p)).collect(),
+                patterns: list.iter().map(|p| folded(p, ignore_case)).collect(),
                 ignore_case,
                 delimiters,
             }
@@ -560,7 +561,7 @@ fn match_word(s: &[u8], pattern: &[u8], ignore_case: bool, delimiters: &[u8]) ->
             continue;
         }
         let end = start + pattern.len();
-        if bytes_eq(&s[start..end], pattern, ignore_case)
+        if bytes_eq(pattern, &s[start..end], ignore_case)
             && (end == s.len() || delimiters.contains(&s[end]))
         {
             return true;

@@ -83,7 +83,7 @@ impl<'a> RequestView<'a> {
 
     /// The query string after the first `?`, `None` when there is no `?`.
     pub fn query(&self) -> Option<&'a str> {
-        let i = memchr::memchr(b'?', self.target.as_bytes())?;
+        let i = find_byte(self.target.as_bytes(), b'?')?;
         Some(&self.target[i + 1..])
     }
 }
@@ -101,7 +101,7 @@ pub(crate) fn path_of(target: &str) -> Option<&str> {
         }
         first
     };
-    let end = memchr::memchr(b'?', &bytes[start..]).map_or(bytes.len(), |p| start + p);
+    let end = find_byte(&bytes[start..], b'?').map_or(bytes.len(), |p| start + p);
     Some(&target[start..end])
 }
 
@@ -134,6 +134,18 @@ impl<'a> Iterator for CommaElements<'a> {
 
     fn next(&mut self) -> Option<&'a [u8]> {
         let rest = self.rest?;
+        // Fast path: no quote before the next comma.
+        match find_comma_or_quote(rest) {
+            None => {
+                self.rest = None;
+                return Some(trim_ows(rest));
+            }
+            Some(i) if rest[i] == b',' => {
+                self.rest = Some(&rest[i + 1..]);
+                return Some(trim_ows(&rest[..i]));
+            }
+            Some(_) => {}
+        }
         let mut quoted = false;
         let mut escaped = false;
         let mut end = rest.len();
@@ -162,10 +174,96 @@ impl<'a> Iterator for CommaElements<'a> {
     }
 }
 
-/// Whether a header field's name is `name` (ASCII case-insensitive); `None` matches all.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes of `s` from `at` as a little-endian word (`s` must hold them).
+#[inline]
+fn word_at(s: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// High bit set in each byte of `x` equal to `b` (exact for the lowest such byte).
+#[inline]
+fn bytes_equal_to(x: u64, b: u8) -> u64 {
+    let y = x ^ (ONES * u64::from(b));
+    y.wrapping_sub(ONES) & !y & HIGHS
+}
+
+/// Index of the first `b` in `s`, eight bytes at a time (short request parts make
+/// SIMD set-up cost more than it saves).
+#[inline]
+pub(crate) fn find_byte(s: &[u8], b: u8) -> Option<usize> {
+    if s.len() >= 256 {
+        return memchr::memchr(b, s);
+    }
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let hits = bytes_equal_to(word_at(s, i), b);
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|&c| c == b).map(|p| i + p)
+}
+
+/// Index of the first `,` or `"`, eight bytes at a time.
+#[inline]
+fn find_comma_or_quote(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let x = word_at(s, i);
+        let hits = bytes_equal_to(x, b',') | bytes_equal_to(x, b'"');
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..]
+        .iter()
+        .position(|&b| b == b',' || b == b'"')
+        .map(|p| i + p)
+}
+
+/// Whether a header field's name is `name` (already lowercase); `None` matches all.
 #[inline]
 pub(crate) fn name_is(header: &httparse::Header<'_>, name: Option<&str>) -> bool {
-    name.is_none_or(|n| header.name.eq_ignore_ascii_case(n))
+    name.is_none_or(|n| eq_folded(n.as_bytes(), header.name.as_bytes()))
+}
+
+/// Lowercases the ASCII letters of eight bytes at once.
+#[inline]
+fn lower8(x: u64) -> u64 {
+    let low7 = x & (0x7f * ONES);
+    // High bit set in each byte that is >= 'A' (0x41), respectively > 'Z' (0x5a).
+    let ge_a = low7 + (0x80 - 0x41) * ONES;
+    let gt_z = low7 + (0x80 - 0x5b) * ONES;
+    let upper = ge_a & !gt_z & !x & HIGHS;
+    x | (upper >> 2)
+}
+
+/// Whether `s` equals `lower` (which is already ASCII lowercase) ignoring ASCII case.
+#[inline]
+pub(crate) fn eq_folded(lower: &[u8], s: &[u8]) -> bool {
+    let len = lower.len();
+    if len != s.len() {
+        return false;
+    }
+    if len < 8 {
+        return lower.iter().zip(s).all(|(x, y)| *x == y.to_ascii_lowercase());
+    }
+    let mut i = 0;
+    while i + 8 <= len {
+        if word_at(lower, i) != lower8(word_at(s, i)) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last, possibly overlapping, word covers the tail.
+    i == len || word_at(lower, len - 8) == lower8(word_at(s, len - 8))
 }
 
 /// Removes a `:port` suffix from a Host value (`[v6]:port` keeps the brackets).
@@ -176,8 +274,9 @@ pub(crate) fn strip_port(host: &[u8]) -> &[u8] {
             None => host,
         };
     }
-    match memchr::memrchr(b':', host) {
-        Some(i) if host[i + 1..].iter().all(u8::is_ascii_digit) => &host[..i],
+    let digits = host.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    match host.len().checked_sub(digits + 1) {
+        Some(colon) if host[colon] == b':' => &host[..colon],
         _ => host,
     }
 }
@@ -263,6 +362,21 @@ mod tests {
         assert_eq!(got, [&b"a"[..], b"\"b,c\"", b"d", b"", b""]);
         let got: Vec<&[u8]> = CommaElements::new(b"").collect();
         assert_eq!(got, [&b""[..]]);
+    }
+
+    #[test]
+    fn eq_folded_matches_eq_ignore_ascii_case() {
+        let samples: [&[u8]; 8] = [
+            b"", b"Host", b"UPGRADE", b"Sec-WebSocket-Version", b"x-@[`{-AZaz09",
+            b"\xc3\x89t\xc3\xa9-long-header-name", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"@[`{\x80\xff",
+        ];
+        for a in samples {
+            for b in samples {
+                let lower = a.to_ascii_lowercase();
+                assert_eq!(eq_folded(&lower, b), lower.eq_ignore_ascii_case(b), "{a:?} {b:?}");
+            }
+            assert!(eq_folded(&a.to_ascii_lowercase(), a));
+        }
     }
 
     #[test]
