@@ -75,10 +75,32 @@ mod tests {
     #[test]
     fn table() {
         let cases: &[(&str, Result<Command, ()>)] = &[
-            ("check -c a.cfg", Ok(Command::Check { config: "a.cfg".into() })),
-            ("check -f a.cfg", Ok(Command::Check { config: "a.cfg".into() })),
-            ("run --config a.toml -v", Ok(Command::Run { config: "a.toml".into(), verbose: true })),
-            ("run -c a.cfg", Ok(Command::Run { config: "a.cfg".into(), verbose: false })),
+            (
+                "check -c a.cfg",
+                Ok(Command::Check {
+                    config: "a.cfg".into(),
+                }),
+            ),
+            (
+                "check -f a.cfg",
+                Ok(Command::Check {
+                    config: "a.cfg".into(),
+                }),
+            ),
+            (
+                "run --config a.toml -v",
+                Ok(Command::Run {
+                    config: "a.toml".into(),
+                    verbose: true,
+                }),
+            ),
+            (
+                "run -c a.cfg",
+                Ok(Command::Run {
+                    config: "a.cfg".into(),
+                    verbose: false,
+                }),
+            ),
             ("demo", Ok(Command::Demo { verbose: false })),
             ("demo -v", Ok(Command::Demo { verbose: true })),
             ("--help", Ok(Command::Help)),

@@ -32,7 +32,10 @@ pub(crate) fn run(path: &Path) -> ExitCode {
         if build_errors.is_empty() {
             Ok((loaded, warnings))
         } else {
-            Err(gangway_config::Error::Invalid { errors: build_errors, warnings })
+            Err(gangway_config::Error::Invalid {
+                errors: build_errors,
+                warnings,
+            })
         }
     });
     match checked {
@@ -67,12 +70,18 @@ pub(crate) fn run(path: &Path) -> ExitCode {
 }
 
 /// Puts the loader's warnings in front of the planner's.
-fn with_warnings(error: gangway_config::Error, first: &[gangway_config::Diagnostic]) -> gangway_config::Error {
+fn with_warnings(
+    error: gangway_config::Error,
+    first: &[gangway_config::Diagnostic],
+) -> gangway_config::Error {
     match error {
         gangway_config::Error::Invalid { errors, warnings } => {
             let mut all = first.to_vec();
             all.extend(warnings);
-            gangway_config::Error::Invalid { errors, warnings: all }
+            gangway_config::Error::Invalid {
+                errors,
+                warnings: all,
+            }
         }
         other => other,
     }

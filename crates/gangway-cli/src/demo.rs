@@ -98,7 +98,9 @@ async fn demo(verbose: bool) -> ExitCode {
     run::print_addresses(&handles);
     if let Some((_, handle)) = handles.first() {
         let addr = handle.local_addr();
-        println!("open http://{addr}/ws in a browser (WebSocket at ws://{addr}/ws/echo); Ctrl-C stops the demo");
+        println!(
+            "open http://{addr}/ws in a browser (WebSocket at ws://{addr}/ws/echo); Ctrl-C stops the demo"
+        );
     }
     let _ = tokio::signal::ctrl_c().await;
     for (_, handle) in &handles {

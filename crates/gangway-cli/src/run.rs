@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use gangway::{Gateway, GatewayHandle};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{SignalKind, signal};
 
 /// A gateway per frontend, built and ready to start.
 pub(crate) struct Built {
@@ -70,7 +70,11 @@ pub(crate) fn print_addresses(handles: &[(String, GatewayHandle)]) {
 
 pub(crate) fn init_tracing(verbose: bool) {
     // Access lines only with -v; health changes and errors always.
-    let default = if verbose { "info" } else { "info,gangway::access=off" };
+    let default = if verbose {
+        "info"
+    } else {
+        "info,gangway::access=off"
+    };
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_owned());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -170,7 +174,8 @@ async fn reload(
 ) -> Result<(), Fatal> {
     tracing::info!(file = %path.display(), "SIGHUP: reloading");
     let loaded = gangway_config::load(path).map_err(|e| e.to_string());
-    let built = loaded.and_then(|loaded| build_loaded(&loaded, verbose).map(|built| (loaded, built)));
+    let built =
+        loaded.and_then(|loaded| build_loaded(&loaded, verbose).map(|built| (loaded, built)));
     let (loaded, built) = match built {
         Ok(pair) => pair,
         Err(message) => {

@@ -34,15 +34,24 @@ fn assert_golden(dir: &Path, name: &str) {
         std::fs::write(&golden, &actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&golden)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with GANGWAY_UPDATE_GOLDEN=1)", golden.display()));
+    let expected = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with GANGWAY_UPDATE_GOLDEN=1)",
+            golden.display()
+        )
+    });
     assert_eq!(actual, expected, "golden file {}", golden.display());
 }
 
 #[test]
 fn seeds_pass_check() {
     for seed in [
-        "seed000", "seed001a", "seed001b", "seed004-subdomain", "seed004-uri", "seed004-detect",
+        "seed000",
+        "seed001a",
+        "seed001b",
+        "seed004-subdomain",
+        "seed004-uri",
+        "seed004-detect",
     ] {
         for ext in ["cfg", "toml"] {
             assert_golden(&fixtures(), &format!("{seed}.{ext}"));

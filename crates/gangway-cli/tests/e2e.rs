@@ -43,14 +43,22 @@ async fn serve_backend_connection(name: &'static str, stream: TcpStream) {
             }
             head.push(line.trim_end().to_owned());
         }
-        let path = head.first().and_then(|l| l.split(' ').nth(1)).unwrap_or("?").to_owned();
+        let path = head
+            .first()
+            .and_then(|l| l.split(' ').nth(1))
+            .unwrap_or("?")
+            .to_owned();
         let header = |wanted: &str| {
             head.iter().skip(1).find_map(|l| {
                 let (n, v) = l.split_once(':')?;
-                n.trim().eq_ignore_ascii_case(wanted).then(|| v.trim().to_owned())
+                n.trim()
+                    .eq_ignore_ascii_case(wanted)
+                    .then(|| v.trim().to_owned())
             })
         };
-        let length: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let length: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let mut body = vec![0; length];
         if reader.read_exact(&mut body).await.is_err() {
             return;
@@ -58,7 +66,9 @@ async fn serve_backend_connection(name: &'static str, stream: TcpStream) {
         if header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
             let key = header("sec-websocket-key").unwrap_or_default();
             let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-            let response = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
+            let response = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+            );
             let mut stream = reader.into_inner();
             if stream.write_all(response.as_bytes()).await.is_err() {
                 return;
@@ -70,17 +80,28 @@ async fn serve_backend_connection(name: &'static str, stream: TcpStream) {
             )
             .await;
             while let Some(Ok(message)) = ws.next().await {
-                if let Message::Text(text) = message {
-                    if ws.send(Message::text(format!("{name}: {text}"))).await.is_err() {
-                        return;
-                    }
+                if let Message::Text(text) = message
+                    && ws
+                        .send(Message::text(format!("{name}: {text}")))
+                        .await
+                        .is_err()
+                {
+                    return;
                 }
             }
             return;
         }
         let body = format!("{name} {path}");
-        let response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}", body.len());
-        if reader.get_mut().write_all(response.as_bytes()).await.is_err() {
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{body}",
+            body.len()
+        );
+        if reader
+            .get_mut()
+            .write_all(response.as_bytes())
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -115,7 +136,9 @@ fn temp_dir(tag: &str) -> TempDir {
 }
 
 fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../gangway-config/tests/fixtures").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../gangway-config/tests/fixtures")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -157,11 +180,20 @@ impl Gangway {
                 }
             }
         });
-        Gangway { child, lines, _dir: dir }
+        Gangway {
+            child,
+            lines,
+            _dir: dir,
+        }
     }
 
     fn config_path(&self) -> PathBuf {
-        std::fs::read_dir(&self._dir.0).unwrap().next().unwrap().unwrap().path()
+        std::fs::read_dir(&self._dir.0)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
     }
 
     /// Waits for a stdout line starting with `prefix`.
@@ -183,7 +215,9 @@ impl Gangway {
     async fn listening(&mut self) -> String {
         let line = self.line("listening:").await;
         let url = line.rsplit(' ').next().unwrap();
-        url.trim_start_matches("http://").trim_end_matches('/').to_owned()
+        url.trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     fn signal(&self, name: &str) {
@@ -207,7 +241,11 @@ async fn read_response(stream: &mut TcpStream) -> (u16, String) {
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
         let n = stream.read(&mut byte).await.unwrap();
-        assert!(n > 0, "connection closed in the response head: {:?}", String::from_utf8_lossy(&buf));
+        assert!(
+            n > 0,
+            "connection closed in the response head: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&buf).into_owned();
@@ -216,7 +254,8 @@ async fn read_response(stream: &mut TcpStream) -> (u16, String) {
         .lines()
         .find_map(|l| {
             let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+            n.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
         })
         .unwrap_or(0);
     let mut body = vec![0; length];
@@ -247,18 +286,25 @@ async fn websocket(addr: &str, path: &str, host: &str) -> Ws {
         .header("Connection", "Upgrade")
         .header("Upgrade", "websocket")
         .header("Sec-WebSocket-Version", "13")
-        .header("Sec-WebSocket-Key", tungstenite::handshake::client::generate_key())
+        .header(
+            "Sec-WebSocket-Key",
+            tungstenite::handshake::client::generate_key(),
+        )
         .body(())
         .unwrap();
     let stream = TcpStream::connect(addr).await.unwrap();
-    let (ws, response) = tokio_tungstenite::client_async(request, stream).await.expect("WebSocket handshake through gangway");
+    let (ws, response) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .expect("WebSocket handshake through gangway");
     assert_eq!(response.status(), 101);
     ws
 }
 
 async fn echo(ws: &mut Ws, text: &str) -> String {
     ws.send(Message::text(text)).await.unwrap();
-    let reply = tokio::time::timeout(DEADLINE, ws.next()).await.expect("echo in time");
+    let reply = tokio::time::timeout(DEADLINE, ws.next())
+        .await
+        .expect("echo in time");
     match reply {
         Some(Ok(Message::Text(text))) => text.to_string(),
         other => panic!("unexpected WebSocket reply {other:?}"),
@@ -269,9 +315,16 @@ async fn echo(ws: &mut Ws, text: &str) -> String {
 async fn seed000_zato_http_websocket_and_monitor_uri() {
     let (http, ws) = (backend("http").await, backend("ws").await);
     let ports = HashMap::from([(11223, 0), (17010, http), (48902, ws)]);
-    let mut gangway = Gangway::start("000", "zato.cfg", &relocate(&fixture("seed000.cfg"), &ports));
+    let mut gangway = Gangway::start(
+        "000",
+        "zato.cfg",
+        &relocate(&fixture("seed000.cfg"), &ports),
+    );
     let addr = gangway.listening().await;
-    assert_eq!(get(&addr, "/zato/ping", "lb").await, (200, "http /zato/ping".into()));
+    assert_eq!(
+        get(&addr, "/zato/ping", "lb").await,
+        (200, "http /zato/ping".into())
+    );
     assert_eq!(get(&addr, "/ws", "lb").await, (200, "ws /ws".into()));
     assert_eq!(get(&addr, "/zato-lb-alive", "lb").await.0, 200);
     let mut socket = websocket(&addr, "/ws/channel", "lb").await;
@@ -285,7 +338,11 @@ async fn seed000_zato_http_websocket_and_monitor_uri() {
 async fn seed001a_everything_to_the_websocket_servers() {
     let (s1, s2) = (backend("s1").await, backend("s2").await);
     let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2)]);
-    let mut gangway = Gangway::start("001a", "haproxy.cfg", &relocate(&fixture("seed001a.cfg"), &ports));
+    let mut gangway = Gangway::start(
+        "001a",
+        "haproxy.cfg",
+        &relocate(&fixture("seed001a.cfg"), &ports),
+    );
     let addr = gangway.listening().await;
     let mut seen = Vec::new();
     for _ in 0..4 {
@@ -293,43 +350,81 @@ async fn seed001a_everything_to_the_websocket_servers() {
         assert_eq!(status, 200);
         seen.push(body);
     }
-    assert!(seen.contains(&"s1 /ws".to_owned()) && seen.contains(&"s2 /ws".to_owned()), "round robin over both: {seen:?}");
+    assert!(
+        seen.contains(&"s1 /ws".to_owned()) && seen.contains(&"s2 /ws".to_owned()),
+        "round robin over both: {seen:?}"
+    );
     let mut socket = websocket(&addr, "/ws/echo", "lb").await;
     let reply = echo(&mut socket, "Client connected!").await;
-    assert!(reply == "s1: Client connected!" || reply == "s2: Client connected!", "{reply}");
+    assert!(
+        reply == "s1: Client connected!" || reply == "s2: Client connected!",
+        "{reply}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed001b_path_routing_per_request_on_one_connection() {
-    let (s1, s2, web) = (backend("s1").await, backend("s2").await, backend("web").await);
+    let (s1, s2, web) = (
+        backend("s1").await,
+        backend("s2").await,
+        backend("web").await,
+    );
     let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2), (3002, web)]);
-    let mut gangway = Gangway::start("001b", "haproxy.cfg", &relocate(&fixture("seed001b.cfg"), &ports));
+    let mut gangway = Gangway::start(
+        "001b",
+        "haproxy.cfg",
+        &relocate(&fixture("seed001b.cfg"), &ports),
+    );
     let addr = gangway.listening().await;
     assert_eq!(get(&addr, "/", "lb").await, (200, "web /".into()));
     // One keep-alive client connection: each request is routed on its own, then an upgrade.
     let _ = get(&addr, "/", "lb").await;
     let mut stream = TcpStream::connect(&addr).await.unwrap();
-    assert_eq!(request(&mut stream, "/index.html", "lb").await, (200, "web /index.html".into()));
+    assert_eq!(
+        request(&mut stream, "/index.html", "lb").await,
+        (200, "web /index.html".into())
+    );
     let (status, body) = request(&mut stream, "/ws", "lb").await;
     assert_eq!(status, 200);
     assert!(body == "s1 /ws" || body == "s2 /ws", "{body}");
-    assert_eq!(request(&mut stream, "/again", "lb").await, (200, "web /again".into()));
+    assert_eq!(
+        request(&mut stream, "/again", "lb").await,
+        (200, "web /again".into())
+    );
     let upgrade = "GET /ws/echo HTTP/1.1\r\nHost: lb\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
     stream.write_all(upgrade.as_bytes()).await.unwrap();
     let (status, _) = read_response(&mut stream).await;
     assert_eq!(status, 101);
-    let mut socket = tokio_tungstenite::WebSocketStream::from_raw_socket(stream, tungstenite::protocol::Role::Client, None).await;
+    let mut socket = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        stream,
+        tungstenite::protocol::Role::Client,
+        None,
+    )
+    .await;
     let reply = echo(&mut socket, "after three requests").await;
-    assert!(reply.ends_with(": after three requests") && reply.starts_with('s'), "{reply}");
+    assert!(
+        reply.ends_with(": after three requests") && reply.starts_with('s'),
+        "{reply}"
+    );
 }
 
-async fn seed004(file: &str, tag: &str, checks: &[(&str, &str, &str)], ws_host: &str, ws_path: &str) {
+async fn seed004(
+    file: &str,
+    tag: &str,
+    checks: &[(&str, &str, &str)],
+    ws_host: &str,
+    ws_path: &str,
+) {
     let (www, ws) = (backend("www").await, backend("ws").await);
     let ports = HashMap::from([(80, 0), (8080, www), (8000, ws)]);
     let mut gangway = Gangway::start(tag, "haproxy.cfg", &relocate(&fixture(file), &ports));
     let addr = gangway.listening().await;
     for (path, host, want) in checks {
-        assert_eq!(get(&addr, path, host).await, (200, (*want).to_owned()), "{file}: GET {path} Host {host}");
+        assert_eq!(
+            get(&addr, path, host).await,
+            (200, (*want).to_owned()),
+            "{file}: GET {path} Host {host}"
+        );
     }
     let mut socket = websocket(&addr, ws_path, ws_host).await;
     assert_eq!(echo(&mut socket, "ping").await, "ws: ping", "{file}");
@@ -337,28 +432,69 @@ async fn seed004(file: &str, tag: &str, checks: &[(&str, &str, &str)], ws_host: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed004_subdomain() {
-    let checks = [("/", "ws.example.com", "ws /"), ("/", "www.example.com", "www /"), ("/chat", "ws.example.com:80", "ws /chat")];
-    seed004("seed004-subdomain.cfg", "004s", &checks, "ws.example.com", "/socket").await;
+    let checks = [
+        ("/", "ws.example.com", "ws /"),
+        ("/", "www.example.com", "www /"),
+        ("/chat", "ws.example.com:80", "ws /chat"),
+    ];
+    seed004(
+        "seed004-subdomain.cfg",
+        "004s",
+        &checks,
+        "ws.example.com",
+        "/socket",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed004_uri() {
-    let checks = [("/websockets/x", "example.com", "ws /websockets/x"), ("/WebSockets", "www.example.com", "ws /WebSockets"), ("/websockets", "other.org", "www /websockets"), ("/", "example.com", "www /")];
-    seed004("seed004-uri.cfg", "004u", &checks, "example.com", "/websockets/chat").await;
+    let checks = [
+        ("/websockets/x", "example.com", "ws /websockets/x"),
+        ("/WebSockets", "www.example.com", "ws /WebSockets"),
+        ("/websockets", "other.org", "www /websockets"),
+        ("/", "example.com", "www /"),
+    ];
+    seed004(
+        "seed004-uri.cfg",
+        "004u",
+        &checks,
+        "example.com",
+        "/websockets/chat",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed004_websocket_detection() {
     // A plain request to the WebSocket host is not an upgrade: it goes to www.
-    let checks = [("/", "ws.example.com", "www /"), ("/", "example.com", "www /")];
-    seed004("seed004-detect.cfg", "004d", &checks, "ws.example.com", "/anything").await;
+    let checks = [
+        ("/", "ws.example.com", "www /"),
+        ("/", "example.com", "www /"),
+    ];
+    seed004(
+        "seed004-detect.cfg",
+        "004d",
+        &checks,
+        "ws.example.com",
+        "/anything",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn toml_twin_runs_too() {
-    let (s1, s2, web) = (backend("s1").await, backend("s2").await, backend("web").await);
+    let (s1, s2, web) = (
+        backend("s1").await,
+        backend("s2").await,
+        backend("web").await,
+    );
     let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2), (3002, web)]);
-    let mut gangway = Gangway::start("001t", "gangway.toml", &relocate(&fixture("seed001b.toml"), &ports));
+    let mut gangway = Gangway::start(
+        "001t",
+        "gangway.toml",
+        &relocate(&fixture("seed001b.toml"), &ports),
+    );
     let addr = gangway.listening().await;
     assert_eq!(get(&addr, "/", "lb").await, (200, "web /".into()));
     let mut socket = websocket(&addr, "/ws/echo", "lb").await;
@@ -367,9 +503,18 @@ async fn toml_twin_runs_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reload_keeps_open_websockets_and_sigterm_stops() {
-    let (s1, s2, web, next) = (backend("s1").await, backend("s2").await, backend("web").await, backend("next").await);
+    let (s1, s2, web, next) = (
+        backend("s1").await,
+        backend("s2").await,
+        backend("web").await,
+        backend("next").await,
+    );
     let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2), (3002, web)]);
-    let mut gangway = Gangway::start("reload", "haproxy.cfg", &relocate(&fixture("seed001b.cfg"), &ports));
+    let mut gangway = Gangway::start(
+        "reload",
+        "haproxy.cfg",
+        &relocate(&fixture("seed001b.cfg"), &ports),
+    );
     let addr = gangway.listening().await;
     let mut socket = websocket(&addr, "/ws/echo", "lb").await;
     assert!(echo(&mut socket, "before").await.ends_with(": before"));
@@ -382,12 +527,21 @@ async fn sighup_reload_keeps_open_websockets_and_sigterm_stops() {
 
     // The same frontend, now sending plain requests to another backend.
     let reloaded = ports_with(&ports, 3002, next);
-    std::fs::write(gangway.config_path(), relocate(&fixture("seed001b.cfg"), &reloaded)).unwrap();
+    std::fs::write(
+        gangway.config_path(),
+        relocate(&fixture("seed001b.cfg"), &reloaded),
+    )
+    .unwrap();
     gangway.signal("HUP");
     gangway.line("reloaded:").await;
     let new_addr = gangway.listening().await;
     assert_eq!(get(&new_addr, "/", "lb").await, (200, "next /".into()));
-    assert!(echo(&mut socket, "after reload").await.ends_with(": after reload"), "the open WebSocket survives");
+    assert!(
+        echo(&mut socket, "after reload")
+            .await
+            .ends_with(": after reload"),
+        "the open WebSocket survives"
+    );
 
     gangway.signal("TERM");
     let status = tokio::task::spawn_blocking(move || {
@@ -396,7 +550,10 @@ async fn sighup_reload_keeps_open_websockets_and_sigterm_stops() {
             if let Some(status) = gangway.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(std::time::Instant::now() < deadline, "gangway did not stop on SIGTERM");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gangway did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     })

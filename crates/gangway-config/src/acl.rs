@@ -109,7 +109,9 @@ mod tests {
 
     #[test]
     fn conditions() {
-        let names = AclSet::parse("acl is_ws path_beg /ws\nacl is_example hdr_end(host) -i example.com").unwrap();
+        let names =
+            AclSet::parse("acl is_ws path_beg /ws\nacl is_example hdr_end(host) -i example.com")
+                .unwrap();
         let cases: &[(&str, bool)] = &[
             ("is_ws", true),
             ("is_ws is_example", true),

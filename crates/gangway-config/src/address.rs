@@ -133,7 +133,10 @@ fn check_host(text: &str, host: &str) -> Result<(), AddressError> {
     if valid_name && !host.contains(':') {
         Ok(())
     } else {
-        Err(address_error(text, "host is neither an IP address nor a host name"))
+        Err(address_error(
+            text,
+            "host is neither an IP address nor a host name",
+        ))
     }
 }
 
@@ -224,9 +227,12 @@ impl From<ServerAddress> for String {
 mod tests {
     use super::*;
 
+    /// Expected (host, port) of a parsed bind address; `None` for a parse error.
+    type BindCase<'a> = (&'a str, Option<(Option<&'a str>, u16)>);
+
     #[test]
     fn bind_table() {
-        let cases: &[(&str, Option<(Option<&str>, u16)>)] = &[
+        let cases: &[BindCase<'_>] = &[
             (":80", Some((None, 80))),
             ("*:80", Some((None, 80))),
             ("0.0.0.0:8080", Some((None, 8080))),

@@ -12,9 +12,9 @@ use gangway::{
     Redirect, RuleAction, ServerState, Timeouts,
 };
 
+use crate::Loaded;
 use crate::error::{Diagnostic, Error};
 use crate::model::{self, *};
-use crate::Loaded;
 
 /// What [`plan`] makes of a config: one builder per frontend, ready to `build()`.
 #[derive(Debug)]
@@ -157,7 +157,9 @@ impl Planner<'_> {
         // HAProxy adds no X-Forwarded-Proto unless told to; neither do we.
         gateway_options.forwarded_proto = false;
         gateway_options.forward_for = false;
-        gateway_options.monitor_uri.clone_from(&frontend.monitor_uri);
+        gateway_options
+            .monitor_uri
+            .clone_from(&frontend.monitor_uri);
         for rule in &frontend.monitor_fail {
             self.error(
                 rule.line,
@@ -179,8 +181,16 @@ impl Planner<'_> {
                         builder = builder.listener(listener);
                     }
                 }
-                Ok(_) => self.error(bind.line, "bind", format!("'{}' resolves to no address", bind.address)),
-                Err(error) => self.error(bind.line, "bind", format!("cannot resolve '{}': {error}", bind.address)),
+                Ok(_) => self.error(
+                    bind.line,
+                    "bind",
+                    format!("'{}' resolves to no address", bind.address),
+                ),
+                Err(error) => self.error(
+                    bind.line,
+                    "bind",
+                    format!("cannot resolve '{}': {error}", bind.address),
+                ),
             }
         }
 
@@ -210,10 +220,21 @@ impl Planner<'_> {
             let Some(forward) = forward else { continue };
             gateway_options.forward_for = true;
             if !forward.header.eq_ignore_ascii_case("x-forwarded-for") {
-                self.error(line, "option forwardfor", format!("header '{}': the gateway only writes X-Forwarded-For", forward.header));
+                self.error(
+                    line,
+                    "option forwardfor",
+                    format!(
+                        "header '{}': the gateway only writes X-Forwarded-For",
+                        forward.header
+                    ),
+                );
             }
             if forward.except.is_some() || forward.if_none {
-                self.warn(line, "option forwardfor", "'except' and 'if-none' are ignored: X-Forwarded-For is always appended");
+                self.warn(
+                    line,
+                    "option forwardfor",
+                    "'except' and 'if-none' are ignored: X-Forwarded-For is always appended",
+                );
             }
         }
 
@@ -222,9 +243,19 @@ impl Planner<'_> {
         for rule in &frontend.http_request {
             let condition = self.condition(&acls, &rule.condition, rule.line, "http-request");
             let action = match &rule.action {
-                HttpRequestAction::Redirect { kind, to, code, drop_query, append_slash } => {
+                HttpRequestAction::Redirect {
+                    kind,
+                    to,
+                    code,
+                    drop_query,
+                    append_slash,
+                } => {
                     if *append_slash {
-                        self.error(rule.line, "http-request", "'append-slash' is not supported by the gateway");
+                        self.error(
+                            rule.line,
+                            "http-request",
+                            "'append-slash' is not supported by the gateway",
+                        );
                     }
                     let mut redirect = match kind {
                         RedirectKind::Location => Redirect::location(to.clone()),
@@ -237,10 +268,18 @@ impl Planner<'_> {
                     }
                     RuleAction::Redirect(redirect)
                 }
-                HttpRequestAction::Deny { status } => RuleAction::Deny { status: status.unwrap_or(403) },
-                HttpRequestAction::AddHeader { name, value } => RuleAction::RequestHeader(HeaderAction::add(name, value)),
-                HttpRequestAction::SetHeader { name, value } => RuleAction::RequestHeader(HeaderAction::set(name, value)),
-                HttpRequestAction::DelHeader { name } => RuleAction::RequestHeader(HeaderAction::delete(name)),
+                HttpRequestAction::Deny { status } => RuleAction::Deny {
+                    status: status.unwrap_or(403),
+                },
+                HttpRequestAction::AddHeader { name, value } => {
+                    RuleAction::RequestHeader(HeaderAction::add(name, value))
+                }
+                HttpRequestAction::SetHeader { name, value } => {
+                    RuleAction::RequestHeader(HeaderAction::set(name, value))
+                }
+                HttpRequestAction::DelHeader { name } => {
+                    RuleAction::RequestHeader(HeaderAction::delete(name))
+                }
             };
             builder = builder.rule(HttpRule { condition, action });
         }
@@ -266,13 +305,22 @@ impl Planner<'_> {
             self.warn(frontend.line, "errorfile", "error files are not served yet: the gateway answers errors with its built-in pages");
         }
 
-        builder.timeouts(timeouts(&frontend.timeout)).options(gateway_options)
+        builder
+            .timeouts(timeouts(&frontend.timeout))
+            .options(gateway_options)
     }
 
     fn backend(&mut self, frontend: &Frontend, backend: &model::Backend) -> gangway::Backend {
         let line = backend.line;
         if backend.effective_mode() == Mode::Tcp && frontend.effective_mode() == Mode::Tcp {
-            self.error(line, "mode", format!("backend '{}': 'mode tcp' is not supported by the gateway yet", backend.name));
+            self.error(
+                line,
+                "mode",
+                format!(
+                    "backend '{}': 'mode tcp' is not supported by the gateway yet",
+                    backend.name
+                ),
+            );
         }
         let balance = match backend.effective_balance() {
             Balance::Roundrobin => gangway::Balance::RoundRobin,
@@ -287,9 +335,16 @@ impl Planner<'_> {
                 gangway::Balance::Uri
             }
             Balance::UrlParam { name } => gangway::Balance::UrlParam(name),
-            Balance::Hdr { name, use_domain_only } => {
+            Balance::Hdr {
+                name,
+                use_domain_only,
+            } => {
                 if use_domain_only {
-                    self.error(line, "balance", "'hdr(...) use_domain_only' is not supported");
+                    self.error(
+                        line,
+                        "balance",
+                        "'hdr(...) use_domain_only' is not supported",
+                    );
                 }
                 gangway::Balance::Header(name)
             }
@@ -297,14 +352,23 @@ impl Planner<'_> {
                 draws: u8::try_from(draws).unwrap_or(u8::MAX),
             },
         };
-        if backend.hash_type == Some(HashType::MapBased) && backend.balance.as_ref().is_some_and(is_hash) {
-            self.warn(line, "hash-type", "the gateway always uses consistent hashing");
+        if backend.hash_type == Some(HashType::MapBased)
+            && backend.balance.as_ref().is_some_and(is_hash)
+        {
+            self.warn(
+                line,
+                "hash-type",
+                "the gateway always uses consistent hashing",
+            );
         }
         let mut out = gangway::Backend::new(&backend.name)
             .balance(balance)
             .retries(backend.effective_retries())
             .redispatch(backend.option.redispatch == Some(true))
-            .mode(connection_mode(frontend.option.http_connection, backend.option.http_connection));
+            .mode(connection_mode(
+                frontend.option.http_connection,
+                backend.option.http_connection,
+            ));
 
         let mut overrides = BackendTimeouts::default();
         overrides.server = backend.timeout.server;
@@ -315,13 +379,32 @@ impl Planner<'_> {
         out = out.timeouts(overrides);
 
         // One check per backend in the gateway: taken from the first checked server.
-        let checked: Vec<&model::Server> = backend.server.iter().filter(|s| s.options.checks()).collect();
+        let checked: Vec<&model::Server> = backend
+            .server
+            .iter()
+            .filter(|s| s.options.checks())
+            .collect();
         if let Some(first) = checked.first() {
             let check = self.check(backend, first);
             let differs = checked.iter().any(|s| {
                 let (a, b) = (&s.options, &first.options);
-                (a.inter, a.fastinter, a.downinter, a.rise, a.fall, a.port, &a.addr)
-                    != (b.inter, b.fastinter, b.downinter, b.rise, b.fall, b.port, &b.addr)
+                (
+                    a.inter,
+                    a.fastinter,
+                    a.downinter,
+                    a.rise,
+                    a.fall,
+                    a.port,
+                    &a.addr,
+                ) != (
+                    b.inter,
+                    b.fastinter,
+                    b.downinter,
+                    b.rise,
+                    b.fall,
+                    b.port,
+                    &b.addr,
+                )
             });
             if differs {
                 self.warn(line, "server", format!("backend '{}': servers have different check settings; the gateway uses those of '{}' for all", backend.name, first.name));
@@ -363,7 +446,10 @@ impl Planner<'_> {
             if options.addr.is_some() {
                 self.error(server.line, "server", format!("server '{}': 'addr' (checks on another address) is not supported by the gateway", server.name));
             }
-            if options.observe.is_some() || options.on_error.is_some() || options.error_limit.is_some() {
+            if options.observe.is_some()
+                || options.on_error.is_some()
+                || options.error_limit.is_some()
+            {
                 self.warn(server.line, "server", format!("server '{}': 'observe', 'on-error' and 'error-limit' are ignored (no passive health yet)", server.name));
             }
             shutdown_sessions |= options.shutdown_sessions_on_down == Some(true);
@@ -401,7 +487,9 @@ impl Planner<'_> {
                 // `option httpchk GET /x HTTP/1.1\r\nHost:\ example.com` carries headers after the version.
                 let host = chk.version.split("\r\n").skip(1).find_map(|header| {
                     let (name, value) = header.split_once(':')?;
-                    name.trim().eq_ignore_ascii_case("host").then(|| value.trim().to_owned())
+                    name.trim()
+                        .eq_ignore_ascii_case("host")
+                        .then(|| value.trim().to_owned())
                 });
                 let mut check = Check::http(chk.uri.clone()).method(chk.method.clone());
                 if let Some(host) = host {
@@ -431,7 +519,14 @@ impl Planner<'_> {
                 Ok(status) => check.expect_status(status),
                 Err(_) if expect.pattern == "200-399" => check,
                 Err(_) => {
-                    self.error(line, "http-check", format!("'expect status {}': the gateway checks one status (or 200-399)", expect.pattern));
+                    self.error(
+                        line,
+                        "http-check",
+                        format!(
+                            "'expect status {}': the gateway checks one status (or 200-399)",
+                            expect.pattern
+                        ),
+                    );
                     check
                 }
             },
@@ -446,7 +541,10 @@ impl Planner<'_> {
 }
 
 fn is_hash(balance: &Balance) -> bool {
-    matches!(balance, Balance::Source | Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. })
+    matches!(
+        balance,
+        Balance::Source | Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. }
+    )
 }
 
 fn header_action(action: &HttpResponseAction) -> HeaderAction {

@@ -6,33 +6,92 @@ use std::time::Duration;
 
 use crate::address::{BindAddress, ServerAddress};
 use crate::error::Diagnostic;
-use crate::lexer::{split_line, Word};
+use crate::lexer::{Word, split_line};
 use crate::model::*;
 use crate::time::parse_time;
 
 /// Process-level `global` directives that mean nothing to an embedded gateway: accepted,
 /// reported as ignored.
 const IGNORED_GLOBAL: &[&str] = &[
-    "daemon", "chroot", "uid", "gid", "user", "group", "log", "log-tag", "log-send-hostname",
-    "nbthread", "nbproc", "pidfile", "stats", "ulimit-n", "node", "description", "master-worker",
-    "quiet", "debug", "zero-warning", "cpu-map", "ca-base", "crt-base", "spread-checks",
-    "grace", "setenv", "presetenv", "unsetenv", "resetenv", "maxsslconn",
-    "maxconnrate", "maxsessrate", "maxpipes", "noepoll", "nopoll", "nosplice", "nogetaddrinfo",
-    "noreuseport", "busy-polling", "server-state-file", "server-state-base", "unix-bind",
-    "external-check", "localpeer", "lua-load", "lua-prepend-path", "insecure-fork-wanted",
-    "expose-experimental-directives", "set-dumpable", "strict-limits", "thread-groups",
-    "h1-case-adjust", "h1-case-adjust-file", "profiling.tasks", "numa-cpu-mapping",
+    "daemon",
+    "chroot",
+    "uid",
+    "gid",
+    "user",
+    "group",
+    "log",
+    "log-tag",
+    "log-send-hostname",
+    "nbthread",
+    "nbproc",
+    "pidfile",
+    "stats",
+    "ulimit-n",
+    "node",
+    "description",
+    "master-worker",
+    "quiet",
+    "debug",
+    "zero-warning",
+    "cpu-map",
+    "ca-base",
+    "crt-base",
+    "spread-checks",
+    "grace",
+    "setenv",
+    "presetenv",
+    "unsetenv",
+    "resetenv",
+    "maxsslconn",
+    "maxconnrate",
+    "maxsessrate",
+    "maxpipes",
+    "noepoll",
+    "nopoll",
+    "nosplice",
+    "nogetaddrinfo",
+    "noreuseport",
+    "busy-polling",
+    "server-state-file",
+    "server-state-base",
+    "unix-bind",
+    "external-check",
+    "localpeer",
+    "lua-load",
+    "lua-prepend-path",
+    "insecure-fork-wanted",
+    "expose-experimental-directives",
+    "set-dumpable",
+    "strict-limits",
+    "thread-groups",
+    "h1-case-adjust",
+    "h1-case-adjust-file",
+    "profiling.tasks",
+    "numa-cpu-mapping",
 ];
 
 /// Sections other than the five proxy sections; their bodies are skipped with a warning.
 const IGNORED_SECTIONS: &[&str] = &[
-    "userlist", "peers", "resolvers", "mailers", "program", "ring", "cache", "http-errors",
-    "fcgi-app", "crt-store", "log-forward",
+    "userlist",
+    "peers",
+    "resolvers",
+    "mailers",
+    "program",
+    "ring",
+    "cache",
+    "http-errors",
+    "fcgi-app",
+    "crt-store",
+    "log-forward",
 ];
 
 /// Logging options that only change HAProxy's log format: accepted, reported as ignored.
 const IGNORED_LOG_OPTIONS: &[&str] = &[
-    "tcplog", "httpslog", "log-health-checks", "log-separate-errors", "dontlog-normal",
+    "tcplog",
+    "httpslog",
+    "log-health-checks",
+    "log-separate-errors",
+    "dontlog-normal",
 ];
 
 /// Capabilities of a section, as HAProxy's `PR_CAP_*`.
@@ -162,13 +221,21 @@ fn is_valid_name(name: &str) -> bool {
 
 impl Parser<'_> {
     fn error(&mut self, keyword: &str, message: impl Into<String>) {
-        self.errors
-            .push(Diagnostic::new(self.file, Some(self.line), keyword, message));
+        self.errors.push(Diagnostic::new(
+            self.file,
+            Some(self.line),
+            keyword,
+            message,
+        ));
     }
 
     fn warn(&mut self, keyword: &str, message: impl Into<String>) {
-        self.warnings
-            .push(Diagnostic::new(self.file, Some(self.line), keyword, message));
+        self.warnings.push(Diagnostic::new(
+            self.file,
+            Some(self.line),
+            keyword,
+            message,
+        ));
     }
 
     fn directive(&mut self, words: Words<'_, '_>) {
@@ -499,7 +566,10 @@ impl Parser<'_> {
             }
             _ => {
                 let kind = self.scope().kind;
-                self.error(keyword, format!("unknown or unsupported keyword in '{kind}' section"));
+                self.error(
+                    keyword,
+                    format!("unknown or unsupported keyword in '{kind}' section"),
+                );
             }
         }
     }
@@ -530,7 +600,11 @@ impl Parser<'_> {
         keyword: &str,
         option: &str,
     ) -> Option<T> {
-        let prefix = if option.is_empty() { String::new() } else { format!("'{option}' ") };
+        let prefix = if option.is_empty() {
+            String::new()
+        } else {
+            format!("'{option}' ")
+        };
         match arg(words, index) {
             None => {
                 self.error(keyword, format!("{prefix}expects a number"));
@@ -558,7 +632,11 @@ impl Parser<'_> {
         keyword: &str,
         option: &str,
     ) -> Option<Duration> {
-        let prefix = if option.is_empty() { String::new() } else { format!("'{option}' ") };
+        let prefix = if option.is_empty() {
+            String::new()
+        } else {
+            format!("'{option}' ")
+        };
         match arg(words, index) {
             None => {
                 self.error(
@@ -644,11 +722,17 @@ impl Parser<'_> {
             Some("http") => Mode::Http,
             Some("tcp") => Mode::Tcp,
             Some("health") => {
-                self.error("mode", "'health' mode was removed from HAProxy and is not supported");
+                self.error(
+                    "mode",
+                    "'health' mode was removed from HAProxy and is not supported",
+                );
                 return;
             }
             Some(other) => {
-                self.error("mode", format!("unknown mode '{other}' (expected http or tcp)"));
+                self.error(
+                    "mode",
+                    format!("unknown mode '{other}' (expected http or tcp)"),
+                );
                 return;
             }
             None => {
@@ -713,7 +797,10 @@ impl Parser<'_> {
         };
         let text = raw_join(&words[at + 1..]);
         if text.is_empty() {
-            self.error(keyword, format!("missing condition after '{}'", words[at].value));
+            self.error(
+                keyword,
+                format!("missing condition after '{}'", words[at].value),
+            );
             return None;
         }
         let condition = if words[at].value == "if" {
@@ -910,7 +997,10 @@ impl Parser<'_> {
                     _ => self.error(kw, "'observe' expects layer4 or layer7"),
                 },
                 other => {
-                    self.error(kw, format!("unknown or unsupported server option '{other}'"));
+                    self.error(
+                        kw,
+                        format!("unknown or unsupported server option '{other}'"),
+                    );
                     takes_value = false;
                 }
             }
@@ -1014,14 +1104,14 @@ impl Parser<'_> {
             }
         };
         let mut used = 2;
-        if let Some(function) = arg(words, 2) {
-            if matches!(function, "sdbm" | "djb2" | "wt6" | "crc32" | "none") {
-                self.warn(
-                    "hash-type",
-                    format!("hash function '{function}' is ignored; gangway uses its own hash"),
-                );
-                used = 3;
-            }
+        if let Some(function) = arg(words, 2)
+            && matches!(function, "sdbm" | "djb2" | "wt6" | "crc32" | "none")
+        {
+            self.warn(
+                "hash-type",
+                format!("hash function '{function}' is ignored; gangway uses its own hash"),
+            );
+            used = 3;
         }
         if arg(words, used) == Some("avalanche") {
             used += 1;
@@ -1039,8 +1129,11 @@ impl Parser<'_> {
     fn set_timeout(&mut self, keyword: &str, name: &str, value: Duration) {
         // HAProxy: a client-side timeout in a backend (or the reverse) is ignored with a warning.
         let side = match name {
-            "client" | "http-request" | "http-keep-alive" | "client-fin" => Some(Cap::Frontend),
-            "connect" | "server" | "queue" | "check" | "server-fin" | "tunnel" => Some(Cap::Backend),
+            // http-request and http-keep-alive are valid in every section (HAProxy 2.6).
+            "client" | "client-fin" => Some(Cap::Frontend),
+            "connect" | "server" | "queue" | "check" | "server-fin" | "tunnel" => {
+                Some(Cap::Backend)
+            }
             _ => None,
         };
         if let Some(side) = side {
@@ -1048,7 +1141,11 @@ impl Parser<'_> {
             let ok = scope.has(Cap::Defaults) || scope.has(side);
             if !ok {
                 let (kind, section) = (scope.kind, scope.name);
-                let wanted = if side == Cap::Frontend { "frontend" } else { "backend" };
+                let wanted = if side == Cap::Frontend {
+                    "frontend"
+                } else {
+                    "backend"
+                };
                 self.warn(
                     keyword,
                     format!("'timeout {name}' ignored because {kind} '{section}' has no {wanted} capability"),
@@ -1080,13 +1177,24 @@ impl Parser<'_> {
             return;
         };
         const KINDS: &[&str] = &[
-            "connect", "client", "server", "tunnel", "http-request", "http-keep-alive", "queue",
-            "check", "client-fin", "server-fin",
+            "connect",
+            "client",
+            "server",
+            "tunnel",
+            "http-request",
+            "http-keep-alive",
+            "queue",
+            "check",
+            "client-fin",
+            "server-fin",
         ];
         if !KINDS.contains(&name) {
             self.error(
                 "timeout",
-                format!("unknown timeout '{name}' (expected one of {})", KINDS.join(", ")),
+                format!(
+                    "unknown timeout '{name}' (expected one of {})",
+                    KINDS.join(", ")
+                ),
             );
             return;
         }
@@ -1225,7 +1333,10 @@ impl Parser<'_> {
                 }
             }
             name if IGNORED_LOG_OPTIONS.contains(&name) => {
-                self.warn(&keyword, "logging option ignored (gangway logs through tracing)");
+                self.warn(
+                    &keyword,
+                    "logging option ignored (gangway logs through tracing)",
+                );
             }
             _ => self.error(&keyword, "unknown or unsupported option"),
         }
@@ -1288,12 +1399,18 @@ impl Parser<'_> {
                 return;
             }
             None => {
-                self.error("http-check", "'expect' needs status|rstatus|string|rstring PATTERN");
+                self.error(
+                    "http-check",
+                    "'expect' needs status|rstatus|string|rstring PATTERN",
+                );
                 return;
             }
         };
         let Some(pattern) = arg(words, index + 1) else {
-            self.error("http-check", format!("'expect {}' needs a pattern", kind.as_str()));
+            self.error(
+                "http-check",
+                format!("'expect {}' needs a pattern", kind.as_str()),
+            );
             return;
         };
         self.no_more(words, index + 2, "http-check");
@@ -1336,7 +1453,10 @@ impl Parser<'_> {
             return;
         };
         if condition.is_always() {
-            self.error("monitor", "'monitor fail' needs 'if' or 'unless' and a condition");
+            self.error(
+                "monitor",
+                "'monitor fail' needs 'if' or 'unless' and a condition",
+            );
             return;
         }
         self.no_more(args, 2, "monitor");
@@ -1368,14 +1488,20 @@ impl Parser<'_> {
                 if value.contains("%[") || value.contains("%{") {
                     self.error(
                         keyword,
-                        format!("'{action}': log-format expressions in header values are not supported"),
+                        format!(
+                            "'{action}': log-format expressions in header values are not supported"
+                        ),
                     );
                     return None;
                 }
                 Some((name.to_owned(), Some(value.to_owned())))
             }
             _ => {
-                let usage = if action == "del-header" { "NAME" } else { "NAME VALUE" };
+                let usage = if action == "del-header" {
+                    "NAME"
+                } else {
+                    "NAME VALUE"
+                };
                 self.error(keyword, format!("'{action}' expects {usage}"));
                 None
             }
@@ -1407,7 +1533,10 @@ impl Parser<'_> {
                             index += 2;
                         }
                         other => {
-                            self.error("http-request", format!("'deny': unsupported argument '{other}'"));
+                            self.error(
+                                "http-request",
+                                format!("'deny': unsupported argument '{other}'"),
+                            );
                             return;
                         }
                     }
@@ -1451,7 +1580,10 @@ impl Parser<'_> {
             Some("prefix") => RedirectKind::Prefix,
             Some("scheme") => RedirectKind::Scheme,
             _ => {
-                self.error("http-request", "'redirect' expects location|prefix|scheme TARGET");
+                self.error(
+                    "http-request",
+                    "'redirect' expects location|prefix|scheme TARGET",
+                );
                 return None;
             }
         };
@@ -1478,7 +1610,10 @@ impl Parser<'_> {
                 "drop-query" => drop_query = true,
                 "append-slash" => append_slash = true,
                 other => {
-                    self.error("http-request", format!("'redirect': unsupported option '{other}'"));
+                    self.error(
+                        "http-request",
+                        format!("'redirect': unsupported option '{other}'"),
+                    );
                     return None;
                 }
             }

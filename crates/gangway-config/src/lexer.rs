@@ -19,7 +19,8 @@ pub(crate) fn split_line<'a>(
     let mut words = Vec::new();
     let mut pos = 0;
     while pos < bytes.len() {
-        while pos < bytes.len() && (bytes[pos] == b' ' || bytes[pos] == b'\t' || bytes[pos] == b'\r')
+        while pos < bytes.len()
+            && (bytes[pos] == b' ' || bytes[pos] == b'\t' || bytes[pos] == b'\r')
         {
             pos += 1;
         }
@@ -122,8 +123,14 @@ mod tests {
             ("", Ok(&[])),
             ("   # only a comment", Ok(&[])),
             ("bind *:80", Ok(&["bind", "*:80"])),
-            ("\tserver  s1 127.0.0.1:80\tcheck # trailing", Ok(&["server", "s1", "127.0.0.1:80", "check"])),
-            ("acl a hdr(x) -i \"two words\"", Ok(&["acl", "a", "hdr(x)", "-i", "two words"])),
+            (
+                "\tserver  s1 127.0.0.1:80\tcheck # trailing",
+                Ok(&["server", "s1", "127.0.0.1:80", "check"]),
+            ),
+            (
+                "acl a hdr(x) -i \"two words\"",
+                Ok(&["acl", "a", "hdr(x)", "-i", "two words"]),
+            ),
             ("acl a str 'it''s $x'", Ok(&["acl", "a", "str", "its $x"])),
             ("acl a str a\\ b", Ok(&["acl", "a", "str", "a b"])),
             ("acl a str \\#x", Ok(&["acl", "a", "str", "#x"])),
@@ -139,7 +146,11 @@ mod tests {
         for (line, expected) in cases {
             let got = values(line);
             match expected {
-                Ok(words) => assert_eq!(got.as_deref().ok(), Some(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>()[..]), "{line:?}"),
+                Ok(words) => assert_eq!(
+                    got.as_deref().ok(),
+                    Some(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>()[..]),
+                    "{line:?}"
+                ),
                 Err(()) => assert!(got.is_err(), "{line:?}: {got:?}"),
             }
         }
@@ -149,6 +160,19 @@ mod tests {
     fn raw_keeps_quotes() {
         let words = split_line("use_backend ws if { hdr(x) -m str \"a b\" }", &|_| None).unwrap();
         let raws: Vec<&str> = words.iter().map(|w| w.raw).collect();
-        assert_eq!(raws, ["use_backend", "ws", "if", "{", "hdr(x)", "-m", "str", "\"a b\"", "}"]);
+        assert_eq!(
+            raws,
+            [
+                "use_backend",
+                "ws",
+                "if",
+                "{",
+                "hdr(x)",
+                "-m",
+                "str",
+                "\"a b\"",
+                "}"
+            ]
+        );
     }
 }

@@ -73,10 +73,10 @@ pub use address::{AddressError, BindAddress, ServerAddress};
 pub use error::{Diagnostic, Error};
 #[cfg(feature = "gateway")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
-pub use gateway::{plan, Plan, PlanOptions, PlannedFrontend};
+pub use gateway::{Plan, PlanOptions, PlannedFrontend, plan};
 pub use model::*;
 pub use summary::summary;
-pub use time::{format_time, parse_time, TimeError};
+pub use time::{TimeError, format_time, parse_time};
 
 /// A loaded, validated config and the warnings found while reading it.
 #[derive(Debug, Clone)]

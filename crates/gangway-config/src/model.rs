@@ -949,9 +949,7 @@ impl Frontend {
         inherit(&mut self.default_backend, &defaults.default_backend);
         inherit(&mut self.monitor_uri, &defaults.monitor_uri);
         for (code, path) in &defaults.errorfile {
-            self.errorfile
-                .entry(*code)
-                .or_insert_with(|| path.clone());
+            self.errorfile.entry(*code).or_insert_with(|| path.clone());
         }
     }
 
@@ -1023,9 +1021,7 @@ impl Backend {
         inherit(&mut self.http_check_expect, &defaults.http_check_expect);
         self.default_server.inherit(&defaults.default_server);
         for (code, path) in &defaults.errorfile {
-            self.errorfile
-                .entry(*code)
-                .or_insert_with(|| path.clone());
+            self.errorfile.entry(*code).or_insert_with(|| path.clone());
         }
     }
 

@@ -36,13 +36,21 @@ pub fn summary(config: &Config) -> String {
             frontend.effective_mode().as_str()
         );
         for bind in &frontend.bind {
-            let proxy = if bind.accept_proxy { " accept-proxy" } else { "" };
+            let proxy = if bind.accept_proxy {
+                " accept-proxy"
+            } else {
+                ""
+            };
             let _ = writeln!(out, "  listen {}{proxy}", bind.address);
         }
         if let Some(maxconn) = frontend.maxconn {
             let _ = writeln!(out, "  maxconn {maxconn}");
         }
-        write_timeouts(&mut out, &frontend.timeout, &["client", "http-request", "http-keep-alive", "client-fin"]);
+        write_timeouts(
+            &mut out,
+            &frontend.timeout,
+            &["client", "http-request", "http-keep-alive", "client-fin"],
+        );
         write_options(&mut out, &frontend.option, true);
         if let Some(uri) = &frontend.monitor_uri {
             let fails: Vec<String> = frontend
@@ -78,10 +86,20 @@ pub fn summary(config: &Config) -> String {
             let _ = writeln!(out, "  acl {name}: {}", exprs.join("  OR  "));
         }
         for rule in &frontend.http_request {
-            let _ = writeln!(out, "  http-request {}{}", request_action(&rule.action), condition_suffix(&rule.condition));
+            let _ = writeln!(
+                out,
+                "  http-request {}{}",
+                request_action(&rule.action),
+                condition_suffix(&rule.condition)
+            );
         }
         for rule in &frontend.http_response {
-            let _ = writeln!(out, "  http-response {}{}", response_action(&rule.action), condition_suffix(&rule.condition));
+            let _ = writeln!(
+                out,
+                "  http-response {}{}",
+                response_action(&rule.action),
+                condition_suffix(&rule.condition)
+            );
         }
         for (index, rule) in frontend.use_backend.iter().enumerate() {
             routes += 1;
@@ -116,13 +134,34 @@ pub fn summary(config: &Config) -> String {
             head.push_str(", hash-type consistent");
         }
         let _ = writeln!(out, "{head}, retries {})", backend.effective_retries());
-        write_timeouts(&mut out, &backend.timeout, &["connect", "server", "tunnel", "queue", "check", "server-fin"]);
+        write_timeouts(
+            &mut out,
+            &backend.timeout,
+            &[
+                "connect",
+                "server",
+                "tunnel",
+                "queue",
+                "check",
+                "server-fin",
+            ],
+        );
         write_options(&mut out, &backend.option, false);
         for rule in &backend.http_request {
-            let _ = writeln!(out, "  http-request {}{}", request_action(&rule.action), condition_suffix(&rule.condition));
+            let _ = writeln!(
+                out,
+                "  http-request {}{}",
+                request_action(&rule.action),
+                condition_suffix(&rule.condition)
+            );
         }
         for rule in &backend.http_response {
-            let _ = writeln!(out, "  http-response {}{}", response_action(&rule.action), condition_suffix(&rule.condition));
+            let _ = writeln!(
+                out,
+                "  http-response {}{}",
+                response_action(&rule.action),
+                condition_suffix(&rule.condition)
+            );
         }
         for server in &backend.server {
             servers += 1;
@@ -187,7 +226,12 @@ fn check_text(backend: &Backend, server: &Server) -> String {
             match &backend.http_check_expect {
                 Some(expect) => {
                     let bang = if expect.negate { "! " } else { "" };
-                    let _ = write!(text, " expect {bang}{} {}", expect.kind.as_str(), expect.pattern);
+                    let _ = write!(
+                        text,
+                        " expect {bang}{} {}",
+                        expect.kind.as_str(),
+                        expect.pattern
+                    );
                 }
                 None => text.push_str(" expect status 2xx/3xx"),
             }
@@ -213,10 +257,14 @@ fn check_text(backend: &Backend, server: &Server) -> String {
         let _ = write!(text, " timeout {}", format_time(timeout));
     }
     if let Some(observe) = options.observe {
-        let _ = write!(text, " observe {}", match observe {
-            Observe::Layer4 => "layer4",
-            Observe::Layer7 => "layer7",
-        });
+        let _ = write!(
+            text,
+            " observe {}",
+            match observe {
+                Observe::Layer4 => "layer4",
+                Observe::Layer7 => "layer7",
+            }
+        );
     }
     text
 }

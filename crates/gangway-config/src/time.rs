@@ -38,7 +38,10 @@ pub fn parse_time(text: &str) -> Result<Duration, TimeError> {
     };
     // HAProxy stores timers as 32-bit milliseconds (about 24.8 days).
     if duration > MAX_TIME {
-        return Err(TimeError::new(text, "larger than HAProxy's limit of 2147483647ms"));
+        return Err(TimeError::new(
+            text,
+            "larger than HAProxy's limit of 2147483647ms",
+        ));
     }
     Ok(duration)
 }
@@ -54,16 +57,16 @@ const MAX_TIME: Duration = Duration::from_millis(i32::MAX as u64);
 /// ```
 pub fn format_time(duration: Duration) -> String {
     let micros = duration.as_micros();
-    if micros % 1000 != 0 {
+    if !micros.is_multiple_of(1000) {
         return format!("{micros}us");
     }
     let millis = micros / 1000;
-    if millis == 0 || millis % 1000 != 0 {
+    if millis == 0 || !millis.is_multiple_of(1000) {
         return format!("{millis}ms");
     }
     let secs = millis / 1000;
     for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if secs % size == 0 {
+        if secs.is_multiple_of(size) {
             return format!("{}{unit}", secs / size);
         }
     }

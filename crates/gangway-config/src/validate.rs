@@ -87,8 +87,10 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
     }
     let acl_names = acl_set(checker, &frontend.acl);
     let mode = frontend.effective_mode();
-    let check_target = |checker: &mut Checker<'_>, line: SourceLine, kw: &str, name: &str| {
-        match config.backend(name) {
+    let check_target =
+        |checker: &mut Checker<'_>, line: SourceLine, kw: &str, name: &str| match config
+            .backend(name)
+        {
             None => checker.error(line, kw, format!("{what}: no backend named '{name}'")),
             Some(backend) if mode == Mode::Http && backend.effective_mode() == Mode::Tcp => {
                 checker.error(
@@ -98,11 +100,16 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
                 );
             }
             Some(_) => {}
-        }
-    };
+        };
     for rule in &frontend.use_backend {
         check_target(checker, rule.line, "use_backend", &rule.backend);
-        check_condition(checker, rule.line, "use_backend", &rule.condition(), &acl_names);
+        check_condition(
+            checker,
+            rule.line,
+            "use_backend",
+            &rule.condition(),
+            &acl_names,
+        );
     }
     if let Some(name) = &frontend.default_backend {
         let line = if frontend.default_backend_line.0.is_some() {
@@ -118,10 +125,10 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
             format!("{what} has no backend: every request gets 503"),
         );
     }
-    if let Some(uri) = &frontend.monitor_uri {
-        if !uri.starts_with('/') {
-            checker.error(frontend.line, "monitor-uri", "must start with '/'");
-        }
+    if let Some(uri) = &frontend.monitor_uri
+        && !uri.starts_with('/')
+    {
+        checker.error(frontend.line, "monitor-uri", "must start with '/'");
     }
     for rule in &frontend.monitor_fail {
         let condition = RuleCondition {
@@ -130,7 +137,11 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
         };
         check_condition(checker, rule.line, "monitor", &condition, &acl_names);
         if condition.is_always() {
-            checker.error(rule.line, "monitor", "'monitor fail' needs 'if' or 'unless'");
+            checker.error(
+                rule.line,
+                "monitor",
+                "'monitor fail' needs 'if' or 'unless'",
+            );
         }
     }
     if frontend.monitor_uri.is_none() && !frontend.monitor_fail.is_empty() {
@@ -180,24 +191,35 @@ fn check_backend(checker: &mut Checker<'_>, backend: &Backend) {
         }
         check_server_options(checker, server.line, "server", &server.options);
     }
-    check_server_options(checker, backend.line, "default-server", &backend.default_server);
+    check_server_options(
+        checker,
+        backend.line,
+        "default-server",
+        &backend.default_server,
+    );
     if let Some(Balance::Random { draws: 0 }) = &backend.balance {
         checker.error(backend.line, "balance", "'random' needs at least 1 draw");
     }
     if let Some(expect) = &backend.http_check_expect {
         check_expect(checker, backend.line, expect);
     }
-    if let Some(check) = &backend.option.httpchk {
-        if !check.uri.starts_with('/') && check.uri != "*" {
-            checker.error(
-                backend.line,
-                "option httpchk",
-                format!("URI '{}' must start with '/'", check.uri),
-            );
-        }
+    if let Some(check) = &backend.option.httpchk
+        && !check.uri.starts_with('/')
+        && check.uri != "*"
+    {
+        checker.error(
+            backend.line,
+            "option httpchk",
+            format!("URI '{}' must start with '/'", check.uri),
+        );
     }
     let acl_names = acl_set(checker, &backend.acl);
-    check_http_rules(checker, &backend.http_request, &backend.http_response, &acl_names);
+    check_http_rules(
+        checker,
+        &backend.http_request,
+        &backend.http_response,
+        &acl_names,
+    );
     check_errorfiles(checker, backend.line, &backend.errorfile);
 }
 
@@ -207,10 +229,14 @@ fn check_server_options(
     keyword: &str,
     options: &ServerOptions,
 ) {
-    if let Some(weight) = options.weight {
-        if weight > 256 {
-            checker.error(line, keyword, format!("weight {weight} is out of range 0..256"));
-        }
+    if let Some(weight) = options.weight
+        && weight > 256
+    {
+        checker.error(
+            line,
+            keyword,
+            format!("weight {weight} is out of range 0..256"),
+        );
     }
     for (name, value) in [("rise", options.rise), ("fall", options.fall)] {
         if value == Some(0) {
@@ -226,14 +252,13 @@ fn check_server_options(
             checker.error(line, keyword, format!("'{name}' must be greater than 0"));
         }
     }
-    if let Some(addr) = &options.addr {
-        if addr.parse::<std::net::IpAddr>().is_err()
-            && !addr
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-        {
-            checker.error(line, keyword, format!("'addr {addr}' is not an address"));
-        }
+    if let Some(addr) = &options.addr
+        && addr.parse::<std::net::IpAddr>().is_err()
+        && !addr
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        checker.error(line, keyword, format!("'addr {addr}' is not an address"));
     }
 }
 
@@ -248,7 +273,10 @@ fn check_expect(checker: &mut Checker<'_>, line: SourceLine, expect: &HttpCheckE
                 checker.error(
                     line,
                     "http-check",
-                    format!("'expect status {}' needs status codes or ranges (200, 200-399)", expect.pattern),
+                    format!(
+                        "'expect status {}' needs status codes or ranges (200, 200-399)",
+                        expect.pattern
+                    ),
                 );
             }
         }
@@ -259,7 +287,11 @@ fn check_expect(checker: &mut Checker<'_>, line: SourceLine, expect: &HttpCheckE
         }
         ExpectKind::String => {
             if expect.pattern.is_empty() {
-                checker.error(line, "http-check", "'expect string' needs a non-empty string");
+                checker.error(
+                    line,
+                    "http-check",
+                    "'expect string' needs a non-empty string",
+                );
             }
         }
     }
@@ -272,23 +304,31 @@ fn check_http_rules(
     acl_names: &AclSet,
 ) {
     for rule in requests {
-        check_condition(checker, rule.line, "http-request", &rule.condition, acl_names);
+        check_condition(
+            checker,
+            rule.line,
+            "http-request",
+            &rule.condition,
+            acl_names,
+        );
         match &rule.action {
             HttpRequestAction::Redirect { code, to, .. } => {
-                if let Some(code) = code {
-                    if ![301, 302, 303, 307, 308].contains(code) {
-                        checker.error(
-                            rule.line,
-                            "http-request",
-                            format!("redirect code {code} must be 301, 302, 303, 307 or 308"),
-                        );
-                    }
+                if let Some(code) = code
+                    && ![301, 302, 303, 307, 308].contains(code)
+                {
+                    checker.error(
+                        rule.line,
+                        "http-request",
+                        format!("redirect code {code} must be 301, 302, 303, 307 or 308"),
+                    );
                 }
                 if to.is_empty() {
                     checker.error(rule.line, "http-request", "redirect target is empty");
                 }
             }
-            HttpRequestAction::Deny { status: Some(status) } => {
+            HttpRequestAction::Deny {
+                status: Some(status),
+            } => {
                 if !(200..=599).contains(status) {
                     checker.error(
                         rule.line,
@@ -308,7 +348,13 @@ fn check_http_rules(
         }
     }
     for rule in responses {
-        check_condition(checker, rule.line, "http-response", &rule.condition, acl_names);
+        check_condition(
+            checker,
+            rule.line,
+            "http-response",
+            &rule.condition,
+            acl_names,
+        );
         match &rule.action {
             HttpResponseAction::AddHeader { name, value }
             | HttpResponseAction::SetHeader { name, value } => {
@@ -332,10 +378,14 @@ fn check_header(
     if name.is_empty() || !name.bytes().all(token) {
         checker.error(line, keyword, format!("invalid header name '{name}'"));
     }
-    if let Some(value) = value {
-        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            checker.error(line, keyword, format!("header '{name}' value contains CR, LF or NUL"));
-        }
+    if let Some(value) = value
+        && value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+    {
+        checker.error(
+            line,
+            keyword,
+            format!("header '{name}' value contains CR, LF or NUL"),
+        );
     }
 }
 
@@ -390,7 +440,11 @@ fn check_condition(
     acl_names: &AclSet,
 ) {
     if condition.if_true.is_some() && condition.unless.is_some() {
-        checker.error(line, keyword, "a rule has either 'if' or 'unless', not both");
+        checker.error(
+            line,
+            keyword,
+            "a rule has either 'if' or 'unless', not both",
+        );
     }
     let Some(text) = condition.if_true.as_ref().or(condition.unless.as_ref()) else {
         return;

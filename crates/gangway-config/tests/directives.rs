@@ -22,7 +22,11 @@ fn config(text: &str) -> Config {
 fn errors(text: &str) -> Vec<String> {
     match parse_haproxy(text, "test.cfg") {
         Ok(_) => panic!("expected errors for:\n{text}"),
-        Err(error) => error.diagnostics().iter().map(ToString::to_string).collect(),
+        Err(error) => error
+            .diagnostics()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     }
 }
 
@@ -30,14 +34,26 @@ fn assert_error(text: &str, line: usize, keyword: &str, fragment: &str) {
     let errors = errors(text);
     let prefix = format!("test.cfg:{line}: '{keyword}': ");
     assert!(
-        errors.iter().any(|e| e.starts_with(&prefix) && e.contains(fragment)),
+        errors
+            .iter()
+            .any(|e| e.starts_with(&prefix) && e.contains(fragment)),
         "no error starting {prefix:?} containing {fragment:?} in {errors:#?}"
     );
 }
 
 fn warnings(text: &str) -> Vec<String> {
-    load(text).warnings.iter().map(ToString::to_string).collect()
+    load(text)
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
+
+/// A property of a parsed value, for tables of cases.
+type Holds<T> = fn(&T) -> bool;
+
+/// A field getter, for tables of cases.
+type Field<T> = fn(&T) -> Option<Duration>;
 
 fn secs(n: u64) -> Option<Duration> {
     Some(Duration::from_secs(n))
@@ -57,7 +73,12 @@ fn frontend(text: &str) -> Frontend {
 fn global_maxconn() {
     let config = config(&format!("global\n maxconn 4096\n{FE}{BE}"));
     assert_eq!(config.global.maxconn, Some(4096));
-    assert_error(&format!("global\n maxconn lots\n{FE}{BE}"), 2, "maxconn", "not a valid number");
+    assert_error(
+        &format!("global\n maxconn lots\n{FE}{BE}"),
+        2,
+        "maxconn",
+        "not a valid number",
+    );
 }
 
 #[test]
@@ -68,7 +89,12 @@ fn global_process_directives_are_ignored_with_a_warning() {
     let warnings = warnings(&text);
     assert_eq!(warnings.len(), 13, "{warnings:#?}");
     assert!(warnings[0].starts_with("test.cfg:2: 'daemon': process-level directive ignored"));
-    assert_error(&format!("global\n frobnicate\n{FE}{BE}"), 2, "frobnicate", "unknown keyword in 'global'");
+    assert_error(
+        &format!("global\n frobnicate\n{FE}{BE}"),
+        2,
+        "frobnicate",
+        "unknown keyword in 'global'",
+    );
 }
 
 #[test]
@@ -83,7 +109,10 @@ fn defaults_are_inherited_and_reset_by_the_next_defaults() {
     assert_eq!(fe.mode, Some(Mode::Tcp));
     assert_eq!(fe.maxconn, Some(100));
     let be = config.backend("be").unwrap();
-    assert_eq!((be.mode, be.timeout.connect, be.retries), (Some(Mode::Tcp), secs(5), Some(5)));
+    assert_eq!(
+        (be.mode, be.timeout.connect, be.retries),
+        (Some(Mode::Tcp), secs(5), Some(5))
+    );
     assert_eq!(be.option.redispatch, Some(true));
     let be2 = config.backend("be2").unwrap();
     assert_eq!(be2.timeout.connect, secs(1), "the section's own value wins");
@@ -93,24 +122,62 @@ fn defaults_are_inherited_and_reset_by_the_next_defaults() {
 
 #[test]
 fn bind_forms() {
-    let fe = frontend("frontend fe\n bind :80\n bind *:81 accept-proxy\n bind 127.0.0.1:82,[::1]:83\n bind 127.0.0.1:9000-9002 name web\n default_backend be\n");
-    let got: Vec<(String, bool)> = fe.bind.iter().map(|b| (b.address.to_string(), b.accept_proxy)).collect();
+    let fe = frontend(
+        "frontend fe\n bind :80\n bind *:81 accept-proxy\n bind 127.0.0.1:82,[::1]:83\n bind 127.0.0.1:9000-9002 name web\n default_backend be\n",
+    );
+    let got: Vec<(String, bool)> = fe
+        .bind
+        .iter()
+        .map(|b| (b.address.to_string(), b.accept_proxy))
+        .collect();
     let want = [
-        ("*:80", false), ("*:81", true), ("127.0.0.1:82", false), ("[::1]:83", false),
-        ("127.0.0.1:9000", false), ("127.0.0.1:9001", false), ("127.0.0.1:9002", false),
+        ("*:80", false),
+        ("*:81", true),
+        ("127.0.0.1:82", false),
+        ("[::1]:83", false),
+        ("127.0.0.1:9000", false),
+        ("127.0.0.1:9001", false),
+        ("127.0.0.1:9002", false),
     ];
     assert_eq!(got, want.map(|(a, p)| (a.to_owned(), p)));
-    assert_error(&format!("frontend fe\n bind :443 ssl crt /x.pem\n default_backend be\n{BE}"), 2, "bind", "TLS");
-    assert_error(&format!("frontend fe\n bind nowhere\n default_backend be\n{BE}"), 2, "bind", "missing ':PORT'");
-    assert_error(&format!("frontend fe\n bind :80 frob\n default_backend be\n{BE}"), 2, "bind", "unknown option 'frob'");
-    assert_error(&format!("defaults\n bind :80\n{FE}{BE}"), 2, "bind", "not allowed in a 'defaults' section");
-    let warnings = warnings(&format!("{FE}backend be\n bind :80\n server s1 127.0.0.1:1\n"));
-    assert!(warnings[0].contains("'bind': ignored because backend 'be' has no frontend capability"), "{warnings:?}");
+    assert_error(
+        &format!("frontend fe\n bind :443 ssl crt /x.pem\n default_backend be\n{BE}"),
+        2,
+        "bind",
+        "TLS",
+    );
+    assert_error(
+        &format!("frontend fe\n bind nowhere\n default_backend be\n{BE}"),
+        2,
+        "bind",
+        "missing ':PORT'",
+    );
+    assert_error(
+        &format!("frontend fe\n bind :80 frob\n default_backend be\n{BE}"),
+        2,
+        "bind",
+        "unknown option 'frob'",
+    );
+    assert_error(
+        &format!("defaults\n bind :80\n{FE}{BE}"),
+        2,
+        "bind",
+        "not allowed in a 'defaults' section",
+    );
+    let warnings = warnings(&format!(
+        "{FE}backend be\n bind :80\n server s1 127.0.0.1:1\n"
+    ));
+    assert!(
+        warnings[0].contains("'bind': ignored because backend 'be' has no frontend capability"),
+        "{warnings:?}"
+    );
 }
 
 #[test]
 fn listen_is_a_frontend_and_a_backend() {
-    let config = config("listen app\n bind 127.0.0.1:80\n timeout client 3s\n timeout server 4s\n server s1 127.0.0.1:9000 check\nlisten old 127.0.0.1:81\n server s1 127.0.0.1:9001\n");
+    let config = config(
+        "listen app\n bind 127.0.0.1:80\n timeout client 3s\n timeout server 4s\n server s1 127.0.0.1:9000 check\nlisten old 127.0.0.1:81\n server s1 127.0.0.1:9001\n",
+    );
     let fe = config.frontend("app").unwrap();
     assert_eq!(fe.default_backend.as_deref(), Some("app"));
     assert_eq!(fe.timeout.client, secs(3));
@@ -123,52 +190,124 @@ fn listen_is_a_frontend_and_a_backend() {
 
 #[test]
 fn mode() {
-    let tcp = config("frontend fe\n mode tcp\n bind :80\n default_backend be\nbackend be\n mode tcp\n server s 127.0.0.1:1\n");
+    let tcp = config(
+        "frontend fe\n mode tcp\n bind :80\n default_backend be\nbackend be\n mode tcp\n server s 127.0.0.1:1\n",
+    );
     assert_eq!(tcp.frontends[0].mode, Some(Mode::Tcp));
     assert_eq!(tcp.backends[0].mode, Some(Mode::Tcp));
-    assert_eq!(backend("backend be\n mode http\n server s 127.0.0.1:1\n").mode, Some(Mode::Http));
-    assert_error(&format!("{FE}backend be\n mode udp\n"), 5, "mode", "unknown mode 'udp'");
+    assert_eq!(
+        backend("backend be\n mode http\n server s 127.0.0.1:1\n").mode,
+        Some(Mode::Http)
+    );
+    assert_error(
+        &format!("{FE}backend be\n mode udp\n"),
+        5,
+        "mode",
+        "unknown mode 'udp'",
+    );
     // An HTTP frontend cannot hand requests to a TCP backend (HAProxy refuses it too).
-    assert_error(&format!("{FE}backend be\n mode tcp\n server s 127.0.0.1:1\n"), 3, "default_backend", "TCP-mode backend");
+    assert_error(
+        &format!("{FE}backend be\n mode tcp\n server s 127.0.0.1:1\n"),
+        3,
+        "default_backend",
+        "TCP-mode backend",
+    );
     // A TCP frontend may use an HTTP backend.
-    config("frontend fe\n mode tcp\n bind :80\n default_backend be\nbackend be\n server s 127.0.0.1:1\n");
+    config(
+        "frontend fe\n mode tcp\n bind :80\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
+    );
 }
 
 #[test]
 fn acl_lines_are_kept_and_checked() {
-    let fe = frontend("frontend fe\n bind :80\n acl ws path_beg /ws\n acl ws hdr(Upgrade) -i WebSocket\n use_backend be if ws\n default_backend be\n");
-    let acls: Vec<(&str, &str)> = fe.acl.iter().map(|a| (a.name.as_str(), a.expr.as_str())).collect();
-    assert_eq!(acls, [("ws", "path_beg /ws"), ("ws", "hdr(Upgrade) -i WebSocket")]);
-    assert_error(&format!("frontend fe\n bind :80\n acl ws no_such_fetch x\n default_backend be\n{BE}"), 3, "acl", "ACL 'ws'");
-    assert_error(&format!("frontend fe\n bind :80\n acl ws\n default_backend be\n{BE}"), 3, "acl", "no criterion");
+    let fe = frontend(
+        "frontend fe\n bind :80\n acl ws path_beg /ws\n acl ws hdr(Upgrade) -i WebSocket\n use_backend be if ws\n default_backend be\n",
+    );
+    let acls: Vec<(&str, &str)> = fe
+        .acl
+        .iter()
+        .map(|a| (a.name.as_str(), a.expr.as_str()))
+        .collect();
+    assert_eq!(
+        acls,
+        [("ws", "path_beg /ws"), ("ws", "hdr(Upgrade) -i WebSocket")]
+    );
+    assert_error(
+        &format!("frontend fe\n bind :80\n acl ws no_such_fetch x\n default_backend be\n{BE}"),
+        3,
+        "acl",
+        "ACL 'ws'",
+    );
+    assert_error(
+        &format!("frontend fe\n bind :80\n acl ws\n default_backend be\n{BE}"),
+        3,
+        "acl",
+        "no criterion",
+    );
 }
 
 #[test]
 fn use_backend_conditions() {
     let text = "frontend fe\n bind :80\n acl a path_beg /a\n acl b path_beg /b\n use_backend be if a b\n use_backend be unless a || !b\n use_backend be if { path_beg /ws }\n use_backend be\n";
     let fe = frontend(text);
-    let got: Vec<String> = fe.use_backend.iter().map(|r| r.condition().to_string()).collect();
-    assert_eq!(got, ["if a b", "unless a || !b", "if { path_beg /ws }", "always"]);
-    assert_error(&format!("{FE} use_backend nowhere\n{BE}"), 4, "use_backend", "no backend named 'nowhere'");
-    assert_error(&format!("{FE} use_backend be if undefined_acl\n{BE}"), 4, "use_backend", "no ACL named 'undefined_acl'");
-    assert_error(&format!("{FE} use_backend be if\n{BE}"), 4, "use_backend", "missing condition");
-    assert_error(&format!("{FE} use_backend be if {{ path_beg /ws\n{BE}"), 4, "use_backend", "matching '}'");
+    let got: Vec<String> = fe
+        .use_backend
+        .iter()
+        .map(|r| r.condition().to_string())
+        .collect();
+    assert_eq!(
+        got,
+        ["if a b", "unless a || !b", "if { path_beg /ws }", "always"]
+    );
+    assert_error(
+        &format!("{FE} use_backend nowhere\n{BE}"),
+        4,
+        "use_backend",
+        "no backend named 'nowhere'",
+    );
+    assert_error(
+        &format!("{FE} use_backend be if undefined_acl\n{BE}"),
+        4,
+        "use_backend",
+        "no ACL named 'undefined_acl'",
+    );
+    assert_error(
+        &format!("{FE} use_backend be if\n{BE}"),
+        4,
+        "use_backend",
+        "missing condition",
+    );
+    assert_error(
+        &format!("{FE} use_backend be if {{ path_beg /ws\n{BE}"),
+        4,
+        "use_backend",
+        "matching '}'",
+    );
 }
 
 #[test]
 fn default_backend() {
     assert_eq!(frontend(FE).default_backend.as_deref(), Some("be"));
-    let config = config(&format!("defaults\n default_backend be\nfrontend fe\n bind :80\n{BE}"));
+    let config = config(&format!(
+        "defaults\n default_backend be\nfrontend fe\n bind :80\n{BE}"
+    ));
     assert_eq!(config.frontends[0].default_backend.as_deref(), Some("be"));
-    assert_error(&format!("frontend fe\n bind :80\n default_backend missing\n{BE}"), 3, "default_backend", "no backend named 'missing'");
+    assert_error(
+        &format!("frontend fe\n bind :80\n default_backend missing\n{BE}"),
+        3,
+        "default_backend",
+        "no backend named 'missing'",
+    );
 }
 
 #[test]
 fn server_options_table() {
-    let cases: &[(&str, fn(&ServerOptions) -> bool)] = &[
+    let cases: &[(&str, Holds<ServerOptions>)] = &[
         ("check", |o| o.check == Some(true)),
         ("inter 2s", |o| o.inter == secs(2)),
-        ("fastinter 500ms", |o| o.fastinter == Some(Duration::from_millis(500))),
+        ("fastinter 500ms", |o| {
+            o.fastinter == Some(Duration::from_millis(500))
+        }),
         ("downinter 10s", |o| o.downinter == secs(10)),
         ("rise 5", |o| o.rise == Some(5)),
         ("fall 1", |o| o.fall == Some(1)),
@@ -183,19 +322,37 @@ fn server_options_table() {
         ("port 8081", |o| o.port == Some(8081)),
         ("addr 127.0.0.2", |o| o.addr.as_deref() == Some("127.0.0.2")),
         ("disabled", |o| o.disabled == Some(true)),
-        ("on-marked-down shutdown-sessions", |o| o.shutdown_sessions_on_down == Some(true)),
-        ("on-error fastinter", |o| o.on_error == Some(OnError::Fastinter)),
-        ("on-error fail-check", |o| o.on_error == Some(OnError::FailCheck)),
-        ("on-error sudden-death", |o| o.on_error == Some(OnError::SuddenDeath)),
-        ("on-error mark-down", |o| o.on_error == Some(OnError::MarkDown)),
+        ("on-marked-down shutdown-sessions", |o| {
+            o.shutdown_sessions_on_down == Some(true)
+        }),
+        ("on-error fastinter", |o| {
+            o.on_error == Some(OnError::Fastinter)
+        }),
+        ("on-error fail-check", |o| {
+            o.on_error == Some(OnError::FailCheck)
+        }),
+        ("on-error sudden-death", |o| {
+            o.on_error == Some(OnError::SuddenDeath)
+        }),
+        ("on-error mark-down", |o| {
+            o.on_error == Some(OnError::MarkDown)
+        }),
         ("error-limit 5", |o| o.error_limit == Some(5)),
         ("observe layer4", |o| o.observe == Some(Observe::Layer4)),
         ("observe layer7", |o| o.observe == Some(Observe::Layer7)),
-        ("check inter 2s rise 2 fall 2", |o| o.checks() && o.inter == secs(2) && o.effective_rise() == 2 && o.effective_fall() == 2),
+        ("check inter 2s rise 2 fall 2", |o| {
+            o.checks() && o.inter == secs(2) && o.effective_rise() == 2 && o.effective_fall() == 2
+        }),
     ];
     for (options, holds) in cases {
-        let be = backend(&format!("backend be\n server s1 127.0.0.1:9000 {options}\n"));
-        assert!(holds(&be.server[0].options), "{options}: {:?}", be.server[0].options);
+        let be = backend(&format!(
+            "backend be\n server s1 127.0.0.1:9000 {options}\n"
+        ));
+        assert!(
+            holds(&be.server[0].options),
+            "{options}: {:?}",
+            be.server[0].options
+        );
     }
     let bad: &[(&str, &str)] = &[
         ("chek", "unknown or unsupported server option 'chek'"),
@@ -209,14 +366,37 @@ fn server_options_table() {
         ("on-error explode", "'on-error' expects"),
         ("observe layer5", "'observe' expects"),
         ("on-marked-down nothing", "shutdown-sessions"),
-        ("ssl verify none", "unknown or unsupported server option 'ssl'"),
+        (
+            "ssl verify none",
+            "unknown or unsupported server option 'ssl'",
+        ),
     ];
     for (options, fragment) in bad {
-        assert_error(&format!("{FE}backend be\n server s1 127.0.0.1:9000 {options}\n"), 5, "server", fragment);
+        assert_error(
+            &format!("{FE}backend be\n server s1 127.0.0.1:9000 {options}\n"),
+            5,
+            "server",
+            fragment,
+        );
     }
-    assert_error(&format!("{FE}backend be\n server s1\n"), 5, "server", "expects NAME ADDR:PORT");
-    assert_error(&format!("{FE}backend be\n server s1 127.0.0.1\n"), 5, "server", "missing ':PORT'");
-    assert_error(&format!("{FE}backend be\n server s1 127.0.0.1:1\n server s1 127.0.0.1:2\n"), 6, "server", "duplicate server name 's1'");
+    assert_error(
+        &format!("{FE}backend be\n server s1\n"),
+        5,
+        "server",
+        "expects NAME ADDR:PORT",
+    );
+    assert_error(
+        &format!("{FE}backend be\n server s1 127.0.0.1\n"),
+        5,
+        "server",
+        "missing ':PORT'",
+    );
+    assert_error(
+        &format!("{FE}backend be\n server s1 127.0.0.1:1\n server s1 127.0.0.1:2\n"),
+        6,
+        "server",
+        "duplicate server name 's1'",
+    );
 }
 
 #[test]
@@ -226,7 +406,10 @@ fn default_server_applies_to_later_servers() {
                 backend be\n default-server rise 4\n server s1 127.0.0.1:1 check fall 2\n";
     let config = config(text);
     let options = &config.backend("be").unwrap().server[0].options;
-    assert_eq!((options.inter, options.rise, options.fall), (secs(3), Some(4), Some(2)));
+    assert_eq!(
+        (options.inter, options.rise, options.fall),
+        (secs(3), Some(4), Some(2))
+    );
 }
 
 #[test]
@@ -237,20 +420,62 @@ fn balance_table() {
         ("leastconn", Balance::Leastconn),
         ("first", Balance::First),
         ("source", Balance::Source),
-        ("uri", Balance::Uri { len: None, depth: None, whole: false }),
-        ("uri len 10 depth 2 whole", Balance::Uri { len: Some(10), depth: Some(2), whole: true }),
-        ("url_param session", Balance::UrlParam { name: "session".into() }),
-        ("hdr(Host) use_domain_only", Balance::Hdr { name: "Host".into(), use_domain_only: true }),
+        (
+            "uri",
+            Balance::Uri {
+                len: None,
+                depth: None,
+                whole: false,
+            },
+        ),
+        (
+            "uri len 10 depth 2 whole",
+            Balance::Uri {
+                len: Some(10),
+                depth: Some(2),
+                whole: true,
+            },
+        ),
+        (
+            "url_param session",
+            Balance::UrlParam {
+                name: "session".into(),
+            },
+        ),
+        (
+            "hdr(Host) use_domain_only",
+            Balance::Hdr {
+                name: "Host".into(),
+                use_domain_only: true,
+            },
+        ),
         ("random", Balance::Random { draws: 2 }),
         ("random(3)", Balance::Random { draws: 3 }),
     ];
     for (text, want) in cases {
-        let be = backend(&format!("backend be\n balance {text}\n server s 127.0.0.1:1\n"));
+        let be = backend(&format!(
+            "backend be\n balance {text}\n server s 127.0.0.1:1\n"
+        ));
         assert_eq!(be.balance.as_ref(), Some(want), "{text}");
     }
-    assert_error(&format!("{FE}backend be\n balance rdp-cookie\n"), 5, "balance", "unsupported algorithm 'rdp-cookie'");
-    assert_error(&format!("{FE}backend be\n balance roundrobin extra\n"), 5, "balance", "unexpected argument 'extra'");
-    assert_error(&format!("{FE}backend be\n balance random(0)\n"), 5, "balance", "draws");
+    assert_error(
+        &format!("{FE}backend be\n balance rdp-cookie\n"),
+        5,
+        "balance",
+        "unsupported algorithm 'rdp-cookie'",
+    );
+    assert_error(
+        &format!("{FE}backend be\n balance roundrobin extra\n"),
+        5,
+        "balance",
+        "unexpected argument 'extra'",
+    );
+    assert_error(
+        &format!("{FE}backend be\n balance random(0)\n"),
+        5,
+        "balance",
+        "draws",
+    );
 }
 
 #[test]
@@ -259,24 +484,43 @@ fn hash_type() {
     assert_eq!(be.hash_type, Some(HashType::Consistent));
     let be = backend("backend be\n hash-type map-based\n server s 127.0.0.1:1\n");
     assert_eq!(be.hash_type, Some(HashType::MapBased));
-    let loaded = load(&format!("{FE}backend be\n hash-type consistent sdbm avalanche\n server s 127.0.0.1:1\n"));
+    let loaded = load(&format!(
+        "{FE}backend be\n hash-type consistent sdbm avalanche\n server s 127.0.0.1:1\n"
+    ));
     assert!(loaded.warnings[0].to_string().contains("'sdbm' is ignored"));
-    assert_error(&format!("{FE}backend be\n hash-type ring\n"), 5, "hash-type", "map-based");
+    assert_error(
+        &format!("{FE}backend be\n hash-type ring\n"),
+        5,
+        "hash-type",
+        "map-based",
+    );
 }
 
 #[test]
 fn timeouts_table() {
-    let cases: &[(&str, fn(&Timeouts) -> Option<Duration>, Duration)] = &[
+    let cases: &[(&str, Field<Timeouts>, Duration)] = &[
         ("connect 5000", |t| t.connect, Duration::from_millis(5000)),
         ("client 50s", |t| t.client, Duration::from_secs(50)),
         ("server 1m", |t| t.server, Duration::from_secs(60)),
         ("tunnel 1h", |t| t.tunnel, Duration::from_secs(3600)),
-        ("http-request 10s", |t| t.http_request, Duration::from_secs(10)),
-        ("http-keep-alive 2s", |t| t.http_keep_alive, Duration::from_secs(2)),
+        (
+            "http-request 10s",
+            |t| t.http_request,
+            Duration::from_secs(10),
+        ),
+        (
+            "http-keep-alive 2s",
+            |t| t.http_keep_alive,
+            Duration::from_secs(2),
+        ),
         ("queue 30s", |t| t.queue, Duration::from_secs(30)),
         ("check 1500ms", |t| t.check, Duration::from_millis(1500)),
         ("client-fin 1s", |t| t.client_fin, Duration::from_secs(1)),
-        ("server-fin 100us", |t| t.server_fin, Duration::from_micros(100)),
+        (
+            "server-fin 100us",
+            |t| t.server_fin,
+            Duration::from_micros(100),
+        ),
         ("tunnel 1d", |t| t.tunnel, Duration::from_secs(86_400)),
     ];
     for (text, field, want) in cases {
@@ -284,16 +528,39 @@ fn timeouts_table() {
         assert_eq!(field(&config.backends[0].timeout), Some(*want), "{text}");
         assert_eq!(field(&config.frontends[0].timeout), Some(*want), "{text}");
     }
-    assert_error(&format!("defaults\n timeout connect 5 s\n{FE}{BE}"), 2, "timeout", "unexpected argument 's'");
-    assert_error(&format!("defaults\n timeout connect 5sec\n{FE}{BE}"), 2, "timeout connect", "unknown unit");
-    assert_error(&format!("defaults\n timeout forever 5s\n{FE}{BE}"), 2, "timeout", "unknown timeout 'forever'");
-    let warnings = warnings(&format!("{FE}backend be\n timeout client 5s\n server s 127.0.0.1:1\n"));
-    assert!(warnings[0].contains("'timeout client' ignored because backend 'be' has no frontend capability"), "{warnings:?}");
+    assert_error(
+        &format!("defaults\n timeout connect 5 s\n{FE}{BE}"),
+        2,
+        "timeout",
+        "unexpected argument 's'",
+    );
+    assert_error(
+        &format!("defaults\n timeout connect 5sec\n{FE}{BE}"),
+        2,
+        "timeout connect",
+        "unknown unit",
+    );
+    assert_error(
+        &format!("defaults\n timeout forever 5s\n{FE}{BE}"),
+        2,
+        "timeout",
+        "unknown timeout 'forever'",
+    );
+    let warnings = warnings(&format!(
+        "{FE}backend be\n timeout client 5s\n server s 127.0.0.1:1\n"
+    ));
+    assert!(
+        warnings[0]
+            .contains("'timeout client' ignored because backend 'be' has no frontend capability"),
+        "{warnings:?}"
+    );
 }
 
 #[test]
 fn old_timeout_keywords() {
-    let loaded = load(&format!("defaults\n contimeout 5000\n clitimeout 50000\n srvtimeout 50000\n{FE}{BE}"));
+    let loaded = load(&format!(
+        "defaults\n contimeout 5000\n clitimeout 50000\n srvtimeout 50000\n{FE}{BE}"
+    ));
     let be = &loaded.config.backends[0];
     assert_eq!((be.timeout.connect, be.timeout.server), (secs(5), secs(50)));
     assert_eq!(loaded.config.frontends[0].timeout.client, secs(50));
@@ -303,39 +570,93 @@ fn old_timeout_keywords() {
 
 #[test]
 fn maxconn_and_retries() {
-    assert_eq!(frontend("frontend fe\n bind :80\n maxconn 200\n default_backend be\n").maxconn, Some(200));
-    assert_eq!(backend("backend be\n retries 7\n server s 127.0.0.1:1\n").retries, Some(7));
-    assert_error(&format!("{FE}backend be\n retries -1\n"), 5, "retries", "not a valid number");
+    assert_eq!(
+        frontend("frontend fe\n bind :80\n maxconn 200\n default_backend be\n").maxconn,
+        Some(200)
+    );
+    assert_eq!(
+        backend("backend be\n retries 7\n server s 127.0.0.1:1\n").retries,
+        Some(7)
+    );
+    assert_error(
+        &format!("{FE}backend be\n retries -1\n"),
+        5,
+        "retries",
+        "not a valid number",
+    );
 }
 
 #[test]
 fn options_table() {
-    let cases: &[(&str, fn(&Options) -> bool)] = &[
+    let cases: &[(&str, Holds<Options>)] = &[
         ("redispatch", |o| o.redispatch == Some(true)),
-        ("http-server-close", |o| o.http_connection == Some(HttpConnectionMode::ServerClose)),
-        ("httpclose", |o| o.http_connection == Some(HttpConnectionMode::Close)),
-        ("forceclose", |o| o.http_connection == Some(HttpConnectionMode::Close)),
-        ("http-keep-alive", |o| o.http_connection == Some(HttpConnectionMode::KeepAlive)),
-        ("forwardfor", |o| o.forwardfor == Some(ForwardFor::default())),
-        ("forwardfor except 127.0.0.0/8 header X-Client if-none", |o| {
-            o.forwardfor == Some(ForwardFor { header: "X-Client".into(), except: Some("127.0.0.0/8".into()), if_none: true })
+        ("http-server-close", |o| {
+            o.http_connection == Some(HttpConnectionMode::ServerClose)
         }),
+        ("httpclose", |o| {
+            o.http_connection == Some(HttpConnectionMode::Close)
+        }),
+        ("forceclose", |o| {
+            o.http_connection == Some(HttpConnectionMode::Close)
+        }),
+        ("http-keep-alive", |o| {
+            o.http_connection == Some(HttpConnectionMode::KeepAlive)
+        }),
+        ("forwardfor", |o| {
+            o.forwardfor == Some(ForwardFor::default())
+        }),
+        (
+            "forwardfor except 127.0.0.0/8 header X-Client if-none",
+            |o| {
+                o.forwardfor
+                    == Some(ForwardFor {
+                        header: "X-Client".into(),
+                        except: Some("127.0.0.0/8".into()),
+                        if_none: true,
+                    })
+            },
+        ),
         ("httpchk", |o| o.httpchk == Some(HttpChk::default())),
-        ("httpchk /health", |o| o.httpchk.as_ref().is_some_and(|c| c.method == "OPTIONS" && c.uri == "/health")),
-        ("httpchk GET /health HTTP/1.1", |o| o.httpchk.as_ref().is_some_and(|c| c.method == "GET" && c.version == "HTTP/1.1")),
+        ("httpchk /health", |o| {
+            o.httpchk
+                .as_ref()
+                .is_some_and(|c| c.method == "OPTIONS" && c.uri == "/health")
+        }),
+        ("httpchk GET /health HTTP/1.1", |o| {
+            o.httpchk
+                .as_ref()
+                .is_some_and(|c| c.method == "GET" && c.version == "HTTP/1.1")
+        }),
         ("logasap", |o| o.logasap == Some(true)),
         ("httplog", |o| o.httplog == Some(true)),
         ("dontlognull", |o| o.dontlognull == Some(true)),
     ];
     for (text, holds) in cases {
         let config = config(&format!("defaults\n option {text}\n{FE}{BE}"));
-        assert!(holds(&config.backends[0].option), "{text}: {:?}", config.backends[0].option);
+        assert!(
+            holds(&config.backends[0].option),
+            "{text}: {:?}",
+            config.backends[0].option
+        );
     }
-    let config = config(&format!("defaults\n option httpclose\n option redispatch\nfrontend fe\n bind :80\n no option httpclose\n default_backend be\nbackend be\n no option redispatch\n server s 127.0.0.1:1\n"));
-    assert_eq!(config.frontends[0].option.http_connection, Some(HttpConnectionMode::KeepAlive));
+    let config = config(
+        "defaults\n option httpclose\n option redispatch\nfrontend fe\n bind :80\n no option httpclose\n default_backend be\nbackend be\n no option redispatch\n server s 127.0.0.1:1\n",
+    );
+    assert_eq!(
+        config.frontends[0].option.http_connection,
+        Some(HttpConnectionMode::KeepAlive)
+    );
     assert_eq!(config.backends[0].option.redispatch, Some(false));
-    assert_error(&format!("defaults\n option splice-auto\n{FE}{BE}"), 2, "option splice-auto", "unknown or unsupported option");
-    assert!(warnings(&format!("defaults\n option tcplog\n{FE}{BE}"))[0].contains("logging option ignored"));
+    assert_error(
+        &format!("defaults\n option splice-auto\n{FE}{BE}"),
+        2,
+        "option splice-auto",
+        "unknown or unsupported option",
+    );
+    assert!(
+        warnings(&format!("defaults\n option tcplog\n{FE}{BE}"))[0]
+            .contains("logging option ignored")
+    );
 }
 
 #[test]
@@ -349,46 +670,124 @@ fn http_check_expect() {
         ("rstring ^ok$", false, ExpectKind::Rstring, "^ok$"),
     ];
     for (text, negate, kind, pattern) in cases {
-        let be = backend(&format!("backend be\n option httpchk GET /health\n http-check expect {text}\n server s 127.0.0.1:1 check\n"));
+        let be = backend(&format!(
+            "backend be\n option httpchk GET /health\n http-check expect {text}\n server s 127.0.0.1:1 check\n"
+        ));
         let expect = be.http_check_expect.unwrap();
-        assert_eq!((expect.negate, expect.kind, expect.pattern.as_str()), (*negate, *kind, *pattern), "{text}");
+        assert_eq!(
+            (expect.negate, expect.kind, expect.pattern.as_str()),
+            (*negate, *kind, *pattern),
+            "{text}"
+        );
     }
-    assert_error(&format!("{FE}backend be\n http-check expect status abc\n"), 4, "http-check", "status codes");
-    assert_error(&format!("{FE}backend be\n http-check expect rstring (\n"), 4, "http-check", "invalid regex");
-    assert_error(&format!("{FE}backend be\n http-check expect header name x\n"), 5, "http-check", "unsupported expect type");
-    assert_error(&format!("{FE}backend be\n http-check connect\n"), 5, "http-check", "not supported");
+    assert_error(
+        &format!("{FE}backend be\n http-check expect status abc\n"),
+        4,
+        "http-check",
+        "status codes",
+    );
+    assert_error(
+        &format!("{FE}backend be\n http-check expect rstring (\n"),
+        4,
+        "http-check",
+        "invalid regex",
+    );
+    assert_error(
+        &format!("{FE}backend be\n http-check expect header name x\n"),
+        5,
+        "http-check",
+        "unsupported expect type",
+    );
+    assert_error(
+        &format!("{FE}backend be\n http-check connect\n"),
+        5,
+        "http-check",
+        "not supported",
+    );
 }
 
 #[test]
 fn monitor_uri_and_monitor_fail() {
-    let fe = frontend("frontend fe\n bind :80\n monitor-uri /alive\n acl down path_beg /maintenance\n monitor fail if down\n default_backend be\n");
+    let fe = frontend(
+        "frontend fe\n bind :80\n monitor-uri /alive\n acl down path_beg /maintenance\n monitor fail if down\n default_backend be\n",
+    );
     assert_eq!(fe.monitor_uri.as_deref(), Some("/alive"));
     assert_eq!(fe.monitor_fail[0].if_true.as_deref(), Some("down"));
 }
 
 #[test]
 fn monitor_errors() {
-    assert_error(&format!("frontend fe\n bind :80\n monitor-uri alive\n default_backend be\n{BE}"), 1, "monitor-uri", "must start with '/'");
-    assert_error(&format!("{FE} monitor-uri /a\n monitor fail\n{BE}"), 5, "monitor", "needs 'if' or 'unless'");
-    assert_error(&format!("{FE} monitor-uri /a\n monitor pass if TRUE\n{BE}"), 5, "monitor", "expects 'fail");
+    assert_error(
+        &format!("frontend fe\n bind :80\n monitor-uri alive\n default_backend be\n{BE}"),
+        1,
+        "monitor-uri",
+        "must start with '/'",
+    );
+    assert_error(
+        &format!("{FE} monitor-uri /a\n monitor fail\n{BE}"),
+        5,
+        "monitor",
+        "needs 'if' or 'unless'",
+    );
+    assert_error(
+        &format!("{FE} monitor-uri /a\n monitor pass if TRUE\n{BE}"),
+        5,
+        "monitor",
+        "expects 'fail",
+    );
 }
 
 #[test]
 fn http_request_rules() {
-    let fe = frontend("frontend fe\n bind :80\n acl old path_beg /old\n http-request redirect location /new code 301 if old\n http-request redirect prefix /v2 drop-query append-slash\n http-request redirect scheme https unless { ssl_fc }\n http-request deny deny_status 429 if { path_beg /admin }\n http-request deny\n http-request add-header X-A 1\n http-request set-header X-Forwarded-Proto http\n http-request del-header X-Secret\n default_backend be\n");
-    let actions: Vec<HttpRequestAction> = fe.http_request.iter().map(|r| r.action.clone()).collect();
-    assert_eq!(actions, [
-        HttpRequestAction::Redirect { kind: RedirectKind::Location, to: "/new".into(), code: Some(301), drop_query: false, append_slash: false },
-        HttpRequestAction::Redirect { kind: RedirectKind::Prefix, to: "/v2".into(), code: None, drop_query: true, append_slash: true },
-        HttpRequestAction::Redirect { kind: RedirectKind::Scheme, to: "https".into(), code: None, drop_query: false, append_slash: false },
-        HttpRequestAction::Deny { status: Some(429) },
-        HttpRequestAction::Deny { status: None },
-        HttpRequestAction::AddHeader { name: "X-A".into(), value: "1".into() },
-        HttpRequestAction::SetHeader { name: "X-Forwarded-Proto".into(), value: "http".into() },
-        HttpRequestAction::DelHeader { name: "X-Secret".into() },
-    ]);
+    let fe = frontend(
+        "frontend fe\n bind :80\n acl old path_beg /old\n http-request redirect location /new code 301 if old\n http-request redirect prefix /v2 drop-query append-slash\n http-request redirect scheme https unless { ssl_fc }\n http-request deny deny_status 429 if { path_beg /admin }\n http-request deny\n http-request add-header X-A 1\n http-request set-header X-Forwarded-Proto http\n http-request del-header X-Secret\n default_backend be\n",
+    );
+    let actions: Vec<HttpRequestAction> =
+        fe.http_request.iter().map(|r| r.action.clone()).collect();
+    assert_eq!(
+        actions,
+        [
+            HttpRequestAction::Redirect {
+                kind: RedirectKind::Location,
+                to: "/new".into(),
+                code: Some(301),
+                drop_query: false,
+                append_slash: false
+            },
+            HttpRequestAction::Redirect {
+                kind: RedirectKind::Prefix,
+                to: "/v2".into(),
+                code: None,
+                drop_query: true,
+                append_slash: true
+            },
+            HttpRequestAction::Redirect {
+                kind: RedirectKind::Scheme,
+                to: "https".into(),
+                code: None,
+                drop_query: false,
+                append_slash: false
+            },
+            HttpRequestAction::Deny { status: Some(429) },
+            HttpRequestAction::Deny { status: None },
+            HttpRequestAction::AddHeader {
+                name: "X-A".into(),
+                value: "1".into()
+            },
+            HttpRequestAction::SetHeader {
+                name: "X-Forwarded-Proto".into(),
+                value: "http".into()
+            },
+            HttpRequestAction::DelHeader {
+                name: "X-Secret".into()
+            },
+        ]
+    );
     assert_eq!(fe.http_request[0].condition, RuleCondition::when("old"));
-    assert_eq!(fe.http_request[2].condition, RuleCondition::unless("{ ssl_fc }"));
+    assert_eq!(
+        fe.http_request[2].condition,
+        RuleCondition::unless("{ ssl_fc }")
+    );
     let bad: &[(&str, &str)] = &[
         ("redirect location /x code 200", "redirect code 200"),
         ("redirect elsewhere /x", "location|prefix|scheme"),
@@ -399,20 +798,44 @@ fn http_request_rules() {
         ("tarpit", "unsupported action 'tarpit'"),
     ];
     for (rule, fragment) in bad {
-        assert_error(&format!("{FE} http-request {rule}\n{BE}"), 4, "http-request", fragment);
+        assert_error(
+            &format!("{FE} http-request {rule}\n{BE}"),
+            4,
+            "http-request",
+            fragment,
+        );
     }
 }
 
 #[test]
 fn http_response_rules() {
-    let be = backend("backend be\n http-response add-header X-Served-By gangway\n http-response set-header Cache-Control no-store if { path_beg /api }\n http-response del-header Server\n server s 127.0.0.1:1\n");
-    let actions: Vec<HttpResponseAction> = be.http_response.iter().map(|r| r.action.clone()).collect();
-    assert_eq!(actions, [
-        HttpResponseAction::AddHeader { name: "X-Served-By".into(), value: "gangway".into() },
-        HttpResponseAction::SetHeader { name: "Cache-Control".into(), value: "no-store".into() },
-        HttpResponseAction::DelHeader { name: "Server".into() },
-    ]);
-    assert_error(&format!("{FE} http-response redirect location /x\n{BE}"), 4, "http-response", "unsupported action");
+    let be = backend(
+        "backend be\n http-response add-header X-Served-By gangway\n http-response set-header Cache-Control no-store if { path_beg /api }\n http-response del-header Server\n server s 127.0.0.1:1\n",
+    );
+    let actions: Vec<HttpResponseAction> =
+        be.http_response.iter().map(|r| r.action.clone()).collect();
+    assert_eq!(
+        actions,
+        [
+            HttpResponseAction::AddHeader {
+                name: "X-Served-By".into(),
+                value: "gangway".into()
+            },
+            HttpResponseAction::SetHeader {
+                name: "Cache-Control".into(),
+                value: "no-store".into()
+            },
+            HttpResponseAction::DelHeader {
+                name: "Server".into()
+            },
+        ]
+    );
+    assert_error(
+        &format!("{FE} http-response redirect location /x\n{BE}"),
+        4,
+        "http-response",
+        "unsupported action",
+    );
 }
 
 #[test]
@@ -421,10 +844,26 @@ fn errorfile() {
     std::fs::create_dir_all(&dir).unwrap();
     let page = dir.join("503.http");
     std::fs::write(&page, "HTTP/1.0 503 Service Unavailable\r\n\r\nsorry\n").unwrap();
-    let be = backend(&format!("backend be\n errorfile 503 {}\n server s 127.0.0.1:1\n", page.display()));
+    let be = backend(&format!(
+        "backend be\n errorfile 503 {}\n server s 127.0.0.1:1\n",
+        page.display()
+    ));
     assert_eq!(be.errorfile.get(&503), Some(&page));
-    assert_error(&format!("{FE}backend be\n errorfile 503 {}/missing.http\n", dir.display()), 4, "errorfile", "cannot read");
-    assert_error(&format!("{FE}backend be\n errorfile 302 {}\n", page.display()), 4, "errorfile", "status 302 cannot have an error file");
+    assert_error(
+        &format!(
+            "{FE}backend be\n errorfile 503 {}/missing.http\n",
+            dir.display()
+        ),
+        4,
+        "errorfile",
+        "cannot read",
+    );
+    assert_error(
+        &format!("{FE}backend be\n errorfile 302 {}\n", page.display()),
+        4,
+        "errorfile",
+        "status 302 cannot have an error file",
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -437,39 +876,68 @@ fn log_directives_in_proxies_are_ignored_with_a_warning() {
 
 #[test]
 fn unknown_keywords_and_misplaced_directives() {
-    assert_error(&format!("{FE} stats enable\n{BE}"), 4, "stats", "unknown or unsupported keyword in 'frontend' section");
-    assert_error(&format!("bind :80\n{FE}{BE}"), 1, "bind", "outside of a section");
-    let loaded = load(&format!("userlist admins\n user admin password x\n{FE}{BE}"));
-    assert!(loaded.warnings[0].to_string().contains("'userlist': section is not supported"));
+    assert_error(
+        &format!("{FE} stats enable\n{BE}"),
+        4,
+        "stats",
+        "unknown or unsupported keyword in 'frontend' section",
+    );
+    assert_error(
+        &format!("bind :80\n{FE}{BE}"),
+        1,
+        "bind",
+        "outside of a section",
+    );
+    let loaded = load(&format!(
+        "userlist admins\n user admin password x\n{FE}{BE}"
+    ));
+    assert!(
+        loaded.warnings[0]
+            .to_string()
+            .contains("'userlist': section is not supported")
+    );
 }
 
 #[test]
 fn all_errors_are_reported_at_once_in_file_order() {
     let text = "frontend fe\n bind :80\n timeout client 5parsecs\n use_backend ghost\n default_backend be\nbackend be\n server s1 127.0.0.1:1 weight 1000\n balance fastest\n frobnicate\n";
     let errors = errors(text);
-    assert_eq!(errors, [
-        "test.cfg:3: 'timeout client': invalid time '5parsecs': unknown unit (expected us, ms, s, m, h or d; a bare number is milliseconds)",
-        "test.cfg:4: 'use_backend': frontend 'fe': no backend named 'ghost'",
-        "test.cfg:7: 'server': weight 1000 is out of range 0..256",
-        "test.cfg:8: 'balance': unknown or unsupported algorithm 'fastest' (roundrobin, static-rr, leastconn, first, source, uri, url_param, hdr(NAME), random)",
-        "test.cfg:9: 'frobnicate': unknown or unsupported keyword in 'backend' section",
-    ]);
+    assert_eq!(
+        errors,
+        [
+            "test.cfg:3: 'timeout client': invalid time '5parsecs': unknown unit (expected us, ms, s, m, h or d; a bare number is milliseconds)",
+            "test.cfg:4: 'use_backend': frontend 'fe': no backend named 'ghost'",
+            "test.cfg:7: 'server': weight 1000 is out of range 0..256",
+            "test.cfg:8: 'balance': unknown or unsupported algorithm 'fastest' (roundrobin, static-rr, leastconn, first, source, uri, url_param, hdr(NAME), random)",
+            "test.cfg:9: 'frobnicate': unknown or unsupported keyword in 'backend' section",
+        ]
+    );
 }
 
 #[test]
 fn quoting_and_environment_variables() {
     // SAFETY of the test: the variable name is unique to this test.
-    let fe = frontend("frontend fe\n bind \"127.0.0.1:${GANGWAY_CONFIG_TEST_UNSET_PORT}8080\"\n http-request set-header X-Note \"two words\"\n default_backend be\n");
+    let fe = frontend(
+        "frontend fe\n bind \"127.0.0.1:${GANGWAY_CONFIG_TEST_UNSET_PORT}8080\"\n http-request set-header X-Note \"two words\"\n default_backend be\n",
+    );
     assert_eq!(fe.bind[0].address.port, 8080);
     assert_eq!(
         fe.http_request[0].action,
-        HttpRequestAction::SetHeader { name: "X-Note".into(), value: "two words".into() }
+        HttpRequestAction::SetHeader {
+            name: "X-Note".into(),
+            value: "two words".into()
+        }
     );
 }
 
 #[test]
 fn duplicate_section_names() {
-    assert_error(&format!("{FE}{BE}backend be\n server s 127.0.0.1:1\n"), 6, "backend", "already exists");
+    assert_error(
+        &format!("{FE}{BE}backend be\n server s 127.0.0.1:1\n"),
+        6,
+        "backend",
+        "already exists",
+    );
     // A frontend and a backend may share a name, as in HAProxy.
     config("frontend app\n bind :80\n default_backend app\nbackend app\n server s 127.0.0.1:1\n");
 }
@@ -477,7 +945,10 @@ fn duplicate_section_names() {
 #[test]
 fn nothing_to_listen_on_is_an_error() {
     let errors = errors(BE);
-    assert!(errors.iter().any(|e| e.contains("nothing to listen on")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("nothing to listen on")),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -499,7 +970,10 @@ server = [{ name = "s1", address = "127.0.0.1:9000", check = true, send-proxy = 
     let be = config.backend("be").unwrap();
     assert_eq!(be.timeout.connect, secs(5));
     let options = &be.server[0].options;
-    assert_eq!((options.inter, options.fall, options.send_proxy), (secs(3), Some(5), Some(ProxyVersion::V2)));
+    assert_eq!(
+        (options.inter, options.fall, options.send_proxy),
+        (secs(3), Some(5), Some(ProxyVersion::V2))
+    );
     assert!(config.frontends[0].bind[0].accept_proxy);
 }
 
@@ -512,10 +986,16 @@ fn toml_errors_name_the_line() {
     assert!(message.contains("defualt_backend"), "{message}");
     let text = "[[frontend]]\nname = \"fe\"\nbind = [{ address = \"127.0.0.1:80\" }]\ntimeout.client = \"5 parsecs\"\n";
     let message = parse_toml(text, "t.toml").unwrap_err().diagnostics()[0].to_string();
-    assert!(message.starts_with("t.toml:4: ") && message.contains("invalid time"), "{message}");
+    assert!(
+        message.starts_with("t.toml:4: ") && message.contains("invalid time"),
+        "{message}"
+    );
     let text = "[[frontend]]\nname = \"fe\"\nbind = [{ address = \"127.0.0.1:80\" }]\ndefault_backend = \"ghost\"\n";
     let message = parse_toml(text, "t.toml").unwrap_err().diagnostics()[0].to_string();
-    assert_eq!(message, "t.toml: 'default_backend': frontend 'fe': no backend named 'ghost'");
+    assert_eq!(
+        message,
+        "t.toml: 'default_backend': frontend 'fe': no backend named 'ghost'"
+    );
 }
 
 #[test]
@@ -534,7 +1014,19 @@ http-response = [{ action = "del-header", name = "Server" }]
 name = "be"
 server = [{ name = "s1", address = "127.0.0.1:9000" }]
 "#;
-    let fe = parse_toml(text, "t.toml").unwrap().config.frontends.remove(0);
-    assert_eq!(fe.http_request[0].condition, RuleCondition::unless("{ ssl_fc }"));
-    assert_eq!(fe.http_response[0].action, HttpResponseAction::DelHeader { name: "Server".into() });
+    let fe = parse_toml(text, "t.toml")
+        .unwrap()
+        .config
+        .frontends
+        .remove(0);
+    assert_eq!(
+        fe.http_request[0].condition,
+        RuleCondition::unless("{ ssl_fc }")
+    );
+    assert_eq!(
+        fe.http_response[0].action,
+        HttpResponseAction::DelHeader {
+            name: "Server".into()
+        }
+    );
 }

@@ -45,17 +45,35 @@ fn toml_round_trip_keeps_the_model() {
 fn seed004_warns_about_process_directives_and_old_timeouts() {
     let loaded = gangway_config::load(&fixture("seed004-uri.cfg")).unwrap();
     let keywords: Vec<&str> = loaded.warnings.iter().map(|w| w.keyword.as_str()).collect();
-    for keyword in ["log", "chroot", "uid", "gid", "daemon", "contimeout", "clitimeout", "srvtimeout"] {
-        assert!(keywords.contains(&keyword), "no warning for {keyword}: {keywords:?}");
+    for keyword in [
+        "log",
+        "chroot",
+        "uid",
+        "gid",
+        "daemon",
+        "contimeout",
+        "clitimeout",
+        "srvtimeout",
+    ] {
+        assert!(
+            keywords.contains(&keyword),
+            "no warning for {keyword}: {keywords:?}"
+        );
     }
     let config = &loaded.config;
     assert_eq!(config.global.maxconn, Some(4096));
     let public = config.frontend("public").unwrap();
     assert_eq!(public.maxconn, Some(2000));
-    assert_eq!(public.use_backend[0].if_true.as_deref(), Some("is_websocket is_example"));
+    assert_eq!(
+        public.use_backend[0].if_true.as_deref(),
+        Some("is_websocket is_example")
+    );
     let www = config.backend("www").unwrap();
     assert_eq!(www.timeout.server, Some(std::time::Duration::from_secs(30)));
-    assert_eq!(www.timeout.connect, Some(std::time::Duration::from_millis(5000)));
+    assert_eq!(
+        www.timeout.connect,
+        Some(std::time::Duration::from_millis(5000))
+    );
     assert_eq!(www.effective_retries(), 3);
     assert_eq!(www.option.redispatch, Some(true));
     assert_eq!(
@@ -72,5 +90,10 @@ fn seed000_forceclose_is_the_last_word() {
         ws.option.http_connection,
         Some(gangway_config::HttpConnectionMode::Close)
     );
-    assert!(loaded.warnings.iter().any(|w| w.keyword == "option forceclose"));
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.keyword == "option forceclose")
+    );
 }
