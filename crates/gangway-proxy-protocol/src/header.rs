@@ -141,16 +141,21 @@ impl Addresses {
         }
     }
 
-    /// IP endpoints from a pair of socket addresses. If one is IPv4 and the other IPv6, the
-    /// IPv4 one is mapped into IPv6 (`::ffff:a.b.c.d`) so both share a family.
+    /// IP endpoints from a pair of socket addresses.
+    ///
+    /// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`, what a dual-stack socket reports for an
+    /// IPv4 peer) are unmapped first, so an IPv4 connection is sent as IPv4. If one address is
+    /// then IPv4 and the other IPv6, the IPv4 one is mapped into IPv6 so both share a family.
     ///
     /// ```
     /// # use gangway_proxy_protocol::Addresses;
     /// let a = Addresses::from_pair("192.0.2.1:5000".parse().unwrap(), "198.51.100.2:443".parse().unwrap());
     /// assert!(matches!(a, Addresses::Inet { .. }));
+    /// let dual_stack = Addresses::from_pair("[::ffff:192.0.2.1]:5000".parse().unwrap(), "[::ffff:198.51.100.2]:443".parse().unwrap());
+    /// assert_eq!(dual_stack, a);
     /// ```
     pub fn from_pair(source: SocketAddr, destination: SocketAddr) -> Self {
-        match (source, destination) {
+        match (unmapped(source), unmapped(destination)) {
             (SocketAddr::V4(source), SocketAddr::V4(destination)) => Addresses::Inet {
                 source,
                 destination,
@@ -184,6 +189,16 @@ impl Addresses {
 impl From<(SocketAddr, SocketAddr)> for Addresses {
     fn from((source, destination): (SocketAddr, SocketAddr)) -> Self {
         Addresses::from_pair(source, destination)
+    }
+}
+
+fn unmapped(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::V4(SocketAddrV4::new(v4, v6.port())),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
     }
 }
 

@@ -20,6 +20,11 @@ fn v1_exact_bytes() {
             ip("[2001:db8::1]:1", "[::1]:65535"),
             b"PROXY TCP6 2001:db8::1 ::1 1 65535\r\n",
         ),
+        // A dual-stack socket's IPv4-mapped addresses are sent as IPv4.
+        (
+            ip("[::ffff:192.0.2.1]:1", "192.0.2.2:2"),
+            b"PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\n",
+        ),
         // A mixed pair is sent as IPv6 with the IPv4 side mapped.
         (
             ip("192.0.2.1:1", "[::1]:2"),

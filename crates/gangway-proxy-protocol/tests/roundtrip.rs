@@ -267,6 +267,34 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_recipes_encode_and_decode_back(data in bytes(600)) {
+        fuzzing::encode_round_trip(&data);
+    }
+
+    #[test]
+    fn recipes_with_tlvs_encode_and_decode_back(
+        flags in any::<u8>(),
+        addresses in bytes(216),
+        tlvs in prop::collection::vec(
+            (prop_oneof![1u8..=5, Just(0x20u8), Just(0x30), any::<u8>()], bytes(200)),
+            0..8,
+        ),
+    ) {
+        let mut recipe = vec![flags & !0x10];
+        recipe.extend_from_slice(&addresses);
+        recipe.resize(1 + 216, 0);
+        // Only as many address bytes as the family takes; the rest would read as TLVs.
+        let address_len = [0, 12, 36, 216][usize::from((flags >> 1) & 3)];
+        recipe.truncate(1 + address_len);
+        for (kind, value) in tlvs {
+            recipe.push(kind);
+            recipe.push(value.len() as u8);
+            recipe.extend_from_slice(&value);
+        }
+        fuzzing::encode_round_trip(&recipe);
+    }
+
+    #[test]
     fn arbitrary_bytes_keep_invariants(data in bytes(300)) {
         fuzzing::decode_invariants(&data);
     }
