@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Position};
-use crate::expr::{self, Expr, PatternLoader};
+use crate::expr::{self, End, Expr, PatternLoader};
 use crate::fetch::{self, KeywordError};
 use crate::lexer::{self, Word};
 use crate::view::RequestView;
@@ -145,14 +145,25 @@ impl Condition {
         matches!(self.node, Node::Const(false))
     }
 
-    /// When the condition is exactly one expression, that expression (used by the
-    /// route table to index simple rules).
-    pub(crate) fn single_expr(&self) -> Option<&Expr> {
-        match &self.node {
-            Node::Expr(e) => Some(e),
-            Node::Acl { exprs, .. } if exprs.len() == 1 => Some(&exprs[0]),
-            _ => None,
+    /// When the condition is an OR of plain expressions, those expressions (route
+    /// tables index such rules).
+    pub(crate) fn alternatives(&self) -> Option<Vec<&Expr>> {
+        fn collect<'c>(node: &'c Node, out: &mut Vec<&'c Expr>) -> bool {
+            match node {
+                Node::Expr(e) => {
+                    out.push(e);
+                    true
+                }
+                Node::Acl { exprs, .. } => {
+                    out.extend(exprs.iter().map(|e| &**e));
+                    true
+                }
+                Node::Any(nodes) => nodes.iter().all(|n| collect(n, out)),
+                _ => false,
+            }
         }
+        let mut out = Vec::new();
+        collect(&self.node, &mut out).then_some(out)
     }
 }
 
@@ -325,7 +336,7 @@ impl AclSet {
             return Err(Error::syntax(end, "end of input", "an ACL name after `acl`"));
         };
         self.check_name(name)?;
-        let expr = expr::parse_words(&words[2..], end, &*self.loader)?;
+        let expr = expr::parse_words(&words[2..], End::of_text(line), &*self.loader)?;
         self.acls
             .entry(name.text.clone())
             .or_default()
@@ -428,7 +439,7 @@ impl AclSet {
     /// Parses one expression (`<fetch> [flags] [patterns]`) with this set's pattern loader.
     pub fn parse_expr(&self, text: &str) -> Result<Expr, Error> {
         let words = lexer::words(text)?;
-        expr::parse_words(&words, lexer::end_position(text), &*self.loader)
+        expr::parse_words(&words, End::of_text(text), &*self.loader)
     }
 }
 
@@ -528,7 +539,11 @@ impl<'s> Parser<'s> {
         if inner.is_empty() {
             return Err(Error::syntax(close.position, "}", "a fetch expression inside `{ }`"));
         }
-        let expr = expr::parse_words(inner, close.position, &*self.acls.loader)?;
+        let end = End {
+            position: close.position,
+            token: "}",
+        };
+        let expr = expr::parse_words(inner, end, &*self.acls.loader)?;
         Ok(Node::Expr(Arc::new(expr)))
     }
 
@@ -571,7 +586,16 @@ impl<'s> Parser<'s> {
         words.push(word.clone());
         words.extend_from_slice(&self.words[first + 1..stop]);
         self.next = stop;
-        let end = self.words.get(stop).map_or(self.end, |w| w.position);
+        let end = self.words.get(stop).map_or(
+            End {
+                position: self.end,
+                token: "end of input",
+            },
+            |w| End {
+                position: w.position,
+                token: &w.text,
+            },
+        );
         let expr = expr::parse_words(&words, end, &*self.acls.loader)?;
         Ok(Node::Expr(Arc::new(expr)))
     }

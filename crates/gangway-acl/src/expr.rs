@@ -34,6 +34,8 @@ pub struct Expr {
     ignore_case: bool,
     options: FetchOptions,
     pattern_count: usize,
+    /// Textual patterns as given (kept so route tables can index simple rules).
+    texts: Box<[Box<str>]>,
     matcher: Matcher,
 }
 
@@ -87,7 +89,7 @@ impl Expr {
     /// from the file system.
     pub fn parse(text: &str) -> Result<Expr, Error> {
         let words = lexer::words(text)?;
-        parse_words(&words, lexer::end_position(text), &read_file)
+        parse_words(&words, End::of_text(text), &read_file)
     }
 
     /// Whether any sample of the fetch matches any pattern. Computes the fetch only now,
@@ -111,6 +113,14 @@ impl Expr {
     /// Whether `-i` was given.
     pub fn ignore_case(&self) -> bool {
         self.ignore_case
+    }
+
+    pub(crate) fn options(&self) -> FetchOptions {
+        self.options
+    }
+
+    pub(crate) fn texts(&self) -> &[Box<str>] {
+        &self.texts
     }
 
     /// How many patterns the expression holds.
@@ -143,6 +153,7 @@ impl Expr {
             ignore_case,
             options,
             pattern_count: patterns.texts.len() + patterns.ranges.len() + patterns.nets.len(),
+            texts: patterns.texts.iter().map(|t| t.as_str().into()).collect(),
             matcher,
         })
     }
@@ -267,14 +278,30 @@ fn add_pattern(method: MatchMethod, text: &str, list: &mut PatternList) -> Resul
     Ok(())
 }
 
+/// Where an expression's words end: the position and text of what follows them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct End<'t> {
+    pub(crate) position: Position,
+    pub(crate) token: &'t str,
+}
+
+impl End<'_> {
+    pub(crate) fn of_text(text: &str) -> End<'static> {
+        End {
+            position: lexer::end_position(text),
+            token: "end of input",
+        }
+    }
+}
+
 /// Parses expression words: `<fetch> [flags] [--] [patterns]`.
 pub(crate) fn parse_words(
     words: &[Word],
-    end: Position,
+    end: End<'_>,
     loader: &PatternLoader,
 ) -> Result<Expr, Error> {
     let Some(keyword_word) = words.first() else {
-        return Err(Error::syntax(end, "end of input", "a sample fetch such as `path_beg`"));
+        return Err(Error::syntax(end.position, end.token, "a sample fetch such as `path_beg`"));
     };
     let keyword = match fetch::parse_keyword(&keyword_word.text) {
         Ok(k) => k,
@@ -304,7 +331,7 @@ pub(crate) fn parse_words(
             "-n" => {}
             "-m" => {
                 let Some(name) = words.get(i) else {
-                    return Err(Error::syntax(end, "end of input", METHOD_LIST));
+                    return Err(Error::syntax(end.position, end.token, METHOD_LIST));
                 };
                 i += 1;
                 let Some(m) = MatchMethod::from_name(&name.text) else {
@@ -324,7 +351,7 @@ pub(crate) fn parse_words(
             }
             "-f" => {
                 let Some(file) = words.get(i) else {
-                    return Err(Error::syntax(end, "end of input", "a pattern file name after `-f`"));
+                    return Err(Error::syntax(end.position, end.token, "a pattern file name after `-f`"));
                 };
                 i += 1;
                 files.push((file, PathBuf::from(&file.text)));
@@ -353,7 +380,7 @@ pub(crate) fn parse_words(
         if matches!(method, MatchMethod::Int | MatchMethod::Len) && !w.literal {
             if let Some(op) = IntOperator::from_word(&w.text) {
                 let Some(value) = words.get(i) else {
-                    return Err(Error::syntax(end, "end of input", format!("an integer after `{}`", w.text)));
+                    return Err(Error::syntax(end.position, end.token, format!("an integer after `{}`", w.text)));
                 };
                 i += 1;
                 let n = value.text.parse::<i64>().map_err(|_| {
@@ -389,7 +416,7 @@ pub(crate) fn parse_words(
         && needs_patterns(method)
     {
         return Err(Error::syntax(
-            end,
+            end.position,
             "end of expression",
             "at least one pattern (or `-m found` to test presence)",
         ));

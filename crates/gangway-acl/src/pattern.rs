@@ -690,14 +690,14 @@ fn v6_range(addr: Ipv6Addr, prefix: u8) -> (u128, u128) {
 }
 
 /// The IPv4 address embedded in an IPv6 one as `::ffff:a.b.c.d`, `::a.b.c.d` or
-/// `2002:a.b.c.d::` (6to4), the forms HAProxy matches against IPv4 patterns.
+/// `2002:a.b.c.d::/48` (6to4), the forms HAProxy matches against IPv4 patterns.
 fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = v6.segments();
     let o = v6.octets();
     if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) {
         return Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
     }
-    if s[0] == 0x2002 && s[3..] == [0; 5] {
+    if s[0] == 0x2002 {
         return Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
     }
     None

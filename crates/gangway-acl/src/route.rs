@@ -1,6 +1,11 @@
 //! An ordered route table: `use_backend <backend> if <condition>` rules and a default.
 
+use std::cmp::Ordering;
+
 use crate::condition::Condition;
+use crate::expr::Expr;
+use crate::fetch::{Fetch, FetchOptions, SampleType};
+use crate::pattern::{MatchMethod, Sample};
 use crate::view::RequestView;
 
 /// One rule: when `condition` holds, the request goes to `backend`.
@@ -15,6 +20,12 @@ pub struct Route<B> {
 /// Ordered routing rules evaluated top to bottom; the first rule whose condition holds
 /// picks the backend, else the default backend (if any).
 ///
+/// Rules whose condition is a plain `str`, `beg` or `end` match (or an OR of such), for
+/// example thousands of `{ path_beg /tenant/N/ }` or `{ hdr(host) -i N.example.com }`
+/// rules, are indexed by fetch: one lookup finds the first such rule that matches, so the
+/// cost does not grow with their number. Other rules are evaluated in order, and only
+/// those placed before the best indexed match.
+///
 /// ```
 /// use gangway_acl::{RequestView, RouteTable};
 /// let table = RouteTable::new()
@@ -28,6 +39,7 @@ pub struct Route<B> {
 pub struct RouteTable<B> {
     routes: Vec<Route<B>>,
     default: Option<B>,
+    index: RouteIndex,
 }
 
 impl<B> Default for RouteTable<B> {
@@ -35,6 +47,7 @@ impl<B> Default for RouteTable<B> {
         RouteTable {
             routes: Vec::new(),
             default: None,
+            index: RouteIndex::default(),
         }
     }
 }
@@ -56,6 +69,8 @@ impl<B> RouteTable<B> {
 
     /// Appends a rule (like a `use_backend` line after the previous ones).
     pub fn push(&mut self, condition: Condition, backend: B) -> &mut Self {
+        let rule = u32::try_from(self.routes.len()).unwrap_or(u32::MAX);
+        self.index.add(rule, &condition);
         self.routes.push(Route { condition, backend });
         self
     }
@@ -101,10 +116,23 @@ impl<B> RouteTable<B> {
     /// Which rule applies to `req`: the first whose condition holds, else
     /// [`RouteMatch::Default`] when a default is set, else `None`.
     pub fn find(&self, req: &RequestView<'_>) -> Option<RouteMatch> {
-        match self.routes.iter().position(|r| r.condition.eval(req)) {
-            Some(i) => Some(RouteMatch::Rule(i)),
-            None => self.default.as_ref().map(|_| RouteMatch::Default),
+        let mut best = NO_RULE;
+        for group in &self.index.groups {
+            group.lower_best(req, &mut best);
         }
+        for &rule in &self.index.unindexed {
+            if rule >= best {
+                break;
+            }
+            if self.routes[rule as usize].condition.eval(req) {
+                best = rule;
+                break;
+            }
+        }
+        if best != NO_RULE {
+            return Some(RouteMatch::Rule(best as usize));
+        }
+        self.default.as_ref().map(|_| RouteMatch::Default)
     }
 
     /// The backend for `req`: the first matching rule's, else the default.
@@ -128,6 +156,216 @@ impl<B> RouteTable<B> {
                 })
                 .collect(),
             default: self.default.map(f),
+            index: self.index,
+        }
+    }
+}
+
+const NO_RULE: u32 = u32::MAX;
+
+/// Indexed rules grouped by (fetch, method, case), and the rules evaluated one by one.
+#[derive(Debug, Clone, Default)]
+struct RouteIndex {
+    groups: Vec<IndexGroup>,
+    unindexed: Vec<u32>,
+}
+
+impl RouteIndex {
+    fn add(&mut self, rule: u32, condition: &Condition) {
+        let indexable = condition
+            .alternatives()
+            .filter(|alts| !alts.is_empty() && alts.iter().all(|e| indexable(e)));
+        let Some(alternatives) = indexable else {
+            self.unindexed.push(rule);
+            return;
+        };
+        for expr in alternatives {
+            let position = self.groups.iter().position(|g| g.holds(expr));
+            let group = match position {
+                Some(i) => &mut self.groups[i],
+                None => {
+                    self.groups.push(IndexGroup::new(expr));
+                    let last = self.groups.len() - 1;
+                    &mut self.groups[last]
+                }
+            };
+            for text in expr.texts() {
+                group.insert(text.as_bytes(), rule);
+            }
+        }
+    }
+}
+
+fn indexable(expr: &Expr) -> bool {
+    matches!(
+        expr.method(),
+        MatchMethod::Str | MatchMethod::Beg | MatchMethod::End
+    ) && expr.fetch().sample_type() == SampleType::Str
+        && !expr.texts().is_empty()
+}
+
+/// The lowest rule per pattern for one (fetch, options, method, case) combination.
+#[derive(Debug, Clone)]
+struct IndexGroup {
+    fetch: Fetch,
+    options: FetchOptions,
+    method: MatchMethod,
+    ignore_case: bool,
+    /// For `str`: folded pattern and lowest rule, sorted by pattern.
+    exact: Vec<(Box<[u8]>, u32)>,
+    /// For `beg` (forward) and `end` (reversed).
+    trie: RuleTrie,
+}
+
+impl IndexGroup {
+    fn new(expr: &Expr) -> IndexGroup {
+        IndexGroup {
+            fetch: expr.fetch().clone(),
+            options: expr.options(),
+            method: expr.method(),
+            ignore_case: expr.ignore_case(),
+            exact: Vec::new(),
+            trie: RuleTrie::default(),
+        }
+    }
+
+    fn holds(&self, expr: &Expr) -> bool {
+        self.method == expr.method()
+            && self.ignore_case == expr.ignore_case()
+            && self.options == expr.options()
+            && &self.fetch == expr.fetch()
+    }
+
+    fn fold(&self, b: u8) -> u8 {
+        if self.ignore_case {
+            b.to_ascii_lowercase()
+        } else {
+            b
+        }
+    }
+
+    fn insert(&mut self, pattern: &[u8], rule: u32) {
+        let folded: Box<[u8]> = pattern.iter().map(|&b| self.fold(b)).collect();
+        match self.method {
+            MatchMethod::Str => match self.exact.binary_search_by(|(k, _)| k.cmp(&folded)) {
+                Ok(i) => self.exact[i].1 = self.exact[i].1.min(rule),
+                Err(i) => self.exact.insert(i, (folded, rule)),
+            },
+            MatchMethod::End => self.trie.insert(folded.iter().rev().copied(), rule),
+            _ => self.trie.insert(folded.iter().copied(), rule),
+        }
+    }
+
+    fn lookup(&self, s: &[u8]) -> u32 {
+        let ic = self.ignore_case;
+        let fold = move |b: u8| if ic { b.to_ascii_lowercase() } else { b };
+        match self.method {
+            MatchMethod::Str => self
+                .exact
+                .binary_search_by(|(k, _)| k.iter().copied().cmp(s.iter().map(|&b| fold(b))))
+                .map_or(NO_RULE, |i| self.exact[i].1),
+            MatchMethod::End => self.trie.lowest(s.iter().rev().map(|&b| fold(b))),
+            _ => self.trie.lowest(s.iter().map(|&b| fold(b))),
+        }
+    }
+
+    /// Lowers `best` to the lowest rule of this group matching any sample of `req`.
+    fn lower_best(&self, req: &RequestView<'_>, best: &mut u32) {
+        self.fetch.any(self.options, req, |sample| {
+            if let Sample::Str(s) = sample {
+                *best = (*best).min(self.lookup(s));
+            }
+            false
+        });
+    }
+}
+
+/// A byte trie whose nodes remember the lowest rule ending there.
+#[derive(Debug, Clone)]
+struct RuleTrie {
+    nodes: Vec<RuleNode>,
+}
+
+#[derive(Debug, Clone)]
+struct RuleNode {
+    edges: Vec<(u8, u32)>,
+    rule: u32,
+}
+
+impl Default for RuleTrie {
+    fn default() -> Self {
+        RuleTrie {
+            nodes: vec![RuleNode {
+                edges: Vec::new(),
+                rule: NO_RULE,
+            }],
+        }
+    }
+}
+
+impl RuleTrie {
+    fn insert(&mut self, bytes: impl Iterator<Item = u8>, rule: u32) {
+        let mut node = 0usize;
+        for b in bytes {
+            let edges = &self.nodes[node].edges;
+            node = match edges.binary_search_by(|e| e.0.cmp(&b)) {
+                Ok(i) => edges[i].1 as usize,
+                Err(i) => {
+                    let next = self.nodes.len();
+                    self.nodes.push(RuleNode {
+                        edges: Vec::new(),
+                        rule: NO_RULE,
+                    });
+                    self.nodes[node]
+                        .edges
+                        .insert(i, (b, u32::try_from(next).unwrap_or(u32::MAX)));
+                    next
+                }
+            };
+        }
+        self.nodes[node].rule = self.nodes[node].rule.min(rule);
+    }
+
+    /// The lowest rule among patterns that are a prefix of `bytes`.
+    fn lowest(&self, bytes: impl Iterator<Item = u8>) -> u32 {
+        let mut node = &self.nodes[0];
+        let mut best = node.rule;
+        for b in bytes {
+            let next = match node.edges.len() {
+                0 => break,
+                1..=8 => node.edges.iter().find(|e| e.0 == b).map(|e| e.1),
+                _ => node
+                    .edges
+                    .binary_search_by(|e| e.0.cmp(&b))
+                    .ok()
+                    .map(|i| node.edges[i].1),
+            };
+            match next.and_then(|n| self.nodes.get(n as usize)) {
+                Some(n) => {
+                    node = n;
+                    best = best.min(node.rule);
+                }
+                None => break,
+            }
+        }
+        best
+    }
+}
+
+impl PartialOrd for RouteMatch {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RouteMatch {
+    /// Earlier rules sort first; the default sorts last.
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (RouteMatch::Rule(a), RouteMatch::Rule(b)) => a.cmp(b),
+            (RouteMatch::Rule(_), RouteMatch::Default) => Ordering::Less,
+            (RouteMatch::Default, RouteMatch::Rule(_)) => Ordering::Greater,
+            (RouteMatch::Default, RouteMatch::Default) => Ordering::Equal,
         }
     }
 }
