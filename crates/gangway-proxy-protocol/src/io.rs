@@ -1,13 +1,6 @@
 //! Reading one header from a tokio stream (feature `tokio`).
 //!
-//! Two ways, both bounded by a timeout:
-//! - [`HeaderReader::read`] works on any `AsyncRead`. It never reads past the end of a v2
-//!   header (it reads the 16-byte fixed part first, which gives the exact length), but a v1
-//!   line has no length, so it may read up to 107 bytes at once: bytes after the header are
-//!   **handed back** in [`ReceivedHeader::rest`] and must be fed to the HTTP parser first.
-//! - [`HeaderReader::read_tcp`] works on a `TcpStream` and **peeks**: it only consumes bytes
-//!   known to be part of the header, so everything after it stays in the socket, untouched
-//!   ([`ReceivedHeader::rest`] is always empty).
+//! The module is private; its items are re-exported at the crate root.
 
 use core::fmt;
 use std::io;
@@ -23,6 +16,18 @@ use crate::{Error, Header, OwnedHeader, Status, decode, header_len_bound};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Reads exactly one PROXY protocol header from a stream within a timeout.
+///
+/// Two ways:
+/// - [`HeaderReader::read`] works on any `AsyncRead`. It never reads past the end of a v2
+///   header (it reads the 16-byte fixed part first, which gives the exact length), but a v1
+///   line has no length, so it may read up to 107 bytes at once: bytes after the header are
+///   **handed back** in [`ReceivedHeader::rest`] and must be fed to the HTTP parser first.
+/// - [`HeaderReader::read_tcp`] works on a `TcpStream` and **peeks**: it only consumes bytes
+///   known to be part of the header, so everything after it stays in the socket, untouched
+///   ([`ReceivedHeader::rest`] is always empty).
+///
+/// On any error the connection should be closed, as the spec requires: part of a bad header
+/// may already have been consumed.
 ///
 /// ```no_run
 /// # async fn run(listener: tokio::net::TcpListener) -> Result<(), Box<dyn std::error::Error>> {

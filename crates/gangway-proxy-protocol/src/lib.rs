@@ -22,8 +22,11 @@
 //!   whole header is in, one [`Error`] variant per malformed case. Version 2 TLVs are validated
 //!   (CRC32C verified) and then iterated as [`Tlv`]s from [`Header::tlvs`].
 //! - [`encode_v1`], [`encode_v2`], [`V2Encoder`] (with TLVs), [`Header::encode`] (relay).
-//! - With the `tokio` feature (default): [`HeaderReader`] reads exactly one header from a
-//!   stream within a timeout (3 s by default), leaving the bytes after it for the HTTP parser.
+//! - With the `tokio` feature (default): `HeaderReader` reads exactly one header from a
+//!   stream within a timeout (3 s by default), leaving the bytes after it for the HTTP parser:
+//!   on a `TcpStream` it peeks, so they stay in the socket; on any other stream it hands back
+//!   what it read past a v1 line.
+//! - [`fuzzing`]: entry points for fuzz targets that check invariants on arbitrary input.
 //!
 //! Part of [gangway](https://github.com/gangway-rs/gangway).
 
