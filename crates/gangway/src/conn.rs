@@ -746,12 +746,16 @@ impl Conn {
         let down = loop {
             tokio::select! {
                 r = &mut upload, if upload_done.is_none() => {
-                    if let Err(e) = &r {
-                        if e.is_source_side() {
-                            // The client went away or stalled mid-body: nothing more to do.
-                            let term = if matches!(e, PumpError::SrcTimeout) { Termination::ClientTimeoutData } else { Termination::ClientAbortData };
-                            return Exchange::Abort { status: 0, term, server_fault: false };
-                        }
+                    if let Err(e) = &r
+                        && e.is_source_side()
+                    {
+                        // The client went away or stalled mid-body: nothing more to do.
+                        let term = if matches!(e, PumpError::SrcTimeout) {
+                            Termination::ClientTimeoutData
+                        } else {
+                            Termination::ClientAbortData
+                        };
+                        return Exchange::Abort { status: 0, term, server_fault: false };
                     }
                     upload_done = Some(r);
                 }

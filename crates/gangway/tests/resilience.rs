@@ -376,3 +376,65 @@ async fn graceful_shutdown_finishes_requests_and_drains_tunnels() {
         "listener is closed"
     );
 }
+
+#[tokio::test]
+async fn marked_down_server_keeps_tunnels_unless_shutdown_sessions() {
+    for shutdown_sessions in [false, true] {
+        let (addr, _kill) = tunnel_server(false).await;
+        let ws = Backend::new("ws")
+            .server(Server::at(addr).name("s1"))
+            .shutdown_sessions_on_down(shutdown_sessions);
+        let gw = Gateway::builder()
+            .listen("127.0.0.1:0")
+            .default_backend(&ws)
+            .build()
+            .unwrap()
+            .start()
+            .await
+            .unwrap();
+        let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
+        s.write_all(UPGRADE).await.unwrap();
+        let mut buf = Vec::new();
+        let (status, _, _) = read_response(&mut s, &mut buf).await;
+        assert_eq!(status, 101);
+        assert!(gw.set_server_state("ws", "s1", ServerState::Down));
+        let mut got = [0u8; 4];
+        if shutdown_sessions {
+            let mut rest = Vec::new();
+            let r = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+            assert!(r.is_ok(), "tunnel closed when its server was marked down");
+        } else {
+            s.write_all(b"live").await.unwrap();
+            tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut got))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(&got, b"live", "established tunnel lives on");
+        }
+        gw.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn per_listener_maxconn_queues_in_the_backlog() {
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(web.addr);
+    let gw = Gateway::builder()
+        .listener(Listener::new("127.0.0.1:0").maxconn(1))
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = gw.local_addr();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        tasks.push(tokio::spawn(async move { get(addr, "/slow").await.0 }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    assert_eq!(web.max_in_flight(), 1, "one connection at a time");
+    gw.shutdown().await;
+}
