@@ -3,8 +3,8 @@
 //!
 //! Each internal node caches the rank of the leaf that wins its subtree. A pick reads the
 //! root, takes a slot on that server and replays the matches on its path; a released
-//! connection replays its path until nothing changes. Ranks of leaves are always computed
-//! from the live counters, so a replay repairs every node on its path. With concurrent
+//! connection replays its path until nothing changes. A replay starts from the leaf's rank
+//! computed from the live counters, so it repairs every node on its path. With concurrent
 //! pickers a node may briefly hold a stale or mixed rank (a slightly worse pick); the next
 //! replay through it repairs it. Run sequentially, every pick is exactly a least loaded
 //! server.
@@ -57,7 +57,9 @@ impl Rank {
     }
 }
 
+/// Aligned so that two siblings share a cache line.
 #[derive(Debug)]
+#[repr(align(32))]
 struct Node {
     key: AtomicU64,
     pass: AtomicU64,
@@ -82,8 +84,9 @@ impl Node {
 
 #[derive(Debug)]
 pub(crate) struct LeastConnTree {
-    /// Internal nodes, `nodes[1]` is the root; index 0 is unused. Node `i` has children
-    /// `2i` and `2i + 1`; indices from `capacity` on are the leaves (member `i - capacity`).
+    /// `nodes[1]` is the root; index 0 is unused. Node `i` has children `2i` and `2i + 1`;
+    /// indices from `capacity` on are the leaves (member `i - capacity`), each caching its
+    /// member's rank as of that member's latest update.
     nodes: Vec<Node>,
     capacity: usize,
 }
@@ -92,7 +95,7 @@ impl LeastConnTree {
     pub(crate) fn build(members: &[Member]) -> LeastConnTree {
         let capacity = members.len().next_power_of_two().max(2);
         let tree = LeastConnTree {
-            nodes: (0..capacity)
+            nodes: (0..2 * capacity)
                 .map(|_| Node {
                     key: AtomicU64::new(u64::MAX),
                     pass: AtomicU64::new(u64::MAX),
@@ -108,18 +111,17 @@ impl LeastConnTree {
     /// Recomputes every node from the live counters (after publishing, so that releases
     /// that raced with the build are accounted for).
     pub(crate) fn resync(&self, members: &[Member]) {
+        for leaf in 0..self.capacity {
+            self.nodes[self.capacity + leaf].store(Rank::of(members, leaf));
+        }
         for node in (1..self.capacity).rev() {
-            let best = self.rank(members, 2 * node).min(self.rank(members, 2 * node + 1));
+            let best = self.rank(2 * node).min(self.rank(2 * node + 1));
             self.nodes[node].store(best);
         }
     }
 
-    fn rank(&self, members: &[Member], node: usize) -> Rank {
-        if node >= self.capacity {
-            Rank::of(members, node - self.capacity)
-        } else {
-            self.nodes[node].load()
-        }
+    fn rank(&self, node: usize) -> Rank {
+        self.nodes[node].load()
     }
 
     /// The least loaded member, or `NONE` for an empty tree.
@@ -131,12 +133,14 @@ impl LeastConnTree {
     pub(crate) fn update(&self, members: &[Member], member: u32) {
         let mut child = self.capacity + member as usize;
         let mut rising = Rank::of(members, member as usize);
+        self.nodes[child].store(rising);
         while child > 1 {
             let parent = child / 2;
-            let best = rising.min(self.rank(members, child ^ 1));
+            let best = rising.min(self.rank(child ^ 1));
             let node = &self.nodes[parent];
-            if node.load() == best {
-                // Nothing changed here, so nothing above changes either.
+            let old = node.leaf.load(Ordering::Relaxed);
+            if old != member && old == best.leaf {
+                // The same other server still wins here: nothing above changes.
                 break;
             }
             node.store(best);
@@ -148,23 +152,12 @@ impl LeastConnTree {
     /// The least loaded member for which `allowed` holds, searching only the subtrees whose
     /// winner is refused; `NONE` if there is none. Sets `saw_full` when it met a full
     /// server (a full winner means its whole subtree is full, as full servers sort last).
-    pub(crate) fn best_allowed(
-        &self,
-        members: &[Member],
-        allowed: &dyn Fn(u32) -> bool,
-        saw_full: &mut bool,
-    ) -> u32 {
-        self.search(members, 1, allowed, saw_full).leaf
+    pub(crate) fn best_allowed(&self, allowed: &dyn Fn(u32) -> bool, saw_full: &mut bool) -> u32 {
+        self.search(1, allowed, saw_full).leaf
     }
 
-    fn search(
-        &self,
-        members: &[Member],
-        node: usize,
-        allowed: &dyn Fn(u32) -> bool,
-        saw_full: &mut bool,
-    ) -> Rank {
-        let rank = self.rank(members, node);
+    fn search(&self, node: usize, allowed: &dyn Fn(u32) -> bool, saw_full: &mut bool) -> Rank {
+        let rank = self.rank(node);
         if rank.leaf == NONE {
             return EMPTY;
         }
@@ -178,8 +171,8 @@ impl LeastConnTree {
         if node >= self.capacity {
             return EMPTY;
         }
-        let left = self.search(members, 2 * node, allowed, saw_full);
-        let right = self.search(members, 2 * node + 1, allowed, saw_full);
+        let left = self.search(2 * node, allowed, saw_full);
+        let right = self.search(2 * node + 1, allowed, saw_full);
         left.min(right)
     }
 }

@@ -62,3 +62,8 @@ pub use pick::ConnectionSlot;
 pub use random::{RandomSource, SeededRandom, ThreadRandom};
 pub use server::{MAX_WEIGHT, ParseStateError, Server, ServerId, ServerInfo, ServerState};
 pub use set::{Batch, Rotation, ServerSet, ServerSetBuilder};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -251,7 +251,7 @@ fn least_conn(core: &Core, snapshot: &Snapshot, exclude: &[ServerId]) -> Result<
         let candidate = if root != NONE && allowed(root) && !members[root as usize].is_full() {
             root
         } else {
-            tree.best_allowed(members, &allowed, &mut saw_full)
+            tree.best_allowed(&allowed, &mut saw_full)
         };
         if candidate == NONE {
             return Err(Misses { full: saw_full }.error());

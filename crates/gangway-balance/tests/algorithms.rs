@@ -40,9 +40,17 @@ fn sequence(set: &ServerSet, n: usize) -> Vec<u32> {
 fn round_robin_sequences() {
     let cases: [(Algorithm, &[u16], &[u32]); 6] = [
         (Algorithm::RoundRobin, &[1, 1, 1], &[1, 2, 3, 1, 2, 3]),
-        (Algorithm::RoundRobin, &[5, 1, 1], &[1, 1, 1, 2, 3, 1, 1, 1, 1, 1]),
+        (
+            Algorithm::RoundRobin,
+            &[5, 1, 1],
+            &[1, 1, 1, 2, 3, 1, 1, 1, 1, 1],
+        ),
         (Algorithm::RoundRobin, &[2, 0, 1], &[1, 3, 1, 1, 3, 1]),
-        (Algorithm::StaticRr, &[5, 1, 1], &[1, 2, 3, 1, 1, 1, 1, 1, 2, 3]),
+        (
+            Algorithm::StaticRr,
+            &[5, 1, 1],
+            &[1, 2, 3, 1, 1, 1, 1, 1, 2, 3],
+        ),
         (Algorithm::StaticRr, &[1, 2], &[1, 2, 2, 1, 2, 2]),
         (Algorithm::Hash, &[1, 1], &[1, 2, 1, 2]),
     ];
@@ -139,9 +147,7 @@ fn random_draws_are_reproducible_and_prefer_idle_servers() {
 
     // Two servers, one loaded: P2C with both drawn picks the idle one.
     let (set, ids) = set_of(Algorithm::Random { draws: 8 }, &[1, 1]);
-    let _load: Vec<ConnectionSlot> = (0..5)
-        .map(|_| set.pick(None, &[ids[1]]).unwrap())
-        .collect();
+    let _load: Vec<ConnectionSlot> = (0..5).map(|_| set.pick(None, &[ids[1]]).unwrap()).collect();
     for _ in 0..20 {
         assert_eq!(set.pick(None, &[]).unwrap().server_id(), ids[1]);
     }
@@ -153,12 +159,23 @@ fn hashing_is_sticky_and_spills_on_exclusion() {
     for key in ["10.9.8.7", "/ws/chat?room=1", "user-42", ""] {
         let first = set.pick(Some(key.as_bytes()), &[]).unwrap().server_id();
         for _ in 0..5 {
-            assert_eq!(set.pick(Some(key.as_bytes()), &[]).unwrap().server_id(), first);
+            assert_eq!(
+                set.pick(Some(key.as_bytes()), &[]).unwrap().server_id(),
+                first
+            );
         }
-        let spill = set.pick(Some(key.as_bytes()), &[first]).unwrap().server_id();
+        let spill = set
+            .pick(Some(key.as_bytes()), &[first])
+            .unwrap()
+            .server_id();
         assert_ne!(spill, first);
         // The spill is deterministic too.
-        assert_eq!(set.pick(Some(key.as_bytes()), &[first]).unwrap().server_id(), spill);
+        assert_eq!(
+            set.pick(Some(key.as_bytes()), &[first])
+                .unwrap()
+                .server_id(),
+            spill
+        );
     }
     // Every server excluded: nothing left.
     assert_eq!(
@@ -204,14 +221,62 @@ fn states_decide_rotation() {
     // (state of regular servers, state of the backup, policy) -> rotation, picked server
     use ServerState::*;
     let cases = [
-        ([Up, Up], Up, NoServerPolicy::Fail, Rotation::Regular, Some(&[1u32, 2][..])),
-        ([Up, Drain], Up, NoServerPolicy::Fail, Rotation::Regular, Some(&[1][..])),
-        ([Maint, Up], Up, NoServerPolicy::Fail, Rotation::Regular, Some(&[2][..])),
-        ([Down, Drain], Up, NoServerPolicy::Fail, Rotation::Backup, Some(&[3][..])),
-        ([Down, Maint], Down, NoServerPolicy::Fail, Rotation::Empty, None),
-        ([Down, Maint], Down, NoServerPolicy::FailOpen, Rotation::FailOpen, Some(&[1][..])),
-        ([Maint, Drain], Down, NoServerPolicy::FailOpen, Rotation::FailOpen, Some(&[3][..])),
-        ([Maint, Drain], Maint, NoServerPolicy::FailOpen, Rotation::Empty, None),
+        (
+            [Up, Up],
+            Up,
+            NoServerPolicy::Fail,
+            Rotation::Regular,
+            Some(&[1u32, 2][..]),
+        ),
+        (
+            [Up, Drain],
+            Up,
+            NoServerPolicy::Fail,
+            Rotation::Regular,
+            Some(&[1][..]),
+        ),
+        (
+            [Maint, Up],
+            Up,
+            NoServerPolicy::Fail,
+            Rotation::Regular,
+            Some(&[2][..]),
+        ),
+        (
+            [Down, Drain],
+            Up,
+            NoServerPolicy::Fail,
+            Rotation::Backup,
+            Some(&[3][..]),
+        ),
+        (
+            [Down, Maint],
+            Down,
+            NoServerPolicy::Fail,
+            Rotation::Empty,
+            None,
+        ),
+        (
+            [Down, Maint],
+            Down,
+            NoServerPolicy::FailOpen,
+            Rotation::FailOpen,
+            Some(&[1][..]),
+        ),
+        (
+            [Maint, Drain],
+            Down,
+            NoServerPolicy::FailOpen,
+            Rotation::FailOpen,
+            Some(&[3][..]),
+        ),
+        (
+            [Maint, Drain],
+            Maint,
+            NoServerPolicy::FailOpen,
+            Rotation::Empty,
+            None,
+        ),
     ];
     for (regular, backup, policy, rotation, picks) in cases {
         let set = ServerSet::builder()
@@ -229,7 +294,11 @@ fn states_decide_rotation() {
                     assert!(allowed.contains(&s), "{label}: picked {s}");
                 }
             }
-            None => assert_eq!(set.pick(None, &[]).unwrap_err(), PickError::NoServerUp, "{label}"),
+            None => assert_eq!(
+                set.pick(None, &[]).unwrap_err(),
+                PickError::NoServerUp,
+                "{label}"
+            ),
         }
     }
 }
@@ -263,8 +332,16 @@ fn full_and_excluded_are_told_apart() {
         let held: Vec<ConnectionSlot> = (0..3)
             .map(|_| set.pick(Some(b"key"), &[]).expect("room for three"))
             .collect();
-        assert_eq!(set.pick(Some(b"key"), &[]).unwrap_err(), PickError::AllFull, "{algorithm}");
-        assert_eq!(set.pick(None, &[ids[0]]).unwrap_err(), PickError::AllFull, "{algorithm}");
+        assert_eq!(
+            set.pick(Some(b"key"), &[]).unwrap_err(),
+            PickError::AllFull,
+            "{algorithm}"
+        );
+        assert_eq!(
+            set.pick(None, &[ids[0]]).unwrap_err(),
+            PickError::AllFull,
+            "{algorithm}"
+        );
         drop(held);
         assert_eq!(
             set.pick(None, &ids).unwrap_err(),
@@ -292,7 +369,9 @@ fn all_algorithms() -> [Algorithm; 7] {
 fn counters_survive_changes_and_removal() {
     for algorithm in all_algorithms() {
         let (set, ids) = set_of(algorithm, &[1, 1, 1]);
-        let held: Vec<ConnectionSlot> = (0..30).map(|_| set.pick(Some(b"x"), &[]).unwrap()).collect();
+        let held: Vec<ConnectionSlot> = (0..30)
+            .map(|_| set.pick(Some(b"x"), &[]).unwrap())
+            .collect();
         let before: u32 = set.servers().iter().map(|s| s.active).sum();
         assert_eq!(before, 30);
         set.set_weight(ids[0], 7).unwrap();
@@ -316,7 +395,10 @@ fn counters_survive_changes_and_removal() {
         // Picks keep working on the changed set.
         for _ in 0..10 {
             let c = set.pick(Some(b"y"), &[]).unwrap();
-            assert!(c.server_id() != ids[1] && c.server_id() != ids[2], "{algorithm}");
+            assert!(
+                c.server_id() != ids[1] && c.server_id() != ids[2],
+                "{algorithm}"
+            );
         }
     }
 }
@@ -356,7 +438,12 @@ fn slow_start_ramps_weight_up() {
     // static-rr ignores slow start.
     let set = ServerSet::new(Algorithm::StaticRr);
     let s = set
-        .add(Server::new(addr(1)).weight(8).state(ServerState::Down).slow_start(Some(Duration::from_secs(10))))
+        .add(
+            Server::new(addr(1))
+                .weight(8)
+                .state(ServerState::Down)
+                .slow_start(Some(Duration::from_secs(10))),
+        )
         .unwrap();
     set.set_state(s, ServerState::Up).unwrap();
     assert_eq!(set.server(s).unwrap().effective_weight, 8);
@@ -368,18 +455,30 @@ fn slow_start_shifts_traffic_gradually() {
     let t0 = Instant::now();
     set.add(Server::new(addr(1)).weight(16)).unwrap();
     let back = set
-        .add(Server::new(addr(2)).weight(16).state(ServerState::Down).slow_start(Some(Duration::from_secs(16))))
+        .add(
+            Server::new(addr(2))
+                .weight(16)
+                .state(ServerState::Down)
+                .slow_start(Some(Duration::from_secs(16))),
+        )
         .unwrap();
     set.set_state_at(back, ServerState::Up, t0).unwrap();
     let share = |set: &ServerSet| {
-        sequence(set, 3200).iter().filter(|&&s| s == back.get()).count() as f64 / 3200.0
+        sequence(set, 3200)
+            .iter()
+            .filter(|&&s| s == back.get())
+            .count() as f64
+            / 3200.0
     };
     let early = share(&set);
     set.refresh(t0 + Duration::from_secs(8));
     let middle = share(&set);
     set.refresh(t0 + Duration::from_secs(16));
     let end = share(&set);
-    assert!(early < 0.1 && early < middle && middle < end, "{early} {middle} {end}");
+    assert!(
+        early < 0.1 && early < middle && middle < end,
+        "{early} {middle} {end}"
+    );
     assert!((end - 0.5).abs() < 0.01);
 }
 
@@ -389,15 +488,24 @@ fn management_errors() {
     let id = set.add(Server::new(addr(1))).unwrap();
     assert_eq!(
         set.add(Server::new(addr(2)).weight(257)).unwrap_err(),
-        Error::WeightOutOfRange { server: None, weight: 257 }
+        Error::WeightOutOfRange {
+            server: None,
+            weight: 257
+        }
     );
     assert_eq!(
         set.set_weight(id, 300).unwrap_err(),
-        Error::WeightOutOfRange { server: Some(id), weight: 300 }
+        Error::WeightOutOfRange {
+            server: Some(id),
+            weight: 300
+        }
     );
     set.remove(id).unwrap();
     assert_eq!(set.remove(id).unwrap_err(), Error::UnknownServer(id));
-    assert_eq!(set.set_state(id, ServerState::Up).unwrap_err(), Error::UnknownServer(id));
+    assert_eq!(
+        set.set_state(id, ServerState::Up).unwrap_err(),
+        Error::UnknownServer(id)
+    );
     // Ids are never reused.
     let next = set.add(Server::new(addr(1))).unwrap();
     assert!(next > id);
@@ -430,7 +538,12 @@ fn lookups_and_parsing() {
     }
     assert!("fastest".parse::<Algorithm>().is_err());
     assert!("random(x)".parse::<Algorithm>().is_err());
-    for (text, state) in [("up", ServerState::Up), ("DOWN", ServerState::Down), ("drain", ServerState::Drain), ("maint", ServerState::Maint)] {
+    for (text, state) in [
+        ("up", ServerState::Up),
+        ("DOWN", ServerState::Down),
+        ("drain", ServerState::Drain),
+        ("maint", ServerState::Maint),
+    ] {
         assert_eq!(text.parse::<ServerState>().unwrap(), state);
     }
     assert!("sleepy".parse::<ServerState>().is_err());

@@ -87,7 +87,13 @@ fn picks_and_changes_interleave_without_losing_counts() {
 
 #[test]
 fn maxconn_holds_under_contention() {
-    for algorithm in [Algorithm::RoundRobin, Algorithm::LeastConn, Algorithm::P2C, Algorithm::First, Algorithm::Hash] {
+    for algorithm in [
+        Algorithm::RoundRobin,
+        Algorithm::LeastConn,
+        Algorithm::P2C,
+        Algorithm::First,
+        Algorithm::Hash,
+    ] {
         let set = ServerSet::builder()
             .algorithm(algorithm)
             .servers((0..4).map(|i| Server::new(addr(i)).maxconn(Some(3))))

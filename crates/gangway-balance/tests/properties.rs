@@ -13,7 +13,11 @@ fn addr(i: usize) -> SocketAddr {
     SocketAddr::from(([10, 1, (i >> 8) as u8, i as u8], 9000))
 }
 
-fn set_with(algorithm: Algorithm, servers: impl IntoIterator<Item = Server>, seed: u64) -> ServerSet {
+fn set_with(
+    algorithm: Algorithm,
+    servers: impl IntoIterator<Item = Server>,
+    seed: u64,
+) -> ServerSet {
     ServerSet::builder()
         .algorithm(algorithm)
         .random_source(SeededRandom::new(seed))
@@ -44,7 +48,9 @@ fn shares(set: &ServerSet, picks: usize, keyed: bool) -> Vec<usize> {
         let c = set.pick(keyed.then_some(&key[..]), &[]).expect("pick");
         *counts.entry(c.server_id()).or_default() += 1;
     }
-    ids.iter().map(|id| counts.get(id).copied().unwrap_or(0)).collect()
+    ids.iter()
+        .map(|id| counts.get(id).copied().unwrap_or(0))
+        .collect()
 }
 
 proptest! {

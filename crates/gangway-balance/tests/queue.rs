@@ -31,7 +31,10 @@ async fn until(mut done: impl FnMut() -> bool) {
 #[tokio::test(start_paused = true)]
 async fn a_free_server_is_picked_without_waiting() {
     let set = one_slot_set(None);
-    let c = set.pick_queued(None, &[], Duration::from_secs(1)).await.unwrap();
+    let c = set
+        .pick_queued(None, &[], Duration::from_secs(1))
+        .await
+        .unwrap();
     assert_eq!(c.addr(), addr(1));
     assert_eq!(set.queued(), 0);
 }
@@ -41,7 +44,10 @@ async fn waiting_times_out() {
     let set = one_slot_set(None);
     let _held = set.pick(None, &[]).unwrap();
     let started = tokio::time::Instant::now();
-    let err = set.pick_queued(None, &[], Duration::from_secs(5)).await.unwrap_err();
+    let err = set
+        .pick_queued(None, &[], Duration::from_secs(5))
+        .await
+        .unwrap_err();
     assert_eq!(err, PickError::QueueTimeout);
     assert_eq!(started.elapsed(), Duration::from_secs(5));
     assert_eq!(set.queue_timeouts(), 1);
@@ -99,11 +105,16 @@ async fn maxqueue_bounds_the_queue() {
         let waiters: Vec<_> = (0..room)
             .map(|_| {
                 let set = set.clone();
-                tokio::spawn(async move { set.pick_queued(None, &[], Duration::from_secs(60)).await })
+                tokio::spawn(
+                    async move { set.pick_queued(None, &[], Duration::from_secs(60)).await },
+                )
             })
             .collect();
         until(|| set.queued() == room).await;
-        let err = set.pick_queued(None, &[], Duration::from_secs(60)).await.unwrap_err();
+        let err = set
+            .pick_queued(None, &[], Duration::from_secs(60))
+            .await
+            .unwrap_err();
         assert_eq!(err, PickError::QueueFull, "maxqueue {maxqueue:?}");
         for w in waiters {
             w.abort();
