@@ -356,12 +356,14 @@ impl HealthMachine {
     }
 
     /// Sets the state by hand (an operator's `set server ... health up|down`): up means fully
-    /// up, down fully down. Returns the transition when the state changed.
+    /// up, down fully down, unknown starts over as if no check had run. Returns the
+    /// transition when the state changed.
     pub fn force(&mut self, state: Health, now: Instant) -> Option<Transition> {
         let from = self.state;
         self.health = match state {
             Health::Up => self.top(),
-            Health::Down | Health::Unknown => 0,
+            Health::Down => 0,
+            Health::Unknown => self.timing.get_rise(),
         };
         self.consecutive_passed = 0;
         self.consecutive_failed = 0;

@@ -38,7 +38,8 @@ pub struct Timing {
 }
 
 impl Default for Timing {
-    /// HAProxy's defaults: `inter 2s rise 2 fall 3`, a 10 % spread.
+    /// HAProxy's defaults, `inter 2s rise 2 fall 3`, plus a 10 % spread (HAProxy's
+    /// `spread-checks` defaults to 0; a little spread costs nothing and avoids bursts).
     fn default() -> Self {
         Timing::new(Duration::from_secs(2))
     }
