@@ -1,0 +1,217 @@
+//! The load side: opens WebSocket tunnels through a proxy (or straight to the backend) and
+//! measures what moves through them. Every measurement checks its bytes: a tunnel that loses or
+//! adds a byte is an error, never a number.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const CHUNK: usize = 256 * 1024;
+
+/// Which way the bulk of the bytes flows in a throughput run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Client to server (`/ws/sink`).
+    Upload,
+    /// Server to client (`/ws/source/N`).
+    Download,
+}
+
+/// Opens a TCP connection to `addr` and upgrades it on `path`; returns the stream after the 101
+/// and any bytes that arrived behind the response head.
+pub(crate) async fn upgrade(addr: SocketAddr, path: &str) -> io::Result<(TcpStream, Vec<u8>)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: bench.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(req.as_bytes()).await?;
+    let mut buf = Vec::with_capacity(512);
+    let mut tmp = [0u8; 512];
+    loop {
+        let n = stream.read(&mut tmp).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "connection closed before the 101 ({} bytes read)",
+                    buf.len()
+                ),
+            ));
+        }
+        buf.extend_from_slice(&tmp[..n]);
+        if let Some(end) = memchr::memmem::find(&buf, b"\r\n\r\n") {
+            let head = &buf[..end];
+            if !head.starts_with(b"HTTP/1.1 101") {
+                return Err(io::Error::other(format!(
+                    "expected a 101, got {:?}",
+                    String::from_utf8_lossy(&head[..head.len().min(80)])
+                )));
+            }
+            if memchr::memmem::find(head, b"X-Backend: ws").is_none() {
+                return Err(io::Error::other("upgrade reached the HTTP backend"));
+            }
+            let rest = buf[end + 4..].to_vec();
+            return Ok((stream, rest));
+        }
+        if buf.len() > 16 * 1024 {
+            return Err(io::Error::other("response head too large"));
+        }
+    }
+}
+
+/// Moves `bytes_per_conn` through each of `conns` tunnels at once in `direction`; checks every
+/// byte arrived and that half-close propagated (upload: the sink's count only comes back after
+/// the proxy passed on our FIN). Returns the elapsed wall time.
+pub(crate) async fn throughput(
+    addr: SocketAddr,
+    conns: usize,
+    bytes_per_conn: u64,
+    direction: Direction,
+) -> io::Result<Duration> {
+    let path = match direction {
+        Direction::Upload => "/ws/sink".to_owned(),
+        Direction::Download => format!("/ws/source/{bytes_per_conn}"),
+    };
+    let mut tunnels = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        tunnels.push(upgrade(addr, &path).await?);
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(conns);
+    for (mut stream, rest) in tunnels {
+        tasks.push(tokio::spawn(async move {
+            match direction {
+                Direction::Upload => {
+                    let buf = vec![0xa5u8; CHUNK];
+                    let mut left = bytes_per_conn;
+                    while left > 0 {
+                        let n = left.min(CHUNK as u64) as usize;
+                        stream.write_all(&buf[..n]).await?;
+                        left -= n as u64;
+                    }
+                    stream.shutdown().await?;
+                    let mut count = rest;
+                    stream.read_to_end(&mut count).await?;
+                    let got = <[u8; 8]>::try_from(count.as_slice())
+                        .map(u64::from_be_bytes)
+                        .map_err(|_| {
+                            io::Error::other(format!(
+                                "sink answered {} bytes instead of an 8-byte count (half-close not propagated?)",
+                                count.len()
+                            ))
+                        })?;
+                    if got != bytes_per_conn {
+                        return Err(io::Error::other(format!(
+                            "sink received {got} bytes, {bytes_per_conn} were sent"
+                        )));
+                    }
+                }
+                Direction::Download => {
+                    let mut total = rest.len() as u64;
+                    let mut buf = vec![0u8; CHUNK];
+                    loop {
+                        let n = stream.read(&mut buf).await?;
+                        if n == 0 {
+                            break;
+                        }
+                        total += n as u64;
+                    }
+                    if total != bytes_per_conn {
+                        return Err(io::Error::other(format!(
+                            "received {total} bytes, the source sent {bytes_per_conn}"
+                        )));
+                    }
+                }
+            }
+            Ok::<(), io::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(io::Error::other)??;
+    }
+    Ok(start.elapsed())
+}
+
+/// Sends `count` messages of `size` bytes one at a time through an echo tunnel and returns
+/// each round trip's duration, sorted.
+pub(crate) async fn round_trips(
+    addr: SocketAddr,
+    count: usize,
+    size: usize,
+) -> io::Result<Vec<Duration>> {
+    let (mut stream, rest) = upgrade(addr, "/ws/echo").await?;
+    if !rest.is_empty() {
+        return Err(io::Error::other("unexpected bytes after the 101"));
+    }
+    let msg = vec![0x42u8; size];
+    let mut back = vec![0u8; size];
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        let t = Instant::now();
+        stream.write_all(&msg).await?;
+        stream.read_exact(&mut back).await?;
+        samples.push(t.elapsed());
+        if back != msg {
+            return Err(io::Error::other("echo returned different bytes"));
+        }
+    }
+    samples.sort_unstable();
+    Ok(samples)
+}
+
+/// Opens `count` idle echo tunnels and checks each works; returns them to be held open.
+pub(crate) async fn open_idle(addr: SocketAddr, count: usize) -> io::Result<Vec<TcpStream>> {
+    let mut out = Vec::with_capacity(count);
+    // Open in batches so no proxy's accept backlog overflows.
+    for batch in (0..count).collect::<Vec<_>>().chunks(100) {
+        let mut tasks = Vec::with_capacity(batch.len());
+        for _ in batch {
+            tasks.push(tokio::spawn(async move {
+                let (mut s, _) = upgrade(addr, "/ws/echo").await?;
+                s.write_all(b"ping").await?;
+                let mut b = [0u8; 4];
+                s.read_exact(&mut b).await?;
+                if &b != b"ping" {
+                    return Err(io::Error::other("echo mismatch"));
+                }
+                Ok::<_, io::Error>(s)
+            }));
+        }
+        for t in tasks {
+            out.push(t.await.map_err(io::Error::other)??);
+        }
+    }
+    Ok(out)
+}
+
+/// Sends one plain GET and returns which backend answered (`X-Backend`).
+pub(crate) async fn plain_get(addr: SocketAddr, path: &str) -> io::Result<String> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: bench.test\r\nConnection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).await?;
+    let mut resp = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut resp))
+        .await
+        .map_err(|_| io::Error::other("GET timed out"))??;
+    let text = String::from_utf8_lossy(&resp);
+    if !text.starts_with("HTTP/1.1 200") {
+        return Err(io::Error::other(format!(
+            "GET {path}: {}",
+            text.lines().next().unwrap_or("")
+        )));
+    }
+    Ok(text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("X-Backend: ")
+                .or_else(|| l.strip_prefix("x-backend: "))
+        })
+        .unwrap_or("?")
+        .trim()
+        .to_owned())
+}

@@ -1,0 +1,31 @@
+//! The gangway under test: the facade configured like the HAProxy and nginx contenders.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use gangway::prelude::*;
+
+/// Runs a gateway on a loopback port in front of the backend's two ports, prints
+/// `listen=ADDR`, and serves until killed.
+pub(crate) async fn run(http: SocketAddr, ws: SocketAddr) -> io::Result<()> {
+    let ws = Backend::new("ws").server(ws.to_string());
+    let web = Backend::new("http").server(http.to_string());
+    let condition: Condition = "path_beg /ws || hdr(Upgrade) -i websocket"
+        .parse()
+        .map_err(io::Error::other)?;
+    let gateway = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .route(condition, &ws)
+        .default_backend(&web)
+        .timeouts(Timeouts::default().tunnel(Duration::from_secs(3600)))
+        .maxconn(30_000)
+        .build()
+        .map_err(io::Error::other)?
+        .start()
+        .await
+        .map_err(io::Error::other)?;
+    println!("listen={}", gateway.local_addr());
+    std::future::pending::<()>().await;
+    Ok(())
+}

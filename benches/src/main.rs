@@ -1,0 +1,340 @@
+//! The side-by-side comparison of gangway with HAProxy and nginx.
+//!
+//! `cargo run --release -p gangway-benches -- [--runs N] [--quick] [--markdown FILE]` installs
+//! HAProxy, nginx and wrk from Debian's packages when they are missing, starts one backend, then
+//! in turn direct access, gangway, HAProxy (plain and `option splice-auto`) and nginx in front of
+//! it, all on loopback, measures each the same way and prints one table. See
+//! `docs/benchmarks.md` for what each row means and the latest results.
+//!
+//! The same executable plays the backend (`backend`) and the gangway under test (`gateway`) as
+//! child processes, so that each proxy's memory and CPU can be read from its own process.
+
+mod backend;
+mod client;
+mod gateway;
+mod procstat;
+mod proxies;
+mod report;
+
+use std::io::{self, BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use client::Direction;
+use proxies::Contender;
+use report::{Better, Report};
+
+/// Options of a comparison run.
+#[derive(Debug, Clone)]
+struct Options {
+    runs: usize,
+    bytes_per_run: u64,
+    idle_tunnels: usize,
+    round_trips: usize,
+    wrk_seconds: u32,
+    contenders: Vec<Contender>,
+    markdown: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            runs: 3,
+            bytes_per_run: 2 << 30,
+            idle_tunnels: 5000,
+            round_trips: 20_000,
+            wrk_seconds: 5,
+            contenders: vec![
+                Contender::Direct,
+                Contender::Gangway,
+                Contender::Haproxy,
+                Contender::HaproxySplice,
+                Contender::Nginx,
+            ],
+            markdown: None,
+        }
+    }
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: gangway-benches [--runs N] [--quick] [--only NAME,NAME] [--markdown FILE]\n\
+         \x20      gangway-benches backend\n\
+         \x20      gangway-benches gateway --http ADDR --ws ADDR\n\
+         names: direct gangway haproxy haproxy-splice nginx"
+    );
+    std::process::exit(2)
+}
+
+fn parse_options(mut args: impl Iterator<Item = String>) -> Options {
+    let mut o = Options::default();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--runs" => {
+                o.runs = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| usage())
+            }
+            "--quick" => {
+                o.runs = 1;
+                o.bytes_per_run = 256 << 20;
+                o.idle_tunnels = 1000;
+                o.round_trips = 2000;
+                o.wrk_seconds = 2;
+            }
+            "--only" => {
+                let list = args.next().unwrap_or_else(|| usage());
+                o.contenders = list
+                    .split(',')
+                    .map(|n| match n {
+                        "direct" => Contender::Direct,
+                        "gangway" => Contender::Gangway,
+                        "haproxy" => Contender::Haproxy,
+                        "haproxy-splice" => Contender::HaproxySplice,
+                        "nginx" => Contender::Nginx,
+                        _ => usage(),
+                    })
+                    .collect();
+            }
+            "--markdown" => o.markdown = Some(args.next().unwrap_or_else(|| usage())),
+            _ => usage(),
+        }
+    }
+    o
+}
+
+fn main() -> io::Result<()> {
+    let mut args = std::env::args().skip(1).peekable();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    match args.peek().map(String::as_str) {
+        Some("backend") => runtime.block_on(backend::run()),
+        Some("gateway") => {
+            args.next();
+            let (mut http, mut ws) = (None, None);
+            while let Some(a) = args.next() {
+                let v = args.next().and_then(|v| v.parse::<SocketAddr>().ok());
+                match a.as_str() {
+                    "--http" => http = v,
+                    "--ws" => ws = v,
+                    _ => usage(),
+                }
+            }
+            let (Some(http), Some(ws)) = (http, ws) else {
+                usage()
+            };
+            runtime.block_on(gateway::run(http, ws))
+        }
+        _ => {
+            let options = parse_options(args);
+            runtime.block_on(compare(options))
+        }
+    }
+}
+
+async fn compare(o: Options) -> io::Result<()> {
+    proxies::ensure_tools()?;
+    let mut backend = Command::new(std::env::current_exe()?)
+        .arg("backend")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let line = BufReader::new(
+        backend
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("no stdout"))?,
+    )
+    .lines()
+    .next()
+    .transpose()?
+    .unwrap_or_default();
+    let addrs = backend::BackendAddrs::parse(&line)
+        .ok_or_else(|| io::Error::other(format!("backend printed {line:?}")))?;
+
+    let mut report = Report::new(o.contenders.iter().map(|c| c.name()).collect());
+    let result = run_all(&o, addrs, &mut report).await;
+    let _ = backend.kill();
+    let _ = backend.wait();
+    result?;
+
+    let table = report.render();
+    println!("\n{table}");
+    if let Some(path) = &o.markdown {
+        std::fs::write(path, &table)?;
+        eprintln!("table written to {path}");
+    }
+    Ok(())
+}
+
+async fn run_all(o: &Options, addrs: backend::BackendAddrs, report: &mut Report) -> io::Result<()> {
+    for run in 1..=o.runs {
+        for &c in &o.contenders {
+            eprintln!("run {run}/{}: {}", o.runs, c.name());
+            let proxy = tokio::task::block_in_place(|| proxies::start(c, addrs))?;
+            measure(o, c, &proxy, report)
+                .await
+                .map_err(|e| io::Error::other(format!("{}: {e}", c.name())))?;
+        }
+    }
+    Ok(())
+}
+
+async fn measure(
+    o: &Options,
+    c: Contender,
+    p: &proxies::Running,
+    r: &mut Report,
+) -> io::Result<()> {
+    let name = c.name();
+    // Routing first: a proxy that sends traffic to the wrong place is not measured.
+    let to = client::plain_get(p.http, "/index.html").await?;
+    if to != "http" {
+        return Err(io::Error::other(format!("GET / reached the {to} backend")));
+    }
+    let to = client::plain_get(p.ws, "/ws/info").await?;
+    if to != "ws" {
+        return Err(io::Error::other(format!(
+            "GET /ws/info reached the {to} backend"
+        )));
+    }
+
+    let pids = p.pids();
+    let mut cpu = 0.0;
+    let mut moved = 0u64;
+    for conns in [1usize, 8] {
+        for dir in [Direction::Upload, Direction::Download] {
+            let per_conn = o.bytes_per_run / conns as u64;
+            let before = procstat::cpu_seconds(&pids);
+            let elapsed = client::throughput(p.ws, conns, per_conn, dir).await?;
+            cpu += procstat::cpu_seconds(&pids) - before;
+            moved += per_conn * conns as u64;
+            let mib_s = (per_conn * conns as u64) as f64 / (1 << 20) as f64 / elapsed.as_secs_f64();
+            let label = match dir {
+                Direction::Upload => format!("tunnel upload, {conns} conn (MiB/s)"),
+                Direction::Download => format!("tunnel download, {conns} conn (MiB/s)"),
+            };
+            r.add(&label, Better::Higher, name, mib_s);
+        }
+    }
+    if !pids.is_empty() {
+        r.add(
+            "proxy CPU per GiB tunnelled (s)",
+            Better::Lower,
+            name,
+            cpu / (moved as f64 / (1u64 << 30) as f64),
+        );
+    }
+
+    let rtt = client::round_trips(p.ws, o.round_trips, 64).await?;
+    let pct =
+        |q: f64| rtt[((rtt.len() as f64 * q) as usize).min(rtt.len() - 1)].as_secs_f64() * 1e6;
+    r.add("tunnel round trip p50 (us)", Better::Lower, name, pct(0.50));
+    r.add("tunnel round trip p99 (us)", Better::Lower, name, pct(0.99));
+    r.add(
+        "tunnel round trip p99.9 (us)",
+        Better::Lower,
+        name,
+        pct(0.999),
+    );
+
+    let ka = wrk(p.http, o.wrk_seconds, false).await?;
+    r.add(
+        "HTTP keep-alive, 50 conns (req/s)",
+        Better::Higher,
+        name,
+        ka.rps,
+    );
+    r.add(
+        "HTTP keep-alive latency p99 (us)",
+        Better::Lower,
+        name,
+        ka.p99_us,
+    );
+    let nc = wrk(p.http, o.wrk_seconds, true).await?;
+    r.add(
+        "new connections, 50 at once (conn/s)",
+        Better::Higher,
+        name,
+        nc.rps,
+    );
+
+    if !pids.is_empty() {
+        let before = procstat::rss_kib(&pids);
+        let tunnels = client::open_idle(p.ws, o.idle_tunnels).await?;
+        // Let the proxy settle (lazy buffers released after the ping) before reading RSS.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = procstat::rss_kib(&pids);
+        let per = (after.saturating_sub(before)) as f64 * 1024.0 / tunnels.len() as f64;
+        r.add(
+            &format!("memory per idle tunnel, {} open (bytes)", tunnels.len()),
+            Better::Lower,
+            name,
+            per,
+        );
+        drop(tunnels);
+    }
+    Ok(())
+}
+
+/// What wrk reported.
+#[derive(Debug)]
+struct WrkResult {
+    rps: f64,
+    p99_us: f64,
+}
+
+async fn wrk(addr: SocketAddr, seconds: u32, close: bool) -> io::Result<WrkResult> {
+    let mut cmd = tokio::process::Command::new("wrk");
+    cmd.args(["-t2", "-c50", &format!("-d{seconds}s"), "--latency"]);
+    if close {
+        cmd.args(["-H", "Connection: close"]);
+    }
+    cmd.arg(format!("http://{addr}/"));
+    let out = cmd.output().await?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(io::Error::other(format!("wrk failed: {text}")));
+    }
+    for line in text
+        .lines()
+        .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+    {
+        // Error responses mean the proxy is broken, not slow: no rate is reported for them.
+        if line.contains("Non-2xx") {
+            return Err(io::Error::other(format!("wrk: {}", line.trim())));
+        }
+        eprintln!(
+            "  wrk {}: {}",
+            if close { "(close)" } else { "(keep-alive)" },
+            line.trim()
+        );
+    }
+    let rps = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| io::Error::other(format!("no Requests/sec in wrk output: {text}")))?;
+    let p99_us = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .and_then(|v| parse_wrk_time(v.trim()))
+        .unwrap_or(f64::NAN);
+    Ok(WrkResult { rps, p99_us })
+}
+
+fn parse_wrk_time(v: &str) -> Option<f64> {
+    let (num, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic())?);
+    let n: f64 = num.parse().ok()?;
+    Some(match unit {
+        "us" => n,
+        "ms" => n * 1e3,
+        "s" => n * 1e6,
+        "m" => n * 60e6,
+        _ => return None,
+    })
+}

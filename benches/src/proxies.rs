@@ -1,0 +1,349 @@
+//! The contenders: direct access (the limit), gangway, HAProxy (plain and with
+//! `option splice-auto`) and nginx, each configured the same way: `/ws` and upgrade requests to
+//! the WebSocket port, everything else to the HTTP port, tunnels kept for an hour.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::backend::BackendAddrs;
+
+/// One proxy (or none) under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Contender {
+    /// The client talks to the backend itself: the upper bound.
+    Direct,
+    /// gangway, built from this workspace in release mode.
+    Gangway,
+    /// HAProxy with its defaults (keep-alive both sides).
+    Haproxy,
+    /// HAProxy with `option splice-auto` (kernel splicing of tunnels).
+    HaproxySplice,
+    /// nginx with keep-alive upstreams and the usual upgrade map.
+    Nginx,
+}
+
+impl Contender {
+    /// Column title in the report.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Contender::Direct => "direct",
+            Contender::Gangway => "gangway",
+            Contender::Haproxy => "haproxy",
+            Contender::HaproxySplice => "haproxy-splice",
+            Contender::Nginx => "nginx",
+        }
+    }
+}
+
+/// A started contender: where to send plain and upgrade requests, and which processes to watch
+/// for memory and CPU.
+#[derive(Debug)]
+pub(crate) struct Running {
+    /// Where plain HTTP requests go.
+    pub(crate) http: SocketAddr,
+    /// Where upgrade requests go.
+    pub(crate) ws: SocketAddr,
+    child: Option<Child>,
+    _dir: Option<TempDir>,
+}
+
+impl Running {
+    /// The proxy's process id and those of its children (nginx workers), empty for direct.
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        let Some(child) = &self.child else {
+            return Vec::new();
+        };
+        let root = child.id();
+        let mut pids = vec![root];
+        pids.extend(crate::procstat::children(root));
+        pids
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGTERM first so nginx takes its workers down with it.
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A scratch directory removed on drop.
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> io::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("gangway-bench-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A free loopback port: bound to port 0, then released for a child process to bind.
+fn free_port() -> io::Result<SocketAddr> {
+    StdListener::bind("127.0.0.1:0")?.local_addr()
+}
+
+/// Polls until something accepts connections on `addr`, or the deadline passes.
+fn wait_listening(addr: SocketAddr, child: &mut Child, what: &str) -> io::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if StdStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(io::Error::other(format!("{what} exited early: {status}")));
+        }
+        if Instant::now() > deadline {
+            return Err(io::Error::other(format!(
+                "{what} did not listen on {addr} within 20 s"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts `contender` in front of `backend`.
+pub(crate) fn start(contender: Contender, backend: BackendAddrs) -> io::Result<Running> {
+    match contender {
+        Contender::Direct => Ok(Running {
+            http: backend.http,
+            ws: backend.ws,
+            child: None,
+            _dir: None,
+        }),
+        Contender::Gangway => start_gangway(backend),
+        Contender::Haproxy => start_haproxy(backend, false),
+        Contender::HaproxySplice => start_haproxy(backend, true),
+        Contender::Nginx => start_nginx(backend),
+    }
+}
+
+fn start_gangway(backend: BackendAddrs) -> io::Result<Running> {
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .args([
+            "gateway",
+            "--http",
+            &backend.http.to_string(),
+            "--ws",
+            &backend.ws.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let addr = read_addr_line(&mut child, "listen=")?;
+    wait_listening(addr, &mut child, "gangway")?;
+    Ok(Running {
+        http: addr,
+        ws: addr,
+        child: Some(child),
+        _dir: None,
+    })
+}
+
+/// Reads the child's stdout until a line starting with `prefix` gives an address.
+pub(crate) fn read_addr_line(child: &mut Child, prefix: &str) -> io::Result<SocketAddr> {
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| io::Error::other("no stdout"))?;
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next().transpose()? {
+        if let Some(rest) = line.strip_prefix(prefix) {
+            return rest.trim().parse().map_err(io::Error::other);
+        }
+    }
+    Err(io::Error::other(format!(
+        "child exited without printing `{prefix}ADDR`"
+    )))
+}
+
+fn start_haproxy(backend: BackendAddrs, splice: bool) -> io::Result<Running> {
+    let dir = TempDir::new(if splice { "haproxy-splice" } else { "haproxy" })?;
+    let listen = free_port()?;
+    let cfg = haproxy_config(listen, backend, splice);
+    let path = dir.0.join("haproxy.cfg");
+    fs::write(&path, cfg)?;
+    let mut child = Command::new("haproxy")
+        .arg("-db") // foreground, no master-worker: one process to measure
+        .arg("-f")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    wait_listening(listen, &mut child, "haproxy")?;
+    Ok(Running {
+        http: listen,
+        ws: listen,
+        child: Some(child),
+        _dir: Some(dir),
+    })
+}
+
+/// The HAProxy configuration of the comparison (also printed in docs/benchmarks.md).
+pub(crate) fn haproxy_config(listen: SocketAddr, backend: BackendAddrs, splice: bool) -> String {
+    let splice = if splice {
+        "    option splice-auto\n"
+    } else {
+        ""
+    };
+    format!(
+        "global
+    maxconn 30000
+    nbthread 2
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    timeout tunnel 1h
+    maxconn 30000
+{splice}frontend fe
+    bind {listen}
+    acl is_websocket path_beg /ws
+    acl is_websocket hdr(Upgrade) -i WebSocket
+    use_backend ws if is_websocket
+    default_backend http
+backend http
+    server s1 {http}
+backend ws
+    server s1 {ws}
+",
+        http = backend.http,
+        ws = backend.ws,
+    )
+}
+
+fn start_nginx(backend: BackendAddrs) -> io::Result<Running> {
+    let dir = TempDir::new("nginx")?;
+    let listen = free_port()?;
+    let cfg = nginx_config(listen, backend, &dir.0);
+    let path = dir.0.join("nginx.conf");
+    fs::write(&path, cfg)?;
+    let mut child = Command::new("nginx")
+        .arg("-p")
+        .arg(&dir.0)
+        .arg("-c")
+        .arg(&path)
+        .args(["-g", "daemon off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    wait_listening(listen, &mut child, "nginx")?;
+    Ok(Running {
+        http: listen,
+        ws: listen,
+        child: Some(child),
+        _dir: Some(dir),
+    })
+}
+
+/// The nginx configuration of the comparison (also printed in docs/benchmarks.md).
+pub(crate) fn nginx_config(listen: SocketAddr, backend: BackendAddrs, dir: &Path) -> String {
+    let dir = dir.display();
+    format!(
+        "worker_processes 2;
+worker_rlimit_nofile 30000;
+user root;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log error;
+events {{ worker_connections 30000; multi_accept on; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream http_servers {{ server {http}; keepalive 64; }}
+    upstream websocket_servers {{ server {ws}; }}
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
+    map $http_upgrade $by_upgrade {{ default http_servers; ~*websocket websocket_servers; }}
+    server {{
+        listen {listen} backlog=4096;
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $connection_upgrade;
+        proxy_read_timeout 1h;
+        proxy_send_timeout 1h;
+        proxy_buffering off;
+        location /ws {{ proxy_pass http://websocket_servers; }}
+        location / {{ proxy_pass http://$by_upgrade; }}
+    }}
+}}
+",
+        http = backend.http,
+        ws = backend.ws,
+    )
+}
+
+/// Makes sure haproxy, nginx and wrk are installed, installing Debian's packages if not.
+pub(crate) fn ensure_tools() -> io::Result<()> {
+    let missing: Vec<&str> = [
+        ("haproxy", "haproxy"),
+        ("nginx", "nginx-light"),
+        ("wrk", "wrk"),
+    ]
+    .into_iter()
+    .filter(|(bin, _)| !on_path(bin))
+    .map(|(_, pkg)| pkg)
+    .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("installing {missing:?} from Debian's packages");
+    let ok = Command::new("apt-get")
+        .arg("update")
+        .arg("-qq")
+        .status()?
+        .success()
+        && Command::new("apt-get")
+            .args(["install", "-y", "-qq"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()?
+            .success();
+    if !ok {
+        return Err(io::Error::other(format!(
+            "apt-get install {missing:?} failed"
+        )));
+    }
+    // The packages start their system services on port 80; the comparison does not use them.
+    for svc in ["nginx", "haproxy"] {
+        let _ = Command::new("service")
+            .args([svc, "stop"])
+            .stdout(Stdio::null())
+            .status();
+    }
+    Ok(())
+}
+
+fn on_path(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+        .unwrap_or(false)
+        || Path::new("/usr/sbin").join(bin).is_file()
+}
