@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -55,8 +56,8 @@ impl Termination {
 pub(crate) struct AccessLog {
     pub(crate) start: Instant,
     pub(crate) request_line: String,
-    pub(crate) backend: Option<String>,
-    pub(crate) server: Option<String>,
+    pub(crate) backend: Option<Arc<str>>,
+    pub(crate) server: Option<Arc<str>>,
     pub(crate) t_request: Option<Duration>,
     pub(crate) t_queue: Option<Duration>,
     pub(crate) t_connect: Option<Duration>,
@@ -110,8 +111,9 @@ impl AccessLog {
         let _ = write!(self.request_line, "{method} {target} HTTP/1.{minor}");
     }
 
-    /// Emits the line: `client frontend/listener backend/server Tq/Tw/Tc/Tr/Tt status bytes term "request"`.
-    pub(crate) fn emit(&mut self, client: SocketAddr, frontend: &str, listener: &str) {
+    /// Formats the line: `client frontend/listener backend/server Tq/Tw/Tc/Tr/Tt status bytes
+    /// term "request"` (timings in milliseconds, -1 for a phase not reached).
+    pub(crate) fn format(&mut self, client: SocketAddr, frontend: &str, listener: &str) -> &str {
         self.line.clear();
         let total = ms(Some(self.start.elapsed()));
         let _ = write!(
@@ -128,6 +130,50 @@ impl AccessLog {
             self.term.code(),
             self.request_line.escape_debug(),
         );
-        tracing::info!(target: "gangway::access", "{}", self.line);
+        &self.line
+    }
+
+    /// Emits the line as an `info` event at target `gangway::access`.
+    pub(crate) fn emit(&mut self, client: SocketAddr, frontend: &str, listener: &str) {
+        let line = self.format(client, frontend, listener);
+        tracing::info!(target: "gangway::access", "{}", line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn line_has_haproxy_fields() {
+        let mut log = AccessLog::default();
+        log.reset(Instant::now());
+        log.set_request("GET", "/a?b", 1);
+        log.backend = Some(Arc::from("web"));
+        log.server = Some(Arc::from("s1"));
+        log.t_request = Some(Duration::from_millis(2));
+        log.t_queue = Some(Duration::ZERO);
+        log.t_connect = Some(Duration::from_millis(1));
+        log.t_response = Some(Duration::from_millis(7));
+        log.status = 200;
+        log.bytes_out = 42;
+        tokio::time::advance(Duration::from_millis(12)).await;
+        let line = log
+            .format("192.0.2.1:5000".parse().unwrap(), "fe", "l1")
+            .to_owned();
+        assert_eq!(
+            line,
+            "192.0.2.1:5000 fe/l1 web/s1 2/0/1/7/12 200 42 -- \"GET /a?b HTTP/1.1\""
+        );
+        log.reset(Instant::now());
+        log.term = Termination::ClientTimeoutRequest;
+        log.status = 408;
+        let line = log
+            .format("192.0.2.1:5000".parse().unwrap(), "fe", "l1")
+            .to_owned();
+        assert_eq!(
+            line,
+            "192.0.2.1:5000 fe/l1 <NOSRV>/<NOSRV> -1/-1/-1/-1/0 408 0 cR \"\""
+        );
     }
 }

@@ -57,8 +57,17 @@ pub(crate) async fn serve(
         phase,
         shared,
     };
-    conn.run().instrument(span).await;
+    let mut closing = shared_phase(&guard);
+    // Past the grace period of a shutdown, whatever is still running is dropped (sockets close).
+    tokio::select! {
+        _ = conn.run().instrument(span) => {}
+        _ = crate::gateway::reached(&mut closing, Phase::Closing) => {}
+    }
     drop(guard);
+}
+
+fn shared_phase(guard: &ActiveGuard) -> watch::Receiver<Phase> {
+    guard.0.phase.subscribe()
 }
 
 /// What the head of one request asks for, owned so the client buffer can move on.
@@ -224,7 +233,7 @@ impl Conn {
                     let close =
                         !meta.keep_alive || meta.framing != BodyFraming::None || self.draining();
                     if close {
-                        self.fix_close(&mut 0);
+                        self.mark_close();
                     }
                     let ok = self.write_client_out().await;
                     self.shared.metrics.response(status, None);
@@ -247,7 +256,13 @@ impl Conn {
                 } => {
                     self.cbuf.advance(meta.head_len);
                     add(&self.shared.metrics.frontend.requests, 1);
-                    match self.forward(&shared, meta, backend, hashed).await {
+                    let span =
+                        tracing::debug_span!("request", backend = %shared.backends[backend].name);
+                    match self
+                        .forward(&shared, meta, backend, hashed)
+                        .instrument(span)
+                        .await
+                    {
                         Next::KeepAlive => true,
                         Next::Close => false,
                         Next::Tunnel {
@@ -357,7 +372,7 @@ impl Conn {
             self.res_out.clear();
             let body = if up { "OK\n" } else { "Service Unavailable\n" };
             write_simple_response(&mut self.res_out, status, &[], body, false);
-            self.log.backend = Some("<MONITOR>".into());
+            self.log.backend = Some(Arc::from("<MONITOR>"));
             return Plan::Answer { meta, status };
         }
         if shared.options.stats_uri.as_deref() == Some(path) {
@@ -366,13 +381,11 @@ impl Conn {
             write_simple_response(
                 &mut self.res_out,
                 200,
-                &[("Content-Type", "text/plain; version=0.0.4")],
-                "",
+                &[("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                &text,
                 false,
             );
-            // Replace the empty body written above with the metrics text.
-            fix_content_length(&mut self.res_out, &text);
-            self.log.backend = Some("<STATS>".into());
+            self.log.backend = Some(Arc::from("<STATS>"));
             return Plan::Answer { meta, status: 200 };
         }
 
@@ -393,7 +406,7 @@ impl Conn {
                         error_body(*status),
                         false,
                     );
-                    self.log.backend = Some("<DENY>".into());
+                    self.log.backend = Some(Arc::from("<DENY>"));
                     return Plan::Answer {
                         meta,
                         status: *status,
@@ -413,7 +426,7 @@ impl Conn {
                         "",
                         false,
                     );
-                    self.log.backend = Some("<REDIRECT>".into());
+                    self.log.backend = Some(Arc::from("<REDIRECT>"));
                     return Plan::Answer {
                         meta,
                         status: r.status,
@@ -434,7 +447,7 @@ impl Conn {
             return Plan::NoBackend { meta };
         };
         let be = &shared.backends[backend];
-        self.log.backend = Some(be.name.clone());
+        self.log.backend = Some(be.log_name.clone());
         let hashed = hash_key(&be.spec.balance, &head, self.src.ip(), &mut self.key);
         let listener = &shared.listeners[self.listener];
         let actions = || {
@@ -497,7 +510,7 @@ impl Conn {
         let connect_start = Instant::now();
         let mut fresh_only = false;
         loop {
-            self.log.server = Some(be.servers[s].name.clone());
+            self.log.server = Some(be.servers[s].log_name.clone());
             let pooled = if fresh_only || be.spec.mode != ConnectionMode::KeepAlive {
                 None
             } else {
@@ -924,7 +937,7 @@ impl Conn {
     }
 
     /// Makes the answer in `res_out` close the connection.
-    fn fix_close(&mut self, _unused: &mut usize) {
+    fn mark_close(&mut self) {
         if let Some(pos) = find_subslice(&self.res_out, b"\r\n\r\n") {
             self.res_out
                 .splice(pos + 2..pos + 2, b"Connection: close\r\n".iter().copied());
@@ -942,16 +955,6 @@ impl Conn {
 
 fn find_subslice(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
-}
-
-fn fix_content_length(out: &mut Vec<u8>, body: &str) {
-    let text = String::from_utf8_lossy(out).replace(
-        "Content-Length: 0\r\n",
-        &format!("Content-Length: {}\r\n", body.len()),
-    );
-    out.clear();
-    out.extend_from_slice(text.as_bytes());
-    out.extend_from_slice(body.as_bytes());
 }
 
 /// Writes the balance key of a request into `key` for hashing algorithms; `false` when the
@@ -1281,7 +1284,7 @@ where
                 }
             }
         }
-        if status == 101 {
+        if status == 101 || (meta.is_connect && (200..300).contains(&status)) {
             let _ = cw.flush().await;
             return Down::Switch;
         }

@@ -72,7 +72,11 @@ pub(crate) fn write_simple_response(
         put_header(out, n, v.as_bytes());
     }
     let _ = write!(out, "Content-Length: {}\r\n", body.len());
-    if !body.is_empty() {
+    if !body.is_empty()
+        && !extra
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
         out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
     }
     out.extend_from_slice(b"Cache-Control: no-cache\r\n");

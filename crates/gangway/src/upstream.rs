@@ -27,6 +27,7 @@ pub(crate) enum PickFailure {
 pub(crate) struct ServerRt {
     pub(crate) id: ServerId,
     pub(crate) name: String,
+    pub(crate) log_name: std::sync::Arc<str>,
     pub(crate) addr: SocketAddr,
     pub(crate) send_proxy: Option<ProxyVersion>,
     pub(crate) check: bool,
@@ -42,6 +43,7 @@ pub(crate) struct ServerRt {
 #[derive(Debug)]
 pub(crate) struct BackendRt {
     pub(crate) name: String,
+    pub(crate) log_name: std::sync::Arc<str>,
     pub(crate) spec: Backend,
     pub(crate) timeouts: Timeouts,
     pub(crate) set: ServerSet,
@@ -98,6 +100,7 @@ impl BackendRt {
             let (kill, _) = watch::channel(0);
             servers.push(ServerRt {
                 id,
+                log_name: name.as_str().into(),
                 name,
                 addr,
                 send_proxy: s.send_proxy,
@@ -110,6 +113,7 @@ impl BackendRt {
         }
         Ok(BackendRt {
             name: spec.name.clone(),
+            log_name: spec.name.as_str().into(),
             spec: spec.clone(),
             timeouts: spec.timeouts.apply(base),
             set,
