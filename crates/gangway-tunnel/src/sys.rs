@@ -29,15 +29,22 @@ impl Pipe {
             write,
             capacity: DEFAULT_PIPE_SIZE,
         };
+        let fd = pipe.write.as_raw_fd();
         if size != DEFAULT_PIPE_SIZE {
             let requested = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
             // SAFETY: F_SETPIPE_SZ takes an int argument and only acts on the descriptor we own.
-            let granted =
-                unsafe { libc::fcntl(pipe.write.as_raw_fd(), libc::F_SETPIPE_SZ, requested) };
-            // A refused resize (e.g. above /proc/sys/fs/pipe-max-size) keeps the default size.
+            let granted = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, requested) };
             if let Ok(granted) = usize::try_from(granted) {
                 pipe.capacity = granted;
+                return Ok(pipe);
             }
+        }
+        // Refused or not asked: the kernel may still have given less than 16 pages (a user over
+        // `/proc/sys/fs/pipe-user-pages-soft` gets one page), so ask what it is.
+        // SAFETY: F_GETPIPE_SZ takes no argument and only reads the descriptor we own.
+        let actual = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
+        if let Ok(actual) = usize::try_from(actual) {
+            pipe.capacity = actual;
         }
         Ok(pipe)
     }
