@@ -496,4 +496,89 @@ mod tests {
         assert_eq!(frame[..2], [0x88, 0x82]);
         assert_eq!([frame[6] ^ 1, frame[7] ^ 2], 1000u16.to_be_bytes());
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn statuses() -> &'static StatusSet {
+            Box::leak(Box::new("200-299".parse::<StatusSet>().unwrap()))
+        }
+
+        fn body_expect() -> &'static BodyExpect {
+            Box::leak(Box::new(BodyExpect::Contains(b"ready".to_vec())))
+        }
+
+        /// A response the evaluator can decide: chunked or with a length, sometimes with
+        /// interim answers first.
+        fn response() -> impl Strategy<Value = Vec<u8>> {
+            (
+                prop_oneof![Just(200u16), Just(204), Just(302), Just(500)],
+                proptest::collection::vec(any::<u8>(), 0..64),
+                any::<bool>(),
+                any::<bool>(),
+                proptest::collection::vec(1usize..8, 0..4),
+            )
+                .prop_map(|(status, mut body, ready, interim, chunks)| {
+                    if ready {
+                        body.extend_from_slice(b"ready");
+                    }
+                    let mut out = Vec::new();
+                    if interim {
+                        out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    }
+                    out.extend_from_slice(format!("HTTP/1.1 {status} X\r\n").as_bytes());
+                    if status == 204 {
+                        out.extend_from_slice(b"\r\n");
+                    } else if chunks.is_empty() {
+                        out.extend_from_slice(
+                            format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes(),
+                        );
+                        out.extend_from_slice(&body);
+                    } else {
+                        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+                        let mut rest = &body[..];
+                        for size in chunks.iter().cycle() {
+                            if rest.is_empty() {
+                                break;
+                            }
+                            let take = (*size).min(rest.len());
+                            out.extend_from_slice(format!("{take:x}\r\n").as_bytes());
+                            out.extend_from_slice(&rest[..take]);
+                            out.extend_from_slice(b"\r\n");
+                            rest = &rest[take..];
+                        }
+                        out.extend_from_slice(b"0\r\n\r\n");
+                    }
+                    out
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300), eof in any::<bool>()) {
+                let http = ResponseCheck::http("GET", statuses(), Some(body_expect()), 128);
+                let _ = http.evaluate(&bytes, eof);
+                let ws = ResponseCheck::websocket(*b"dGhlIHNhbXBsZSBub25jZQ==", 128);
+                let _ = ws.evaluate(&bytes, eof);
+                let _ = contains_close_frame(&bytes);
+            }
+
+            /// Deciding early never contradicts the verdict on the whole response, and the
+            /// whole response is always decided.
+            #[test]
+            fn prefixes_agree_with_the_whole(bytes in response(), with_body in any::<bool>()) {
+                let expect = with_body.then(body_expect);
+                let eval = ResponseCheck::http("GET", statuses(), expect, 4096);
+                let whole = eval.evaluate(&bytes, false);
+                prop_assert!(whole != Progress::NeedMore, "undecided: {:?}", String::from_utf8_lossy(&bytes));
+                for cut in 0..bytes.len() {
+                    match eval.evaluate(&bytes[..cut], false) {
+                        Progress::NeedMore => {}
+                        early => prop_assert_eq!(&early, &whole, "cut at {}", cut),
+                    }
+                }
+            }
+        }
+    }
 }
