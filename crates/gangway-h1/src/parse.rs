@@ -4,7 +4,9 @@ use httparse::{Header, Status};
 
 use crate::error::{Error, ErrorKind, Side};
 use crate::framing::{Framing, FramingFields};
-use crate::syntax::{TokenList, is_field_vchar, is_tchar, is_token, name_is};
+use crate::syntax::{
+    TokenList, eq_lower, find_byte, is_field_vchar, is_host_char, is_tchar, is_token, name_is,
+};
 use crate::upgrade::{Upgrade, classify_websocket};
 
 /// Head parser configuration: size limits. Cheap to copy; one per listener is typical.
@@ -139,14 +141,11 @@ pub(crate) struct ConnectionFields {
 impl ConnectionFields {
     fn add(&mut self, value: &[u8]) {
         for token in TokenList::new(value) {
-            if token.eq_ignore_ascii_case(b"close") {
-                self.close = true;
-            } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                self.keep_alive = true;
-            } else if token.eq_ignore_ascii_case(b"upgrade") {
-                self.upgrade = true;
-            } else {
-                self.options = true;
+            match token.len() {
+                5 if eq_lower(token, b"close") => self.close = true,
+                10 if eq_lower(token, b"keep-alive") => self.keep_alive = true,
+                7 if eq_lower(token, b"upgrade") => self.upgrade = true,
+                _ => self.options = true,
             }
         }
     }
@@ -183,7 +182,7 @@ pub(crate) struct RequestFields<'b> {
     pub(crate) upgrade_lines: u16,
     pub(crate) upgrade_websocket: bool,
     pub(crate) upgrade_h2c: bool,
-    pub(crate) upgrade_first: Option<&'b str>,
+    pub(crate) upgrade_first: Option<&'b [u8]>,
     pub(crate) ws_key: Option<&'b [u8]>,
     pub(crate) ws_key_count: u16,
     pub(crate) ws_version: Option<&'b [u8]>,
@@ -194,65 +193,67 @@ pub(crate) struct RequestFields<'b> {
 }
 
 impl<'b> RequestFields<'b> {
-    fn scan(headers: &[Header<'b>]) -> Result<Self, Error> {
-        let mut f = Self::default();
+    fn scan(&mut self, headers: &[Header<'b>]) -> Result<(), Error> {
+        let f = self;
         for h in headers {
             let name = h.name;
-            // Dispatch on length first: most fields are none of these and cost one compare.
-            match name.len() {
-                4 if name_is(name, "host") => {
+            let first = name.as_bytes().first().map_or(0, |b| b | 0x20);
+            // Dispatch on length and first letter: most fields are none of these and cost
+            // nothing more.
+            match (name.len(), first) {
+                (4, b'h') if name_is(name, "host") => {
                     f.host_count += 1;
                     f.host.get_or_insert(h.value);
                 }
-                7 if name_is(name, "upgrade") => {
+                (7, b'u') if name_is(name, "upgrade") => {
                     f.upgrade_lines += 1;
                     for proto in TokenList::new(h.value) {
-                        let proto_name = match memchr::memchr(b'/', proto) {
+                        let proto_name = match find_byte(proto, b'/') {
                             Some(i) => &proto[..i],
                             None => proto,
                         };
-                        if proto_name.eq_ignore_ascii_case(b"websocket") {
+                        if eq_lower(proto_name, b"websocket") {
                             f.upgrade_websocket = true;
-                        } else if proto_name.eq_ignore_ascii_case(b"h2c") {
+                        } else if eq_lower(proto_name, b"h2c") {
                             f.upgrade_h2c = true;
                         }
                         if f.upgrade_first.is_none() && is_protocol(proto) {
-                            f.upgrade_first = std::str::from_utf8(proto).ok();
+                            f.upgrade_first = Some(proto);
                         }
                     }
                 }
-                10 if name_is(name, "connection") => f.connection.add(h.value),
-                14 if name_is(name, "content-length") => {
+                (10, b'c') if name_is(name, "connection") => f.connection.add(h.value),
+                (14, b'c') if name_is(name, "content-length") => {
                     f.framing.add_content_length(h.value, Side::Request)?;
                 }
-                14 if name_is(name, "http2-settings") => {
+                (14, b'h') if name_is(name, "http2-settings") => {
                     f.http2_settings.get_or_insert(h.value);
                 }
-                17 if name_is(name, "transfer-encoding") => {
+                (17, b't') if name_is(name, "transfer-encoding") => {
                     f.framing.add_transfer_encoding(h.value, Side::Request)?;
                 }
-                17 if name_is(name, "sec-websocket-key") => {
+                (17, b's') if name_is(name, "sec-websocket-key") => {
                     f.ws_key_count += 1;
                     f.ws_key.get_or_insert(h.value);
                 }
-                21 if name_is(name, "sec-websocket-version") => {
+                (21, b's') if name_is(name, "sec-websocket-version") => {
                     f.ws_version_count += 1;
                     f.ws_version.get_or_insert(h.value);
                 }
-                22 if name_is(name, "sec-websocket-protocol") => {
+                (22, b's') if name_is(name, "sec-websocket-protocol") => {
                     f.ws_protocol_count += 1;
                     f.ws_protocol.get_or_insert(h.value);
                 }
                 _ => {}
             }
         }
-        Ok(f)
+        Ok(())
     }
 }
 
 /// `protocol = protocol-name ["/" protocol-version]` (RFC 9110 7.8).
 fn is_protocol(p: &[u8]) -> bool {
-    match memchr::memchr(b'/', p) {
+    match find_byte(p, b'/') {
         Some(i) => is_token(&p[..i]) && is_token(&p[i + 1..]),
         None => is_token(p),
     }
@@ -322,13 +323,15 @@ impl Parser {
             return Err(Error::req(ErrorKind::Malformed));
         };
         let headers: &'h [Header<'b>] = req.headers;
-        check_line_endings(&window[..head_len], Side::Request)?;
+        let head = &window[..head_len];
+        check_line_endings(head, request_line_end(head, target), headers, Side::Request)?;
         if target.len() > self.max_target_len {
             return Err(Error::req(ErrorKind::UriTooLong));
         }
         check_target(method, target)?;
 
-        let fields = RequestFields::scan(headers)?;
+        let mut fields = RequestFields::default();
+        fields.scan(headers)?;
         match fields.host_count {
             0 if version_minor >= 1 => return Err(Error::req(ErrorKind::MissingHost)),
             0 | 1 => {}
@@ -389,7 +392,8 @@ impl Parser {
         };
         let reason = res.reason.unwrap_or("");
         let headers: &'h [Header<'b>] = res.headers;
-        check_line_endings(&window[..head_len], side)?;
+        let head = &window[..head_len];
+        check_line_endings(head, status_line_end(head, reason), headers, side)?;
         if !(100..=599).contains(&status) {
             return Err(Error::new(ErrorKind::InvalidStatusLine, side, None));
         }
@@ -465,13 +469,77 @@ pub fn parse_response<'h, 'b>(
 }
 
 /// Every LF in the head must follow a CR: httparse accepts bare LF, we do not.
-fn check_line_endings(head: &[u8], side: Side) -> Result<(), Error> {
+///
+/// After a successful httparse run an LF can only end a line, so it is enough to look at
+/// each line's end: after the version, after each field value (past trailing whitespace)
+/// and the final empty line. Anything unexpected falls back to scanning the whole head.
+fn check_line_endings(
+    head: &[u8],
+    start_line_end: Option<usize>,
+    headers: &[Header<'_>],
+    side: Side,
+) -> Result<(), Error> {
+    let base = head.as_ptr() as usize;
+    let crlf_at = |at: usize| -> Option<bool> {
+        match head.get(at..at + 2)? {
+            b"\r\n" => Some(true),
+            [b'\n', _] => Some(false),
+            _ => None,
+        }
+    };
+    let mut lines_ok = start_line_end.and_then(crlf_at) == Some(true);
+    // Leading empty lines (skipped by httparse) end before the start line.
+    lines_ok &= start_line_end.is_some();
+    for h in headers {
+        if !lines_ok {
+            break;
+        }
+        let value_end = (h.value.as_ptr() as usize).wrapping_sub(base) + h.value.len();
+        let mut at = value_end;
+        // Values are trimmed, so whitespace may sit between the value and its CRLF.
+        while matches!(head.get(at), Some(b' ' | b'\t')) {
+            at += 1;
+        }
+        lines_ok = head.get(at..at + 2) == Some(b"\r\n");
+    }
+    if lines_ok && head.ends_with(b"\r\n") && !head.starts_with(b"\n") {
+        // Leading empty lines: every LF there must follow a CR too.
+        let first = head
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .unwrap_or(0);
+        if head[..first].chunks(2).all(|pair| pair == b"\r\n") {
+            return Ok(());
+        }
+    }
     for i in memchr::memchr_iter(b'\n', head) {
         if i == 0 || head[i - 1] != b'\r' {
             return Err(Error::at(ErrorKind::BareLf, side, i));
         }
     }
     Ok(())
+}
+
+/// Offset just past the version at the end of a request line, from the target's position.
+fn request_line_end(head: &[u8], target: &str) -> Option<usize> {
+    let offset = (target.as_ptr() as usize).checked_sub(head.as_ptr() as usize)?;
+    // target SP "HTTP/1.x"
+    Some(offset + target.len() + 1 + 8)
+}
+
+/// Offset just past the reason phrase (or the status code when there is none).
+fn status_line_end(head: &[u8], reason: &str) -> Option<usize> {
+    if reason.is_empty() {
+        // "HTTP/1.x 200" with an empty reason: the line ends after the code, or after "200 ".
+        let first = head.iter().position(|&b| b != b'\r' && b != b'\n')?;
+        let mut at = first + 12;
+        if head.get(at) == Some(&b' ') {
+            at += 1;
+        }
+        return Some(at);
+    }
+    let offset = (reason.as_ptr() as usize).checked_sub(head.as_ptr() as usize)?;
+    Some(offset + reason.len())
 }
 
 /// Target bytes httparse lets through but a URI may not hold, and form vs method.
@@ -496,7 +564,7 @@ fn check_target(method: &str, target: &str) -> Result<(), Error> {
 
 /// `scheme ":" hier-part` with a scheme of ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
 fn is_absolute_form(t: &[u8]) -> bool {
-    let Some(colon) = memchr::memchr(b':', t) else {
+    let Some(colon) = find_byte(t, b':') else {
         return false;
     };
     let scheme = &t[..colon];
@@ -509,7 +577,7 @@ fn is_absolute_form(t: &[u8]) -> bool {
 
 /// `uri-host ":" port` with a non-empty port (RFC 9112 3.2.3).
 fn is_authority_form(t: &[u8]) -> bool {
-    match memchr::memrchr(b':', t) {
+    match t.iter().rposition(|&b| b == b':') {
         Some(i) if i + 1 < t.len() && !t.is_empty() && t[0] != b':' => is_valid_host(t),
         _ => false,
     }
@@ -520,52 +588,38 @@ pub(crate) fn is_valid_host(v: &[u8]) -> bool {
     if v.is_empty() {
         return true;
     }
-    let (host, rest) = if v[0] == b'[' {
-        let Some(close) = memchr::memchr(b']', v) else {
+    if v[0] == b'[' {
+        let Some(close) = find_byte(v, b']') else {
             return false;
         };
         let inner = &v[1..close];
-        if inner.is_empty()
-            || !inner
+        let literal_ok = !inner.is_empty()
+            && inner
                 .iter()
-                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'))
-        {
+                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'));
+        return literal_ok && is_port_suffix(&v[close + 1..]);
+    }
+    // One pass over reg-name bytes, remembering the single `:` that may start the port.
+    let mut colon = None;
+    for (i, &b) in v.iter().enumerate() {
+        if is_host_char(b) {
+            continue;
+        }
+        if b != b':' || colon.is_some() {
             return false;
         }
-        (&v[..0], &v[close + 1..])
-    } else {
-        match memchr::memrchr(b':', v) {
-            Some(i) => (&v[..i], &v[i..]),
-            None => (v, &v[..0]),
-        }
-    };
-    let port_ok = match rest {
+        colon = Some(i);
+    }
+    colon.is_none_or(|i| is_port_suffix(&v[i..]))
+}
+
+/// Empty, or `:` followed by `*DIGIT`.
+fn is_port_suffix(rest: &[u8]) -> bool {
+    match rest {
         [] => true,
         [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
         _ => false,
-    };
-    // reg-name: unreserved / pct-encoded / sub-delims, minus ',' which only list-folding produces.
-    port_ok
-        && host.iter().all(|&b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'-' | b'.'
-                        | b'_'
-                        | b'~'
-                        | b'%'
-                        | b'!'
-                        | b'$'
-                        | b'&'
-                        | b'\''
-                        | b'('
-                        | b')'
-                        | b'*'
-                        | b'+'
-                        | b';'
-                        | b'='
-                )
-        })
+    }
 }
 
 fn classify<'b>(
@@ -592,9 +646,10 @@ fn classify<'b>(
             settings: f.http2_settings,
         });
     }
-    Ok(match f.upgrade_first {
-        Some(token) => Upgrade::Other(token),
-        None => Upgrade::None,
+    // Converted only here: the token bytes were checked to be ASCII `tchar`s.
+    Ok(match f.upgrade_first.map(std::str::from_utf8) {
+        Some(Ok(token)) => Upgrade::Other(token),
+        _ => Upgrade::None,
     })
 }
 
@@ -754,10 +809,11 @@ fn diagnose_field_line(line: &[u8], first_field: bool, complete: bool) -> Option
         });
     }
     let Some(colon) = memchr::memchr(b':', line) else {
-        if let Some(&b) = line.iter().find(|&&b| !is_tchar(b)) {
-            return Some(name_byte_kind(b));
+        if line.iter().any(|&b| b < 0x20 || b == 0x7f) {
+            return Some(ErrorKind::ControlCharInHeaderName);
         }
-        return complete.then_some(ErrorKind::MissingColon);
+        let name_so_far_ok = line.iter().all(|&b| is_tchar(b));
+        return (complete || !name_so_far_ok).then_some(ErrorKind::MissingColon);
     };
     let name = &line[..colon];
     if name.is_empty() {
@@ -780,8 +836,6 @@ fn diagnose_field_line(line: &[u8], first_field: bool, complete: bool) -> Option
 fn name_byte_kind(b: u8) -> ErrorKind {
     if b < 0x20 || b == 0x7f {
         ErrorKind::ControlCharInHeaderName
-    } else if b == b' ' || b == b'\t' {
-        ErrorKind::WhitespaceBeforeColon
     } else {
         ErrorKind::InvalidHeaderName
     }

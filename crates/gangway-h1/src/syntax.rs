@@ -1,11 +1,49 @@
 //! Byte classes and comma-separated token lists from RFC 9110 5.6.
 
 /// `tchar` from RFC 9110 5.6.2.
-pub(crate) const fn is_tchar(b: u8) -> bool {
+const fn tchar_rule(b: u8) -> bool {
     matches!(b,
         b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
         | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
         | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+}
+
+/// reg-name bytes of a Host (unreserved / pct-encoded / sub-delims), minus `,` which only
+/// list-folding of two Host fields produces.
+const fn host_char_rule(b: u8) -> bool {
+    matches!(b,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+        | b'-' | b'.' | b'_' | b'~' | b'%' | b'!' | b'$' | b'&' | b'\''
+        | b'(' | b')' | b'*' | b'+' | b';' | b'=')
+}
+
+/// Builds a 256-entry table from a byte rule at compile time.
+macro_rules! byte_table {
+    ($rule:ident) => {{
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = $rule(i as u8);
+            i += 1;
+        }
+        t
+    }};
+}
+
+/// Lookup tables: one load per byte on the hot path instead of a chain of compares.
+static TCHAR: [bool; 256] = byte_table!(tchar_rule);
+static HOST_CHAR: [bool; 256] = byte_table!(host_char_rule);
+
+/// `tchar` from RFC 9110 5.6.2.
+#[inline]
+pub(crate) fn is_tchar(b: u8) -> bool {
+    TCHAR[b as usize]
+}
+
+/// A byte allowed in a Host reg-name.
+#[inline]
+pub(crate) fn is_host_char(b: u8) -> bool {
+    HOST_CHAR[b as usize]
 }
 
 /// Whether `s` is a non-empty `token`.
@@ -92,7 +130,8 @@ impl<'b> Iterator for TokenIter<'b> {
             if self.rest.is_empty() {
                 return None;
             }
-            let (elem, rest) = match memchr::memchr(b',', self.rest) {
+            // Field values are short: a plain scan beats memchr's setup cost here.
+            let (elem, rest) = match self.rest.iter().position(|&b| b == b',') {
                 Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
                 None => (self.rest, &self.rest[..0]),
             };
@@ -110,10 +149,27 @@ pub(crate) fn split_strict(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value.split(|&b| b == b',').map(trim_ows)
 }
 
+/// Position of `needle` in a short slice (no SIMD setup).
+#[inline]
+pub(crate) fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
 /// Case-insensitive header name comparison against a lowercase ASCII name.
 #[inline]
 pub(crate) fn name_is(name: &str, lower: &str) -> bool {
-    name.len() == lower.len() && name.as_bytes().eq_ignore_ascii_case(lower.as_bytes())
+    eq_lower(name.as_bytes(), lower.as_bytes())
+}
+
+/// ASCII case-insensitive equality against a lowercase literal, inlined: the std version
+/// is an out-of-line call that costs more than these short compares.
+#[inline]
+pub(crate) fn eq_lower(bytes: &[u8], lower: &[u8]) -> bool {
+    bytes.len() == lower.len()
+        && bytes
+            .iter()
+            .zip(lower)
+            .all(|(b, l)| b.to_ascii_lowercase() == *l)
 }
 
 #[cfg(test)]

@@ -99,7 +99,7 @@ impl Upgrade<'_> {
             .filter(|h| h.name.eq_ignore_ascii_case("upgrade"))
             .flat_map(|h| TokenList::new(h.value))
             .any(|t| {
-                let name = memchr::memchr(b'/', t).map_or(t, |i| &t[..i]);
+                let name = crate::syntax::find_byte(t, b'/').map_or(t, |i| &t[..i]);
                 t.eq_ignore_ascii_case(protocol.as_bytes())
                     || name.eq_ignore_ascii_case(protocol.as_bytes())
             });
@@ -167,24 +167,37 @@ pub fn websocket_accept(key: &[u8]) -> [u8; 28] {
     out
 }
 
+/// The 6-bit value of each standard base64 character, 0xff for other bytes.
+static BASE64_VALUE: [u8; 256] = {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut t = [0xff; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+fn base64_value(b: u8) -> Option<u8> {
+    match BASE64_VALUE[b as usize] {
+        0xff => None,
+        v => Some(v),
+    }
+}
+
 /// Whether `key` is the canonical base64 encoding of exactly 16 bytes.
 pub(crate) fn is_valid_websocket_key(key: &[u8]) -> bool {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let [body @ .., b'=', b'='] = key else {
         return false;
     };
-    if body.len() != 22 {
+    if body.len() != 22 || body.iter().any(|&b| BASE64_VALUE[b as usize] == 0xff) {
         return false;
     }
-    let mut last = 0;
-    for &b in body {
-        match ALPHABET.iter().position(|&a| a == b) {
-            Some(v) => last = v,
-            None => return false,
-        }
-    }
-    // The last character carries 2 data bits; the low 4 must be zero in canonical base64.
-    last & 0x0f == 0
+    // The last character carries 4 data bits; the low 4 must be zero in canonical base64.
+    body.last()
+        .and_then(|&b| base64_value(b))
+        .is_some_and(|v| v & 0x0f == 0)
 }
 
 /// RFC 6455 4.1 / 4.2.1 checks for a request whose Upgrade lists `websocket`.
