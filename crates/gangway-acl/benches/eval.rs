@@ -8,21 +8,51 @@ use gangway_acl::{AclSet, Condition, RequestView, RouteTable};
 
 fn websocket_headers() -> Vec<httparse::Header<'static>> {
     vec![
-        httparse::Header { name: "Host", value: b"ws.example.com" },
-        httparse::Header { name: "User-Agent", value: b"Mozilla/5.0 (X11; Linux x86_64)" },
-        httparse::Header { name: "Accept", value: b"*/*" },
-        httparse::Header { name: "Connection", value: b"Upgrade" },
-        httparse::Header { name: "Upgrade", value: b"websocket" },
-        httparse::Header { name: "Sec-WebSocket-Key", value: b"dGhlIHNhbXBsZSBub25jZQ==" },
-        httparse::Header { name: "Sec-WebSocket-Version", value: b"13" },
+        httparse::Header {
+            name: "Host",
+            value: b"ws.example.com",
+        },
+        httparse::Header {
+            name: "User-Agent",
+            value: b"Mozilla/5.0 (X11; Linux x86_64)",
+        },
+        httparse::Header {
+            name: "Accept",
+            value: b"*/*",
+        },
+        httparse::Header {
+            name: "Connection",
+            value: b"Upgrade",
+        },
+        httparse::Header {
+            name: "Upgrade",
+            value: b"websocket",
+        },
+        httparse::Header {
+            name: "Sec-WebSocket-Key",
+            value: b"dGhlIHNhbXBsZSBub25jZQ==",
+        },
+        httparse::Header {
+            name: "Sec-WebSocket-Version",
+            value: b"13",
+        },
     ]
 }
 
 fn plain_headers() -> Vec<httparse::Header<'static>> {
     vec![
-        httparse::Header { name: "Host", value: b"www.example.com" },
-        httparse::Header { name: "User-Agent", value: b"curl/8.5.0" },
-        httparse::Header { name: "Accept", value: b"*/*" },
+        httparse::Header {
+            name: "Host",
+            value: b"www.example.com",
+        },
+        httparse::Header {
+            name: "User-Agent",
+            value: b"curl/8.5.0",
+        },
+        httparse::Header {
+            name: "Accept",
+            value: b"*/*",
+        },
     ]
 }
 
@@ -42,15 +72,21 @@ fn seed_condition(c: &mut Criterion) {
     assert!(cond.eval(&ws_view));
     assert!(!cond.eval(&plain_view));
     let mut group = c.benchmark_group("seed004");
-    group.bench_function("websocket_request", |b| b.iter(|| cond.eval(black_box(&ws_view))));
-    group.bench_function("plain_request", |b| b.iter(|| cond.eval(black_box(&plain_view))));
+    group.bench_function("websocket_request", |b| {
+        b.iter(|| cond.eval(black_box(&ws_view)))
+    });
+    group.bench_function("plain_request", |b| {
+        b.iter(|| cond.eval(black_box(&plain_view)))
+    });
     group.finish();
 }
 
 fn route_table(c: &mut Criterion) {
     let mut table = RouteTable::new();
     for i in 0..1000 {
-        let cond: Condition = format!("{{ path_beg /svc{i}/ }}").parse().expect("rule parses");
+        let cond: Condition = format!("{{ path_beg /svc{i}/ }}")
+            .parse()
+            .expect("rule parses");
         table.push(cond, i);
     }
     table.set_default(usize::MAX);
@@ -61,9 +97,15 @@ fn route_table(c: &mut Criterion) {
     assert_eq!(table.route(&last), Some(&999));
     assert_eq!(table.route(&miss), Some(&usize::MAX));
     let mut group = c.benchmark_group("route_table_1000");
-    group.bench_function("first_rule", |b| b.iter(|| table.route(black_box(&first)).copied()));
-    group.bench_function("last_rule", |b| b.iter(|| table.route(black_box(&last)).copied()));
-    group.bench_function("default", |b| b.iter(|| table.route(black_box(&miss)).copied()));
+    group.bench_function("first_rule", |b| {
+        b.iter(|| table.route(black_box(&first)).copied())
+    });
+    group.bench_function("last_rule", |b| {
+        b.iter(|| table.route(black_box(&last)).copied())
+    });
+    group.bench_function("default", |b| {
+        b.iter(|| table.route(black_box(&miss)).copied())
+    });
     group.finish();
 
     // A table mixing host and header rules, which are evaluated in order.
@@ -107,10 +149,15 @@ fn prefix_file(c: &mut Criterion) {
     let expr = acls
         .parse_expr("hdr_dom(host) -i -f hosts.lst")
         .expect("host ACL parses");
-    let h = [httparse::Header { name: "Host", value: b"www.H4242.example.net:8443" }];
+    let h = [httparse::Header {
+        name: "Host",
+        value: b"www.H4242.example.net:8443",
+    }];
     let view = RequestView::new("GET", "/", &h);
     assert!(expr.eval(&view));
-    c.bench_function("host_dom_10000/hit", |b| b.iter(|| expr.eval(black_box(&view))));
+    c.bench_function("host_dom_10000/hit", |b| {
+        b.iter(|| expr.eval(black_box(&view)))
+    });
 }
 
 criterion_group!(benches, seed_condition, route_table, prefix_file);

@@ -112,10 +112,7 @@ impl AlbRule {
     }
 
     /// Adds an `http-request-method` condition.
-    pub fn http_request_method<S: Into<String>>(
-        self,
-        values: impl IntoIterator<Item = S>,
-    ) -> Self {
+    pub fn http_request_method<S: Into<String>>(self, values: impl IntoIterator<Item = S>) -> Self {
         self.condition(AlbCondition::HttpRequestMethod(strings(values)))
     }
 
@@ -145,7 +142,10 @@ impl AlbRule {
         let here = Position::default();
         let mut parts = Vec::with_capacity(self.conditions.len());
         for condition in &self.conditions {
-            parts.push(compile_condition(condition).map_err(|(value, reason)| Error::pattern(here, &value, reason))?);
+            parts.push(
+                compile_condition(condition)
+                    .map_err(|(value, reason)| Error::pattern(here, &value, reason))?,
+            );
         }
         Ok(Condition::all(parts))
     }
@@ -160,7 +160,11 @@ impl AlbRule {
         let mut i = 0;
         while let Some(field) = words.get(i) {
             i += 1;
-            let kind = if field.literal { None } else { Field::from_name(&field.text) };
+            let kind = if field.literal {
+                None
+            } else {
+                Field::from_name(&field.text)
+            };
             let Some(kind) = kind else {
                 return Err(Error::syntax(field.position, &field.text, FIELDS));
             };
@@ -170,8 +174,20 @@ impl AlbRule {
                         i += 1;
                         Some(w.text.clone())
                     }
-                    Some(w) => return Err(Error::syntax(w.position, &w.text, "a header name after `http-header`")),
-                    None => return Err(Error::syntax(end, "end of input", "a header name after `http-header`")),
+                    Some(w) => {
+                        return Err(Error::syntax(
+                            w.position,
+                            &w.text,
+                            "a header name after `http-header`",
+                        ));
+                    }
+                    None => {
+                        return Err(Error::syntax(
+                            end,
+                            "end of input",
+                            "a header name after `http-header`",
+                        ));
+                    }
                 }
             } else {
                 None
@@ -182,12 +198,19 @@ impl AlbRule {
                     break;
                 }
                 i += 1;
-                validate(kind, &w.text).map_err(|reason| Error::pattern(w.position, &w.text, reason))?;
+                validate(kind, &w.text)
+                    .map_err(|reason| Error::pattern(w.position, &w.text, reason))?;
                 values.push(w.text.clone());
             }
             if values.is_empty() {
-                let (position, found) = words.get(i).map_or((end, "end of input"), |w| (w.position, w.text.as_str()));
-                return Err(Error::syntax(position, found, format!("at least one value for `{}`", field.text)));
+                let (position, found) = words
+                    .get(i)
+                    .map_or((end, "end of input"), |w| (w.position, w.text.as_str()));
+                return Err(Error::syntax(
+                    position,
+                    found,
+                    format!("at least one value for `{}`", field.text),
+                ));
             }
             rule.conditions.push(match kind {
                 Field::PathPattern => AlbCondition::PathPattern(values),
@@ -197,7 +220,9 @@ impl AlbRule {
                     values,
                 },
                 Field::HttpRequestMethod => AlbCondition::HttpRequestMethod(values),
-                Field::QueryString => AlbCondition::QueryString(values.iter().map(|v| query_pair(v)).collect()),
+                Field::QueryString => {
+                    AlbCondition::QueryString(values.iter().map(|v| query_pair(v)).collect())
+                }
                 Field::SourceIp => AlbCondition::SourceIp(values),
             });
         }
@@ -245,12 +270,18 @@ fn strings<S: Into<String>>(values: impl IntoIterator<Item = S>) -> Vec<String> 
 
 fn query_pair(text: &str) -> QueryPair {
     match text.split_once('=') {
-        Some(("", value)) => QueryPair { key: None, value: value.to_owned() },
+        Some(("", value)) => QueryPair {
+            key: None,
+            value: value.to_owned(),
+        },
         Some((key, value)) => QueryPair {
             key: Some(key.to_owned()),
             value: value.to_owned(),
         },
-        None => QueryPair { key: None, value: text.to_owned() },
+        None => QueryPair {
+            key: None,
+            value: text.to_owned(),
+        },
     }
 }
 
@@ -263,7 +294,11 @@ fn validate(field: Field, value: &str) -> Result<(), String> {
 }
 
 fn validate_method(value: &str) -> Result<(), String> {
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_') {
+    if !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+    {
         Ok(())
     } else {
         Err("a method name is made of A-Z, `-` and `_`".to_owned())
@@ -365,18 +400,19 @@ impl GlobGroups {
         host_only: bool,
         name_ignore_case: bool,
     ) -> Result<Condition, (String, String)> {
-        let build = |method: MatchMethod, patterns: Vec<String>| -> Result<Condition, (String, String)> {
-            let first = patterns.first().cloned().unwrap_or_default();
-            Expr::builder(fetch.clone())
-                .method(method)
-                .ignore_case(ignore_case)
-                .host_only(host_only)
-                .name_ignore_case(name_ignore_case)
-                .patterns(patterns)
-                .build()
-                .map(Condition::from)
-                .map_err(|e| (first, e.to_string()))
-        };
+        let build =
+            |method: MatchMethod, patterns: Vec<String>| -> Result<Condition, (String, String)> {
+                let first = patterns.first().cloned().unwrap_or_default();
+                Expr::builder(fetch.clone())
+                    .method(method)
+                    .ignore_case(ignore_case)
+                    .host_only(host_only)
+                    .name_ignore_case(name_ignore_case)
+                    .patterns(patterns)
+                    .build()
+                    .map(Condition::from)
+                    .map_err(|e| (first, e.to_string()))
+            };
         if self.anything {
             return build(MatchMethod::Found, Vec::new());
         }
@@ -413,7 +449,10 @@ fn glob_condition(
 fn compile_condition(condition: &AlbCondition) -> Result<Condition, (String, String)> {
     let nonempty = |values: &[String], field: &str| {
         if values.is_empty() {
-            Err((field.to_owned(), "a condition needs at least one value".to_owned()))
+            Err((
+                field.to_owned(),
+                "a condition needs at least one value".to_owned(),
+            ))
         } else {
             Ok(())
         }
@@ -448,7 +487,10 @@ fn compile_condition(condition: &AlbCondition) -> Result<Condition, (String, Str
         }
         AlbCondition::QueryString(pairs) => {
             if pairs.is_empty() {
-                return Err(("query-string".to_owned(), "a condition needs at least one value".to_owned()));
+                return Err((
+                    "query-string".to_owned(),
+                    "a condition needs at least one value".to_owned(),
+                ));
             }
             let mut parts = Vec::new();
             for pair in pairs {
@@ -456,7 +498,13 @@ fn compile_condition(condition: &AlbCondition) -> Result<Condition, (String, Str
                     name: pair.key.as_deref().map(Into::into),
                     delimiter: b'&',
                 };
-                parts.push(glob_condition(fetch, std::slice::from_ref(&pair.value), true, false, true)?);
+                parts.push(glob_condition(
+                    fetch,
+                    std::slice::from_ref(&pair.value),
+                    true,
+                    false,
+                    true,
+                )?);
             }
             Ok(Condition::any(parts))
         }

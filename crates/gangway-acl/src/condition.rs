@@ -222,7 +222,9 @@ pub struct AclSet {
 
 impl fmt::Debug for AclSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AclSet").field("acls", &self.acls).finish_non_exhaustive()
+        f.debug_struct("AclSet")
+            .field("acls", &self.acls)
+            .finish_non_exhaustive()
     }
 }
 
@@ -327,13 +329,21 @@ impl AclSet {
         let words = lexer::words(line)?;
         let end = lexer::end_position(line);
         let Some(first) = words.first() else {
-            return Err(Error::syntax(end, "end of input", "`acl <name> <fetch> ...`"));
+            return Err(Error::syntax(
+                end,
+                "end of input",
+                "`acl <name> <fetch> ...`",
+            ));
         };
         if !first.is("acl") {
             return Err(Error::syntax(first.position, &first.text, "`acl`"));
         }
         let Some(name) = words.get(1) else {
-            return Err(Error::syntax(end, "end of input", "an ACL name after `acl`"));
+            return Err(Error::syntax(
+                end,
+                "end of input",
+                "an ACL name after `acl`",
+            ));
         };
         self.check_name(name)?;
         let expr = expr::parse_words(&words[2..], End::of_text(line), &*self.loader)?;
@@ -481,7 +491,11 @@ impl<'s> Parser<'s> {
                 break;
             }
             if w.is("}") {
-                return Err(Error::syntax(w.position, "}", format!("{TERM_EXPECTED} (no `{{` is open)")));
+                return Err(Error::syntax(
+                    w.position,
+                    "}",
+                    format!("{TERM_EXPECTED} (no `{{` is open)"),
+                ));
             }
             terms.push(self.term()?);
         }
@@ -508,6 +522,9 @@ impl<'s> Parser<'s> {
         }
         if w.is("{") {
             return self.braced();
+        }
+        if !w.literal && w.text == "!{" {
+            return Ok(negate(self.braced()?));
         }
         if !w.literal && w.text.len() > 1 && w.text.starts_with('!') {
             let inner = Word {
@@ -537,7 +554,11 @@ impl<'s> Parser<'s> {
         let close = &self.words[start + len];
         self.next = start + len + 1;
         if inner.is_empty() {
-            return Err(Error::syntax(close.position, "}", "a fetch expression inside `{ }`"));
+            return Err(Error::syntax(
+                close.position,
+                "}",
+                "a fetch expression inside `{ }`",
+            ));
         }
         let end = End {
             position: close.position,
@@ -551,17 +572,19 @@ impl<'s> Parser<'s> {
     fn atom(&mut self, word: &Word) -> Result<Node, Error> {
         let first = self.next;
         self.next += 1;
-        if !word.literal {
-            if let Some(node) = self.acls.lookup(&word.text) {
-                return Ok(node);
-            }
+        if !word.literal
+            && let Some(node) = self.acls.lookup(&word.text)
+        {
+            return Ok(node);
         }
         match fetch::parse_keyword(&word.text) {
             Ok(_) | Err(KeywordError::BadArgument(_)) => {}
             Err(KeywordError::Unknown) => {
-                let next_looks_like_pattern = self
-                    .peek()
-                    .is_some_and(|n| !n.is("or") && !n.is("||") && (n.text.starts_with('-') || n.text.starts_with('/')));
+                let next_looks_like_pattern = self.peek().is_some_and(|n| {
+                    !n.is("or")
+                        && !n.is("||")
+                        && (n.text.starts_with('-') || n.text.starts_with('/'))
+                });
                 return Err(if word.text.contains('(') || next_looks_like_pattern {
                     Error::UnknownFetch {
                         position: word.position,

@@ -141,8 +141,10 @@ impl Expr {
             ));
         }
         // Domain matching on Host ignores the port, so `example.com` matches `example.com:8080`.
-        if matches!(method, MatchMethod::Str | MatchMethod::End | MatchMethod::Dom)
-            && is_host_header(&fetch)
+        if matches!(
+            method,
+            MatchMethod::Str | MatchMethod::End | MatchMethod::Dom
+        ) && is_host_header(&fetch)
         {
             options.host_only = true;
         }
@@ -301,7 +303,11 @@ pub(crate) fn parse_words(
     loader: &PatternLoader,
 ) -> Result<Expr, Error> {
     let Some(keyword_word) = words.first() else {
-        return Err(Error::syntax(end.position, end.token, "a sample fetch such as `path_beg`"));
+        return Err(Error::syntax(
+            end.position,
+            end.token,
+            "a sample fetch such as `path_beg`",
+        ));
     };
     let keyword = match fetch::parse_keyword(&keyword_word.text) {
         Ok(k) => k,
@@ -312,7 +318,11 @@ pub(crate) fn parse_words(
             });
         }
         Err(KeywordError::BadArgument(reason)) => {
-            return Err(Error::pattern(keyword_word.position, &keyword_word.text, reason));
+            return Err(Error::pattern(
+                keyword_word.position,
+                &keyword_word.text,
+                reason,
+            ));
         }
     };
 
@@ -351,7 +361,11 @@ pub(crate) fn parse_words(
             }
             "-f" => {
                 let Some(file) = words.get(i) else {
-                    return Err(Error::syntax(end.position, end.token, "a pattern file name after `-f`"));
+                    return Err(Error::syntax(
+                        end.position,
+                        end.token,
+                        "a pattern file name after `-f`",
+                    ));
                 };
                 i += 1;
                 files.push((file, PathBuf::from(&file.text)));
@@ -377,20 +391,30 @@ pub(crate) fn parse_words(
     let mut list = PatternList::default();
     while let Some(w) = words.get(i) {
         i += 1;
-        if matches!(method, MatchMethod::Int | MatchMethod::Len) && !w.literal {
-            if let Some(op) = IntOperator::from_word(&w.text) {
-                let Some(value) = words.get(i) else {
-                    return Err(Error::syntax(end.position, end.token, format!("an integer after `{}`", w.text)));
-                };
-                i += 1;
-                let n = value.text.parse::<i64>().map_err(|_| {
-                    Error::syntax(value.position, &value.text, format!("an integer after `{}`", w.text))
-                })?;
-                list.ranges.push(op.range(n));
-                continue;
-            }
+        if matches!(method, MatchMethod::Int | MatchMethod::Len)
+            && !w.literal
+            && let Some(op) = IntOperator::from_word(&w.text)
+        {
+            let Some(value) = words.get(i) else {
+                return Err(Error::syntax(
+                    end.position,
+                    end.token,
+                    format!("an integer after `{}`", w.text),
+                ));
+            };
+            i += 1;
+            let n = value.text.parse::<i64>().map_err(|_| {
+                Error::syntax(
+                    value.position,
+                    &value.text,
+                    format!("an integer after `{}`", w.text),
+                )
+            })?;
+            list.ranges.push(op.range(n));
+            continue;
         }
-        add_pattern(method, &w.text, &mut list).map_err(|r| Error::pattern(w.position, &w.text, r))?;
+        add_pattern(method, &w.text, &mut list)
+            .map_err(|r| Error::pattern(w.position, &w.text, r))?;
     }
 
     for (word, path) in &files {
@@ -421,8 +445,14 @@ pub(crate) fn parse_words(
             "at least one pattern (or `-m found` to test presence)",
         ));
     }
-    Expr::compile(keyword.fetch, method, ignore_case, FetchOptions::default(), &list)
-        .map_err(|reason| Error::pattern(keyword_word.position, &keyword_word.text, reason))
+    Expr::compile(
+        keyword.fetch,
+        method,
+        ignore_case,
+        FetchOptions::default(),
+        &list,
+    )
+    .map_err(|reason| Error::pattern(keyword_word.position, &keyword_word.text, reason))
 }
 
 const METHOD_LIST: &str =
@@ -435,7 +465,9 @@ fn pattern_file_lines(text: &str) -> impl Iterator<Item = (u32, &str)> {
         if line.starts_with('#') {
             return None;
         }
-        let line = line.trim_end_matches(['\r', '\n']).trim_start_matches([' ', '\t']);
+        let line = line
+            .trim_end_matches(['\r', '\n'])
+            .trim_start_matches([' ', '\t']);
         if line.is_empty() {
             return None;
         }
@@ -469,9 +501,15 @@ impl IntOperator {
             IntOperator::Eq => (n, n),
             IntOperator::Ge => (n, i64::MAX),
             // An empty range (lo > hi) never matches; the compiler drops it.
-            IntOperator::Gt => (n.checked_add(1).unwrap_or(i64::MAX), if n == i64::MAX { i64::MIN } else { i64::MAX }),
+            IntOperator::Gt => (
+                n.saturating_add(1),
+                if n == i64::MAX { i64::MIN } else { i64::MAX },
+            ),
             IntOperator::Le => (i64::MIN, n),
-            IntOperator::Lt => (if n == i64::MIN { i64::MAX } else { i64::MIN }, n.checked_sub(1).unwrap_or(i64::MIN)),
+            IntOperator::Lt => (
+                if n == i64::MIN { i64::MAX } else { i64::MIN },
+                n.saturating_sub(1),
+            ),
         }
     }
 }

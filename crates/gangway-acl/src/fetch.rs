@@ -252,11 +252,11 @@ impl Fetch {
                     |v| f(Sample::Str(v)),
                 )
             }),
-            Fetch::Cookie { name } => view::any_cookie(
-                req.headers,
-                name.as_deref().map(str::as_bytes),
-                |v| f(Sample::Str(v)),
-            ),
+            Fetch::Cookie { name } => {
+                view::any_cookie(req.headers, name.as_deref().map(str::as_bytes), |v| {
+                    f(Sample::Str(v))
+                })
+            }
             Fetch::CookieCount { name } => {
                 let mut n = 0usize;
                 view::any_cookie(req.headers, name.as_deref().map(str::as_bytes), |_| {
@@ -442,10 +442,11 @@ pub(crate) fn parse_keyword(word: &str) -> Result<Keyword, KeywordError> {
 /// Splits `path_beg` into (`path`, `beg`); names without a known suffix are returned whole.
 fn split_suffix(name: &str) -> (&str, Option<&str>) {
     const BASES: [&str; 6] = ["path", "url", "hdr", "urlp", "cook", "req.hdr"];
-    if let Some((base, suffix)) = name.rsplit_once('_') {
-        if BASES.contains(&base) && suffix_method(suffix).is_some() {
-            return (base, Some(suffix));
-        }
+    if let Some((base, suffix)) = name.rsplit_once('_')
+        && BASES.contains(&base)
+        && suffix_method(suffix).is_some()
+    {
+        return (base, Some(suffix));
     }
     (name, None)
 }
@@ -469,7 +470,9 @@ fn no_args(args: &[&str], fetch: Fetch) -> Result<Fetch, KeywordError> {
     if args.is_empty() {
         Ok(fetch)
     } else {
-        Err(KeywordError::BadArgument("this fetch takes no argument".to_owned()))
+        Err(KeywordError::BadArgument(
+            "this fetch takes no argument".to_owned(),
+        ))
     }
 }
 
@@ -477,7 +480,9 @@ fn optional_name(args: &[&str]) -> Result<Option<Box<str>>, KeywordError> {
     match args {
         [] => Ok(None),
         [name] => Ok(Some((*name).into())),
-        _ => Err(KeywordError::BadArgument("expected at most one name".to_owned())),
+        _ => Err(KeywordError::BadArgument(
+            "expected at most one name".to_owned(),
+        )),
     }
 }
 
@@ -508,9 +513,15 @@ impl fmt::Display for Fetch {
             Fetch::Query => f.write_str("query"),
             Fetch::Method => f.write_str("method"),
             Fetch::ReqVer => f.write_str("req.ver"),
-            Fetch::Header { name, occurrence: 0 } => write!(f, "req.hdr({})", opt(name)),
+            Fetch::Header {
+                name,
+                occurrence: 0,
+            } => write!(f, "req.hdr({})", opt(name)),
             Fetch::Header { name, occurrence } => write!(f, "req.hdr({},{occurrence})", opt(name)),
-            Fetch::FullHeader { name, occurrence: 0 } => write!(f, "req.fhdr({})", opt(name)),
+            Fetch::FullHeader {
+                name,
+                occurrence: 0,
+            } => write!(f, "req.fhdr({})", opt(name)),
             Fetch::FullHeader { name, occurrence } => {
                 write!(f, "req.fhdr({},{occurrence})", opt(name))
             }

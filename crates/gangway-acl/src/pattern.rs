@@ -189,7 +189,9 @@ impl Matcher {
                 r.contains(i64::try_from(s.len()).unwrap_or(i64::MAX))
             }
             (Matcher::Ip(set), Sample::Ip(ip)) => set.contains(ip),
-            (Matcher::Ip(set), Sample::Str(s)) => parse_ip_sample(s).is_some_and(|ip| set.contains(ip)),
+            (Matcher::Ip(set), Sample::Str(s)) => {
+                parse_ip_sample(s).is_some_and(|ip| set.contains(ip))
+            }
             (Matcher::Str(set), Sample::Str(s)) => set.contains(s),
             (Matcher::Beg(a), Sample::Str(s)) => a.matches(s),
             (Matcher::End(a), Sample::Str(s)) => a.matches(s),
@@ -224,12 +226,19 @@ pub(crate) fn parse_int_prefix(s: &[u8]) -> Option<i64> {
 
 /// Parses a sample string as an IP address (surrounding whitespace allowed).
 pub(crate) fn parse_ip_sample(s: &[u8]) -> Option<IpAddr> {
-    std::str::from_utf8(crate::view::trim_ows(s)).ok()?.parse().ok()
+    std::str::from_utf8(crate::view::trim_ows(s))
+        .ok()?
+        .parse()
+        .ok()
 }
 
 #[inline]
 fn fold(b: u8, ignore_case: bool) -> u8 {
-    if ignore_case { b.to_ascii_lowercase() } else { b }
+    if ignore_case {
+        b.to_ascii_lowercase()
+    } else {
+        b
+    }
 }
 
 /// Whether the sample bytes `s` equal the (folded) pattern bytes `p`.
@@ -291,7 +300,11 @@ pub(crate) struct Trie {
 }
 
 impl Trie {
-    fn new<'p>(patterns: impl Iterator<Item = &'p [u8]>, ignore_case: bool, reversed: bool) -> Trie {
+    fn new<'p>(
+        patterns: impl Iterator<Item = &'p [u8]>,
+        ignore_case: bool,
+        reversed: bool,
+    ) -> Trie {
         let mut build: Vec<(Vec<(u8, u32)>, bool)> = vec![(Vec::new(), false)];
         for pattern in patterns {
             let mut node = 0usize;
@@ -341,7 +354,10 @@ impl Trie {
         if edges.len() <= 8 {
             edges.iter().find(|e| e.0 == b).map(|e| e.1)
         } else {
-            edges.binary_search_by_key(&b, |e| e.0).ok().map(|i| edges[i].1)
+            edges
+                .binary_search_by_key(&b, |e| e.0)
+                .ok()
+                .map(|i| edges[i].1)
         }
     }
 
@@ -384,7 +400,11 @@ pub(crate) enum Affixes {
 }
 
 impl Affixes {
-    fn new<'p>(patterns: impl Iterator<Item = &'p [u8]>, ignore_case: bool, suffix: bool) -> Affixes {
+    fn new<'p>(
+        patterns: impl Iterator<Item = &'p [u8]>,
+        ignore_case: bool,
+        suffix: bool,
+    ) -> Affixes {
         let list: Vec<&[u8]> = patterns.collect();
         if list.len() <= FEW {
             Affixes::Few {
@@ -434,7 +454,10 @@ pub(crate) struct Substrings {
 }
 
 impl Substrings {
-    fn new<'p>(patterns: impl Iterator<Item = &'p [u8]>, ignore_case: bool) -> Result<Self, String> {
+    fn new<'p>(
+        patterns: impl Iterator<Item = &'p [u8]>,
+        ignore_case: bool,
+    ) -> Result<Self, String> {
         let automaton = AhoCorasick::builder()
             .ascii_case_insensitive(ignore_case)
             .build(patterns)
@@ -679,13 +702,21 @@ pub(crate) struct IpSet {
 
 fn v4_range(addr: Ipv4Addr, prefix: u8) -> (u32, u32) {
     let bits = u32::from(addr);
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix.min(32))) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix.min(32)))
+    };
     (bits & mask, (bits & mask) | !mask)
 }
 
 fn v6_range(addr: Ipv6Addr, prefix: u8) -> (u128, u128) {
     let bits = u128::from(addr);
-    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix.min(128))) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix.min(128)))
+    };
     (bits & mask, (bits & mask) | !mask)
 }
 
@@ -768,8 +799,9 @@ pub(crate) fn parse_net(pattern: &str) -> Result<(IpAddr, u8), String> {
 /// Parses one integer pattern: `N`, `a:b`, `:b` or `a:`.
 pub(crate) fn parse_int_range(pattern: &str) -> Result<(i64, i64), String> {
     let int = |s: &str| {
-        s.parse::<i64>()
-            .map_err(|_| "expected an integer, a range `a:b`, or an operator eq/ge/gt/le/lt".to_owned())
+        s.parse::<i64>().map_err(|_| {
+            "expected an integer, a range `a:b`, or an operator eq/ge/gt/le/lt".to_owned()
+        })
     };
     match pattern.split_once(':') {
         None => {
@@ -834,10 +866,15 @@ mod tests {
 
     #[test]
     fn ip_sets_match_mapped_addresses() {
-        let nets: Vec<(IpAddr, u8)> = ["10.0.0.0/8", "192.168.1.1", "2001:db8::/32", "172.16.0.0/255.240.0.0"]
-            .iter()
-            .map(|p| parse_net(p).unwrap())
-            .collect();
+        let nets: Vec<(IpAddr, u8)> = [
+            "10.0.0.0/8",
+            "192.168.1.1",
+            "2001:db8::/32",
+            "172.16.0.0/255.240.0.0",
+        ]
+        .iter()
+        .map(|p| parse_net(p).unwrap())
+        .collect();
         let set = IpSet::new(&nets);
         let cases = [
             ("10.1.2.3", true),
@@ -862,7 +899,15 @@ mod tests {
     #[test]
     fn int_ranges_merge() {
         let r = IntRanges::new(&[(1, 3), (4, 6), (10, 10), (i64::MIN, -5)]);
-        for (n, expected) in [(0, false), (1, true), (5, true), (7, false), (10, true), (-100, true), (-4, false)] {
+        for (n, expected) in [
+            (0, false),
+            (1, true),
+            (5, true),
+            (7, false),
+            (10, true),
+            (-100, true),
+            (-4, false),
+        ] {
             assert_eq!(r.contains(n), expected, "{n}");
         }
         assert_eq!(parse_int_range("3:"), Ok((3, i64::MAX)));
@@ -877,13 +922,30 @@ mod tests {
     fn large_sets_agree_with_small_ones() {
         let pats: Vec<String> = (0..50).map(|i| format!("/p{i}/x")).collect();
         let refs: Vec<&str> = pats.iter().map(String::as_str).collect();
-        for method in [MatchMethod::Str, MatchMethod::Beg, MatchMethod::End, MatchMethod::Sub] {
-            for (sample, expected) in [("/p7/x", true), ("/P7/X", true), ("/p77/x", false), ("/q", false)] {
+        for method in [
+            MatchMethod::Str,
+            MatchMethod::Beg,
+            MatchMethod::End,
+            MatchMethod::Sub,
+        ] {
+            for (sample, expected) in [
+                ("/p7/x", true),
+                ("/P7/X", true),
+                ("/p77/x", false),
+                ("/q", false),
+            ] {
                 let expected = match (method, sample) {
-                    (MatchMethod::Str | MatchMethod::Beg | MatchMethod::End | MatchMethod::Sub, "/p77/x") => false,
+                    (
+                        MatchMethod::Str | MatchMethod::Beg | MatchMethod::End | MatchMethod::Sub,
+                        "/p77/x",
+                    ) => false,
                     _ => expected,
                 };
-                assert_eq!(m(method, true, &refs, sample), expected, "{method} {sample}");
+                assert_eq!(
+                    m(method, true, &refs, sample),
+                    expected,
+                    "{method} {sample}"
+                );
             }
         }
         assert!(m(MatchMethod::Beg, false, &refs, "/p7/xyz"));

@@ -253,7 +253,10 @@ pub(crate) fn eq_folded(lower: &[u8], s: &[u8]) -> bool {
         return false;
     }
     if len < 8 {
-        return lower.iter().zip(s).all(|(x, y)| *x == y.to_ascii_lowercase());
+        return lower
+            .iter()
+            .zip(s)
+            .all(|(x, y)| *x == y.to_ascii_lowercase());
     }
     let mut i = 0;
     while i + 8 <= len {
@@ -367,13 +370,23 @@ mod tests {
     #[test]
     fn eq_folded_matches_eq_ignore_ascii_case() {
         let samples: [&[u8]; 8] = [
-            b"", b"Host", b"UPGRADE", b"Sec-WebSocket-Version", b"x-@[`{-AZaz09",
-            b"\xc3\x89t\xc3\xa9-long-header-name", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"@[`{\x80\xff",
+            b"",
+            b"Host",
+            b"UPGRADE",
+            b"Sec-WebSocket-Version",
+            b"x-@[`{-AZaz09",
+            b"\xc3\x89t\xc3\xa9-long-header-name",
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            b"@[`{\x80\xff",
         ];
         for a in samples {
             for b in samples {
                 let lower = a.to_ascii_lowercase();
-                assert_eq!(eq_folded(&lower, b), lower.eq_ignore_ascii_case(b), "{a:?} {b:?}");
+                assert_eq!(
+                    eq_folded(&lower, b),
+                    lower.eq_ignore_ascii_case(b),
+                    "{a:?} {b:?}"
+                );
             }
             assert!(eq_folded(&a.to_ascii_lowercase(), a));
         }
@@ -419,7 +432,13 @@ mod tests {
             false
         });
         assert_eq!(seen, [b"1".to_vec(), b"3".to_vec()]);
-        assert!(any_url_param(b"a=1&flag", Some(b"flag"), false, b'&', |v| v.is_empty()));
+        assert!(any_url_param(
+            b"a=1&flag",
+            Some(b"flag"),
+            false,
+            b'&',
+            |v| v.is_empty()
+        ));
         assert!(any_url_param(b"A=1", Some(b"a"), true, b'&', |v| v == b"1"));
         assert!(!any_url_param(b"A=1", Some(b"a"), false, b'&', |_| true));
     }

@@ -14,26 +14,110 @@ fn at(line: u32, column: u32) -> Option<Position> {
 fn condition_errors_name_place_token_and_expectation() {
     // (condition text, line, column, words the message must contain)
     let cases: &[(&str, u32, u32, &[&str])] = &[
-        ("pth_beg /ws", 1, 1, &["unknown fetch", "`pth_beg`", "expected a sample fetch"]),
-        ("hdrx(Upgrade) -i ws", 1, 1, &["unknown fetch", "`hdrx(Upgrade)`"]),
-        ("is_websocket", 1, 1, &["unknown ACL", "`is_websocket`", "expected the name of an ACL"]),
-        ("TRUE or", 1, 8, &["unexpected `end of input`", "expected an ACL name"]),
-        ("|| TRUE", 1, 1, &["unexpected `||`", "expected an ACL name"]),
-        ("{ path_beg /ws", 1, 15, &["`end of input`", "`}` closing the `{` at line 1, column 1"]),
+        (
+            "pth_beg /ws",
+            1,
+            1,
+            &["unknown fetch", "`pth_beg`", "expected a sample fetch"],
+        ),
+        (
+            "hdrx(Upgrade) -i ws",
+            1,
+            1,
+            &["unknown fetch", "`hdrx(Upgrade)`"],
+        ),
+        (
+            "is_websocket",
+            1,
+            1,
+            &[
+                "unknown ACL",
+                "`is_websocket`",
+                "expected the name of an ACL",
+            ],
+        ),
+        (
+            "TRUE or",
+            1,
+            8,
+            &["unexpected `end of input`", "expected an ACL name"],
+        ),
+        (
+            "|| TRUE",
+            1,
+            1,
+            &["unexpected `||`", "expected an ACL name"],
+        ),
+        (
+            "{ path_beg /ws",
+            1,
+            15,
+            &["`end of input`", "`}` closing the `{` at line 1, column 1"],
+        ),
         ("TRUE }", 1, 6, &["unexpected `}`", "no `{` is open"]),
-        ("{ }", 1, 3, &["unexpected `}`", "a fetch expression inside `{ }`"]),
-        ("if\n  { path_beg -x /ws }", 2, 14, &["unexpected `-x`", "a flag (-i, -m <method>"]),
-        ("{ path -m bogus /ws }", 1, 11, &["unexpected `bogus`", "a matching method after `-m`"]),
-        ("{ path_beg -m str /ws }", 1, 12, &["`path_beg` already implies `-m beg`"]),
-        ("{ src 10.0.0.0/33 }", 1, 7, &["invalid `10.0.0.0/33`", "mask length"]),
-        ("{ src example.com }", 1, 7, &["invalid `example.com`", "host names are not resolved"]),
-        ("{ hdr_cnt(x) gt }", 1, 17, &["`}`", "an integer after `gt`"]),
-        ("{ hdr_cnt(x) many }", 1, 14, &["invalid `many`", "expected an integer"]),
+        (
+            "{ }",
+            1,
+            3,
+            &["unexpected `}`", "a fetch expression inside `{ }`"],
+        ),
+        (
+            "if\n  { path_beg -x /ws }",
+            2,
+            14,
+            &["unexpected `-x`", "a flag (-i, -m <method>"],
+        ),
+        (
+            "{ path -m bogus /ws }",
+            1,
+            11,
+            &["unexpected `bogus`", "a matching method after `-m`"],
+        ),
+        (
+            "{ path_beg -m str /ws }",
+            1,
+            12,
+            &["`path_beg` already implies `-m beg`"],
+        ),
+        (
+            "{ src 10.0.0.0/33 }",
+            1,
+            7,
+            &["invalid `10.0.0.0/33`", "mask length"],
+        ),
+        (
+            "{ src example.com }",
+            1,
+            7,
+            &["invalid `example.com`", "host names are not resolved"],
+        ),
+        (
+            "{ hdr_cnt(x) gt }",
+            1,
+            17,
+            &["`}`", "an integer after `gt`"],
+        ),
+        (
+            "{ hdr_cnt(x) many }",
+            1,
+            14,
+            &["invalid `many`", "expected an integer"],
+        ),
         ("{ path_reg ^(unclosed }", 1, 12, &["invalid `^(unclosed`"]),
-        ("{ hdr(x) }", 1, 10, &["end of expression", "at least one pattern", "-m found"]),
+        (
+            "{ hdr(x) }",
+            1,
+            10,
+            &["end of expression", "at least one pattern", "-m found"],
+        ),
         ("{ hdr_cnt(x) -m beg 1 }", 1, 3, &["`beg` cannot compare"]),
         ("{ ssl_fc 1 }", 1, 10, &["`-m bool` takes no pattern"]),
-        ("{ hdr(x,first) y }", 1, 3, &["occurrence `first` must be an integer"]),
+        (
+            "{ hdr(x,first) y }",
+            1,
+            3,
+            &["occurrence `first` must be an integer"],
+        ),
         ("{ path(x) /a }", 1, 3, &["takes no argument"]),
         ("{ path \"/unterminated }", 1, 8, &["closing `\"`"]),
     ];
@@ -46,7 +130,10 @@ fn condition_errors_name_place_token_and_expectation() {
             "{text:?}: {message}"
         );
         for needle in *needles {
-            assert!(message.contains(needle), "{text:?}: `{message}` lacks `{needle}`");
+            assert!(
+                message.contains(needle),
+                "{text:?}: `{message}` lacks `{needle}`"
+            );
         }
     }
 }
@@ -77,7 +164,10 @@ fn acl_line_errors() {
 fn acl_must_be_declared_before_use() {
     let mut acls = AclSet::new();
     let err = acls.parse_condition("if is_ws").unwrap_err();
-    assert!(matches!(err, Error::UnknownAcl { ref name, .. } if name == "is_ws"), "{err}");
+    assert!(
+        matches!(err, Error::UnknownAcl { ref name, .. } if name == "is_ws"),
+        "{err}"
+    );
     acls.add_line("acl is_ws path_beg /ws").unwrap();
     assert!(acls.parse_condition("if is_ws").is_ok());
 }
@@ -91,12 +181,24 @@ fn pattern_file_errors_name_file_and_line() {
     });
     let err = acls.parse_expr("src -f nets.lst").unwrap_err();
     let message = err.to_string();
-    assert!(matches!(err, Error::PatternFile { line: 5, .. }), "{message}");
-    assert!(message.starts_with("nets.lst, line 5: invalid pattern `not-an-ip`"), "{message}");
+    assert!(
+        matches!(err, Error::PatternFile { line: 5, .. }),
+        "{message}"
+    );
+    assert!(
+        message.starts_with("nets.lst, line 5: invalid pattern `not-an-ip`"),
+        "{message}"
+    );
 
-    let err = acls.parse_condition("{ path_beg -f missing.lst }").unwrap_err();
+    let err = acls
+        .parse_condition("{ path_beg -f missing.lst }")
+        .unwrap_err();
     assert_eq!(err.position(), at(1, 15));
-    assert!(err.to_string().contains("cannot read pattern file missing.lst: no such file"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("cannot read pattern file missing.lst: no such file"),
+        "{err}"
+    );
     assert!(std::error::Error::source(&err).is_some());
 
     // Patterns from the file and the line are merged.
@@ -113,14 +215,20 @@ fn reading_pattern_files_from_disk() {
     let text = format!("hdr(host) -i -f {}", file.display());
     let expr = Expr::parse(&text).unwrap();
     assert_eq!(expr.pattern_count(), 2);
-    let h = [httparse::Header { name: "host", value: b"WWW.example.com" }];
+    let h = [httparse::Header {
+        name: "host",
+        value: b"WWW.example.com",
+    }];
     assert!(expr.eval(&gangway_acl::RequestView::new("GET", "/", &h)));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn builder_and_alb_errors() {
-    let err = Expr::builder(gangway_acl::Fetch::Src).pattern("nope").build().unwrap_err();
+    let err = Expr::builder(gangway_acl::Fetch::Src)
+        .pattern("nope")
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("invalid `nope`"), "{err}");
     let err = Expr::builder(gangway_acl::Fetch::Path).build().unwrap_err();
     assert!(err.to_string().contains("at least one pattern"), "{err}");
@@ -132,7 +240,14 @@ fn builder_and_alb_errors() {
     let err = AlbRule::parse("http-request-method get").unwrap_err();
     assert!(err.to_string().contains("A-Z"), "{err}");
     let err = AlbRule::parse("host-header").unwrap_err();
-    assert!(err.to_string().contains("at least one value for `host-header`"), "{err}");
-    let err = AlbRule::new().path_pattern(Vec::<String>::new()).compile().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("at least one value for `host-header`"),
+        "{err}"
+    );
+    let err = AlbRule::new()
+        .path_pattern(Vec::<String>::new())
+        .compile()
+        .unwrap_err();
     assert!(err.to_string().contains("at least one value"), "{err}");
 }

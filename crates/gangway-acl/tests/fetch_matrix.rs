@@ -8,17 +8,50 @@ const TARGET: &str = "/api/v1/users.json?id=42&tag=a&tag=b&empty=&flag&Case=Up";
 
 fn headers() -> Vec<httparse::Header<'static>> {
     vec![
-        httparse::Header { name: "Host", value: b"www.Example.com:8080" },
-        httparse::Header { name: "Upgrade", value: b"websocket" },
-        httparse::Header { name: "Connection", value: b"keep-alive, Upgrade" },
-        httparse::Header { name: "X-Forwarded-For", value: b"10.1.2.3, 192.168.0.9" },
-        httparse::Header { name: "x-forwarded-for", value: b"2001:db8::1" },
-        httparse::Header { name: "Cookie", value: b"sid=abc123; theme=dark" },
-        httparse::Header { name: "Cookie", value: b"lang=en" },
-        httparse::Header { name: "Content-Length", value: b"42" },
-        httparse::Header { name: "X-Quoted", value: b"\"a,b\", c" },
-        httparse::Header { name: "Referer", value: b"https://docs.example.org/guide/start?x=1" },
-        httparse::Header { name: "User-Agent", value: b"Mozilla/5.0 (X11)" },
+        httparse::Header {
+            name: "Host",
+            value: b"www.Example.com:8080",
+        },
+        httparse::Header {
+            name: "Upgrade",
+            value: b"websocket",
+        },
+        httparse::Header {
+            name: "Connection",
+            value: b"keep-alive, Upgrade",
+        },
+        httparse::Header {
+            name: "X-Forwarded-For",
+            value: b"10.1.2.3, 192.168.0.9",
+        },
+        httparse::Header {
+            name: "x-forwarded-for",
+            value: b"2001:db8::1",
+        },
+        httparse::Header {
+            name: "Cookie",
+            value: b"sid=abc123; theme=dark",
+        },
+        httparse::Header {
+            name: "Cookie",
+            value: b"lang=en",
+        },
+        httparse::Header {
+            name: "Content-Length",
+            value: b"42",
+        },
+        httparse::Header {
+            name: "X-Quoted",
+            value: b"\"a,b\", c",
+        },
+        httparse::Header {
+            name: "Referer",
+            value: b"https://docs.example.org/guide/start?x=1",
+        },
+        httparse::Header {
+            name: "User-Agent",
+            value: b"Mozilla/5.0 (X11)",
+        },
     ]
 }
 
@@ -36,7 +69,12 @@ fn run(cases: &[(&str, bool)], view: &RequestView<'_>) {
             failures.push(format!("`{expr}` should be {expected}"));
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -80,7 +118,10 @@ fn standard_request_matrix() {
         ("path -m len 18", true),
         ("path -m found", true),
         // url: the whole target
-        ("url /api/v1/users.json?id=42&tag=a&tag=b&empty=&flag&Case=Up", true),
+        (
+            "url /api/v1/users.json?id=42&tag=a&tag=b&empty=&flag&Case=Up",
+            true,
+        ),
         ("url /api/v1/users.json", false),
         ("url_beg /api/v1/users.json?id=", true),
         ("url_end Case=Up", true),
@@ -253,7 +294,10 @@ fn standard_request_matrix() {
 #[test]
 fn variations() {
     // Absolute-form target, HTTP/1.0, no query, plain TCP, IPv6 peer.
-    let h = [httparse::Header { name: "Host", value: b"ws.example.com" }];
+    let h = [httparse::Header {
+        name: "Host",
+        value: b"ws.example.com",
+    }];
     let view = RequestView::new("POST", "http://ws.example.com:8080/ws/chat", &h)
         .with_version_minor(0)
         .with_src("[2001:db8::7]:4000".parse().unwrap());
@@ -294,14 +338,20 @@ fn variations() {
 
     // An IPv4-mapped IPv6 peer is matched as IPv4; 6to4 addresses match IPv4 patterns.
     let view = RequestView::new("GET", "/", &[]).with_src("[::ffff:10.2.3.4]:80".parse().unwrap());
-    run(&[("src 10.0.0.0/8", true), ("src 11.0.0.0/8", false)], &view);
+    run(
+        &[("src 10.0.0.0/8", true), ("src 11.0.0.0/8", false)],
+        &view,
+    );
     let view = RequestView::new("GET", "/", &[]).with_src("[2002:a02:304::1]:80".parse().unwrap());
     run(&[("src 10.2.3.4", true), ("src 10.2.3.5", false)], &view);
 }
 
 #[test]
 fn host_port_is_ignored_for_domain_matching_only() {
-    let h = [httparse::Header { name: "Host", value: b"Example.com:8443" }];
+    let h = [httparse::Header {
+        name: "Host",
+        value: b"Example.com:8443",
+    }];
     let view = RequestView::new("GET", "/", &h);
     run(
         &[
@@ -316,9 +366,18 @@ fn host_port_is_ignored_for_domain_matching_only() {
         ],
         &view,
     );
-    let h = [httparse::Header { name: "Host", value: b"[2001:db8::1]:443" }];
+    let h = [httparse::Header {
+        name: "Host",
+        value: b"[2001:db8::1]:443",
+    }];
     let view = RequestView::new("GET", "/", &h);
-    run(&[("hdr(host) [2001:db8::1]", true), ("hdr_end(host) ::1]", true)], &view);
+    run(
+        &[
+            ("hdr(host) [2001:db8::1]", true),
+            ("hdr_end(host) ::1]", true),
+        ],
+        &view,
+    );
 }
 
 #[test]
@@ -349,6 +408,10 @@ fn many_patterns_agree_with_few() {
         let few = format!("{fetch} {pattern}");
         let many = format!("{fetch}{padding} {pattern}");
         assert_eq!(eval(&few, &view), expected, "{few}");
-        assert_eq!(eval(&many, &view), expected, "{fetch} with 41 patterns, {pattern}");
+        assert_eq!(
+            eval(&many, &view),
+            expected,
+            "{fetch} with 41 patterns, {pattern}"
+        );
     }
 }

@@ -12,7 +12,8 @@ fn frontend(text: &str) -> RouteTable<String> {
         let line = line.trim();
         let line_no = u32::try_from(i + 1).unwrap();
         if line.starts_with("acl ") {
-            acls.add_line(line).unwrap_or_else(|e| panic!("{}", e.at_line(line_no)));
+            acls.add_line(line)
+                .unwrap_or_else(|e| panic!("{}", e.at_line(line_no)));
         } else if let Some(rest) = line.strip_prefix("use_backend ") {
             let (backend, condition) = rest.split_once(' ').expect("use_backend <name> if <cond>");
             let condition = acls
@@ -80,12 +81,27 @@ fn seed_000_zato_path_or_upgrade() {
         &table,
         &[
             (get("/ws", &[]), Some("websockets")),
-            (get("/ws/channel/1", &[("Host", "zato:11224")]), Some("websockets")),
+            (
+                get("/ws/channel/1", &[("Host", "zato:11224")]),
+                Some("websockets"),
+            ),
             (get("/wsx", &[]), Some("websockets")),
-            (get("/chat", &[("Upgrade", "websocket")]), Some("websockets")),
-            (get("/chat", &[("upgrade", "WEBSOCKET")]), Some("websockets")),
-            (get("/chat", &[("Connection", "Upgrade"), ("Upgrade", "h2c")]), None),
-            (get("/zato/ping", &[("User-Agent", "ELB-HealthChecker/2.0")]), None),
+            (
+                get("/chat", &[("Upgrade", "websocket")]),
+                Some("websockets"),
+            ),
+            (
+                get("/chat", &[("upgrade", "WEBSOCKET")]),
+                Some("websockets"),
+            ),
+            (
+                get("/chat", &[("Connection", "Upgrade"), ("Upgrade", "h2c")]),
+                None,
+            ),
+            (
+                get("/zato/ping", &[("User-Agent", "ELB-HealthChecker/2.0")]),
+                None,
+            ),
             (get("/api/ws", &[]), None),
             (get("/WS", &[]), None),
         ],
@@ -130,7 +146,10 @@ fn seed_004_subdomain() {
             (get("/socket", &[("Host", "WS.Example.COM")]), Some("ws")),
             (get("/", &[("Host", "ws.example.com:80")]), Some("ws")),
             (get("/", &[("Host", "www.example.com")]), Some("www")),
-            (get("/", &[("Host", "ws.example.com.evil.org")]), Some("www")),
+            (
+                get("/", &[("Host", "ws.example.com.evil.org")]),
+                Some("www"),
+            ),
             (get("/", &[]), Some("www")),
         ],
     );
@@ -150,7 +169,10 @@ fn seed_004_uri_and_domain() {
         &table,
         &[
             (get("/websockets", &[("Host", "example.com")]), Some("ws")),
-            (get("/WebSockets/feed", &[("Host", "www.example.com")]), Some("ws")),
+            (
+                get("/WebSockets/feed", &[("Host", "www.example.com")]),
+                Some("ws"),
+            ),
             (get("/websockets", &[("Host", "example.org")]), Some("www")),
             (get("/api", &[("Host", "example.com")]), Some("www")),
             (get("/websockets", &[]), Some("www")),
@@ -173,11 +195,21 @@ fn seed_004_upgrade_detection_and_server() {
         &[
             (get("/", &[("Host", "ws.example.com"), UPGRADE]), Some("ws")),
             (
-                get("/chat", &[("Host", "ws.example.com"), ("Connection", "Upgrade"), ("Upgrade", "websocket")]),
+                get(
+                    "/chat",
+                    &[
+                        ("Host", "ws.example.com"),
+                        ("Connection", "Upgrade"),
+                        ("Upgrade", "websocket"),
+                    ],
+                ),
                 Some("ws"),
             ),
             (get("/", &[("Host", "ws.example.com")]), Some("www")),
-            (get("/", &[("Host", "www.example.com"), UPGRADE]), Some("www")),
+            (
+                get("/", &[("Host", "www.example.com"), UPGRADE]),
+                Some("www"),
+            ),
             (get("/", &[UPGRADE]), Some("www")),
         ],
     );
@@ -191,7 +223,14 @@ fn keep_alive_requests_are_routed_one_by_one() {
          use_backend ws if is_websocket
          default_backend www",
     );
-    let on_one_connection = [get("/", &[]), get("/ws/echo", &[UPGRADE]), get("/about", &[])];
+    let on_one_connection = [
+        get("/", &[]),
+        get("/ws/echo", &[UPGRADE]),
+        get("/about", &[]),
+    ];
     let routed: Vec<Option<String>> = on_one_connection.iter().map(|r| route(&table, r)).collect();
-    assert_eq!(routed, [Some("www".into()), Some("ws".into()), Some("www".into())]);
+    assert_eq!(
+        routed,
+        [Some("www".into()), Some("ws".into()), Some("www".into())]
+    );
 }
