@@ -23,7 +23,7 @@ const FULL: u64 = 1 << 63;
 
 /// A leaf's place in the order: full servers last, then `active / weight`, then the
 /// weighted round-robin pass, then server order. Smaller is better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Rank {
     /// `active * 2^16 / weight`, plus `FULL`. With weights up to 256 the fixed point keeps
     /// every comparison of `a1 / w1` with `a2 / w2` exact.
@@ -55,9 +55,26 @@ impl Rank {
     fn is_full(&self) -> bool {
         self.key & FULL != 0
     }
+
+    /// The better (smaller) of two ranks. Which side wins is unpredictable, so the common
+    /// case (different keys) selects without a branch; equal keys (idle servers) go to the
+    /// weighted round-robin pass, then to server order.
+    #[inline]
+    fn min(self, other: Rank) -> Rank {
+        let other_wins = if self.key != other.key {
+            other.key < self.key
+        } else {
+            (other.pass, other.leaf) < (self.pass, self.leaf)
+        };
+        let mask = 0u64.wrapping_sub(u64::from(other_wins));
+        Rank {
+            key: (other.key & mask) | (self.key & !mask),
+            pass: (other.pass & mask) | (self.pass & !mask),
+            leaf: (other.leaf & mask as u32) | (self.leaf & !(mask as u32)),
+        }
+    }
 }
 
-/// Aligned so that two siblings share a cache line.
 #[derive(Debug)]
 #[repr(align(32))]
 struct Node {
