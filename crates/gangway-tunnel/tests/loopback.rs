@@ -63,6 +63,7 @@ struct Setup {
     server_read_ahead: &'static [u8],
     idle: Option<Duration>,
     client_fin: Option<Duration>,
+    server_fin: Option<Duration>,
     lifetime: Option<Duration>,
     buffers: BufferPool,
     pipes: PipePool,
@@ -76,6 +77,7 @@ impl Setup {
             server_read_ahead: b"",
             idle: None,
             client_fin: None,
+            server_fin: None,
             lifetime: None,
             buffers: BufferPool::new(16 * 1024, 16),
             pipes: PipePool::new(16, 64 * 1024),
@@ -108,6 +110,7 @@ where
         .server_read_ahead(setup.server_read_ahead)
         .idle_timeout(setup.idle)
         .client_fin_timeout(setup.client_fin)
+        .server_fin_timeout(setup.server_fin)
         .max_lifetime(setup.lifetime)
         .splice(setup.path == Path::Splice)
         .buffer_pool(setup.buffers.clone())
@@ -339,7 +342,8 @@ async fn sees_the_end(stream: &mut TcpStream) {
 async fn reset_on_either_side_ends_with_an_error_on_that_side() {
     for path in PATHS {
         for reset_side in [Side::Client, Side::Server] {
-            let mut run = start(&Setup::new(path)).await;
+            let setup = Setup::new(path);
+            let mut run = start(&setup).await;
             // Make sure the tunnel is up and moving before the reset.
             run.client.write_all(b"ping").await.unwrap();
             let mut ping = [0u8; 4];
@@ -360,6 +364,7 @@ async fn reset_on_either_side_ends_with_an_error_on_that_side() {
                 other => panic!("{path:?}, reset {reset_side}: ended with {other}"),
             }
             sees_the_end(&mut survivor).await;
+            assert_eq!(setup.buffers.lent() + setup.pipes.lent(), 0, "{path:?}");
         }
     }
 }
@@ -406,6 +411,18 @@ async fn half_closed_timeout_and_max_lifetime() {
             outcome.reason
         );
         assert!(outcome.duration < Duration::from_secs(3600));
+
+        let mut setup = Setup::new(path);
+        setup.idle = Some(Duration::from_secs(3600));
+        setup.server_fin = Some(Duration::from_secs(5));
+        let mut run = start(&setup).await;
+        run.server.shutdown().await.unwrap();
+        let outcome = finished(run.task).await;
+        assert!(
+            matches!(outcome.reason, CloseReason::HalfClosedTimeout(Side::Server)),
+            "{path:?}: {}",
+            outcome.reason
+        );
 
         let mut setup = Setup::new(path);
         setup.idle = Some(Duration::from_secs(30));
@@ -504,5 +521,34 @@ async fn an_idle_tunnel_holds_no_buffer_and_no_pipe() {
         assert!(!run.task.is_finished());
         run.handle.abort();
         finished(run.task).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_the_task_mid_transfer_returns_every_loan() {
+    for path in PATHS {
+        let setup = Setup::new(path);
+        let run = start(&setup).await;
+        let (mut client, mut server) = (run.client, run.server);
+        // Keep bytes moving: the client writes while nobody reads at the server, so the
+        // tunnel holds a full buffer or pipe it cannot deliver.
+        let writer = tokio::spawn(async move {
+            let chunk = vec![7u8; 64 * 1024];
+            while client.write_all(&chunk).await.is_ok() {}
+        });
+        let deadline = tokio::time::Instant::now() + PROMPTLY;
+        while setup.buffers.lent() + setup.pipes.lent() == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path:?}: never borrowed"
+            );
+            tokio::task::yield_now().await;
+        }
+        run.task.abort();
+        assert!(run.task.await.unwrap_err().is_cancelled());
+        assert_eq!(setup.buffers.lent(), 0, "{path:?}: buffer returned");
+        assert_eq!(setup.pipes.lent(), 0, "{path:?}: pipe returned or closed");
+        sees_the_end(&mut server).await;
+        writer.abort();
     }
 }
