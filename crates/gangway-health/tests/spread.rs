@@ -31,11 +31,10 @@ async fn thousand_servers_at_inter_1s_stay_spread() {
         server.seen.accepted.load(Ordering::SeqCst)
     );
     // All at once would be 1000 in flight; uniformly spread checks of well under a
-    // millisecond overlap a handful at a time. The bound leaves room for a busy CI machine.
-    assert!(
-        peak <= SERVERS as usize / 10,
-        "peak {peak} checks in flight"
-    );
+    // millisecond overlap a handful at a time (under 10 here on an idle machine). The bound
+    // leaves room for a starved CI machine, where every check that fell due during a stall
+    // starts right after it (16 test processes on 2 cores peaked at 145).
+    assert!(peak <= SERVERS as usize / 4, "peak {peak} checks in flight");
     let states = checker.states();
     assert_eq!(states.len(), SERVERS as usize);
     assert!(states.iter().all(|(_, s)| *s == Health::Up));
