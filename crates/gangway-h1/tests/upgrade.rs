@@ -267,7 +267,8 @@ fn switching_protocols() {
     let ok = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {ACCEPT}\r\n"
     );
-    let cases: Vec<(&str, &[u8], String, Result<(), ErrorKind>)> = vec![
+    type Case<'a> = (&'a str, &'a [u8], String, Result<(), ErrorKind>);
+    let cases: Vec<Case<'_>> = vec![
         ("valid", &ws, format!("{ok}\r\n"), Ok(())),
         (
             "valid, case differs",
@@ -380,7 +381,13 @@ fn response_outcome(buf: &[u8], method: &str) -> Result<(Framing, bool), ErrorKi
 
 #[test]
 fn responses() {
-    let cases: Vec<(&str, &[u8], &str, Result<(Framing, bool), ErrorKind>)> = vec![
+    type Case<'a> = (
+        &'a str,
+        &'a [u8],
+        &'a str,
+        Result<(Framing, bool), ErrorKind>,
+    );
+    let cases: Vec<Case<'_>> = vec![
         (
             "length",
             b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",
