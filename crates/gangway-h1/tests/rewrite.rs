@@ -20,7 +20,8 @@ fn rewrite_request(input: &str, configure: impl FnOnce(&mut Rewrite<'_>)) -> Str
 #[test]
 fn request_rewrites() {
     let ip = "2001:db8::1".parse().unwrap();
-    let cases: Vec<(&str, &str, Box<dyn Fn(&mut Rewrite<'_>)>, &str)> = vec![
+    type Configure = Box<dyn Fn(&mut Rewrite<'_>)>;
+    let cases: Vec<(&str, &str, Configure, &str)> = vec![
         (
             "hop-by-hop fields dropped",
             "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Secret\r\nKeep-Alive: 5\r\nProxy-Connection: close\r\nTE: trailers\r\nX-Secret: 1\r\nUpgrade: foo\r\nAccept: */*\r\n\r\n",
