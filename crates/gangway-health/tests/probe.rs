@@ -249,6 +249,18 @@ async fn proxy_headers_come_first() {
     assert!(v1.starts_with("PROXY TCP4 127.0.0.1 127.0.0.1 "), "{v1}");
     assert!(v1.contains(&expected_tail), "{v1}");
     assert!(requests[1].starts_with(b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00GET / HTTP/1.1\r\n"));
+    // gangway-proxy-protocol reads both: v1 with the check connection's addresses, v2 LOCAL.
+    use gangway_proxy_protocol::{Command, Status, decode};
+    let Ok(Status::Complete((v1, len))) = decode(&requests[0]) else {
+        panic!("v1 header not decoded: {v1}")
+    };
+    assert_eq!(v1.command(), Command::Proxy);
+    assert_eq!(v1.addresses().destination(), Some(ok.addr));
+    assert!(requests[0][len..].starts_with(b"GET / HTTP/1.1\r\n"));
+    let Ok(Status::Complete((v2, len))) = decode(&requests[1]) else {
+        panic!("v2 header not decoded")
+    };
+    assert_eq!((v2.command(), len), (Command::Local, 16));
     // A TCP check with a PROXY header sends just the header.
     let tcp = TestServer::start(Mode::Ok).await;
     assert_eq!(
