@@ -1,6 +1,6 @@
 //! Backends: named sets of servers with a balance algorithm, health checks and options.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::rules::HeaderAction;
@@ -93,6 +93,8 @@ pub struct Server {
     pub(crate) send_proxy: Option<ProxyVersion>,
     pub(crate) initial_state: ServerState,
     pub(crate) slowstart: Option<Duration>,
+    pub(crate) check_override: Option<Check>,
+    pub(crate) passive: Option<gangway_health::PassivePolicy>,
 }
 
 impl Server {
@@ -116,6 +118,8 @@ impl Server {
             send_proxy: None,
             initial_state: ServerState::Up,
             slowstart: None,
+            check_override: None,
+            passive: None,
         }
     }
 
@@ -170,6 +174,24 @@ impl Server {
     #[must_use]
     pub fn no_check(mut self) -> Self {
         self.check = false;
+        self
+    }
+
+    /// Checks this server with its own [`Check`] instead of the backend's (servers of one
+    /// HAProxy backend may each have their own `inter`, `rise`, `fall`, `port`, `addr`).
+    #[must_use]
+    pub fn check(mut self, check: Check) -> Self {
+        self.check = true;
+        self.check_override = Some(check);
+        self
+    }
+
+    /// How real traffic errors act on this server's health (HAProxy's `observe`, `on-error`,
+    /// `error-limit`); the default reports connection errors, resets and timeouts with
+    /// `on-error fail-check` and `error-limit 10` once the server is health-checked.
+    #[must_use]
+    pub fn observe(mut self, policy: gangway_health::PassivePolicy) -> Self {
+        self.passive = Some(policy);
         self
     }
 
@@ -306,6 +328,10 @@ pub struct Check {
     pub fall: u32,
     /// `timeout check`: longest time for one check (default: the smaller of `inter` and 2 s).
     pub timeout: Option<Duration>,
+    /// `addr`: check this address instead of the server's.
+    pub addr: Option<IpAddr>,
+    /// Extra request headers of HTTP and WebSocket checks (`http-check send hdr`).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Check {
@@ -318,6 +344,8 @@ impl Check {
             rise: 2,
             fall: 3,
             timeout: None,
+            addr: None,
+            headers: Vec::new(),
         }
     }
 
@@ -415,6 +443,20 @@ impl Check {
     #[must_use]
     pub fn fall(mut self, n: u32) -> Self {
         self.fall = n.max(1);
+        self
+    }
+
+    /// Checks this address instead of the server's (`addr`).
+    #[must_use]
+    pub fn addr(mut self, addr: IpAddr) -> Self {
+        self.addr = Some(addr);
+        self
+    }
+
+    /// Adds a request header to HTTP and WebSocket checks.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
     }
 

@@ -103,6 +103,15 @@ pub struct Options {
     pub maxconn: usize,
     /// `option forwardfor`: append the client address to `X-Forwarded-For` (default on).
     pub forward_for: bool,
+    /// The header `option forwardfor header <name>` writes (default `X-Forwarded-For`).
+    pub forward_for_header: String,
+    /// `option forwardfor if-none`: leave the header alone when the request already has one.
+    pub forward_for_if_none: bool,
+    /// `option forwardfor except <net>`: skip clients in this network (address, prefix bits).
+    pub forward_for_except: Option<(std::net::IpAddr, u8)>,
+    /// `errorfile <status> <file>`: complete raw HTTP responses sent instead of the built-in
+    /// answer for these statuses (400, 403, 408, 500, 502, 503, 504, ...).
+    pub error_files: Vec<(u16, Vec<u8>)>,
     /// Set `X-Forwarded-Proto` (default on).
     pub forwarded_proto: bool,
     /// Append an RFC 7239 `Forwarded: for=...;proto=...` header (default off).
@@ -128,6 +137,10 @@ impl Default for Options {
             name: "gangway".into(),
             maxconn: 10_000,
             forward_for: true,
+            forward_for_header: "X-Forwarded-For".into(),
+            forward_for_if_none: false,
+            forward_for_except: None,
+            error_files: Vec::new(),
             forwarded_proto: true,
             forwarded: false,
             monitor_uri: None,
@@ -305,6 +318,15 @@ impl GatewayBuilder {
     #[must_use]
     pub fn forward_for(mut self, on: bool) -> Self {
         self.options.forward_for = on;
+        self
+    }
+
+    /// `errorfile <status>`: send this complete raw HTTP response (head and body) instead of the
+    /// built-in answer for `status`. It should carry `Connection: close` or a correct length.
+    #[must_use]
+    pub fn error_file(mut self, status: u16, response: impl Into<Vec<u8>>) -> Self {
+        self.options.error_files.retain(|(s, _)| *s != status);
+        self.options.error_files.push((status, response.into()));
         self
     }
 

@@ -18,7 +18,13 @@ pub(crate) fn build(backends: &[BackendRt]) -> Result<Checkers, Error> {
     for be in backends {
         let mut per = Vec::new();
         for srv in &be.servers {
-            let Some(check) = be.spec.check.as_ref().filter(|_| srv.check) else {
+            let spec = &be.spec.servers[per.len()];
+            let Some(check) = spec
+                .check_override
+                .as_ref()
+                .or(be.spec.check.as_ref())
+                .filter(|_| srv.check)
+            else {
                 per.push(None);
                 continue;
             };
@@ -51,6 +57,14 @@ pub(crate) fn build(backends: &[BackendRt]) -> Result<Checkers, Error> {
             if let Some(port) = srv.check_port {
                 c = c.port(port);
             }
+            if let Some(addr) = check.addr {
+                c = c.addr(addr);
+            }
+            if !matches!(check.kind, CheckKind::Tcp) {
+                for (n, v) in &check.headers {
+                    c = c.header(n.as_str(), v.as_str());
+                }
+            }
             if let Some(v) = srv.send_proxy {
                 c = c.send_proxy(match v {
                     ProxyVersion::V1 => gangway_health::ProxyHeader::V1,
@@ -73,6 +87,7 @@ pub(crate) fn build(backends: &[BackendRt]) -> Result<Checkers, Error> {
             };
             let checker = HealthChecker::builder(c)
                 .timing(timing)
+                .passive(spec.passive.clone().unwrap_or_default())
                 .initial_state(initial)
                 .server((), srv.addr)
                 .build()

@@ -230,8 +230,11 @@ impl Conn {
                     self.cbuf.advance(meta.head_len);
                     add(&self.shared.metrics.frontend.requests, 1);
                     // An answered request's body (if any) is never read: close after answering.
-                    let close =
-                        !meta.keep_alive || meta.framing != BodyFraming::None || self.draining();
+                    // Denials close too, as HAProxy does after an error answer.
+                    let close = !meta.keep_alive
+                        || meta.framing != BodyFraming::None
+                        || status >= 400
+                        || self.draining();
                     if close {
                         self.mark_close();
                     }
@@ -406,6 +409,12 @@ impl Conn {
                         error_body(*status),
                         false,
                     );
+                    if let Some((_, page)) =
+                        shared.options.error_files.iter().find(|(s, _)| s == status)
+                    {
+                        self.res_out.clear();
+                        self.res_out.extend_from_slice(page);
+                    }
                     self.log.backend = Some(Arc::from("<DENY>"));
                     return Plan::Answer {
                         meta,
@@ -465,7 +474,13 @@ impl Conn {
             &RewriteCtx {
                 client_ip: self.src.ip(),
                 proto: &listener.forwarded_proto,
-                forward_for: shared.options.forward_for,
+                forward_for: shared.options.forward_for
+                    && !shared
+                        .options
+                        .forward_for_except
+                        .is_some_and(|(net, bits)| in_network(self.src.ip(), net, bits)),
+                forward_for_header: &shared.options.forward_for_header,
+                forward_for_if_none: shared.options.forward_for_if_none,
                 forwarded_proto: shared.options.forwarded_proto,
                 forwarded: shared.options.forwarded,
                 mode: be.spec.mode,
@@ -924,7 +939,18 @@ impl Conn {
         } else {
             &[]
         };
-        write_simple_response(&mut self.res_out, status, extra, error_body(status), true);
+        match self
+            .shared
+            .options
+            .error_files
+            .iter()
+            .find(|(s, _)| *s == status)
+        {
+            Some((_, page)) => self.res_out.extend_from_slice(page),
+            None => {
+                write_simple_response(&mut self.res_out, status, extra, error_body(status), true)
+            }
+        }
         let _ = self.write_client_out().await;
         let _ = self.client.shutdown().await;
         self.log.status = status;
@@ -999,10 +1025,41 @@ fn hash_key(
     }
 }
 
+/// Whether `ip` is inside `net/bits` (IPv4-mapped IPv6 addresses count as IPv4).
+fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let bits = u32::from(bits.min(32));
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let bits = u32::from(bits.min(128));
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
 struct RewriteCtx<'a> {
     client_ip: IpAddr,
     proto: &'a str,
     forward_for: bool,
+    forward_for_header: &'a str,
+    forward_for_if_none: bool,
     forwarded_proto: bool,
     forwarded: bool,
     mode: ConnectionMode,
@@ -1027,29 +1084,14 @@ fn write_request_head<'r, I>(
     );
     let removed =
         |name: &str| actions().any(|a| a.removes_existing() && a.name().eq_ignore_ascii_case(name));
-    let mut xff_prev: Option<usize> = None;
+    let is_xff = |name: &str| name.eq_ignore_ascii_case(ctx.forward_for_header);
     for h in head.headers {
         let name = h.name;
         if is_hop_by_hop(name) || named_by_connection(head.headers, name) || removed(name) {
             continue;
         }
-        if ctx.forward_for && name.eq_ignore_ascii_case("x-forwarded-for") {
-            // Merge every earlier X-Forwarded-For line into ours, keeping order.
-            match xff_prev {
-                None => {
-                    xff_prev = Some(out.len());
-                    out.extend_from_slice(b"X-Forwarded-For: ");
-                    out.extend_from_slice(h.value.trim_ascii());
-                    out.extend_from_slice(b"\r\n");
-                }
-                Some(_) => {
-                    let end = out.len() - 2;
-                    let mut tail = Vec::with_capacity(h.value.len() + 2);
-                    tail.extend_from_slice(b", ");
-                    tail.extend_from_slice(h.value.trim_ascii());
-                    out.splice(end..end, tail);
-                }
-            }
+        // Earlier X-Forwarded-For lines are merged into the one line written below.
+        if ctx.forward_for && is_xff(name) {
             continue;
         }
         if ctx.forwarded_proto && name.eq_ignore_ascii_case("x-forwarded-proto") {
@@ -1058,21 +1100,26 @@ fn write_request_head<'r, I>(
         put_header(out, name, h.value);
     }
     if ctx.forward_for {
-        match xff_prev {
-            Some(start) => {
-                // Append our hop to the merged line (it is the last header written by the loop
-                // only if nothing followed, so find its end).
-                let line_end = start + find_subslice(&out[start..], b"\r\n").unwrap_or(0);
-                let ip = ctx.client_ip.to_string();
-                let mut tail = Vec::with_capacity(ip.len() + 2);
-                tail.extend_from_slice(b", ");
-                tail.extend_from_slice(ip.as_bytes());
-                out.splice(line_end..line_end, tail);
+        let mut seen = false;
+        for h in head.headers.iter().filter(|h| is_xff(h.name)) {
+            out.extend_from_slice(if seen { b", " } else { b"" });
+            if !seen {
+                out.extend_from_slice(ctx.forward_for_header.as_bytes());
+                out.extend_from_slice(b": ");
             }
-            None => {
-                let _ = write!(out, "X-Forwarded-For: {}\r\n", ctx.client_ip);
-            }
+            out.extend_from_slice(h.value.trim_ascii());
+            seen = true;
         }
+        if !(seen && ctx.forward_for_if_none) {
+            if seen {
+                out.extend_from_slice(b", ");
+            } else {
+                out.extend_from_slice(ctx.forward_for_header.as_bytes());
+                out.extend_from_slice(b": ");
+            }
+            let _ = write!(out, "{}", ctx.client_ip);
+        }
+        out.extend_from_slice(b"\r\n");
     }
     if ctx.forwarded_proto {
         let _ = write!(out, "X-Forwarded-Proto: {}\r\n", ctx.proto);

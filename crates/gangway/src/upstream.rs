@@ -104,7 +104,7 @@ impl BackendRt {
                 name,
                 addr,
                 send_proxy: s.send_proxy,
-                check: s.check && spec.check.is_some(),
+                check: s.check && (spec.check.is_some() || s.check_override.is_some()),
                 check_port: s.check_port,
                 idle: Mutex::new(Vec::new()),
                 failing: AtomicBool::new(false),

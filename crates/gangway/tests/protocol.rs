@@ -392,3 +392,76 @@ async fn server_close_mode_opens_a_connection_per_request() {
     assert!(String::from_utf8_lossy(&rest).ends_with("www /last\n"));
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn forwardfor_options_and_error_files() {
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(web.addr);
+    let mut options = gangway::Options::default();
+    options.forward_for_header = "X-Client-IP".into();
+    options.forward_for_if_none = true;
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .options(options)
+        .deny("path_beg /private".parse().unwrap(), 403)
+        .error_file(
+            403,
+            &b"HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\nConnection: close\r\n\r\nnope!\n"[..],
+        )
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = gw.local_addr();
+    let _ = get(addr, "/a").await;
+    assert!(
+        web.last_head().contains("X-Client-IP: 127.0.0.1\r\n"),
+        "{}",
+        web.last_head()
+    );
+    let _ = raw_exchange(
+        addr,
+        b"GET /b HTTP/1.1\r\nHost: x\r\nX-Client-IP: 10.1.1.1\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        web.last_head().contains("X-Client-IP: 10.1.1.1\r\n"),
+        "if-none keeps it: {}",
+        web.last_head()
+    );
+    let out = raw_exchange(
+        addr,
+        b"GET /private HTTP/1.1\r\nHost: x\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        String::from_utf8_lossy(&out).ends_with("\r\n\r\nnope!\n"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    gw.shutdown().await;
+
+    // `except` skips trusted networks.
+    let mut options = gangway::Options::default();
+    options.forward_for_except = Some(("127.0.0.0".parse().unwrap(), 8));
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .options(options)
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let _ = get(gw.local_addr(), "/c").await;
+    assert!(
+        !web.last_head().contains("X-Forwarded-For"),
+        "{}",
+        web.last_head()
+    );
+    gw.shutdown().await;
+}

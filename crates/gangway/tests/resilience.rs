@@ -438,3 +438,56 @@ async fn per_listener_maxconn_queues_in_the_backlog() {
     assert_eq!(web.max_in_flight(), 1, "one connection at a time");
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn per_server_check_and_passive_errors() {
+    // Server a has its own fast check; b is never checked actively but is reported by traffic.
+    let a = http_server("a").await;
+    let web = Backend::new("web")
+        .server(
+            Server::at(a.addr).name("a").check(
+                Check::http("/health")
+                    .inter(Duration::from_millis(50))
+                    .fall(1),
+            ),
+        )
+        .server(
+            Server::at(refused_addr().await)
+                .name("b")
+                .check(Check::tcp().inter(Duration::from_secs(3600)))
+                .observe(
+                    gangway::health::PassivePolicy::default()
+                        .error_limit(1)
+                        .on_error("mark-down".parse().unwrap()),
+                ),
+        )
+        .retries(2);
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&web)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    a.set_healthy(false);
+    eventually("a marked down by its own check", || {
+        gw.server_state("web", "a") == Some(ServerState::Down)
+    })
+    .await;
+    a.set_healthy(true);
+    eventually("a back up", || {
+        gw.server_state("web", "a") == Some(ServerState::Up)
+    })
+    .await;
+    // Traffic to b fails to connect: passive health marks it down, requests still succeed on a.
+    for i in 0..6 {
+        let (status, _) = get(gw.local_addr(), &format!("/{i}")).await;
+        assert_eq!(status, 200);
+    }
+    eventually("b marked down by traffic", || {
+        gw.server_state("web", "b") == Some(ServerState::Down)
+    })
+    .await;
+    gw.shutdown().await;
+}
