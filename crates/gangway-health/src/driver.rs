@@ -283,7 +283,11 @@ impl<K: ServerKey> HealthChecker<K> {
         }
     }
 
-    /// Starts checking every server (idempotent). Must be called within a tokio runtime.
+    /// Starts checking every server (idempotent).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime (it spawns one task per server).
     pub fn start(&self) {
         if self.shared.started.swap(true, Ordering::SeqCst) {
             return;
@@ -309,6 +313,10 @@ impl<K: ServerKey> HealthChecker<K> {
 
     /// Adds a server (checked at once if the checker is started). Replaces a server with the
     /// same key.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime when the checker is started.
     pub fn add_server(&self, key: K, addr: SocketAddr) {
         let now = tokio::time::Instant::now().into_std();
         let mut machine = HealthMachine::new(&self.shared.timing, self.shared.initial, now);

@@ -157,9 +157,9 @@ impl Probe {
     /// so nothing here can fail it.
     async fn close_websocket(&mut self, stream: &mut TcpStream, deadline: Instant) {
         let frames_at = {
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            match httparse::Response::new(&mut headers).parse(&self.buf) {
-                Ok(httparse::Status::Complete(len)) => len,
+            let mut headers = [gangway_h1::EMPTY_HEADER; 64];
+            match gangway_h1::parse_response(&self.buf, &mut headers, "GET") {
+                Ok(gangway_h1::Status::Complete(response)) => response.head_len,
                 _ => self.buf.len(),
             }
         };
