@@ -203,9 +203,11 @@ impl ChunkedTracker {
                 Size { digits: digits + 1 }
             }
             (Size { digits: 0 }, _) => return fail(ErrorKind::InvalidChunkSize),
-            (Size { .. } | AfterSize | AfterExtName | AfterExtValue, b'\r') => SizeLf,
+            (Size { .. } | AfterSize | ExtName | AfterExtName | AfterExtValue, b'\r') => SizeLf,
             (Size { .. } | AfterSize, b' ' | b'\t') => AfterSize,
-            (Size { .. } | AfterSize | AfterExtName | AfterExtValue, b';') => ExtNameStart,
+            (Size { .. } | AfterSize | ExtName | AfterExtName | AfterExtValue, b';') => {
+                ExtNameStart
+            }
             (Size { .. } | AfterSize, b'\n') => return fail(ErrorKind::InvalidChunkLineEnding),
             (Size { .. } | AfterSize, _) => return fail(ErrorKind::InvalidChunkSize),
             (ExtNameStart, b' ' | b'\t') => ExtNameStart,
@@ -292,6 +294,7 @@ mod tests {
                 b"3;a=b;c=\"q\\\"d\"\r\nabc\r\n0\r\n\r\n",
                 Ok(Status::Complete(26)),
             ),
+            (b"1;a\r\nx\r\n0;b;c\r\n\r\n", Ok(Status::Complete(17))),
             (b"3 ;a = b\r\nabc\r\n0\r\n\r\n", Ok(Status::Complete(20))),
             (b"0\r\nX-Trailer: 1\r\n\r\n", Ok(Status::Complete(19))),
             (
