@@ -116,7 +116,7 @@ impl fmt::Debug for BufferPool {
 /// A shared, capped pool of kernel pipes for `splice(2)`.
 ///
 /// Pipes cost two file descriptors and kernel memory each, so the pool never has more than
-/// `max_pipes` of them open (lent or idle). A tunnel direction borrows one only while bytes move
+/// `max_pipes` of them open (lent or idle): size it to the process's descriptor limit. A tunnel direction borrows one only while bytes move
 /// and returns it empty; when none is left it copies through a [`BufferPool`] buffer instead.
 /// On platforms other than Linux the pool never lends a pipe.
 ///
@@ -140,8 +140,10 @@ struct PipePoolInner {
 }
 
 impl PipePool {
-    /// How many pipes [`PipePool::global`] may open.
-    pub const DEFAULT_MAX_PIPES: usize = 1024;
+    /// How many pipes [`PipePool::global`] may open: 512 descriptors at most, leaving room
+    /// under common `ulimit -n` settings. Pipes are lent only while bytes move (or wait for a
+    /// slow reader), so a few hundred serve many thousands of tunnels.
+    pub const DEFAULT_MAX_PIPES: usize = 256;
     /// The pipe size [`PipePool::global`] asks for.
     pub const DEFAULT_PIPE_SIZE: usize = 256 * 1024;
 
