@@ -196,3 +196,63 @@ impl std::error::Error for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_say_what_and_where() {
+        let cases: Vec<(Box<dyn std::error::Error>, &str)> = vec![
+            (
+                Box::new(CheckFailure::ConnectRefused),
+                "layer 4 connection problem: connection refused",
+            ),
+            (
+                Box::new(CheckFailure::ResponseTimeout { received: 12 }),
+                "(12 bytes received)",
+            ),
+            (
+                Box::new(CheckFailure::ClosedEarly { received: 3 }),
+                "after 3 bytes",
+            ),
+            (
+                Box::new(CheckFailure::UnexpectedStatus { status: 503 }),
+                "503 is not an expected status",
+            ),
+            (
+                Box::new(CheckFailure::ResponseTooLarge { limit: 256 }),
+                "256-byte check buffer",
+            ),
+            (
+                Box::new(CheckFailure::BadUpgrade {
+                    reason: "Sec-WebSocket-Accept missing or wrong",
+                }),
+                "WebSocket handshake failed: Sec-WebSocket-Accept missing or wrong",
+            ),
+            (
+                Box::new(Error::InvalidStatusList {
+                    input: "200,x".into(),
+                    offset: 4,
+                    reason: "not a number",
+                }),
+                "invalid status list \"200,x\" at byte 4: not a number",
+            ),
+            (
+                Box::new(Error::InvalidRequestPart {
+                    part: "header value",
+                    value: "a\r\nb".into(),
+                }),
+                "invalid check request header value \"a\\r\\nb\"",
+            ),
+        ];
+        for (err, needle) in cases {
+            assert!(err.to_string().contains(needle), "{needle:?} in {err}");
+        }
+        let regex = regex::bytes::Regex::new("(").unwrap_err();
+        let err = Error::InvalidRegex(regex);
+        assert!(std::error::Error::source(&err).is_some());
+        assert!(CheckFailure::Reset.is_layer4());
+        assert!(!CheckFailure::BodyMismatch.is_layer4());
+    }
+}
