@@ -5,9 +5,84 @@ use gangway_acl::AclSet;
 
 use crate::lexer::split_line;
 
+/// `nbsrv(BACKEND) [OP] N`: a test on how many servers of a backend are up. gangway-acl has
+/// no such fetch (it only sees the request); the gateway can act on it in `monitor fail`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NbsrvTest {
+    pub(crate) backend: String,
+    pub(crate) operator: String,
+    pub(crate) value: i64,
+}
+
+impl NbsrvTest {
+    /// Whether the test holds exactly when the backend has no server up.
+    pub(crate) fn is_none_up(&self) -> bool {
+        matches!(
+            (self.operator.as_str(), self.value),
+            ("lt", 1) | ("le", 0) | ("eq", 0)
+        )
+    }
+
+    /// Whether the test holds exactly when the backend has a server up.
+    pub(crate) fn is_some_up(&self) -> bool {
+        matches!((self.operator.as_str(), self.value), ("gt", 0) | ("ge", 1))
+    }
+}
+
+/// Reads `nbsrv(NAME) [-m int] [lt|le|eq|ge|gt] N`.
+pub(crate) fn nbsrv_test(expr: &str) -> Option<NbsrvTest> {
+    let words = split_line(expr, &|_| None).ok()?;
+    let mut values = words.iter().map(|w| w.value.as_str());
+    let backend = values.next()?.strip_prefix("nbsrv(")?.strip_suffix(')')?;
+    let mut rest: Vec<&str> = values.collect();
+    if rest.len() >= 2 && rest[0] == "-m" && rest[1] == "int" {
+        rest.drain(..2);
+    }
+    let (operator, value) = match rest.as_slice() {
+        [value] => ("eq", *value),
+        [operator @ ("lt" | "le" | "eq" | "ge" | "gt"), value] => (*operator, *value),
+        _ => return None,
+    };
+    Some(NbsrvTest {
+        backend: backend.to_owned(),
+        operator: operator.to_owned(),
+        value: value.parse().ok()?,
+    })
+}
+
+/// Replaces anonymous `{ nbsrv(...) ... }` ACLs by `FALSE` so gangway-acl can check the rest.
+pub(crate) fn without_nbsrv(text: &str) -> String {
+    let Ok(words) = split_line(text, &|_| None) else {
+        return text.to_owned();
+    };
+    let mut out: Vec<&str> = Vec::new();
+    let mut index = 0;
+    while index < words.len() {
+        if words[index].value == "{"
+            && let Some(close) = words[index + 1..].iter().position(|w| w.value == "}")
+        {
+            let inner: Vec<&str> = words[index + 1..index + 1 + close]
+                .iter()
+                .map(|w| w.raw)
+                .collect();
+            if nbsrv_test(&inner.join(" ")).is_some() {
+                out.push("FALSE");
+                index += close + 2;
+                continue;
+            }
+        }
+        out.push(words[index].raw);
+        index += 1;
+    }
+    out.join(" ")
+}
+
 /// Checks the text after `acl NAME` with gangway-acl's parser.
 pub(crate) fn check_acl_line(expr: &str) -> Result<(), String> {
     check_acl_words(expr)?;
+    if nbsrv_test(expr).is_some() {
+        return Ok(());
+    }
     AclSet::new()
         .parse_expr(expr)
         .map(|_| ())
@@ -39,7 +114,7 @@ fn check_acl_words(expr: &str) -> Result<(), String> {
 /// with gangway-acl against the section's ACLs.
 pub(crate) fn check_condition(text: &str, acls: &AclSet) -> Result<(), String> {
     check_condition_words(text, acls)?;
-    acls.parse_condition(&format!("if {text}"))
+    acls.parse_condition(&format!("if {}", without_nbsrv(text)))
         .map(|_| ())
         .map_err(|error| error.to_string())
 }
@@ -135,6 +210,28 @@ mod tests {
         for (text, ok) in cases {
             assert_eq!(check_condition(text, &names).is_ok(), *ok, "{text}");
         }
+    }
+
+    #[test]
+    fn nbsrv_tests() {
+        type Case<'a> = (&'a str, Option<(&'a str, &'a str, i64)>);
+        let cases: &[Case<'_>] = &[
+            ("nbsrv(be) lt 1", Some(("be", "lt", 1))),
+            ("nbsrv(dynamic) -m int lt 2", Some(("dynamic", "lt", 2))),
+            ("nbsrv(be) 0", Some(("be", "eq", 0))),
+            ("nbsrv(be) gt 0", Some(("be", "gt", 0))),
+            ("nbsrv be lt 1", None),
+            ("nbsrv(be) lt", None),
+            ("path_beg /x", None),
+        ];
+        for (text, expected) in cases {
+            let got = nbsrv_test(text);
+            let got = got
+                .as_ref()
+                .map(|t| (t.backend.as_str(), t.operator.as_str(), t.value));
+            assert_eq!(got, *expected, "{text}");
+        }
+        assert_eq!(without_nbsrv("{ nbsrv(be) lt 1 } || down"), "FALSE || down");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use gangway::{
 };
 
 use crate::Loaded;
+use crate::acl::{NbsrvTest, nbsrv_test};
 use crate::error::{Diagnostic, Error};
 use crate::model::{self, *};
 
@@ -55,6 +56,7 @@ pub fn plan(loaded: &Loaded, options: PlanOptions) -> Result<Plan, Error> {
     let mut planner = Planner {
         file: &loaded.file,
         config: &loaded.config,
+        nbsrv_names: Vec::new(),
         errors: Vec::new(),
         warnings: Vec::new(),
     };
@@ -85,6 +87,8 @@ pub fn plan(loaded: &Loaded, options: PlanOptions) -> Result<Plan, Error> {
 struct Planner<'a> {
     file: &'a str,
     config: &'a Config,
+    /// Names of the current frontend's `nbsrv()` ACLs.
+    nbsrv_names: Vec<String>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
 }
@@ -127,6 +131,20 @@ impl Planner<'_> {
         keyword: &str,
     ) -> Option<Condition> {
         let text = condition_text(condition)?;
+        let nbsrv_names: Vec<&str> = self.nbsrv_names.iter().map(String::as_str).collect();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if text.contains("nbsrv(")
+            || words
+                .iter()
+                .any(|w| nbsrv_names.contains(&w.trim_start_matches('!')))
+        {
+            self.error(
+                line,
+                keyword,
+                "'nbsrv()' can only be used in 'monitor fail' (routing sees only the request)",
+            );
+            return Some(Condition::never());
+        }
         match acls.parse_condition(&text) {
             Ok(condition) => Some(condition),
             Err(error) => {
@@ -138,6 +156,7 @@ impl Planner<'_> {
 
     fn frontend(&mut self, frontend: &Frontend, options: PlanOptions) -> GatewayBuilder {
         let mut builder = gangway::Gateway::builder();
+        self.nbsrv_names = nbsrv_acls(&frontend.acl).into_keys().collect();
         if frontend.effective_mode() == Mode::Tcp {
             self.error(
                 frontend.line,
@@ -160,13 +179,6 @@ impl Planner<'_> {
         gateway_options
             .monitor_uri
             .clone_from(&frontend.monitor_uri);
-        for rule in &frontend.monitor_fail {
-            self.error(
-                rule.line,
-                "monitor",
-                "'monitor fail' is not supported by the gateway yet (the monitor URI always answers 200)",
-            );
-        }
         let mut forwardfor = vec![(frontend.line, frontend.option.forwardfor.as_ref())];
 
         // Listeners.
@@ -212,6 +224,26 @@ impl Planner<'_> {
             };
             forwardfor.push((backend.line, backend.option.forwardfor.as_ref()));
             backends.push((name, self.backend(frontend, backend)));
+        }
+        // `monitor fail if { nbsrv(B) lt 1 }`: backends whose having no server up fails the monitor URI.
+        let nbsrv = nbsrv_acls(&frontend.acl);
+        let mut monitored = Vec::new();
+        for rule in &frontend.monitor_fail {
+            match monitored_backends(&rule.if_true, &rule.unless, &nbsrv) {
+                Some(names) => monitored.extend(names),
+                None => self.error(
+                    rule.line,
+                    "monitor",
+                    "the gateway supports 'monitor fail if A || B ...' where each ACL is 'nbsrv(BACKEND) lt 1' (or 'unless' one 'nbsrv(BACKEND) gt 0')",
+                ),
+            }
+        }
+        for name in &monitored {
+            if seen.insert(name.as_str())
+                && let Some(backend) = self.config.backend(name)
+            {
+                backends.push((backend.name.as_str(), self.backend(frontend, backend)));
+            }
         }
         let find = |name: &str| backends.iter().find(|(n, _)| *n == name).map(|(_, b)| b);
 
@@ -305,9 +337,16 @@ impl Planner<'_> {
             self.warn(frontend.line, "errorfile", "error files are not served yet: the gateway answers errors with its built-in pages");
         }
 
-        builder
+        // Options first: `monitor_fail_if_down` records into them.
+        builder = builder
             .timeouts(timeouts(&frontend.timeout))
-            .options(gateway_options)
+            .options(gateway_options);
+        for name in &monitored {
+            if let Some(backend) = find(name) {
+                builder = builder.monitor_fail_if_down(backend);
+            }
+        }
+        builder
     }
 
     fn backend(&mut self, frontend: &Frontend, backend: &model::Backend) -> gangway::Backend {
@@ -538,6 +577,74 @@ impl Planner<'_> {
             }
         }
     }
+}
+
+/// The frontend's ACLs made only of `nbsrv(...)` lines, by name.
+fn nbsrv_acls(acls: &[Acl]) -> std::collections::HashMap<String, Vec<NbsrvTest>> {
+    let mut out: std::collections::HashMap<String, Vec<NbsrvTest>> =
+        std::collections::HashMap::new();
+    for acl in acls {
+        if let Some(test) = nbsrv_test(&acl.expr) {
+            out.entry(acl.name.clone()).or_default().push(test);
+        }
+    }
+    out.retain(|name, tests| acls.iter().filter(|a| &a.name == name).count() == tests.len());
+    out
+}
+
+/// Backends named by a `monitor fail` condition the gateway can act on: `if` with terms or-ed,
+/// each "no server up in B", or `unless` one term "some server up in B".
+fn monitored_backends(
+    if_true: &Option<String>,
+    unless: &Option<String>,
+    nbsrv: &std::collections::HashMap<String, Vec<NbsrvTest>>,
+) -> Option<Vec<String>> {
+    let (text, negated) = match (if_true, unless) {
+        (Some(text), None) => (text, false),
+        (None, Some(text)) => (text, true),
+        _ => return None,
+    };
+    let words = crate::lexer::split_line(text, &|_| None).ok()?;
+    let mut terms: Vec<Vec<NbsrvTest>> = Vec::new();
+    let mut index = 0;
+    let mut expect_term = true;
+    while index < words.len() {
+        let word = words[index].value.as_str();
+        match (expect_term, word) {
+            (false, "||" | "or") => expect_term = true,
+            (true, "{") => {
+                let close = words[index + 1..].iter().position(|w| w.value == "}")?;
+                let inner: Vec<&str> = words[index + 1..index + 1 + close]
+                    .iter()
+                    .map(|w| w.raw)
+                    .collect();
+                terms.push(vec![nbsrv_test(&inner.join(" "))?]);
+                index += close + 1;
+                expect_term = false;
+            }
+            (true, name) => {
+                terms.push(nbsrv.get(name)?.clone());
+                expect_term = false;
+            }
+            _ => return None,
+        }
+        index += 1;
+    }
+    let tests: Vec<NbsrvTest> = terms.into_iter().flatten().collect();
+    if tests.is_empty() {
+        return None;
+    }
+    if negated {
+        // `unless X` fails the monitor when X is false: one "some server up" test only.
+        return match tests.as_slice() {
+            [test] if test.is_some_up() => Some(vec![test.backend.clone()]),
+            _ => None,
+        };
+    }
+    tests
+        .iter()
+        .all(NbsrvTest::is_none_up)
+        .then(|| tests.into_iter().map(|t| t.backend).collect())
 }
 
 fn is_hash(balance: &Balance) -> bool {

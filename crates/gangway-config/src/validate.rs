@@ -65,7 +65,7 @@ pub(crate) fn validate(
                 format!("a backend named '{}' already exists", backend.name),
             );
         }
-        check_backend(&mut checker, backend);
+        check_backend(&mut checker, config, backend);
     }
     if config.frontends.iter().all(|f| f.bind.is_empty()) {
         checker.error(
@@ -85,7 +85,7 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
             format!("{what} has no 'bind' line and will not receive traffic"),
         );
     }
-    let acl_names = acl_set(checker, &frontend.acl);
+    let acl_names = acl_set(checker, config, &frontend.acl);
     let mode = frontend.effective_mode();
     let check_target =
         |checker: &mut Checker<'_>, line: SourceLine, kw: &str, name: &str| match config
@@ -171,7 +171,7 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
     check_errorfiles(checker, frontend.line, &frontend.errorfile);
 }
 
-fn check_backend(checker: &mut Checker<'_>, backend: &Backend) {
+fn check_backend(checker: &mut Checker<'_>, config: &Config, backend: &Backend) {
     let what = format!("backend '{}'", backend.name);
     if backend.server.is_empty() {
         checker.warn(
@@ -213,7 +213,7 @@ fn check_backend(checker: &mut Checker<'_>, backend: &Backend) {
             format!("URI '{}' must start with '/'", check.uri),
         );
     }
-    let acl_names = acl_set(checker, &backend.acl);
+    let acl_names = acl_set(checker, config, &backend.acl);
     check_http_rules(
         checker,
         &backend.http_request,
@@ -414,9 +414,23 @@ fn check_errorfiles(
 
 /// Compiles a section's ACL lines; a line that does not compile is reported and still
 /// declared (as never matching) so that conditions using its name are not reported twice.
-fn acl_set(checker: &mut Checker<'_>, acls: &[Acl]) -> AclSet {
+fn acl_set(checker: &mut Checker<'_>, config: &Config, acls: &[Acl]) -> AclSet {
     let mut set = AclSet::new();
     for acl in acls {
+        if let Some(test) = crate::acl::nbsrv_test(&acl.expr) {
+            if config.backend(&test.backend).is_none() {
+                checker.error(
+                    acl.line,
+                    "acl",
+                    format!("ACL '{}': no backend named '{}'", acl.name, test.backend),
+                );
+            }
+            // Declared so conditions may name it; only `monitor fail` can act on it.
+            if let Ok(expr) = set.parse_expr("always_false") {
+                let _ = set.add(&acl.name, expr);
+            }
+            continue;
+        }
         let expr = match crate::acl::check_acl_line(&acl.expr) {
             Ok(()) => set.parse_expr(&acl.expr),
             Err(message) => {

@@ -718,6 +718,14 @@ fn monitor_uri_and_monitor_fail() {
 #[test]
 fn monitor_errors() {
     assert_error(
+        &format!(
+            "frontend fe\n bind :80\n acl down nbsrv(nowhere) lt 1\n default_backend be\n{BE}"
+        ),
+        3,
+        "acl",
+        "no backend named 'nowhere'",
+    );
+    assert_error(
         &format!("frontend fe\n bind :80\n monitor-uri alive\n default_backend be\n{BE}"),
         1,
         "monitor-uri",

@@ -26,9 +26,19 @@ fn toml_reference_example_parses() {
     let without_errorfile = text.replace("errorfile = { 503 = \"/etc/gangway/503.http\" }\n", "");
     let loaded = gangway_config::parse_toml(&without_errorfile, "CONFIG.md").unwrap();
     let ws = loaded.config.backend("ws").unwrap();
-    assert_eq!(ws.server[1].options.send_proxy, Some(gangway_config::ProxyVersion::V2));
-    assert_eq!(ws.server[0].options.inter, Some(std::time::Duration::from_secs(2)));
-    assert_eq!(ws.server[1].options.inter, Some(std::time::Duration::from_secs(3)), "default-server from [defaults]");
+    assert_eq!(
+        ws.server[1].options.send_proxy,
+        Some(gangway_config::ProxyVersion::V2)
+    );
+    assert_eq!(
+        ws.server[0].options.inter,
+        Some(std::time::Duration::from_secs(2))
+    );
+    assert_eq!(
+        ws.server[1].options.inter,
+        Some(std::time::Duration::from_secs(3)),
+        "default-server from [defaults]"
+    );
 }
 
 #[test]

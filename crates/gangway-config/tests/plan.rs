@@ -1,0 +1,200 @@
+//! Converting configs into gateway builders: what converts, what the gateway refuses (with
+//! file:line and keyword), and a monitor URI driven by `nbsrv()`.
+
+use std::time::Duration;
+
+use gangway_config::*;
+
+fn plan_text(text: &str) -> Result<Plan, Error> {
+    let loaded = parse_haproxy(text, "plan.cfg").unwrap_or_else(|e| panic!("{e}"));
+    plan(&loaded, PlanOptions::default())
+}
+
+fn plan_errors(text: &str) -> Vec<String> {
+    match plan_text(text) {
+        Ok(_) => panic!("expected the gateway to refuse:\n{text}"),
+        Err(error) => error
+            .diagnostics()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    }
+}
+
+const FE: &str = "frontend fe\n bind 127.0.0.1:0\n default_backend be\n";
+
+#[test]
+fn every_seed_fixture_plans_and_builds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let loaded = load(&path).unwrap();
+        let plan = plan(&loaded, PlanOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            plan.warnings.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            plan.warnings
+        );
+        for frontend in plan.frontends {
+            frontend
+                .builder
+                .build()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+}
+
+#[test]
+fn refusals_name_the_line_and_keyword() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "frontend fe\n mode tcp\n bind 127.0.0.1:0\n default_backend be\nbackend be\n mode tcp\n server s 127.0.0.1:1\n",
+            "plan.cfg:1: 'mode': frontend 'fe': 'mode tcp' is not supported",
+        ),
+        (
+            "frontend fe\n bind 127.0.0.1:0\n http-request redirect prefix /x append-slash\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
+            "plan.cfg:3: 'http-request': 'append-slash'",
+        ),
+        (
+            "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s 127.0.0.1:1 check addr 127.0.0.2\n",
+            "plan.cfg:5: 'server': server 's': 'addr'",
+        ),
+        (
+            "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n option httpchk\n http-check expect rstring ^ok\n server s 127.0.0.1:1 check\n",
+            "plan.cfg:4: 'http-check': 'expect rstring' is not supported",
+        ),
+        (
+            "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n balance uri depth 2\n server s 127.0.0.1:1\n",
+            "plan.cfg:4: 'balance'",
+        ),
+        (
+            "frontend fe\n bind 127.0.0.1:0\n option forwardfor header X-Real-IP\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
+            "plan.cfg:1: 'option forwardfor': header 'X-Real-IP'",
+        ),
+        (
+            "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n http-request deny\n server s 127.0.0.1:1\n",
+            "plan.cfg:5: 'http-request': in a backend",
+        ),
+        (
+            "frontend fe\n bind 127.0.0.1:0\n acl down nbsrv(be) lt 1\n use_backend be if down\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
+            "plan.cfg:4: 'use_backend': 'nbsrv()' can only be used in 'monitor fail'",
+        ),
+        (
+            "frontend fe\n bind 127.0.0.1:0\n monitor-uri /alive\n monitor fail if { path_beg /x }\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
+            "plan.cfg:4: 'monitor': the gateway supports",
+        ),
+        (
+            "frontend fe\n bind 127.0.0.1:0\n monitor-uri /alive\n acl few nbsrv(be) lt 2\n monitor fail if few\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
+            "plan.cfg:5: 'monitor'",
+        ),
+    ];
+    for (text, prefix) in cases {
+        let errors = plan_errors(text);
+        assert!(
+            errors.iter().any(|e| e.starts_with(prefix)),
+            "no error starting {prefix:?} in {errors:#?}"
+        );
+    }
+}
+
+#[test]
+fn warnings_for_what_the_gateway_ignores() {
+    let text = format!(
+        "{FE}backend be\n hash-type map-based\n balance source\n server s1 127.0.0.1:1 check inter 1s observe layer7\n server s2 127.0.0.1:2 check inter 2s\n"
+    );
+    let plan = plan_text(&text).unwrap();
+    let warnings: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("'hash-type': the gateway always uses consistent hashing")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("plan.cfg:7: 'server': server 's1': 'observe'")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("different check settings")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn monitor_fail_conditions_the_gateway_accepts() {
+    for condition in [
+        "if down",
+        "if { nbsrv(be) lt 1 }",
+        "if down || { nbsrv(other) eq 0 }",
+        "unless { nbsrv(be) gt 0 }",
+    ] {
+        let text = format!(
+            "frontend fe\n bind 127.0.0.1:0\n monitor-uri /alive\n acl down nbsrv(be) lt 1\n monitor fail {condition}\n default_backend be\nbackend be\n server s 127.0.0.1:1\nbackend other\n server s 127.0.0.1:2\n"
+        );
+        let plan = plan_text(&text).unwrap_or_else(|e| panic!("{condition}: {e}"));
+        plan.frontends
+            .into_iter()
+            .next()
+            .unwrap()
+            .builder
+            .build()
+            .unwrap();
+    }
+}
+
+async fn status(addr: std::net::SocketAddr, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response);
+    text.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn monitor_uri_fails_while_the_backend_is_down() {
+    // A port nothing listens on: the check fails and the backend goes down.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let text = format!(
+        "frontend fe\n bind 127.0.0.1:0\n monitor-uri /alive\n acl site_dead nbsrv(be) lt 1\n monitor fail if site_dead\n default_backend be\nbackend be\n server s {dead} check inter 100ms fall 1 rise 1\n"
+    );
+    let plan = plan_text(&text).unwrap();
+    let gateway = plan
+        .frontends
+        .into_iter()
+        .next()
+        .unwrap()
+        .builder
+        .build()
+        .unwrap();
+    let handle = gateway.start().await.unwrap();
+    let addr = handle.local_addr();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let code = status(addr, "/alive").await;
+        if code == 503 {
+            break;
+        }
+        assert_eq!(code, 200, "the monitor URI answers 200 or 503");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the monitor never reported the dead backend"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.shutdown().await;
+}
