@@ -552,3 +552,24 @@ async fn cancelling_the_task_mid_transfer_returns_every_loan() {
         writer.abort();
     }
 }
+
+#[tokio::test]
+async fn buffered_streams_are_flushed_when_the_source_goes_quiet() {
+    // A stream that keeps writes until flushed (like a TLS stream): the tunnel must flush it
+    // once it has nothing more to read, or the message would sit in the buffer.
+    let (mut client, tunnel_client) = connected_pair().await;
+    let (tunnel_server, mut server) = connected_pair().await;
+    let buffered = tokio::io::BufWriter::with_capacity(64 * 1024, tunnel_server);
+    let mut tunnel = Tunnel::new(tunnel_client, buffered);
+    let handle = tunnel.handle();
+    let task = tokio::spawn(tunnel.run());
+    client.write_all(b"one message").await.unwrap();
+    let mut got = [0u8; 11];
+    tokio::time::timeout(PROMPTLY, server.read_exact(&mut got))
+        .await
+        .expect("the message is flushed promptly")
+        .unwrap();
+    assert_eq!(&got, b"one message");
+    handle.abort();
+    assert!(matches!(finished(task).await.reason, CloseReason::Aborted));
+}
