@@ -93,12 +93,27 @@ impl Listener {
     }
 }
 
+/// What a gateway's listeners speak (HAProxy's `mode` of a frontend).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FrontendMode {
+    /// `mode http`: every request is parsed, routed and forwarded on its own (the default).
+    #[default]
+    Http,
+    /// `mode tcp`: each connection is piped whole to a server of the backend chosen by the
+    /// routes (only `src`-based conditions can match: there is no request) or the default
+    /// backend, with `timeout tunnel` as its idle timeout.
+    Tcp,
+}
+
 /// Gateway-wide options that are not timeouts, rules or backends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Options {
     /// The frontend's name in logs and metrics (default `gangway`).
     pub name: String,
+    /// HTTP (default) or TCP.
+    pub mode: FrontendMode,
     /// Global `maxconn`: most concurrent client connections over all listeners (default 10 000).
     pub maxconn: usize,
     /// `option forwardfor`: append the client address to `X-Forwarded-For` (default on).
@@ -135,6 +150,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             name: "gangway".into(),
+            mode: FrontendMode::Http,
             maxconn: 10_000,
             forward_for: true,
             forward_for_header: "X-Forwarded-For".into(),
@@ -304,6 +320,13 @@ impl GatewayBuilder {
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.options.name = name.into();
+        self
+    }
+
+    /// `mode http` (default) or `mode tcp`.
+    #[must_use]
+    pub fn mode(mut self, mode: FrontendMode) -> Self {
+        self.options.mode = mode;
         self
     }
 

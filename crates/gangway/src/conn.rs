@@ -172,6 +172,10 @@ impl Conn {
         if self.shared.listeners[self.listener].accept_proxy && !self.read_proxy_header().await {
             return;
         }
+        if shared.options.mode == crate::builder::FrontendMode::Tcp {
+            self.serve_tcp(&shared).await;
+            return;
+        }
         let mut first = true;
         loop {
             let start = Instant::now();
@@ -285,6 +289,51 @@ impl Conn {
             if !keep_going || self.draining() {
                 let _ = self.client.shutdown().await;
                 return;
+            }
+        }
+    }
+
+    /// `mode tcp`: pipes the whole connection to a server.
+    async fn serve_tcp(mut self, shared: &Shared) {
+        self.log.reset(Instant::now());
+        let view = crate::acl::RequestView::new("", "", &[]).with_src(self.src);
+        let backend = shared
+            .routes
+            .iter()
+            .find(|(c, _)| c.eval(&view))
+            .map(|(_, b)| *b)
+            .or(shared.default_backend);
+        let Some(backend) = backend else {
+            self.log.term = Termination::ProxyConnect;
+            self.emit_log();
+            return;
+        };
+        let be = &shared.backends[backend];
+        self.log.backend = Some(be.log_name.clone());
+        add(&shared.metrics.backends[backend].requests, 1);
+        self.key.clear();
+        let hashed = be.spec.balance == crate::backend::Balance::Source;
+        match self.src.ip() {
+            IpAddr::V4(a) => self.key.extend_from_slice(&a.octets()),
+            IpAddr::V6(a) => self.key.extend_from_slice(&a.octets()),
+        }
+        self.excluded.clear();
+        let mut attempts = be.spec.retries;
+        match self
+            .connect_server(shared, backend, hashed, false, None, &mut attempts)
+            .await
+        {
+            Ok((s, slot, server, _)) => {
+                add(&shared.metrics.servers[backend][s].requests, 1);
+                add(&shared.metrics.backends[backend].tunnels, 1);
+                add(&shared.metrics.servers[backend][s].tunnels, 1);
+                self.emit_log();
+                self.tunnel(server, be, backend, s).await;
+                drop(slot);
+            }
+            Err(term) => {
+                self.log.term = term;
+                self.emit_log();
             }
         }
     }
@@ -494,60 +543,56 @@ impl Conn {
         }
     }
 
-    /// Forwards one request to a backend and its response back.
-    async fn forward(
+    /// Picks a server (unless `current` holds one) and connects to it, reusing a pooled
+    /// connection when `pooled_ok`, with `retries` and `redispatch` on connect failures.
+    /// `Err` carries the termination state of a request that gets a 503.
+    async fn connect_server(
         &mut self,
         shared: &Shared,
-        meta: RequestMeta,
         backend: usize,
         hashed: bool,
-    ) -> Next {
+        pooled_ok: bool,
+        current: Option<(usize, gangway_balance::ConnectionSlot)>,
+        attempts_left: &mut u32,
+    ) -> Result<(usize, gangway_balance::ConnectionSlot, TcpStream, bool), Termination> {
         let be = &shared.backends[backend];
-        add(&shared.metrics.backends[backend].requests, 1);
-        self.excluded.clear();
-        let mut attempts_left = be.spec.retries;
-        let queue_start = Instant::now();
-        let key = hashed.then_some(self.key.as_slice());
-        let (mut s, mut slot) = match be.pick(key, &self.excluded).await {
-            Ok(p) => p,
-            Err(f) => {
+        let (mut s, mut slot) = match current {
+            Some(p) => p,
+            None => {
+                let queue_start = Instant::now();
+                let key = hashed.then_some(self.key.as_slice());
+                let picked = be.pick(key, &self.excluded).await;
                 self.log.t_queue = Some(queue_start.elapsed());
-                let term = if f == PickFailure::QueueTimeout {
-                    Termination::ServerQueue
-                } else {
-                    Termination::ProxyConnect
-                };
-                self.answer_error(503, term).await;
-                return Next::Close;
+                match picked {
+                    Ok(p) => p,
+                    Err(PickFailure::QueueTimeout) => return Err(Termination::ServerQueue),
+                    Err(PickFailure::NoneUp) => return Err(Termination::ProxyConnect),
+                }
             }
         };
-        self.log.t_queue = Some(queue_start.elapsed());
         let connect_start = Instant::now();
-        let mut fresh_only = false;
         loop {
             self.log.server = Some(be.servers[s].log_name.clone());
-            let pooled = if fresh_only || be.spec.mode != ConnectionMode::KeepAlive {
-                None
-            } else {
-                be.take_idle(s)
-            };
+            let pooled = if pooled_ok { be.take_idle(s) } else { None };
             let reused = pooled.is_some();
             let server = match pooled {
                 Some(c) => Ok(c),
                 None => self.connect(be, s).await,
             };
-            let mut server = match server {
-                Ok(c) => c,
+            match server {
+                Ok(c) => {
+                    self.log.t_connect = Some(connect_start.elapsed());
+                    return Ok((s, slot, c, reused));
+                }
                 Err(outcome) => {
                     add(&shared.metrics.servers[backend][s].connect_errors, 1);
                     add(&shared.metrics.backends[backend].connect_errors, 1);
                     crate::checks::observe(shared, backend, s, outcome);
-                    if attempts_left == 0 {
+                    if *attempts_left == 0 {
                         self.log.t_connect = Some(connect_start.elapsed());
-                        self.answer_error(503, Termination::ServerConnect).await;
-                        return Next::Close;
+                        return Err(Termination::ServerConnect);
                     }
-                    attempts_left -= 1;
+                    *attempts_left -= 1;
                     add(&shared.metrics.backends[backend].retries, 1);
                     add(&shared.metrics.servers[backend][s].retries, 1);
                     if be.spec.redispatch {
@@ -568,19 +613,50 @@ impl Conn {
                         };
                         match picked {
                             Ok(p) => (s, slot) = p,
-                            Err(_) => {
-                                self.answer_error(503, Termination::ServerConnect).await;
-                                return Next::Close;
-                            }
+                            Err(_) => return Err(Termination::ServerConnect),
                         }
                     } else {
                         // Same server again after a short pause (HAProxy waits up to a second).
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
-                    continue;
+                }
+            }
+        }
+    }
+
+    /// Forwards one request to a backend and its response back.
+    async fn forward(
+        &mut self,
+        shared: &Shared,
+        meta: RequestMeta,
+        backend: usize,
+        hashed: bool,
+    ) -> Next {
+        let be = &shared.backends[backend];
+        add(&shared.metrics.backends[backend].requests, 1);
+        self.excluded.clear();
+        let mut attempts_left = be.spec.retries;
+        let mut current = None;
+        let mut fresh_only = false;
+        loop {
+            let pooled_ok = !fresh_only && be.spec.mode == ConnectionMode::KeepAlive;
+            let (s, slot, mut server, reused) = match self
+                .connect_server(
+                    shared,
+                    backend,
+                    hashed,
+                    pooled_ok,
+                    current.take(),
+                    &mut attempts_left,
+                )
+                .await
+            {
+                Ok(c) => c,
+                Err(term) => {
+                    self.answer_error(503, term).await;
+                    return Next::Close;
                 }
             };
-            self.log.t_connect = Some(connect_start.elapsed());
             add(&shared.metrics.servers[backend][s].requests, 1);
             let response_start = Instant::now();
             let outcome = self
@@ -589,6 +665,7 @@ impl Conn {
             match outcome {
                 Exchange::Stale => {
                     fresh_only = true;
+                    current = Some((s, slot));
                     continue;
                 }
                 Exchange::Done {

@@ -58,7 +58,7 @@ pub use backend::{
     Backend, Balance, Check, CheckExpect, CheckKind, ConnectionMode, ProxyVersion, Server,
     ServerState,
 };
-pub use builder::{GatewayBuilder, Listener, Options, Route};
+pub use builder::{FrontendMode, GatewayBuilder, Listener, Options, Route};
 pub use error::Error;
 pub use gateway::{Gateway, GatewayHandle};
 pub use rules::{HeaderAction, HttpRule, Redirect, RedirectTarget, RuleAction};

@@ -465,3 +465,41 @@ async fn forwardfor_options_and_error_files() {
     );
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn tcp_mode_pipes_connections_with_retries() {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let echo = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    let b = Backend::new("raw")
+        .server(refused_addr().await)
+        .server(echo)
+        .retries(2);
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .mode(gangway::FrontendMode::Tcp)
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    for _ in 0..4 {
+        let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
+        s.write_all(b"not http at all\n").await.unwrap();
+        let mut got = [0u8; 16];
+        tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut got))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&got, b"not http at all\n");
+    }
+    gw.shutdown().await;
+}
