@@ -277,9 +277,14 @@ where
     /// Move bytes both ways until the tunnel ends, then close both streams and report.
     ///
     /// The returned future is the whole tunnel (a few hundred bytes, no buffer while idle):
-    /// spawn it or await it. IO errors end the tunnel with [`CloseReason::Error`], never a
-    /// panic. Timeouts need a tokio runtime with the time driver enabled. Dropping the future
-    /// closes both streams, like [`TunnelHandle::abort`].
+    /// spawn it as is (`tokio::spawn(tunnel.run())`; a wrapping `async` block would keep a
+    /// second copy of the state) or await it. IO errors end the tunnel with
+    /// [`CloseReason::Error`] (and the other side is then closed with a reset, when it is TCP),
+    /// never a panic. Timeouts need a tokio runtime with the time driver enabled. Dropping the
+    /// future closes both streams, like [`TunnelHandle::abort`].
+    ///
+    /// The streams must be `'static`: the TCP fast path is chosen by checking at run time
+    /// whether both are [`TcpStream`]s.
     pub fn run(self) -> impl Future<Output = TunnelOutcome> + Unpin
     where
         C: 'static,
