@@ -249,7 +249,9 @@ mod tests {
         for (err, needle) in cases {
             assert!(err.to_string().contains(needle), "{needle:?} in {err}");
         }
-        let err = crate::Check::http("/").try_expect_body_regex("(").unwrap_err();
+        let err = crate::Check::http("/")
+            .try_expect_body_regex("(")
+            .unwrap_err();
         assert!(err.to_string().starts_with("invalid body regex: "), "{err}");
         assert!(std::error::Error::source(&err).is_some());
         assert!(CheckFailure::Reset.is_layer4());

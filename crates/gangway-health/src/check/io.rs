@@ -131,6 +131,15 @@ impl Probe {
                 eof = n == 0;
             }
             match eval.evaluate(&self.buf, eof) {
+                // A closed stream or a full buffer always decides; never spin on either.
+                Progress::NeedMore if eof => {
+                    break Err(CheckFailure::ClosedEarly {
+                        received: self.buf.len(),
+                    });
+                }
+                Progress::NeedMore if self.buf.len() >= limit => {
+                    break Err(CheckFailure::ResponseTooLarge { limit });
+                }
                 Progress::NeedMore => continue,
                 Progress::Done(verdict) => break verdict,
             }

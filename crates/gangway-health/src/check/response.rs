@@ -564,6 +564,23 @@ mod tests {
                 let _ = contains_close_frame(&bytes);
             }
 
+            /// A full buffer is always decided (the IO loop relies on it to never spin).
+            #[test]
+            fn full_buffers_decide(bytes in proptest::collection::vec(any::<u8>(), 128..200), head in any::<bool>()) {
+                let mut buf = if head { b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n".to_vec() } else { Vec::new() };
+                buf.extend_from_slice(&bytes);
+                buf.truncate(128);
+                let http = ResponseCheck::http("GET", statuses(), Some(body_expect()), 128);
+                prop_assert!(http.evaluate(&buf, false) != Progress::NeedMore);
+                let ws = ResponseCheck::websocket(*b"dGhlIHNhbXBsZSBub25jZQ==", 128);
+                prop_assert!(ws.evaluate(&buf, false) != Progress::NeedMore);
+                // So is any prefix once the server closed.
+                for cut in 0..buf.len() {
+                    prop_assert!(http.evaluate(&buf[..cut], true) != Progress::NeedMore);
+                    prop_assert!(ws.evaluate(&buf[..cut], true) != Progress::NeedMore);
+                }
+            }
+
             /// Deciding early never contradicts the verdict on the whole response, and the
             /// whole response is always decided.
             #[test]
