@@ -261,7 +261,8 @@ async fn proxy_headers_come_first() {
         panic!("v2 header not decoded")
     };
     assert_eq!((v2.command(), len), (Command::Local, 16));
-    // A TCP check with a PROXY header sends just the header.
+    // A TCP check with a PROXY header sends just the header, and closes gracefully so the
+    // server reads it.
     let tcp = TestServer::start(Mode::Ok).await;
     assert_eq!(
         run(
@@ -272,4 +273,6 @@ async fn proxy_headers_come_first() {
         .await,
         Ok(None)
     );
+    common::wait_for(|| !tcp.requests().is_empty()).await;
+    assert_eq!(tcp.requests()[0], b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00");
 }

@@ -101,9 +101,14 @@ impl Probe {
         }
 
         let Some(eval) = self.check.response_check(ws_key.as_ref()) else {
-            // A TCP check passes on connect; close with a reset so that thousands of checks
-            // leave no TIME_WAIT sockets behind (as HAProxy does).
-            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            if self.buf.is_empty() {
+                // A TCP check passes on connect; close with a reset so that thousands of
+                // checks leave no TIME_WAIT sockets behind (as HAProxy does).
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            } else {
+                // A reset could discard the PROXY header before the server reads it.
+                let _ = timeout_at(deadline, stream.shutdown()).await;
+            }
             return Ok(None);
         };
 
