@@ -135,6 +135,10 @@ impl AccessLog {
 
     /// Emits the line as an `info` event at target `gangway::access`.
     pub(crate) fn emit(&mut self, client: SocketAddr, frontend: &str, listener: &str) {
+        // Formatting costs time per request: skip it when nobody listens.
+        if !tracing::enabled!(target: "gangway::access", tracing::Level::INFO) {
+            return;
+        }
         let line = self.format(client, frontend, listener);
         tracing::info!(target: "gangway::access", "{}", line);
     }

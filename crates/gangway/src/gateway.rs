@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::acl::Condition;
@@ -392,11 +392,5 @@ impl GatewayHandle {
             }
             notified.await;
         }
-    }
-
-    /// Connects to a listener (for tests and tools): a plain TCP stream to the first listener.
-    #[doc(hidden)]
-    pub async fn connect(&self) -> std::io::Result<TcpStream> {
-        TcpStream::connect(self.local_addrs[0]).await
     }
 }
