@@ -489,3 +489,58 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// A fully up server that starts failing at `fail_at` is down within
+    /// `inter + (fall - 1) * fastinter` (each stretched by the spread); once it recovers at
+    /// `heal_at` it is up within `downinter + (rise - 1) * fastinter`.
+    #[test]
+    fn detection_latency_is_bounded(
+        inter_ms in 100u64..5000,
+        fast_ms in 10u64..2000,
+        down_ms in 100u64..10_000,
+        rise in 1u32..5,
+        fall in 1u32..5,
+        spread in 0u8..=50,
+        fail_after_ms in 0u64..20_000,
+        seed in any::<u64>(),
+    ) {
+        let t = Timing::new(Duration::from_millis(inter_ms))
+            .fastinter(Duration::from_millis(fast_ms))
+            .downinter(Duration::from_millis(down_ms))
+            .rise(rise)
+            .fall(fall)
+            .spread(spread);
+        let stretch = 1.0 + f64::from(spread) / 100.0;
+        let t0 = Instant::now();
+        let fail_at = t0 + Duration::from_millis(fail_after_ms);
+        let mut m = HealthMachine::with_seed(&t, InitialState::FullyUp, t0, seed);
+        // Healthy until `fail_at`, failing after.
+        let down_at = loop {
+            let now = m.next_check_at();
+            let result = if now < fail_at { pass() } else { fail() };
+            if let Some(tr) = m.on_check(&result, now) {
+                prop_assert_eq!(tr.to, Health::Down);
+                break now;
+            }
+        };
+        let bound = Duration::from_millis(inter_ms).mul_f64(stretch)
+            + Duration::from_millis(fast_ms).mul_f64(stretch) * (fall - 1);
+        prop_assert!(down_at - fail_at <= bound + Duration::from_millis(1),
+            "down {:?} after the failure, bound {:?}", down_at - fail_at, bound);
+        // Healthy again right away.
+        let heal_at = down_at + Duration::from_millis(1);
+        let up_at = loop {
+            let now = m.next_check_at();
+            let result = if now < heal_at { fail() } else { pass() };
+            if let Some(tr) = m.on_check(&result, now) {
+                prop_assert_eq!(tr.to, Health::Up);
+                break now;
+            }
+        };
+        let bound = Duration::from_millis(down_ms).mul_f64(stretch)
+            + Duration::from_millis(fast_ms).mul_f64(stretch) * (rise - 1);
+        prop_assert!(up_at - heal_at <= bound + Duration::from_millis(1),
+            "up {:?} after recovery, bound {:?}", up_at - heal_at, bound);
+    }
+}
