@@ -55,6 +55,30 @@ fn fmix64(mut k: u64) -> u64 {
     k ^ (k >> 33)
 }
 
+/// `a % d` for a fixed `d` without a division (Lemire's fastmod), for the round-robin
+/// cursor on every pick.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FastMod {
+    multiplier: u64,
+    divisor: u32,
+}
+
+impl FastMod {
+    /// Precomputes for `divisor` (0 is taken as 1).
+    pub(crate) fn new(divisor: u32) -> FastMod {
+        let divisor = divisor.max(1);
+        FastMod {
+            multiplier: (u64::MAX / u64::from(divisor)).wrapping_add(1),
+            divisor,
+        }
+    }
+
+    pub(crate) fn rem(self, a: u32) -> u32 {
+        let low = self.multiplier.wrapping_mul(u64::from(a));
+        ((u128::from(low) * u128::from(self.divisor)) >> 64) as u32
+    }
+}
+
 /// Maps `hash` onto `0..len` without a division (Lemire's multiply-shift).
 pub(crate) fn reduce(hash: u64, len: usize) -> usize {
     ((u128::from(hash) * len as u128) >> 64) as usize
@@ -103,11 +127,11 @@ impl Maglev {
     /// Builds the table for `servers` (all weights > 0, at least one server). The result
     /// depends only on the servers' keys, weights and order.
     pub(crate) fn build(servers: &[MaglevServer<'_>]) -> Maglev {
-        let size = next_prime(MIN_TABLE.max(servers.len() * SLOTS_PER_SERVER));
-        let mut table = vec![u32::MAX; size];
         if servers.is_empty() {
             return Maglev { table: Vec::new() };
         }
+        let size = next_prime(MIN_TABLE.max(servers.len() * SLOTS_PER_SERVER));
+        let mut table = vec![u32::MAX; size];
         let perms: Vec<(usize, usize)> = servers
             .iter()
             .map(|s| {
@@ -151,9 +175,14 @@ impl Maglev {
         reduce(hash, self.table.len())
     }
 
-    /// The server index at `position` (wrapping around the table).
+    /// The server index at `position` (at most one lap past the end wraps around).
     pub(crate) fn at(&self, position: usize) -> u32 {
-        self.table[position % self.table.len()]
+        let len = self.table.len();
+        self.table[if position >= len {
+            position - len
+        } else {
+            position
+        }]
     }
 
     #[cfg(test)]
@@ -179,6 +208,25 @@ mod tests {
         }
         assert_ne!(key_hash(b"a"), key_hash(b"a\0"));
         assert_ne!(key_hash(b""), key_hash(b"\0"));
+    }
+
+    #[test]
+    fn fastmod_matches_remainder() {
+        for d in [1u32, 2, 3, 7, 10, 1000, 65_537, 1 << 20, u32::MAX] {
+            let f = FastMod::new(d);
+            for a in [
+                0u32,
+                1,
+                2,
+                d - 1,
+                d,
+                d.wrapping_add(1),
+                123_456_789,
+                u32::MAX,
+            ] {
+                assert_eq!(f.rem(a), a % d, "{a} % {d}");
+            }
+        }
     }
 
     #[test]

@@ -98,7 +98,8 @@ impl ServerSet {
     /// picks without a key fall back to round robin. `exclude` lists servers not to pick
     /// (those already tried, for retries and redispatch).
     ///
-    /// Never blocks, never allocates, takes no lock. Fails with
+    /// Never blocks, takes no lock, and does not allocate (after a thread's first pick,
+    /// which registers it with `arc-swap`). Fails with
     /// [`PickError::AllFull`] when every usable server is at its `maxconn` (see
     /// [`pick_queued`](Self::pick_queued) to wait instead).
     ///
@@ -219,24 +220,25 @@ fn scan(snapshot: &Snapshot, start: usize, exclude: &[ServerId]) -> Result<usize
 
 fn round_robin(core: &Core, snapshot: &Snapshot, exclude: &[ServerId]) -> Result<usize, PickError> {
     let cycle = &snapshot.cycle;
-    let turn = core.cursor.fetch_add(1, Ordering::Relaxed);
     let n = cycle.len();
     if n == 0 {
         return scan(snapshot, 0, exclude);
     }
-    let start = (turn % n as u64) as usize;
-    for k in 0..n.min(MAX_PROBES) {
-        let i = cycle[(start + k) % n] as usize;
+    // The low 32 bits are enough: the cycle skips once every 2^32 picks, which is harmless.
+    let turn = core.cursor.fetch_add(1, Ordering::Relaxed) as u32;
+    let mut position = snapshot.cycle_len.rem(turn) as usize;
+    for _ in 0..n.min(MAX_PROBES) {
+        let i = cycle[position] as usize;
         let m = &snapshot.members[i];
         if !excluded(m, exclude) && m.try_take() {
             return Ok(i);
         }
+        position += 1;
+        if position == n {
+            position = 0;
+        }
     }
-    scan(
-        snapshot,
-        (turn % snapshot.members.len() as u64) as usize,
-        exclude,
-    )
+    scan(snapshot, position % snapshot.members.len(), exclude)
 }
 
 fn least_conn(core: &Core, snapshot: &Snapshot, exclude: &[ServerId]) -> Result<usize, PickError> {

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use crate::algorithm::{Algorithm, NoServerPolicy};
 use crate::error::Error;
-use crate::hash::{Maglev, MaglevServer};
+use crate::hash::{FastMod, Maglev, MaglevServer};
 use crate::leastconn::{LeastConnTree, NONE, STRIDE_ONE};
 use crate::random::{RandomSource, ThreadRandom};
 use crate::schedule::{AliasTable, interleaved_cycle, smooth_cycle};
@@ -29,6 +29,7 @@ const SLOW_START_STEPS: u32 = 16;
 
 /// Which servers picks currently choose from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Rotation {
     /// Regular servers that are up with a weight above zero.
     Regular,
@@ -129,6 +130,7 @@ pub(crate) struct Snapshot {
     /// Callers the backend queue may hold (`u64::MAX`: unlimited).
     pub(crate) queue_capacity: u64,
     pub(crate) cycle: Vec<u32>,
+    pub(crate) cycle_len: FastMod,
     pub(crate) leastconn: Option<LeastConnTree>,
     pub(crate) alias: Option<AliasTable>,
     pub(crate) maglev: Option<Maglev>,
@@ -142,6 +144,7 @@ impl Snapshot {
             position: Vec::new(),
             queue_capacity: 0,
             cycle: Vec::new(),
+            cycle_len: FastMod::new(1),
             leastconn: None,
             alias: None,
             maglev: None,
@@ -824,6 +827,7 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
         rotation,
         position,
         queue_capacity,
+        cycle_len: FastMod::new(cycle.len() as u32),
         cycle,
         leastconn,
         alias,

@@ -162,3 +162,16 @@ async fn cancelled_waiters_leave_the_queue() {
     assert!(waiter.await.unwrap_err().is_cancelled());
     assert_eq!(set.queued(), 0);
 }
+
+#[test]
+fn handles_and_futures_cross_threads() {
+    fn send_sync<T: Send + Sync + 'static>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let set = one_slot_set(None);
+    send_sync(&set);
+    let slot = set.pick(None, &[]).unwrap();
+    send_sync(&slot);
+    drop(slot);
+    let future = set.pick_queued(None, &[], Duration::from_secs(1));
+    send(&future);
+}
