@@ -185,6 +185,15 @@ impl Planner<'_> {
         for bind in &frontend.bind {
             match bind.address.resolve() {
                 Ok(addrs) if !addrs.is_empty() => {
+                    // HAProxy binds the first address a name resolves to.
+                    let addr = addrs[0];
+                    let mut addrs = vec![addr];
+                    // `:::PORT` takes IPv4 clients too unless `v6only` (the gateway's IPv6
+                    // sockets are v6-only, so add the IPv4 wildcard on the same port).
+                    let dual = addr.ip() == std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+                    if dual && !bind.v6only && addr.port() != 0 {
+                        addrs.push(std::net::SocketAddr::from(([0, 0, 0, 0], addr.port())));
+                    }
                     for addr in addrs {
                         let mut listener = Listener::new(addr.to_string());
                         if bind.accept_proxy {

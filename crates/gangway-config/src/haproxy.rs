@@ -184,6 +184,17 @@ pub(crate) fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>
             Err(message) => parser.error("", message),
         }
     }
+    // HAProxy's default mode is tcp; gangway's is http (see CONFIG.md). Say so where it matters.
+    for frontend in &parser.config.frontends {
+        if frontend.mode.is_none() {
+            parser.warnings.push(Diagnostic::new(
+                file,
+                frontend.line.0,
+                "mode",
+                format!("frontend '{}' has no 'mode': gangway assumes 'mode http' (HAProxy would use tcp)", frontend.name),
+            ));
+        }
+    }
     Parsed {
         config: parser.config,
         errors: parser.errors,
@@ -675,6 +686,7 @@ impl Parser<'_> {
             }
         }
         let mut accept_proxy = false;
+        let mut v6only = false;
         let mut index = 2;
         while let Some(option) = arg(words, index) {
             match option {
@@ -691,7 +703,9 @@ impl Parser<'_> {
                     }
                     index += 1;
                 }
-                "v4v6" | "v6only" | "transparent" | "defer-accept" | "tfo" => {
+                "v6only" => v6only = true,
+                "v4v6" => v6only = false,
+                "transparent" | "defer-accept" | "tfo" => {
                     self.warn("bind", format!("option '{option}' is ignored"));
                 }
                 "ssl" | "crt" | "crt-list" | "alpn" | "ca-file" | "verify" => {
@@ -712,6 +726,7 @@ impl Parser<'_> {
                 .extend(addresses.into_iter().map(|address| Bind {
                     address,
                     accept_proxy,
+                    v6only,
                     line,
                 }));
         }
@@ -1362,6 +1377,10 @@ impl Parser<'_> {
     fn http_check(&mut self, words: Words<'_, '_>) {
         match arg(words, 1) {
             Some("expect") => {}
+            Some("send") => {
+                self.http_check_send(words);
+                return;
+            }
             Some("disable-on-404") | Some("send-state") => {
                 self.warn(
                     "http-check",
@@ -1426,6 +1445,53 @@ impl Parser<'_> {
         if let Some(b) = scope.backend.as_deref_mut() {
             b.http_check_expect = Some(expect);
         }
+    }
+
+    /// `http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]...` (HAProxy 2.2+): the same
+    /// request as `option httpchk M U V`, with headers appended to the version as HAProxy did.
+    fn http_check_send(&mut self, words: Words<'_, '_>) {
+        let mut check = HttpChk::default();
+        {
+            let scope = self.scope();
+            let current = scope
+                .backend
+                .as_deref()
+                .and_then(|b| b.option.httpchk.clone())
+                .or_else(|| {
+                    scope
+                        .defaults
+                        .as_deref()
+                        .and_then(|d| d.option.httpchk.clone())
+                });
+            if let Some(current) = current {
+                check = current;
+            }
+        }
+        let mut index = 2;
+        while let Some(word) = arg(words, index) {
+            match (word, arg(words, index + 1)) {
+                ("meth", Some(method)) => check.method = method.to_owned(),
+                ("uri", Some(uri)) => check.uri = uri.to_owned(),
+                ("ver", Some(version)) => check.version = version.to_owned(),
+                ("hdr", Some(name)) => {
+                    let Some(value) = arg(words, index + 2) else {
+                        self.error("http-check", "'send hdr' expects NAME VALUE");
+                        return;
+                    };
+                    check.version = format!("{}\r\n{name}: {value}", check.version);
+                    index += 1;
+                }
+                (other, _) => {
+                    self.error(
+                        "http-check",
+                        format!("'send': unsupported or incomplete argument '{other}' (meth, uri, ver, hdr)"),
+                    );
+                    return;
+                }
+            }
+            index += 2;
+        }
+        self.set_httpchk(Some(check));
     }
 
     fn monitor_uri(&mut self, words: Words<'_, '_>) {

@@ -833,6 +833,10 @@ pub struct Bind {
     /// Expect a PROXY protocol header (v1 or v2) first on every connection.
     #[serde(default, skip_serializing_if = "is_false")]
     pub accept_proxy: bool,
+    /// `v6only`: an IPv6 wildcard (`:::80`) takes only IPv6 clients; without it, as in
+    /// HAProxy on Linux, it takes IPv4 clients too.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub v6only: bool,
     /// Line of the directive.
     #[serde(skip)]
     pub line: SourceLine,

@@ -7,9 +7,16 @@ use gangway_config::*;
 const FE: &str = "frontend fe\n bind 127.0.0.1:8080\n default_backend be\n";
 const BE: &str = "backend be\n server s1 127.0.0.1:9000\n";
 
+/// Loads `text`; the "no 'mode', assuming http" warning is left out (most snippets here have
+/// no `mode` line; `missing_mode_is_http_with_a_warning` tests it).
 fn load(text: &str) -> Loaded {
     match parse_haproxy(text, "test.cfg") {
-        Ok(loaded) => loaded,
+        Ok(mut loaded) => {
+            loaded
+                .warnings
+                .retain(|w| !w.message.contains("has no 'mode'"));
+            loaded
+        }
         Err(error) => panic!("unexpected errors:\n{error}\n--- config ---\n{text}"),
     }
 }
@@ -171,6 +178,18 @@ fn bind_forms() {
         warnings[0].contains("'bind': ignored because backend 'be' has no frontend capability"),
         "{warnings:?}"
     );
+}
+
+#[test]
+fn missing_mode_is_http_with_a_warning() {
+    let loaded = parse_haproxy(&format!("{FE}{BE}"), "test.cfg").unwrap();
+    assert_eq!(loaded.config.frontends[0].effective_mode(), Mode::Http);
+    assert_eq!(
+        loaded.warnings[0].to_string(),
+        "test.cfg:1: 'mode': frontend 'fe' has no 'mode': gangway assumes 'mode http' (HAProxy would use tcp)"
+    );
+    let loaded = parse_haproxy(&format!("defaults\n mode http\n{FE}{BE}"), "test.cfg").unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
 
 #[test]
@@ -1037,4 +1056,29 @@ server = [{ name = "s1", address = "127.0.0.1:9000" }]
             name: "Server".into()
         }
     );
+}
+
+#[test]
+fn http_check_send() {
+    let be = backend(
+        "backend be\n option httpchk\n http-check send meth GET uri /health ver HTTP/1.1 hdr Host app.local\n server s 127.0.0.1:1 check\n",
+    );
+    let chk = be.option.httpchk.unwrap();
+    assert_eq!((chk.method.as_str(), chk.uri.as_str()), ("GET", "/health"));
+    assert_eq!(chk.version, "HTTP/1.1\r\nHost: app.local");
+    assert_error(
+        &format!("{FE}backend be\n http-check send meth\n"),
+        5,
+        "http-check",
+        "'send'",
+    );
+}
+
+#[test]
+fn bind_v6only() {
+    let fe = frontend(
+        "frontend fe\n bind :::80\n bind :::81 v6only\n bind :::82 v4v6\n default_backend be\n",
+    );
+    let flags: Vec<bool> = fe.bind.iter().map(|b| b.v6only).collect();
+    assert_eq!(flags, [false, true, false]);
 }
