@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::algorithm::Algorithm;
 use crate::error::PickError;
@@ -124,6 +124,13 @@ impl ServerSet {
     ) -> Result<ConnectionSlot, PickError> {
         let core = self.core();
         let snapshot = core.snapshot.load();
+        if let Some(at) = snapshot.refresh_at
+            && Instant::now() >= at
+        {
+            // A slow-start step is due: this pick publishes it (and still uses the old
+            // snapshot); the others carry on.
+            self.try_refresh(Instant::now());
+        }
         if snapshot.members.is_empty() {
             return Err(PickError::NoServerUp);
         }

@@ -184,7 +184,11 @@ impl Server {
     }
 
     /// Ramp the weight up linearly over `period` after the server comes back up
-    /// (from down or maintenance), in 16 steps.
+    /// (from down or maintenance), in 16 steps. Picks advance the ramp as its steps fall
+    /// due (each step republishes the weights once); [`ServerSet::refresh`] does it with a
+    /// caller-given clock. `static-rr` ignores slow start.
+    ///
+    /// [`ServerSet::refresh`]: crate::ServerSet::refresh
     pub fn slow_start(mut self, period: Option<Duration>) -> Self {
         self.slow_start = period.filter(|p| !p.is_zero());
         self

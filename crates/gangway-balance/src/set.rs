@@ -129,6 +129,8 @@ pub(crate) struct Snapshot {
     pub(crate) position: Vec<u32>,
     /// Callers the backend queue may hold (`u64::MAX`: unlimited).
     pub(crate) queue_capacity: u64,
+    /// When a slow-start ramp takes its next step (picks then republish the weights).
+    pub(crate) refresh_at: Option<Instant>,
     pub(crate) cycle: Vec<u32>,
     pub(crate) cycle_len: FastMod,
     pub(crate) leastconn: Option<LeastConnTree>,
@@ -143,6 +145,7 @@ impl Snapshot {
             rotation: Rotation::Empty,
             position: Vec::new(),
             queue_capacity: 0,
+            refresh_at: None,
             cycle: Vec::new(),
             cycle_len: FastMod::new(1),
             leastconn: None,
@@ -444,41 +447,26 @@ impl ServerSet {
     }
 
     /// Moves slow-start ramps forward to `now`, republishing weights if a ramp reached its
-    /// next step; returns whether it did. Call it around every
-    /// [`next_refresh`](Self::next_refresh) (the gateway does, on a timer); without it,
-    /// ramping servers keep their current reduced weight.
+    /// next step; returns whether it did.
+    ///
+    /// Picks do this on their own (with the system clock) once a step is due, so calling it
+    /// is optional; it is how tests and simulations drive ramps with their own clock.
     pub fn refresh(&self, now: Instant) -> bool {
         let mut master = self.lock();
-        if now > master.now {
-            master.now = now;
+        refresh_locked(&mut master, &self.owner.core, now)
+    }
+
+    /// The pick path's refresh: skipped if a writer holds the lock (it will publish anyway).
+    pub(crate) fn try_refresh(&self, now: Instant) {
+        if let Ok(mut master) = self.owner.master.try_lock() {
+            refresh_locked(&mut master, &self.owner.core, now);
         }
-        let algorithm = self.owner.core.algorithm;
-        let stale = master
-            .entries
-            .values()
-            .any(|e| effective_weight(e, master.now, algorithm) != e.effective);
-        if stale {
-            publish(&mut master, &self.owner.core);
-        }
-        stale
     }
 
     /// When the next slow-start step is due, if any server is ramping.
     pub fn next_refresh(&self) -> Option<Instant> {
         let master = self.lock();
-        if !self.owner.core.algorithm.uses_slow_start() {
-            return None;
-        }
-        master
-            .entries
-            .values()
-            .filter_map(|e| {
-                let (period, start) = (e.server.slow_start?, e.ramp_start?);
-                let elapsed = master.now.saturating_duration_since(start);
-                let step = ramp_step(elapsed, period)?;
-                Some(start + period.mul_f64(f64::from(step) / f64::from(SLOW_START_STEPS)))
-            })
-            .min()
+        next_step(&master, self.owner.core.algorithm)
     }
 
     /// The algorithm this set picks with.
@@ -712,6 +700,40 @@ impl Batch<'_> {
     }
 }
 
+fn refresh_locked(master: &mut Master, core: &Arc<Core>, now: Instant) -> bool {
+    if now > master.now {
+        master.now = now;
+    }
+    let now = master.now;
+    let stale = master.entries.values().any(|e| {
+        let over = matches!((e.server.slow_start, e.ramp_start),
+            (Some(period), Some(start)) if now.saturating_duration_since(start) >= period);
+        // A finished ramp is republished once, to forget it.
+        over || effective_weight(e, now, core.algorithm) != e.effective
+    });
+    if stale {
+        publish(master, core);
+    }
+    stale
+}
+
+/// When the next slow-start step of any ramping server is due.
+fn next_step(master: &Master, algorithm: Algorithm) -> Option<Instant> {
+    if !algorithm.uses_slow_start() {
+        return None;
+    }
+    master
+        .entries
+        .values()
+        .filter_map(|e| {
+            let (period, start) = (e.server.slow_start?, e.ramp_start?);
+            let elapsed = master.now.saturating_duration_since(start);
+            let step = ramp_step(elapsed, period)?;
+            Some(start + period.mul_f64(f64::from(step) / f64::from(SLOW_START_STEPS)))
+        })
+        .min()
+}
+
 /// The current slow-start step (1..SLOW_START_STEPS) or None once the ramp is over.
 fn ramp_step(elapsed: Duration, period: Duration) -> Option<u32> {
     if elapsed >= period {
@@ -827,6 +849,7 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
         rotation,
         position,
         queue_capacity,
+        refresh_at: next_step(master, algorithm),
         cycle_len: FastMod::new(cycle.len() as u32),
         cycle,
         leastconn,

@@ -454,12 +454,14 @@ fn slow_start_shifts_traffic_gradually() {
     let set = ServerSet::new(Algorithm::RoundRobin);
     let t0 = Instant::now();
     set.add(Server::new(addr(1)).weight(16)).unwrap();
+    // Steps of 100 s: the picks' own refresh (on the real clock) never fires in this test.
+    let period = Duration::from_secs(1600);
     let back = set
         .add(
             Server::new(addr(2))
                 .weight(16)
                 .state(ServerState::Down)
-                .slow_start(Some(Duration::from_secs(16))),
+                .slow_start(Some(period)),
         )
         .unwrap();
     set.set_state_at(back, ServerState::Up, t0).unwrap();
@@ -471,15 +473,40 @@ fn slow_start_shifts_traffic_gradually() {
             / 3200.0
     };
     let early = share(&set);
-    set.refresh(t0 + Duration::from_secs(8));
+    set.refresh(t0 + period / 2);
     let middle = share(&set);
-    set.refresh(t0 + Duration::from_secs(16));
+    set.refresh(t0 + period);
     let end = share(&set);
     assert!(
         early < 0.1 && early < middle && middle < end,
         "{early} {middle} {end}"
     );
     assert!((end - 0.5).abs() < 0.01);
+}
+
+#[test]
+fn picks_advance_slow_start_by_themselves() {
+    let set = ServerSet::new(Algorithm::LeastConn);
+    let period = Duration::from_millis(160);
+    let id = set
+        .add(
+            Server::new(addr(1))
+                .weight(32)
+                .state(ServerState::Down)
+                .slow_start(Some(period)),
+        )
+        .unwrap();
+    set.add(Server::new(addr(2)).weight(32)).unwrap();
+    set.set_state(id, ServerState::Up).unwrap();
+    assert!(set.server(id).unwrap().effective_weight < 32);
+    // Poll with a generous deadline: picks publish the steps as they fall due.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while set.next_refresh().is_some() {
+        assert!(Instant::now() < deadline, "ramp never finished");
+        drop(set.pick(None, &[]).unwrap());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(set.server(id).unwrap().effective_weight, 32);
 }
 
 #[test]
