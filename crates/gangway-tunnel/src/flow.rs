@@ -58,6 +58,8 @@ pub(crate) struct Flow {
     pipe_len: usize,
     /// Whether to try `splice(2)` (TCP to TCP, not found unsupported yet).
     splice: bool,
+    /// Whether the current burst is bulk data (a read filled the buffer): splice the rest.
+    bulk: bool,
     /// Whether bytes were written since the destination was last flushed (generic streams).
     unflushed: bool,
     /// Whether the source reached end of stream (as opposed to a drain).
@@ -92,6 +94,7 @@ impl Flow {
             #[cfg(target_os = "linux")]
             pipe_len: 0,
             splice,
+            bulk: false,
             unflushed: false,
             source_ended: false,
             delivered: 0,
@@ -144,12 +147,14 @@ impl Flow {
         }
     }
 
-    /// Drive the direction between two TCP streams with readiness-based IO: `splice(2)` through
-    /// a pooled pipe when allowed and available, else copying through a pooled buffer.
+    /// Drive the direction between two TCP streams with readiness-based IO. A burst starts by
+    /// copying through a pooled buffer (cheapest for the small messages most tunnels carry);
+    /// once a read fills the whole buffer (bulk data), the rest of the burst moves with
+    /// `splice(2)` through a pooled pipe, when allowed and one is available.
     pub(crate) fn poll_tcp(
         &mut self,
         cx: &mut Context<'_>,
-        src: &TcpStream,
+        src: &mut TcpStream,
         dst: &mut TcpStream,
         pools: &Pools,
         draining: bool,
@@ -157,19 +162,15 @@ impl Flow {
         let to = self.to();
         for _ in 0..ROUNDS_PER_POLL {
             if let Some(read_ahead) = self.read_ahead.as_deref_mut() {
-                ready!(dst.poll_write_ready(cx)).map_err(|e| failed(to, e))?;
-                match dst.try_write(read_ahead) {
-                    Ok(n) => {
-                        read_ahead.advance(n);
-                        if read_ahead.is_empty() {
-                            self.read_ahead = None;
-                        }
-                        self.delivered += n as u64;
-                        self.moved = true;
-                    }
-                    Err(e) if is_would_block(&e) => {}
-                    Err(e) => return Poll::Ready(Err(failed(to, e))),
+                let n = ready!(Pin::new(&mut *dst).poll_write(cx, read_ahead))
+                    .and_then(nonzero_write)
+                    .map_err(|e| failed(to, e))?;
+                read_ahead.advance(n);
+                if read_ahead.is_empty() {
+                    self.read_ahead = None;
                 }
+                self.delivered += n as u64;
+                self.moved = true;
                 continue;
             }
             #[cfg(target_os = "linux")]
@@ -185,8 +186,8 @@ impl Flow {
                     Ok(n) => {
                         self.pipe_len -= n.min(len);
                         self.delivered += n as u64;
-                        self.moved = true;
                         self.spliced += n as u64;
+                        self.moved = true;
                     }
                     Err(e) if is_would_block(&e) => {}
                     Err(e) => return Poll::Ready(Err(failed(to, e))),
@@ -194,23 +195,19 @@ impl Flow {
                 continue;
             }
             if self.start < self.end {
-                ready!(dst.poll_write_ready(cx)).map_err(|e| failed(to, e))?;
                 let Some(buf) = self.buf.as_deref() else {
                     self.start = self.end;
                     continue;
                 };
-                match dst.try_write(&buf[self.start..self.end]) {
-                    Ok(n) => {
-                        self.start += n;
-                        self.delivered += n as u64;
-                        self.moved = true;
-                        if self.start == self.end {
-                            self.start = 0;
-                            self.end = 0;
-                        }
-                    }
-                    Err(e) if is_would_block(&e) => {}
-                    Err(e) => return Poll::Ready(Err(failed(to, e))),
+                let n = ready!(Pin::new(&mut *dst).poll_write(cx, &buf[self.start..self.end]))
+                    .and_then(nonzero_write)
+                    .map_err(|e| failed(to, e))?;
+                self.start += n;
+                self.delivered += n as u64;
+                self.moved = true;
+                if self.start == self.end {
+                    self.start = 0;
+                    self.end = 0;
                 }
                 continue;
             }
@@ -221,25 +218,37 @@ impl Flow {
                         Poll::Pending => {
                             // Idle: hold no buffer and no pipe while waiting.
                             self.release(pools);
+                            self.bulk = false;
                             return Poll::Pending;
                         }
                         Poll::Ready(Err(e)) => return Poll::Ready(Err(failed(self.from, e))),
                         Poll::Ready(Ok(())) => {}
                     }
                     #[cfg(target_os = "linux")]
-                    if self.splice && self.splice_in(src, pools)? {
+                    if self.bulk && self.splice && self.splice_in(src, pools)? {
                         continue;
                     }
                     let buf = self.buf.get_or_insert_with(|| pools.buffers.take());
-                    match src.try_read(buf) {
-                        Ok(0) => self.end_of_source(),
-                        Ok(n) => {
-                            self.start = 0;
-                            self.end = n;
-                            self.moved = true;
+                    let mut window = ReadBuf::new(buf);
+                    // tokio's read notes a short read as "drained", saving the EAGAIN round.
+                    match Pin::new(&mut *src).poll_read(cx, &mut window) {
+                        Poll::Pending => {
+                            self.release(pools);
+                            self.bulk = false;
+                            return Poll::Pending;
                         }
-                        Err(e) if is_would_block(&e) => {}
-                        Err(e) => return Poll::Ready(Err(failed(self.from, e))),
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(failed(self.from, e))),
+                        Poll::Ready(Ok(())) => {
+                            let n = window.filled().len();
+                            if n == 0 {
+                                self.end_of_source();
+                            } else {
+                                self.bulk = n == window.capacity();
+                                self.start = 0;
+                                self.end = n;
+                                self.moved = true;
+                            }
+                        }
                     }
                 }
                 Stage::Closing => {
@@ -275,7 +284,8 @@ impl Flow {
                 self.pipe_len = n;
                 self.moved = true;
             }
-            Err(e) if is_would_block(&e) => {}
+            // The burst is over: the next one starts by copying again.
+            Err(e) if is_would_block(&e) => self.bulk = false,
             Err(e) if crate::sys::splice_unsupported(&e) => {
                 self.splice = false;
                 if let Some(pipe) = self.pipe.take() {
