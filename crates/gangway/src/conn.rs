@@ -22,7 +22,7 @@ use crate::proto::{
     named_by_connection, put_header, write_simple_response,
 };
 use crate::rules::{HeaderAction, RuleAction};
-use crate::upstream::{BackendRt, PickFailure};
+use crate::upstream::{BackendRt, PickFailure, ServerRt};
 
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
@@ -161,7 +161,7 @@ enum Next {
     Tunnel {
         server: TcpStream,
         backend: usize,
-        server_index: usize,
+        srv: Arc<ServerRt>,
         slot: gangway_balance::ConnectionSlot,
     },
 }
@@ -275,11 +275,10 @@ impl Conn {
                         Next::Tunnel {
                             server,
                             backend,
-                            server_index,
+                            srv,
                             slot,
                         } => {
-                            self.tunnel(server, &shared.backends[backend], backend, server_index)
-                                .await;
+                            self.tunnel(server, &shared.backends[backend], &srv).await;
                             drop(slot);
                             return;
                         }
@@ -310,7 +309,7 @@ impl Conn {
         };
         let be = &shared.backends[backend];
         self.log.backend = Some(be.log_name.clone());
-        add(&shared.metrics.backends[backend].requests, 1);
+        add(&be.counters.requests, 1);
         self.key.clear();
         let hashed = be.spec.balance == crate::backend::Balance::Source;
         match self.src.ip() {
@@ -323,12 +322,12 @@ impl Conn {
             .connect_server(shared, backend, hashed, false, None, &mut attempts)
             .await
         {
-            Ok((s, slot, server, _)) => {
-                add(&shared.metrics.servers[backend][s].requests, 1);
-                add(&shared.metrics.backends[backend].tunnels, 1);
-                add(&shared.metrics.servers[backend][s].tunnels, 1);
+            Ok((srv, slot, server, _)) => {
+                add(&srv.counters.requests, 1);
+                add(&be.counters.tunnels, 1);
+                add(&srv.counters.tunnels, 1);
                 self.emit_log();
-                self.tunnel(server, be, backend, s).await;
+                self.tunnel(server, be, &srv).await;
                 drop(slot);
             }
             Err(term) => {
@@ -552,11 +551,19 @@ impl Conn {
         backend: usize,
         hashed: bool,
         pooled_ok: bool,
-        current: Option<(usize, gangway_balance::ConnectionSlot)>,
+        current: Option<(Arc<ServerRt>, gangway_balance::ConnectionSlot)>,
         attempts_left: &mut u32,
-    ) -> Result<(usize, gangway_balance::ConnectionSlot, TcpStream, bool), Termination> {
+    ) -> Result<
+        (
+            Arc<ServerRt>,
+            gangway_balance::ConnectionSlot,
+            TcpStream,
+            bool,
+        ),
+        Termination,
+    > {
         let be = &shared.backends[backend];
-        let (mut s, mut slot) = match current {
+        let (mut srv, mut slot) = match current {
             Some(p) => p,
             None => {
                 let queue_start = Instant::now();
@@ -572,36 +579,36 @@ impl Conn {
         };
         let connect_start = Instant::now();
         loop {
-            self.log.server = Some(be.servers[s].log_name.clone());
-            let pooled = if pooled_ok { be.take_idle(s) } else { None };
+            self.log.server = Some(srv.log_name.clone());
+            let pooled = if pooled_ok { srv.take_idle() } else { None };
             let reused = pooled.is_some();
             let server = match pooled {
                 Some(c) => Ok(c),
-                None => self.connect(be, s).await,
+                None => self.connect(be, &srv).await,
             };
             match server {
                 Ok(c) => {
                     self.log.t_connect = Some(connect_start.elapsed());
-                    return Ok((s, slot, c, reused));
+                    return Ok((srv, slot, c, reused));
                 }
                 Err(outcome) => {
-                    add(&shared.metrics.servers[backend][s].connect_errors, 1);
-                    add(&shared.metrics.backends[backend].connect_errors, 1);
-                    crate::checks::observe(shared, backend, s, outcome);
+                    add(&srv.counters.connect_errors, 1);
+                    add(&be.counters.connect_errors, 1);
+                    crate::checks::observe(be, &srv, outcome);
                     if *attempts_left == 0 {
                         self.log.t_connect = Some(connect_start.elapsed());
                         return Err(Termination::ServerConnect);
                     }
                     *attempts_left -= 1;
-                    add(&shared.metrics.backends[backend].retries, 1);
-                    add(&shared.metrics.servers[backend][s].retries, 1);
+                    add(&be.counters.retries, 1);
+                    add(&srv.counters.retries, 1);
                     if be.spec.redispatch {
-                        self.excluded.push(be.servers[s].id);
+                        self.excluded.push(srv.id);
                         drop(slot);
                         let key = hashed.then_some(self.key.as_slice());
                         let picked = match be.pick(key, &self.excluded).await {
                             Ok(p) => {
-                                add(&shared.metrics.backends[backend].redispatches, 1);
+                                add(&be.counters.redispatches, 1);
                                 Ok(p)
                             }
                             // Every server was tried once: start over rather than give up.
@@ -612,7 +619,7 @@ impl Conn {
                             Err(e) => Err(e),
                         };
                         match picked {
-                            Ok(p) => (s, slot) = p,
+                            Ok(p) => (srv, slot) = p,
                             Err(_) => return Err(Termination::ServerConnect),
                         }
                     } else {
@@ -633,14 +640,14 @@ impl Conn {
         hashed: bool,
     ) -> Next {
         let be = &shared.backends[backend];
-        add(&shared.metrics.backends[backend].requests, 1);
+        add(&be.counters.requests, 1);
         self.excluded.clear();
         let mut attempts_left = be.spec.retries;
         let mut current = None;
         let mut fresh_only = false;
         loop {
             let pooled_ok = !fresh_only && be.spec.mode == ConnectionMode::KeepAlive;
-            let (s, slot, mut server, reused) = match self
+            let (srv, slot, mut server, reused) = match self
                 .connect_server(
                     shared,
                     backend,
@@ -657,15 +664,13 @@ impl Conn {
                     return Next::Close;
                 }
             };
-            add(&shared.metrics.servers[backend][s].requests, 1);
+            add(&srv.counters.requests, 1);
             let response_start = Instant::now();
-            let outcome = self
-                .exchange(&mut server, be, backend, s, meta, reused)
-                .await;
+            let outcome = self.exchange(&mut server, be, &srv, meta, reused).await;
             match outcome {
                 Exchange::Stale => {
                     fresh_only = true;
-                    current = Some((s, slot));
+                    current = Some((srv, slot));
                     continue;
                 }
                 Exchange::Done {
@@ -674,11 +679,11 @@ impl Conn {
                     client_close,
                 } => {
                     self.finish_log(status, Termination::Normal, response_start);
-                    shared.metrics.response(status, Some((backend, Some(s))));
+                    shared.metrics.response(status, Some((be, &srv)));
                     if reusable {
-                        be.put_idle(s, server);
+                        be.put_idle(&srv, server);
                     }
-                    crate::checks::observe_success(shared, backend, s);
+                    crate::checks::observe_success(&srv);
                     drop(slot);
                     return if client_close {
                         Next::Close
@@ -688,14 +693,14 @@ impl Conn {
                 }
                 Exchange::Switch => {
                     self.finish_log(101, Termination::Normal, response_start);
-                    shared.metrics.response(101, Some((backend, Some(s))));
-                    add(&shared.metrics.backends[backend].tunnels, 1);
-                    add(&shared.metrics.servers[backend][s].tunnels, 1);
-                    crate::checks::observe_success(shared, backend, s);
+                    shared.metrics.response(101, Some((be, &srv)));
+                    add(&be.counters.tunnels, 1);
+                    add(&srv.counters.tunnels, 1);
+                    crate::checks::observe_success(&srv);
                     return Next::Tunnel {
                         server,
                         backend,
-                        server_index: s,
+                        srv,
                         slot,
                     };
                 }
@@ -705,18 +710,18 @@ impl Conn {
                     server_fault,
                 } => {
                     if server_fault {
-                        add(&shared.metrics.backends[backend].response_errors, 1);
-                        add(&shared.metrics.servers[backend][s].response_errors, 1);
+                        add(&be.counters.response_errors, 1);
+                        add(&srv.counters.response_errors, 1);
                         let outcome = if status == 504 {
                             gangway_health::TrafficOutcome::ResponseTimeout
                         } else {
                             gangway_health::TrafficOutcome::Reset
                         };
-                        crate::checks::observe(shared, backend, s, outcome);
+                        crate::checks::observe(be, &srv, outcome);
                     }
                     drop(server);
                     drop(slot);
-                    shared.metrics.response(status, Some((backend, Some(s))));
+                    shared.metrics.response(status, Some((be, &srv)));
                     self.log.t_response = Some(response_start.elapsed());
                     self.answer_error_counted(status, term).await;
                     return Next::Close;
@@ -727,12 +732,12 @@ impl Conn {
                     server_fault,
                 } => {
                     if server_fault {
-                        add(&shared.metrics.backends[backend].response_errors, 1);
-                        add(&shared.metrics.servers[backend][s].response_errors, 1);
+                        add(&be.counters.response_errors, 1);
+                        add(&srv.counters.response_errors, 1);
                     }
                     self.finish_log(status, term, response_start);
                     if status != 0 {
-                        shared.metrics.response(status, Some((backend, Some(s))));
+                        shared.metrics.response(status, Some((be, &srv)));
                     }
                     return Next::Close;
                 }
@@ -749,13 +754,12 @@ impl Conn {
         self.emit_log();
     }
 
-    /// Opens a connection to server `s` (with the PROXY header it asks for).
+    /// Opens a connection to a server (with the PROXY header it asks for).
     async fn connect(
         &mut self,
         be: &BackendRt,
-        s: usize,
+        srv: &ServerRt,
     ) -> Result<TcpStream, gangway_health::TrafficOutcome> {
-        let srv = &be.servers[s];
         let stream = match tokio::time::timeout(be.connect_timeout(), TcpStream::connect(srv.addr))
             .await
         {
@@ -787,8 +791,7 @@ impl Conn {
         &mut self,
         server: &mut TcpStream,
         be: &BackendRt,
-        backend: usize,
-        s: usize,
+        srv: &ServerRt,
         meta: RequestMeta,
         reused: bool,
     ) -> Exchange {
@@ -868,10 +871,13 @@ impl Conn {
             }
         };
         if let Some(Ok(n)) = &upload_done {
-            add(&shared.metrics.backends[backend].bytes_in, *n);
-            add(&shared.metrics.servers[backend][s].bytes_in, *n);
+            add(&be.counters.bytes_in, *n);
+            add(&srv.counters.bytes_in, *n);
         }
-        let upload_complete = matches!(upload_done, Some(Ok(_)));
+        // A request without a body is complete even when the response won the select race
+        // before the (empty) upload future was polled.
+        let upload_complete =
+            meta.framing == BodyFraming::None || matches!(upload_done, Some(Ok(_)));
         match down {
             Down::Complete {
                 status,
@@ -879,8 +885,8 @@ impl Conn {
                 server_keep_alive,
                 client_close,
             } => {
-                add(&shared.metrics.backends[backend].bytes_out, body_bytes);
-                add(&shared.metrics.servers[backend][s].bytes_out, body_bytes);
+                add(&be.counters.bytes_out, body_bytes);
+                add(&srv.counters.bytes_out, body_bytes);
                 self.log.bytes_out = body_bytes;
                 let reusable = server_keep_alive
                     && upload_complete
@@ -937,7 +943,7 @@ impl Conn {
     }
 
     /// Pipes the upgraded connection until either side ends it (or shutdown/kill closes it).
-    async fn tunnel(self, server: TcpStream, be: &BackendRt, backend: usize, s: usize) {
+    async fn tunnel(self, server: TcpStream, be: &BackendRt, srv: &ServerRt) {
         let t = &be.timeouts;
         let Conn {
             client,
@@ -955,7 +961,7 @@ impl Conn {
             .server_fin_timeout(t.server_fin);
         let handle = tunnel.handle();
         let mut phase = phase;
-        let mut kill = be.servers[s].kill.subscribe();
+        let mut kill = srv.kill.subscribe();
         let watcher = async move {
             tokio::select! {
                 _ = crate::gateway::reached(&mut phase, Phase::Closing) => {}
@@ -972,22 +978,10 @@ impl Conn {
                 run.await
             }
         };
-        add(
-            &shared.metrics.backends[backend].bytes_in,
-            outcome.client_to_server,
-        );
-        add(
-            &shared.metrics.servers[backend][s].bytes_in,
-            outcome.client_to_server,
-        );
-        add(
-            &shared.metrics.backends[backend].bytes_out,
-            outcome.server_to_client,
-        );
-        add(
-            &shared.metrics.servers[backend][s].bytes_out,
-            outcome.server_to_client,
-        );
+        add(&be.counters.bytes_in, outcome.client_to_server);
+        add(&srv.counters.bytes_in, outcome.client_to_server);
+        add(&be.counters.bytes_out, outcome.server_to_client);
+        add(&srv.counters.bytes_out, outcome.server_to_client);
         tracing::debug!(reason = %outcome.reason, up = outcome.client_to_server, down = outcome.server_to_client, "tunnel closed");
     }
 

@@ -10,13 +10,14 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::acl::Condition;
+use crate::backend::Server;
 use crate::backend::ServerState;
 use crate::builder::{GatewayBuilder, Options};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::rules::HttpRule;
 use crate::timeouts::Timeouts;
-use crate::upstream::BackendRt;
+use crate::upstream::{BackendRt, ServerRt};
 
 /// Where a gateway is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -54,7 +55,6 @@ pub(crate) struct Shared {
     pub(crate) active: AtomicUsize,
     pub(crate) idle_notify: Notify,
     pub(crate) metrics: Metrics,
-    pub(crate) checkers: crate::checks::Checkers,
     pub(crate) parser: gangway_h1::Parser,
 }
 
@@ -140,8 +140,7 @@ impl Gateway {
             .iter()
             .filter_map(|n| index(n))
             .collect();
-        let metrics = Metrics::new(&listeners, &backends);
-        let checkers = crate::checks::build(&backends)?;
+        let metrics = Metrics::new(&listeners);
         let (phase, _) = watch::channel(Phase::Running);
         let mut parser = gangway_h1::Parser::new();
         parser.max_head_len(b.options.max_head_size);
@@ -159,7 +158,6 @@ impl Gateway {
             active: AtomicUsize::new(0),
             idle_notify: Notify::new(),
             metrics,
-            checkers,
             parser,
         };
         Ok(Gateway {
@@ -185,13 +183,12 @@ impl Gateway {
             })?);
             tasks.push(tokio::spawn(accept_loop(self.shared.clone(), i, l)));
         }
-        let health = crate::checks::start(&self.shared);
+        crate::checks::start(&self.shared);
         tracing::info!(frontend = %self.shared.options.name, addrs = ?local_addrs, "gateway listening");
         Ok(GatewayHandle {
             shared: self.shared,
             local_addrs: local_addrs.into(),
             tasks: Arc::new(std::sync::Mutex::new(tasks)),
-            health: Arc::new(health),
         })
     }
 
@@ -283,7 +280,6 @@ pub struct GatewayHandle {
     shared: Arc<Shared>,
     local_addrs: Arc<[SocketAddr]>,
     tasks: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-    health: Arc<crate::checks::HealthTasks>,
 }
 
 impl GatewayHandle {
@@ -319,22 +315,50 @@ impl GatewayHandle {
     /// A server's current state, if the backend and server exist.
     pub fn server_state(&self, backend: &str, server: &str) -> Option<ServerState> {
         let b = &self.shared.backends[self.shared.backend_index(backend)?];
-        let s = b.server_index(server)?;
-        Some(b.state(s))
+        let s = b.find(server)?;
+        Some(b.state(&s))
+    }
+
+    /// The names of a backend's servers now, in order.
+    pub fn server_names(&self, backend: &str) -> Option<Vec<String>> {
+        let b = &self.shared.backends[self.shared.backend_index(backend)?];
+        Some(b.servers().iter().map(|s| s.name.clone()).collect())
+    }
+
+    /// Adds a server to a running backend (`add server`); its health checks start at once
+    /// when the backend has a [`Check`](crate::Check) or the server its own.
+    pub fn add_server(&self, backend: &str, server: impl Into<Server>) -> Result<(), Error> {
+        let Some(bi) = self.shared.backend_index(backend) else {
+            return Err(Error::InvalidOption(format!(
+                "no backend named {backend:?}"
+            )));
+        };
+        let srv = self.shared.backends[bi].add(&server.into())?;
+        crate::checks::start_server(&self.shared, bi, &srv);
+        Ok(())
+    }
+
+    /// Removes a server from a running backend (`del server`): it takes no new requests,
+    /// while requests and tunnels already on it finish. Returns `false` when it does not exist.
+    pub fn remove_server(&self, backend: &str, server: &str) -> bool {
+        match self.shared.backend_index(backend) {
+            Some(bi) => self.shared.backends[bi].remove(server),
+            None => false,
+        }
     }
 
     fn with_server(
         &self,
         backend: &str,
         server: &str,
-        f: impl FnOnce(&BackendRt, usize) -> bool,
+        f: impl FnOnce(&BackendRt, &ServerRt) -> bool,
     ) -> bool {
         let Some(bi) = self.shared.backend_index(backend) else {
             return false;
         };
         let b = &self.shared.backends[bi];
-        match b.server_index(server) {
-            Some(s) => f(b, s),
+        match b.find(server) {
+            Some(s) => f(b, &s),
             None => false,
         }
     }
@@ -371,7 +395,7 @@ impl GatewayHandle {
             // Connection tasks watch the phase and close within one scheduling round.
             let _ = tokio::time::timeout(Duration::from_secs(5), self.wait_idle()).await;
         }
-        self.health.stop(&self.shared);
+        crate::checks::stop(&self.shared);
         let tasks: Vec<_> = match self.tasks.lock() {
             Ok(mut t) => t.drain(..).collect(),
             Err(_) => Vec::new(),

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::gateway::{ListenerRt, Shared};
-use crate::upstream::BackendRt;
+use crate::upstream::{BackendRt, ServerRt};
 
 /// Counters of one backend or server.
 #[derive(Debug, Default)]
@@ -21,15 +21,13 @@ pub(crate) struct Counters {
     pub(crate) tunnels: AtomicU64,
 }
 
-/// Every counter of a gateway.
+/// The frontend's and listeners' counters (backends and servers carry their own).
 #[derive(Debug)]
 pub(crate) struct Metrics {
     pub(crate) frontend: Counters,
     pub(crate) denied: AtomicU64,
     pub(crate) invalid: AtomicU64,
     listener_accepted: Vec<AtomicU64>,
-    pub(crate) backends: Vec<Counters>,
-    pub(crate) servers: Vec<Vec<Counters>>,
 }
 
 pub(crate) fn class(status: u16) -> usize {
@@ -48,17 +46,12 @@ pub(crate) fn add(c: &AtomicU64, n: u64) {
 }
 
 impl Metrics {
-    pub(crate) fn new(listeners: &[ListenerRt], backends: &[BackendRt]) -> Self {
+    pub(crate) fn new(listeners: &[ListenerRt]) -> Self {
         Metrics {
             frontend: Counters::default(),
             denied: AtomicU64::new(0),
             invalid: AtomicU64::new(0),
             listener_accepted: listeners.iter().map(|_| AtomicU64::new(0)).collect(),
-            backends: backends.iter().map(|_| Counters::default()).collect(),
-            servers: backends
-                .iter()
-                .map(|b| b.servers.iter().map(|_| Counters::default()).collect())
-                .collect(),
         }
     }
 
@@ -67,14 +60,12 @@ impl Metrics {
     }
 
     /// Counts a response to the client (frontend, and backend/server when one answered).
-    pub(crate) fn response(&self, status: u16, backend: Option<(usize, Option<usize>)>) {
+    pub(crate) fn response(&self, status: u16, backend: Option<(&BackendRt, &ServerRt)>) {
         let c = class(status);
         add(&self.frontend.responses[c], 1);
-        if let Some((b, s)) = backend {
-            add(&self.backends[b].responses[c], 1);
-            if let Some(s) = s {
-                add(&self.servers[b][s].responses[c], 1);
-            }
+        if let Some((be, srv)) = backend {
+            add(&be.counters.responses[c], 1);
+            add(&srv.counters.responses[c], 1);
         }
     }
 }
@@ -165,23 +156,23 @@ pub(crate) fn render(shared: &Shared) -> String {
 
     let per = |out: &mut String, name: &str, help: &str, f: &dyn Fn(&Counters) -> u64| {
         counter(out, &format!("backend_{name}"), help);
-        for (b, be) in shared.backends.iter().enumerate() {
+        for be in &shared.backends {
             let _ = writeln!(
                 out,
                 "gangway_backend_{name}{{backend=\"{}\"}} {}",
                 be.name,
-                f(&m.backends[b])
+                f(&be.counters)
             );
         }
         counter(out, &format!("server_{name}"), help);
-        for (b, be) in shared.backends.iter().enumerate() {
-            for (s, srv) in be.servers.iter().enumerate() {
+        for be in &shared.backends {
+            for srv in be.servers().iter() {
                 let _ = writeln!(
                     out,
                     "gangway_server_{name}{{backend=\"{}\",server=\"{}\"}} {}",
                     be.name,
                     srv.name,
-                    f(&m.servers[b][s])
+                    f(&srv.counters)
                 );
             }
         }
@@ -233,20 +224,20 @@ pub(crate) fn render(shared: &Shared) -> String {
         "backend_responses_total",
         "Responses by status class.",
     );
-    for (b, be) in shared.backends.iter().enumerate() {
+    for be in &shared.backends {
         for (c, name) in CLASSES.iter().enumerate() {
             let _ = writeln!(
                 out,
                 "gangway_backend_responses_total{{backend=\"{}\",code=\"{name}\"}} {}",
                 be.name,
-                get(&m.backends[b].responses[c])
+                get(&be.counters.responses[c])
             );
         }
     }
     gauge(&mut out, "server_up", "1 when the server takes traffic.");
     for be in &shared.backends {
-        for (s, srv) in be.servers.iter().enumerate() {
-            let up = u8::from(be.state(s) == crate::backend::ServerState::Up);
+        for srv in be.servers().iter() {
+            let up = u8::from(be.state(srv) == crate::backend::ServerState::Up);
             let _ = writeln!(
                 out,
                 "gangway_server_up{{backend=\"{}\",server=\"{}\"}} {up}",
@@ -260,13 +251,13 @@ pub(crate) fn render(shared: &Shared) -> String {
         "Connections to the server in use now.",
     );
     for be in &shared.backends {
-        for (s, srv) in be.servers.iter().enumerate() {
+        for srv in be.servers().iter() {
             let _ = writeln!(
                 out,
                 "gangway_server_current_connections{{backend=\"{}\",server=\"{}\"}} {}",
                 be.name,
                 srv.name,
-                be.active(s)
+                be.active(srv)
             );
         }
     }

@@ -1,16 +1,21 @@
-//! Backends at runtime: the balance server set, idle connection pools and session kill switches.
+//! Backends at runtime: the balance server set, per-server pools, counters, checkers and
+//! session kill switches. Servers can be added and removed while the gateway runs.
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use gangway_balance::{Algorithm, ConnectionSlot, NoServerPolicy, PickError, ServerId, ServerSet};
+use gangway_health::HealthChecker;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use crate::backend::{Backend, Balance, ProxyVersion, ServerState};
+use crate::backend::{Backend, Balance, ProxyVersion, Server, ServerState};
 use crate::error::Error;
+use crate::metrics::Counters;
 use crate::timeouts::Timeouts;
 
 /// Why no server was picked.
@@ -27,27 +32,77 @@ pub(crate) enum PickFailure {
 pub(crate) struct ServerRt {
     pub(crate) id: ServerId,
     pub(crate) name: String,
-    pub(crate) log_name: std::sync::Arc<str>,
+    pub(crate) log_name: Arc<str>,
     pub(crate) addr: SocketAddr,
     pub(crate) send_proxy: Option<ProxyVersion>,
-    pub(crate) check: bool,
-    pub(crate) check_port: Option<u16>,
     idle: Mutex<Vec<TcpStream>>,
     /// Set after a traffic error was reported to passive health, so the next success is too.
-    pub(crate) failing: AtomicBool,
+    failing: AtomicBool,
     /// Bumped when the server is marked down with `shutdown-sessions`: sessions watching it close.
     pub(crate) kill: watch::Sender<u64>,
+    pub(crate) counters: Counters,
+    pub(crate) checker: Option<HealthChecker<()>>,
+    /// The task applying the checker's verdicts.
+    pub(crate) health_task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl ServerRt {
+    /// An idle pooled connection that still looks open.
+    pub(crate) fn take_idle(&self) -> Option<TcpStream> {
+        let mut idle = self.idle.lock().ok()?;
+        while let Some(stream) = idle.pop() {
+            let mut probe = [0u8; 1];
+            // An idle connection must have nothing to read: data or EOF means it is unusable.
+            if let Err(e) = stream.try_read(&mut probe)
+                && e.kind() == std::io::ErrorKind::WouldBlock
+            {
+                return Some(stream);
+            }
+        }
+        None
+    }
+
+    fn drop_idle(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+
+    /// Marks the server as failing in traffic.
+    pub(crate) fn mark_failing(&self) {
+        self.failing.store(true, Ordering::Release);
+    }
+
+    /// Whether the server was failing in traffic (then clears the mark).
+    pub(crate) fn clear_failing(&self) -> bool {
+        self.failing.swap(false, Ordering::AcqRel)
+    }
+
+    /// Stops its health checks.
+    pub(crate) fn stop_checks(&self) {
+        if let Some(c) = &self.checker {
+            c.stop();
+        }
+        if let Ok(mut t) = self.health_task.lock()
+            && let Some(t) = t.take()
+        {
+            t.abort();
+        }
+    }
 }
 
 /// A backend at runtime.
 #[derive(Debug)]
 pub(crate) struct BackendRt {
     pub(crate) name: String,
-    pub(crate) log_name: std::sync::Arc<str>,
+    pub(crate) log_name: Arc<str>,
     pub(crate) spec: Backend,
     pub(crate) timeouts: Timeouts,
     pub(crate) set: ServerSet,
-    pub(crate) servers: Vec<ServerRt>,
+    servers: ArcSwap<Vec<Arc<ServerRt>>>,
+    pub(crate) counters: Counters,
+    /// Serializes runtime additions and removals.
+    changes: Mutex<()>,
 }
 
 fn algorithm(b: &Balance) -> Algorithm {
@@ -63,6 +118,12 @@ fn algorithm(b: &Balance) -> Algorithm {
     }
 }
 
+fn weight(w: u32) -> u16 {
+    u16::try_from(w)
+        .unwrap_or(u16::MAX)
+        .min(gangway_balance::MAX_WEIGHT)
+}
+
 impl BackendRt {
     pub(crate) fn new(spec: &Backend, base: &Timeouts) -> Result<BackendRt, Error> {
         let policy = if spec.fail_open {
@@ -75,114 +136,173 @@ impl BackendRt {
             .no_server_policy(policy)
             .build()
             .map_err(|e| Error::InvalidOption(format!("backend {:?}: {e}", spec.name)))?;
-        let mut servers = Vec::new();
-        for s in &spec.servers {
-            let addr = s.resolve().ok_or_else(|| Error::UnresolvedServer {
-                backend: spec.name.clone(),
-                addr: s.addr_text(),
-            })?;
-            let name = s.display_name();
-            let server = gangway_balance::Server::new(addr)
-                .name(name.as_str())
-                .weight(
-                    u16::try_from(s.weight)
-                        .unwrap_or(u16::MAX)
-                        .min(gangway_balance::MAX_WEIGHT),
-                )
-                .state(s.initial_state)
-                .backup(s.backup)
-                .maxconn(s.maxconn)
-                .maxqueue(s.maxqueue)
-                .slow_start(s.slowstart);
-            let id = set
-                .add(server)
-                .map_err(|e| Error::InvalidOption(format!("backend {:?}: {e}", spec.name)))?;
-            let (kill, _) = watch::channel(0);
-            servers.push(ServerRt {
-                id,
-                log_name: name.as_str().into(),
-                name,
-                addr,
-                send_proxy: s.send_proxy,
-                check: s.check && (spec.check.is_some() || s.check_override.is_some()),
-                check_port: s.check_port,
-                idle: Mutex::new(Vec::new()),
-                failing: AtomicBool::new(false),
-                kill,
-            });
-        }
-        Ok(BackendRt {
+        let be = BackendRt {
             name: spec.name.clone(),
             log_name: spec.name.as_str().into(),
             spec: spec.clone(),
             timeouts: spec.timeouts.apply(base),
             set,
-            servers,
-        })
+            servers: ArcSwap::from_pointee(Vec::new()),
+            counters: Counters::default(),
+            changes: Mutex::new(()),
+        };
+        let mut servers = Vec::new();
+        for s in &spec.servers {
+            if servers
+                .iter()
+                .any(|x: &Arc<ServerRt>| x.name == s.display_name())
+            {
+                return Err(Error::InvalidOption(format!(
+                    "backend {:?}: two servers are named {:?}",
+                    spec.name,
+                    s.display_name()
+                )));
+            }
+            servers.push(be.make_server(s)?);
+        }
+        be.servers.store(Arc::new(servers));
+        Ok(be)
     }
 
-    pub(crate) fn server_index(&self, name: &str) -> Option<usize> {
-        self.servers.iter().position(|s| s.name == name)
+    /// Resolves a server, adds it to the balance set and builds its checker (not started).
+    fn make_server(&self, s: &Server) -> Result<Arc<ServerRt>, Error> {
+        let addr = s.resolve().ok_or_else(|| Error::UnresolvedServer {
+            backend: self.name.clone(),
+            addr: s.addr_text(),
+        })?;
+        let name = s.display_name();
+        let server = gangway_balance::Server::new(addr)
+            .name(name.as_str())
+            .weight(weight(s.weight))
+            .state(s.initial_state)
+            .backup(s.backup)
+            .maxconn(s.maxconn)
+            .maxqueue(s.maxqueue)
+            .slow_start(s.slowstart);
+        let id = self
+            .set
+            .add(server)
+            .map_err(|e| Error::InvalidOption(format!("backend {:?}: {e}", self.name)))?;
+        let checker = crate::checks::build(&self.spec, s, addr, &name)?;
+        let (kill, _) = watch::channel(0);
+        Ok(Arc::new(ServerRt {
+            id,
+            log_name: name.as_str().into(),
+            name,
+            addr,
+            send_proxy: s.send_proxy,
+            idle: Mutex::new(Vec::new()),
+            failing: AtomicBool::new(false),
+            kill,
+            counters: Counters::default(),
+            checker,
+            health_task: Mutex::new(None),
+        }))
     }
 
-    fn index_of(&self, id: ServerId) -> Option<usize> {
-        self.servers.iter().position(|s| s.id == id)
+    /// The servers now (a snapshot).
+    pub(crate) fn servers(&self) -> arc_swap::Guard<Arc<Vec<Arc<ServerRt>>>> {
+        self.servers.load()
     }
 
-    pub(crate) fn state(&self, s: usize) -> ServerState {
+    pub(crate) fn find(&self, name: &str) -> Option<Arc<ServerRt>> {
+        self.servers.load().iter().find(|s| s.name == name).cloned()
+    }
+
+    pub(crate) fn by_id(&self, id: ServerId) -> Option<Arc<ServerRt>> {
+        self.servers.load().iter().find(|s| s.id == id).cloned()
+    }
+
+    /// Adds a server while running (its checks start when `start` is given the gateway).
+    pub(crate) fn add(&self, s: &Server) -> Result<Arc<ServerRt>, Error> {
+        let _guard = self.changes.lock();
+        if self.find(&s.display_name()).is_some() {
+            return Err(Error::InvalidOption(format!(
+                "backend {:?} already has a server named {:?}",
+                self.name,
+                s.display_name()
+            )));
+        }
+        let srv = self.make_server(s)?;
+        let mut next = Vec::clone(&self.servers.load());
+        next.push(srv.clone());
+        self.servers.store(Arc::new(next));
+        Ok(srv)
+    }
+
+    /// Removes a server: no new requests; requests and tunnels already on it finish.
+    pub(crate) fn remove(&self, name: &str) -> bool {
+        let _guard = self.changes.lock();
+        let Some(srv) = self.find(name) else {
+            return false;
+        };
+        let _ = self.set.remove(srv.id);
+        let next: Vec<_> = self
+            .servers
+            .load()
+            .iter()
+            .filter(|s| s.id != srv.id)
+            .cloned()
+            .collect();
+        self.servers.store(Arc::new(next));
+        srv.stop_checks();
+        srv.drop_idle();
+        true
+    }
+
+    pub(crate) fn state(&self, srv: &ServerRt) -> ServerState {
         self.set
-            .server(self.servers[s].id)
+            .server(srv.id)
             .map_or(ServerState::Maint, |i| i.server.get_state())
     }
 
-    pub(crate) fn active(&self, s: usize) -> u32 {
-        self.set.server(self.servers[s].id).map_or(0, |i| i.active)
+    pub(crate) fn active(&self, srv: &ServerRt) -> u32 {
+        self.set.server(srv.id).map_or(0, |i| i.active)
     }
 
     /// Whether at least one server takes traffic.
     pub(crate) fn any_up(&self) -> bool {
-        (0..self.servers.len()).any(|s| self.state(s) == ServerState::Up)
+        self.servers()
+            .iter()
+            .any(|s| self.state(s) == ServerState::Up)
     }
 
     /// Sets a server's state; going down drops its idle connections and, with
     /// `shutdown-sessions`, closes its open sessions.
-    pub(crate) fn set_state(&self, s: usize, state: ServerState, reason: &str) -> bool {
-        let Ok(old) = self.set.set_state(self.servers[s].id, state) else {
+    pub(crate) fn set_state(&self, srv: &ServerRt, state: ServerState, reason: &str) -> bool {
+        let Ok(old) = self.set.set_state(srv.id, state) else {
             return false;
         };
         if old != state {
-            tracing::warn!(backend = %self.name, server = %self.servers[s].name, from = %old, to = %state, reason, "server state changed");
+            tracing::warn!(backend = %self.name, server = %srv.name, from = %old, to = %state, reason, "server state changed");
             if state != ServerState::Up {
-                self.drop_idle(s);
+                srv.drop_idle();
             }
             if state == ServerState::Down && self.spec.shutdown_sessions_on_down {
-                self.servers[s].kill.send_modify(|g| *g += 1);
+                srv.kill.send_modify(|g| *g += 1);
             }
         }
         true
     }
 
-    pub(crate) fn set_weight(&self, s: usize, weight: u32) -> bool {
-        let w = u16::try_from(weight)
-            .unwrap_or(u16::MAX)
-            .min(gangway_balance::MAX_WEIGHT);
-        self.set.set_weight(self.servers[s].id, w).is_ok()
+    pub(crate) fn set_weight(&self, srv: &ServerRt, w: u32) -> bool {
+        self.set.set_weight(srv.id, weight(w)).is_ok()
     }
 
     /// Picks a server (not one of `excluded`), waiting up to the queue timeout while all
-    /// usable servers are full. Returns the server index and its connection slot.
+    /// usable servers are full.
     pub(crate) async fn pick(
         &self,
         key: Option<&[u8]>,
         excluded: &[ServerId],
-    ) -> Result<(usize, ConnectionSlot), PickFailure> {
+    ) -> Result<(Arc<ServerRt>, ConnectionSlot), PickFailure> {
         match self
             .set
             .pick_queued(key, excluded, self.timeouts.queue)
             .await
         {
-            Ok(slot) => match self.index_of(slot.server_id()) {
-                Some(i) => Ok((i, slot)),
+            Ok(slot) => match self.by_id(slot.server_id()) {
+                Some(srv) => Ok((srv, slot)),
                 None => Err(PickFailure::NoneUp),
             },
             Err(PickError::QueueFull | PickError::QueueTimeout) => Err(PickFailure::QueueTimeout),
@@ -190,46 +310,20 @@ impl BackendRt {
         }
     }
 
-    /// An idle pooled connection to server `s` that still looks open.
-    pub(crate) fn take_idle(&self, s: usize) -> Option<TcpStream> {
-        let mut idle = self.servers[s].idle.lock().ok()?;
-        while let Some(stream) = idle.pop() {
-            let mut probe = [0u8; 1];
-            // An idle connection must have nothing to read: data or EOF means it is unusable.
-            if let Err(e) = stream.try_read(&mut probe)
-                && e.kind() == std::io::ErrorKind::WouldBlock
-            {
-                return Some(stream);
-            }
-        }
-        None
-    }
-
-    /// Returns a connection to server `s`'s idle pool (dropped when the pool is full).
-    pub(crate) fn put_idle(&self, s: usize, stream: TcpStream) {
-        if self.spec.pool_max_idle == 0 || self.state(s) != ServerState::Up {
+    /// Returns a connection to the server's idle pool (dropped when the pool is full).
+    pub(crate) fn put_idle(&self, srv: &ServerRt, stream: TcpStream) {
+        if self.spec.pool_max_idle == 0 || self.state(srv) != ServerState::Up {
             return;
         }
-        if let Ok(mut idle) = self.servers[s].idle.lock()
+        if let Ok(mut idle) = srv.idle.lock()
             && idle.len() < self.spec.pool_max_idle
         {
             idle.push(stream);
         }
     }
 
-    fn drop_idle(&self, s: usize) {
-        if let Ok(mut idle) = self.servers[s].idle.lock() {
-            idle.clear();
-        }
-    }
-
     /// How long to wait for a connection to a server.
     pub(crate) fn connect_timeout(&self) -> Duration {
         self.timeouts.connect
-    }
-
-    /// Whether the server was failing in traffic (then clears the mark).
-    pub(crate) fn clear_failing(&self, s: usize) -> bool {
-        self.servers[s].failing.swap(false, Ordering::AcqRel)
     }
 }

@@ -491,3 +491,55 @@ async fn per_server_check_and_passive_errors() {
     .await;
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn servers_are_added_removed_and_weighted_at_runtime() {
+    let a = http_server("a").await;
+    let b = http_server("b").await;
+    let web = Backend::new("web").server(Server::at(a.addr).name("a"));
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&web)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    gw.add_server(
+        "web",
+        Server::at(b.addr)
+            .name("b")
+            .check(Check::tcp().inter(Duration::from_millis(50))),
+    )
+    .unwrap();
+    assert!(
+        gw.add_server("web", Server::at(b.addr).name("b")).is_err(),
+        "names are unique"
+    );
+    assert_eq!(gw.server_names("web").unwrap(), ["a", "b"]);
+    let mut seen_b = false;
+    for i in 0..10 {
+        let (_, body) = get(gw.local_addr(), &format!("/{i}")).await;
+        seen_b |= body.starts_with(b"b ");
+    }
+    assert!(seen_b, "the added server takes traffic");
+    assert!(gw.set_server_weight("web", "b", 0));
+    let before = b.traffic();
+    for i in 0..6 {
+        let (_, body) = get(gw.local_addr(), &format!("/w{i}")).await;
+        assert!(body.starts_with(b"a "));
+    }
+    assert_eq!(b.traffic(), before, "weight 0 takes no requests");
+    assert!(gw.set_server_weight("web", "b", 1));
+    assert!(gw.remove_server("web", "a"));
+    assert!(!gw.remove_server("web", "a"));
+    let before = a.traffic();
+    for i in 0..6 {
+        let (status, body) = get(gw.local_addr(), &format!("/r{i}")).await;
+        assert_eq!(status, 200);
+        assert!(body.starts_with(b"b "));
+    }
+    assert_eq!(a.traffic(), before, "a removed server takes no requests");
+    assert!(gw.metrics_text().contains("server=\"b\""));
+    gw.shutdown().await;
+}
