@@ -127,6 +127,8 @@ pub(crate) struct Snapshot {
     pub(crate) rotation: Rotation,
     /// `ServerId` number -> member index, or `NONE`.
     pub(crate) position: Vec<u32>,
+    /// Every server of the set (in rotation or not), in id order, for lock-free lookups.
+    pub(crate) directory: Vec<(ServerId, ServerState, Arc<ServerSlot>)>,
     /// Callers the backend queue may hold (`u64::MAX`: unlimited).
     pub(crate) queue_capacity: u64,
     /// When a slow-start ramp takes its next step (picks then republish the weights).
@@ -144,6 +146,7 @@ impl Snapshot {
             members: Vec::new(),
             rotation: Rotation::Empty,
             position: Vec::new(),
+            directory: Vec::new(),
             queue_capacity: 0,
             refresh_at: None,
             cycle: Vec::new(),
@@ -494,7 +497,31 @@ impl ServerSet {
         self.lock().entries.is_empty()
     }
 
-    /// What is known about one server.
+    /// A server's state, without taking the writer lock (`None` if it is not in the set).
+    pub fn state(&self, id: ServerId) -> Option<ServerState> {
+        let snapshot = self.owner.core.snapshot.load();
+        let dir = &snapshot.directory;
+        dir.binary_search_by_key(&id, |e| e.0)
+            .ok()
+            .map(|i| dir[i].1)
+    }
+
+    /// A server's active connections, without taking the writer lock (`None` if it is not
+    /// in the set).
+    pub fn active(&self, id: ServerId) -> Option<u32> {
+        let snapshot = self.owner.core.snapshot.load();
+        let dir = &snapshot.directory;
+        dir.binary_search_by_key(&id, |e| e.0)
+            .ok()
+            .map(|i| dir[i].2.active.load(Ordering::Relaxed))
+    }
+
+    /// Whether picks may currently choose this server, without taking the writer lock.
+    pub fn in_rotation(&self, id: ServerId) -> bool {
+        self.owner.core.snapshot.load().member_of(id).is_some()
+    }
+
+    /// What is known about one server (takes the writer lock briefly).
     pub fn server(&self, id: ServerId) -> Option<ServerInfo> {
         let master = self.lock();
         let snapshot = self.owner.core.snapshot.load();
@@ -844,10 +871,16 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
         Maglev::build(&servers)
     });
 
+    let directory = master
+        .entries
+        .values()
+        .map(|e| (e.slot.id, e.server.state, Arc::clone(&e.slot)))
+        .collect();
     let snapshot = Arc::new(Snapshot {
         members,
         rotation,
         position,
+        directory,
         queue_capacity,
         refresh_at: next_step(master, algorithm),
         cycle_len: FastMod::new(cycle.len() as u32),

@@ -316,6 +316,12 @@ fn weight_zero_takes_no_new_traffic() {
     assert_eq!(set.pick(None, &[]).unwrap_err(), PickError::NoServerUp);
     // The held connection still counts.
     assert_eq!(set.server(held.server_id()).unwrap().active, 1);
+    assert_eq!(set.active(held.server_id()), Some(1));
+    assert_eq!(set.state(held.server_id()), Some(ServerState::Up));
+    assert!(!set.in_rotation(held.server_id()));
+    set.remove(ids[0]).unwrap();
+    assert_eq!(set.state(ids[0]), None);
+    assert_eq!(set.active(ids[0]), None);
 }
 
 #[test]
