@@ -140,6 +140,16 @@ pub(crate) struct ConnectionFields {
 
 impl ConnectionFields {
     fn add(&mut self, value: &[u8]) {
+        // Most values are one token (values come trimmed): skip the list walk for them.
+        let single = match value.len() {
+            5 => eq_lower(value, b"close").then(|| self.close = true),
+            7 => eq_lower(value, b"upgrade").then(|| self.upgrade = true),
+            10 => eq_lower(value, b"keep-alive").then(|| self.keep_alive = true),
+            _ => None,
+        };
+        if single.is_some() {
+            return;
+        }
         for token in TokenList::new(value) {
             match token.len() {
                 5 if eq_lower(token, b"close") => self.close = true,
@@ -207,6 +217,12 @@ impl<'b> RequestFields<'b> {
                 }
                 (7, b'u') if name_is(name, "upgrade") => {
                     f.upgrade_lines += 1;
+                    if eq_lower(h.value, b"websocket") {
+                        // The common case, one token: no list walk.
+                        f.upgrade_websocket = true;
+                        f.upgrade_first.get_or_insert(h.value);
+                        continue;
+                    }
                     for proto in TokenList::new(h.value) {
                         let proto_name = match find_byte(proto, b'/') {
                             Some(i) => &proto[..i],
@@ -488,22 +504,22 @@ fn check_line_endings(
         }
     };
     let mut lines_ok = start_line_end.and_then(crlf_at) == Some(true);
-    // Leading empty lines (skipped by httparse) end before the start line.
-    lines_ok &= start_line_end.is_some();
     for h in headers {
         if !lines_ok {
             break;
         }
         let value_end = (h.value.as_ptr() as usize).wrapping_sub(base) + h.value.len();
-        let mut at = value_end;
-        // Values are trimmed, so whitespace may sit between the value and its CRLF.
-        while matches!(head.get(at), Some(b' ' | b'\t')) {
-            at += 1;
-        }
-        lines_ok = head.get(at..at + 2) == Some(b"\r\n");
+        lines_ok = head.get(value_end..value_end + 2) == Some(b"\r\n") || {
+            // Values are trimmed, so whitespace may sit between the value and its CRLF.
+            let mut at = value_end;
+            while matches!(head.get(at), Some(b' ' | b'\t')) {
+                at += 1;
+            }
+            head.get(at..at + 2) == Some(b"\r\n")
+        };
     }
-    if lines_ok && head.ends_with(b"\r\n") && !head.starts_with(b"\n") {
-        // Leading empty lines: every LF there must follow a CR too.
+    if lines_ok && head.ends_with(b"\r\n") {
+        // Leading empty lines (skipped by httparse) must be CRLF too.
         let first = head
             .iter()
             .position(|&b| b != b'\r' && b != b'\n')
@@ -544,7 +560,11 @@ fn status_line_end(head: &[u8], reason: &str) -> Option<usize> {
 
 /// Target bytes httparse lets through but a URI may not hold, and form vs method.
 fn check_target(method: &str, target: &str) -> Result<(), Error> {
-    if target.bytes().any(|b| b >= 0x80 || b == b'#') {
+    // Branch-free so it vectorizes: bytes >= 0x80 and `#` are both rejected.
+    let bad = target
+        .bytes()
+        .fold(false, |bad, b| bad | (b >= 0x80) | (b == b'#'));
+    if bad {
         return Err(Error::req(ErrorKind::InvalidTarget));
     }
     let t = target.as_bytes();

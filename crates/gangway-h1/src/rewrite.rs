@@ -61,7 +61,8 @@ pub enum ConnectionHeader {
 /// the caller's buffer.
 ///
 /// Always emits CRLF line endings. Hop-by-hop fields (the fixed list and those named in
-/// Connection) are dropped; for an upgrade (WebSocket, h2c, other) `Upgrade` (and
+/// Connection, except Host, Content-Length and Transfer-Encoding, which a client must not be
+/// able to strip that way) are dropped; for an upgrade (WebSocket, h2c, other) `Upgrade` (and
 /// `HTTP2-Settings` for h2c) is kept and `Connection: upgrade` written. Duplicate identical
 /// Content-Length fields collapse into one.
 ///
@@ -150,11 +151,13 @@ impl<'r> Rewrite<'r> {
         out.put_slice(b"\r\n");
         let upgrade = req.upgrade;
         let keep_upgrade = upgrade.expects_switch();
+        let h2c = matches!(upgrade, Upgrade::H2c { .. });
+        // The X-Forwarded-For line to extend: the last one that is forwarded at all.
         let last_xff = match self.forwarded_for {
-            Some(_) => req
-                .headers
-                .iter()
-                .rposition(|h| name_is(h.name, "x-forwarded-for")),
+            Some(_) => req.headers.iter().rposition(|h| {
+                name_is(h.name, "x-forwarded-for")
+                    && !self.drops(h, req.headers, req.connection_options, keep_upgrade, h2c)
+            }),
             None => None,
         };
         let content_length = match req.framing {
@@ -163,7 +166,6 @@ impl<'r> Rewrite<'r> {
         };
         let mut wrote_length = false;
         for (i, h) in req.headers.iter().enumerate() {
-            let h2c = matches!(upgrade, Upgrade::H2c { .. });
             if self.drops(h, req.headers, req.connection_options, keep_upgrade, h2c) {
                 continue;
             }
@@ -198,7 +200,6 @@ impl<'r> Rewrite<'r> {
         if let Some(proto) = self.forwarded_proto {
             put_field(out, "X-Forwarded-Proto", proto.as_bytes());
         }
-        let h2c = matches!(upgrade, Upgrade::H2c { .. });
         self.finish(out, keep_upgrade, h2c);
         Ok(())
     }
@@ -248,7 +249,11 @@ impl<'r> Rewrite<'r> {
             return !(keep_upgrade && name_is(h.name, "upgrade"));
         }
         let h2c_settings = h2c && name_is(h.name, "http2-settings");
-        if connection_options && !h2c_settings && is_connection_option(all, h.name) {
+        // "Connection: Content-Length" must not strip framing (a smuggling trick) or Host.
+        let protected = name_is(h.name, "content-length")
+            || name_is(h.name, "transfer-encoding")
+            || name_is(h.name, "host");
+        if connection_options && !h2c_settings && !protected && is_connection_option(all, h.name) {
             return true;
         }
         self.remove.iter().any(|r| h.name.eq_ignore_ascii_case(r))

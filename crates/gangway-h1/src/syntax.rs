@@ -161,15 +161,21 @@ pub(crate) fn name_is(name: &str, lower: &str) -> bool {
     eq_lower(name.as_bytes(), lower.as_bytes())
 }
 
-/// ASCII case-insensitive equality against a lowercase literal, inlined: the std version
-/// is an out-of-line call that costs more than these short compares.
+/// ASCII case-insensitive equality against a lowercase literal made of `[a-z0-9-]`.
+///
+/// Branch-free (`b | 0x20` folds case) so short compares vectorize. Only control bytes could
+/// fold onto `-` or a digit, so they are counted as a difference: the result is exact.
 #[inline]
 pub(crate) fn eq_lower(bytes: &[u8], lower: &[u8]) -> bool {
-    bytes.len() == lower.len()
-        && bytes
+    debug_assert!(
+        lower
             .iter()
-            .zip(lower)
-            .all(|(b, l)| b.to_ascii_lowercase() == *l)
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+    );
+    bytes.len() == lower.len()
+        && bytes.iter().zip(lower).fold(0u8, |diff, (&b, l)| {
+            diff | ((b | 0x20) ^ l) | u8::from(b < 0x20)
+        }) == 0
 }
 
 #[cfg(test)]
@@ -183,6 +189,24 @@ mod tests {
         assert!(TokenList::new(b" , ").is_empty());
         let strict: Vec<&[u8]> = split_strict(b",a, ").collect();
         assert_eq!(strict, [&b""[..], b"a", b""]);
+    }
+
+    #[test]
+    fn case_folding_is_exact() {
+        assert!(eq_lower(b"Keep-Alive", b"keep-alive"));
+        assert!(eq_lower(b"SEC-WEBSOCKET-KEY", b"sec-websocket-key"));
+        assert!(!eq_lower(b"keep\ralive", b"keep-alive"));
+        assert!(!eq_lower(b"h\x122c", b"h2c"));
+        assert!(!eq_lower(b"h2", b"h2c"));
+        for b in 0..=255u8 {
+            for l in b"az09-" {
+                assert_eq!(
+                    eq_lower(&[b], &[*l]),
+                    b.to_ascii_lowercase() == *l,
+                    "{b:#x} vs {l}"
+                );
+            }
+        }
     }
 
     #[test]

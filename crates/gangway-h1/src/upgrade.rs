@@ -191,7 +191,11 @@ pub(crate) fn is_valid_websocket_key(key: &[u8]) -> bool {
     let [body @ .., b'=', b'='] = key else {
         return false;
     };
-    if body.len() != 22 || body.iter().any(|&b| BASE64_VALUE[b as usize] == 0xff) {
+    // Valid values are below 0x40, the invalid marker has bit 7: one OR over all 22 bytes.
+    let values = body
+        .iter()
+        .fold(0u8, |acc, &b| acc | BASE64_VALUE[b as usize]);
+    if body.len() != 22 || values & 0x80 != 0 {
         return false;
     }
     // The last character carries 4 data bits; the low 4 must be zero in canonical base64.

@@ -98,6 +98,29 @@ fn request_rewrites() {
             "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
         ),
         (
+            "Connection cannot strip framing or Host",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: Content-Length, Host, X-A\r\nX-A: 1\r\n\r\n",
+            Box::new(|_| {}),
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n",
+        ),
+        (
+            "XFF named in Connection is replaced, not lost",
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: X-Forwarded-For\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n",
+            Box::new(|r| {
+                r.forwarded_for([10, 0, 0, 1].into());
+            }),
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n",
+        ),
+        (
+            "XFF removed then added fresh",
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n",
+            Box::new(|r| {
+                r.remove(&["X-Forwarded-For"])
+                    .forwarded_for([10, 0, 0, 1].into());
+            }),
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n",
+        ),
+        (
             "trailing whitespace of values dropped",
             "GET / HTTP/1.1\r\nHost: a \r\nX:\t v \t\r\n\r\n",
             Box::new(|_| {}),
