@@ -1,6 +1,6 @@
 //! Loopback throughput, both ways at once, of: a direct client-to-server connection, a
 //! gangway-tunnel proxy (splice and copy paths), and a `tokio::io::copy_bidirectional` proxy,
-//! with 1 and 8 connections.
+//! with 1 and 8 connections; and the round-trip time of small messages through each.
 //!
 //! `cargo bench -p gangway-tunnel --bench throughput -- --warm-up-time 1 --measurement-time 3`
 //!
@@ -221,5 +221,49 @@ fn throughput_by(c: &mut Criterion, clock: Clock) {
     group.finish();
 }
 
-criterion_group!(benches, throughput);
+/// Small messages, one at a time: a 64-byte request and its echo per iteration, on one
+/// connection (what chatty WebSocket tunnels mostly carry).
+fn round_trip(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    let mut group = c.benchmark_group("tunnel round trip 64 B");
+    group.sample_size(20);
+    for proxy in [
+        Proxy::Direct,
+        Proxy::TunnelSplice,
+        Proxy::TunnelCopy,
+        Proxy::CopyBidirectional,
+    ] {
+        let mut conns = runtime.block_on(connect(proxy, 1));
+        let Some(conn) = conns.pop() else {
+            continue;
+        };
+        let (mut client_read, mut client_write) = conn.client;
+        let (mut server_read, mut server_write) = conn.server;
+        // The server echoes every message until the connection closes.
+        runtime.spawn(async move {
+            let mut message = [0u8; 64];
+            while server_read.read_exact(&mut message).await.is_ok() {
+                if server_write.write_all(&message).await.is_err() {
+                    break;
+                }
+            }
+        });
+        group.bench_function(proxy.name(), |b| {
+            b.iter_custom(|iterations| {
+                runtime.block_on(async {
+                    let mut message = [7u8; 64];
+                    let started = Instant::now();
+                    for _ in 0..iterations {
+                        client_write.write_all(&message).await.unwrap();
+                        client_read.read_exact(&mut message).await.unwrap();
+                    }
+                    started.elapsed()
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, throughput, round_trip);
 criterion_main!(benches);

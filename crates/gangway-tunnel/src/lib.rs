@@ -37,8 +37,9 @@
 //! - Idle timeout (reset by any byte either way), optional maximum lifetime, and a
 //!   [`TunnelOutcome`] with the [`CloseReason`], byte counts each way and duration.
 //! - A cloneable [`TunnelHandle`] to abort or drain the tunnel from another task.
-//! - Zero-copy on Linux: when both streams are [`tokio::net::TcpStream`]s, bytes move with
-//!   `splice(2)` through a pipe taken from a capped shared [`PipePool`]; with no pipe left, or
+//! - Zero-copy on Linux: when both streams are [`tokio::net::TcpStream`]s, bulk bytes move with
+//!   `splice(2)` through a pipe taken from a capped shared [`PipePool`] (a burst starts by
+//!   copying, and switches to `splice` once a read fills a whole buffer); with no pipe left, or
 //!   where `splice` is unsupported, it copies through a user-space buffer instead.
 //! - An idle tunnel holds no buffer and no pipe: it waits for readiness first and takes a pooled
 //!   [`BufferPool`] buffer or pipe only while bytes are moving.
