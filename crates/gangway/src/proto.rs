@@ -13,25 +13,9 @@ pub(crate) enum BodyFraming {
     Close,
 }
 
-/// Whether a header name is hop-by-hop (never forwarded as is).
+/// Whether a header name is hop-by-hop (never forwarded as is): gangway-h1's list.
 pub(crate) fn is_hop_by_hop(name: &str) -> bool {
-    const HOP: [&str; 7] = [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "upgrade",
-        "proxy-authenticate",
-    ];
-    HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
-}
-
-/// Whether `value` (a comma-separated token list) contains `token`, ignoring case.
-pub(crate) fn has_token(value: &[u8], token: &str) -> bool {
-    value
-        .split(|&b| b == b',')
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    gangway_h1::is_hop_by_hop(name)
 }
 
 /// The first value of header `name`.
@@ -44,10 +28,7 @@ pub(crate) fn header<'a>(headers: &[httparse::Header<'a>], name: &str) -> Option
 
 /// Whether a header is named in a `Connection` header's token list (so hop-by-hop too).
 pub(crate) fn named_by_connection(headers: &[httparse::Header<'_>], name: &str) -> bool {
-    headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("connection"))
-        .any(|h| has_token(h.value, name))
+    gangway_h1::is_connection_option(headers, name)
 }
 
 /// Appends `name: value\r\n`.
@@ -171,19 +152,6 @@ pub(crate) enum Parsed<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn token_lists() {
-        let cases: &[(&[u8], &str, bool)] = &[
-            (b"keep-alive, Upgrade", "upgrade", true),
-            (b"close", "keep-alive", false),
-            (b" Close ", "close", true),
-            (b"upgraded", "upgrade", false),
-        ];
-        for (v, t, want) in cases {
-            assert_eq!(has_token(v, t), *want, "{v:?} {t}");
-        }
-    }
 
     #[test]
     fn simple_response_has_length() {
