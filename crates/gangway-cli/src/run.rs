@@ -102,6 +102,17 @@ pub(crate) fn run(path: &Path, verbose: bool) -> ExitCode {
 }
 
 async fn serve(path: &Path, verbose: bool) -> ExitCode {
+    // Installed before anything is printed: a signal sent once the addresses are known must
+    // not find the default action (which would kill the process).
+    let signals = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    );
+    let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) = signals else {
+        eprintln!("gangway: cannot install signal handlers");
+        return ExitCode::FAILURE;
+    };
     let built = match build(path, verbose) {
         Ok(built) => built,
         Err(message) => {
@@ -117,15 +128,6 @@ async fn serve(path: &Path, verbose: bool) -> ExitCode {
         }
     };
     print_addresses(&current);
-    let signals = (
-        signal(SignalKind::hangup()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    );
-    let (Ok(mut hangup), Ok(mut terminate), Ok(mut interrupt)) = signals else {
-        eprintln!("gangway: cannot install signal handlers");
-        return ExitCode::FAILURE;
-    };
     // Gateways replaced by a reload: no longer accepting, their connections run on.
     let mut retired: Vec<GatewayHandle> = Vec::new();
     let mut status = ExitCode::SUCCESS;
@@ -180,6 +182,7 @@ async fn reload(
         Ok(pair) => pair,
         Err(message) => {
             eprintln!("gangway: reload rejected, still running the previous config:\n{message}");
+            println!("reload rejected: {}", path.display());
             return Ok(());
         }
     };

@@ -79,7 +79,14 @@ async fn serve_backend_connection(name: &'static str, stream: TcpStream) {
                 None,
             )
             .await;
-            while let Some(Ok(message)) = ws.next().await {
+            while let Some(message) = ws.next().await {
+                let message = match message {
+                    Ok(message) => message,
+                    Err(error) => {
+                        eprintln!("test backend {name}: WebSocket error: {error}");
+                        return;
+                    }
+                };
                 if let Message::Text(text) = message
                     && ws
                         .send(Message::text(format!("{name}: {text}")))
@@ -164,7 +171,11 @@ impl Gangway {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gangway"))
             .args(["run", "-c"])
             .arg(&path)
-            .env("RUST_LOG", "warn")
+            // GANGWAY_E2E_LOG=debug shows the gateway's logs when a test fails.
+            .env(
+                "RUST_LOG",
+                std::env::var("GANGWAY_E2E_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -522,6 +533,7 @@ async fn sighup_reload_keeps_open_websockets_and_sigterm_stops() {
     // A broken file is rejected and the running config stays.
     std::fs::write(gangway.config_path(), "frontend broken\n bind nowhere\n").unwrap();
     gangway.signal("HUP");
+    gangway.line("reload rejected:").await;
     assert!(echo(&mut socket, "still").await.ends_with(": still"));
     assert_eq!(get(&addr, "/", "lb").await, (200, "web /".into()));
 
