@@ -57,8 +57,10 @@ pub(crate) struct Flow {
     #[cfg(target_os = "linux")]
     pipe_len: usize,
     /// Whether to try `splice(2)` (TCP to TCP, not found unsupported yet).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     splice: bool,
     /// Whether the current burst is bulk data (a read filled the buffer): splice the rest.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     bulk: bool,
     /// Whether bytes were written since the destination was last flushed (generic streams).
     unflushed: bool,
