@@ -8,8 +8,8 @@ use std::collections::HashSet;
 
 use gangway::acl::{AclSet, Condition};
 use gangway::{
-    BackendTimeouts, Check, ConnectionMode, GatewayBuilder, HeaderAction, HttpRule, Listener,
-    Redirect, RuleAction, ServerState, Timeouts,
+    BackendTimeouts, Check, ConnectionMode, FrontendMode, GatewayBuilder, HeaderAction, HttpRule,
+    Listener, Redirect, RuleAction, ServerState, Timeouts,
 };
 
 use crate::Loaded;
@@ -157,15 +157,12 @@ impl Planner<'_> {
     fn frontend(&mut self, frontend: &Frontend, options: PlanOptions) -> GatewayBuilder {
         let mut builder = gangway::Gateway::builder();
         self.nbsrv_names = nbsrv_acls(&frontend.acl).into_keys().collect();
-        if frontend.effective_mode() == Mode::Tcp {
-            self.error(
-                frontend.line,
-                "mode",
-                format!("frontend '{}': 'mode tcp' is not supported by the gateway yet (only HTTP frontends; WebSocket upgrades become tunnels)", frontend.name),
-            );
-        }
+        let tcp = frontend.effective_mode() == Mode::Tcp;
         let mut gateway_options = gangway::Options::default();
         gateway_options.name = frontend.name.clone();
+        if tcp {
+            gateway_options.mode = FrontendMode::Tcp;
+        }
         if let Some(maxconn) = frontend.maxconn.or(self.config.global.maxconn) {
             gateway_options.maxconn = maxconn.max(1) as usize;
         }
@@ -176,9 +173,11 @@ impl Planner<'_> {
         // HAProxy adds no X-Forwarded-Proto unless told to; neither do we.
         gateway_options.forwarded_proto = false;
         gateway_options.forward_for = false;
-        gateway_options
-            .monitor_uri
-            .clone_from(&frontend.monitor_uri);
+        if !tcp {
+            gateway_options
+                .monitor_uri
+                .clone_from(&frontend.monitor_uri);
+        }
         let mut forwardfor = vec![(frontend.line, frontend.option.forwardfor.as_ref())];
 
         // Listeners.
@@ -232,6 +231,13 @@ impl Planner<'_> {
                 continue;
             };
             forwardfor.push((backend.line, backend.option.forwardfor.as_ref()));
+            if tcp && backend.effective_mode() == Mode::Http {
+                self.warn(
+                    backend.line,
+                    "mode",
+                    format!("backend '{}' is in HTTP mode but frontend '{}' is TCP: the gateway pipes the connection without HTTP processing", backend.name, frontend.name),
+                );
+            }
             backends.push((name, self.backend(frontend, backend)));
         }
         // `monitor fail if { nbsrv(B) lt 1 }`: backends whose having no server up fails the monitor URI.
@@ -257,31 +263,48 @@ impl Planner<'_> {
         let find = |name: &str| backends.iter().find(|(n, _)| *n == name).map(|(_, b)| b);
 
         // forwardfor from the frontend or any backend it uses, as HAProxy ORs them.
+        let mut forward_set: Option<&ForwardFor> = None;
         for (line, forward) in forwardfor {
             let Some(forward) = forward else { continue };
-            gateway_options.forward_for = true;
-            if !forward.header.eq_ignore_ascii_case("x-forwarded-for") {
-                self.error(
+            match forward_set {
+                None => {
+                    forward_set = Some(forward);
+                    gateway_options.forward_for = true;
+                    gateway_options.forward_for_header.clone_from(&forward.header);
+                    gateway_options.forward_for_if_none = forward.if_none;
+                    if let Some(except) = &forward.except {
+                        match parse_network(except) {
+                            Some(network) => gateway_options.forward_for_except = Some(network),
+                            None => self.error(line, "option forwardfor", format!("'except {except}' is not an address or ADDR/LEN network")),
+                        }
+                    }
+                }
+                Some(first) if first != forward => self.warn(
                     line,
                     "option forwardfor",
-                    format!(
-                        "header '{}': the gateway only writes X-Forwarded-For",
-                        forward.header
-                    ),
-                );
-            }
-            if forward.except.is_some() || forward.if_none {
-                self.warn(
-                    line,
-                    "option forwardfor",
-                    "'except' and 'if-none' are ignored: X-Forwarded-For is always appended",
-                );
+                    "differs from an earlier 'option forwardfor' of this frontend; the gateway applies the first to every backend",
+                ),
+                Some(_) => {}
             }
         }
 
         // Rules, routes and the default backend.
         let acls = self.acls(&frontend.acl);
-        for rule in &frontend.http_request {
+        if tcp
+            && frontend
+                .use_backend
+                .iter()
+                .any(|r| !r.condition().is_always())
+        {
+            self.warn(
+                frontend.line,
+                "use_backend",
+                format!("frontend '{}' is in TCP mode: there is no request to look at, so only 'src' conditions can match", frontend.name),
+            );
+        }
+        let http_rules: &[HttpRequestRule] = if tcp { &[] } else { &frontend.http_request };
+        let http_responses: &[HttpResponseRule] = if tcp { &[] } else { &frontend.http_response };
+        for rule in http_rules {
             let condition = self.condition(&acls, &rule.condition, rule.line, "http-request");
             let action = match &rule.action {
                 HttpRequestAction::Redirect {
@@ -324,7 +347,7 @@ impl Planner<'_> {
             };
             builder = builder.rule(HttpRule { condition, action });
         }
-        for rule in &frontend.http_response {
+        for rule in http_responses {
             let condition = self.condition(&acls, &rule.condition, rule.line, "http-response");
             builder = builder.rule(HttpRule {
                 condition,
@@ -342,8 +365,40 @@ impl Planner<'_> {
         if let Some(backend) = frontend.default_backend.as_deref().and_then(find) {
             builder = builder.default_backend(backend);
         }
-        if !frontend.errorfile.is_empty() {
-            self.warn(frontend.line, "errorfile", "error files are not served yet: the gateway answers errors with its built-in pages");
+        // Error files: the frontend's, then those of the backends it uses (gateway-wide).
+        let mut error_files: std::collections::BTreeMap<u16, std::path::PathBuf> =
+            std::collections::BTreeMap::new();
+        let sources = std::iter::once((frontend.line, &frontend.errorfile)).chain(
+            backends
+                .iter()
+                .filter_map(|(name, _)| self.config.backend(name))
+                .map(|b| (b.line, &b.errorfile)),
+        );
+        let sources: Vec<_> = sources.collect();
+        for (line, files) in sources {
+            for (status, path) in files {
+                match error_files.get(status) {
+                    Some(first) if first != path => self.warn(
+                        line,
+                        "errorfile",
+                        format!("errorfile {status}: the gateway serves one file per status for the whole frontend ('{}')", first.display()),
+                    ),
+                    Some(_) => {}
+                    None => {
+                        error_files.insert(*status, path.clone());
+                    }
+                }
+            }
+        }
+        for (status, path) in &error_files {
+            match std::fs::read(path) {
+                Ok(bytes) => gateway_options.error_files.push((*status, bytes)),
+                Err(error) => self.error(
+                    frontend.line,
+                    "errorfile",
+                    format!("cannot read '{}': {error}", path.display()),
+                ),
+            }
         }
 
         // Options first: `monitor_fail_if_down` records into them.
@@ -360,16 +415,6 @@ impl Planner<'_> {
 
     fn backend(&mut self, frontend: &Frontend, backend: &model::Backend) -> gangway::Backend {
         let line = backend.line;
-        if backend.effective_mode() == Mode::Tcp && frontend.effective_mode() == Mode::Tcp {
-            self.error(
-                line,
-                "mode",
-                format!(
-                    "backend '{}': 'mode tcp' is not supported by the gateway yet",
-                    backend.name
-                ),
-            );
-        }
         let balance = match backend.effective_balance() {
             Balance::Roundrobin => gangway::Balance::RoundRobin,
             Balance::StaticRr => gangway::Balance::StaticRoundRobin,
@@ -521,9 +566,6 @@ impl Planner<'_> {
                 self.error(rule.line, "http-response", "in a backend the gateway supports only unconditional header rules (put the rule in the frontend)");
             }
         }
-        if !backend.errorfile.is_empty() {
-            self.warn(line, "errorfile", "error files are not served yet: the gateway answers errors with its built-in pages");
-        }
         out
     }
 
@@ -654,6 +696,21 @@ fn monitored_backends(
         .iter()
         .all(NbsrvTest::is_none_up)
         .then(|| tests.into_iter().map(|t| t.backend).collect())
+}
+
+/// `ADDR` or `ADDR/LEN` (`option forwardfor except`).
+fn parse_network(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (addr, len) = match text.split_once('/') {
+        Some((addr, len)) => (addr, Some(len)),
+        None => (text, None),
+    };
+    let addr: std::net::IpAddr = addr.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        Some(len) => len.parse::<u8>().ok().filter(|l| *l <= max)?,
+        None => max,
+    };
+    Some((addr, len))
 }
 
 fn is_hash(balance: &Balance) -> bool {

@@ -50,10 +50,6 @@ fn every_seed_fixture_plans_and_builds() {
 fn refusals_name_the_line_and_keyword() {
     let cases: &[(&str, &str)] = &[
         (
-            "frontend fe\n mode tcp\n bind 127.0.0.1:0\n default_backend be\nbackend be\n mode tcp\n server s 127.0.0.1:1\n",
-            "plan.cfg:1: 'mode': frontend 'fe': 'mode tcp' is not supported",
-        ),
-        (
             "frontend fe\n bind 127.0.0.1:0\n http-request redirect prefix /x append-slash\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
             "plan.cfg:3: 'http-request': 'append-slash'",
         ),
@@ -70,8 +66,8 @@ fn refusals_name_the_line_and_keyword() {
             "plan.cfg:4: 'balance'",
         ),
         (
-            "frontend fe\n bind 127.0.0.1:0\n option forwardfor header X-Real-IP\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
-            "plan.cfg:1: 'option forwardfor': header 'X-Real-IP'",
+            "frontend fe\n bind 127.0.0.1:0\n option forwardfor except 10.0.0.0/40\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
+            "plan.cfg:1: 'option forwardfor': 'except 10.0.0.0/40'",
         ),
         (
             "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n http-request deny\n server s 127.0.0.1:1\n",
@@ -197,4 +193,89 @@ async fn monitor_uri_fails_while_the_backend_is_down() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn tcp_mode_pipes_connections() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let echo = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let echo_addr = echo.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = echo.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 || stream.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let text = format!(
+        "defaults\n mode tcp\n timeout tunnel 1m\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s {echo_addr}\n"
+    );
+    let plan = plan_text(&text).unwrap();
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    let gateway = plan
+        .frontends
+        .into_iter()
+        .next()
+        .unwrap()
+        .builder
+        .build()
+        .unwrap();
+    let handle = gateway.start().await.unwrap();
+    let mut client = tokio::net::TcpStream::connect(handle.local_addr())
+        .await
+        .unwrap();
+    client.write_all(b"not http at all\r\n").await.unwrap();
+    let mut echoed = [0u8; 17];
+    tokio::time::timeout(Duration::from_secs(20), client.read_exact(&mut echoed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&echoed, b"not http at all\r\n");
+    drop(client);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn errorfile_is_served() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let dir = std::env::temp_dir().join(format!("gangway-plan-errorfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("503.http");
+    let body = "HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\ncome back later\n";
+    std::fs::write(&page, body).unwrap();
+    // A backend with no server: every request gets the 503 page.
+    let text = format!(
+        "defaults\n mode http\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n errorfile 503 {}\n",
+        page.display()
+    );
+    let plan = plan_text(&text).unwrap();
+    let gateway = plan
+        .frontends
+        .into_iter()
+        .next()
+        .unwrap()
+        .builder
+        .build()
+        .unwrap();
+    let handle = gateway.start().await.unwrap();
+    let mut client = tokio::net::TcpStream::connect(handle.local_addr())
+        .await
+        .unwrap();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), client.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&response), body);
+    handle.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
 }
