@@ -194,6 +194,29 @@ fn boundary(body: &[u8], cuts: &[usize]) -> Option<usize> {
     None
 }
 
+/// End offset, error (kind and absolute offset), or still partial, for a split feed.
+fn verdict(
+    body: &[u8],
+    cuts: &[usize],
+) -> Result<Option<usize>, (gangway_h1::ErrorKind, Option<usize>)> {
+    let mut tracker = ChunkedTracker::new(Side::Request);
+    let mut start = 0;
+    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (body.len() + 1)).collect();
+    ends.push(body.len());
+    ends.sort_unstable();
+    for end in ends {
+        if end < start {
+            continue;
+        }
+        match tracker.feed(&body[start..end]) {
+            Ok(Status::Complete(n)) => return Ok(Some(start + n)),
+            Ok(Status::Partial) => start = end,
+            Err(e) => return Err((e.kind(), e.offset())),
+        }
+    }
+    Ok(None)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -256,6 +279,21 @@ proptest! {
         prop_assert_eq!(boundary(&stream, &cuts), Some(body.len()));
         let bytewise: Vec<usize> = (0..stream.len()).collect();
         prop_assert_eq!(boundary(&stream, &bytewise), Some(body.len()));
+    }
+
+    #[test]
+    fn chunked_verdict_does_not_depend_on_splitting_even_when_invalid(
+        body in chunked_body(),
+        at in any::<prop::sample::Index>(),
+        byte in prop_oneof![Just(b'\n'), Just(b'\r'), Just(b';'), Just(b' '), Just(b'"'), any::<u8>()],
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let mut body = body;
+        let i = at.index(body.len());
+        body[i] = byte;
+        prop_assert_eq!(verdict(&body, &[]), verdict(&body, &cuts));
+        let bytewise: Vec<usize> = (0..body.len()).collect();
+        prop_assert_eq!(verdict(&body, &[]), verdict(&body, &bytewise));
     }
 
     #[test]
