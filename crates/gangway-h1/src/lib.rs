@@ -81,3 +81,8 @@ pub use parse::{Parser, Request, Response, keep_alive, parse_request, parse_resp
 pub use rewrite::{ConnectionHeader, HOP_BY_HOP, Rewrite, is_connection_option, is_hop_by_hop};
 pub use syntax::{TokenIter, TokenList};
 pub use upgrade::{Upgrade, check_switch, header_list_contains, websocket_accept};
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
