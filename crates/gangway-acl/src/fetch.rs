@@ -201,13 +201,16 @@ impl Fetch {
                 };
                 if *occurrence == 0 {
                     // The common ACL case: try every value, in order, without iterator adapters.
+                    let wanted = name.as_deref().map(str::as_bytes);
                     for h in req.headers {
-                        if view::name_is(h, name.as_deref()) {
-                            for v in CommaElements::new(h.value) {
-                                if g(v) {
-                                    return true;
-                                }
-                            }
+                        let n = h.name.as_bytes();
+                        if let Some(w) = wanted
+                            && (n.len() != w.len() || !view::eq_folded(w, n))
+                        {
+                            continue;
+                        }
+                        if view::any_element(h.value, &mut g) {
+                            return true;
                         }
                     }
                     return false;

@@ -291,12 +291,29 @@ fn cmp_folded(pattern: &[u8], s: &[u8], ignore_case: bool) -> Ordering {
         .cmp(s.iter().map(|&b| fold(b, ignore_case)))
 }
 
-/// A byte trie over folded patterns; nodes keep their edges sorted in one flat table.
+/// A byte trie over folded patterns, path-compressed: a chain of single-child nodes is one
+/// node whose label is compared byte by byte without searching edges.
 pub(crate) struct Trie {
-    /// Per node: first edge index, edge count, whether a pattern ends here.
-    nodes: Box<[(u32, u32, bool)]>,
+    nodes: Box<[TrieNode]>,
+    /// Edges of every node, each node's sorted and contiguous: (byte, child node).
     edges: Box<[(u8, u32)]>,
+    /// Label bytes of every node.
+    labels: Box<[u8]>,
     ignore_case: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct TrieNode {
+    label_start: u32,
+    label_len: u32,
+    edge_start: u32,
+    edge_len: u32,
+    /// Whether a pattern ends after this node's label.
+    terminal: bool,
+}
+
+fn index_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl Trie {
@@ -305,52 +322,102 @@ impl Trie {
         ignore_case: bool,
         reversed: bool,
     ) -> Trie {
+        // Build an uncompressed trie first: per node, (edges, terminal).
         let mut build: Vec<(Vec<(u8, u32)>, bool)> = vec![(Vec::new(), false)];
         for pattern in patterns {
             let mut node = 0usize;
-            let mut step = |b: u8, build: &mut Vec<(Vec<(u8, u32)>, bool)>| {
+            let bytes: Box<dyn Iterator<Item = &u8>> = if reversed {
+                Box::new(pattern.iter().rev())
+            } else {
+                Box::new(pattern.iter())
+            };
+            for &b in bytes {
                 let b = fold(b, ignore_case);
-                let next = match build[node].0.iter().find(|(c, _)| *c == b) {
+                node = match build[node].0.iter().find(|(c, _)| *c == b) {
                     Some(&(_, next)) => next as usize,
                     None => {
                         let next = build.len();
                         build.push((Vec::new(), false));
-                        build[node].0.push((b, next as u32));
+                        build[node].0.push((b, index_u32(next)));
                         next
                     }
                 };
-                node = next;
-            };
-            if reversed {
-                for &b in pattern.iter().rev() {
-                    step(b, &mut build);
-                }
-            } else {
-                for &b in pattern {
-                    step(b, &mut build);
-                }
             }
             build[node].1 = true;
         }
-        let mut nodes = Vec::with_capacity(build.len());
-        let mut edges = Vec::new();
-        for (mut node_edges, terminal) in build {
-            node_edges.sort_unstable();
-            nodes.push((edges.len() as u32, node_edges.len() as u32, terminal));
-            edges.extend(node_edges);
+        // Freeze with path compression, iteratively (patterns may be long).
+        let mut nodes = vec![TrieNode::default()];
+        let mut edges: Vec<(u8, u32)> = Vec::new();
+        let mut labels: Vec<u8> = Vec::new();
+        let mut pending = vec![(0usize, 0usize)];
+        while let Some((mut at, frozen)) = pending.pop() {
+            let label_start = labels.len();
+            while !build[at].1 && build[at].0.len() == 1 {
+                let (b, child) = build[at].0[0];
+                labels.push(b);
+                at = child as usize;
+            }
+            let mut children = std::mem::take(&mut build[at].0);
+            children.sort_unstable();
+            let edge_start = edges.len();
+            for &(b, child) in &children {
+                let index = nodes.len();
+                nodes.push(TrieNode::default());
+                edges.push((b, index_u32(index)));
+                pending.push((child as usize, index));
+            }
+            nodes[frozen] = TrieNode {
+                label_start: index_u32(label_start),
+                label_len: index_u32(labels.len() - label_start),
+                edge_start: index_u32(edge_start),
+                edge_len: index_u32(children.len()),
+                terminal: build[at].1,
+            };
         }
         Trie {
             nodes: nodes.into_boxed_slice(),
             edges: edges.into_boxed_slice(),
+            labels: labels.into_boxed_slice(),
             ignore_case,
         }
     }
 
+    /// [`Trie::walk`] over a forward slice, comparing labels as slices.
     #[inline]
-    fn child(&self, node: u32, b: u8) -> Option<u32> {
-        let (start, len, _) = self.nodes[node as usize];
-        let edges = &self.edges[start as usize..(start + len) as usize];
-        let b = fold(b, self.ignore_case);
+    fn walk_forward(&self, s: &[u8], mut found: impl FnMut(usize) -> bool) -> bool {
+        let ic = self.ignore_case;
+        let mut node = self.nodes[0];
+        let mut pos = 0usize;
+        loop {
+            let start = node.label_start as usize;
+            let label = &self.labels[start..start + node.label_len as usize];
+            let Some(part) = s.get(pos..pos + label.len()) else {
+                return false;
+            };
+            if !bytes_eq(label, part, ic) {
+                return false;
+            }
+            pos += label.len();
+            if node.terminal && found(pos) {
+                return true;
+            }
+            let Some(&b) = s.get(pos) else {
+                return false;
+            };
+            match self.child(node, fold(b, ic)) {
+                Some(n) => {
+                    node = self.nodes[n as usize];
+                    pos += 1;
+                }
+                None => return false,
+            }
+        }
+    }
+
+    #[inline]
+    fn child(&self, node: TrieNode, b: u8) -> Option<u32> {
+        let start = node.edge_start as usize;
+        let edges = &self.edges[start..start + node.edge_len as usize];
         if edges.len() <= 8 {
             edges.iter().find(|e| e.0 == b).map(|e| e.1)
         } else {
@@ -361,28 +428,44 @@ impl Trie {
         }
     }
 
+    /// Walks the `len` bytes given by `byte(i)` from the root and calls `found(end)` at
+    /// each length `end` where a pattern ends, until it returns true.
     #[inline]
-    fn terminal(&self, node: u32) -> bool {
-        self.nodes[node as usize].2
-    }
-
-    /// Whether some pattern is a prefix of `bytes`.
-    #[inline]
-    fn any_prefix_of(&self, bytes: impl Iterator<Item = u8>) -> bool {
-        let mut node = 0;
-        if self.terminal(node) {
-            return true;
-        }
-        for b in bytes {
-            match self.child(node, b) {
-                Some(next) => node = next,
-                None => return false,
+    fn walk(
+        &self,
+        len: usize,
+        byte: impl Fn(usize) -> u8,
+        mut found: impl FnMut(usize) -> bool,
+    ) -> bool {
+        let ic = self.ignore_case;
+        let mut node = self.nodes[0];
+        let mut pos = 0usize;
+        loop {
+            let start = node.label_start as usize;
+            let label = &self.labels[start..start + node.label_len as usize];
+            if len - pos < label.len() {
+                return false;
             }
-            if self.terminal(node) {
+            for (k, &l) in label.iter().enumerate() {
+                if fold(byte(pos + k), ic) != l {
+                    return false;
+                }
+            }
+            pos += label.len();
+            if node.terminal && found(pos) {
                 return true;
             }
+            if pos == len {
+                return false;
+            }
+            match self.child(node, fold(byte(pos), ic)) {
+                Some(n) => {
+                    node = self.nodes[n as usize];
+                    pos += 1;
+                }
+                None => return false,
+            }
         }
-        false
     }
 }
 
@@ -439,9 +522,9 @@ impl Affixes {
             }),
             Affixes::Trie { trie, suffix } => {
                 if *suffix {
-                    trie.any_prefix_of(s.iter().rev().copied())
+                    trie.walk(s.len(), |i| s[s.len() - 1 - i], |_| true)
                 } else {
-                    trie.any_prefix_of(s.iter().copied())
+                    trie.walk_forward(s, |_| true)
                 }
             }
         }
@@ -547,18 +630,11 @@ impl Words {
                         continue;
                     }
                     at_word_start = false;
-                    let mut node = 0;
-                    for (i, &c) in s[start..].iter().enumerate() {
-                        match trie.child(node, c) {
-                            Some(next) => node = next,
-                            None => break,
-                        }
-                        if trie.terminal(node) {
-                            let after = start + i + 1;
-                            if after == s.len() || delimiters.contains(&s[after]) {
-                                return true;
-                            }
-                        }
+                    let word = &s[start..];
+                    let ends_word =
+                        |end: usize| end == word.len() || delimiters.contains(&word[end]);
+                    if trie.walk_forward(word, ends_word) {
+                        return true;
                     }
                 }
                 false

@@ -116,6 +116,24 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// Calls `f` on each comma-separated element of one header value (as [`CommaElements`]
+/// yields them) until it returns true; a loop is cheaper than the iterator here.
+#[inline]
+pub(crate) fn any_element(mut value: &[u8], mut f: impl FnMut(&[u8]) -> bool) -> bool {
+    loop {
+        match find_comma_or_quote(value) {
+            None => return f(trim_ows(value)),
+            Some(i) if value[i] == b',' => {
+                if f(trim_ows(&value[..i])) {
+                    return true;
+                }
+                value = &value[i + 1..];
+            }
+            Some(_) => return CommaElements::new(value).any(f),
+        }
+    }
+}
+
 /// Iterates the comma-separated elements of one header value (commas inside
 /// double-quoted strings do not split), trimmed of optional whitespace.
 #[derive(Debug, Clone)]
