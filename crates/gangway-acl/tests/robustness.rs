@@ -136,10 +136,10 @@ proptest! {
         if let Ok(c) = acls.parse_condition(&input) {
             let _ = c.eval(&view);
         }
-        if let Ok(rule) = AlbRule::parse(&input) {
-            if let Ok(c) = rule.compile() {
-                let _ = c.eval(&view);
-            }
+        if let Ok(rule) = AlbRule::parse(&input)
+            && let Ok(c) = rule.compile()
+        {
+            let _ = c.eval(&view);
         }
     }
 }
