@@ -27,8 +27,12 @@ pub(crate) fn header<'a>(headers: &[httparse::Header<'a>], name: &str) -> Option
 }
 
 /// Whether a header is named in a `Connection` header's token list (so hop-by-hop too).
+/// The framing fields and `Host` never are: a client naming `Content-Length` in `Connection`
+/// must not get its body's length stripped (a smuggling vector).
 pub(crate) fn named_by_connection(headers: &[httparse::Header<'_>], name: &str) -> bool {
-    gangway_h1::is_connection_option(headers, name)
+    const NEVER: [&str; 3] = ["content-length", "transfer-encoding", "host"];
+    !NEVER.iter().any(|n| n.eq_ignore_ascii_case(name))
+        && gangway_h1::is_connection_option(headers, name)
 }
 
 /// Appends `name: value\r\n`.

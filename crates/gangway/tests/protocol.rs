@@ -95,6 +95,27 @@ async fn smuggling_attempts_get_4xx_and_never_reach_a_server() {
             .iter()
             .any(|h| h.contains("/smuggled"))
     );
+
+    // Naming Content-Length in Connection must not strip it (the body would become a request).
+    let inner = "GET /smuggled2 HTTP/1.1\r\nHost: x\r\n\r\n";
+    let outer = format!(
+        "POST /b HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Content-Length\r\nContent-Length: {}\r\n\r\n{inner}GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        inner.len()
+    );
+    let out = raw_exchange(gw.local_addr(), outer.as_bytes(), Duration::from_secs(10)).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.ends_with("www /after\n"), "{text}");
+    let heads = web.state.heads.lock().unwrap().clone();
+    assert!(
+        !heads.iter().any(|h| h.starts_with("GET /smuggled2")),
+        "{heads:?}"
+    );
+    assert!(
+        heads
+            .iter()
+            .any(|h| h.starts_with("POST /b") && h.contains("Content-Length: ")),
+        "{heads:?}"
+    );
     gw.shutdown().await;
 }
 
