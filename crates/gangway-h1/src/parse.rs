@@ -642,6 +642,7 @@ fn is_port_suffix(rest: &[u8]) -> bool {
     }
 }
 
+#[inline]
 fn classify<'b>(
     method: &'b str,
     target: &'b str,

@@ -205,6 +205,7 @@ pub(crate) fn is_valid_websocket_key(key: &[u8]) -> bool {
 }
 
 /// RFC 6455 4.1 / 4.2.1 checks for a request whose Upgrade lists `websocket`.
+#[inline]
 pub(crate) fn classify_websocket<'b>(
     method: &str,
     version_minor: u8,
