@@ -1,19 +1,22 @@
-//! The leastconn winner tree: the least loaded server is always at the root, so finding it
-//! is O(1) and recording a changed load is O(log n), without a lock.
+//! The leastconn winner tree: the least loaded server is at the root, so finding it is
+//! O(1) and recording a changed load is O(log n), without a lock.
 //!
-//! Each internal node caches the rank of the leaf that wins its subtree. A pick reads the
-//! root, takes a slot on that server and replays the matches on its path; a released
-//! connection replays its path until nothing changes. A replay starts from the leaf's rank
-//! computed from the live counters, so it repairs every node on its path. With concurrent
-//! pickers a node may briefly hold a stale or mixed rank (a slightly worse pick); the next
-//! replay through it repairs it. Run sequentially, every pick is exactly a least loaded
-//! server.
+//! Each node caches the rank of the leaf that wins its subtree. A pick reads the root,
+//! checks it against the live counters and takes a slot on that server; a released
+//! connection replays its leaf's path until nothing changes, starting from the rank
+//! computed from the live counters, which repairs every node on the path. A picked leaf is
+//! replayed lazily (see [`LeastConnTree::candidate`]). With concurrent pickers a node may
+//! briefly hold a stale or mixed rank (a slightly worse pick); the next replay through it
+//! repairs it. Run sequentially, every pick is exactly a least loaded server.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::set::Member;
 
 pub(crate) const NONE: u32 = u32::MAX;
+
+/// Candidates checked against their live rank before settling (see `candidate`).
+const VERIFY_ROUNDS: usize = 16;
 
 /// Stride numerator for the weighted round robin among equally loaded servers.
 pub(crate) const STRIDE_ONE: u64 = 1 << 24;
@@ -38,6 +41,18 @@ const EMPTY: Rank = Rank {
     leaf: NONE,
 };
 
+/// `ceil(2^64 / weight)`, so that [`load_key`] needs no division (a 64-bit division
+/// cost more than the rest of a pick).
+pub(crate) fn reciprocal(weight: u64) -> u128 {
+    ((1u128 << 64) + u128::from(weight) - 1) / u128::from(weight.max(1))
+}
+
+/// `floor(active * 2^16 / weight)` from `reciprocal(weight)`: exact, because the
+/// reciprocal's rounding error stays below `2^-16 < 1 / weight` for weights up to 256.
+fn load_key(active: u32, reciprocal: u128) -> u64 {
+    (((u128::from(active) << 16) * reciprocal) >> 64) as u64
+}
+
 impl Rank {
     fn of(members: &[Member], leaf: usize) -> Rank {
         let Some(m) = members.get(leaf) else {
@@ -46,7 +61,7 @@ impl Rank {
         let active = m.active();
         let full = if active >= m.maxconn { FULL } else { 0 };
         Rank {
-            key: full | ((u64::from(active) << 16) / m.weight),
+            key: full | load_key(active, m.reciprocal),
             pass: m.pass(),
             leaf: leaf as u32,
         }
@@ -141,11 +156,6 @@ impl LeastConnTree {
         self.nodes[node].load()
     }
 
-    /// The least loaded member, or `NONE` for an empty tree.
-    pub(crate) fn root(&self) -> u32 {
-        self.nodes[1].leaf.load(Ordering::Relaxed)
-    }
-
     /// Replays the matches above `member` after its load changed.
     pub(crate) fn update(&self, members: &[Member], member: u32) {
         let mut child = self.capacity + member as usize;
@@ -166,11 +176,37 @@ impl LeastConnTree {
         }
     }
 
-    /// The least loaded member for which `allowed` holds, searching only the subtrees whose
-    /// winner is refused; `NONE` if there is none. Sets `saw_full` when it met a full
-    /// server (a full winner means its whole subtree is full, as full servers sort last).
-    pub(crate) fn best_allowed(&self, allowed: &dyn Fn(u32) -> bool, saw_full: &mut bool) -> u32 {
-        self.search(1, allowed, saw_full).leaf
+    /// The least loaded member for which `allowed` holds, or `NONE`. Sets `saw_full` when
+    /// it met a full server (a full winner means its whole subtree is full, as full servers
+    /// sort last).
+    ///
+    /// Picks do not replay their own leaf: a picked server's cached rank stays optimistic
+    /// (its real load is higher) until a later pick finds it here, sees the difference and
+    /// replays it, or its connection ends (which replays anyway). Every cached rank is thus
+    /// exact or better than the truth, so a candidate whose cached rank matches its live
+    /// rank is a true minimum. This halves the work of a short connection (one replay on
+    /// release instead of one on pick and one on release).
+    pub(crate) fn candidate(
+        &self,
+        members: &[Member],
+        allowed: &dyn Fn(u32) -> bool,
+        saw_full: &mut bool,
+    ) -> u32 {
+        let mut rank = EMPTY;
+        for _ in 0..VERIFY_ROUNDS {
+            let root = self.rank(1);
+            rank = if root.leaf != NONE && !root.is_full() && allowed(root.leaf) {
+                root
+            } else {
+                self.search(1, allowed, saw_full)
+            };
+            if rank.leaf == NONE || Rank::of(members, rank.leaf as usize) == rank {
+                return rank.leaf;
+            }
+            self.update(members, rank.leaf);
+        }
+        // Other threads keep changing the tree: settle for the last candidate.
+        rank.leaf
     }
 
     fn search(&self, node: usize, allowed: &dyn Fn(u32) -> bool, saw_full: &mut bool) -> Rank {
@@ -191,5 +227,22 @@ impl LeastConnTree {
         let left = self.search(2 * node, allowed, saw_full);
         let right = self.search(2 * node + 1, allowed, saw_full);
         left.min(right)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_keys_are_exact() {
+        for weight in 1..=256u64 {
+            let r = reciprocal(weight);
+            let samples = (0..2000u32).chain([u32::MAX, u32::MAX - 1, 1 << 31, 65_535, 65_536]);
+            for active in samples {
+                let want = (u64::from(active) << 16) / weight;
+                assert_eq!(load_key(active, r), want, "{active} / {weight}");
+            }
+        }
     }
 }

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use crate::algorithm::{Algorithm, NoServerPolicy};
 use crate::error::Error;
 use crate::hash::{FastMod, Maglev, MaglevServer};
-use crate::leastconn::{LeastConnTree, NONE, STRIDE_ONE};
+use crate::leastconn::{LeastConnTree, NONE, STRIDE_ONE, reciprocal};
 use crate::random::{RandomSource, ThreadRandom};
 use crate::schedule::{AliasTable, interleaved_cycle, smooth_cycle};
 use crate::server::{MAX_WEIGHT, Server, ServerId, ServerInfo, ServerState};
@@ -74,6 +74,8 @@ pub(crate) struct Member {
     pub(crate) maxconn: u32,
     /// Leastconn tie-break pass increment, inversely proportional to weight.
     pub(crate) stride: u64,
+    /// Leastconn: `ceil(2^64 / weight)`, to rank loads without dividing.
+    pub(crate) reciprocal: u128,
 }
 
 impl Member {
@@ -842,6 +844,7 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
                 weight,
                 maxconn: e.server.maxconn.unwrap_or(u32::MAX),
                 stride: STRIDE_ONE / weight,
+                reciprocal: reciprocal(weight),
             }
         })
         .collect();
