@@ -387,6 +387,7 @@ async fn marked_down_server_keeps_tunnels_unless_shutdown_sessions() {
         let gw = Gateway::builder()
             .listen("127.0.0.1:0")
             .default_backend(&ws)
+            .grace(Duration::from_millis(200))
             .build()
             .unwrap()
             .start()
@@ -541,5 +542,27 @@ async fn servers_are_added_removed_and_weighted_at_runtime() {
     }
     assert_eq!(a.traffic(), before, "a removed server takes no requests");
     assert!(gw.metrics_text().contains("server=\"b\""));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn queue_timeout_answers_503() {
+    let web = http_server("www").await;
+    let mut overrides = gangway::BackendTimeouts::default();
+    overrides.queue = Some(Duration::from_millis(50));
+    let b = Backend::new("web").server(Server::at(web.addr).maxconn(1)).timeouts(overrides);
+    let gw = Gateway::builder().listen("127.0.0.1:0").default_backend(&b).build().unwrap().start().await.unwrap();
+    let addr = gw.local_addr();
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        tasks.push(tokio::spawn(async move { get(addr, "/slow").await.0 }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses[0], 200, "{statuses:?}");
+    assert_eq!(statuses[2], 503, "{statuses:?}: the queue timed out");
     gw.shutdown().await;
 }
