@@ -8,9 +8,10 @@
 //! - an upgrade request gets a valid `101 Switching Protocols`, after which the connection is a
 //!   raw byte pipe whose behaviour the path picks:
 //!   - `/ws/echo`: every byte read is written back;
-//!   - `/ws/sink`: bytes are counted until the client half-closes, then the count is sent as
-//!     8 big-endian bytes and the connection closes (so the client can check that every byte
-//!     arrived and that the proxy propagated the half-close);
+//!   - `/ws/sink/N`: bytes are counted until N have arrived, then the count is sent as 8
+//!     big-endian bytes and the connection closes (so the client can check every byte arrived);
+//!   - `/ws/sink`: the same, but the count is sent when the client half-closes (so the client
+//!     can check that the proxy propagated the half-close and still relays the answer);
 //!   - `/ws/source/N`: N bytes are sent, then the connection closes.
 
 use std::io;
@@ -130,10 +131,12 @@ async fn connection(mut stream: TcpStream, name: &'static str) -> io::Result<()>
 }
 
 async fn pipe(mut stream: TcpStream, path: &str, read_ahead: Vec<u8>) -> io::Result<()> {
-    if path.starts_with("/ws/sink") {
+    if let Some(rest) = path.strip_prefix("/ws/sink") {
+        // `/ws/sink/N` answers once N bytes are in; plain `/ws/sink` waits for the client's FIN.
+        let expect: Option<u64> = rest.strip_prefix('/').and_then(|n| n.parse().ok());
         let mut total = read_ahead.len() as u64;
         let mut buf = vec![0u8; CHUNK];
-        loop {
+        while expect.is_none_or(|e| total < e) {
             let n = stream.read(&mut buf).await?;
             if n == 0 {
                 break;

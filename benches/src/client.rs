@@ -52,7 +52,8 @@ pub(crate) async fn upgrade(addr: SocketAddr, path: &str) -> io::Result<(TcpStre
                     String::from_utf8_lossy(&head[..head.len().min(80)])
                 )));
             }
-            if memchr::memmem::find(head, b"X-Backend: ws").is_none() {
+            // HAProxy lowercases header names: compare without case.
+            if memchr::memmem::find(&head.to_ascii_lowercase(), b"x-backend: ws").is_none() {
                 return Err(io::Error::other("upgrade reached the HTTP backend"));
             }
             let rest = buf[end + 4..].to_vec();
@@ -65,8 +66,7 @@ pub(crate) async fn upgrade(addr: SocketAddr, path: &str) -> io::Result<(TcpStre
 }
 
 /// Moves `bytes_per_conn` through each of `conns` tunnels at once in `direction`; checks every
-/// byte arrived and that half-close propagated (upload: the sink's count only comes back after
-/// the proxy passed on our FIN). Returns the elapsed wall time.
+/// byte arrived. Returns the elapsed wall time.
 pub(crate) async fn throughput(
     addr: SocketAddr,
     conns: usize,
@@ -74,7 +74,7 @@ pub(crate) async fn throughput(
     direction: Direction,
 ) -> io::Result<Duration> {
     let path = match direction {
-        Direction::Upload => "/ws/sink".to_owned(),
+        Direction::Upload => format!("/ws/sink/{bytes_per_conn}"),
         Direction::Download => format!("/ws/source/{bytes_per_conn}"),
     };
     let mut tunnels = Vec::with_capacity(conns);
@@ -94,14 +94,13 @@ pub(crate) async fn throughput(
                         stream.write_all(&buf[..n]).await?;
                         left -= n as u64;
                     }
-                    stream.shutdown().await?;
                     let mut count = rest;
                     stream.read_to_end(&mut count).await?;
                     let got = <[u8; 8]>::try_from(count.as_slice())
                         .map(u64::from_be_bytes)
                         .map_err(|_| {
                             io::Error::other(format!(
-                                "sink answered {} bytes instead of an 8-byte count (half-close not propagated?)",
+                                "sink answered {} bytes instead of an 8-byte count",
                                 count.len()
                             ))
                         })?;
@@ -214,4 +213,17 @@ pub(crate) async fn plain_get(addr: SocketAddr, path: &str) -> io::Result<String
         .unwrap_or("?")
         .trim()
         .to_owned())
+}
+
+/// Half-close through the tunnel: the client sends 1 MiB, then shuts down its writing side; the
+/// server only answers (with the byte count) once it sees that FIN. A proxy that closes the whole
+/// connection on the client's FIN loses the answer.
+pub(crate) async fn half_close_propagates(addr: SocketAddr) -> io::Result<bool> {
+    const SENT: u64 = 1 << 20;
+    let (mut stream, rest) = upgrade(addr, "/ws/sink").await?;
+    stream.write_all(&vec![7u8; SENT as usize]).await?;
+    stream.shutdown().await?;
+    let mut answer = rest;
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    Ok(matches!(read, Ok(Ok(_))) && answer.as_slice() == SENT.to_be_bytes())
 }

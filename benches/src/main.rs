@@ -203,6 +203,13 @@ async fn measure(
         )));
     }
 
+    let half_close = client::half_close_propagates(p.ws).await?;
+    r.check(
+        "half-close propagated (client FIN, server still answers)",
+        name,
+        half_close,
+    );
+
     let pids = p.pids();
     let mut cpu = 0.0;
     let mut moved = 0u64;

@@ -212,7 +212,7 @@ pub(crate) fn haproxy_config(listen: SocketAddr, backend: BackendAddrs, splice: 
     };
     format!(
         "global
-    maxconn 30000
+    maxconn 7000
     nbthread 2
 defaults
     mode http
@@ -220,7 +220,7 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout tunnel 1h
-    maxconn 30000
+    maxconn 7000
 {splice}frontend fe
     bind {listen}
     acl is_websocket path_beg /ws
@@ -266,11 +266,11 @@ pub(crate) fn nginx_config(listen: SocketAddr, backend: BackendAddrs, dir: &Path
     let dir = dir.display();
     format!(
         "worker_processes 2;
-worker_rlimit_nofile 30000;
+worker_rlimit_nofile 19000;
 user root;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log error;
-events {{ worker_connections 30000; multi_accept on; }}
+events {{ worker_connections 19000; multi_accept on; }}
 http {{
     access_log off;
     client_body_temp_path {dir}/body;

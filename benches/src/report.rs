@@ -24,6 +24,7 @@ pub(crate) struct Report {
     columns: Vec<&'static str>,
     order: Vec<String>,
     rows: BTreeMap<String, Row>,
+    checks: BTreeMap<String, BTreeMap<&'static str, Vec<bool>>>,
 }
 
 impl Report {
@@ -33,6 +34,7 @@ impl Report {
             columns,
             order: Vec::new(),
             rows: BTreeMap::new(),
+            checks: BTreeMap::new(),
         }
     }
 
@@ -52,6 +54,16 @@ impl Report {
             samples: BTreeMap::new(),
         });
         row.samples.entry(contender).or_default().push(value);
+    }
+
+    /// Records the outcome of one correctness check.
+    pub(crate) fn check(&mut self, name: &str, contender: &'static str, passed: bool) {
+        self.checks
+            .entry(name.to_owned())
+            .or_default()
+            .entry(contender)
+            .or_default()
+            .push(passed);
     }
 
     /// The Markdown table: medians, the spread over runs in brackets, and gangway's ratio to the
@@ -94,6 +106,30 @@ impl Report {
                 let _ = write!(out, " {} |", ratio(gw, other, row.better));
             }
             let _ = writeln!(out);
+        }
+        if !self.checks.is_empty() {
+            let _ = write!(out, "\n| correctness check |");
+            for c in &self.columns {
+                let _ = write!(out, " {c} |");
+            }
+            let _ = write!(out, "\n|---|");
+            for _ in &self.columns {
+                let _ = write!(out, ":---:|");
+            }
+            let _ = writeln!(out);
+            for (name, by) in &self.checks {
+                let _ = write!(out, "| {name} |");
+                for c in &self.columns {
+                    let cell = match by.get(c) {
+                        Some(v) if v.iter().all(|&ok| ok) => "yes",
+                        Some(v) if v.iter().any(|&ok| ok) => "sometimes",
+                        Some(_) => "**no**",
+                        None => "n/a",
+                    };
+                    let _ = write!(out, " {cell} |");
+                }
+                let _ = writeln!(out);
+            }
         }
         out
     }
