@@ -550,8 +550,17 @@ async fn queue_timeout_answers_503() {
     let web = http_server("www").await;
     let mut overrides = gangway::BackendTimeouts::default();
     overrides.queue = Some(Duration::from_millis(50));
-    let b = Backend::new("web").server(Server::at(web.addr).maxconn(1)).timeouts(overrides);
-    let gw = Gateway::builder().listen("127.0.0.1:0").default_backend(&b).build().unwrap().start().await.unwrap();
+    let b = Backend::new("web")
+        .server(Server::at(web.addr).maxconn(1))
+        .timeouts(overrides);
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
     let addr = gw.local_addr();
     let mut tasks = Vec::new();
     for _ in 0..3 {
@@ -564,5 +573,74 @@ async fn queue_timeout_answers_503() {
     statuses.sort_unstable();
     assert_eq!(statuses[0], 200, "{statuses:?}");
     assert_eq!(statuses[2], 503, "{statuses:?}: the queue timed out");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn bytes_after_an_upgrade_request_wait_for_the_101() {
+    // The server reads the upgrade request, checks that nothing else arrived, then switches.
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (early_tx, early_rx) = tokio::sync::oneshot::channel::<usize>();
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let head_len = loop {
+            let mut chunk = [0u8; 4096];
+            let n = s.read(&mut chunk).await.unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+        };
+        let mut chunk = [0u8; 64];
+        let more = tokio::time::timeout(Duration::from_millis(300), s.read(&mut chunk)).await;
+        let early = buf.len() - head_len + more.map_or(0, |r| r.unwrap_or(0));
+        let _ = early_tx.send(early);
+        let accept = gangway::h1::websocket_accept(b"dGhlIHNhbXBsZSBub25jZQ==");
+        let mut head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ".to_vec();
+        head.extend_from_slice(&accept);
+        head.extend_from_slice(b"\r\n\r\n");
+        s.write_all(&head).await.unwrap();
+        let mut chunk = [0u8; 64];
+        let n = s.read(&mut chunk).await.unwrap();
+        s.write_all(&chunk[..n]).await.unwrap();
+    });
+    let ws = Backend::new("ws").server(addr);
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&ws)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
+    let mut first = UPGRADE.to_vec();
+    first.extend_from_slice(b"early");
+    s.write_all(&first).await.unwrap();
+    assert_eq!(
+        early_rx.await.unwrap(),
+        0,
+        "no client byte reached the server before its 101"
+    );
+    let mut buf = Vec::new();
+    let (status, _, _) = read_response(&mut s, &mut buf).await;
+    assert_eq!(status, 101);
+    let mut got = buf.clone();
+    while got.len() < 5 {
+        let mut chunk = [0u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&chunk[..n]);
+    }
+    assert_eq!(
+        got, b"early",
+        "the early bytes went through the tunnel after the 101"
+    );
+    drop(s);
     gw.shutdown().await;
 }
