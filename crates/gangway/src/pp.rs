@@ -44,3 +44,37 @@ pub(crate) fn encode(version: ProxyVersion, src: SocketAddr, dst: SocketAddr, ou
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_headers_decode_to_the_client() {
+        let cases: [(ProxyVersion, &str, &str); 4] = [
+            (ProxyVersion::V1, "203.0.113.9:5000", "192.0.2.1:80"),
+            (ProxyVersion::V2, "203.0.113.9:5000", "192.0.2.1:80"),
+            (ProxyVersion::V2, "[2001:db8::1]:5000", "[2001:db8::2]:80"),
+            // A client on an IPv4 address talking to an IPv6 listener: both sent as IPv6.
+            (ProxyVersion::V1, "203.0.113.9:5000", "[2001:db8::2]:80"),
+        ];
+        for (version, src, dst) in cases {
+            let (src, dst): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
+            let mut out = Vec::new();
+            encode(version, src, dst, &mut out);
+            let (decoded, len) = decode(&out).unwrap().unwrap();
+            assert_eq!(len, out.len(), "{version:?} {src} {dst}");
+            let decoded = decoded.unwrap();
+            let same = match (decoded, src) {
+                (SocketAddr::V6(d), SocketAddr::V4(s)) => d.ip().to_ipv4_mapped() == Some(*s.ip()),
+                (d, s) => d.ip() == s.ip(),
+            };
+            assert!(
+                same && decoded.port() == src.port(),
+                "{version:?}: {decoded} for {src}"
+            );
+        }
+        assert_eq!(decode(b"PROXY TCP4 1.2.3.4"), Ok(None));
+        assert!(decode(b"GET / HTTP/1.1\r\n\r\n").is_err());
+    }
+}
