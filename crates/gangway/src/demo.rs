@@ -92,7 +92,7 @@ pub async fn serve_page(addr: &str) -> std::io::Result<DemoServer> {
 async fn page_connection(mut stream: TcpStream) {
     let mut buf = Vec::with_capacity(4096);
     loop {
-        let (head_len, path, close, body_len) = loop {
+        let (head_len, path, close, body_len, head_only) = loop {
             let mut headers = [httparse::EMPTY_HEADER; 64];
             let mut req = httparse::Request::new(&mut headers);
             match req.parse(&buf) {
@@ -121,7 +121,7 @@ async fn page_connection(mut stream: TcpStream) {
                         .next()
                         .unwrap_or("/")
                         .to_owned();
-                    break (n, path, close, body_len);
+                    break (n, path, close, body_len, req.method == Some("HEAD"));
                 }
                 Ok(httparse::Status::Partial) => {}
                 Err(_) => return,
@@ -147,9 +147,10 @@ async fn page_connection(mut stream: TcpStream) {
             _ => ("404 Not Found", "text/plain", "not found\n"),
         };
         let response = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{}\r\n{body}",
+            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{}\r\n{}",
             body.len(),
-            if close { "Connection: close\r\n" } else { "" }
+            if close { "Connection: close\r\n" } else { "" },
+            if head_only { "" } else { body }
         );
         if stream.write_all(response.as_bytes()).await.is_err() || close {
             return;

@@ -258,3 +258,25 @@ async fn read_head_only(s: &mut TcpStream, buf: &mut Vec<u8>) -> (u16, String, V
         buf.extend_from_slice(&chunk[..n]);
     }
 }
+
+#[tokio::test]
+async fn demo_page_and_health_through_the_gateway() {
+    let page = gangway::demo::serve_page("127.0.0.1:0").await.unwrap();
+    let chat = gangway::demo::serve_websocket_broadcast("127.0.0.1:0")
+        .await
+        .unwrap();
+    let gw = seed_gateway(page.addr(), chat.addr()).await;
+    let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
+    let mut buf = Vec::new();
+    s.write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, head, _) = read_response_to(&mut s, &mut buf, "HEAD").await;
+    assert_eq!(status, 200, "{head}");
+    let (status, _, body) = read_response(&mut s, &mut buf).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, gangway::demo::INDEX_HTML.as_bytes());
+    let (status, _, body) = read_response(&mut s, &mut buf).await;
+    assert_eq!((status, body.as_slice()), (200, &b"OK\n"[..]));
+    gw.shutdown().await;
+}
