@@ -62,7 +62,12 @@ fn seeds_pass_check() {
 #[test]
 fn broken_configs_list_every_error() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken");
-    for name in ["errors.cfg", "errors.toml", "missing.cfg"] {
+    for name in [
+        "errors.cfg",
+        "errors.toml",
+        "missing.cfg",
+        "unsupported.cfg",
+    ] {
         assert_golden(&dir, name);
     }
 }

@@ -178,7 +178,10 @@ impl Planner<'_> {
                 .monitor_uri
                 .clone_from(&frontend.monitor_uri);
         }
-        let mut forwardfor = vec![(frontend.line, frontend.option.forwardfor.as_ref())];
+        let mut forwardfor = vec![(
+            frontend.lines.of("option forwardfor", frontend.line),
+            frontend.option.forwardfor.as_ref(),
+        )];
 
         // Listeners.
         for bind in &frontend.bind {
@@ -230,7 +233,10 @@ impl Planner<'_> {
             let Some(backend) = self.config.backend(name) else {
                 continue;
             };
-            forwardfor.push((backend.line, backend.option.forwardfor.as_ref()));
+            forwardfor.push((
+                backend.lines.of("option forwardfor", backend.line),
+                backend.option.forwardfor.as_ref(),
+            ));
             if tcp && backend.effective_mode() == Mode::Http {
                 self.warn(
                     backend.line,
@@ -423,7 +429,7 @@ impl Planner<'_> {
             Balance::Source => gangway::Balance::Source,
             Balance::Uri { len, depth, whole } => {
                 if len.is_some() || depth.is_some() || whole {
-                    self.error(line, "balance", "'uri' with len, depth or whole is not supported: the gateway hashes the path");
+                    self.error(backend.lines.of("balance", line), "balance", "'uri' with len, depth or whole is not supported: the gateway hashes the path");
                 }
                 gangway::Balance::Uri
             }
@@ -434,7 +440,7 @@ impl Planner<'_> {
             } => {
                 if use_domain_only {
                     self.error(
-                        line,
+                        backend.lines.of("balance", line),
                         "balance",
                         "'hdr(...) use_domain_only' is not supported",
                     );
@@ -449,7 +455,7 @@ impl Planner<'_> {
             && backend.balance.as_ref().is_some_and(is_hash)
         {
             self.warn(
-                line,
+                backend.lines.of("hash-type", line),
                 "hash-type",
                 "the gateway always uses consistent hashing",
             );
@@ -587,7 +593,9 @@ impl Planner<'_> {
                 }
                 match &backend.http_check_expect {
                     None => check,
-                    Some(expect) => self.expect(backend.line, check, expect),
+                    Some(expect) => {
+                        self.expect(backend.lines.of("http-check", backend.line), check, expect)
+                    }
                 }
             }
         };

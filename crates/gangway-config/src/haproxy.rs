@@ -464,6 +464,21 @@ impl Parser<'_> {
     fn proxy_directive(&mut self, words: Words<'_, '_>) {
         let keyword = words[0].value.clone();
         self.proxy_directive_with(words, &keyword);
+        // Remember where each directive is, for problems found later (validation, planning).
+        let key = match (keyword.as_str(), arg(words, 1), arg(words, 2)) {
+            ("option", Some(name), _) => format!("option {name}"),
+            ("no", Some("option"), Some(name)) => format!("option {name}"),
+            ("timeout", Some(kind), _) => format!("timeout {kind}"),
+            _ => keyword,
+        };
+        let line = self.line;
+        let mut scope = self.scope();
+        if let Some(f) = scope.frontend.as_deref_mut() {
+            f.lines.0.insert(key.clone(), line);
+        }
+        if let Some(b) = scope.backend.as_deref_mut() {
+            b.lines.0.insert(key, line);
+        }
     }
 
     fn proxy_directive_with(&mut self, words: Words<'_, '_>, keyword: &str) {

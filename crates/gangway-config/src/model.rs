@@ -23,6 +23,26 @@ impl PartialEq for SourceLine {
     }
 }
 
+/// The line where each directive of a section was last written (HAProxy-style files), keyed
+/// by keyword (`balance`, `option httpchk`, ...); ignored by equality, like [`SourceLine`].
+#[derive(Debug, Clone, Default)]
+pub struct DirectiveLines(pub BTreeMap<String, usize>);
+
+impl PartialEq for DirectiveLines {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl DirectiveLines {
+    /// The line of `keyword`, else `fallback` (the section's line).
+    pub fn of(&self, keyword: &str, fallback: SourceLine) -> SourceLine {
+        self.0
+            .get(keyword)
+            .map_or(fallback, |line| SourceLine(Some(*line)))
+    }
+}
+
 /// A whole gateway definition: process settings, frontends (listeners and routing) and backends.
 ///
 /// A HAProxy `listen` section becomes one frontend and one backend of the same name.
@@ -941,6 +961,9 @@ pub struct Frontend {
     /// Line of the section header.
     #[serde(skip)]
     pub line: SourceLine,
+    /// Lines of the section's directives.
+    #[serde(skip)]
+    pub lines: DirectiveLines,
 }
 
 impl Frontend {
@@ -1011,6 +1034,9 @@ pub struct Backend {
     /// Line of the section header.
     #[serde(skip)]
     pub line: SourceLine,
+    /// Lines of the section's directives.
+    #[serde(skip)]
+    pub lines: DirectiveLines,
 }
 
 impl Backend {

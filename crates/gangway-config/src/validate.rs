@@ -128,7 +128,11 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
     if let Some(uri) = &frontend.monitor_uri
         && !uri.starts_with('/')
     {
-        checker.error(frontend.line, "monitor-uri", "must start with '/'");
+        checker.error(
+            frontend.lines.of("monitor-uri", frontend.line),
+            "monitor-uri",
+            "must start with '/'",
+        );
     }
     for rule in &frontend.monitor_fail {
         let condition = RuleCondition {
@@ -168,7 +172,11 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
             format!("{what} is in TCP mode: its HTTP rules and monitor-uri are ignored"),
         );
     }
-    check_errorfiles(checker, frontend.line, &frontend.errorfile);
+    check_errorfiles(
+        checker,
+        frontend.lines.of("errorfile", frontend.line),
+        &frontend.errorfile,
+    );
 }
 
 fn check_backend(checker: &mut Checker<'_>, config: &Config, backend: &Backend) {
@@ -198,17 +206,25 @@ fn check_backend(checker: &mut Checker<'_>, config: &Config, backend: &Backend) 
         &backend.default_server,
     );
     if let Some(Balance::Random { draws: 0 }) = &backend.balance {
-        checker.error(backend.line, "balance", "'random' needs at least 1 draw");
+        checker.error(
+            backend.lines.of("balance", backend.line),
+            "balance",
+            "'random' needs at least 1 draw",
+        );
     }
     if let Some(expect) = &backend.http_check_expect {
-        check_expect(checker, backend.line, expect);
+        check_expect(
+            checker,
+            backend.lines.of("http-check", backend.line),
+            expect,
+        );
     }
     if let Some(check) = &backend.option.httpchk
         && !check.uri.starts_with('/')
         && check.uri != "*"
     {
         checker.error(
-            backend.line,
+            backend.lines.of("option httpchk", backend.line),
             "option httpchk",
             format!("URI '{}' must start with '/'", check.uri),
         );
@@ -220,7 +236,11 @@ fn check_backend(checker: &mut Checker<'_>, config: &Config, backend: &Backend) 
         &backend.http_response,
         &acl_names,
     );
-    check_errorfiles(checker, backend.line, &backend.errorfile);
+    check_errorfiles(
+        checker,
+        backend.lines.of("errorfile", backend.line),
+        &backend.errorfile,
+    );
 }
 
 fn check_server_options(

@@ -701,13 +701,13 @@ fn http_check_expect() {
     }
     assert_error(
         &format!("{FE}backend be\n http-check expect status abc\n"),
-        4,
+        5,
         "http-check",
         "status codes",
     );
     assert_error(
         &format!("{FE}backend be\n http-check expect rstring (\n"),
-        4,
+        5,
         "http-check",
         "invalid regex",
     );
@@ -746,7 +746,7 @@ fn monitor_errors() {
     );
     assert_error(
         &format!("frontend fe\n bind :80\n monitor-uri alive\n default_backend be\n{BE}"),
-        1,
+        3,
         "monitor-uri",
         "must start with '/'",
     );
@@ -881,13 +881,13 @@ fn errorfile() {
             "{FE}backend be\n errorfile 503 {}/missing.http\n",
             dir.display()
         ),
-        4,
+        5,
         "errorfile",
         "cannot read",
     );
     assert_error(
         &format!("{FE}backend be\n errorfile 302 {}\n", page.display()),
-        4,
+        5,
         "errorfile",
         "status 302 cannot have an error file",
     );

@@ -59,15 +59,15 @@ fn refusals_name_the_line_and_keyword() {
         ),
         (
             "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n option httpchk\n http-check expect rstring ^ok\n server s 127.0.0.1:1 check\n",
-            "plan.cfg:4: 'http-check': 'expect rstring' is not supported",
+            "plan.cfg:6: 'http-check': 'expect rstring' is not supported",
         ),
         (
             "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n balance uri depth 2\n server s 127.0.0.1:1\n",
-            "plan.cfg:4: 'balance'",
+            "plan.cfg:5: 'balance'",
         ),
         (
             "frontend fe\n bind 127.0.0.1:0\n option forwardfor except 10.0.0.0/40\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
-            "plan.cfg:1: 'option forwardfor': 'except 10.0.0.0/40'",
+            "plan.cfg:3: 'option forwardfor': 'except 10.0.0.0/40'",
         ),
         (
             "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n http-request deny\n server s 127.0.0.1:1\n",
