@@ -41,6 +41,11 @@ pub struct Condition {
 enum Node {
     Const(bool),
     Expr(Arc<Expr>),
+    /// A named ACL made of one line.
+    NamedExpr {
+        name: Arc<str>,
+        expr: Arc<Expr>,
+    },
     /// A named ACL: its lines are ORed.
     Acl {
         name: Arc<str>,
@@ -56,7 +61,7 @@ impl fmt::Debug for Node {
         match self {
             Node::Const(b) => write!(f, "{b}"),
             Node::Expr(e) => write!(f, "{{ {e} }}"),
-            Node::Acl { name, .. } => f.write_str(name),
+            Node::Acl { name, .. } | Node::NamedExpr { name, .. } => f.write_str(name),
             Node::Not(n) => write!(f, "!{n:?}"),
             Node::All(ns) => f.debug_tuple("All").field(ns).finish(),
             Node::Any(ns) => f.debug_tuple("Any").field(ns).finish(),
@@ -69,7 +74,7 @@ impl Node {
     fn eval(&self, req: &RequestView<'_>) -> bool {
         match self {
             Node::Const(b) => *b,
-            Node::Expr(e) => e.eval(req),
+            Node::Expr(e) | Node::NamedExpr { expr: e, .. } => e.eval(req),
             Node::Acl { exprs, .. } => exprs.iter().any(|e| e.eval(req)),
             Node::Not(n) => !n.eval(req),
             Node::All(ns) => ns.iter().all(|n| n.eval(req)),
@@ -150,7 +155,7 @@ impl Condition {
     pub(crate) fn alternatives(&self) -> Option<Vec<&Expr>> {
         fn collect<'c>(node: &'c Node, out: &mut Vec<&'c Expr>) -> bool {
             match node {
-                Node::Expr(e) => {
+                Node::Expr(e) | Node::NamedExpr { expr: e, .. } => {
                     out.push(e);
                     true
                 }
@@ -403,15 +408,20 @@ impl AclSet {
     }
 
     fn lookup(&self, name: &str) -> Option<Node> {
-        if let Some(exprs) = self.acls.get(name) {
-            return Some(Node::Acl {
+        let exprs: Arc<[Arc<Expr>]> = match self.acls.get(name) {
+            Some(exprs) => exprs.iter().cloned().collect(),
+            None => predefined(name)?.1,
+        };
+        Some(match &*exprs {
+            // One line needs no OR loop.
+            [one] => Node::NamedExpr {
                 name: name.into(),
-                exprs: exprs.iter().cloned().collect(),
-            });
-        }
-        predefined(name).map(|(name, exprs)| Node::Acl {
-            name: name.into(),
-            exprs,
+                expr: one.clone(),
+            },
+            _ => Node::Acl {
+                name: name.into(),
+                exprs,
+            },
         })
     }
 

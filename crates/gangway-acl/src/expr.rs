@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Position};
 use crate::fetch::{self, Fetch, FetchOptions, KeywordError};
 use crate::lexer::{self, Word};
-use crate::pattern::{self, MatchMethod, Matcher, PatternList};
+use crate::pattern::{self, MatchMethod, Matcher, PatternList, Sample};
 use crate::view::RequestView;
 
 /// Reads a `-f` pattern file.
@@ -96,8 +96,23 @@ impl Expr {
     /// stops at the first match, and never allocates.
     #[inline]
     pub fn eval(&self, req: &RequestView<'_>) -> bool {
-        self.fetch
-            .any(self.options, req, |sample| self.matcher.matches(sample))
+        // The commonest matchers get their own copy of the fetch loop, with the
+        // comparison inlined into it.
+        match &self.matcher {
+            Matcher::Str(set) => self.fetch.any(self.options, req, |sample| match sample {
+                Sample::Str(s) => set.contains(s),
+                _ => false,
+            }),
+            Matcher::Beg(affixes) | Matcher::End(affixes) => {
+                self.fetch.any(self.options, req, |sample| match sample {
+                    Sample::Str(s) => affixes.matches(s),
+                    _ => false,
+                })
+            }
+            matcher => self
+                .fetch
+                .any(self.options, req, |sample| matcher.matches(sample)),
+        }
     }
 
     /// The fetch this expression looks at.

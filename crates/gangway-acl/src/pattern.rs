@@ -247,7 +247,7 @@ fn bytes_eq(p: &[u8], s: &[u8], ignore_case: bool) -> bool {
     if ignore_case {
         crate::view::eq_folded(p, s)
     } else {
-        p == s
+        crate::view::eq_exact(p, s)
     }
 }
 
@@ -273,7 +273,7 @@ impl StrSet {
     }
 
     #[inline]
-    fn contains(&self, s: &[u8]) -> bool {
+    pub(crate) fn contains(&self, s: &[u8]) -> bool {
         if self.sorted.len() <= FEW * 2 {
             return self.sorted.iter().any(|p| bytes_eq(p, s, self.ignore_case));
         }
@@ -504,7 +504,7 @@ impl Affixes {
     }
 
     #[inline]
-    fn matches(&self, s: &[u8]) -> bool {
+    pub(crate) fn matches(&self, s: &[u8]) -> bool {
         match self {
             Affixes::Few {
                 patterns,

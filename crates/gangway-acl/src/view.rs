@@ -263,6 +263,28 @@ fn lower8(x: u64) -> u64 {
     x | (upper >> 2)
 }
 
+/// Whether `a` equals `b`, a word at a time (short request parts make a `memcmp` call
+/// cost more than the comparison).
+#[inline]
+pub(crate) fn eq_exact(a: &[u8], b: &[u8]) -> bool {
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    if len < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let mut i = 0;
+    while i + 8 <= len {
+        if word_at(a, i) != word_at(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last, possibly overlapping, word covers the tail.
+    i == len || word_at(a, len - 8) == word_at(b, len - 8)
+}
+
 /// Whether `s` equals `lower` (which is already ASCII lowercase) ignoring ASCII case.
 #[inline]
 pub(crate) fn eq_folded(lower: &[u8], s: &[u8]) -> bool {
@@ -407,6 +429,24 @@ mod tests {
                 );
             }
             assert!(eq_folded(&a.to_ascii_lowercase(), a));
+        }
+    }
+
+    #[test]
+    fn eq_exact_matches_slice_equality() {
+        let samples: [&[u8]; 7] = [
+            b"",
+            b"a",
+            b"abcdefg",
+            b"abcdefgh",
+            b"abcdefghi",
+            b"abcdefgh-abcdefgX",
+            b"abcdefgh-abcdefgY",
+        ];
+        for a in samples {
+            for b in samples {
+                assert_eq!(eq_exact(a, b), a == b, "{a:?} {b:?}");
+            }
         }
     }
 
