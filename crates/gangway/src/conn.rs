@@ -26,6 +26,8 @@ use crate::upstream::{BackendRt, PickFailure, ServerRt};
 
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
+/// How long tunnels get to drain once a shutdown's grace period is over.
+const CLOSING_DRAIN: Duration = Duration::from_millis(500);
 /// Header lines parsed per head.
 const MAX_HEADERS: usize = 128;
 
@@ -58,10 +60,15 @@ pub(crate) async fn serve(
         shared,
     };
     let mut closing = shared_phase(&guard);
-    // Past the grace period of a shutdown, whatever is still running is dropped (sockets close).
+    // Past the grace period of a shutdown, tunnels drain; a moment later whatever is still
+    // running is dropped (its sockets close).
+    let deadline = async {
+        crate::gateway::reached(&mut closing, Phase::Closing).await;
+        tokio::time::sleep(CLOSING_DRAIN).await;
+    };
     tokio::select! {
         _ = conn.run().instrument(span) => {}
-        _ = crate::gateway::reached(&mut closing, Phase::Closing) => {}
+        _ = deadline => {}
     }
     drop(guard);
 }
@@ -962,10 +969,12 @@ impl Conn {
         let handle = tunnel.handle();
         let mut phase = phase;
         let mut kill = srv.kill.subscribe();
+        // A server marked down with shutdown-sessions aborts; a shutdown's deadline drains
+        // (bytes already read are delivered, then both sides get a FIN).
         let watcher = async move {
             tokio::select! {
-                _ = crate::gateway::reached(&mut phase, Phase::Closing) => {}
-                _ = kill.changed() => {}
+                _ = crate::gateway::reached(&mut phase, Phase::Closing) => false,
+                _ = kill.changed() => true,
             }
         };
         tokio::pin!(watcher);
@@ -973,8 +982,12 @@ impl Conn {
         tokio::pin!(run);
         let outcome = tokio::select! {
             o = &mut run => o,
-            _ = &mut watcher => {
-                handle.abort();
+            killed = &mut watcher => {
+                if killed {
+                    handle.abort();
+                } else {
+                    handle.drain();
+                }
                 run.await
             }
         };
