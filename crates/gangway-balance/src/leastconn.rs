@@ -1,22 +1,18 @@
-//! The leastconn winner tree: the least loaded server is at the root, so finding it is
-//! O(1) and recording a changed load is O(log n), without a lock.
+//! The leastconn winner tree: the least loaded server is always at the root, so finding it
+//! is O(1) and recording a changed load is O(log n), without a lock.
 //!
 //! Each node caches the rank of the leaf that wins its subtree. A pick reads the root,
-//! checks it against the live counters and takes a slot on that server; a released
-//! connection replays its leaf's path until nothing changes, starting from the rank
-//! computed from the live counters, which repairs every node on the path. A picked leaf is
-//! replayed lazily (see [`LeastConnTree::candidate`]). With concurrent pickers a node may
-//! briefly hold a stale or mixed rank (a slightly worse pick); the next replay through it
-//! repairs it. Run sequentially, every pick is exactly a least loaded server.
+//! takes a slot on that server and replays the matches on its path; a released connection
+//! replays its path until nothing changes. A replay starts from the leaf's rank computed
+//! from the live counters, so it repairs every node on its path. With concurrent pickers a
+//! node may briefly hold a stale or mixed rank (a slightly worse pick); the next replay
+//! through it repairs it. Run sequentially, every pick is exactly a least loaded server.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::set::Member;
 
 pub(crate) const NONE: u32 = u32::MAX;
-
-/// Candidates checked against their live rank before settling (see `candidate`).
-const VERIFY_ROUNDS: usize = 16;
 
 /// Stride numerator for the weighted round robin among equally loaded servers.
 pub(crate) const STRIDE_ONE: u64 = 1 << 24;
@@ -176,37 +172,16 @@ impl LeastConnTree {
         }
     }
 
-    /// The least loaded member for which `allowed` holds, or `NONE`. Sets `saw_full` when
-    /// it met a full server (a full winner means its whole subtree is full, as full servers
-    /// sort last).
-    ///
-    /// Picks do not replay their own leaf: a picked server's cached rank stays optimistic
-    /// (its real load is higher) until a later pick finds it here, sees the difference and
-    /// replays it, or its connection ends (which replays anyway). Every cached rank is thus
-    /// exact or better than the truth, so a candidate whose cached rank matches its live
-    /// rank is a true minimum. This halves the work of a short connection (one replay on
-    /// release instead of one on pick and one on release).
-    pub(crate) fn candidate(
-        &self,
-        members: &[Member],
-        allowed: &dyn Fn(u32) -> bool,
-        saw_full: &mut bool,
-    ) -> u32 {
-        let mut rank = EMPTY;
-        for _ in 0..VERIFY_ROUNDS {
-            let root = self.rank(1);
-            rank = if root.leaf != NONE && !root.is_full() && allowed(root.leaf) {
-                root
-            } else {
-                self.search(1, allowed, saw_full)
-            };
-            if rank.leaf == NONE || Rank::of(members, rank.leaf as usize) == rank {
-                return rank.leaf;
-            }
-            self.update(members, rank.leaf);
-        }
-        // Other threads keep changing the tree: settle for the last candidate.
-        rank.leaf
+    /// The least loaded member, or `NONE` for an empty tree.
+    pub(crate) fn root(&self) -> u32 {
+        self.nodes[1].leaf.load(Ordering::Relaxed)
+    }
+
+    /// The least loaded member for which `allowed` holds, searching only the subtrees whose
+    /// winner is refused; `NONE` if there is none. Sets `saw_full` when it met a full
+    /// server (a full winner means its whole subtree is full, as full servers sort last).
+    pub(crate) fn best_allowed(&self, allowed: &dyn Fn(u32) -> bool, saw_full: &mut bool) -> u32 {
+        self.search(1, allowed, saw_full).leaf
     }
 
     fn search(&self, node: usize, allowed: &dyn Fn(u32) -> bool, saw_full: &mut bool) -> Rank {

@@ -256,7 +256,12 @@ fn least_conn(core: &Core, snapshot: &Snapshot, exclude: &[ServerId]) -> Result<
     let allowed = |i: u32| !excluded(&members[i as usize], exclude);
     for _ in 0..LEASTCONN_RETRIES {
         let mut saw_full = false;
-        let candidate = tree.candidate(members, &allowed, &mut saw_full);
+        let root = tree.root();
+        let candidate = if root != NONE && allowed(root) && !members[root as usize].is_full() {
+            root
+        } else {
+            tree.best_allowed(&allowed, &mut saw_full)
+        };
         if candidate == NONE {
             return Err(Misses { full: saw_full }.error());
         }
@@ -270,7 +275,7 @@ fn least_conn(core: &Core, snapshot: &Snapshot, exclude: &[ServerId]) -> Result<
                 core.global_pass.store(pass, Ordering::Relaxed);
             }
             m.slot.pass.store(pass + m.stride, Ordering::Relaxed);
-            // The tree learns of the new load lazily (see `LeastConnTree::candidate`).
+            tree.update(members, candidate);
             return Ok(candidate as usize);
         }
         // Another thread filled it first: record that and look again.
