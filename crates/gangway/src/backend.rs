@@ -187,8 +187,9 @@ impl Server {
     }
 
     /// How real traffic errors act on this server's health (HAProxy's `observe`, `on-error`,
-    /// `error-limit`); the default reports connection errors, resets and timeouts with
-    /// `on-error fail-check` and `error-limit 10` once the server is health-checked.
+    /// `error-limit`). Connection errors, resets, timeouts and 5xx answers are reported to a
+    /// health-checked server's checker; by default (`observe layer7`, `on-error fail-check`,
+    /// `error-limit 10`) ten in a row count as a failed check.
     #[must_use]
     pub fn observe(mut self, policy: gangway_health::PassivePolicy) -> Self {
         self.passive = Some(policy);

@@ -690,7 +690,13 @@ impl Conn {
                     if reusable {
                         be.put_idle(&srv, server);
                     }
-                    crate::checks::observe_success(&srv);
+                    if status >= 500 {
+                        // Layer-7 observation: the passive policy decides whether it counts.
+                        let outcome = gangway_health::TrafficOutcome::Status(status);
+                        crate::checks::observe(be, &srv, outcome);
+                    } else {
+                        crate::checks::observe_success(&srv);
+                    }
                     drop(slot);
                     return if client_close {
                         Next::Close
