@@ -5,7 +5,7 @@ use httparse::{Header, Status};
 use crate::error::{Error, ErrorKind, Side};
 use crate::framing::{Framing, FramingFields};
 use crate::syntax::{
-    TokenList, eq_lower, find_byte, is_field_vchar, is_host_char, is_tchar, is_token, name_is,
+    TokenList, eq_lower, eq_lower_field, find_byte, is_field_vchar, is_host_char, is_tchar, is_token, name_is,
 };
 use crate::upgrade::{Upgrade, classify_websocket};
 
@@ -139,11 +139,13 @@ pub(crate) struct ConnectionFields {
 }
 
 impl ConnectionFields {
+    #[inline]
     fn add(&mut self, value: &[u8]) {
         // Most values are one token (values come trimmed): skip the list walk for them.
         let single = match value.len() {
-            5 => eq_lower(value, b"close").then(|| self.close = true),
-            7 => eq_lower(value, b"upgrade").then(|| self.upgrade = true),
+            5 => eq_lower_field(value, b"close").then(|| self.close = true),
+            7 => eq_lower_field(value, b"upgrade").then(|| self.upgrade = true),
+            // Exact compare: `keep_alive` takes caller-made values, and `-` folds from CR.
             10 => eq_lower(value, b"keep-alive").then(|| self.keep_alive = true),
             _ => None,
         };
@@ -203,21 +205,29 @@ pub(crate) struct RequestFields<'b> {
 }
 
 impl<'b> RequestFields<'b> {
-    fn scan(&mut self, headers: &[Header<'b>]) -> Result<(), Error> {
+    /// Gathers the fields of interest and, in the same pass, whether the line before each
+    /// field line (the request line, then each field line but the last) ends in CRLF.
+    #[inline]
+    fn scan(&mut self, head: &[u8], headers: &[Header<'b>]) -> Result<bool, Error> {
         let f = self;
+        let base = head.as_ptr() as usize;
+        let mut lines_ok = true;
         for h in headers {
+            // httparse starts a field line right after the previous line's LF.
+            let line_start = (h.name.as_ptr() as usize).wrapping_sub(base);
+            lines_ok &= head.get(line_start.wrapping_sub(2)..line_start) == Some(b"\r\n");
             let name = h.name;
             let first = name.as_bytes().first().map_or(0, |b| b | 0x20);
             // Dispatch on length and first letter: most fields are none of these and cost
             // nothing more.
             match (name.len(), first) {
-                (4, b'h') if name_is(name, "host") => {
+                (4, b'h') if eq_lower_field(name.as_bytes(), b"host") => {
                     f.host_count += 1;
                     f.host.get_or_insert(h.value);
                 }
-                (7, b'u') if name_is(name, "upgrade") => {
+                (7, b'u') if eq_lower_field(name.as_bytes(), b"upgrade") => {
                     f.upgrade_lines += 1;
-                    if eq_lower(h.value, b"websocket") {
+                    if eq_lower_field(h.value, b"websocket") {
                         // The common case, one token: no list walk.
                         f.upgrade_websocket = true;
                         f.upgrade_first.get_or_insert(h.value);
@@ -238,32 +248,32 @@ impl<'b> RequestFields<'b> {
                         }
                     }
                 }
-                (10, b'c') if name_is(name, "connection") => f.connection.add(h.value),
-                (14, b'c') if name_is(name, "content-length") => {
+                (10, b'c') if eq_lower_field(name.as_bytes(), b"connection") => f.connection.add(h.value),
+                (14, b'c') if eq_lower_field(name.as_bytes(), b"content-length") => {
                     f.framing.add_content_length(h.value, Side::Request)?;
                 }
-                (14, b'h') if name_is(name, "http2-settings") => {
+                (14, b'h') if eq_lower_field(name.as_bytes(), b"http2-settings") => {
                     f.http2_settings.get_or_insert(h.value);
                 }
-                (17, b't') if name_is(name, "transfer-encoding") => {
+                (17, b't') if eq_lower_field(name.as_bytes(), b"transfer-encoding") => {
                     f.framing.add_transfer_encoding(h.value, Side::Request)?;
                 }
-                (17, b's') if name_is(name, "sec-websocket-key") => {
+                (17, b's') if eq_lower_field(name.as_bytes(), b"sec-websocket-key") => {
                     f.ws_key_count += 1;
                     f.ws_key.get_or_insert(h.value);
                 }
-                (21, b's') if name_is(name, "sec-websocket-version") => {
+                (21, b's') if eq_lower_field(name.as_bytes(), b"sec-websocket-version") => {
                     f.ws_version_count += 1;
                     f.ws_version.get_or_insert(h.value);
                 }
-                (22, b's') if name_is(name, "sec-websocket-protocol") => {
+                (22, b's') if eq_lower_field(name.as_bytes(), b"sec-websocket-protocol") => {
                     f.ws_protocol_count += 1;
                     f.ws_protocol.get_or_insert(h.value);
                 }
                 _ => {}
             }
         }
-        Ok(())
+        Ok(lines_ok)
     }
 }
 
@@ -340,14 +350,19 @@ impl Parser {
         };
         let headers: &'h [Header<'b>] = req.headers;
         let head = &window[..head_len];
-        check_line_endings(head, request_line_end(head, target), headers, Side::Request)?;
+        // One pass over the fields; its errors are reported after the line-ending and
+        // target checks, which come first in byte order.
+        let mut fields = RequestFields::default();
+        let scanned = fields.scan(head, headers);
+        let field_lines_ok = scanned.unwrap_or(false);
+        // The last line before the final empty line: the last field line or the request line.
+        let last_line_end = head.len().checked_sub(4);
+        check_line_endings_with(head, last_line_end, field_lines_ok, Side::Request)?;
         if target.len() > self.max_target_len {
             return Err(Error::req(ErrorKind::UriTooLong));
         }
         check_target(method, target)?;
-
-        let mut fields = RequestFields::default();
-        fields.scan(headers)?;
+        scanned?;
         match fields.host_count {
             0 if version_minor >= 1 => return Err(Error::req(ErrorKind::MissingHost)),
             0 | 1 => {}
@@ -495,30 +510,36 @@ fn check_line_endings(
     headers: &[Header<'_>],
     side: Side,
 ) -> Result<(), Error> {
-    let base = head.as_ptr() as usize;
-    let crlf_at = |at: usize| -> Option<bool> {
-        match head.get(at..at + 2)? {
-            b"\r\n" => Some(true),
-            [b'\n', _] => Some(false),
-            _ => None,
+    let field_lines_ok = headers.iter().all(|h| field_line_ends_in_crlf(head, h));
+    check_line_endings_with(head, start_line_end, field_lines_ok, side)
+}
+
+/// Whether the field line holding `h` (a value borrowed from `head`) ends in CRLF.
+#[inline(always)]
+fn field_line_ends_in_crlf(head: &[u8], h: &Header<'_>) -> bool {
+    let value_end = (h.value.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize) + h.value.len();
+    head.get(value_end..value_end + 2) == Some(b"\r\n") || {
+        // Values are trimmed, so whitespace may sit between the value and its CRLF.
+        let mut at = value_end;
+        while matches!(head.get(at), Some(b' ' | b'\t')) {
+            at += 1;
         }
-    };
-    let mut lines_ok = start_line_end.and_then(crlf_at) == Some(true);
-    for h in headers {
-        if !lines_ok {
-            break;
-        }
-        let value_end = (h.value.as_ptr() as usize).wrapping_sub(base) + h.value.len();
-        lines_ok = head.get(value_end..value_end + 2) == Some(b"\r\n") || {
-            // Values are trimmed, so whitespace may sit between the value and its CRLF.
-            let mut at = value_end;
-            while matches!(head.get(at), Some(b' ' | b'\t')) {
-                at += 1;
-            }
-            head.get(at..at + 2) == Some(b"\r\n")
-        };
+        head.get(at..at + 2) == Some(b"\r\n")
     }
-    if lines_ok && head.ends_with(b"\r\n") {
+}
+
+/// [`check_line_endings`] once most line ends have been looked at (`lines_ok`): checks
+/// the one at `line_end`, the final empty line and leading empty lines, or else scans the
+/// whole head for the bare LF.
+#[inline]
+fn check_line_endings_with(
+    head: &[u8],
+    line_end: Option<usize>,
+    lines_ok: bool,
+    side: Side,
+) -> Result<(), Error> {
+    let line_end_ok = line_end.and_then(|at| head.get(at..at + 2)) == Some(b"\r\n");
+    if line_end_ok && lines_ok && head.ends_with(b"\r\n") {
         // Leading empty lines (skipped by httparse) must be CRLF too.
         let first = head
             .iter()
@@ -534,13 +555,6 @@ fn check_line_endings(
         }
     }
     Ok(())
-}
-
-/// Offset just past the version at the end of a request line, from the target's position.
-fn request_line_end(head: &[u8], target: &str) -> Option<usize> {
-    let offset = (target.as_ptr() as usize).checked_sub(head.as_ptr() as usize)?;
-    // target SP "HTTP/1.x"
-    Some(offset + target.len() + 1 + 8)
 }
 
 /// Offset just past the reason phrase (or the status code when there is none).
@@ -560,11 +574,7 @@ fn status_line_end(head: &[u8], reason: &str) -> Option<usize> {
 
 /// Target bytes httparse lets through but a URI may not hold, and form vs method.
 fn check_target(method: &str, target: &str) -> Result<(), Error> {
-    // Branch-free so it vectorizes: bytes >= 0x80 and `#` are both rejected.
-    let bad = target
-        .bytes()
-        .fold(false, |bad, b| bad | (b >= 0x80) | (b == b'#'));
-    if bad {
+    if has_non_ascii_or_hash(target.as_bytes()) {
         return Err(Error::req(ErrorKind::InvalidTarget));
     }
     let t = target.as_bytes();
@@ -580,6 +590,30 @@ fn check_target(method: &str, target: &str) -> Result<(), Error> {
     } else {
         Err(Error::req(ErrorKind::TargetFormMismatch))
     }
+}
+
+/// Whether any byte is `>= 0x80` or `#`, eight bytes at a time.
+#[inline]
+fn has_non_ascii_or_hash(t: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const HASH: u64 = 0x2323_2323_2323_2323;
+    // High bit of a byte set: non-ASCII; `(x - 1..) & !x & 0x80..` is exact for "a zero byte".
+    let bad = |w: u64| {
+        let x = w ^ HASH;
+        (w | (x.wrapping_sub(ONES) & !x)) & HIGH
+    };
+    let Some(last) = t.last_chunk::<8>() else {
+        return t.iter().any(|&b| b >= 0x80 || b == b'#');
+    };
+    let (words, _) = t.as_chunks::<8>();
+    // The last (possibly overlapping) word covers the tail the whole words leave.
+    let acc = words
+        .iter()
+        .fold(bad(u64::from_le_bytes(*last)), |acc, w| {
+            acc | bad(u64::from_le_bytes(*w))
+        });
+    acc != 0
 }
 
 /// `scheme ":" hier-part` with a scheme of ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
@@ -605,7 +639,13 @@ fn is_authority_form(t: &[u8]) -> bool {
 
 /// `uri-host [ ":" port ]` (RFC 9110 7.2); empty is allowed (no authority).
 pub(crate) fn is_valid_host(v: &[u8]) -> bool {
-    if v.is_empty() {
+    // The common case, a plain reg-name (or empty): one branch-free table pass, unrolled
+    // eight bytes at a time.
+    let (words, tail) = v.as_chunks::<8>();
+    let plain = words
+        .iter()
+        .fold(true, |ok, w| w.iter().fold(ok, |ok, &b| ok & is_host_char(b)));
+    if tail.iter().fold(plain, |ok, &b| ok & is_host_char(b)) {
         return true;
     }
     if v[0] == b'[' {

@@ -158,7 +158,7 @@ pub(crate) fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
 /// Case-insensitive header name comparison against a lowercase ASCII name.
 #[inline]
 pub(crate) fn name_is(name: &str, lower: &str) -> bool {
-    eq_lower(name.as_bytes(), lower.as_bytes())
+    eq_lower_dyn(name.as_bytes(), lower.as_bytes())
 }
 
 /// ASCII case-insensitive equality against a lowercase literal made of `[a-z0-9-]`.
@@ -166,7 +166,7 @@ pub(crate) fn name_is(name: &str, lower: &str) -> bool {
 /// Branch-free (`b | 0x20` folds case) so short compares vectorize. Only control bytes could
 /// fold onto `-` or a digit, so they are counted as a difference: the result is exact.
 #[inline]
-pub(crate) fn eq_lower(bytes: &[u8], lower: &[u8]) -> bool {
+pub(crate) fn eq_lower_dyn(bytes: &[u8], lower: &[u8]) -> bool {
     debug_assert!(
         lower
             .iter()
@@ -176,6 +176,89 @@ pub(crate) fn eq_lower(bytes: &[u8], lower: &[u8]) -> bool {
         && bytes.iter().zip(lower).fold(0u8, |diff, (&b, l)| {
             diff | ((b | 0x20) ^ l) | u8::from(b < 0x20)
         }) == 0
+}
+
+/// [`eq_lower_dyn`] against a literal whose length is known at compile time: the compare
+/// unrolls into a few (overlapping) word operations instead of a byte loop.
+#[inline(always)]
+pub(crate) fn eq_lower<const N: usize>(bytes: &[u8], lower: &[u8; N]) -> bool {
+    eq_lower_words::<N, true>(bytes, lower)
+}
+
+/// [`eq_lower`] without the control-byte test, for a literal of letters only (then
+/// `b | 0x20` alone is exact for any byte) or a field name or value that httparse accepted
+/// (no control byte but HTAB, which folds to `)`: names are tokens, values HTAB, SP,
+/// VCHAR and obs-text).
+#[inline(always)]
+pub(crate) fn eq_lower_field<const N: usize>(bytes: &[u8], lower: &[u8; N]) -> bool {
+    debug_assert!(
+        lower.iter().all(u8::is_ascii_lowercase)
+            || bytes.iter().all(|&b| b == b'\t' || b >= 0x20)
+    );
+    eq_lower_words::<N, false>(bytes, lower)
+}
+
+#[inline(always)]
+fn eq_lower_words<const N: usize, const CONTROL: bool>(bytes: &[u8], lower: &[u8; N]) -> bool {
+    debug_assert!(
+        lower
+            .iter()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+    );
+    if bytes.len() != N {
+        return false;
+    }
+    let diff = |word: u64, lower: u64| {
+        if CONTROL {
+            word_diff(word, lower)
+        } else {
+            (word | 0x2020_2020_2020_2020) ^ lower
+        }
+    };
+    if N >= 8 {
+        let mut acc = 0;
+        let mut at = 0;
+        while at + 8 <= N {
+            acc |= diff(load_u64(bytes, at), load_u64(lower, at));
+            at += 8;
+        }
+        if at < N {
+            acc |= diff(load_u64(bytes, N - 8), load_u64(lower, N - 8));
+        }
+        acc == 0
+    } else if N >= 4 {
+        let first = diff(load_u32(bytes, 0).into(), load_u32(lower, 0).into());
+        let last = diff(load_u32(bytes, N - 4).into(), load_u32(lower, N - 4).into());
+        // Only the low 4 bytes of each widened word carry data.
+        (first | last) & 0xffff_ffff == 0
+    } else {
+        eq_lower_dyn(bytes, lower)
+    }
+}
+
+/// Per-byte `(b | 0x20) ^ l`, with the top bit of each byte below 0x20 set too (SWAR: the
+/// `(x - 0x20..) & !x & 0x80..` test is exact for "some byte is below 0x20").
+#[inline(always)]
+fn word_diff(word: u64, lower: u64) -> u64 {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    ((word | CASE) ^ lower) | (word.wrapping_sub(CASE) & !word & HIGH)
+}
+
+/// The 8 bytes at `at` as a little-endian word (0 past the end; callers stay in bounds).
+#[inline(always)]
+pub(crate) fn load_u64(s: &[u8], at: usize) -> u64 {
+    s.get(at..)
+        .and_then(<[u8]>::first_chunk::<8>)
+        .map_or(0, |c| u64::from_le_bytes(*c))
+}
+
+/// The 4 bytes at `at` as a little-endian word (0 past the end; callers stay in bounds).
+#[inline(always)]
+fn load_u32(s: &[u8], at: usize) -> u32 {
+    s.get(at..)
+        .and_then(<[u8]>::first_chunk::<4>)
+        .map_or(0, |c| u32::from_le_bytes(*c))
 }
 
 #[cfg(test)]
@@ -207,6 +290,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn field_case_folding_is_exact_for_field_bytes() {
+        let field_byte = |b: u8| b == b'\t' || (b >= 0x20 && b != 0x7f);
+        for b in (0..=255u8).filter(|&b| field_byte(b)) {
+            for l in b"az09-" {
+                assert_eq!(
+                    eq_lower_field(&[b, b, b, b, b, b, b, b], &[*l; 8]),
+                    b.to_ascii_lowercase() == *l,
+                    "{b:#x} vs {l}"
+                );
+                assert_eq!(
+                    eq_lower_field(&[b, b, b, b], &[*l; 4]),
+                    b.to_ascii_lowercase() == *l,
+                    "{b:#x} vs {l}"
+                );
+            }
+        }
+        assert!(eq_lower_field(b"Sec-WebSocket-Version", b"sec-websocket-version"));
+        assert!(!eq_lower_field(b"Sec-WebSocket-Versio_", b"sec-websocket-version"));
+        assert!(!eq_lower(b"Sec-WebSocket-Ver\rion", b"sec-websocket-version"));
     }
 
     #[test]

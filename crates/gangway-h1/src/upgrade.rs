@@ -179,29 +179,20 @@ static BASE64_VALUE: [u8; 256] = {
     t
 };
 
-fn base64_value(b: u8) -> Option<u8> {
-    match BASE64_VALUE[b as usize] {
-        0xff => None,
-        v => Some(v),
-    }
-}
-
 /// Whether `key` is the canonical base64 encoding of exactly 16 bytes.
+#[inline]
 pub(crate) fn is_valid_websocket_key(key: &[u8]) -> bool {
-    let [body @ .., b'=', b'='] = key else {
+    // 16 bytes encode to 22 characters and `==`: a fixed length, so the loop unrolls.
+    let Ok(key) = <&[u8; 24]>::try_from(key) else {
         return false;
     };
     // Valid values are below 0x40, the invalid marker has bit 7: one OR over all 22 bytes.
-    let values = body
-        .iter()
-        .fold(0u8, |acc, &b| acc | BASE64_VALUE[b as usize]);
-    if body.len() != 22 || values & 0x80 != 0 {
-        return false;
+    let mut values = 0u8;
+    for &b in &key[..22] {
+        values |= BASE64_VALUE[b as usize];
     }
     // The last character carries 4 data bits; the low 4 must be zero in canonical base64.
-    body.last()
-        .and_then(|&b| base64_value(b))
-        .is_some_and(|v| v & 0x0f == 0)
+    values & 0x80 == 0 && BASE64_VALUE[key[21] as usize] & 0x0f == 0 && key[22..] == *b"=="
 }
 
 /// RFC 6455 4.1 / 4.2.1 checks for a request whose Upgrade lists `websocket`.
@@ -226,12 +217,12 @@ pub(crate) fn classify_websocket<'b>(
         (Some(k), 1) if is_valid_websocket_key(k) => k,
         _ => return err(ErrorKind::WebSocketInvalidKey),
     };
-    let version = match (f.ws_version, f.ws_version_count) {
-        (Some(v), 1) if !v.is_empty() && v.iter().all(u8::is_ascii_digit) => v,
+    match (f.ws_version, f.ws_version_count) {
+        (Some(b"13"), 1) => {}
+        (Some(v), 1) if !v.is_empty() && v.iter().all(u8::is_ascii_digit) => {
+            return err(ErrorKind::WebSocketUnsupportedVersion);
+        }
         _ => return err(ErrorKind::WebSocketMissingVersion),
-    };
-    if version != b"13" {
-        return err(ErrorKind::WebSocketUnsupportedVersion);
     }
     let protocols = match (f.ws_protocol, f.ws_protocol_count) {
         (None, _) => TokenList::default(),
