@@ -70,6 +70,23 @@ impl Metrics {
     }
 }
 
+/// A label value in the exposition format: `\`, `"` and newlines escaped.
+struct Label<'a>(&'a str);
+
+impl std::fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in self.0.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '"' => f.write_str("\\\"")?,
+                '\n' => f.write_str("\\n")?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
 fn counter(out: &mut String, name: &str, help: &str) {
     let _ = writeln!(
         out,
@@ -87,7 +104,7 @@ fn gauge(out: &mut String, name: &str, help: &str) {
 /// Renders every counter in the Prometheus text exposition format.
 pub(crate) fn render(shared: &Shared) -> String {
     let m = &shared.metrics;
-    let fe = &shared.options.name;
+    let fe = Label(&shared.options.name);
     let mut out = String::with_capacity(4096);
     let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
     const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
@@ -101,7 +118,7 @@ pub(crate) fn render(shared: &Shared) -> String {
         let _ = writeln!(
             out,
             "gangway_listener_connections_total{{frontend=\"{fe}\",listener=\"{}\"}} {}",
-            l.name,
+            Label(&l.name),
             get(&m.listener_accepted[i])
         );
     }
@@ -160,7 +177,7 @@ pub(crate) fn render(shared: &Shared) -> String {
             let _ = writeln!(
                 out,
                 "gangway_backend_{name}{{backend=\"{}\"}} {}",
-                be.name,
+                Label(&be.name),
                 f(&be.counters)
             );
         }
@@ -170,8 +187,8 @@ pub(crate) fn render(shared: &Shared) -> String {
                 let _ = writeln!(
                     out,
                     "gangway_server_{name}{{backend=\"{}\",server=\"{}\"}} {}",
-                    be.name,
-                    srv.name,
+                    Label(&be.name),
+                    Label(&srv.name),
                     f(&srv.counters)
                 );
             }
@@ -229,7 +246,7 @@ pub(crate) fn render(shared: &Shared) -> String {
             let _ = writeln!(
                 out,
                 "gangway_backend_responses_total{{backend=\"{}\",code=\"{name}\"}} {}",
-                be.name,
+                Label(&be.name),
                 get(&be.counters.responses[c])
             );
         }
@@ -241,7 +258,8 @@ pub(crate) fn render(shared: &Shared) -> String {
             let _ = writeln!(
                 out,
                 "gangway_server_up{{backend=\"{}\",server=\"{}\"}} {up}",
-                be.name, srv.name
+                Label(&be.name),
+                Label(&srv.name)
             );
         }
     }
@@ -255,11 +273,29 @@ pub(crate) fn render(shared: &Shared) -> String {
             let _ = writeln!(
                 out,
                 "gangway_server_current_connections{{backend=\"{}\",server=\"{}\"}} {}",
-                be.name,
-                srv.name,
+                Label(&be.name),
+                Label(&srv.name),
                 be.active(srv)
             );
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        let cases = [
+            ("web", "web"),
+            ("a\"b", "a\\\"b"),
+            ("a\\b", "a\\\\b"),
+            ("a\nb", "a\\nb"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(Label(raw).to_string(), want);
+        }
+    }
 }
