@@ -153,23 +153,40 @@ impl Condition {
     /// When the condition is an OR of plain expressions, those expressions (route
     /// tables index such rules).
     pub(crate) fn alternatives(&self) -> Option<Vec<&Expr>> {
-        fn collect<'c>(node: &'c Node, out: &mut Vec<&'c Expr>) -> bool {
-            match node {
-                Node::Expr(e) | Node::NamedExpr { expr: e, .. } => {
-                    out.push(e);
-                    true
-                }
-                Node::Acl { exprs, .. } => {
-                    out.extend(exprs.iter().map(|e| &**e));
-                    true
-                }
-                Node::Any(nodes) => nodes.iter().all(|n| collect(n, out)),
-                _ => false,
-            }
-        }
-        let mut out = Vec::new();
-        collect(&self.node, &mut out).then_some(out)
+        node_alternatives(&self.node)
     }
+
+    /// When the condition is an AND, the alternatives of its first conjunct that is an
+    /// OR of plain expressions satisfying `usable`: the condition can only hold when one
+    /// of them does (route tables use them to skip rules).
+    pub(crate) fn guard(&self, usable: impl Fn(&Expr) -> bool) -> Option<Vec<&Expr>> {
+        let Node::All(conjuncts) = &self.node else {
+            return None;
+        };
+        conjuncts
+            .iter()
+            .filter_map(node_alternatives)
+            .find(|alts| !alts.is_empty() && alts.iter().all(|e| usable(e)))
+    }
+}
+
+fn node_alternatives(node: &Node) -> Option<Vec<&Expr>> {
+    fn collect<'c>(node: &'c Node, out: &mut Vec<&'c Expr>) -> bool {
+        match node {
+            Node::Expr(e) | Node::NamedExpr { expr: e, .. } => {
+                out.push(e);
+                true
+            }
+            Node::Acl { exprs, .. } => {
+                out.extend(exprs.iter().map(|e| &**e));
+                true
+            }
+            Node::Any(nodes) => nodes.iter().all(|n| collect(n, out)),
+            _ => false,
+        }
+    }
+    let mut out = Vec::new();
+    collect(node, &mut out).then_some(out)
 }
 
 impl std::ops::Not for Condition {

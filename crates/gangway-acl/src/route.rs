@@ -23,7 +23,8 @@ pub struct Route<B> {
 /// Rules whose condition is a plain `str`, `beg` or `end` match (or an OR of such), for
 /// example thousands of `{ path_beg /tenant/N/ }` or `{ hdr(host) -i N.example.com }`
 /// rules, are indexed by fetch: one lookup finds the first such rule that matches, so the
-/// cost does not grow with their number. Other rules are evaluated in order, and only
+/// cost does not grow with their number. A rule that ANDs such a match with other terms
+/// is evaluated only when that match holds. Other rules are evaluated in order, and only
 /// those placed before the best indexed match.
 ///
 /// ```
@@ -117,8 +118,9 @@ impl<B> RouteTable<B> {
     /// [`RouteMatch::Default`] when a default is set, else `None`.
     pub fn find(&self, req: &RequestView<'_>) -> Option<RouteMatch> {
         let mut best = NO_RULE;
+        let verify = |rule: u32| self.routes[rule as usize].condition.eval(req);
         for group in &self.index.groups {
-            group.lower_best(req, &mut best);
+            group.lower_best(req, &mut best, &verify);
         }
         for &rule in &self.index.unindexed {
             if rule >= best {
@@ -172,12 +174,19 @@ struct RouteIndex {
 
 impl RouteIndex {
     fn add(&mut self, rule: u32, condition: &Condition) {
-        let indexable = condition
+        let whole = condition
             .alternatives()
             .filter(|alts| !alts.is_empty() && alts.iter().all(|e| indexable(e)));
-        let Some(alternatives) = indexable else {
-            self.unindexed.push(rule);
-            return;
+        let (alternatives, guarded) = match whole {
+            Some(alts) => (alts, false),
+            // An AND with an indexable term is a candidate only when that term matches.
+            None => match condition.guard(indexable) {
+                Some(alts) => (alts, true),
+                None => {
+                    self.unindexed.push(rule);
+                    return;
+                }
+            },
         };
         for expr in alternatives {
             let position = self.groups.iter().position(|g| g.holds(expr));
@@ -190,7 +199,53 @@ impl RouteIndex {
                 }
             };
             for text in expr.texts() {
-                group.insert(text.as_bytes(), rule);
+                group.insert(text.as_bytes(), rule, guarded);
+            }
+        }
+    }
+}
+
+/// The rules reached by one pattern: the lowest rule the pattern decides alone, and rules
+/// (ascending) for which it is only a necessary condition.
+#[derive(Debug, Clone)]
+struct RuleEntry {
+    rule: u32,
+    guarded: Vec<u32>,
+}
+
+impl Default for RuleEntry {
+    fn default() -> Self {
+        RuleEntry {
+            rule: NO_RULE,
+            guarded: Vec::new(),
+        }
+    }
+}
+
+impl RuleEntry {
+    fn add(&mut self, rule: u32, guarded: bool) {
+        if guarded {
+            // Rules arrive in ascending order, so the list stays sorted.
+            if self.guarded.last() != Some(&rule) {
+                self.guarded.push(rule);
+            }
+        } else {
+            self.rule = self.rule.min(rule);
+        }
+    }
+
+    /// Lowers `best` to this entry's rule, or to the first guarded rule below `best`
+    /// whose whole condition holds.
+    #[inline]
+    fn apply(&self, best: &mut u32, verify: &impl Fn(u32) -> bool) {
+        *best = (*best).min(self.rule);
+        for &rule in &self.guarded {
+            if rule >= *best {
+                break;
+            }
+            if verify(rule) {
+                *best = rule;
+                break;
             }
         }
     }
@@ -211,8 +266,8 @@ struct IndexGroup {
     options: FetchOptions,
     method: MatchMethod,
     ignore_case: bool,
-    /// For `str`: folded pattern and lowest rule, sorted by pattern.
-    exact: Vec<(Box<[u8]>, u32)>,
+    /// For `str`: folded pattern and its rules, sorted by pattern.
+    exact: Vec<(Box<[u8]>, RuleEntry)>,
     /// For `beg` (forward) and `end` (reversed).
     trie: RuleTrie,
 }
@@ -244,67 +299,78 @@ impl IndexGroup {
         }
     }
 
-    fn insert(&mut self, pattern: &[u8], rule: u32) {
+    fn insert(&mut self, pattern: &[u8], rule: u32, guarded: bool) {
         let folded: Box<[u8]> = pattern.iter().map(|&b| self.fold(b)).collect();
         match self.method {
-            MatchMethod::Str => match self.exact.binary_search_by(|(k, _)| k.cmp(&folded)) {
-                Ok(i) => self.exact[i].1 = self.exact[i].1.min(rule),
-                Err(i) => self.exact.insert(i, (folded, rule)),
-            },
-            MatchMethod::End => self.trie.insert(folded.iter().rev().copied(), rule),
-            _ => self.trie.insert(folded.iter().copied(), rule),
+            MatchMethod::Str => {
+                let i = match self.exact.binary_search_by(|(k, _)| k.cmp(&folded)) {
+                    Ok(i) => i,
+                    Err(i) => {
+                        self.exact.insert(i, (folded, RuleEntry::default()));
+                        i
+                    }
+                };
+                self.exact[i].1.add(rule, guarded);
+            }
+            MatchMethod::End => self
+                .trie
+                .insert(folded.iter().rev().copied(), rule, guarded),
+            _ => self.trie.insert(folded.iter().copied(), rule, guarded),
         }
     }
 
-    fn lookup(&self, s: &[u8]) -> u32 {
+    fn visit(&self, s: &[u8], best: &mut u32, verify: &impl Fn(u32) -> bool) {
         let ic = self.ignore_case;
         let fold = move |b: u8| if ic { b.to_ascii_lowercase() } else { b };
         match self.method {
-            MatchMethod::Str => self
-                .exact
-                .binary_search_by(|(k, _)| k.iter().copied().cmp(s.iter().map(|&b| fold(b))))
-                .map_or(NO_RULE, |i| self.exact[i].1),
-            MatchMethod::End => self.trie.lowest(s.iter().rev().map(|&b| fold(b))),
-            _ => self.trie.lowest(s.iter().map(|&b| fold(b))),
+            MatchMethod::Str => {
+                let found = self
+                    .exact
+                    .binary_search_by(|(k, _)| k.iter().copied().cmp(s.iter().map(|&b| fold(b))));
+                if let Ok(i) = found {
+                    self.exact[i].1.apply(best, verify);
+                }
+            }
+            MatchMethod::End => self
+                .trie
+                .visit(s.iter().rev().map(|&b| fold(b)), best, verify),
+            _ => self.trie.visit(s.iter().map(|&b| fold(b)), best, verify),
         }
     }
 
-    /// Lowers `best` to the lowest rule of this group matching any sample of `req`.
-    fn lower_best(&self, req: &RequestView<'_>, best: &mut u32) {
+    /// Lowers `best` to the lowest rule reached through this group that holds for `req`.
+    fn lower_best(&self, req: &RequestView<'_>, best: &mut u32, verify: &impl Fn(u32) -> bool) {
         self.fetch.any(self.options, req, |sample| {
             if let Sample::Str(s) = sample {
-                *best = (*best).min(self.lookup(s));
+                self.visit(s, best, verify);
             }
             false
         });
     }
 }
 
-/// A byte trie whose nodes remember the lowest rule ending there.
+/// A byte trie whose nodes hold the rules of the patterns ending there.
 #[derive(Debug, Clone)]
 struct RuleTrie {
     nodes: Vec<RuleNode>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct RuleNode {
     edges: Vec<(u8, u32)>,
-    rule: u32,
+    entry: RuleEntry,
 }
 
 impl Default for RuleTrie {
     fn default() -> Self {
         RuleTrie {
-            nodes: vec![RuleNode {
-                edges: Vec::new(),
-                rule: NO_RULE,
-            }],
+            nodes: vec![RuleNode::default()],
         }
     }
 }
 
 impl RuleTrie {
-    fn insert(&mut self, bytes: impl Iterator<Item = u8>, rule: u32) {
+    fn insert(&mut self, bytes: impl Iterator<Item = u8>, rule: u32, guarded: bool) {
         let mut node = 0usize;
         for b in bytes {
             let edges = &self.nodes[node].edges;
@@ -312,10 +378,7 @@ impl RuleTrie {
                 Ok(i) => edges[i].1 as usize,
                 Err(i) => {
                     let next = self.nodes.len();
-                    self.nodes.push(RuleNode {
-                        edges: Vec::new(),
-                        rule: NO_RULE,
-                    });
+                    self.nodes.push(RuleNode::default());
                     self.nodes[node]
                         .edges
                         .insert(i, (b, u32::try_from(next).unwrap_or(u32::MAX)));
@@ -323,13 +386,18 @@ impl RuleTrie {
                 }
             };
         }
-        self.nodes[node].rule = self.nodes[node].rule.min(rule);
+        self.nodes[node].entry.add(rule, guarded);
     }
 
-    /// The lowest rule among patterns that are a prefix of `bytes`.
-    fn lowest(&self, bytes: impl Iterator<Item = u8>) -> u32 {
+    /// Applies the entries of every pattern that is a prefix of `bytes`.
+    fn visit(
+        &self,
+        bytes: impl Iterator<Item = u8>,
+        best: &mut u32,
+        verify: &impl Fn(u32) -> bool,
+    ) {
         let mut node = &self.nodes[0];
-        let mut best = node.rule;
+        node.entry.apply(best, verify);
         for b in bytes {
             let next = match node.edges.len() {
                 0 => break,
@@ -343,12 +411,11 @@ impl RuleTrie {
             match next.and_then(|n| self.nodes.get(n as usize)) {
                 Some(n) => {
                     node = n;
-                    best = best.min(node.rule);
+                    node.entry.apply(best, verify);
                 }
                 None => break,
             }
         }
-        best
     }
 }
 

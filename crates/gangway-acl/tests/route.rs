@@ -78,6 +78,43 @@ fn an_earlier_unindexed_rule_beats_a_later_indexed_one() {
     );
 }
 
+#[test]
+fn and_rules_are_candidates_only_when_their_indexed_term_matches() {
+    let mut table = RouteTable::new();
+    for i in 0..200 {
+        table.push(
+            parse(&format!("{{ path_beg /t{i}/ }} {{ hdr(x-tenant) t{i} }}")),
+            i,
+        );
+    }
+    table.push(parse("{ path_beg /t7/ }"), 1000);
+    table.set_default(2000);
+    let tenant = [httparse::Header {
+        name: "X-Tenant",
+        value: b"t7",
+    }];
+    let other = [httparse::Header {
+        name: "X-Tenant",
+        value: b"t8",
+    }];
+    assert_eq!(
+        table.route(&RequestView::new("GET", "/t7/x", &tenant)),
+        Some(&7)
+    );
+    assert_eq!(
+        table.route(&RequestView::new("GET", "/t7/x", &other)),
+        Some(&1000)
+    );
+    assert_eq!(
+        table.route(&RequestView::new("GET", "/t8/x", &other)),
+        Some(&8)
+    );
+    assert_eq!(
+        table.route(&RequestView::new("GET", "/t8/x", &tenant)),
+        Some(&2000)
+    );
+}
+
 const SEGMENTS: &[&str] = &["/a", "/b", "/ab", "/A", ".js", "x"];
 
 fn text() -> impl Strategy<Value = String> {
