@@ -5,7 +5,8 @@ use httparse::{Header, Status};
 use crate::error::{Error, ErrorKind, Side};
 use crate::framing::{Framing, FramingFields};
 use crate::syntax::{
-    TokenList, eq_lower, eq_lower_field, find_byte, is_field_vchar, is_host_char, is_tchar, is_token, name_is,
+    TokenList, eq_lower, eq_lower_field, find_byte, is_field_vchar, is_host_char, is_tchar,
+    is_token, name_is,
 };
 use crate::upgrade::{Upgrade, classify_websocket};
 
@@ -207,25 +208,26 @@ pub(crate) struct RequestFields<'b> {
 impl<'b> RequestFields<'b> {
     /// Gathers the fields of interest and, in the same pass, whether the line before each
     /// field line (the request line, then each field line but the last) ends in CRLF.
-    #[inline]
+    #[inline(always)]
     fn scan(&mut self, head: &[u8], headers: &[Header<'b>]) -> Result<bool, Error> {
         let f = self;
         let base = head.as_ptr() as usize;
         let mut lines_ok = true;
         for h in headers {
-            // httparse starts a field line right after the previous line's LF.
+            // httparse starts a field line right after the previous line's LF, and no CR
+            // can end a line's content: the line ends in CRLF iff a CR sits before that LF.
             let line_start = (h.name.as_ptr() as usize).wrapping_sub(base);
-            lines_ok &= head.get(line_start.wrapping_sub(2)..line_start) == Some(b"\r\n");
-            let name = h.name;
-            let first = name.as_bytes().first().map_or(0, |b| b | 0x20);
-            // Dispatch on length and first letter: most fields are none of these and cost
-            // nothing more.
-            match (name.len(), first) {
-                (4, b'h') if eq_lower_field(name.as_bytes(), b"host") => {
+            debug_assert_eq!(head.get(line_start.wrapping_sub(1)), Some(&b'\n'));
+            lines_ok &= head.get(line_start.wrapping_sub(2)) == Some(&b'\r');
+            let name = h.name.as_bytes();
+            // Dispatch on length, then one word-wise compare: most fields are none of these
+            // and cost nothing more.
+            match name.len() {
+                4 if eq_lower_field(name, b"host") => {
                     f.host_count += 1;
                     f.host.get_or_insert(h.value);
                 }
-                (7, b'u') if eq_lower_field(name.as_bytes(), b"upgrade") => {
+                7 if eq_lower_field(name, b"upgrade") => {
                     f.upgrade_lines += 1;
                     if eq_lower_field(h.value, b"websocket") {
                         // The common case, one token: no list walk.
@@ -248,25 +250,25 @@ impl<'b> RequestFields<'b> {
                         }
                     }
                 }
-                (10, b'c') if eq_lower_field(name.as_bytes(), b"connection") => f.connection.add(h.value),
-                (14, b'c') if eq_lower_field(name.as_bytes(), b"content-length") => {
+                10 if eq_lower_field(name, b"connection") => f.connection.add(h.value),
+                14 if eq_lower_field(name, b"content-length") => {
                     f.framing.add_content_length(h.value, Side::Request)?;
                 }
-                (14, b'h') if eq_lower_field(name.as_bytes(), b"http2-settings") => {
+                14 if eq_lower_field(name, b"http2-settings") => {
                     f.http2_settings.get_or_insert(h.value);
                 }
-                (17, b't') if eq_lower_field(name.as_bytes(), b"transfer-encoding") => {
+                17 if eq_lower_field(name, b"transfer-encoding") => {
                     f.framing.add_transfer_encoding(h.value, Side::Request)?;
                 }
-                (17, b's') if eq_lower_field(name.as_bytes(), b"sec-websocket-key") => {
+                17 if eq_lower_field(name, b"sec-websocket-key") => {
                     f.ws_key_count += 1;
                     f.ws_key.get_or_insert(h.value);
                 }
-                (21, b's') if eq_lower_field(name.as_bytes(), b"sec-websocket-version") => {
+                21 if eq_lower_field(name, b"sec-websocket-version") => {
                     f.ws_version_count += 1;
                     f.ws_version.get_or_insert(h.value);
                 }
-                (22, b's') if eq_lower_field(name.as_bytes(), b"sec-websocket-protocol") => {
+                22 if eq_lower_field(name, b"sec-websocket-protocol") => {
                     f.ws_protocol_count += 1;
                     f.ws_protocol.get_or_insert(h.value);
                 }
@@ -517,7 +519,8 @@ fn check_line_endings(
 /// Whether the field line holding `h` (a value borrowed from `head`) ends in CRLF.
 #[inline(always)]
 fn field_line_ends_in_crlf(head: &[u8], h: &Header<'_>) -> bool {
-    let value_end = (h.value.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize) + h.value.len();
+    let value_end =
+        (h.value.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize) + h.value.len();
     head.get(value_end..value_end + 2) == Some(b"\r\n") || {
         // Values are trimmed, so whitespace may sit between the value and its CRLF.
         let mut at = value_end;
@@ -608,11 +611,9 @@ fn has_non_ascii_or_hash(t: &[u8]) -> bool {
     };
     let (words, _) = t.as_chunks::<8>();
     // The last (possibly overlapping) word covers the tail the whole words leave.
-    let acc = words
-        .iter()
-        .fold(bad(u64::from_le_bytes(*last)), |acc, w| {
-            acc | bad(u64::from_le_bytes(*w))
-        });
+    let acc = words.iter().fold(bad(u64::from_le_bytes(*last)), |acc, w| {
+        acc | bad(u64::from_le_bytes(*w))
+    });
     acc != 0
 }
 
@@ -638,14 +639,21 @@ fn is_authority_form(t: &[u8]) -> bool {
 }
 
 /// `uri-host [ ":" port ]` (RFC 9110 7.2); empty is allowed (no authority).
+#[inline(always)]
 pub(crate) fn is_valid_host(v: &[u8]) -> bool {
     // The common case, a plain reg-name (or empty): one branch-free table pass, unrolled
     // eight bytes at a time.
     let (words, tail) = v.as_chunks::<8>();
-    let plain = words
-        .iter()
-        .fold(true, |ok, w| w.iter().fold(ok, |ok, &b| ok & is_host_char(b)));
-    if tail.iter().fold(plain, |ok, &b| ok & is_host_char(b)) {
+    let plain = words.iter().fold(true, |ok, w| {
+        w.iter().fold(ok, |ok, &b| ok & is_host_char(b))
+    });
+    tail.iter().fold(plain, |ok, &b| ok & is_host_char(b)) || is_valid_host_slow(v)
+}
+
+/// [`is_valid_host`] for IP literals, ports and bad bytes.
+#[inline(never)]
+fn is_valid_host_slow(v: &[u8]) -> bool {
+    if v.is_empty() {
         return true;
     }
     if v[0] == b'[' {
@@ -682,7 +690,7 @@ fn is_port_suffix(rest: &[u8]) -> bool {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn classify<'b>(
     method: &'b str,
     target: &'b str,

@@ -192,8 +192,7 @@ pub(crate) fn eq_lower<const N: usize>(bytes: &[u8], lower: &[u8; N]) -> bool {
 #[inline(always)]
 pub(crate) fn eq_lower_field<const N: usize>(bytes: &[u8], lower: &[u8; N]) -> bool {
     debug_assert!(
-        lower.iter().all(u8::is_ascii_lowercase)
-            || bytes.iter().all(|&b| b == b'\t' || b >= 0x20)
+        lower.iter().all(u8::is_ascii_lowercase) || bytes.iter().all(|&b| b == b'\t' || b >= 0x20)
     );
     eq_lower_words::<N, false>(bytes, lower)
 }
@@ -309,9 +308,18 @@ mod tests {
                 );
             }
         }
-        assert!(eq_lower_field(b"Sec-WebSocket-Version", b"sec-websocket-version"));
-        assert!(!eq_lower_field(b"Sec-WebSocket-Versio_", b"sec-websocket-version"));
-        assert!(!eq_lower(b"Sec-WebSocket-Ver\rion", b"sec-websocket-version"));
+        assert!(eq_lower_field(
+            b"Sec-WebSocket-Version",
+            b"sec-websocket-version"
+        ));
+        assert!(!eq_lower_field(
+            b"Sec-WebSocket-Versio_",
+            b"sec-websocket-version"
+        ));
+        assert!(!eq_lower(
+            b"Sec-WebSocket-Ver\rion",
+            b"sec-websocket-version"
+        ));
     }
 
     #[test]

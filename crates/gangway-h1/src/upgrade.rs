@@ -180,7 +180,7 @@ static BASE64_VALUE: [u8; 256] = {
 };
 
 /// Whether `key` is the canonical base64 encoding of exactly 16 bytes.
-#[inline]
+#[inline(always)]
 pub(crate) fn is_valid_websocket_key(key: &[u8]) -> bool {
     // 16 bytes encode to 22 characters and `==`: a fixed length, so the loop unrolls.
     let Ok(key) = <&[u8; 24]>::try_from(key) else {
@@ -196,7 +196,7 @@ pub(crate) fn is_valid_websocket_key(key: &[u8]) -> bool {
 }
 
 /// RFC 6455 4.1 / 4.2.1 checks for a request whose Upgrade lists `websocket`.
-#[inline]
+#[inline(always)]
 pub(crate) fn classify_websocket<'b>(
     method: &str,
     version_minor: u8,
