@@ -177,6 +177,7 @@ impl Planner<'_> {
             gateway_options
                 .monitor_uri
                 .clone_from(&frontend.monitor_uri);
+            gateway_options.stats_uri.clone_from(&frontend.stats_uri);
         }
         let mut forwardfor = vec![(
             frontend.lines.of("option forwardfor", frontend.line),

@@ -583,6 +583,18 @@ impl Parser<'_> {
                 }
             }
             "errorfile" => self.errorfile(words),
+            "stats" => {
+                let scope = self.scope();
+                let backend_only = scope.has(Backend) && !scope.has(Frontend);
+                if backend_only {
+                    self.error(
+                        keyword,
+                        "stats in a backend section is not supported: put 'stats' in the frontend",
+                    );
+                } else if self.allowed(keyword, &[Defaults, Frontend]) {
+                    self.stats(words);
+                }
+            }
             "log" | "log-format" | "log-tag" | "description" | "capture" | "log-format-sd"
             | "error-log-format" => {
                 self.warn(
@@ -1507,6 +1519,65 @@ impl Parser<'_> {
             index += 2;
         }
         self.set_httpchk(Some(check));
+    }
+
+    /// `stats enable`, `stats uri PATH`; cosmetic `stats` options are ignored with a warning,
+    /// and those that protect the page (`auth`, `admin`, `http-request`) are refused.
+    fn stats(&mut self, words: Words<'_, '_>) {
+        let uri = match arg(words, 1) {
+            Some("enable") => {
+                self.no_more(words, 2, "stats");
+                None
+            }
+            Some("uri") => match arg(words, 2) {
+                Some(uri) => {
+                    self.no_more(words, 3, "stats");
+                    Some(uri.to_owned())
+                }
+                None => {
+                    self.error("stats", "'stats uri' expects a path");
+                    return;
+                }
+            },
+            Some(
+                option @ ("realm" | "refresh" | "hide-version" | "show-legends" | "show-node"
+                | "show-desc" | "show-modules" | "scope"),
+            ) => {
+                self.warn(
+                    "stats",
+                    format!("'stats {option}' is ignored: the gateway serves Prometheus text"),
+                );
+                return;
+            }
+            Some(option @ ("auth" | "admin" | "http-request")) => {
+                self.error(
+                    "stats",
+                    format!("'stats {option}' is not supported: the metrics page would be served without it (protect it in front of gangway, or drop the stats lines)"),
+                );
+                return;
+            }
+            Some(other) => {
+                self.error("stats", format!("unknown or unsupported 'stats {other}'"));
+                return;
+            }
+            None => {
+                self.error("stats", "expects enable or uri PATH");
+                return;
+            }
+        };
+        let mut scope = self.scope();
+        let targets = [
+            scope.defaults.as_deref_mut().map(|d| &mut d.stats_uri),
+            scope.frontend.as_deref_mut().map(|f| &mut f.stats_uri),
+        ];
+        for field in targets.into_iter().flatten() {
+            match &uri {
+                Some(uri) => *field = Some(uri.clone()),
+                None => {
+                    field.get_or_insert_with(|| "/haproxy?stats".to_owned());
+                }
+            }
+        }
     }
 
     fn monitor_uri(&mut self, words: Words<'_, '_>) {

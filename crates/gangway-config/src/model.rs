@@ -899,6 +899,9 @@ pub struct Defaults {
     /// `monitor-uri` (frontends).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monitor_uri: Option<String>,
+    /// `stats uri` / `stats enable` (frontends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats_uri: Option<String>,
     /// `errorfile CODE FILE`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub errorfile: BTreeMap<u16, PathBuf>,
@@ -949,6 +952,10 @@ pub struct Frontend {
     /// `monitor fail` conditions.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub monitor_fail: Vec<MonitorFail>,
+    /// `stats uri PATH` (or `stats enable`, path `/haproxy?stats`): the gateway's metrics, as
+    /// Prometheus text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats_uri: Option<String>,
     /// `http-request` rules, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub http_request: Vec<HttpRequestRule>,
@@ -975,6 +982,7 @@ impl Frontend {
         self.option.inherit(&defaults.option);
         inherit(&mut self.default_backend, &defaults.default_backend);
         inherit(&mut self.monitor_uri, &defaults.monitor_uri);
+        inherit(&mut self.stats_uri, &defaults.stats_uri);
         for (code, path) in &defaults.errorfile {
             self.errorfile.entry(*code).or_insert_with(|| path.clone());
         }

@@ -70,6 +70,9 @@ pub fn summary(config: &Config) -> String {
                 let _ = writeln!(out, "  monitor-uri {uri} (fails {})", fails.join(", "));
             }
         }
+        if let Some(uri) = &frontend.stats_uri {
+            let _ = writeln!(out, "  stats uri {uri} (Prometheus text)");
+        }
         let mut names: Vec<&str> = Vec::new();
         for acl in &frontend.acl {
             if !names.contains(&acl.name.as_str()) {

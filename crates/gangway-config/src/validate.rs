@@ -134,6 +134,15 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
             "must start with '/'",
         );
     }
+    if let Some(uri) = &frontend.stats_uri
+        && !uri.starts_with('/')
+    {
+        checker.error(
+            frontend.lines.of("stats", frontend.line),
+            "stats",
+            "'stats uri' must start with '/'",
+        );
+    }
     for rule in &frontend.monitor_fail {
         let condition = RuleCondition {
             if_true: rule.if_true.clone(),

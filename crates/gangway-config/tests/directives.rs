@@ -904,9 +904,9 @@ fn log_directives_in_proxies_are_ignored_with_a_warning() {
 #[test]
 fn unknown_keywords_and_misplaced_directives() {
     assert_error(
-        &format!("{FE} stats enable\n{BE}"),
+        &format!("{FE} compression algo gzip\n{BE}"),
         4,
-        "stats",
+        "compression",
         "unknown or unsupported keyword in 'frontend' section",
     );
     assert_error(
@@ -1081,4 +1081,42 @@ fn bind_v6only() {
     );
     let flags: Vec<bool> = fe.bind.iter().map(|b| b.v6only).collect();
     assert_eq!(flags, [false, true, false]);
+}
+
+#[test]
+fn stats() {
+    let cases: &[(&str, Option<&str>)] = &[
+        ("stats enable", Some("/haproxy?stats")),
+        ("stats uri /metrics", Some("/metrics")),
+        ("stats enable\n stats uri /m", Some("/m")),
+        ("stats uri /m\n stats enable", Some("/m")),
+    ];
+    for (lines, want) in cases {
+        let fe = frontend(&format!(
+            "frontend fe\n bind :80\n {lines}\n default_backend be\n"
+        ));
+        assert_eq!(fe.stats_uri.as_deref(), *want, "{lines}");
+    }
+    let loaded = load(&format!(
+        "frontend fe\n bind :80\n stats enable\n stats refresh 5s\n stats realm Haproxy\\ Statistics\n default_backend be\n{BE}"
+    ));
+    assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+    assert_error(
+        &format!("frontend fe\n bind :80\n stats auth admin:admin\n default_backend be\n{BE}"),
+        3,
+        "stats",
+        "'stats auth' is not supported",
+    );
+    assert_error(
+        &format!("{FE}backend be\n stats enable\n server s 127.0.0.1:1\n"),
+        5,
+        "stats",
+        "put 'stats' in the frontend",
+    );
+    assert_error(
+        &format!("frontend fe\n bind :80\n stats uri metrics\n default_backend be\n{BE}"),
+        3,
+        "stats",
+        "must start with '/'",
+    );
 }

@@ -279,3 +279,20 @@ async fn errorfile_is_served() {
     handle.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn stats_uri_serves_metrics() {
+    let text = "defaults\n mode http\nfrontend fe\n bind 127.0.0.1:0\n stats uri /metrics\n default_backend be\nbackend be\n server s 127.0.0.1:1\n";
+    let plan = plan_text(text).unwrap();
+    let gateway = plan
+        .frontends
+        .into_iter()
+        .next()
+        .unwrap()
+        .builder
+        .build()
+        .unwrap();
+    let handle = gateway.start().await.unwrap();
+    assert_eq!(status(handle.local_addr(), "/metrics").await, 200);
+    handle.shutdown().await;
+}
