@@ -1,5 +1,23 @@
 //! Active and passive health checking for gangway backends, HAProxy-style.
 //!
+//! A server's health is a sans-IO state machine: check results and `now` go in, state
+//! changes come out, so it can be driven (and tested) without sockets or sleeping:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use gangway_health::{CheckFailure, CheckReport, Health, HealthMachine, InitialState, Timing};
+//!
+//! // `check inter 2s rise 2 fall 2`, no spread so the times below are exact.
+//! let timing = Timing::new(Duration::from_secs(2)).rise(2).fall(2).spread(0);
+//! let t0 = Instant::now();
+//! let mut server = HealthMachine::with_seed(&timing, InitialState::FullyUp, t0, 1);
+//! let refused = CheckReport::failed(CheckFailure::ConnectRefused);
+//!
+//! assert!(server.on_check(&refused, t0).is_none()); // one failure: still up
+//! let down = server.on_check(&refused, t0 + Duration::from_secs(2)).unwrap();
+//! assert_eq!((down.from, down.to, down.consecutive), (Health::Up, Health::Down, 2));
+//! ```
+//!
 //! - **Checks** ([`Check`]): TCP connect; HTTP/1.1 with method, path, Host and headers,
 //!   expecting a status list such as `200,300-399` and optionally a body substring or regex;
 //!   a WebSocket handshake expecting a valid `101` with the right `Sec-WebSocket-Accept`, then
@@ -17,22 +35,7 @@
 //! - **Passive health** ([`PassivePolicy`]): traffic outcomes reported by the gateway,
 //!   `on-error fastinter|fail-check|sudden-death|mark-down` after `error-limit` errors.
 //!
-//! ```
-//! use std::time::{Duration, Instant};
-//! use gangway_health::{CheckFailure, CheckReport, Health, HealthMachine, InitialState, Timing};
-//!
-//! // `check inter 2s rise 2 fall 2`, no spread so the times below are exact.
-//! let timing = Timing::new(Duration::from_secs(2)).rise(2).fall(2).spread(0);
-//! let t0 = Instant::now();
-//! let mut server = HealthMachine::with_seed(&timing, InitialState::FullyUp, t0, 1);
-//! let refused = CheckReport::failed(CheckFailure::ConnectRefused);
-//!
-//! assert!(server.on_check(&refused, t0).is_none()); // one failure: still up
-//! let down = server.on_check(&refused, t0 + Duration::from_secs(2)).unwrap();
-//! assert_eq!((down.from, down.to, down.consecutive), (Health::Up, Health::Down, 2));
-//! ```
-//!
-//! This crate is part of [gangway](https://crates.io/crates/gangway), which re-exports it as
+//! This crate is part of [gangway](https://docs.rs/gangway), which re-exports it as
 //! `gangway::health`.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

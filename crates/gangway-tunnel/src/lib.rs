@@ -1,28 +1,45 @@
 //! The pipe a gateway becomes after a WebSocket `101 Switching Protocols`: bytes move both ways
 //! between the client and the server connection until both are done.
 //!
-//! ```no_run
+//! ```
 //! use std::time::Duration;
 //! use gangway_tunnel::{CloseReason, Tunnel};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //! use tokio::net::{TcpListener, TcpStream};
 //!
-//! # async fn demo() -> std::io::Result<()> {
-//! let listener = TcpListener::bind("127.0.0.1:0").await?;
-//! let (client, _) = listener.accept().await?;
-//! let server = TcpStream::connect("127.0.0.1:3000").await?;
-//! let mut tunnel = Tunnel::new(client, server)
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! // An upstream that answers whatever it reads in upper case, then closes.
+//! let upstream = TcpListener::bind("127.0.0.1:0").await?;
+//! let upstream_addr = upstream.local_addr()?;
+//! tokio::spawn(async move {
+//!     let (mut conn, _) = upstream.accept().await?;
+//!     let mut text = Vec::new();
+//!     conn.read_to_end(&mut text).await?; // until the client's FIN comes through the tunnel
+//!     conn.write_all(&text.to_ascii_uppercase()).await
+//! });
+//!
+//! // The gateway side: after the 101, pipe the client connection to the server connection.
+//! let front = TcpListener::bind("127.0.0.1:0").await?;
+//! let mut client = TcpStream::connect(front.local_addr()?).await?;
+//! let (accepted, _) = front.accept().await?;
+//! let server = TcpStream::connect(upstream_addr).await?;
+//! let mut tunnel = Tunnel::new(accepted, server)
 //!     // Bytes the head parser read past the end of the request head go to the server first.
-//!     .client_read_ahead(b"\x81\x05hello".to_vec())
-//!     .idle_timeout(Duration::from_secs(3600));
+//!     .client_read_ahead(b"hello ".to_vec())
+//!     .idle_timeout(Duration::from_secs(3600)); // `timeout tunnel 1h`
 //! let handle = tunnel.handle(); // abort() or drain() it from another task
-//! let outcome = tunnel.run().await;
-//! if let CloseReason::Error(side, error) = &outcome.reason {
-//!     eprintln!("{side} failed: {error}");
-//! }
-//! println!(
-//!     "{}: {} bytes up, {} bytes down in {:?}",
-//!     outcome.reason, outcome.client_to_server, outcome.server_to_client, outcome.duration
-//! );
+//! let running = tokio::spawn(tunnel.run());
+//!
+//! client.write_all(b"tunnel").await?;
+//! client.shutdown().await?; // half-close: the reply still comes back
+//! let mut reply = String::new();
+//! client.read_to_string(&mut reply).await?;
+//! assert_eq!(reply, "HELLO TUNNEL");
+//!
+//! let outcome = running.await?;
+//! assert!(matches!(outcome.reason, CloseReason::ClientClosed));
+//! assert_eq!((outcome.client_to_server, outcome.server_to_client), (12, 12));
 //! # drop(handle);
 //! # Ok(())
 //! # }
