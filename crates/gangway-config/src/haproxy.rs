@@ -184,7 +184,7 @@ pub(crate) fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>
             Err(message) => parser.error("", message),
         }
     }
-    // HAProxy's default mode is tcp; gangway's is http (see CONFIG.md). Say so where it matters.
+    // HAProxy's default mode is tcp; gangway's is http (see docs/config.md). Say so where it matters.
     for frontend in &parser.config.frontends {
         if frontend.mode.is_none() {
             parser.warnings.push(Diagnostic::new(

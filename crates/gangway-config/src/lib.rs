@@ -50,7 +50,7 @@
 //!
 //! Every problem is reported at once, each with `file:line` and the keyword
 //! ([`Diagnostic`]); process-level HAProxy directives (`daemon`, `chroot`, `log`, ...) are
-//! accepted and listed in [`Loaded::warnings`]. See `CONFIG.md` for the full reference.
+//! accepted and listed in [`Loaded::warnings`]. See `docs/config.md` in the repository for the full reference.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -988,7 +988,7 @@ impl Frontend {
         }
     }
 
-    /// Effective mode (gangway defaults to `http`, see CONFIG.md).
+    /// Effective mode (gangway defaults to `http`, see docs/config.md).
     pub fn effective_mode(&self) -> Mode {
         self.mode.unwrap_or(Mode::Http)
     }
