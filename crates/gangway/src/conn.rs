@@ -47,6 +47,7 @@ pub(crate) async fn serve(
         client,
         peer,
         src: peer,
+        src_text: IpText::new(peer.ip()),
         cbuf: BytesMut::with_capacity(READ_CHUNK),
         sbuf: BytesMut::new(),
         req_out: Vec::with_capacity(1024),
@@ -143,6 +144,7 @@ struct Conn {
     client: TcpStream,
     peer: SocketAddr,
     src: SocketAddr,
+    src_text: IpText,
     cbuf: BytesMut,
     sbuf: BytesMut,
     req_out: Vec<u8>,
@@ -375,6 +377,7 @@ impl Conn {
                 Ok(Some((src, len))) => {
                     if let Some(src) = src {
                         self.src = src;
+                        self.src_text = IpText::new(src.ip());
                     }
                     self.cbuf.advance(len);
                     return true;
@@ -413,8 +416,10 @@ impl Conn {
             is_connect: head.method.eq_ignore_ascii_case("CONNECT"),
             ws_accept,
         };
-        self.log
-            .set_request(head.method, head.target, head.version_minor);
+        if shared.options.access_log {
+            self.log
+                .set_request(head.method, head.target, head.version_minor);
+        }
         let view = crate::acl::RequestView::new(head.method, head.target, head.headers)
             .with_version_minor(head.version_minor)
             .with_src(self.src);
@@ -528,6 +533,7 @@ impl Conn {
             &head,
             &RewriteCtx {
                 client_ip: self.src.ip(),
+                client_ip_text: self.src_text.as_bytes(),
                 proto: &listener.forwarded_proto,
                 forward_for: shared.options.forward_for
                     && !shared
@@ -828,10 +834,12 @@ impl Conn {
             if meta.framing == BodyFraming::None {
                 return Ok(0);
             }
+            let mut no_head = Vec::new();
             pump_body(
                 &mut cr,
                 &mut self.cbuf,
                 &mut sw,
+                &mut no_head,
                 meta.framing,
                 gangway_h1::Side::Request,
                 shared.timeouts.client,
@@ -1069,6 +1077,28 @@ impl Conn {
     }
 }
 
+/// A client address as text, formatted once per connection rather than per request.
+#[derive(Clone, Copy)]
+struct IpText {
+    buf: [u8; 48],
+    len: u8,
+}
+
+impl IpText {
+    fn new(ip: IpAddr) -> IpText {
+        use std::io::Write as _;
+        let mut buf = [0u8; 48];
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        let _ = write!(cursor, "{ip}");
+        let len = cursor.position() as u8;
+        IpText { buf, len }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
 fn find_subslice(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -1146,6 +1176,8 @@ fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
 
 struct RewriteCtx<'a> {
     client_ip: IpAddr,
+    /// `client_ip` as text, formatted once per connection.
+    client_ip_text: &'a [u8],
     proto: &'a str,
     forward_for: bool,
     forward_for_header: &'a str,
@@ -1167,11 +1199,12 @@ fn write_request_head<'r, I>(
 {
     use std::io::Write as _;
     out.clear();
-    let _ = write!(
-        out,
-        "{} {} HTTP/1.{}\r\n",
-        head.method, head.target, head.version_minor
-    );
+    out.extend_from_slice(head.method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(head.target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.");
+    out.push(b'0' + head.version_minor.min(9));
+    out.extend_from_slice(b"\r\n");
     let removed =
         |name: &str| actions().any(|a| a.removes_existing() && a.name().eq_ignore_ascii_case(name));
     let is_xff = |name: &str| name.eq_ignore_ascii_case(ctx.forward_for_header);
@@ -1207,12 +1240,14 @@ fn write_request_head<'r, I>(
                 out.extend_from_slice(ctx.forward_for_header.as_bytes());
                 out.extend_from_slice(b": ");
             }
-            let _ = write!(out, "{}", ctx.client_ip);
+            out.extend_from_slice(ctx.client_ip_text);
         }
         out.extend_from_slice(b"\r\n");
     }
     if ctx.forwarded_proto {
-        let _ = write!(out, "X-Forwarded-Proto: {}\r\n", ctx.proto);
+        out.extend_from_slice(b"X-Forwarded-Proto: ");
+        out.extend_from_slice(ctx.proto.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     if ctx.forwarded {
         match ctx.client_ip {
@@ -1257,10 +1292,13 @@ fn write_response_head<'r, I>(
 ) where
     I: Iterator<Item = &'r HeaderAction>,
 {
-    use std::io::Write as _;
     out.clear();
     let switching = head.status == 101;
-    let _ = write!(out, "HTTP/1.1 {} {}\r\n", head.status, reason);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    put_status(out, head.status);
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
     let removed =
         |name: &str| actions().any(|a| a.removes_existing() && a.name().eq_ignore_ascii_case(name));
     for h in head.headers {
@@ -1288,6 +1326,21 @@ fn write_response_head<'r, I>(
         }
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Writes a status code's digits (a parsed status always has three).
+fn put_status(out: &mut Vec<u8>, status: u16) {
+    if (100..1000).contains(&status) {
+        let digits = [
+            b'0' + (status / 100) as u8,
+            b'0' + (status / 10 % 10) as u8,
+            b'0' + (status % 10) as u8,
+        ];
+        out.extend_from_slice(&digits);
+    } else {
+        use std::io::Write as _;
+        let _ = write!(out, "{status}");
+    }
 }
 
 /// How the download side ended.
@@ -1402,7 +1455,9 @@ where
         };
         let (status, head_len, framing, server_keep_alive, client_close) = parsed;
         sbuf.advance(head_len);
-        if !out.is_empty() {
+        let switch = status == 101 || (meta.is_connect && (200..300).contains(&status));
+        // A final head goes out with the body bytes already buffered, in one write.
+        if (switch || (100..200).contains(&status)) && !out.is_empty() {
             match tokio::time::timeout(client_timeout, cw.write_all(out)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => {
@@ -1421,7 +1476,7 @@ where
                 }
             }
         }
-        if status == 101 || (meta.is_connect && (200..300).contains(&status)) {
+        if switch {
             let _ = cw.flush().await;
             return Down::Switch;
         }
@@ -1432,6 +1487,7 @@ where
             sr,
             sbuf,
             cw,
+            out,
             framing,
             gangway_h1::Side::Response,
             server_timeout,
@@ -1460,6 +1516,15 @@ where
                 term: Termination::ClientAbortData,
                 server_fault: false,
             },
+            Err(PumpError::DstHead { timeout }) => Down::Aborted {
+                status,
+                term: if timeout {
+                    Termination::ClientTimeoutData
+                } else {
+                    Termination::ClientAbortHeaders
+                },
+                server_fault: false,
+            },
         };
     }
 }
@@ -1471,20 +1536,48 @@ enum PumpError {
     SrcTimeout,
     SrcInvalid,
     Dst,
+    /// Writing the message head that precedes the body failed (or timed out).
+    DstHead {
+        timeout: bool,
+    },
 }
 
 impl PumpError {
     fn is_source_side(&self) -> bool {
-        !matches!(self, PumpError::Dst)
+        !matches!(self, PumpError::Dst | PumpError::DstHead { .. })
+    }
+}
+
+/// Body bytes already buffered that go out in the same write as the head before them.
+const COALESCE_MAX: usize = 16 * 1024;
+
+/// Writes `head` (when not empty) to `dst` within `limit`, then empties it.
+async fn write_head<W>(dst: &mut W, head: &mut Vec<u8>, limit: Duration) -> Result<(), PumpError>
+where
+    W: AsyncWrite + Unpin,
+{
+    if head.is_empty() {
+        return Ok(());
+    }
+    let result = tokio::time::timeout(limit, dst.write_all(head)).await;
+    head.clear();
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(PumpError::DstHead { timeout: false }),
+        Err(_) => Err(PumpError::DstHead { timeout: true }),
     }
 }
 
 /// Moves one body from `src` to `dst` by its framing, starting with the bytes in `buf`; bytes
-/// past the body's end stay in `buf` (the next pipelined message). Returns the body length.
+/// past the body's end stay in `buf` (the next pipelined message). A non-empty `head` (the
+/// message head) is written first, together with the body bytes already buffered when they
+/// are few (one write instead of two). Returns the body length.
+#[allow(clippy::too_many_arguments)]
 async fn pump_body<R, W>(
     src: &mut R,
     buf: &mut BytesMut,
     dst: &mut W,
+    head: &mut Vec<u8>,
     framing: BodyFraming,
     side: gangway_h1::Side,
     read_timeout: Duration,
@@ -1497,7 +1590,10 @@ where
     let mut total = 0u64;
     let mut chunked = ChunkedTracker::new(side);
     let mut remaining = match framing {
-        BodyFraming::None => return Ok(0),
+        BodyFraming::None => {
+            write_head(dst, head, write_timeout).await?;
+            return Ok(0);
+        }
         BodyFraming::Length(n) => n,
         _ => u64::MAX,
     };
@@ -1511,10 +1607,23 @@ where
                     remaining -= take as u64;
                     (take, remaining == 0)
                 }
-                BodyFraming::Chunked => chunked.feed(buf).map_err(|()| PumpError::SrcInvalid)?,
+                BodyFraming::Chunked => match chunked.feed(buf) {
+                    Ok(fed) => fed,
+                    Err(()) => {
+                        // The head still goes out first, as when it was written on its own.
+                        write_head(dst, head, write_timeout).await?;
+                        return Err(PumpError::SrcInvalid);
+                    }
+                },
                 _ => (buf.len(), false),
             };
-            if take > 0 {
+            if !head.is_empty() && take <= COALESCE_MAX {
+                head.extend_from_slice(&buf[..take]);
+                write_head(dst, head, write_timeout).await?;
+                buf.advance(take);
+                total += take as u64;
+            } else if take > 0 {
+                write_head(dst, head, write_timeout).await?;
                 match tokio::time::timeout(write_timeout, dst.write_all(&buf[..take])).await {
                     Ok(Ok(())) => {}
                     _ => return Err(PumpError::Dst),
@@ -1527,6 +1636,8 @@ where
                 return Ok(total);
             }
         }
+        // The head does not wait for body bytes still to come.
+        write_head(dst, head, write_timeout).await?;
         buf.reserve(READ_CHUNK);
         match tokio::time::timeout(read_timeout, src.read_buf(buf)).await {
             Err(_) => return Err(PumpError::SrcTimeout),
