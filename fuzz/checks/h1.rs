@@ -92,8 +92,12 @@ pub(crate) fn request(data: &[u8]) {
 fn check_accepted_request(data: &[u8], req: &gangway_h1::Request<'_, '_>) {
     let head = &data[..req.head_len];
     check_head_bytes(head);
-    let line_end = head.windows(2).position(|w| w == b"\r\n").unwrap_or(0);
-    let line = &head[..line_end];
+    let start = head.len() - skip_empty_lines(head).len();
+    let line_end = head[start..]
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(0);
+    let line = &head[start..start + line_end];
     let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
     assert_eq!(
         parts.len(),
@@ -252,7 +256,7 @@ fn check_head_bytes(head: &[u8]) {
             _ => {}
         }
     }
-    for line in head.split(|&b| b == b'\n').skip(1) {
+    for line in skip_empty_lines(head).split(|&b| b == b'\n').skip(1) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             break;
@@ -267,6 +271,15 @@ fn check_head_bytes(head: &[u8]) {
             "bad field name"
         );
     }
+}
+
+/// The head without the empty lines a recipient may skip before the start line
+/// (RFC 9112 2.2; httparse skips them).
+fn skip_empty_lines(mut head: &[u8]) -> &[u8] {
+    while let Some(rest) = head.strip_prefix(b"\r\n") {
+        head = rest;
+    }
+    head
 }
 
 /// A head with nothing that the strict rules single out: it must be accepted.
@@ -589,7 +602,7 @@ pub(crate) fn rewrite(data: &[u8]) {
         .append(&appended)
         .set(&set)
         .remove(&removed)
-        .connection(if data.len() % 2 == 0 {
+        .connection(if data.len().is_multiple_of(2) {
             ConnectionHeader::KeepAlive
         } else {
             ConnectionHeader::Close
@@ -598,8 +611,11 @@ pub(crate) fn rewrite(data: &[u8]) {
         let mut out = Vec::new();
         rw.write_request(&req, &mut out)
             .expect("valid rewrite refused");
+        // The rewrite adds up to 4 fields to a head that may sit at the default limits.
+        let mut roomy = Parser::new();
+        roomy.max_headers(HEADERS + 8).max_head_len(usize::MAX);
         let mut again_storage = [EMPTY_HEADER; HEADERS + 8];
-        let again = match parse_request(&out, &mut again_storage) {
+        let again = match roomy.parse_request(&out, &mut again_storage) {
             Ok(Status::Complete(again)) => again,
             other => panic!(
                 "rewritten head does not parse: {other:?}\n{}",
