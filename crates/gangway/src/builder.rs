@@ -137,6 +137,10 @@ pub struct Options {
     pub monitor_backends: Vec<String>,
     /// `stats uri`: a path answered with Prometheus text metrics.
     pub stats_uri: Option<String>,
+    /// The status page's path (off by default): a live HTML page at the path, with the same
+    /// data as JSON at `<path>/json`, as server-sent events at `<path>/events` and the
+    /// Prometheus text at `<path>/metrics`.
+    pub status_page: Option<String>,
     /// Emit one access-log line per request at target `gangway::access` (default on).
     pub access_log: bool,
     /// Largest request or response head in bytes; larger requests get 431 (default 16 KiB).
@@ -162,6 +166,7 @@ impl Default for Options {
             monitor_uri: None,
             monitor_backends: Vec::new(),
             stats_uri: None,
+            status_page: None,
             access_log: true,
             max_head_size: 16 * 1024,
             grace: Duration::from_secs(10),
@@ -380,6 +385,16 @@ impl GatewayBuilder {
     #[must_use]
     pub fn stats_uri(mut self, path: impl Into<String>) -> Self {
         self.options.stats_uri = Some(path.into());
+        self
+    }
+
+    /// Serves the live status page at `path` (e.g. `/status`): per backend and server the
+    /// state, last check, weight, connections, tunnels, bytes and counts, refreshed every
+    /// second; the same data as JSON at `<path>/json`, pushed as server-sent events at
+    /// `<path>/events`, and Prometheus text at `<path>/metrics`. Off by default.
+    #[must_use]
+    pub fn status_page(mut self, path: impl Into<String>) -> Self {
+        self.options.status_page = Some(path.into());
         self
     }
 

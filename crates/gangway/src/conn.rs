@@ -106,6 +106,10 @@ enum Plan {
         backend: usize,
         hashed: bool,
     },
+    /// The status page's event stream; `res_out` holds its head.
+    Events {
+        meta: RequestMeta,
+    },
     /// No route and no default backend.
     NoBackend {
         meta: RequestMeta,
@@ -258,6 +262,18 @@ impl Conn {
                     self.log.term = Termination::Normal;
                     self.emit_log();
                     ok && !close
+                }
+                Plan::Events { meta } => {
+                    self.cbuf.advance(meta.head_len);
+                    add(&self.shared.metrics.frontend.requests, 1);
+                    self.shared.metrics.response(200, None);
+                    (self.log.status, self.log.term) = (200, Termination::Normal);
+                    self.emit_log();
+                    if self.write_client_out().await && !meta.is_head {
+                        let (client, phase) = (&mut self.client, &mut self.phase);
+                        crate::status::stream_events(&shared, client, phase).await;
+                    }
+                    return;
                 }
                 Plan::NoBackend { meta } => {
                     self.cbuf.advance(meta.head_len);
@@ -450,6 +466,11 @@ impl Conn {
             );
             self.log.backend = Some(Arc::from("<STATS>"));
             return Plan::Answer { meta, status: 200 };
+        }
+        match crate::status::respond(shared, path, meta.is_head, &mut self.res_out) {
+            Some(crate::status::Answer::Done) => return Plan::Answer { meta, status: 200 },
+            Some(crate::status::Answer::Stream) => return Plan::Events { meta },
+            None => {}
         }
 
         self.req_rules.clear();
@@ -966,6 +987,10 @@ impl Conn {
     /// Pipes the upgraded connection until either side ends it (or shutdown/kill closes it).
     async fn tunnel(self, server: TcpStream, be: &BackendRt, srv: &ServerRt) {
         let t = &be.timeouts;
+        let _open = crate::status::OpenTunnel::new(
+            &be.counters.active_tunnels,
+            &srv.counters.active_tunnels,
+        );
         let Conn {
             client,
             cbuf,

@@ -1,22 +1,36 @@
 //! In-process demo backends: the HTML page and WebSocket broadcast server of the HAProxy
 //! WebSocket guide (seed 001), so an example gateway runs on its own.
 //!
+//! [`Demo`] is the whole demo behind `gangway demo` and `examples/single_port.rs`: the page,
+//! and two chat servers behind a `leastconn` backend that share every message through a
+//! [`Hub`], so a message from a browser on one server reaches browsers on the other.
+//!
 //! ```no_run
-//! # async fn f() -> std::io::Result<()> {
-//! let page = gangway::demo::serve_page("127.0.0.1:0").await?;
-//! let chat = gangway::demo::serve_websocket_broadcast("127.0.0.1:0").await?;
-//! println!("page on {}, chat on {}", page.addr(), chat.addr());
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let demo = gangway::demo::Demo::start().await?;
+//! let gateway = demo.gateway("127.0.0.1:8080").build()?.start().await?;
+//! println!("open http://{}/ and http://{}/status", gateway.local_addr(), gateway.local_addr());
 //! # Ok(()) }
 //! ```
+//!
+//! The hub is an in-process channel because both chat servers run in this process. Chat
+//! servers on separate machines share messages the same way through something they all reach:
+//! Redis pub/sub (`PUBLISH chat <message>`, every server `SUBSCRIBE`s and forwards to its own
+//! clients), NATS or another message bus. The gateway needs nothing special for it: each
+//! WebSocket is one tunnel to one server.
 
 use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::{Backend, Balance, Check, GatewayBuilder, Server, Timeouts};
 
 /// The demo page: type a message, every connected browser sees `Received: <message>`.
 /// It connects to `/ws/echo` on the host that served it.
@@ -158,34 +172,87 @@ async fn page_connection(mut stream: TcpStream) {
     }
 }
 
+/// Where chat messages meet: every chat server on the same hub sends every message to its
+/// clients. Clones share the hub.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    tx: broadcast::Sender<String>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub::new()
+    }
+}
+
+impl Hub {
+    /// A new hub (it keeps the last 256 messages for slow clients).
+    pub fn new() -> Hub {
+        Hub {
+            tx: broadcast::channel(256).0,
+        }
+    }
+
+    /// Sends a message to every client of every chat server on this hub.
+    pub fn publish(&self, message: impl Into<String>) {
+        // No subscriber (no client connected) is fine: the message goes nowhere.
+        let _ = self.tx.send(message.into());
+    }
+
+    /// Every message published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.tx.subscribe()
+    }
+}
+
 /// A WebSocket server: every text message from any client goes to every connected client as
 /// `Received: <message>` (the guide's express-ws broadcast). Any path is accepted.
 pub async fn serve_websocket_broadcast(addr: &str) -> std::io::Result<DemoServer> {
+    serve_chat(addr, &Hub::new()).await
+}
+
+/// A WebSocket chat server on `hub`: every text message from a client is published on the hub
+/// as `Received: <message>`, and everything published on the hub goes to its clients. Any
+/// path is accepted. Dropping the server closes its listener and its clients' connections.
+pub async fn serve_chat(addr: &str, hub: &Hub) -> std::io::Result<DemoServer> {
     let listener = TcpListener::bind(addr).await?;
+    spawn_chat(listener, hub.clone())
+}
+
+fn spawn_chat(listener: TcpListener, hub: Hub) -> std::io::Result<DemoServer> {
     let addr = listener.local_addr()?;
-    let (tx, _) = broadcast::channel::<String>(256);
     let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(websocket_connection(stream, tx.clone()));
+        // Owned here, so stopping the server (aborting this task) closes every connection.
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        connections.spawn(websocket_connection(stream, hub.clone()));
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                },
+                Some(_) = connections.join_next() => {}
+            }
         }
     });
     Ok(DemoServer { addr, task })
 }
 
-async fn websocket_connection(stream: TcpStream, tx: broadcast::Sender<String>) {
+async fn websocket_connection(stream: TcpStream, hub: Hub) {
     let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
         return;
     };
     let (mut sink, mut source) = ws.split();
-    let mut rx = tx.subscribe();
+    let mut rx = hub.subscribe();
     loop {
         tokio::select! {
             msg = source.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
-                    let _ = tx.send(format!("Received: {}", text.as_str()));
+                    hub.publish(format!("Received: {}", text.as_str()));
                 }
                 Some(Ok(Message::Binary(data))) => {
-                    let _ = tx.send(format!("Received: {}", String::from_utf8_lossy(&data)));
+                    hub.publish(format!("Received: {}", String::from_utf8_lossy(&data)));
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
@@ -202,4 +269,148 @@ async fn websocket_connection(stream: TcpStream, tx: broadcast::Sender<String>) 
         }
     }
     let _ = sink.close().await;
+}
+
+/// The names of the demo's chat servers in the `ws` backend.
+pub const CHAT_SERVERS: [&str; 2] = ["chat1", "chat2"];
+
+/// The whole demo: the page server and two chat servers sharing one [`Hub`], with the gateway
+/// definition that serves them on one port. Chat servers can be stopped and started again
+/// (on the same address) while the gateway runs, to watch health checks take them out and
+/// bring them back on the status page.
+#[derive(Debug)]
+pub struct Demo {
+    page: DemoServer,
+    hub: Hub,
+    chat_addrs: [SocketAddr; 2],
+    chats: Mutex<[Option<DemoServer>; 2]>,
+}
+
+impl Demo {
+    /// Starts the page server and both chat servers on ephemeral ports of 127.0.0.1.
+    pub async fn start() -> std::io::Result<Demo> {
+        let page = serve_page("127.0.0.1:0").await?;
+        let hub = Hub::new();
+        let first = serve_chat("127.0.0.1:0", &hub).await?;
+        let second = serve_chat("127.0.0.1:0", &hub).await?;
+        Ok(Demo {
+            page,
+            chat_addrs: [first.addr(), second.addr()],
+            chats: Mutex::new([Some(first), Some(second)]),
+            hub,
+        })
+    }
+
+    /// The page server's address.
+    pub fn page_addr(&self) -> SocketAddr {
+        self.page.addr()
+    }
+
+    /// The chat servers' addresses (also while stopped), in [`CHAT_SERVERS`] order.
+    pub fn chat_addrs(&self) -> [SocketAddr; 2] {
+        self.chat_addrs
+    }
+
+    /// The hub the chat servers share.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// The demo gateway, ready to build: `/ws/...` and WebSocket upgrades to the `ws` backend
+    /// (`leastconn` over both chat servers, WebSocket-checked every second), everything else to
+    /// the `web` backend (the page), and the status page at `/status`.
+    pub fn gateway(&self, listen: &str) -> GatewayBuilder {
+        let ws_check = Check::websocket("/ws/echo")
+            .inter(Duration::from_secs(1))
+            .rise(2)
+            .fall(2);
+        let mut ws = Backend::new("ws")
+            .balance(Balance::LeastConn)
+            .check(ws_check);
+        for (name, addr) in CHAT_SERVERS.iter().zip(self.chat_addrs) {
+            ws = ws.server(Server::at(addr).name(*name));
+        }
+        let web = Backend::new("web")
+            .server(Server::at(self.page_addr()).name("page"))
+            .check(Check::http("/health").expect_status(200));
+        let is_websocket = "path_beg /ws/ || hdr(Upgrade) -i websocket"
+            .parse()
+            .unwrap_or_else(|e| unreachable!("the demo's condition parses: {e}"));
+        crate::Gateway::builder()
+            .listen(listen)
+            .route(is_websocket, &ws)
+            .default_backend(&web)
+            .status_page("/status")
+            .timeouts(Timeouts::default().tunnel(Duration::from_secs(3600)))
+    }
+
+    fn index(name: &str) -> Option<usize> {
+        CHAT_SERVERS.iter().position(|n| *n == name)
+    }
+
+    /// Stops a chat server (by name, see [`CHAT_SERVERS`]): its listener and connections
+    /// close. Returns `false` when there is no such server or it was already stopped.
+    pub fn stop_chat(&self, name: &str) -> bool {
+        let Some(i) = Demo::index(name) else {
+            return false;
+        };
+        let stopped = match self.chats.lock() {
+            Ok(mut chats) => chats[i].take(),
+            Err(_) => None,
+        };
+        stopped.is_some()
+    }
+
+    /// Starts a stopped chat server again on its old address. Returns `Ok(false)` when there
+    /// is no such server or it is already running.
+    pub fn start_chat(&self, name: &str) -> std::io::Result<bool> {
+        let Some(i) = Demo::index(name) else {
+            return Ok(false);
+        };
+        let Ok(mut chats) = self.chats.lock() else {
+            return Ok(false);
+        };
+        if chats[i].is_some() {
+            return Ok(false);
+        }
+        let listener = std::net::TcpListener::bind(self.chat_addrs[i])?;
+        listener.set_nonblocking(true)?;
+        chats[i] = Some(spawn_chat(
+            TcpListener::from_std(listener)?,
+            self.hub.clone(),
+        )?);
+        Ok(true)
+    }
+
+    /// Whether a chat server is running.
+    pub fn chat_running(&self, name: &str) -> bool {
+        match (Demo::index(name), self.chats.lock()) {
+            (Some(i), Ok(chats)) => chats[i].is_some(),
+            _ => false,
+        }
+    }
+
+    /// Reads demo commands, one a line, until `input` ends: `stop chat2`, `start chat2`.
+    /// Each is answered with one line on stdout (`chat2 stopped`, ...). For tests and
+    /// demonstrations: point it at the process's stdin.
+    pub async fn control(&self, input: impl AsyncBufRead + Unpin) {
+        let mut lines = input.lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut words = line.split_whitespace();
+            let answer = match (words.next(), words.next()) {
+                (Some("stop"), Some(name)) => match self.stop_chat(name) {
+                    true => format!("{name} stopped"),
+                    false => format!("{name}: no such running server"),
+                },
+                (Some("start"), Some(name)) => match self.start_chat(name) {
+                    Ok(true) => format!("{name} started"),
+                    Ok(false) => format!("{name}: no such stopped server"),
+                    Err(e) => format!("{name}: cannot start: {e}"),
+                },
+                (None, _) => continue,
+                _ => format!("unknown command {line:?} (try: stop chat2, start chat2)"),
+            };
+            println!("{answer}");
+        }
+    }
 }

@@ -56,6 +56,7 @@ pub(crate) struct Shared {
     pub(crate) idle_notify: Notify,
     pub(crate) metrics: Metrics,
     pub(crate) parser: gangway_h1::Parser,
+    pub(crate) check_log: crate::status::CheckLog,
 }
 
 impl Shared {
@@ -159,6 +160,7 @@ impl Gateway {
             idle_notify: Notify::new(),
             metrics,
             parser,
+            check_log: Default::default(),
         };
         Ok(Gateway {
             shared: Arc::new(shared),
@@ -184,6 +186,7 @@ impl Gateway {
             tasks.push(tokio::spawn(accept_loop(self.shared.clone(), i, l)));
         }
         crate::checks::start(&self.shared);
+        crate::status::start(&self.shared);
         tracing::info!(frontend = %self.shared.options.name, addrs = ?local_addrs, "gateway listening");
         Ok(GatewayHandle {
             shared: self.shared,

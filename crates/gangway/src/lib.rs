@@ -47,6 +47,7 @@ mod parse;
 mod pp;
 mod proto;
 mod rules;
+mod status;
 mod timeouts;
 mod upstream;
 

@@ -19,6 +19,8 @@ pub(crate) struct Counters {
     pub(crate) retries: AtomicU64,
     pub(crate) redispatches: AtomicU64,
     pub(crate) tunnels: AtomicU64,
+    /// Tunnels open now.
+    pub(crate) active_tunnels: AtomicU64,
 }
 
 /// The frontend's and listeners' counters (backends and servers carry their own).
@@ -260,6 +262,18 @@ pub(crate) fn render(shared: &Shared) -> String {
                 "gangway_server_up{{backend=\"{}\",server=\"{}\"}} {up}",
                 Label(&be.name),
                 Label(&srv.name)
+            );
+        }
+    }
+    gauge(&mut out, "server_current_tunnels", "Tunnels open now.");
+    for be in &shared.backends {
+        for srv in be.servers().iter() {
+            let _ = writeln!(
+                out,
+                "gangway_server_current_tunnels{{backend=\"{}\",server=\"{}\"}} {}",
+                Label(&be.name),
+                Label(&srv.name),
+                get(&srv.counters.active_tunnels)
             );
         }
     }

@@ -1,0 +1,368 @@
+//! The status page (HAProxy's stats page): per backend and server the state, the last check,
+//! weights, connections, tunnels, bytes and counts, answered by the gateway itself as HTML,
+//! JSON, server-sent events (pushed every second) and Prometheus text.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use gangway_balance::ServerId;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::backend::{Balance, CheckKind};
+use crate::gateway::{Phase, Shared};
+use crate::proto::write_simple_response;
+
+/// The page itself: plain HTML, CSS and JS, no build step.
+const PAGE_HTML: &str = include_str!("status/page.html");
+/// How often an events stream pushes a snapshot.
+const PUSH_EVERY: Duration = Duration::from_secs(1);
+/// How often check counters are sampled to date the last check.
+const SAMPLE_EVERY: Duration = Duration::from_millis(200);
+
+/// What a status request gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// `res_out` holds the whole response.
+    Done,
+    /// `res_out` holds the head of an event stream; [`stream_events`] sends the rest.
+    Stream,
+}
+
+/// Answers `path` when it is the status page or one of its siblings (`/json`, `/events`,
+/// `/metrics`), writing the response (or the event stream's head) into `out`.
+pub(crate) fn respond(
+    shared: &Shared,
+    path: &str,
+    head_only: bool,
+    out: &mut Vec<u8>,
+) -> Option<Answer> {
+    let base = shared.options.status_page.as_deref()?;
+    let rest = path.strip_prefix(base.trim_end_matches('/'))?;
+    out.clear();
+    let (ctype, body) = match rest {
+        "" | "/" => ("text/html; charset=utf-8", PAGE_HTML.to_owned()),
+        "/json" => ("application/json", render_json(shared)),
+        "/metrics" => (
+            "text/plain; version=0.0.4; charset=utf-8",
+            crate::metrics::render(shared),
+        ),
+        "/events" => {
+            out.extend_from_slice(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+                  Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
+            );
+            return Some(Answer::Stream);
+        }
+        _ => return None,
+    };
+    write_simple_response(out, 200, &[("Content-Type", ctype)], &body, false);
+    if head_only {
+        // Same head (with the length of the body it would have), no body.
+        out.truncate(out.len() - body.len());
+    }
+    Some(Answer::Done)
+}
+
+/// Pushes a JSON snapshot every second until the client goes away or the gateway starts
+/// shutting down (an open status page never holds up a graceful shutdown).
+pub(crate) async fn stream_events(
+    shared: &Shared,
+    client: &mut TcpStream,
+    phase: &mut watch::Receiver<Phase>,
+) {
+    // Browsers reconnect a second after the stream ends (e.g. across a gateway restart).
+    let mut event = String::from("retry: 1000\n\n");
+    let mut tick = tokio::time::interval(PUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut scratch = [0u8; 512];
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = crate::gateway::reached(phase, Phase::Draining) => break,
+            n = client.read(&mut scratch) => match n {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            },
+        }
+        event.push_str("event: status\ndata: ");
+        event.push_str(&render_json(shared));
+        event.push_str("\n\n");
+        let write =
+            tokio::time::timeout(shared.timeouts.client, client.write_all(event.as_bytes()));
+        if !matches!(write.await, Ok(Ok(()))) {
+            return;
+        }
+        event.clear();
+    }
+    let _ = client.shutdown().await;
+}
+
+/// A tunnel counted as open on its backend and server while this lives.
+#[derive(Debug)]
+pub(crate) struct OpenTunnel<'a>(&'a AtomicU64, &'a AtomicU64);
+
+impl<'a> OpenTunnel<'a> {
+    pub(crate) fn new(backend: &'a AtomicU64, server: &'a AtomicU64) -> Self {
+        backend.fetch_add(1, Ordering::Relaxed);
+        server.fetch_add(1, Ordering::Relaxed);
+        OpenTunnel(backend, server)
+    }
+}
+
+impl Drop for OpenTunnel<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.1.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The outcome of a server's latest active check, with the time it was seen.
+#[derive(Debug, Clone)]
+struct LastCheck {
+    passed: bool,
+    at: SystemTime,
+    detail: String,
+}
+
+/// Check counters as last sampled, and the latest check they revealed.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    passed: u64,
+    failed: u64,
+    last: Option<LastCheck>,
+}
+
+/// Dates every server's last active check: the health crate counts checks, this notices
+/// when the counts move (within [`SAMPLE_EVERY`]).
+#[derive(Debug, Default)]
+pub(crate) struct CheckLog {
+    seen: Mutex<HashMap<(usize, ServerId), Seen>>,
+}
+
+impl CheckLog {
+    fn sample(&self, shared: &Shared) {
+        let Ok(mut seen) = self.seen.lock() else {
+            return;
+        };
+        let now = SystemTime::now();
+        for (b, be) in shared.backends.iter().enumerate() {
+            for srv in be.servers().iter() {
+                let Some(counters) = srv.checker.as_ref().and_then(|c| c.counters(&())) else {
+                    continue;
+                };
+                let entry = seen.entry((b, srv.id)).or_default();
+                let passed = counters.checks_passed > entry.passed;
+                let failed = counters.checks_failed > entry.failed;
+                if passed || failed {
+                    // Both moved within one sample: the server's state tells which came last.
+                    let passed = if passed && failed {
+                        be.state(srv) == crate::ServerState::Up
+                    } else {
+                        passed
+                    };
+                    let detail = match (&counters.last_failure, passed) {
+                        (Some(f), false) => f.to_string(),
+                        _ => counters.last_check_duration.map_or_else(
+                            || "passed".into(),
+                            |d| format!("passed in {} ms", d.as_millis()),
+                        ),
+                    };
+                    entry.last = Some(LastCheck {
+                        passed,
+                        at: now,
+                        detail,
+                    });
+                    entry.passed = counters.checks_passed;
+                    entry.failed = counters.checks_failed;
+                }
+            }
+        }
+    }
+
+    fn last(&self, backend: usize, id: ServerId) -> Option<LastCheck> {
+        self.seen.lock().ok()?.get(&(backend, id))?.last.clone()
+    }
+}
+
+/// Starts sampling check counters when the status page is on; stops when the gateway
+/// starts shutting down.
+pub(crate) fn start(shared: &Arc<Shared>) {
+    if shared.options.status_page.is_none() {
+        return;
+    }
+    let weak = Arc::downgrade(shared);
+    let mut phase = shared.phase.subscribe();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SAMPLE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = crate::gateway::reached(&mut phase, Phase::Draining) => return,
+            }
+            let Some(shared) = weak.upgrade() else { return };
+            shared.check_log.sample(&shared);
+        }
+    });
+}
+
+fn unix_ms(t: SystemTime) -> u128 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis())
+}
+
+/// A JSON string literal.
+struct Json<'a>(&'a str);
+
+impl std::fmt::Display for Json<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_char('"')?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                // `<` too, so the text is safe inside an HTML page as well.
+                c if (c as u32) < 0x20 || c == '<' => write!(f, "\\u{:04x}", c as u32)?,
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char('"')
+    }
+}
+
+fn balance_name(b: &Balance) -> String {
+    match b {
+        Balance::RoundRobin => "roundrobin".into(),
+        Balance::StaticRoundRobin => "static-rr".into(),
+        Balance::LeastConn => "leastconn".into(),
+        Balance::First => "first".into(),
+        Balance::Random { draws } => format!("random({draws})"),
+        Balance::Source => "source".into(),
+        Balance::Uri => "uri".into(),
+        Balance::UrlParam(p) => format!("url_param({p})"),
+        Balance::Header(h) => format!("hdr({h})"),
+    }
+}
+
+fn check_name(kind: &CheckKind) -> String {
+    match kind {
+        CheckKind::Tcp => "tcp".into(),
+        CheckKind::Http { method, path, .. } => format!("http {method} {path}"),
+        CheckKind::WebSocket { path, .. } => format!("websocket {path}"),
+    }
+}
+
+/// Renders the whole status as one JSON object.
+pub(crate) fn render_json(shared: &Shared) -> String {
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let now = SystemTime::now();
+    let m = &shared.metrics;
+    let mut out = String::with_capacity(2048);
+    let _ = write!(
+        out,
+        "{{\"frontend\":{},\"now\":{},\"connections\":{},\"requests\":{},\"denied\":{},\"invalid\":{},\"backends\":[",
+        Json(&shared.options.name),
+        unix_ms(now),
+        shared.active.load(Ordering::Relaxed),
+        get(&m.frontend.requests),
+        get(&m.denied),
+        get(&m.invalid),
+    );
+    for (b, be) in shared.backends.iter().enumerate() {
+        if b > 0 {
+            out.push(',');
+        }
+        let c = &be.counters;
+        let check = be.spec.check.as_ref().map(|c| check_name(&c.kind));
+        let _ = write!(
+            out,
+            "{{\"name\":{},\"balance\":{},\"check\":{},\"up\":{},\"requests\":{},\"errors\":{},\"responses_5xx\":{},\"bytes_in\":{},\"bytes_out\":{},\"tunnels_active\":{},\"tunnels_total\":{},\"servers\":[",
+            Json(&be.name),
+            Json(&balance_name(&be.spec.balance)),
+            check
+                .as_deref()
+                .map_or_else(|| "null".into(), |c| Json(c).to_string()),
+            be.servers()
+                .iter()
+                .filter(|s| be.state(s) == crate::ServerState::Up)
+                .count(),
+            get(&c.requests),
+            get(&c.connect_errors) + get(&c.response_errors),
+            get(&c.responses[4]),
+            get(&c.bytes_in),
+            get(&c.bytes_out),
+            get(&c.active_tunnels),
+            get(&c.tunnels),
+        );
+        for (i, srv) in be.servers().iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let info = be.set.server(srv.id);
+            let (weight, effective, total) = info.as_ref().map_or((0, 0, 0), |i| {
+                (i.server.get_weight(), i.effective_weight, i.total_picks)
+            });
+            let c = &srv.counters;
+            let _ = write!(
+                out,
+                "{{\"name\":{},\"addr\":{},\"state\":{},\"weight\":{weight},\"effective_weight\":{effective},\"active\":{},\"total\":{total},\"tunnels_active\":{},\"tunnels_total\":{},\"bytes_in\":{},\"bytes_out\":{},\"requests\":{},\"errors\":{},\"responses_5xx\":{},\"checked\":{},\"last_check\":",
+                Json(&srv.name),
+                Json(&srv.addr.to_string()),
+                Json(be.state(srv).as_str()),
+                be.active(srv),
+                get(&c.active_tunnels),
+                get(&c.tunnels),
+                get(&c.bytes_in),
+                get(&c.bytes_out),
+                get(&c.requests),
+                get(&c.connect_errors) + get(&c.response_errors),
+                get(&c.responses[4]),
+                srv.checker.is_some(),
+            );
+            match shared.check_log.last(b, srv.id) {
+                Some(last) => {
+                    let _ = write!(
+                        out,
+                        "{{\"result\":{},\"detail\":{},\"at\":{},\"age_ms\":{}}}}}",
+                        Json(if last.passed { "passed" } else { "failed" }),
+                        Json(&last.detail),
+                        unix_ms(last.at),
+                        now.duration_since(last.at).map_or(0, |d| d.as_millis()),
+                    );
+                }
+                None => out.push_str("null}"),
+            }
+        }
+        out.push_str("]}");
+    }
+    out.push_str("]}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let cases = [
+            ("web", "\"web\""),
+            ("a\"b", "\"a\\\"b\""),
+            ("a\\b", "\"a\\\\b\""),
+            ("a\nb\tc", "\"a\\nb\\tc\""),
+            ("\u{1}", "\"\\u0001\""),
+            ("</script>", "\"\\u003c/script>\""),
+            ("é", "\"é\""),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(Json(raw).to_string(), want, "{raw:?}");
+        }
+    }
+}

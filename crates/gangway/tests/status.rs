@@ -1,0 +1,329 @@
+//! The status page and the demo on real sockets: the page, its JSON, its event stream and its
+//! Prometheus text; broadcasts across both demo chat servers; a chat server stopped and
+//! started again shows down and up; an open event stream never holds up a shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use gangway::demo::Demo;
+use gangway::prelude::*;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// One request on its own connection (`Connection: close`): status line, head and body.
+async fn get(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(DEADLINE, s.read_to_end(&mut raw))
+        .await
+        .expect("response in time")
+        .unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// The JSON object of one server in a status snapshot (the text between its braces).
+fn server_json<'a>(json: &'a str, name: &str) -> &'a str {
+    let start = json
+        .find(&format!("{{\"name\":\"{name}\",\"addr\""))
+        .unwrap_or_else(|| panic!("{name} in {json}"));
+    let len = json[start..]
+        .find("}}")
+        .or_else(|| json[start..].find("null}"))
+        .unwrap();
+    &json[start..start + len + 2]
+}
+
+async fn status_json(addr: SocketAddr) -> String {
+    let (status, head, body) = get(addr, "GET", "/status/json").await;
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("Content-Type: application/json"), "{head}");
+    body
+}
+
+/// Polls the JSON until `f` holds for it.
+async fn wait_json(addr: SocketAddr, what: &str, f: impl Fn(&str) -> bool) -> String {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let json = status_json(addr).await;
+        if f(&json) {
+            return json;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: {json}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn state_is(json: &str, server: &str, state: &str, check: &str) -> bool {
+    let s = server_json(json, server);
+    s.contains(&format!("\"state\":\"{state}\""))
+        && s.contains(&format!("\"last_check\":{{\"result\":\"{check}\""))
+}
+
+async fn demo_gateway() -> (Demo, GatewayHandle) {
+    let demo = Demo::start().await.unwrap();
+    let handle = demo
+        .gateway("127.0.0.1:0")
+        .access_log(false)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    (demo, handle)
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+async fn next_text(ws: &mut Ws) -> String {
+    loop {
+        let msg = tokio::time::timeout(DEADLINE, ws.next())
+            .await
+            .expect("a message in time")
+            .expect("open")
+            .unwrap();
+        if let Message::Text(t) = msg {
+            return t.as_str().to_owned();
+        }
+    }
+}
+
+#[tokio::test]
+async fn status_page_is_off_by_default() {
+    let demo = Demo::start().await.unwrap();
+    let web = Backend::new("web").server(demo.page_addr());
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&web)
+        .access_log(false)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    // The request goes to the backend, which knows no such path.
+    let (status, _, _) = get(gw.local_addr(), "GET", "/status/json").await;
+    assert_eq!(status, 404);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn page_json_and_metrics_paths() {
+    let (_demo, gw) = demo_gateway().await;
+    let addr = gw.local_addr();
+    let cases = [
+        (
+            "GET",
+            "/status",
+            200,
+            "text/html",
+            "<title>gangway status</title>",
+        ),
+        ("GET", "/status/", 200, "text/html", "new EventSource"),
+        (
+            "GET",
+            "/status/json",
+            200,
+            "application/json",
+            "\"backends\":[",
+        ),
+        (
+            "GET",
+            "/status/metrics",
+            200,
+            "text/plain; version=0.0.4",
+            "gangway_server_up{backend=\"ws\",server=\"chat2\"}",
+        ),
+        ("HEAD", "/status", 200, "text/html", ""),
+        // Not a status path: the page backend answers.
+        ("GET", "/status/other", 404, "text/plain", "not found"),
+        ("GET", "/", 200, "text/html", "WebSocket Example"),
+    ];
+    for (method, path, want_status, ctype, contains) in cases {
+        let (status, head, body) = get(addr, method, path).await;
+        assert_eq!(status, want_status, "{method} {path}: {head}");
+        assert!(head.contains(ctype), "{method} {path}: {head}");
+        assert!(body.contains(contains), "{method} {path}: {body}");
+        if method == "HEAD" {
+            assert!(body.is_empty(), "{method} {path}: {body}");
+            assert!(!head.contains("Content-Length: 0\r"), "{head}");
+        }
+    }
+    let json = status_json(addr).await;
+    for field in [
+        "\"frontend\":\"gangway\"",
+        "\"name\":\"ws\",\"balance\":\"leastconn\",\"check\":\"websocket /ws/echo\"",
+        "\"name\":\"web\",\"balance\":\"roundrobin\",\"check\":\"http GET /health\"",
+    ] {
+        assert!(json.contains(field), "{field} in {json}");
+    }
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn broadcasts_reach_clients_on_both_servers_and_json_counts_them() {
+    let (_demo, gw) = demo_gateway().await;
+    let addr = gw.local_addr();
+    wait_json(addr, "both chat servers checked", |j| {
+        state_is(j, "chat1", "up", "passed") && state_is(j, "chat2", "up", "passed")
+    })
+    .await;
+    let url = format!("ws://{addr}/ws/echo");
+    let (mut a, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    // leastconn sends the second client to the other server once the first one's tunnel is up.
+    wait_json(addr, "first tunnel open", |j| {
+        j.contains("\"tunnels_active\":1,\"tunnels_total\":1,\"servers\"")
+    })
+    .await;
+    let (mut b, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let json = wait_json(addr, "one tunnel on each chat server", |j| {
+        server_json(j, "chat1").contains("\"tunnels_active\":1")
+            && server_json(j, "chat2").contains("\"tunnels_active\":1")
+    })
+    .await;
+    assert!(
+        json.contains("\"tunnels_active\":2,\"tunnels_total\":2"),
+        "{json}"
+    );
+
+    a.send(Message::text("hello from a")).await.unwrap();
+    assert_eq!(next_text(&mut a).await, "Received: hello from a");
+    assert_eq!(next_text(&mut b).await, "Received: hello from a");
+    b.send(Message::text("hello from b")).await.unwrap();
+    assert_eq!(next_text(&mut a).await, "Received: hello from b");
+    assert_eq!(next_text(&mut b).await, "Received: hello from b");
+
+    a.close(None).await.unwrap();
+    b.close(None).await.unwrap();
+    let json = wait_json(addr, "tunnels closed, bytes counted", |j| {
+        j.contains("\"tunnels_active\":0,\"tunnels_total\":2,\"servers\"")
+    })
+    .await;
+    for name in ["chat1", "chat2"] {
+        let s = server_json(&json, name);
+        assert!(!s.contains("\"bytes_in\":0,"), "{s}");
+        assert!(!s.contains("\"bytes_out\":0,"), "{s}");
+        assert!(s.contains("\"requests\":1,"), "{s}");
+        assert!(s.contains("\"total\":1,"), "{s}");
+    }
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_stopped_chat_server_goes_down_and_comes_back_up() {
+    let (demo, gw) = demo_gateway().await;
+    let addr = gw.local_addr();
+    wait_json(addr, "chat2 checked", |j| {
+        state_is(j, "chat2", "up", "passed")
+    })
+    .await;
+    assert!(demo.stop_chat("chat2"));
+    assert!(!demo.stop_chat("chat2"), "already stopped");
+    let json = wait_json(addr, "chat2 down", |j| {
+        state_is(j, "chat2", "down", "failed")
+    })
+    .await;
+    assert!(state_is(&json, "chat1", "up", "passed"), "{json}");
+    assert!(
+        json.contains(
+            "\"name\":\"ws\",\"balance\":\"leastconn\",\"check\":\"websocket /ws/echo\",\"up\":1"
+        ),
+        "{json}"
+    );
+    assert!(demo.start_chat("chat2").unwrap());
+    assert!(!demo.start_chat("chat2").unwrap(), "already running");
+    wait_json(addr, "chat2 up again", |j| {
+        state_is(j, "chat2", "up", "passed")
+    })
+    .await;
+    gw.shutdown().await;
+}
+
+/// Reads from an event stream until `n` complete `status` events arrived; returns the text.
+async fn read_events(s: &mut TcpStream, buf: &mut String, n: usize) {
+    while buf.matches("event: status\ndata: {").count() < n || !buf.ends_with("\n\n") {
+        let mut chunk = [0u8; 8192];
+        let got = tokio::time::timeout(DEADLINE, s.read(&mut chunk))
+            .await
+            .expect("events in time")
+            .unwrap();
+        assert!(got > 0, "stream ended early: {buf}");
+        buf.push_str(std::str::from_utf8(&chunk[..got]).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn events_push_snapshots_and_never_hold_up_a_shutdown() {
+    let demo = Demo::start().await.unwrap();
+    let gw = demo
+        .gateway("127.0.0.1:0")
+        .access_log(false)
+        // Far longer than the test's deadline: only a stream that ends on its own lets the
+        // shutdown finish in time.
+        .grace(Duration::from_secs(600))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
+    s.write_all(b"GET /status/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    read_events(&mut s, &mut text, 2).await;
+    let (head, events) = text.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains("Content-Type: text/event-stream"), "{head}");
+    assert!(!head.contains("Content-Length"), "{head}");
+    assert!(events.starts_with("retry: 1000\n\n"), "{events}");
+    for event in events.split("\n\n").filter(|e| e.starts_with("event:")) {
+        let data = event.strip_prefix("event: status\ndata: ").unwrap();
+        assert!(
+            data.starts_with("{\"frontend\":\"gangway\"") && data.ends_with("]}"),
+            "{data}"
+        );
+        assert!(!data.contains('\n'), "one line of JSON per event: {data}");
+    }
+    assert_eq!(gw.active_connections(), 1);
+
+    tokio::time::timeout(DEADLINE, gw.shutdown())
+        .await
+        .expect("an open event stream does not hold up the shutdown");
+    let mut rest = Vec::new();
+    let end = tokio::time::timeout(DEADLINE, s.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(end, Ok(Ok(_))),
+        "the stream ends with the shutdown"
+    );
+}
+
+#[tokio::test]
+async fn event_stream_ends_when_the_client_goes_away() {
+    let (_demo, gw) = demo_gateway().await;
+    let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
+    s.write_all(b"GET /status/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    read_events(&mut s, &mut text, 1).await;
+    assert_eq!(gw.active_connections(), 1);
+    drop(s);
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while gw.active_connections() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stream's connection closes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    gw.shutdown().await;
+}
