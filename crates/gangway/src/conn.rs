@@ -14,7 +14,7 @@ use tracing::Instrument as _;
 
 use crate::access_log::{AccessLog, Termination};
 use crate::backend::ConnectionMode;
-use crate::gateway::{ActiveGuard, Phase, Shared};
+use crate::gateway::{Admission, Phase, Shared};
 use crate::metrics::add;
 use crate::parse::{self, ChunkedTracker};
 use crate::proto::{
@@ -33,12 +33,13 @@ const MAX_HEADERS: usize = 128;
 
 /// Serves one accepted client connection until it closes.
 pub(crate) async fn serve(
-    guard: ActiveGuard,
+    admission: Admission,
     listener: usize,
     client: TcpStream,
     peer: SocketAddr,
 ) {
-    let shared = guard.0.clone();
+    let shared = admission.guard.0.clone();
+    let mut closing = shared.phase.subscribe();
     let span = tracing::debug_span!("conn", %peer, listener = %shared.listeners[listener].name);
     let _ = client.set_nodelay(true);
     let phase = shared.phase.subscribe();
@@ -59,8 +60,8 @@ pub(crate) async fn serve(
         log: AccessLog::default(),
         phase,
         shared,
+        admission,
     };
-    let mut closing = shared_phase(&guard);
     // Past the grace period of a shutdown, tunnels drain; a moment later whatever is still
     // running is dropped (its sockets close).
     let deadline = async {
@@ -71,11 +72,6 @@ pub(crate) async fn serve(
         _ = conn.run().instrument(span) => {}
         _ = deadline => {}
     }
-    drop(guard);
-}
-
-fn shared_phase(guard: &ActiveGuard) -> watch::Receiver<Phase> {
-    guard.0.phase.subscribe()
 }
 
 /// What the head of one request asks for, owned so the client buffer can move on.
@@ -159,6 +155,8 @@ struct Conn {
     key: Vec<u8>,
     log: AccessLog,
     phase: watch::Receiver<Phase>,
+    /// Handed to the tunnel when the connection becomes one.
+    admission: Admission,
 }
 
 enum ReadErr {
@@ -303,8 +301,7 @@ impl Conn {
                             srv,
                             slot,
                         } => {
-                            self.tunnel(server, &shared.backends[backend], &srv).await;
-                            drop(slot);
+                            self.start_tunnel(server, backend, srv, slot);
                             return;
                         }
                     }
@@ -352,8 +349,7 @@ impl Conn {
                 add(&be.counters.tunnels, 1);
                 add(&srv.counters.tunnels, 1);
                 self.emit_log();
-                self.tunnel(server, be, &srv).await;
-                drop(slot);
+                self.start_tunnel(server, backend, srv, slot);
             }
             Err(term) => {
                 self.log.term = term;
@@ -984,57 +980,52 @@ impl Conn {
         }
     }
 
-    /// Pipes the upgraded connection until either side ends it (or shutdown/kill closes it).
-    async fn tunnel(self, server: TcpStream, be: &BackendRt, srv: &ServerRt) {
-        let t = &be.timeouts;
-        let _open = crate::status::OpenTunnel::new(
-            &be.counters.active_tunnels,
-            &srv.counters.active_tunnels,
-        );
+    /// Turns the connection into a tunnel: every per-connection buffer is released, the
+    /// tunnel runs as its own task (`tunnel.run()` spawned as is, its state held once) and a
+    /// small task watches for shutdown and kills, then counts the bytes moved.
+    fn start_tunnel(
+        self,
+        server: TcpStream,
+        backend: usize,
+        srv: Arc<ServerRt>,
+        slot: gangway_balance::ConnectionSlot,
+    ) {
         let Conn {
             client,
             cbuf,
             sbuf,
             phase,
             shared,
+            admission,
             ..
         } = self;
+        // Read-ahead bytes are copied out so the 16 KiB read buffers are freed now.
+        let client_ahead = bytes::Bytes::copy_from_slice(&cbuf);
+        let server_ahead = bytes::Bytes::copy_from_slice(&sbuf);
+        drop((cbuf, sbuf));
+        let be = &shared.backends[backend];
+        let t = &be.timeouts;
         let mut tunnel = gangway_tunnel::Tunnel::new(client, server)
-            .client_read_ahead(cbuf.freeze())
-            .server_read_ahead(sbuf.freeze())
+            .client_read_ahead(client_ahead)
+            .server_read_ahead(server_ahead)
             .idle_timeout(t.tunnel)
             .client_fin_timeout(shared.timeouts.client_fin)
             .server_fin_timeout(t.server_fin);
         let handle = tunnel.handle();
-        let mut phase = phase;
-        let mut kill = srv.kill.subscribe();
-        // A server marked down with shutdown-sessions aborts; a shutdown's deadline drains
-        // (bytes already read are delivered, then both sides get a FIN).
-        let watcher = async move {
-            tokio::select! {
-                _ = crate::gateway::reached(&mut phase, Phase::Closing) => false,
-                _ = kill.changed() => true,
-            }
+        let kill = srv.kill.subscribe();
+        let run = tokio::spawn(tunnel.run());
+        let watch = TunnelWatch {
+            run,
+            handle,
+            phase,
+            kill,
+            shared,
+            backend,
+            srv,
+            slot,
+            admission,
         };
-        tokio::pin!(watcher);
-        let run = tunnel.run();
-        tokio::pin!(run);
-        let outcome = tokio::select! {
-            o = &mut run => o,
-            killed = &mut watcher => {
-                if killed {
-                    handle.abort();
-                } else {
-                    handle.drain();
-                }
-                run.await
-            }
-        };
-        add(&be.counters.bytes_in, outcome.client_to_server);
-        add(&srv.counters.bytes_in, outcome.client_to_server);
-        add(&be.counters.bytes_out, outcome.server_to_client);
-        add(&srv.counters.bytes_out, outcome.server_to_client);
-        tracing::debug!(reason = %outcome.reason, up = outcome.client_to_server, down = outcome.server_to_client, "tunnel closed");
+        tokio::spawn(watch.run().instrument(tracing::Span::current()));
     }
 
     /// Writes `res_out` to the client within the client timeout.
@@ -1099,6 +1090,75 @@ impl Conn {
             self.log
                 .emit(self.src, &self.shared.options.name, &listener.name);
         }
+    }
+}
+
+/// Watches a running tunnel task: a server marked down with shutdown-sessions aborts it; a
+/// shutdown's deadline drains it (bytes already read are delivered, then both sides get a
+/// FIN) and a moment later drops it. Holds the connection's admission until it ends.
+struct TunnelWatch {
+    run: tokio::task::JoinHandle<gangway_tunnel::TunnelOutcome>,
+    handle: gangway_tunnel::TunnelHandle,
+    phase: watch::Receiver<Phase>,
+    kill: watch::Receiver<u64>,
+    shared: Arc<Shared>,
+    backend: usize,
+    srv: Arc<ServerRt>,
+    slot: gangway_balance::ConnectionSlot,
+    admission: Admission,
+}
+
+impl TunnelWatch {
+    async fn run(self) {
+        let TunnelWatch {
+            mut run,
+            handle,
+            mut phase,
+            mut kill,
+            shared,
+            backend,
+            srv,
+            slot,
+            admission,
+        } = self;
+        let be = &shared.backends[backend];
+        let _open = crate::status::OpenTunnel::new(
+            &be.counters.active_tunnels,
+            &srv.counters.active_tunnels,
+        );
+        let outcome = tokio::select! {
+            o = &mut run => o,
+            killed = async {
+                tokio::select! {
+                    _ = crate::gateway::reached(&mut phase, Phase::Closing) => false,
+                    _ = kill.changed() => true,
+                }
+            } => {
+                if killed {
+                    handle.abort();
+                    run.await
+                } else {
+                    handle.drain();
+                    match tokio::time::timeout(CLOSING_DRAIN, &mut run).await {
+                        Ok(o) => o,
+                        Err(_) => {
+                            // Still running past the drain: dropped (its sockets close).
+                            run.abort();
+                            return;
+                        }
+                    }
+                }
+            }
+        };
+        if let Ok(outcome) = outcome {
+            add(&be.counters.bytes_in, outcome.client_to_server);
+            add(&srv.counters.bytes_in, outcome.client_to_server);
+            add(&be.counters.bytes_out, outcome.server_to_client);
+            add(&srv.counters.bytes_out, outcome.server_to_client);
+            tracing::debug!(reason = %outcome.reason, up = outcome.client_to_server, down = outcome.server_to_client, "tunnel closed");
+        }
+        drop(slot);
+        drop(admission);
     }
 }
 

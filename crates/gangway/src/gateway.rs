@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::acl::Condition;
 use crate::backend::Server;
@@ -82,6 +82,15 @@ impl Drop for ActiveGuard {
             self.0.idle_notify.notify_waiters();
         }
     }
+}
+
+/// What an accepted connection holds until it ends (or the tunnel it became does): its count
+/// as active and its `maxconn` slots, released in that order.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    pub(crate) guard: ActiveGuard,
+    _global: OwnedSemaphorePermit,
+    _listener: Option<OwnedSemaphorePermit>,
 }
 
 /// A gateway definition, checked and resolved, ready to start.
@@ -265,13 +274,13 @@ async fn accept_loop(shared: Arc<Shared>, index: usize, listener: TcpListener) {
             },
             _ = reached(&mut phase, Phase::Draining) => return,
         };
-        let guard = ActiveGuard::new(shared.clone());
+        let admission = Admission {
+            guard: ActiveGuard::new(shared.clone()),
+            _global: global_slot,
+            _listener: listener_slot,
+        };
         shared.metrics.listener_accepted(index);
-        tokio::spawn(async move {
-            crate::conn::serve(guard, index, stream, peer).await;
-            drop(global_slot);
-            drop(listener_slot);
-        });
+        tokio::spawn(crate::conn::serve(admission, index, stream, peer));
     }
 }
 
