@@ -61,7 +61,7 @@
 //! - More than one Sec-WebSocket-Protocol line is rejected (browsers send one), so the
 //!   offered list is a single [`TokenList`] and the 101 check stays allocation-free.
 //!
-//! This crate is part of [gangway](https://docs.rs/gangway), which composes it into a gateway.
+//! This crate is part of [gangway](https://github.com/gangway-rs/gangway/tree/main/crates/gangway), which composes it into a gateway.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

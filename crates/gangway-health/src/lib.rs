@@ -35,7 +35,7 @@
 //! - **Passive health** ([`PassivePolicy`]): traffic outcomes reported by the gateway,
 //!   `on-error fastinter|fail-check|sudden-death|mark-down` after `error-limit` errors.
 //!
-//! This crate is part of [gangway](https://docs.rs/gangway), which re-exports it as
+//! This crate is part of [gangway](https://github.com/gangway-rs/gangway/tree/main/crates/gangway), which re-exports it as
 //! `gangway::health`.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -61,7 +61,7 @@
 //! - An idle tunnel holds no buffer and no pipe: it waits for readiness first and takes a pooled
 //!   [`BufferPool`] buffer or pipe only while bytes are moving.
 //!
-//! This crate is part of [gangway](https://docs.rs/gangway); it depends on no other gangway crate.
+//! This crate is part of [gangway](https://github.com/gangway-rs/gangway/tree/main/crates/gangway); it depends on no other gangway crate.
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
