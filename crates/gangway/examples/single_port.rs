@@ -50,10 +50,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("gangway serves http://{url}/ (ws://{url}/ws/echo) and http://{url}/status");
     println!("stdin commands: stop chat2, start chat2; Ctrl-C stops the gateway");
 
-    let control = demo.control(tokio::io::BufReader::new(tokio::io::stdin()));
     // Without a stdin (it ends at once), keep serving until Ctrl-C.
     let control = async {
-        control.await;
+        demo.control_stdin().await;
         std::future::pending::<()>().await
     };
     tokio::select! { r = tokio::signal::ctrl_c() => r?, () = control => {} }

@@ -24,7 +24,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio::task::{JoinHandle, JoinSet};
@@ -49,20 +49,27 @@ pub const INDEX_HTML: &str = r#"<!DOCTYPE html>
 <div id="output"></div>
 <script type="text/javascript">
 window.onload = function() {
-  // connect to the server through the gateway that served this page
-  let socket = new WebSocket("ws://" + window.location.host + "/ws/echo");
-  socket.onopen = () => socket.send("Client connected!");
-  var sendButton = document.getElementById("sendBtn");
+  var output = document.getElementById("output");
   var message = document.getElementById("message");
-  sendButton.onclick = () => { socket.send(message.value); }
-  message.onkeypress = (evt) => {
-    if (evt.keyCode === 13) { evt.preventDefault(); socket.send(message.value); }
-  }
-  socket.onmessage = (evt) => {
-    var output = document.getElementById("output");
+  function show(text) {
     var line = document.createElement("div");
-    line.textContent = evt.data;
+    line.textContent = text;
     output.appendChild(line);
+  }
+  var socket;
+  function connect() {
+    // connect to the server through the gateway that served this page
+    socket = new WebSocket("ws://" + window.location.host + "/ws/echo");
+    socket.onopen = () => socket.send("Client connected!");
+    socket.onmessage = (evt) => show(evt.data);
+    // the server went away (stopped, or down): the gateway picks another one
+    socket.onclose = () => { show("(disconnected, reconnecting)"); setTimeout(connect, 1000); };
+  }
+  connect();
+  function send() { if (socket.readyState === WebSocket.OPEN) socket.send(message.value); }
+  document.getElementById("sendBtn").onclick = send;
+  message.onkeypress = (evt) => {
+    if (evt.keyCode === 13) { evt.preventDefault(); send(); }
   }
 }
 </script>
@@ -349,8 +356,9 @@ impl Demo {
     }
 
     /// Stops a chat server (by name, see [`CHAT_SERVERS`]): its listener and connections
-    /// close. Returns `false` when there is no such server or it was already stopped.
-    pub fn stop_chat(&self, name: &str) -> bool {
+    /// are closed when this returns. Returns `false` when there is no such server or it was
+    /// already stopped.
+    pub async fn stop_chat(&self, name: &str) -> bool {
         let Some(i) = Demo::index(name) else {
             return false;
         };
@@ -358,7 +366,15 @@ impl Demo {
             Ok(mut chats) => chats[i].take(),
             Err(_) => None,
         };
-        stopped.is_some()
+        match stopped {
+            Some(mut server) => {
+                server.task.abort();
+                // Wait for the abort, so the address is free for `start_chat` at once.
+                let _ = (&mut server.task).await;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Starts a stopped chat server again on its old address. Returns `Ok(false)` when there
@@ -390,27 +406,42 @@ impl Demo {
         }
     }
 
-    /// Reads demo commands, one a line, until `input` ends: `stop chat2`, `start chat2`.
-    /// Each is answered with one line on stdout (`chat2 stopped`, ...). For tests and
-    /// demonstrations: point it at the process's stdin.
-    pub async fn control(&self, input: impl AsyncBufRead + Unpin) {
-        let mut lines = input.lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let mut words = line.split_whitespace();
-            let answer = match (words.next(), words.next()) {
-                (Some("stop"), Some(name)) => match self.stop_chat(name) {
-                    true => format!("{name} stopped"),
-                    false => format!("{name}: no such running server"),
-                },
-                (Some("start"), Some(name)) => match self.start_chat(name) {
-                    Ok(true) => format!("{name} started"),
-                    Ok(false) => format!("{name}: no such stopped server"),
-                    Err(e) => format!("{name}: cannot start: {e}"),
-                },
-                (None, _) => continue,
-                _ => format!("unknown command {line:?} (try: stop chat2, start chat2)"),
-            };
-            println!("{answer}");
+    /// Runs one demo command and says what happened: `stop chat2` (`chat2 stopped`),
+    /// `start chat2` (`chat2 started`). `None` for a blank line.
+    pub async fn command(&self, line: &str) -> Option<String> {
+        let mut words = line.split_whitespace();
+        let answer = match (words.next()?, words.next()) {
+            ("stop", Some(name)) => match self.stop_chat(name).await {
+                true => format!("{name} stopped"),
+                false => format!("{name}: no such running server"),
+            },
+            ("start", Some(name)) => match self.start_chat(name) {
+                Ok(true) => format!("{name} started"),
+                Ok(false) => format!("{name}: no such stopped server"),
+                Err(e) => format!("{name}: cannot start: {e}"),
+            },
+            _ => format!("unknown command {line:?} (try: stop chat2, start chat2)"),
+        };
+        Some(answer)
+    }
+
+    /// Runs the commands typed on stdin (see [`command`](Self::command)), printing each
+    /// answer on stdout, until stdin ends. Stdin is read on its own thread, so a process
+    /// that returns from `main` while this waits still exits.
+    pub async fn control_stdin(&self) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        while let Some(line) = rx.recv().await {
+            if let Some(answer) = self.command(&line).await {
+                println!("{answer}");
+            }
         }
     }
 }

@@ -225,8 +225,8 @@ async fn a_stopped_chat_server_goes_down_and_comes_back_up() {
         state_is(j, "chat2", "up", "passed")
     })
     .await;
-    assert!(demo.stop_chat("chat2"));
-    assert!(!demo.stop_chat("chat2"), "already stopped");
+    assert!(demo.stop_chat("chat2").await);
+    assert!(!demo.stop_chat("chat2").await, "already stopped");
     let json = wait_json(addr, "chat2 down", |j| {
         state_is(j, "chat2", "down", "failed")
     })
@@ -326,4 +326,30 @@ async fn event_stream_ends_when_the_client_goes_away() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn demo_commands_stop_and_start_chat_servers() {
+    let demo = Demo::start().await.unwrap();
+    let cases = [
+        ("", None),
+        ("stop chat2", Some("chat2 stopped")),
+        ("stop chat2", Some("chat2: no such running server")),
+        ("start chat2", Some("chat2 started")),
+        ("start  chat2", Some("chat2: no such stopped server")),
+        ("stop chat9", Some("chat9: no such running server")),
+        (
+            "reboot",
+            Some("unknown command \"reboot\" (try: stop chat2, start chat2)"),
+        ),
+    ];
+    for (line, want) in cases {
+        assert_eq!(demo.command(line).await.as_deref(), want, "{line:?}");
+    }
+    assert!(demo.chat_running("chat1") && demo.chat_running("chat2"));
+    // The restarted server is a working chat server on its old address.
+    let url = format!("ws://{}/ws/echo", demo.chat_addrs()[1]);
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    ws.send(Message::text("again")).await.unwrap();
+    assert_eq!(next_text(&mut ws).await, "Received: again");
 }
