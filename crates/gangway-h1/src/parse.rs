@@ -140,13 +140,22 @@ pub(crate) struct ConnectionFields {
 }
 
 impl ConnectionFields {
+    /// One Connection field line as httparse accepted it (see [`eq_lower_field`]).
     #[inline]
     fn add(&mut self, value: &[u8]) {
+        self.add_with::<true>(value);
+    }
+
+    /// One Connection field line; `PARSED` says httparse accepted the value (no control
+    /// byte but HTAB), which allows the cheaper single-token compare.
+    #[inline(always)]
+    fn add_with<const PARSED: bool>(&mut self, value: &[u8]) {
         // Most values are one token (values come trimmed): skip the list walk for them.
         let single = match value.len() {
             5 => eq_lower_field(value, b"close").then(|| self.close = true),
             7 => eq_lower_field(value, b"upgrade").then(|| self.upgrade = true),
-            // Exact compare: `keep_alive` takes caller-made values, and `-` folds from CR.
+            // `-` also folds from CR: exact compare unless httparse vouched for the bytes.
+            10 if PARSED => eq_lower_field(value, b"keep-alive").then(|| self.keep_alive = true),
             10 => eq_lower(value, b"keep-alive").then(|| self.keep_alive = true),
             _ => None,
         };
@@ -180,7 +189,7 @@ impl ConnectionFields {
 pub fn keep_alive(version_minor: u8, headers: &[Header<'_>]) -> bool {
     let mut conn = ConnectionFields::default();
     for h in headers.iter().filter(|h| name_is(h.name, "connection")) {
-        conn.add(h.value);
+        conn.add_with::<false>(h.value);
     }
     conn.keep_alive(version_minor)
 }
@@ -374,7 +383,7 @@ impl Parser {
             return Err(Error::req(ErrorKind::InvalidHost));
         }
         let framing = fields.framing.request_framing(version_minor)?;
-        let upgrade = classify(method, target, version_minor, &fields)?;
+        let upgrade = classify(head, method, target, version_minor, &fields)?;
         Ok(Status::Complete(Request {
             method,
             target,
@@ -692,6 +701,7 @@ fn is_port_suffix(rest: &[u8]) -> bool {
 
 #[inline(always)]
 fn classify<'b>(
+    head: &'b [u8],
     method: &'b str,
     target: &'b str,
     version_minor: u8,
@@ -704,7 +714,7 @@ fn classify<'b>(
         return Ok(Upgrade::None);
     }
     if f.upgrade_websocket {
-        return classify_websocket(method, version_minor, f);
+        return classify_websocket(head, method, version_minor, f);
     }
     // RFC 9110 7.8: Upgrade is ignored in HTTP/1.0 and when Connection does not list it.
     if version_minor == 0 || !f.connection.upgrade {

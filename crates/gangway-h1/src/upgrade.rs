@@ -198,6 +198,7 @@ pub(crate) fn is_valid_websocket_key(key: &[u8]) -> bool {
 /// RFC 6455 4.1 / 4.2.1 checks for a request whose Upgrade lists `websocket`.
 #[inline(always)]
 pub(crate) fn classify_websocket<'b>(
+    head: &'b [u8],
     method: &str,
     version_minor: u8,
     f: &RequestFields<'b>,
@@ -229,7 +230,7 @@ pub(crate) fn classify_websocket<'b>(
         (Some(p), 1) if split_strict(p).all(is_token) => TokenList::new(p),
         _ => return err(ErrorKind::WebSocketInvalidProtocol),
     };
-    let Ok(key) = std::str::from_utf8(key) else {
+    let Some(key) = ascii_as_str(head, key) else {
         return err(ErrorKind::WebSocketInvalidKey);
     };
     Ok(Upgrade::WebSocket {
@@ -237,6 +238,31 @@ pub(crate) fn classify_websocket<'b>(
         version: 13,
         protocols,
     })
+}
+
+/// `part` (a short subslice of `head`) as a `&str`, if it is UTF-8.
+///
+/// std's UTF-8 check walks bytes one at a time up to an 8-byte boundary, then takes aligned
+/// 16-byte blocks in a few instructions. So this checks the aligned 32-byte window of `head`
+/// around `part` when there is one and it is UTF-8 (a head is nearly always ASCII), which
+/// is three times cheaper for a 24-byte WebSocket key, and `part` alone otherwise.
+#[inline(always)]
+pub(crate) fn ascii_as_str<'b>(head: &'b [u8], part: &'b [u8]) -> Option<&'b str> {
+    let offset = (part.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize);
+    let window_start = offset.wrapping_sub(part.as_ptr() as usize % 8);
+    let in_window_start = offset.wrapping_sub(window_start);
+    let in_window = in_window_start..in_window_start.wrapping_add(part.len());
+    let from_window = head
+        .get(window_start..)
+        .and_then(<[u8]>::first_chunk::<32>)
+        .and_then(|window| std::str::from_utf8(window).ok())
+        .and_then(|window| window.get(in_window))
+        // Only if that is `part` itself (it always is for a subslice of `head`).
+        .filter(|s| s.as_ptr() == part.as_ptr() && s.len() == part.len());
+    match from_window {
+        Some(s) => Some(s),
+        None => std::str::from_utf8(part).ok(),
+    }
 }
 
 /// Whether any `name` field line lists `token` (exposed for responses and callers' own checks).
@@ -254,6 +280,25 @@ mod tests {
             &websocket_accept(b"dGhlIHNhbXBsZSBub25jZQ=="),
             b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
+    }
+
+    #[test]
+    fn ascii_as_str_is_the_part_or_none() {
+        let head = b"GET / HTTP/1.1\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n\xff\xfe";
+        for start in 0..head.len() {
+            for end in start..=head.len() {
+                let part = &head[start..end];
+                let expected = std::str::from_utf8(part).ok();
+                assert_eq!(ascii_as_str(head, part), expected, "{start}..{end}");
+                if let Some(s) = ascii_as_str(head, part) {
+                    assert_eq!(s.as_ptr(), part.as_ptr());
+                }
+            }
+        }
+        // Not a subslice of `head`: still exactly `part`.
+        let other = b"dGhlIHNhbXBsZSBub25jZQ==".to_vec();
+        assert_eq!(ascii_as_str(head, &other), Some("dGhlIHNhbXBsZSBub25jZQ=="));
+        assert_eq!(ascii_as_str(head, &[0xc3]), None);
     }
 
     #[test]
