@@ -49,10 +49,11 @@ pub(crate) async fn serve(
         peer,
         src: peer,
         src_text: IpText::new(peer.ip()),
-        cbuf: BytesMut::with_capacity(READ_CHUNK),
+        // Buffers are taken when the first bytes arrive (see `read_client`).
+        cbuf: BytesMut::new(),
         sbuf: BytesMut::new(),
-        req_out: Vec::with_capacity(1024),
-        res_out: Vec::with_capacity(1024),
+        req_out: Vec::new(),
+        res_out: Vec::new(),
         req_rules: Vec::new(),
         res_rules: Vec::new(),
         excluded: Vec::new(),
@@ -363,9 +364,30 @@ impl Conn {
     }
 
     /// Reads more client bytes within `limit`; while idle between requests a shutdown closes.
+    /// Between requests the connection's buffers go back to this thread's spares, and a set is
+    /// taken again once the client has sent something: an idle connection holds no buffer.
     async fn read_client(&mut self, limit: Duration, idle: bool) -> Result<usize, ReadErr> {
-        self.cbuf.reserve(READ_CHUNK);
-        let read = tokio::time::timeout(limit, self.client.read_buf(&mut self.cbuf));
+        if idle && self.cbuf.is_empty() {
+            self.release_buffers();
+        }
+        let (client, cbuf, sbuf) = (&self.client, &mut self.cbuf, &mut self.sbuf);
+        let (req_out, res_out) = (&mut self.req_out, &mut self.res_out);
+        let read = tokio::time::timeout(limit, async move {
+            loop {
+                client.readable().await?;
+                if cbuf.capacity() == 0 {
+                    let set = SPARE.with(|spare| spare.borrow_mut().pop());
+                    let set = set.unwrap_or_else(ConnBuffers::new);
+                    (*cbuf, *sbuf, *req_out, *res_out) =
+                        (set.cbuf, set.sbuf, set.req_out, set.res_out);
+                }
+                cbuf.reserve(READ_CHUNK);
+                match client.try_read_buf(cbuf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    result => return result,
+                }
+            }
+        });
         let result = if idle {
             let phase = &mut self.phase;
             tokio::select! {
@@ -994,15 +1016,25 @@ impl Conn {
             client,
             cbuf,
             sbuf,
+            req_out,
+            res_out,
             phase,
             shared,
             admission,
             ..
         } = self;
-        // Read-ahead bytes are copied out so the 16 KiB read buffers are freed now.
+        // Read-ahead bytes are copied out so the buffers go back to the spares now.
         let client_ahead = bytes::Bytes::copy_from_slice(&cbuf);
         let server_ahead = bytes::Bytes::copy_from_slice(&sbuf);
-        drop((cbuf, sbuf));
+        if cbuf.capacity() > 0 {
+            ConnBuffers {
+                cbuf,
+                sbuf,
+                req_out,
+                res_out,
+            }
+            .spare();
+        }
         let be = &shared.backends[backend];
         let t = &be.timeouts;
         let mut tunnel = gangway_tunnel::Tunnel::new(client, server)
@@ -1026,6 +1058,20 @@ impl Conn {
             admission,
         };
         tokio::spawn(watch.run().instrument(tracing::Span::current()));
+    }
+
+    /// Gives the (empty) buffers to this thread's spares.
+    fn release_buffers(&mut self) {
+        if self.cbuf.capacity() == 0 {
+            return;
+        }
+        ConnBuffers {
+            cbuf: std::mem::take(&mut self.cbuf),
+            sbuf: std::mem::take(&mut self.sbuf),
+            req_out: std::mem::take(&mut self.req_out),
+            res_out: std::mem::take(&mut self.res_out),
+        }
+        .spare();
     }
 
     /// Writes `res_out` to the client within the client timeout.
@@ -1090,6 +1136,49 @@ impl Conn {
             self.log
                 .emit(self.src, &self.shared.options.name, &listener.name);
         }
+    }
+}
+
+/// Spare connection buffer sets kept per worker thread, at most.
+const SPARE_MAX: usize = 64;
+
+thread_local! {
+    /// Buffers of this thread's connections that wait for their next request.
+    static SPARE: std::cell::RefCell<Vec<ConnBuffers>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The buffers a connection uses while it has a request in hand.
+struct ConnBuffers {
+    cbuf: BytesMut,
+    sbuf: BytesMut,
+    req_out: Vec<u8>,
+    res_out: Vec<u8>,
+}
+
+impl ConnBuffers {
+    fn new() -> ConnBuffers {
+        ConnBuffers {
+            cbuf: BytesMut::with_capacity(READ_CHUNK),
+            sbuf: BytesMut::new(),
+            req_out: Vec::with_capacity(1024),
+            res_out: Vec::with_capacity(1024),
+        }
+    }
+
+    /// Keeps the set for another connection on this thread (or frees it past `SPARE_MAX`).
+    fn spare(mut self) {
+        self.cbuf.clear();
+        // Moves the (empty) cursor back to the start of the allocation, without allocating.
+        self.cbuf.reserve(READ_CHUNK);
+        self.sbuf.clear();
+        self.req_out.clear();
+        self.res_out.clear();
+        SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < SPARE_MAX {
+                spare.push(self);
+            }
+        });
     }
 }
 
