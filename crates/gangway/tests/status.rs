@@ -353,3 +353,36 @@ async fn demo_commands_stop_and_start_chat_servers() {
     ws.send(Message::text("again")).await.unwrap();
     assert_eq!(next_text(&mut ws).await, "Received: again");
 }
+
+#[tokio::test]
+async fn the_status_path_is_configurable() {
+    let demo = Demo::start().await.unwrap();
+    let web = Backend::new("web").server(demo.page_addr());
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&web)
+        .status_page("/admin/gangway/")
+        .access_log(false)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = gw.local_addr();
+    let cases = [
+        ("/admin/gangway", 200, "text/html"),
+        ("/admin/gangway/", 200, "text/html"),
+        ("/admin/gangway/json?x=1", 200, "application/json"),
+        ("/admin/gangway/metrics", 200, "text/plain; version=0.0.4"),
+        // Everything else goes to the backend.
+        ("/admin/gangwayx", 404, "Content-Type: text/plain\r"),
+        ("/admin/gangway/json/", 404, "Content-Type: text/plain\r"),
+        ("/status", 404, "Content-Type: text/plain\r"),
+    ];
+    for (path, want, ctype) in cases {
+        let (status, head, _) = get(addr, "GET", path).await;
+        assert_eq!(status, want, "{path}: {head}");
+        assert!(head.contains(ctype), "{path}: {head}");
+    }
+    gw.shutdown().await;
+}
