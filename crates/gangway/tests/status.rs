@@ -386,3 +386,22 @@ async fn the_status_path_is_configurable() {
     }
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn operator_states_and_weights_show_in_the_json() {
+    let (_demo, gw) = demo_gateway().await;
+    let addr = gw.local_addr();
+    let cases = [
+        (ServerState::Drain, 3, "\"state\":\"drain\",\"weight\":3,"),
+        (ServerState::Maint, 1, "\"state\":\"maint\",\"weight\":1,"),
+        (ServerState::Up, 7, "\"state\":\"up\",\"weight\":7,"),
+    ];
+    for (state, weight, want) in cases {
+        assert!(gw.set_server_state("ws", "chat1", state));
+        assert!(gw.set_server_weight("ws", "chat1", weight));
+        let json = status_json(addr).await;
+        let chat1 = server_json(&json, "chat1");
+        assert!(chat1.contains(want), "{want} in {chat1}");
+    }
+    gw.shutdown().await;
+}
