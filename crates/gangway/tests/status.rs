@@ -193,6 +193,12 @@ async fn broadcasts_reach_clients_on_both_servers_and_json_counts_them() {
         json.contains("\"tunnels_active\":2,\"tunnels_total\":2"),
         "{json}"
     );
+    let (_, _, metrics) = get(addr, "GET", "/status/metrics").await;
+    for server in ["chat1", "chat2"] {
+        let line =
+            format!("gangway_server_current_tunnels{{backend=\"ws\",server=\"{server}\"}} 1\n");
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
 
     a.send(Message::text("hello from a")).await.unwrap();
     assert_eq!(next_text(&mut a).await, "Received: hello from a");
