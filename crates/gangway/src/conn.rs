@@ -43,6 +43,7 @@ pub(crate) async fn serve(
     let span = tracing::debug_span!("conn", %peer, listener = %shared.listeners[listener].name);
     let _ = client.set_nodelay(true);
     let phase = shared.phase.subscribe();
+    let phase_gate = shared.phase.subscribe();
     let conn = Conn {
         listener,
         client,
@@ -60,13 +61,15 @@ pub(crate) async fn serve(
         key: Vec::new(),
         log: AccessLog::default(),
         phase,
+        phase_gate: phase_gate.clone(),
         shared,
         admission,
     };
     // Past the grace period of a shutdown, tunnels drain; a moment later whatever is still
     // running is dropped (its sockets close).
     let deadline = async {
-        crate::gateway::reached(&mut closing, Phase::Closing).await;
+        let closed = std::pin::pin!(crate::gateway::reached(&mut closing, Phase::Closing));
+        PhaseGated::new(&phase_gate, closed).await;
         tokio::time::sleep(CLOSING_DRAIN).await;
     };
     tokio::select! {
@@ -156,6 +159,8 @@ struct Conn {
     key: Vec<u8>,
     log: AccessLog,
     phase: watch::Receiver<Phase>,
+    /// Tells whether the phase changed at all, for [`PhaseGated`].
+    phase_gate: watch::Receiver<Phase>,
     /// Handed to the tunnel when the connection becomes one.
     admission: Admission,
 }
@@ -234,7 +239,9 @@ impl Conn {
                     }
                 }
             };
-            self.log.t_request = Some(head_start.elapsed());
+            if self.shared.options.access_log {
+                self.log.t_request = Some(head_start.elapsed());
+            }
             let keep_going = match plan {
                 Plan::Partial => false,
                 Plan::Invalid(status) => {
@@ -359,6 +366,11 @@ impl Conn {
         }
     }
 
+    /// Now, when access logging is on (the timings exist only for the log line).
+    fn log_clock(&self) -> Option<Instant> {
+        self.shared.options.access_log.then(Instant::now)
+    }
+
     fn draining(&self) -> bool {
         *self.phase.borrow() != Phase::Running
     }
@@ -389,10 +401,11 @@ impl Conn {
             }
         });
         let result = if idle {
-            let phase = &mut self.phase;
+            let draining =
+                std::pin::pin!(crate::gateway::reached(&mut self.phase, Phase::Draining));
             tokio::select! {
                 r = read => r,
-                _ = crate::gateway::reached(phase, Phase::Draining) => return Err(ReadErr::Shutdown),
+                _ = PhaseGated::new(&self.phase_gate, draining) => return Err(ReadErr::Shutdown),
             }
         } else {
             read.await
@@ -618,10 +631,10 @@ impl Conn {
         let (mut srv, mut slot) = match current {
             Some(p) => p,
             None => {
-                let queue_start = Instant::now();
+                let queue_start = self.log_clock();
                 let key = hashed.then_some(self.key.as_slice());
                 let picked = be.pick(key, &self.excluded).await;
-                self.log.t_queue = Some(queue_start.elapsed());
+                self.log.t_queue = queue_start.map(|t| t.elapsed());
                 match picked {
                     Ok(p) => p,
                     Err(PickFailure::QueueTimeout) => return Err(Termination::ServerQueue),
@@ -629,7 +642,7 @@ impl Conn {
                 }
             }
         };
-        let connect_start = Instant::now();
+        let connect_start = self.log_clock();
         loop {
             self.log.server = Some(srv.log_name.clone());
             let pooled = if pooled_ok { srv.take_idle() } else { None };
@@ -640,7 +653,7 @@ impl Conn {
             };
             match server {
                 Ok(c) => {
-                    self.log.t_connect = Some(connect_start.elapsed());
+                    self.log.t_connect = connect_start.map(|t| t.elapsed());
                     return Ok((srv, slot, c, reused));
                 }
                 Err(outcome) => {
@@ -648,7 +661,7 @@ impl Conn {
                     add(&be.counters.connect_errors, 1);
                     crate::checks::observe(be, &srv, outcome);
                     if *attempts_left == 0 {
-                        self.log.t_connect = Some(connect_start.elapsed());
+                        self.log.t_connect = connect_start.map(|t| t.elapsed());
                         return Err(Termination::ServerConnect);
                     }
                     *attempts_left -= 1;
@@ -717,7 +730,7 @@ impl Conn {
                 }
             };
             add(&srv.counters.requests, 1);
-            let response_start = Instant::now();
+            let response_start = self.log_clock();
             let outcome = self.exchange(&mut server, be, &srv, meta, reused).await;
             match outcome {
                 Exchange::Stale => {
@@ -780,7 +793,7 @@ impl Conn {
                     drop(server);
                     drop(slot);
                     shared.metrics.response(status, Some((be, &srv)));
-                    self.log.t_response = Some(response_start.elapsed());
+                    self.log.t_response = response_start.map(|t| t.elapsed());
                     self.answer_error_counted(status, term).await;
                     return Next::Close;
                 }
@@ -803,9 +816,9 @@ impl Conn {
         }
     }
 
-    fn finish_log(&mut self, status: u16, term: Termination, response_start: Instant) {
+    fn finish_log(&mut self, status: u16, term: Termination, response_start: Option<Instant>) {
         if self.log.t_response.is_none() {
-            self.log.t_response = Some(response_start.elapsed());
+            self.log.t_response = response_start.map(|t| t.elapsed());
         }
         self.log.status = status;
         self.log.term = term;
@@ -1136,6 +1149,44 @@ impl Conn {
             self.log
                 .emit(self.src, &self.shared.options.name, &listener.name);
         }
+    }
+}
+
+/// A wait for a gateway phase that is cheap to poll again while the phase has not changed.
+///
+/// The first poll registers the task's waker with the watch channel; the connection's task is
+/// woken for every read and write, and those later polls only load `gate`'s version (one
+/// atomic) instead of polling the watch's notification (a lock) again. A change wakes the
+/// registered waker, which is this task's: `select!` and `Instrumented` pass it through.
+struct PhaseGated<'a, F> {
+    gate: &'a watch::Receiver<Phase>,
+    wait: std::pin::Pin<&'a mut F>,
+    polled: bool,
+}
+
+impl<'a, F: std::future::Future> PhaseGated<'a, F> {
+    fn new(gate: &'a watch::Receiver<Phase>, wait: std::pin::Pin<&'a mut F>) -> Self {
+        PhaseGated {
+            gate,
+            wait,
+            polled: false,
+        }
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for PhaseGated<'_, F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        // A closed channel counts as a change: the wait itself then decides.
+        if self.polled && !self.gate.has_changed().unwrap_or(true) {
+            return std::task::Poll::Pending;
+        }
+        self.polled = true;
+        self.wait.as_mut().poll(cx)
     }
 }
 
