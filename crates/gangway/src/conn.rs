@@ -868,8 +868,8 @@ impl Conn {
     ) -> Exchange {
         let t = &be.timeouts;
         let shared = &*self.shared;
-        match tokio::time::timeout(t.server, server.write_all(&self.req_out)).await {
-            Ok(Ok(())) => {}
+        match write_all_within(server, &self.req_out, t.server).await {
+            Ok(()) => {}
             _ if reused && meta.framing == BodyFraming::None => return Exchange::Stale,
             _ => {
                 return Exchange::Fail {
@@ -1089,14 +1089,9 @@ impl Conn {
 
     /// Writes `res_out` to the client within the client timeout.
     async fn write_client_out(&mut self) -> bool {
-        matches!(
-            tokio::time::timeout(
-                self.shared.timeouts.client,
-                self.client.write_all(&self.res_out)
-            )
-            .await,
-            Ok(Ok(()))
-        )
+        write_all_within(&mut self.client, &self.res_out, self.shared.timeouts.client)
+            .await
+            .is_ok()
     }
 
     /// Answers a gateway-generated error, logs it and counts it (connection closes afterwards).
@@ -1784,12 +1779,35 @@ where
     if head.is_empty() {
         return Ok(());
     }
-    let result = tokio::time::timeout(limit, dst.write_all(head)).await;
+    let result = write_all_within(dst, head, limit).await;
     head.clear();
-    match result {
+    result.map_err(|timeout| PumpError::DstHead { timeout })
+}
+
+/// Writes all of `bytes` to `dst` within `limit`; `Err(true)` when the time ran out, `Err(false)`
+/// on an IO error. A write the socket takes whole at once (the usual case) sets no timer.
+async fn write_all_within<W>(dst: &mut W, bytes: &[u8], limit: Duration) -> Result<(), bool>
+where
+    W: AsyncWrite + Unpin,
+{
+    use std::task::{Context, Poll, Waker};
+    // One try without a waker first: a pending write is simply tried again below, where the
+    // task's waker replaces the no-op one.
+    let first = {
+        let mut cx = Context::from_waker(Waker::noop());
+        std::pin::Pin::new(&mut *dst).poll_write(&mut cx, bytes)
+    };
+    let written = match first {
+        Poll::Ready(Ok(n)) if n == bytes.len() => return Ok(()),
+        Poll::Ready(Ok(0)) => return Err(false),
+        Poll::Ready(Ok(n)) => n,
+        Poll::Ready(Err(_)) => return Err(false),
+        Poll::Pending => 0,
+    };
+    match tokio::time::timeout(limit, dst.write_all(&bytes[written..])).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(PumpError::DstHead { timeout: false }),
-        Err(_) => Err(PumpError::DstHead { timeout: true }),
+        Ok(Err(_)) => Err(false),
+        Err(_) => Err(true),
     }
 }
 
@@ -1849,9 +1867,11 @@ where
                 total += take as u64;
             } else if take > 0 {
                 write_head(dst, head, write_timeout).await?;
-                match tokio::time::timeout(write_timeout, dst.write_all(&buf[..take])).await {
-                    Ok(Ok(())) => {}
-                    _ => return Err(PumpError::Dst),
+                if write_all_within(dst, &buf[..take], write_timeout)
+                    .await
+                    .is_err()
+                {
+                    return Err(PumpError::Dst);
                 }
                 buf.advance(take);
                 total += take as u64;
