@@ -77,8 +77,18 @@ impl Node {
             Node::Expr(e) | Node::NamedExpr { expr: e, .. } => e.eval(req),
             Node::Acl { exprs, .. } => exprs.iter().any(|e| e.eval(req)),
             Node::Not(n) => !n.eval(req),
-            Node::All(ns) => ns.iter().all(|n| n.eval(req)),
-            Node::Any(ns) => ns.iter().any(|n| n.eval(req)),
+            Node::All(ns) => ns.iter().all(|n| n.eval_term(req)),
+            Node::Any(ns) => ns.iter().any(|n| n.eval_term(req)),
+        }
+    }
+
+    /// [`Node::eval`] with the commonest terms (one expression) handled without a
+    /// recursive call.
+    #[inline(always)]
+    fn eval_term(&self, req: &RequestView<'_>) -> bool {
+        match self {
+            Node::Expr(e) | Node::NamedExpr { expr: e, .. } => e.eval(req),
+            other => other.eval(req),
         }
     }
 }

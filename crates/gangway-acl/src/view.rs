@@ -106,7 +106,15 @@ pub(crate) fn path_of(target: &str) -> Option<&str> {
 }
 
 /// Removes optional whitespace around a header value element.
+#[inline]
 pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    // Most elements have nothing to trim: two byte tests instead of two loops.
+    match s {
+        [] => return s,
+        [only] if !is_ows(*only) => return s,
+        [first, .., last] if !is_ows(*first) && !is_ows(*last) => return s,
+        _ => {}
+    }
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
@@ -114,6 +122,11 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
         s = rest;
     }
     s
+}
+
+#[inline]
+fn is_ows(b: u8) -> bool {
+    b == b' ' || b == b'\t'
 }
 
 /// Calls `f` on each comma-separated element of one header value (as [`CommaElements`]
@@ -195,6 +208,21 @@ impl<'a> Iterator for CommaElements<'a> {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
+/// Four bytes of `s` from `at` as a little-endian word (`s` must hold them).
+#[inline]
+fn word4_at(s: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[at..at + 4]);
+    u64::from(u32::from_le_bytes(w))
+}
+
+/// The first and last four bytes of `s` (4 to 8 bytes long) as one word: equal words
+/// mean equal slices when the lengths are equal.
+#[inline]
+fn ends4(s: &[u8]) -> u64 {
+    word4_at(s, 0) | (word4_at(s, s.len() - 4) << 32)
+}
+
 /// Eight bytes of `s` from `at` as a little-endian word (`s` must hold them).
 #[inline]
 fn word_at(s: &[u8], at: usize) -> u64 {
@@ -272,6 +300,9 @@ pub(crate) fn eq_exact(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     if len < 8 {
+        if len >= 4 {
+            return ends4(a) == ends4(b);
+        }
         return a.iter().zip(b).all(|(x, y)| x == y);
     }
     let mut i = 0;
@@ -293,6 +324,9 @@ pub(crate) fn eq_folded(lower: &[u8], s: &[u8]) -> bool {
         return false;
     }
     if len < 8 {
+        if len >= 4 {
+            return ends4(lower) == lower8(ends4(s));
+        }
         return lower
             .iter()
             .zip(s)
@@ -310,7 +344,15 @@ pub(crate) fn eq_folded(lower: &[u8], s: &[u8]) -> bool {
 }
 
 /// Removes a `:port` suffix from a Host value (`[v6]:port` keeps the brackets).
+#[inline]
 pub(crate) fn strip_port(host: &[u8]) -> &[u8] {
+    // The common Host without a port ends in a letter: no digit scan.
+    match host {
+        [first, .., last] if *first != b'[' && !last.is_ascii_digit() && *last != b':' => {
+            return host;
+        }
+        _ => {}
+    }
     if host.first() == Some(&b'[') {
         return match memchr::memchr(b']', host) {
             Some(i) => &host[..=i],
