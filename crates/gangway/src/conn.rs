@@ -30,6 +30,8 @@ const READ_CHUNK: usize = 16 * 1024;
 const CLOSING_DRAIN: Duration = Duration::from_millis(500);
 /// Header lines parsed per head.
 const MAX_HEADERS: usize = 128;
+/// Header lines of the table tried first (most heads have fewer; filling a table costs).
+const FEW_HEADERS: usize = 32;
 
 /// Serves one accepted client connection until it closes.
 pub(crate) async fn serve(
@@ -445,14 +447,23 @@ impl Conn {
     /// Parses the buffered head and decides what to do, writing the head to send.
     fn plan(&mut self) -> Plan {
         let shared = &*self.shared;
-        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
+        let mut storage;
         let mut ws_accept = None;
-        let head =
-            match parse::parse_request(&shared.parser, &self.cbuf, &mut storage, &mut ws_accept) {
-                Ok(Parsed::Partial) => return Plan::Partial,
-                Err(status) => return Plan::Invalid(status),
-                Ok(Parsed::Complete(h)) => h,
+        let parsed =
+            match parse::parse_request(&shared.parser, &self.cbuf, &mut few, &mut ws_accept) {
+                // Too many fields for the small table (or too large a head): the full one decides.
+                Err(431) => {
+                    storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                    parse::parse_request(&shared.parser, &self.cbuf, &mut storage, &mut ws_accept)
+                }
+                parsed => parsed,
             };
+        let head = match parsed {
+            Ok(Parsed::Partial) => return Plan::Partial,
+            Err(status) => return Plan::Invalid(status),
+            Ok(Parsed::Complete(h)) => h,
+        };
         let meta = RequestMeta {
             head_len: head.head_len,
             framing: head.framing,
@@ -1616,8 +1627,17 @@ where
     loop {
         // Read until one full response head is buffered.
         let parsed = loop {
-            let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            match parse::parse_response(&parser, sbuf, &mut storage, method) {
+            let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
+            let mut storage;
+            let parsed = match parse::parse_response(&parser, sbuf, &mut few, method) {
+                // Too many fields for the small table, or invalid: the full one decides.
+                Err(()) => {
+                    storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                    parse::parse_response(&parser, sbuf, &mut storage, method)
+                }
+                parsed => parsed,
+            };
+            match parsed {
                 Ok(Parsed::Complete(h)) => {
                     let reason = h.reason;
                     let interim = (100..200).contains(&h.status) && h.status != 101;

@@ -524,3 +524,47 @@ async fn tcp_mode_pipes_connections_with_retries() {
     }
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn heads_with_many_fields_pass_both_ways() {
+    // 60 fields: more than the gateway's first header table, fewer than its limit.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        while !buf.ends_with(b"\r\n\r\n") {
+            let mut chunk = [0u8; 4096];
+            let n = s.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "request head incomplete");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let fields: String = (0..60).map(|i| format!("X-R{i}: {i}\r\n")).collect();
+        let response = format!("HTTP/1.1 200 OK\r\n{fields}Content-Length: 2\r\n\r\nok");
+        s.write_all(response.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    let b = Backend::new("raw").server(Server::at(addr));
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&b)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let fields: String = (0..60).map(|i| format!("X-Q{i}: {i}\r\n")).collect();
+    let request = format!("GET /many HTTP/1.1\r\nHost: x\r\n{fields}Connection: close\r\n\r\n");
+    let out = raw_exchange(gw.local_addr(), request.as_bytes(), Duration::from_secs(10)).await;
+    let text = String::from_utf8_lossy(&out);
+    assert_eq!(status_of(&out), 200, "{text}");
+    assert!(
+        text.contains("X-R59: 59\r\n") && text.ends_with("ok"),
+        "{text}"
+    );
+    let seen = server.await.unwrap();
+    assert!(
+        seen.contains("X-Q0: 0\r\n") && seen.contains("X-Q59: 59\r\n"),
+        "{seen}"
+    );
+}
