@@ -26,6 +26,8 @@ use crate::upstream::{BackendRt, PickFailure, ServerRt};
 
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
+/// Room made for a read while a head is expected (heads are small; bodies get `READ_CHUNK`).
+const HEAD_CHUNK: usize = 4 * 1024;
 /// How long tunnels get to drain once a shutdown's grace period is over.
 const CLOSING_DRAIN: Duration = Duration::from_millis(500);
 /// Header lines parsed per head.
@@ -395,7 +397,7 @@ impl Conn {
                     (*cbuf, *sbuf, *req_out, *res_out) =
                         (set.cbuf, set.sbuf, set.req_out, set.res_out);
                 }
-                cbuf.reserve(READ_CHUNK);
+                cbuf.reserve(HEAD_CHUNK);
                 match client.try_read_buf(cbuf) {
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                     result => return result,
@@ -1215,7 +1217,7 @@ struct ConnBuffers {
 impl ConnBuffers {
     fn new() -> ConnBuffers {
         ConnBuffers {
-            cbuf: BytesMut::with_capacity(READ_CHUNK),
+            cbuf: BytesMut::with_capacity(HEAD_CHUNK),
             sbuf: BytesMut::new(),
             req_out: Vec::with_capacity(1024),
             res_out: Vec::with_capacity(1024),
@@ -1226,7 +1228,7 @@ impl ConnBuffers {
     fn spare(mut self) {
         self.cbuf.clear();
         // Moves the (empty) cursor back to the start of the allocation, without allocating.
-        self.cbuf.reserve(READ_CHUNK);
+        self.cbuf.reserve(HEAD_CHUNK);
         self.sbuf.clear();
         self.req_out.clear();
         self.res_out.clear();
@@ -1627,56 +1629,60 @@ where
     loop {
         // Read until one full response head is buffered.
         let parsed = loop {
-            let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
-            let mut storage;
-            let parsed = match parse::parse_response(&parser, sbuf, &mut few, method) {
-                // Too many fields for the small table, or invalid: the full one decides.
-                Err(()) => {
-                    storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                    parse::parse_response(&parser, sbuf, &mut storage, method)
-                }
-                parsed => parsed,
-            };
-            match parsed {
-                Ok(Parsed::Complete(h)) => {
-                    let reason = h.reason;
-                    let interim = (100..200).contains(&h.status) && h.status != 101;
-                    let switch_ok = h.status == 101
-                        && meta.upgrade
-                        && parse::valid_switch(meta.ws_accept.as_ref(), &h);
-                    if h.status == 101 && !switch_ok {
-                        return Down::Invalid;
+            // The header tables end with this block: they are not kept across the read below
+            // (the future stays small and cheap to move).
+            {
+                let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
+                let mut storage;
+                let parsed = match parse::parse_response(&parser, sbuf, &mut few, method) {
+                    // Too many fields for the small table, or invalid: the full one decides.
+                    Err(()) => {
+                        storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                        parse::parse_response(&parser, sbuf, &mut storage, method)
                     }
-                    // A shutdown that started meanwhile closes the client after this response.
-                    let client_close = client_wants_close
-                        || h.framing == BodyFraming::Close
-                        || *phase.borrow() != Phase::Running;
-                    if interim {
-                        // Interim answers go through as they are (not to HTTP/1.0 clients).
-                        out.clear();
-                        if meta.version_minor >= 1 {
-                            out.extend_from_slice(&sbuf[..h.head_len]);
+                    parsed => parsed,
+                };
+                match parsed {
+                    Ok(Parsed::Complete(h)) => {
+                        let reason = h.reason;
+                        let interim = (100..200).contains(&h.status) && h.status != 101;
+                        let switch_ok = h.status == 101
+                            && meta.upgrade
+                            && parse::valid_switch(meta.ws_accept.as_ref(), &h);
+                        if h.status == 101 && !switch_ok {
+                            return Down::Invalid;
                         }
-                    } else {
-                        write_response_head(
-                            out,
-                            &h,
-                            reason,
-                            meta.version_minor,
-                            client_close,
-                            &actions,
-                        );
+                        // A shutdown that started meanwhile closes the client after this response.
+                        let client_close = client_wants_close
+                            || h.framing == BodyFraming::Close
+                            || *phase.borrow() != Phase::Running;
+                        if interim {
+                            // Interim answers go through as they are (not to HTTP/1.0 clients).
+                            out.clear();
+                            if meta.version_minor >= 1 {
+                                out.extend_from_slice(&sbuf[..h.head_len]);
+                            }
+                        } else {
+                            write_response_head(
+                                out,
+                                &h,
+                                reason,
+                                meta.version_minor,
+                                client_close,
+                                &actions,
+                            );
+                        }
+                        break (h.status, h.head_len, h.framing, h.keep_alive, client_close);
                     }
-                    break (h.status, h.head_len, h.framing, h.keep_alive, client_close);
-                }
-                Ok(Parsed::Partial) => {
-                    if sbuf.len() > 64 * 1024 {
-                        return Down::Invalid;
+                    Ok(Parsed::Partial) => {
+                        if sbuf.len() > 64 * 1024 {
+                            return Down::Invalid;
+                        }
                     }
+                    Err(()) => return Down::Invalid,
                 }
-                Err(()) => return Down::Invalid,
             }
-            sbuf.reserve(READ_CHUNK);
+            sbuf.reserve(HEAD_CHUNK);
             match tokio::time::timeout(server_timeout, sr.read_buf(sbuf)).await {
                 Err(_) => {
                     return Down::NoResponse {
