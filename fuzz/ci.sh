@@ -29,10 +29,12 @@ else
     mapfile -t targets < <(cargo fuzz list)
 fi
 echo "fuzz/ci.sh: building ${#targets[@]} targets"
-if ! cargo fuzz build "${flags[@]}"; then
-    echo "fuzz/ci.sh: build failed"
-    exit 1
-fi
+for t in "${targets[@]}"; do
+    if ! cargo fuzz build "${flags[@]}" "$t"; then
+        echo "fuzz/ci.sh: build of $t failed"
+        exit 1
+    fi
+done
 
 failed=()
 mkdir -p work

@@ -10,8 +10,14 @@ use std::path::PathBuf;
 
 /// Runs `check` on every file of `fuzz/corpus/<target>`, naming the file that fails.
 fn replay(target: &str, check: fn(&[u8])) {
+    replay_dir("corpus", target, check);
+}
+
+/// Runs `check` on every file of `fuzz/<kind>/<target>`, naming the file that fails.
+fn replay_dir(kind: &str, target: &str, check: fn(&[u8])) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
+        .join("../../fuzz")
+        .join(kind)
         .join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -57,4 +63,13 @@ fn h1_rewrite_corpus() {
 #[test]
 fn h1_pipeline_corpus() {
     replay("h1_pipeline", checks::pipeline);
+}
+
+/// Open findings (`fuzz/findings/`): inputs that still break an invariant. Run with
+/// `cargo test -p gangway-h1 --test fuzz_corpus -- --ignored`; once fixed, move the files
+/// to `fuzz/corpus/` and drop the `ignore`.
+#[test]
+#[ignore = "open finding: the status for `HTTP/0.` depends on how the bytes arrive (505 vs 400)"]
+fn h1_pipeline_open_findings() {
+    replay_dir("findings", "h1_pipeline", checks::pipeline_strict);
 }
