@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Position};
 use crate::fetch::{self, Fetch, FetchOptions, KeywordError};
 use crate::lexer::{self, Word};
-use crate::pattern::{self, MatchMethod, Matcher, PatternList, Sample};
-use crate::view::RequestView;
+use crate::pattern::{self, Folded, MatchMethod, Matcher, PatternList, Sample};
+use crate::view::{self, RequestView};
 
 /// Reads a `-f` pattern file.
 pub(crate) type PatternLoader = dyn Fn(&Path) -> io::Result<String> + Send + Sync;
@@ -37,6 +37,43 @@ pub struct Expr {
     /// Textual patterns as given (kept so route tables can index simple rules).
     texts: Box<[Box<str>]>,
     matcher: Matcher,
+    /// For `hdr(<name>)` over all values: the name, ready to compare.
+    header: Option<HeaderScan>,
+}
+
+/// The scan behind `hdr(<name>)` (every value of every occurrence), with the name's case
+/// folding precomputed.
+struct HeaderScan {
+    name: Folded,
+    host_only: bool,
+}
+
+impl HeaderScan {
+    /// Calls `f` on each comma-separated value of each header named `name`, in order,
+    /// until it returns true (as `Fetch::any` does for this fetch).
+    #[inline(always)]
+    fn any(&self, req: &RequestView<'_>, mut f: impl FnMut(&[u8]) -> bool) -> bool {
+        let host_only = self.host_only;
+        for h in req.headers {
+            if !self.name.matches(h.name.as_bytes()) {
+                continue;
+            }
+            let value = h.value;
+            // One element (no comma, no quote) is the usual case: no splitting loop.
+            let found = if !view::has_comma_or_quote(value) {
+                let v = view::trim_ows(value);
+                f(if host_only { view::strip_port(v) } else { v })
+            } else {
+                view::any_element(value, |v| {
+                    f(if host_only { view::strip_port(v) } else { v })
+                })
+            };
+            if found {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 impl fmt::Debug for Expr {
@@ -96,6 +133,36 @@ impl Expr {
     /// stops at the first match, and never allocates.
     #[inline]
     pub fn eval(&self, req: &RequestView<'_>) -> bool {
+        // Small separate bodies: the header scan keeps its registers free of the
+        // other fetches' state, and this dispatch inlines into conditions.
+        match &self.header {
+            Some(scan) => self.eval_header(scan, req),
+            None => self.eval_fetch(req),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_header(&self, scan: &HeaderScan, req: &RequestView<'_>) -> bool {
+        // One pattern (the usual ACL) is compared inline, without a set lookup call.
+        match &self.matcher {
+            Matcher::Str(set) => match set.single() {
+                Some(p) => scan.any(req, |s| p.matches(s)),
+                None => scan.any(req, |s| set.contains(s)),
+            },
+            Matcher::Beg(affixes) => match affixes.single() {
+                Some(p) => scan.any(req, |s| p.begins(s)),
+                None => scan.any(req, |s| affixes.matches(s)),
+            },
+            Matcher::End(affixes) => match affixes.single() {
+                Some(p) => scan.any(req, |s| p.ends(s)),
+                None => scan.any(req, |s| affixes.matches(s)),
+            },
+            matcher => scan.any(req, |s| matcher.matches(Sample::Str(s))),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_fetch(&self, req: &RequestView<'_>) -> bool {
         // The commonest matchers get their own copy of the fetch loop, with the
         // comparison inlined into it.
         match &self.matcher {
@@ -164,8 +231,20 @@ impl Expr {
             options.host_only = true;
         }
         let matcher = Matcher::compile(method, ignore_case, patterns)?;
+        let fetch = fetch.normalized();
+        let header = match &fetch {
+            Fetch::Header {
+                name: Some(name),
+                occurrence: 0,
+            } => Some(HeaderScan {
+                name: Folded::new(name.as_bytes(), true),
+                host_only: options.host_only,
+            }),
+            _ => None,
+        };
         Ok(Expr {
-            fetch: fetch.normalized(),
+            header,
+            fetch,
             method,
             ignore_case,
             options,

@@ -255,10 +255,85 @@ fn folded(p: &[u8], ignore_case: bool) -> Box<[u8]> {
     p.iter().map(|&b| fold(b, ignore_case)).collect()
 }
 
+/// A pattern compared with or without ASCII case by `(sample | mask) == pattern`: the
+/// mask holds the 0x20 bit of each letter when case is ignored (so no per-sample folding).
+pub(crate) struct Folded {
+    /// The pattern, lowercase when case is ignored.
+    bytes: Box<[u8]>,
+    /// 0x20 where `bytes` holds a lowercase letter and case is ignored, else 0.
+    mask: Box<[u8]>,
+}
+
+impl Folded {
+    /// `pattern` must already be lowercase when `ignore_case`.
+    pub(crate) fn new(pattern: &[u8], ignore_case: bool) -> Folded {
+        let mask = pattern
+            .iter()
+            .map(|b| {
+                if ignore_case && b.is_ascii_lowercase() {
+                    0x20
+                } else {
+                    0
+                }
+            })
+            .collect();
+        Folded {
+            bytes: pattern.into(),
+            mask,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether `s` begins with the pattern.
+    #[inline]
+    pub(crate) fn begins(&self, s: &[u8]) -> bool {
+        s.get(..self.len()).is_some_and(|part| self.matches(part))
+    }
+
+    /// Whether `s` ends with the pattern.
+    #[inline]
+    pub(crate) fn ends(&self, s: &[u8]) -> bool {
+        s.len()
+            .checked_sub(self.len())
+            .is_some_and(|start| self.matches(&s[start..]))
+    }
+
+    /// Whether `s` equals the pattern (ignoring ASCII case if so built).
+    #[inline]
+    pub(crate) fn matches(&self, s: &[u8]) -> bool {
+        use crate::view::{ends4, word_at};
+        let (p, m) = (&*self.bytes, &*self.mask);
+        let len = p.len();
+        if len != s.len() || m.len() != len {
+            return false;
+        }
+        if len >= 8 {
+            let mut i = 0;
+            while i + 8 <= len {
+                if word_at(s, i) | word_at(m, i) != word_at(p, i) {
+                    return false;
+                }
+                i += 8;
+            }
+            // The last, possibly overlapping, word covers the tail.
+            return i == len || word_at(s, len - 8) | word_at(m, len - 8) == word_at(p, len - 8);
+        }
+        if len >= 4 {
+            return ends4(s) | ends4(m) == ends4(p);
+        }
+        s.iter().zip(p).zip(m).all(|((a, b), c)| a | c == *b)
+    }
+}
+
 /// Exact strings: a short list, or a sorted table searched by binary search.
 pub(crate) struct StrSet {
     ignore_case: bool,
     sorted: Box<[Box<[u8]>]>,
+    /// The patterns when few (compared one by one), else empty.
+    few: Box<[Folded]>,
 }
 
 impl StrSet {
@@ -266,16 +341,31 @@ impl StrSet {
         let mut sorted: Vec<Box<[u8]>> = patterns.map(|p| folded(p, ignore_case)).collect();
         sorted.sort_unstable();
         sorted.dedup();
+        let few = if sorted.len() <= FEW * 2 {
+            sorted.iter().map(|p| Folded::new(p, ignore_case)).collect()
+        } else {
+            Box::default()
+        };
         StrSet {
             ignore_case,
             sorted: sorted.into_boxed_slice(),
+            few,
+        }
+    }
+
+    /// The pattern when there is exactly one.
+    #[inline]
+    pub(crate) fn single(&self) -> Option<&Folded> {
+        match &*self.few {
+            [one] => Some(one),
+            _ => None,
         }
     }
 
     #[inline]
     pub(crate) fn contains(&self, s: &[u8]) -> bool {
         if self.sorted.len() <= FEW * 2 {
-            return self.sorted.iter().any(|p| bytes_eq(p, s, self.ignore_case));
+            return self.few.iter().any(|p| p.matches(s));
         }
         let ic = self.ignore_case;
         self.sorted
@@ -472,8 +562,7 @@ impl Trie {
 /// Prefixes (`beg`) or suffixes (`end`).
 pub(crate) enum Affixes {
     Few {
-        patterns: Box<[Box<[u8]>]>,
-        ignore_case: bool,
+        patterns: Box<[Folded]>,
         suffix: bool,
     },
     Trie {
@@ -491,8 +580,10 @@ impl Affixes {
         let list: Vec<&[u8]> = patterns.collect();
         if list.len() <= FEW {
             Affixes::Few {
-                patterns: list.iter().map(|p| folded(p, ignore_case)).collect(),
-                ignore_case,
+                patterns: list
+                    .iter()
+                    .map(|p| Folded::new(&folded(p, ignore_case), ignore_case))
+                    .collect(),
                 suffix,
             }
         } else {
@@ -503,21 +594,26 @@ impl Affixes {
         }
     }
 
+    /// The pattern when there is exactly one.
+    #[inline]
+    pub(crate) fn single(&self) -> Option<&Folded> {
+        match self {
+            Affixes::Few { patterns, .. } if patterns.len() == 1 => patterns.first(),
+            _ => None,
+        }
+    }
+
     #[inline]
     pub(crate) fn matches(&self, s: &[u8]) -> bool {
         match self {
-            Affixes::Few {
-                patterns,
-                ignore_case,
-                suffix,
-            } => patterns.iter().any(|p| {
+            Affixes::Few { patterns, suffix } => patterns.iter().any(|p| {
                 p.len() <= s.len() && {
                     let part = if *suffix {
                         &s[s.len() - p.len()..]
                     } else {
                         &s[..p.len()]
                     };
-                    bytes_eq(p, part, *ignore_case)
+                    p.matches(part)
                 }
             }),
             Affixes::Trie { trie, suffix } => {

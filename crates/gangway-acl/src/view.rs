@@ -219,13 +219,13 @@ fn word4_at(s: &[u8], at: usize) -> u64 {
 /// The first and last four bytes of `s` (4 to 8 bytes long) as one word: equal words
 /// mean equal slices when the lengths are equal.
 #[inline]
-fn ends4(s: &[u8]) -> u64 {
+pub(crate) fn ends4(s: &[u8]) -> u64 {
     word4_at(s, 0) | (word4_at(s, s.len() - 4) << 32)
 }
 
 /// Eight bytes of `s` from `at` as a little-endian word (`s` must hold them).
 #[inline]
-fn word_at(s: &[u8], at: usize) -> u64 {
+pub(crate) fn word_at(s: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&s[at..at + 8]);
     u64::from_le_bytes(w)
@@ -256,9 +256,36 @@ pub(crate) fn find_byte(s: &[u8], b: u8) -> Option<usize> {
     s[i..].iter().position(|&c| c == b).map(|p| i + p)
 }
 
+/// High bit set in each byte of `x` that is `,` or `"`.
+#[inline]
+fn comma_or_quote_bits(x: u64) -> u64 {
+    bytes_equal_to(x, b',') | bytes_equal_to(x, b'"')
+}
+
+/// Whether `s` holds a `,` or `"`: words, the last one overlapping, and no byte loop.
+#[inline]
+pub(crate) fn has_comma_or_quote(s: &[u8]) -> bool {
+    let len = s.len();
+    if len >= 8 {
+        let mut i = 0;
+        while i + 8 <= len {
+            if comma_or_quote_bits(word_at(s, i)) != 0 {
+                return true;
+            }
+            i += 8;
+        }
+        return i != len && comma_or_quote_bits(word_at(s, len - 8)) != 0;
+    }
+    if len >= 4 {
+        // Both halves are real bytes of `s` (they may overlap): no false hit.
+        return comma_or_quote_bits(ends4(s)) != 0;
+    }
+    s.iter().any(|&b| b == b',' || b == b'"')
+}
+
 /// Index of the first `,` or `"`, eight bytes at a time.
 #[inline]
-fn find_comma_or_quote(s: &[u8]) -> Option<usize> {
+pub(crate) fn find_comma_or_quote(s: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i + 8 <= s.len() {
         let x = word_at(s, i);
