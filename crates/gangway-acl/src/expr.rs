@@ -74,6 +74,37 @@ impl HeaderScan {
         }
         false
     }
+
+    /// [`HeaderScan::any`] for an `f` that tests equality with a pattern holding no `,`
+    /// or `"`: a whole (trimmed) value equal to it is necessarily a single element, so
+    /// the value is compared before looking for commas.
+    #[inline(always)]
+    fn any_whole_first(&self, req: &RequestView<'_>, mut f: impl FnMut(&[u8]) -> bool) -> bool {
+        let host_only = self.host_only;
+        for h in req.headers {
+            if !self.name.matches(h.name.as_bytes()) {
+                continue;
+            }
+            let value = h.value;
+            let whole = view::trim_ows(value);
+            if f(if host_only {
+                view::strip_port(whole)
+            } else {
+                whole
+            }) {
+                return true;
+            }
+            // Without a comma or quote the whole value was the only element.
+            if view::has_comma_or_quote(value)
+                && view::any_element(value, |v| {
+                    f(if host_only { view::strip_port(v) } else { v })
+                })
+            {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 impl fmt::Debug for Expr {
@@ -146,6 +177,7 @@ impl Expr {
         // One pattern (the usual ACL) is compared inline, without a set lookup call.
         match &self.matcher {
             Matcher::Str(set) => match set.single() {
+                Some(p) if p.has_no_comma_or_quote() => scan.any_whole_first(req, |s| p.matches(s)),
                 Some(p) => scan.any(req, |s| p.matches(s)),
                 None => scan.any(req, |s| set.contains(s)),
             },

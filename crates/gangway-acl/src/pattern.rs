@@ -262,6 +262,8 @@ pub(crate) struct Folded {
     bytes: Box<[u8]>,
     /// 0x20 where `bytes` holds a lowercase letter and case is ignored, else 0.
     mask: Box<[u8]>,
+    /// Whether `bytes` holds neither `,` nor `"`.
+    no_comma_or_quote: bool,
 }
 
 impl Folded {
@@ -280,11 +282,19 @@ impl Folded {
         Folded {
             bytes: pattern.into(),
             mask,
+            no_comma_or_quote: !pattern.iter().any(|&b| b == b',' || b == b'"'),
         }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.bytes.len()
+    }
+
+    /// Whether the pattern holds neither `,` nor `"` (so it can never span header
+    /// value elements).
+    #[inline]
+    pub(crate) fn has_no_comma_or_quote(&self) -> bool {
+        self.no_comma_or_quote
     }
 
     /// Whether `s` begins with the pattern.
