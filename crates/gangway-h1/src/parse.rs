@@ -874,7 +874,9 @@ fn diagnose_version(v: &[u8], complete: bool) -> Option<ErrorKind> {
     let major_ok = v.get(5).is_none_or(|&b| b == b'1');
     let minor_ok = v.get(7).is_none_or(|&b| b == b'0' || b == b'1');
     if !(major_ok && minor_ok) {
-        return Some(ErrorKind::UnsupportedVersion);
+        // Only a whole version is "unsupported": a prefix such as `HTTP/0` may still turn out
+        // malformed (`HTTP/0.x`), and the answer must not depend on where a read ended.
+        return complete.then_some(ErrorKind::UnsupportedVersion);
     }
     None
 }
@@ -955,10 +957,7 @@ mod tests {
             diagnose_version(b"HTTP/2.0", true),
             Some(ErrorKind::UnsupportedVersion)
         );
-        assert_eq!(
-            diagnose_version(b"HTTP/2", false),
-            Some(ErrorKind::UnsupportedVersion)
-        );
+        assert_eq!(diagnose_version(b"HTTP/2", false), None);
         assert_eq!(
             diagnose_version(b"HTTP/1.10", true),
             Some(ErrorKind::InvalidVersion)

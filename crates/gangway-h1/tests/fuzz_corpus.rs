@@ -64,12 +64,3 @@ fn h1_rewrite_corpus() {
 fn h1_pipeline_corpus() {
     replay("h1_pipeline", checks::pipeline);
 }
-
-/// Open findings (`fuzz/findings/`): inputs that still break an invariant. Run with
-/// `cargo test -p gangway-h1 --test fuzz_corpus -- --ignored`; once fixed, move the files
-/// to `fuzz/corpus/` and drop the `ignore`.
-#[test]
-#[ignore = "open finding: the status for `HTTP/0.` depends on how the bytes arrive (505 vs 400)"]
-fn h1_pipeline_open_findings() {
-    replay_dir("findings", "h1_pipeline", checks::pipeline_strict);
-}
