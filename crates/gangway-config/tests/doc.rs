@@ -3,7 +3,8 @@
 use std::path::Path;
 
 fn doc() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.md")).unwrap()
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.md"))
+        .unwrap()
 }
 
 #[test]
@@ -48,6 +49,10 @@ fn seed_examples_are_the_fixtures() {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(doc.contains(&text), "docs/config.md lacks {}", path.display());
+        assert!(
+            doc.contains(&text),
+            "docs/config.md lacks {}",
+            path.display()
+        );
     }
 }
