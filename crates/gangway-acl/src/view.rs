@@ -111,8 +111,9 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
     // Most elements have nothing to trim: two byte tests instead of two loops.
     match s {
         [] => return s,
-        [only] if !is_ows(*only) => return s,
-        [first, .., last] if !is_ows(*first) && !is_ows(*last) => return s,
+        // Bytes above the space are never blanks: one compare per end.
+        [only] if *only > b' ' => return s,
+        [first, .., last] if *first > b' ' && *last > b' ' => return s,
         _ => {}
     }
     while let [b' ' | b'\t', rest @ ..] = s {
@@ -122,11 +123,6 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
         s = rest;
     }
     s
-}
-
-#[inline]
-fn is_ows(b: u8) -> bool {
-    b == b' ' || b == b'\t'
 }
 
 /// Calls `f` on each comma-separated element of one header value (as [`CommaElements`]
