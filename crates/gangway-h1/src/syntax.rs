@@ -56,6 +56,29 @@ pub(crate) const fn is_field_vchar(b: u8) -> bool {
     b == b'\t' || (b >= 0x20 && b != 0x7f)
 }
 
+/// Whether `name` may stand as a header field name: a non-empty `token` (RFC 9110 5.1).
+/// Use it on names that come from configuration before they are written into a head.
+///
+/// ```
+/// assert!(gangway_h1::is_valid_field_name(b"X-Forwarded-Proto"));
+/// assert!(!gangway_h1::is_valid_field_name(b"X Forwarded"));
+/// assert!(!gangway_h1::is_valid_field_name(b""));
+/// ```
+pub fn is_valid_field_name(name: &[u8]) -> bool {
+    is_token(name)
+}
+
+/// Whether `value` may stand as a header field value: no CR, LF, NUL or other control byte
+/// but HTAB (RFC 9110 5.5), so it can never end its line or start another.
+///
+/// ```
+/// assert!(gangway_h1::is_valid_field_value(b"https"));
+/// assert!(!gangway_h1::is_valid_field_value(b"x\r\nInjected: 1"));
+/// ```
+pub fn is_valid_field_value(value: &[u8]) -> bool {
+    value.iter().all(|&b| is_field_vchar(b))
+}
+
 /// Trims optional whitespace (SP / HTAB) from both ends.
 pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {

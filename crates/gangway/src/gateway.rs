@@ -15,7 +15,7 @@ use crate::backend::ServerState;
 use crate::builder::{GatewayBuilder, Options};
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::rules::HttpRule;
+use crate::rules::{HttpRule, RuleAction};
 use crate::timeouts::Timeouts;
 use crate::upstream::{BackendRt, ServerRt};
 
@@ -120,6 +120,18 @@ impl Gateway {
             return Err(Error::InvalidOption(
                 "max_head_size must be at least 256 bytes".into(),
             ));
+        }
+        for rule in &b.rules {
+            match &rule.action {
+                RuleAction::RequestHeader(a) | RuleAction::ResponseHeader(a) => a.validate()?,
+                RuleAction::Redirect(r) => r.validate()?,
+                RuleAction::Deny { .. } => {}
+            }
+        }
+        for spec in &b.backends {
+            for action in spec.request_headers.iter().chain(&spec.response_headers) {
+                action.validate()?;
+            }
         }
         let mut bind_addrs = Vec::new();
         let mut listeners = Vec::new();

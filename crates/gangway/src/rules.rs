@@ -1,5 +1,6 @@
 //! Request rules besides routing: header actions, redirects and denies.
 
+use crate::Error;
 use crate::acl::Condition;
 
 /// A header change applied to a request or response (HAProxy's `set-header`, `add-header`,
@@ -35,6 +36,30 @@ pub enum HeaderAction {
 }
 
 impl HeaderAction {
+    /// Refuses a name that is not an HTTP token and a value holding CR, LF, NUL or another
+    /// control byte: a configured header must never add a line of its own to a head.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let (name, value) = match self {
+            HeaderAction::Add { name, value } | HeaderAction::Set { name, value } => {
+                (name, Some(value))
+            }
+            HeaderAction::Delete { name } => (name, None),
+        };
+        if !gangway_h1::is_valid_field_name(name.as_bytes()) {
+            return Err(Error::InvalidOption(format!(
+                "header name {name:?} is not an HTTP token"
+            )));
+        }
+        if let Some(value) = value
+            && !gangway_h1::is_valid_field_value(value.as_bytes())
+        {
+            return Err(Error::InvalidOption(format!(
+                "value of header {name} holds a control character (CR, LF, NUL...): {value:?}"
+            )));
+        }
+        Ok(())
+    }
+
     /// `add-header name value`.
     pub fn add(name: impl Into<String>, value: impl Into<String>) -> Self {
         HeaderAction::Add {
@@ -148,6 +173,18 @@ impl Redirect {
     pub fn drop_query(mut self) -> Self {
         self.drop_query = true;
         self
+    }
+
+    /// Refuses a target that could end the `Location` line (CR, LF or another control byte).
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let (RedirectTarget::Scheme(t) | RedirectTarget::Location(t) | RedirectTarget::Prefix(t)) =
+            &self.target;
+        if t.is_empty() || !gangway_h1::is_valid_field_value(t.as_bytes()) {
+            return Err(Error::InvalidOption(format!(
+                "redirect target {t:?} is empty or holds a control character"
+            )));
+        }
+        Ok(())
     }
 
     /// Builds the `Location` value for a request with this `Host` and target.

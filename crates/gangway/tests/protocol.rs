@@ -568,3 +568,42 @@ async fn heads_with_many_fields_pass_both_ways() {
         "{seen}"
     );
 }
+
+/// A configured header or redirect can never add a line of its own to a head: values with
+/// CR, LF or NUL and names that are not tokens are refused when the gateway is built.
+#[test]
+fn configured_headers_and_redirects_cannot_inject_lines() {
+    let web = Backend::new("web").server("127.0.0.1:9");
+    let build = |b: gangway::GatewayBuilder| b.default_backend(&web).build().map(|_| ());
+    let base = || Gateway::builder().listen("127.0.0.1:0");
+
+    let bad = [
+        base().request_header(None, HeaderAction::set("X-Proto", "https\r\nX-Admin: 1")),
+        base().response_header(None, HeaderAction::add("X-A", "a\nb")),
+        base().request_header(None, HeaderAction::set("X Bad", "1")),
+        base().request_header(None, HeaderAction::set("X-Nul", "a\0b")),
+        base().redirect(None, Redirect::location("/x\r\nSet-Cookie: a=b")),
+    ];
+    for (i, b) in bad.into_iter().enumerate() {
+        let err = build(b).expect_err("must be refused");
+        assert!(
+            matches!(err, gangway::Error::InvalidOption(_)),
+            "case {i}: {err}"
+        );
+    }
+    let backend_bad = Backend::new("web2")
+        .server("127.0.0.1:9")
+        .request_header(HeaderAction::set("X-A", "1\r\n"));
+    let err = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&backend_bad)
+        .build()
+        .map(|_| ())
+        .expect_err("backend header must be refused");
+    assert!(matches!(err, gangway::Error::InvalidOption(_)), "{err}");
+
+    let good = base()
+        .request_header(None, HeaderAction::set("X-Forwarded-Proto", "https"))
+        .redirect(None, Redirect::scheme("https"));
+    build(good).expect("valid header and redirect");
+}
