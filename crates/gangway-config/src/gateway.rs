@@ -546,11 +546,11 @@ impl Planner<'_> {
             if options.addr.is_some() {
                 self.error(server.line, "server", format!("server '{}': 'addr' (checks on another address) is not supported by the gateway", server.name));
             }
-            if options.observe.is_some()
-                || options.on_error.is_some()
-                || options.error_limit.is_some()
-            {
-                self.warn(server.line, "server", format!("server '{}': 'observe', 'on-error' and 'error-limit' are ignored (no passive health yet)", server.name));
+            if let Some(observe) = options.observe {
+                converted = converted.observe(passive_policy(observe, options));
+            } else if options.on_error.is_some() || options.error_limit.is_some() {
+                // As in HAProxy: traffic is only watched with `observe`.
+                self.warn(server.line, "server", format!("server '{}': 'on-error' and 'error-limit' have no effect without 'observe layer4|layer7'", server.name));
             }
             shutdown_sessions |= options.shutdown_sessions_on_down == Some(true);
             out = out.server(converted);
@@ -769,4 +769,26 @@ fn timeouts(model: &model::Timeouts) -> Timeouts {
         }
     }
     out
+}
+
+/// The passive health policy of a server with `observe` (HAProxy's defaults for the rest:
+/// `on-error fail-check`, `error-limit 10`).
+fn passive_policy(observe: Observe, options: &ServerOptions) -> gangway::health::PassivePolicy {
+    use gangway::health::{Observe as Watch, OnError as Action, PassivePolicy};
+    let mut policy = PassivePolicy::default().observe(match observe {
+        Observe::Layer4 => Watch::Layer4,
+        Observe::Layer7 => Watch::Layer7,
+    });
+    if let Some(on_error) = options.on_error {
+        policy = policy.on_error(match on_error {
+            OnError::Fastinter => Action::FastInter,
+            OnError::FailCheck => Action::FailCheck,
+            OnError::SuddenDeath => Action::SuddenDeath,
+            OnError::MarkDown => Action::MarkDown,
+        });
+    }
+    if let Some(limit) = options.error_limit {
+        policy = policy.error_limit(limit);
+    }
+    policy
 }

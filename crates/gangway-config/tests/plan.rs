@@ -111,12 +111,6 @@ fn warnings_for_what_the_gateway_ignores() {
     assert!(
         warnings
             .iter()
-            .any(|w| w.starts_with("plan.cfg:7: 'server': server 's1': 'observe'")),
-        "{warnings:?}"
-    );
-    assert!(
-        warnings
-            .iter()
             .any(|w| w.contains("different check settings")),
         "{warnings:?}"
     );
@@ -295,4 +289,26 @@ async fn stats_uri_serves_metrics() {
     let handle = gateway.start().await.unwrap();
     assert_eq!(status(handle.local_addr(), "/metrics").await, 200);
     handle.shutdown().await;
+}
+
+#[test]
+fn observe_turns_on_passive_health_and_on_error_alone_warns() {
+    let watched = format!(
+        "{FE}backend be\n server s1 127.0.0.1:9 check observe layer4 on-error mark-down error-limit 3\n"
+    );
+    let plan = plan_text(&watched).unwrap_or_else(|e| panic!("{e}"));
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    for frontend in plan.frontends {
+        frontend.builder.build().unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    let unwatched = format!("{FE}backend be\n server s1 127.0.0.1:9 check on-error mark-down\n");
+    let plan = plan_text(&unwatched).unwrap_or_else(|e| panic!("{e}"));
+    let warnings: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("plan.cfg:5") && w.contains("no effect without 'observe")),
+        "{warnings:?}"
+    );
 }
