@@ -177,7 +177,9 @@ impl Planner<'_> {
             gateway_options
                 .monitor_uri
                 .clone_from(&frontend.monitor_uri);
-            gateway_options.stats_uri.clone_from(&frontend.stats_uri);
+            // HAProxy's stats page: the live status page at PATH, its JSON, events and
+            // Prometheus text at PATH/json, PATH/events and PATH/metrics.
+            gateway_options.status_page.clone_from(&frontend.stats_uri);
         }
         let mut forwardfor = vec![(
             frontend.lines.of("option forwardfor", frontend.line),

@@ -275,8 +275,8 @@ async fn errorfile_is_served() {
 }
 
 #[tokio::test]
-async fn stats_uri_serves_metrics() {
-    let text = "defaults\n mode http\nfrontend fe\n bind 127.0.0.1:0\n stats uri /metrics\n default_backend be\nbackend be\n server s 127.0.0.1:1\n";
+async fn stats_uri_serves_the_status_page_and_metrics() {
+    let text = "defaults\n mode http\nfrontend fe\n bind 127.0.0.1:0\n stats uri /stats\n default_backend be\nbackend be\n server s 127.0.0.1:1\n";
     let plan = plan_text(text).unwrap();
     let gateway = plan
         .frontends
@@ -287,7 +287,9 @@ async fn stats_uri_serves_metrics() {
         .build()
         .unwrap();
     let handle = gateway.start().await.unwrap();
-    assert_eq!(status(handle.local_addr(), "/metrics").await, 200);
+    for path in ["/stats", "/stats/json", "/stats/metrics"] {
+        assert_eq!(status(handle.local_addr(), path).await, 200, "{path}");
+    }
     handle.shutdown().await;
 }
 
