@@ -40,7 +40,7 @@
 //! per-server counters are shared by all snapshots, so active connection counts survive
 //! changes.
 //!
-//! This crate is part of [gangway](https://crates.io/crates/gangway), which re-exports it
+//! This crate is part of [gangway](https://github.com/gangway-rs/gangway/tree/main/crates/gangway), which re-exports it
 //! as `gangway::balance`.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

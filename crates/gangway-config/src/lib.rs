@@ -1,4 +1,4 @@
-//! Gateway definitions for [gangway](https://docs.rs/gangway) from an HAProxy-style config
+//! Gateway definitions for [gangway](https://github.com/gangway-rs/gangway/tree/main/crates/gangway) from an HAProxy-style config
 //! subset or from TOML, read into one typed model ([`Config`]).
 //!
 //! ```
