@@ -855,30 +855,26 @@ fn diagnose_status_line(line: &[u8], complete: bool) -> Option<ErrorKind> {
 }
 
 /// `HTTP/DIGIT.DIGIT`; only 1.0 and 1.1 are supported. `complete` says `v` is all of it.
+///
+/// Decided byte by byte from the left, so a prefix and every longer input get the same answer
+/// (httparse stops at the first bad byte, wherever a read happened to end): `HTTP/0` is
+/// unsupported however it goes on, `HTTP/1.x` with a non-digit `x` is malformed.
 fn diagnose_version(v: &[u8], complete: bool) -> Option<ErrorKind> {
     const PREFIX: &[u8] = b"HTTP/";
-    let n = v.len().min(PREFIX.len());
-    if v[..n] != PREFIX[..n] || (complete && v.len() != 8) {
-        return Some(ErrorKind::InvalidVersion);
-    }
-    let shape_ok = v.iter().enumerate().skip(5).all(|(i, &b)| {
-        if i == 6 {
-            b == b'.'
-        } else {
-            b.is_ascii_digit()
+    for (i, &b) in v.iter().enumerate() {
+        let verdict = match i {
+            0..=4 => (b != PREFIX[i]).then_some(ErrorKind::InvalidVersion),
+            5 | 7 if !b.is_ascii_digit() => Some(ErrorKind::InvalidVersion),
+            5 => (b != b'1').then_some(ErrorKind::UnsupportedVersion),
+            6 => (b != b'.').then_some(ErrorKind::InvalidVersion),
+            7 => (b != b'0' && b != b'1').then_some(ErrorKind::UnsupportedVersion),
+            _ => Some(ErrorKind::InvalidVersion),
+        };
+        if verdict.is_some() {
+            return verdict;
         }
-    });
-    if !shape_ok {
-        return Some(ErrorKind::InvalidVersion);
     }
-    let major_ok = v.get(5).is_none_or(|&b| b == b'1');
-    let minor_ok = v.get(7).is_none_or(|&b| b == b'0' || b == b'1');
-    if !(major_ok && minor_ok) {
-        // Only a whole version is "unsupported": a prefix such as `HTTP/0` may still turn out
-        // malformed (`HTTP/0.x`), and the answer must not depend on where a read ended.
-        return complete.then_some(ErrorKind::UnsupportedVersion);
-    }
-    None
+    (complete && v.len() != 8).then_some(ErrorKind::InvalidVersion)
 }
 
 fn diagnose_field_line(line: &[u8], first_field: bool, complete: bool) -> Option<ErrorKind> {
@@ -957,7 +953,19 @@ mod tests {
             diagnose_version(b"HTTP/2.0", true),
             Some(ErrorKind::UnsupportedVersion)
         );
-        assert_eq!(diagnose_version(b"HTTP/2", false), None);
+        assert_eq!(
+            diagnose_version(b"HTTP/2", false),
+            Some(ErrorKind::UnsupportedVersion)
+        );
+        // The verdict on a prefix holds for the whole: `HTTP/0` is unsupported however it ends.
+        assert_eq!(
+            diagnose_version(b"HTTP/0.ot1sH", true),
+            Some(ErrorKind::UnsupportedVersion)
+        );
+        assert_eq!(
+            diagnose_version(b"HTTP/1.x", true),
+            Some(ErrorKind::InvalidVersion)
+        );
         assert_eq!(
             diagnose_version(b"HTTP/1.10", true),
             Some(ErrorKind::InvalidVersion)

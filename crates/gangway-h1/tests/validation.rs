@@ -336,10 +336,12 @@ fn rejected_requests() {
             raw(b"GET / HTTP/0.9\r\nHost: a\r\n\r\n"),
             UnsupportedVersion,
         ),
+        // Judged from the left: major 3 is unsupported whatever follows, so the answer is the
+        // same however the bytes arrive (`HTTP/3` then `.0` or then CRLF).
         (
             "HTTP/3",
             raw(b"GET / HTTP/3\r\nHost: a\r\n\r\n"),
-            InvalidVersion,
+            UnsupportedVersion,
         ),
         (
             "lowercase http",
