@@ -34,19 +34,35 @@ use crate::{Health, HealthCheckerBuilder, HealthEvent};
 /// ```
 pub fn apply_event(set: &ServerSet, event: &HealthEvent<ServerId>) -> Option<ServerState> {
     let current = set.server(event.server)?.server.get_state();
-    let target = match event.to {
-        Health::Up => ServerState::Up,
-        Health::Down => ServerState::Down,
-        Health::Unknown => return Some(current),
-    };
-    if current == target || matches!(current, ServerState::Drain | ServerState::Maint) {
+    let Some(target) = state_after(current, event.to) else {
         return Some(current);
-    }
+    };
     match set.set_state_at(event.server, target, event.at) {
         Ok(_) => Some(target),
         // Removed between the lookup and the change.
         Err(_) => None,
     }
+}
+
+/// The state a health verdict moves a server from `current` to, or `None` when it stays:
+/// checks move servers between up and down, never out of an operator's drain or maintenance,
+/// and an unknown verdict changes nothing.
+///
+/// ```
+/// use gangway_balance::ServerState;
+/// use gangway_health::{Health, state_after};
+/// assert_eq!(state_after(ServerState::Up, Health::Down), Some(ServerState::Down));
+/// assert_eq!(state_after(ServerState::Maint, Health::Up), None);
+/// assert_eq!(state_after(ServerState::Up, Health::Up), None);
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "balance")))]
+pub fn state_after(current: ServerState, health: Health) -> Option<ServerState> {
+    let target = match health {
+        Health::Up => ServerState::Up,
+        Health::Down => ServerState::Down,
+        Health::Unknown => return None,
+    };
+    (matches!(current, ServerState::Up | ServerState::Down) && current != target).then_some(target)
 }
 
 #[cfg_attr(docsrs, doc(cfg(feature = "balance")))]

@@ -139,13 +139,7 @@ pub(crate) fn stop(shared: &Shared) {
 /// Applies a health verdict: checks move servers between up and down, never out of an
 /// operator's drain or maintenance.
 fn apply(be: &BackendRt, srv: &ServerRt, health: Health, reason: &str) {
-    let current = be.state(srv);
-    let target = match health {
-        Health::Up => ServerState::Up,
-        Health::Down => ServerState::Down,
-        Health::Unknown => return,
-    };
-    if matches!(current, ServerState::Up | ServerState::Down) && current != target {
+    if let Some(target) = gangway_health::state_after(be.state(srv), health) {
         be.set_state(srv, target, reason);
     }
 }

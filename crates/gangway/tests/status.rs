@@ -237,7 +237,12 @@ async fn a_stopped_chat_server_goes_down_and_comes_back_up() {
         state_is(j, "chat2", "down", "failed")
     })
     .await;
-    assert!(state_is(&json, "chat1", "up", "passed"), "{json}");
+    // chat1 stays up; its last check itself may have been slow on a loaded machine (one
+    // failure is below `fall 2`), so only the state is asserted.
+    assert!(
+        server_json(&json, "chat1").contains("\"state\":\"up\""),
+        "{json}"
+    );
     assert!(
         json.contains(
             "\"name\":\"ws\",\"balance\":\"leastconn\",\"check\":\"websocket /ws/echo\",\"up\":1"
