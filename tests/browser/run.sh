@@ -20,7 +20,7 @@ if [ ! -d "$here/node_modules/playwright-core" ]; then
 fi
 
 target="${CARGO_TARGET_DIR:-$root/target}"
-(cd "$root" && cargo build -p gangway --example single_port)
+(cd "$root" && cargo build -p gangway-gateway --example single_port)
 export GANGWAY_DEMO="$target/debug/examples/single_port"
 export ARTIFACTS="$root/target/browser-artifacts"
 export CHROMIUM="$(command -v chromium)"

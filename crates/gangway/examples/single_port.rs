@@ -5,8 +5,8 @@
 //! share every message, so browsers on either server see each other's messages.
 //!
 //! ```text
-//! cargo run --release -p gangway --example single_port             # then open the printed URLs
-//! cargo run --release -p gangway --example single_port -- 0.0.0.0:9000
+//! cargo run --release -p gangway-gateway --example single_port             # then open the printed URLs
+//! cargo run --release -p gangway-gateway --example single_port -- 0.0.0.0:9000
 //! ```
 //!
 //! Type `stop chat2` (then `start chat2`) on its stdin to watch the status page mark the server
