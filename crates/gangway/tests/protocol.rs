@@ -12,19 +12,7 @@ use tokio::net::TcpStream;
 
 async fn simple_gateway(web: &TestServer) -> GatewayHandle {
     let b = Backend::new("web").server(Server::at(web.addr).name("www"));
-    Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&b)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap()
-}
-
-fn status_of(out: &[u8]) -> u16 {
-    let text = String::from_utf8_lossy(out);
-    text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0)
+    start(local().default_backend(&b)).await
 }
 
 #[tokio::test]
@@ -192,15 +180,12 @@ async fn close_delimited_response_closes_the_client_connection() {
 async fn slow_head_gets_408() {
     let web = http_server("www").await;
     let b = Backend::new("web").server(web.addr);
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .timeouts(Timeouts::default().http_request(Duration::from_millis(300)))
-        .default_backend(&b)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(
+        local()
+            .timeouts(Timeouts::default().http_request(Duration::from_millis(300)))
+            .default_backend(&b),
+    )
+    .await;
     let out = raw_exchange(
         gw.local_addr(),
         b"GET / HTTP/1.1\r\nHost: x\r\n",
@@ -216,29 +201,26 @@ async fn slow_head_gets_408() {
 async fn redirect_deny_monitor_and_stats_never_touch_a_backend() {
     let web = http_server("www").await;
     let b = Backend::new("web").server(Server::at(web.addr).name("www"));
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .deny("path_beg /admin".parse().unwrap(), 403)
-        .redirect(
-            Some("path_beg /old".parse().unwrap()),
-            Redirect::prefix("/new").code(301),
-        )
-        .redirect(
-            Some("hdr(host) -i plain.example".parse().unwrap()),
-            Redirect::scheme("https"),
-        )
-        .request_header(None, HeaderAction::set("X-Env", "test"))
-        .request_header(None, HeaderAction::delete("X-Secret"))
-        .response_header(None, HeaderAction::add("X-Via", "gangway"))
-        .monitor_uri("/healthz")
-        .monitor_fail_if_down(&b)
-        .stats_uri("/metrics")
-        .default_backend(&b)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(
+        local()
+            .deny("path_beg /admin".parse().unwrap(), 403)
+            .redirect(
+                Some("path_beg /old".parse().unwrap()),
+                Redirect::prefix("/new").code(301),
+            )
+            .redirect(
+                Some("hdr(host) -i plain.example".parse().unwrap()),
+                Redirect::scheme("https"),
+            )
+            .request_header(None, HeaderAction::set("X-Env", "test"))
+            .request_header(None, HeaderAction::delete("X-Secret"))
+            .response_header(None, HeaderAction::add("X-Via", "gangway"))
+            .monitor_uri("/healthz")
+            .monitor_fail_if_down(&b)
+            .stats_uri("/metrics")
+            .default_backend(&b),
+    )
+    .await;
     let addr = gw.local_addr();
     let out = raw_exchange(
         addr,
@@ -385,14 +367,7 @@ async fn server_close_mode_opens_a_connection_per_request() {
     let b = Backend::new("web")
         .server(web.addr)
         .mode(ConnectionMode::ServerClose);
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&b)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().default_backend(&b)).await;
     let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
     let mut buf = Vec::new();
     for i in 0..3 {
@@ -421,20 +396,18 @@ async fn forwardfor_options_and_error_files() {
     let mut options = gangway::Options::default();
     options.forward_for_header = "X-Client-IP".into();
     options.forward_for_if_none = true;
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .options(options)
-        .deny("path_beg /private".parse().unwrap(), 403)
-        .error_file(
-            403,
-            &b"HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\nConnection: close\r\n\r\nnope!\n"[..],
-        )
-        .default_backend(&b)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(
+        local()
+            .options(options)
+            .deny("path_beg /private".parse().unwrap(), 403)
+            .error_file(
+                403,
+                &b"HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\nConnection: close\r\n\r\nnope!\n"
+                    [..],
+            )
+            .default_backend(&b),
+    )
+    .await;
     let addr = gw.local_addr();
     let _ = get(addr, "/a").await;
     assert!(
@@ -469,15 +442,7 @@ async fn forwardfor_options_and_error_files() {
     // `except` skips trusted networks.
     let mut options = gangway::Options::default();
     options.forward_for_except = Some(("127.0.0.0".parse().unwrap(), 8));
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .options(options)
-        .default_backend(&b)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().options(options).default_backend(&b)).await;
     let _ = get(gw.local_addr(), "/c").await;
     assert!(
         !web.last_head().contains("X-Forwarded-For"),
@@ -503,15 +468,7 @@ async fn tcp_mode_pipes_connections_with_retries() {
         .server(refused_addr().await)
         .server(echo)
         .retries(2);
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .mode(gangway::FrontendMode::Tcp)
-        .default_backend(&b)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().mode(gangway::FrontendMode::Tcp).default_backend(&b)).await;
     for _ in 0..4 {
         let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
         s.write_all(b"not http at all\n").await.unwrap();
@@ -545,14 +502,7 @@ async fn heads_with_many_fields_pass_both_ways() {
         String::from_utf8_lossy(&buf).into_owned()
     });
     let b = Backend::new("raw").server(Server::at(addr));
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&b)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().default_backend(&b)).await;
     let fields: String = (0..60).map(|i| format!("X-Q{i}: {i}\r\n")).collect();
     let request = format!("GET /many HTTP/1.1\r\nHost: x\r\n{fields}Connection: close\r\n\r\n");
     let out = raw_exchange(gw.local_addr(), request.as_bytes(), Duration::from_secs(10)).await;

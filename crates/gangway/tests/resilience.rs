@@ -23,14 +23,7 @@ async fn refused_server_is_retried_and_redispatched_without_client_errors() {
         .server(Server::at(up.addr).name("up"))
         .retries(3)
         .redispatch(true);
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&web)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().default_backend(&web)).await;
     for i in 0..20 {
         let (status, body) = get(gw.local_addr(), &format!("/r{i}")).await;
         assert_eq!(status, 200, "request {i}");
@@ -52,14 +45,7 @@ async fn refused_server_is_retried_and_redispatched_without_client_errors() {
 async fn no_server_at_all_gives_a_small_503() {
     let dead = refused_addr().await;
     let web = Backend::new("web").server(dead).retries(1);
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&web)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().default_backend(&web)).await;
     let out = raw_exchange(
         gw.local_addr(),
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -137,14 +123,7 @@ const UPGRADE: &[u8] = b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nU
 async fn backend_dying_mid_tunnel_closes_the_client_promptly() {
     let (addr, kill) = tunnel_server(true).await;
     let ws = Backend::new("ws").server(addr);
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&ws)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().default_backend(&ws)).await;
     let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
     s.write_all(UPGRADE).await.unwrap();
     let mut buf = Vec::new();
@@ -184,14 +163,7 @@ async fn invalid_switch_gives_502_and_non_101_keeps_http() {
         }
     });
     let ws = Backend::new("bad").server(bad);
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&ws)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().default_backend(&ws)).await;
     let out = raw_exchange(gw.local_addr(), UPGRADE, Duration::from_secs(10)).await;
     assert!(
         String::from_utf8_lossy(&out).starts_with("HTTP/1.1 502 "),
@@ -203,14 +175,7 @@ async fn invalid_switch_gives_502_and_non_101_keeps_http() {
     // A plain HTTP server answers the upgrade request with 200: the connection stays HTTP.
     let web = http_server("www").await;
     let b = Backend::new("web").server(web.addr);
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&b)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().default_backend(&b)).await;
     let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
     s.write_all(UPGRADE).await.unwrap();
     let mut buf = Vec::new();
@@ -236,14 +201,7 @@ async fn health_flaps_keep_requests_off_a_down_server() {
         .server(Server::at(steady.addr).name("steady"))
         .server(Server::at(flappy.addr).name("flappy"))
         .check(check);
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&web)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().default_backend(&web)).await;
     for round in 0..2 {
         flappy.set_healthy(false);
         eventually("flappy marked down", || {
@@ -283,15 +241,7 @@ async fn health_flaps_keep_requests_off_a_down_server() {
 async fn maxconn_makes_excess_clients_wait_not_fail() {
     let web = http_server("www").await;
     let b = Backend::new("web").server(Server::at(web.addr).maxconn(1));
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .maxconn(3)
-        .default_backend(&b)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().maxconn(3).default_backend(&b)).await;
     let addr = gw.local_addr();
     let ok = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
@@ -320,16 +270,13 @@ async fn graceful_shutdown_finishes_requests_and_drains_tunnels() {
         .unwrap();
     let ws = Backend::new("ws").server(chat.addr());
     let b = Backend::new("web").server(web.addr);
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .route("path_beg /ws".parse().unwrap(), &ws)
-        .default_backend(&b)
-        .grace(Duration::from_secs(2))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(
+        local()
+            .route("path_beg /ws".parse().unwrap(), &ws)
+            .default_backend(&b)
+            .grace(Duration::from_secs(2)),
+    )
+    .await;
     let addr = gw.local_addr();
     let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/echo"))
         .await
@@ -384,15 +331,12 @@ async fn marked_down_server_keeps_tunnels_unless_shutdown_sessions() {
         let ws = Backend::new("ws")
             .server(Server::at(addr).name("s1"))
             .shutdown_sessions_on_down(shutdown_sessions);
-        let gw = Gateway::builder()
-            .listen("127.0.0.1:0")
-            .default_backend(&ws)
-            .grace(Duration::from_millis(200))
-            .build()
-            .unwrap()
-            .start()
-            .await
-            .unwrap();
+        let gw = start(
+            local()
+                .default_backend(&ws)
+                .grace(Duration::from_millis(200)),
+        )
+        .await;
         let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
         s.write_all(UPGRADE).await.unwrap();
         let mut buf = Vec::new();
@@ -463,14 +407,7 @@ async fn per_server_check_and_passive_errors() {
                 ),
         )
         .retries(2);
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&web)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().default_backend(&web)).await;
     a.set_healthy(false);
     eventually("a marked down by its own check", || {
         gw.server_state("web", "a") == Some(ServerState::Down)
@@ -498,14 +435,7 @@ async fn servers_are_added_removed_and_weighted_at_runtime() {
     let a = http_server("a").await;
     let b = http_server("b").await;
     let web = Backend::new("web").server(Server::at(a.addr).name("a"));
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&web)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().default_backend(&web)).await;
     gw.add_server(
         "web",
         Server::at(b.addr)
@@ -553,14 +483,7 @@ async fn queue_timeout_answers_503() {
     let b = Backend::new("web")
         .server(Server::at(web.addr).maxconn(1))
         .timeouts(overrides);
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&b)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().default_backend(&b)).await;
     let addr = gw.local_addr();
     let mut tasks = Vec::new();
     for _ in 0..3 {
@@ -607,14 +530,7 @@ async fn bytes_after_an_upgrade_request_wait_for_the_101() {
         s.write_all(&chunk[..n]).await.unwrap();
     });
     let ws = Backend::new("ws").server(addr);
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&ws)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let gw = start(local().default_backend(&ws)).await;
     let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
     let mut first = UPGRADE.to_vec();
     first.extend_from_slice(b"early");

@@ -14,18 +14,15 @@ use tokio_tungstenite::tungstenite::Message;
 async fn seed_gateway(web: std::net::SocketAddr, ws: std::net::SocketAddr) -> GatewayHandle {
     let ws = Backend::new("ws").server(Server::at(ws).name("ws1"));
     let web = Backend::new("web").server(Server::at(web).name("www1"));
-    Gateway::builder()
-        .listen("127.0.0.1:0")
-        .route(
-            "path_beg /ws || hdr(Upgrade) -i websocket".parse().unwrap(),
-            &ws,
-        )
-        .default_backend(&web)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap()
+    start(
+        local()
+            .route(
+                "path_beg /ws || hdr(Upgrade) -i websocket".parse().unwrap(),
+                &ws,
+            )
+            .default_backend(&web),
+    )
+    .await
 }
 
 #[tokio::test]

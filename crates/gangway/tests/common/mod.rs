@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gangway::{Gateway, GatewayBuilder, GatewayHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -362,4 +363,20 @@ pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 pub async fn refused_addr() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     l.local_addr().unwrap()
+}
+
+/// A gateway builder listening on a free loopback port.
+pub fn local() -> GatewayBuilder {
+    Gateway::builder().listen("127.0.0.1:0")
+}
+
+/// Builds and starts `builder`, failing the test on any error.
+pub async fn start(builder: GatewayBuilder) -> GatewayHandle {
+    builder.build().unwrap().start().await.unwrap()
+}
+
+/// The status code of a raw response (0 when there is none).
+pub fn status_of(out: &[u8]) -> u16 {
+    let text = String::from_utf8_lossy(out);
+    text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
