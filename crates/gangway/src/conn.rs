@@ -22,6 +22,7 @@ use crate::proto::{
     named_by_connection, put_header, write_simple_response,
 };
 use crate::rules::{HeaderAction, RuleAction};
+use crate::stream::Stream;
 use crate::upstream::{BackendRt, PickFailure, ServerRt};
 
 /// Bytes read from a socket at a time.
@@ -50,7 +51,7 @@ pub(crate) async fn serve(
     let phase_gate = shared.phase.subscribe();
     let conn = Conn {
         listener,
-        client,
+        client: Stream::Tcp(client),
         peer,
         src: peer,
         src_text: IpText::new(peer.ip()),
@@ -149,7 +150,7 @@ enum Exchange {
 struct Conn {
     shared: Arc<Shared>,
     listener: usize,
-    client: TcpStream,
+    client: Stream,
     peer: SocketAddr,
     src: SocketAddr,
     src_text: IpText,
@@ -180,7 +181,7 @@ enum Next {
     KeepAlive,
     Close,
     Tunnel {
-        server: TcpStream,
+        server: Stream,
         backend: usize,
         srv: Arc<ServerRt>,
         slot: gangway_balance::ConnectionSlot,
@@ -386,18 +387,21 @@ impl Conn {
         if idle && self.cbuf.is_empty() {
             self.release_buffers();
         }
-        let (client, cbuf, sbuf) = (&self.client, &mut self.cbuf, &mut self.sbuf);
+        let (client, cbuf, sbuf) = (&mut self.client, &mut self.cbuf, &mut self.sbuf);
         let (req_out, res_out) = (&mut self.req_out, &mut self.res_out);
         let read = tokio::time::timeout(limit, async move {
+            let client = match client {
+                Stream::Tcp(tcp) => tcp,
+                #[allow(unreachable_patterns)]
+                tls => {
+                    // TLS may hold decrypted bytes already: no readiness wait on the socket.
+                    take_buffers(cbuf, sbuf, req_out, res_out);
+                    return tls.read_buf(cbuf).await;
+                }
+            };
             loop {
                 client.readable().await?;
-                if cbuf.capacity() == 0 {
-                    let set = SPARE.with(|spare| spare.borrow_mut().pop());
-                    let set = set.unwrap_or_else(ConnBuffers::new);
-                    (*cbuf, *sbuf, *req_out, *res_out) =
-                        (set.cbuf, set.sbuf, set.req_out, set.res_out);
-                }
-                cbuf.reserve(HEAD_CHUNK);
+                take_buffers(cbuf, sbuf, req_out, res_out);
                 match client.try_read_buf(cbuf) {
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                     result => return result,
@@ -631,15 +635,7 @@ impl Conn {
         pooled_ok: bool,
         current: Option<(Arc<ServerRt>, gangway_balance::ConnectionSlot)>,
         attempts_left: &mut u32,
-    ) -> Result<
-        (
-            Arc<ServerRt>,
-            gangway_balance::ConnectionSlot,
-            TcpStream,
-            bool,
-        ),
-        Termination,
-    > {
+    ) -> Result<(Arc<ServerRt>, gangway_balance::ConnectionSlot, Stream, bool), Termination> {
         let be = &shared.backends[backend];
         let (mut srv, mut slot) = match current {
             Some(p) => p,
@@ -843,7 +839,7 @@ impl Conn {
         &mut self,
         be: &BackendRt,
         srv: &ServerRt,
-    ) -> Result<TcpStream, gangway_health::TrafficOutcome> {
+    ) -> Result<Stream, gangway_health::TrafficOutcome> {
         let stream = match tokio::time::timeout(be.connect_timeout(), TcpStream::connect(srv.addr))
             .await
         {
@@ -860,20 +856,20 @@ impl Conn {
         let _ = stream.set_nodelay(true);
         let mut stream = stream;
         if let Some(version) = srv.send_proxy {
-            let dst = self.client.local_addr().unwrap_or(self.peer);
+            let dst = self.client.tcp_mut().local_addr().unwrap_or(self.peer);
             let mut header = Vec::with_capacity(64);
             crate::pp::encode(version, self.src, dst, &mut header);
             if stream.write_all(&header).await.is_err() {
                 return Err(gangway_health::TrafficOutcome::Reset);
             }
         }
-        Ok(stream)
+        Ok(Stream::Tcp(stream))
     }
 
     /// Sends the request (head and body) and brings the response back.
     async fn exchange(
         &mut self,
-        server: &mut TcpStream,
+        server: &mut Stream,
         be: &BackendRt,
         srv: &ServerRt,
         meta: RequestMeta,
@@ -1033,7 +1029,7 @@ impl Conn {
     /// small task watches for shutdown and kills, then counts the bytes moved.
     fn start_tunnel(
         self,
-        server: TcpStream,
+        server: Stream,
         backend: usize,
         srv: Arc<ServerRt>,
         slot: gangway_balance::ConnectionSlot,
@@ -1063,15 +1059,28 @@ impl Conn {
         }
         let be = &shared.backends[backend];
         let t = &be.timeouts;
-        let mut tunnel = gangway_tunnel::Tunnel::new(client, server)
-            .client_read_ahead(client_ahead)
-            .server_read_ahead(server_ahead)
-            .idle_timeout(t.tunnel)
-            .client_fin_timeout(shared.timeouts.client_fin)
-            .server_fin_timeout(t.server_fin);
-        let handle = tunnel.handle();
+        let config = {
+            let mut config = gangway_tunnel::TunnelConfig::default();
+            config
+                .idle_timeout(t.tunnel)
+                .client_fin_timeout(shared.timeouts.client_fin)
+                .server_fin_timeout(t.server_fin);
+            config
+        };
+        // TCP to TCP keeps the tunnel's zero-copy path; anything with TLS copies.
+        let (run, handle) = match (client.into_tcp(), server.into_tcp()) {
+            (Ok(client), Ok(server)) => {
+                spawn_tunnel(client, server, client_ahead, server_ahead, config)
+            }
+            (client, server) => spawn_tunnel(
+                client.map_or_else(|s| s, Stream::Tcp),
+                server.map_or_else(|s| s, Stream::Tcp),
+                client_ahead,
+                server_ahead,
+                config,
+            ),
+        };
         let kill = srv.kill.subscribe();
-        let run = tokio::spawn(tunnel.run());
         let watch = TunnelWatch {
             run,
             handle,
@@ -1160,6 +1169,29 @@ impl Conn {
     }
 }
 
+/// Starts a tunnel task between `client` and `server` (each run as is, its state held once).
+fn spawn_tunnel<C, S>(
+    client: C,
+    server: S,
+    client_ahead: bytes::Bytes,
+    server_ahead: bytes::Bytes,
+    config: gangway_tunnel::TunnelConfig,
+) -> (
+    tokio::task::JoinHandle<gangway_tunnel::TunnelOutcome>,
+    gangway_tunnel::TunnelHandle,
+)
+where
+    C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut tunnel = gangway_tunnel::Tunnel::new(client, server)
+        .client_read_ahead(client_ahead)
+        .server_read_ahead(server_ahead)
+        .config(config);
+    let handle = tunnel.handle();
+    (tokio::spawn(tunnel.run()), handle)
+}
+
 /// A wait for a gateway phase that is cheap to poll again while the phase has not changed.
 ///
 /// The first poll registers the task's waker with the watch channel; the connection's task is
@@ -1196,6 +1228,22 @@ impl<F: std::future::Future> std::future::Future for PhaseGated<'_, F> {
         self.polled = true;
         self.wait.as_mut().poll(cx)
     }
+}
+
+/// Makes sure the connection holds a buffer set (taken from this thread's spares) with room
+/// for a head in `cbuf`.
+fn take_buffers(
+    cbuf: &mut BytesMut,
+    sbuf: &mut BytesMut,
+    req_out: &mut Vec<u8>,
+    res_out: &mut Vec<u8>,
+) {
+    if cbuf.capacity() == 0 {
+        let set = SPARE.with(|spare| spare.borrow_mut().pop());
+        let set = set.unwrap_or_else(ConnBuffers::new);
+        (*cbuf, *sbuf, *req_out, *res_out) = (set.cbuf, set.sbuf, set.req_out, set.res_out);
+    }
+    cbuf.reserve(HEAD_CHUNK);
 }
 
 /// Spare connection buffer sets kept per worker thread, at most.

@@ -48,6 +48,7 @@ mod pp;
 mod proto;
 mod rules;
 mod status;
+mod stream;
 mod timeouts;
 mod upstream;
 

@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gangway_balance::ServerId;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::backend::{Balance, CheckKind};
@@ -70,11 +69,13 @@ pub(crate) fn respond(
 
 /// Pushes a JSON snapshot every second until the client goes away or the gateway starts
 /// shutting down (an open status page never holds up a graceful shutdown).
-pub(crate) async fn stream_events(
+pub(crate) async fn stream_events<S>(
     shared: &Shared,
-    client: &mut TcpStream,
+    client: &mut S,
     phase: &mut watch::Receiver<Phase>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     // Browsers reconnect a second after the stream ends (e.g. across a gateway restart).
     let mut event = String::from("retry: 1000\n\n");
     let mut tick = tokio::time::interval(PUSH_EVERY);

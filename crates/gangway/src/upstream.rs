@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::stream::Stream;
 use arc_swap::ArcSwap;
 use gangway_balance::{Algorithm, ConnectionSlot, NoServerPolicy, PickError, ServerId, ServerSet};
 use gangway_health::HealthChecker;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -35,7 +35,7 @@ pub(crate) struct ServerRt {
     pub(crate) log_name: Arc<str>,
     pub(crate) addr: SocketAddr,
     pub(crate) send_proxy: Option<ProxyVersion>,
-    idle: Mutex<Vec<TcpStream>>,
+    idle: Mutex<Vec<Stream>>,
     /// Set after a traffic error was reported to passive health, so the next success is too.
     failing: AtomicBool,
     /// Bumped when the server is marked down with `shutdown-sessions`: sessions watching it close.
@@ -48,12 +48,13 @@ pub(crate) struct ServerRt {
 
 impl ServerRt {
     /// An idle pooled connection that still looks open.
-    pub(crate) fn take_idle(&self) -> Option<TcpStream> {
+    pub(crate) fn take_idle(&self) -> Option<Stream> {
         let mut idle = self.idle.lock().ok()?;
-        while let Some(stream) = idle.pop() {
+        while let Some(mut stream) = idle.pop() {
             let mut probe = [0u8; 1];
-            // An idle connection must have nothing to read: data or EOF means it is unusable.
-            if let Err(e) = stream.try_read(&mut probe)
+            // An idle connection must have nothing to read: data or EOF (or, over TLS, a
+            // close_notify) means it is unusable.
+            if let Err(e) = stream.tcp_mut().try_read(&mut probe)
                 && e.kind() == std::io::ErrorKind::WouldBlock
             {
                 return Some(stream);
@@ -311,7 +312,7 @@ impl BackendRt {
     }
 
     /// Returns a connection to the server's idle pool (dropped when the pool is full).
-    pub(crate) fn put_idle(&self, srv: &ServerRt, stream: TcpStream) {
+    pub(crate) fn put_idle(&self, srv: &ServerRt, stream: Stream) {
         if self.spec.pool_max_idle == 0 || self.state(srv) != ServerState::Up {
             return;
         }
