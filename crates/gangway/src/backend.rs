@@ -95,6 +95,8 @@ pub struct Server {
     pub(crate) slowstart: Option<Duration>,
     pub(crate) check_override: Option<Check>,
     pub(crate) passive: Option<gangway_health::PassivePolicy>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsServer>,
 }
 
 impl Server {
@@ -120,6 +122,8 @@ impl Server {
             slowstart: None,
             check_override: None,
             passive: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -222,6 +226,30 @@ impl Server {
     pub fn slowstart(mut self, duration: Duration) -> Self {
         self.slowstart = Some(duration);
         self
+    }
+
+    /// Speaks TLS to this server (HAProxy's `server ... ssl`). Health checks stay plain: give
+    /// the server a plain `check_port`, or they see TLS and fail.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[must_use]
+    pub fn tls(mut self, tls: crate::tls::TlsServer) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// The host part of the address as given (a name or an IP address).
+    #[cfg(feature = "tls")]
+    pub(crate) fn host_text(&self) -> String {
+        match &self.addr {
+            ServerAddr::Resolved(a) => a.ip().to_string(),
+            ServerAddr::Named(n) => n
+                .rsplit_once(':')
+                .map_or(n.as_str(), |(h, _)| h)
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+        }
     }
 
     /// The address as given (text form).

@@ -24,6 +24,8 @@ pub struct Listener {
     pub(crate) accept_proxy: bool,
     pub(crate) maxconn: Option<usize>,
     pub(crate) forwarded_proto: Option<String>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsListener>,
 }
 
 impl Listener {
@@ -36,6 +38,8 @@ impl Listener {
             accept_proxy: false,
             maxconn: None,
             forwarded_proto: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -67,12 +71,32 @@ impl Listener {
         self
     }
 
-    /// The `X-Forwarded-Proto` value for requests on this listener (default `http`); set
-    /// `https` behind a load balancer that terminates TLS and speaks PROXY protocol to us.
+    /// The `X-Forwarded-Proto` value for requests on this listener (default `http`, or `https`
+    /// on a [TLS](Self::tls) listener); set `https` behind a load balancer that terminates
+    /// TLS and speaks PROXY protocol to us. `X-Forwarded-Port` goes along with it: the
+    /// listener's port.
     #[must_use]
     pub fn forwarded_proto(mut self, proto: impl Into<String>) -> Self {
         self.forwarded_proto = Some(proto.into());
         self
+    }
+
+    /// Terminates TLS on this listener with these certificates (HAProxy's `bind ... ssl crt
+    /// FILE`). A PROXY header, when expected, comes before the TLS handshake.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[must_use]
+    pub fn tls(mut self, tls: crate::tls::TlsListener) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Whether the listener terminates TLS.
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
     }
 
     /// Parses the address text.

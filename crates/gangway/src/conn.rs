@@ -47,14 +47,29 @@ pub(crate) async fn serve(
     let mut closing = shared.phase.subscribe();
     let span = tracing::debug_span!("conn", %peer, listener = %shared.listeners[listener].name);
     let _ = client.set_nodelay(true);
+    #[cfg(feature = "tls")]
+    let (client, src) = match &shared.listeners[listener].tls {
+        Some(config) => {
+            let accepted = crate::tls::accept(&shared, listener, client, config)
+                .instrument(span.clone())
+                .await;
+            match accepted {
+                Some((stream, src)) => (stream, src.unwrap_or(peer)),
+                None => return,
+            }
+        }
+        None => (Stream::Tcp(client), peer),
+    };
+    #[cfg(not(feature = "tls"))]
+    let (client, src) = (Stream::Tcp(client), peer);
     let phase = shared.phase.subscribe();
     let phase_gate = shared.phase.subscribe();
     let conn = Conn {
         listener,
-        client: Stream::Tcp(client),
+        client,
         peer,
-        src: peer,
-        src_text: IpText::new(peer.ip()),
+        src,
+        src_text: IpText::new(src.ip()),
         // Buffers are taken when the first bytes arrive (see `read_client`).
         cbuf: BytesMut::new(),
         sbuf: BytesMut::new(),
@@ -191,7 +206,11 @@ enum Next {
 impl Conn {
     async fn run(mut self) {
         let shared = self.shared.clone();
-        if self.shared.listeners[self.listener].accept_proxy && !self.read_proxy_header().await {
+        // Over TLS the PROXY header came before the handshake (read by `tls::accept`).
+        if self.shared.listeners[self.listener].accept_proxy
+            && !self.client.is_tls()
+            && !self.read_proxy_header().await
+        {
             return;
         }
         if shared.options.mode == crate::builder::FrontendMode::Tcp {
@@ -484,9 +503,15 @@ impl Conn {
             self.log
                 .set_request(head.method, head.target, head.version_minor);
         }
-        let view = crate::acl::RequestView::new(head.method, head.target, head.headers)
+        let mut view = crate::acl::RequestView::new(head.method, head.target, head.headers)
             .with_version_minor(head.version_minor)
             .with_src(self.src);
+        if let Some(sni) = self.client.tls_sni() {
+            view = view.with_ssl(true);
+            if let Some(sni) = sni {
+                view = view.with_sni(sni);
+            }
+        }
         let path = head.target.split_once('?').map_or(head.target, |(p, _)| p);
 
         // Gateway-answered paths first: they never touch a backend.
@@ -604,6 +629,7 @@ impl Conn {
                 client_ip: self.src.ip(),
                 client_ip_text: self.src_text.as_bytes(),
                 proto: &listener.forwarded_proto,
+                port: listener.port.load(std::sync::atomic::Ordering::Relaxed),
                 forward_for: shared.options.forward_for
                     && !shared
                         .options
@@ -862,6 +888,14 @@ impl Conn {
             if stream.write_all(&header).await.is_err() {
                 return Err(gangway_health::TrafficOutcome::Reset);
             }
+        }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &srv.tls {
+            return crate::tls::connect(tls, stream, be.connect_timeout())
+                .await
+                .inspect_err(|_| {
+                    tracing::debug!(backend = %be.name, server = %srv.name, "TLS handshake with the server failed");
+                });
         }
         Ok(Stream::Tcp(stream))
     }
@@ -1460,6 +1494,8 @@ struct RewriteCtx<'a> {
     /// `client_ip` as text, formatted once per connection.
     client_ip_text: &'a [u8],
     proto: &'a str,
+    /// The listener's port (`X-Forwarded-Port`, written with `X-Forwarded-Proto`).
+    port: u16,
     forward_for: bool,
     forward_for_header: &'a str,
     forward_for_if_none: bool,
@@ -1498,7 +1534,10 @@ fn write_request_head<'r, I>(
         if ctx.forward_for && is_xff(name) {
             continue;
         }
-        if ctx.forwarded_proto && name.eq_ignore_ascii_case("x-forwarded-proto") {
+        if ctx.forwarded_proto
+            && (name.eq_ignore_ascii_case("x-forwarded-proto")
+                || name.eq_ignore_ascii_case("x-forwarded-port"))
+        {
             continue;
         }
         put_header(out, name, h.value);
@@ -1528,7 +1567,7 @@ fn write_request_head<'r, I>(
     if ctx.forwarded_proto {
         out.extend_from_slice(b"X-Forwarded-Proto: ");
         out.extend_from_slice(ctx.proto.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        let _ = write!(out, "\r\nX-Forwarded-Port: {}\r\n", ctx.port);
     }
     if ctx.forwarded {
         match ctx.client_ip {

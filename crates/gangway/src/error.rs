@@ -29,6 +29,10 @@ pub enum Error {
     },
     /// Another option value is invalid (the message says which and why).
     InvalidOption(String),
+    /// A TLS listener's certificates could not be used.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    Tls(crate::tls::TlsError),
 }
 
 impl fmt::Display for Error {
@@ -52,6 +56,8 @@ impl fmt::Display for Error {
             }
             Error::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             Error::InvalidOption(m) => write!(f, "invalid option: {m}"),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => write!(f, "TLS: {e}"),
         }
     }
 }
@@ -60,6 +66,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Bind { source, .. } => Some(source),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => Some(e),
             _ => None,
         }
     }

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -36,7 +36,12 @@ pub(crate) struct ListenerRt {
     pub(crate) name: String,
     pub(crate) accept_proxy: bool,
     pub(crate) forwarded_proto: String,
+    /// The port the listener is bound to (known once started), for `X-Forwarded-Port`.
+    pub(crate) port: AtomicU16,
     pub(crate) slots: Option<Arc<Semaphore>>,
+    /// Terminates TLS on accepted connections.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Everything a connection task reads; shared by all of them.
@@ -141,8 +146,17 @@ impl Gateway {
             listeners.push(ListenerRt {
                 name: l.name.clone().unwrap_or_else(|| l.addr.clone()),
                 accept_proxy: l.accept_proxy,
-                forwarded_proto: l.forwarded_proto.clone().unwrap_or_else(|| "http".into()),
+                forwarded_proto: l
+                    .forwarded_proto
+                    .clone()
+                    .unwrap_or_else(|| if l.is_tls() { "https" } else { "http" }.into()),
+                port: AtomicU16::new(addr.port()),
                 slots: l.maxconn.map(|n| Arc::new(Semaphore::new(n.max(1)))),
+                #[cfg(feature = "tls")]
+                tls: match &l.tls {
+                    Some(t) => Some(t.server_config().map_err(Error::Tls)?),
+                    None => None,
+                },
             });
         }
         let mut backends = Vec::new();
@@ -200,10 +214,14 @@ impl Gateway {
         let mut local_addrs = Vec::new();
         let mut tasks = Vec::new();
         for (i, l) in bound.into_iter().enumerate() {
-            local_addrs.push(l.local_addr().map_err(|source| Error::Bind {
+            let local = l.local_addr().map_err(|source| Error::Bind {
                 addr: self.bind_addrs[i],
                 source,
-            })?);
+            })?;
+            self.shared.listeners[i]
+                .port
+                .store(local.port(), Ordering::Relaxed);
+            local_addrs.push(local);
             tasks.push(tokio::spawn(accept_loop(self.shared.clone(), i, l)));
         }
         crate::checks::start(&self.shared);

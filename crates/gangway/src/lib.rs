@@ -50,6 +50,8 @@ mod rules;
 mod status;
 mod stream;
 mod timeouts;
+#[cfg(feature = "tls")]
+mod tls;
 mod upstream;
 
 #[cfg(feature = "demo")]
@@ -65,6 +67,9 @@ pub use error::Error;
 pub use gateway::{Gateway, GatewayHandle};
 pub use rules::{HeaderAction, HttpRule, Redirect, RedirectTarget, RuleAction};
 pub use timeouts::{BackendTimeouts, Timeouts};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use tls::{TlsError, TlsListener, TlsServer};
 
 /// HTTP/1 parsing, validation, framing and upgrades (the `gangway-h1` crate).
 pub mod h1 {

@@ -51,6 +51,24 @@ impl Stream {
         }
     }
 
+    /// For a TLS client connection, the server name the client asked for (SNI), if any;
+    /// `None` for plain TCP.
+    pub(crate) fn tls_sni(&mut self) -> Option<Option<&str>> {
+        match self {
+            Stream::Tcp(_) => None,
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => match tls_mut(tls) {
+                tokio_rustls::TlsStream::Server(s) => Some(s.get_ref().1.server_name()),
+                tokio_rustls::TlsStream::Client(_) => Some(None),
+            },
+        }
+    }
+
+    /// Whether the connection is TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        !matches!(self, Stream::Tcp(_))
+    }
+
     /// Halves to read and write at the same time from one task (a request's upload and
     /// download).
     pub(crate) fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {

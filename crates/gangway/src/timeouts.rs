@@ -40,6 +40,9 @@ pub struct Timeouts {
     /// `timeout queue`: longest wait for a free slot when every server is at its `maxconn`;
     /// the client gets a 503 afterwards. Default 5 s.
     pub queue: Duration,
+    /// `timeout client-hs`: the whole TLS handshake of a client must finish within this time,
+    /// else the connection is dropped. Default 10 s (HAProxy falls back to `timeout client`).
+    pub client_hs: Duration,
 }
 
 impl Default for Timeouts {
@@ -54,6 +57,7 @@ impl Default for Timeouts {
             client_fin: Duration::from_secs(5),
             server_fin: Duration::from_secs(5),
             queue: Duration::from_secs(5),
+            client_hs: Duration::from_secs(10),
         }
     }
 }
@@ -92,6 +96,8 @@ setters! {
     server_fin,
     /// Sets `timeout queue`.
     queue,
+    /// Sets `timeout client-hs`.
+    client_hs,
 }
 
 /// Per-backend timeout overrides (HAProxy lets a `backend` section set its own

@@ -35,6 +35,9 @@ pub(crate) struct ServerRt {
     pub(crate) log_name: Arc<str>,
     pub(crate) addr: SocketAddr,
     pub(crate) send_proxy: Option<ProxyVersion>,
+    /// TLS to the server, when it speaks it.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsConnector>,
     idle: Mutex<Vec<Stream>>,
     /// Set after a traffic error was reported to passive health, so the next success is too.
     failing: AtomicBool,
@@ -185,6 +188,13 @@ impl BackendRt {
             .add(server)
             .map_err(|e| Error::InvalidOption(format!("backend {:?}: {e}", self.name)))?;
         let checker = crate::checks::build(&self.spec, s, addr, &name)?;
+        #[cfg(feature = "tls")]
+        let tls = match &s.tls {
+            Some(t) => Some(t.connector(&s.host_text()).map_err(|e| {
+                Error::InvalidOption(format!("backend {:?}, server {name:?}: {e}", self.name))
+            })?),
+            None => None,
+        };
         let (kill, _) = watch::channel(0);
         Ok(Arc::new(ServerRt {
             id,
@@ -192,6 +202,8 @@ impl BackendRt {
             name,
             addr,
             send_proxy: s.send_proxy,
+            #[cfg(feature = "tls")]
+            tls,
             idle: Mutex::new(Vec::new()),
             failing: AtomicBool::new(false),
             kill,
