@@ -17,7 +17,11 @@ pub(crate) async fn run(http: SocketAddr, ws: SocketAddr) -> io::Result<()> {
             .init();
     }
     let ws = Backend::new("ws").server(ws.to_string());
-    let web = Backend::new("http").server(http.to_string());
+    // Up to 64 idle pooled server connections, as nginx's `keepalive 64` (HAProxy keeps any
+    // number): 50 busy clients must not churn server connections.
+    let web = Backend::new("http")
+        .server(http.to_string())
+        .pool_max_idle(64);
     let condition: Condition = "path_beg /ws || hdr(Upgrade) -i websocket"
         .parse()
         .map_err(io::Error::other)?;

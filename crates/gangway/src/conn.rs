@@ -421,9 +421,23 @@ impl Conn {
             loop {
                 client.readable().await?;
                 take_buffers(cbuf, sbuf, req_out, res_out);
-                match client.try_read_buf(cbuf) {
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    result => return result,
+                // One poll of `read_buf` rather than `try_read_buf`: a read that leaves room in
+                // the buffer clears the socket's readiness, so the next request's wait does not
+                // start with a read that can only find nothing (one system call per request).
+                let read = std::pin::pin!(client.read_buf(cbuf));
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                if let std::task::Poll::Ready(result) = read.poll(&mut cx) {
+                    return result;
+                }
+                // Nothing after all (readiness cleared): an idle connection keeps no buffer.
+                if cbuf.is_empty() && cbuf.capacity() > 0 {
+                    let set = ConnBuffers {
+                        cbuf: std::mem::take(cbuf),
+                        sbuf: std::mem::take(sbuf),
+                        req_out: std::mem::take(req_out),
+                        res_out: std::mem::take(res_out),
+                    };
+                    set.spare();
                 }
             }
         });
