@@ -23,14 +23,15 @@ use crate::proto::{
 };
 use crate::rules::{HeaderAction, RuleAction};
 use crate::stream::Stream;
+use crate::tunnels::GatewayTunnel;
 use crate::upstream::{BackendRt, PickFailure, ServerRt};
 
 /// Bytes read from a socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
 /// Room made for a read while a head is expected (heads are small; bodies get `READ_CHUNK`).
 const HEAD_CHUNK: usize = 4 * 1024;
-/// How long tunnels get to drain once a shutdown's grace period is over.
-const CLOSING_DRAIN: Duration = Duration::from_millis(500);
+/// How long connections get to finish once a shutdown's grace period is over.
+const CLOSING_DRAIN: Duration = crate::tunnels::CLOSING_DRAIN;
 /// Header lines parsed per head.
 const MAX_HEADERS: usize = 128;
 /// Header lines of the table tried first (most heads have fewer; filling a table costs).
@@ -1072,9 +1073,9 @@ impl Conn {
         }
     }
 
-    /// Turns the connection into a tunnel: every per-connection buffer is released, the
-    /// tunnel runs as its own task (`tunnel.run()` spawned as is, its state held once) and a
-    /// small task watches for shutdown and kills, then counts the bytes moved.
+    /// Turns the connection into a tunnel: every per-connection buffer is released and the
+    /// tunnel runs as a new task holding only what it needs (the connection's task ends);
+    /// kills and shutdowns reach it through its backend's set of tunnels.
     fn start_tunnel(
         self,
         server: Stream,
@@ -1088,7 +1089,6 @@ impl Conn {
             sbuf,
             req_out,
             res_out,
-            phase,
             shared,
             admission,
             ..
@@ -1116,9 +1116,11 @@ impl Conn {
             config
         };
         // TCP to TCP keeps the tunnel's zero-copy path; anything with TLS copies.
-        let (run, handle) = match (client.into_tcp(), server.into_tcp()) {
+        drop(shared);
+        let ends = (admission, backend, srv, slot);
+        match (client.into_tcp(), server.into_tcp()) {
             (Ok(client), Ok(server)) => {
-                spawn_tunnel(client, server, client_ahead, server_ahead, config)
+                spawn_tunnel(client, server, client_ahead, server_ahead, config, ends);
             }
             (client, server) => spawn_tunnel(
                 client.map_or_else(|s| s, Stream::Tcp),
@@ -1126,21 +1128,9 @@ impl Conn {
                 client_ahead,
                 server_ahead,
                 config,
+                ends,
             ),
-        };
-        let kill = srv.kill.subscribe();
-        let watch = TunnelWatch {
-            run,
-            handle,
-            phase,
-            kill,
-            shared,
-            backend,
-            srv,
-            slot,
-            admission,
-        };
-        tokio::spawn(watch.run().instrument(tracing::Span::current()));
+        }
     }
 
     /// Gives the (empty) buffers to this thread's spares.
@@ -1217,18 +1207,21 @@ impl Conn {
     }
 }
 
-/// Starts a tunnel task between `client` and `server` (each run as is, its state held once).
+/// Starts a tunnel task between `client` and `server`: the tunnel's future as is (its state
+/// held once) with what its end releases.
 fn spawn_tunnel<C, S>(
     client: C,
     server: S,
     client_ahead: bytes::Bytes,
     server_ahead: bytes::Bytes,
     config: gangway_tunnel::TunnelConfig,
-) -> (
-    tokio::task::JoinHandle<gangway_tunnel::TunnelOutcome>,
-    gangway_tunnel::TunnelHandle,
-)
-where
+    (admission, backend, srv, slot): (
+        Admission,
+        usize,
+        Arc<ServerRt>,
+        gangway_balance::ConnectionSlot,
+    ),
+) where
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -1237,7 +1230,9 @@ where
         .server_read_ahead(server_ahead)
         .config(config);
     let handle = tunnel.handle();
-    (tokio::spawn(tunnel.run()), handle)
+    let task = GatewayTunnel::new(tunnel.run(), handle, admission, backend, srv, slot);
+    // Detached: the task ends with the tunnel.
+    drop(tokio::spawn(task));
 }
 
 /// A wait for a gateway phase that is cheap to poll again while the phase has not changed.
@@ -1334,75 +1329,6 @@ impl ConnBuffers {
                 spare.push(self);
             }
         });
-    }
-}
-
-/// Watches a running tunnel task: a server marked down with shutdown-sessions aborts it; a
-/// shutdown's deadline drains it (bytes already read are delivered, then both sides get a
-/// FIN) and a moment later drops it. Holds the connection's admission until it ends.
-struct TunnelWatch {
-    run: tokio::task::JoinHandle<gangway_tunnel::TunnelOutcome>,
-    handle: gangway_tunnel::TunnelHandle,
-    phase: watch::Receiver<Phase>,
-    kill: watch::Receiver<u64>,
-    shared: Arc<Shared>,
-    backend: usize,
-    srv: Arc<ServerRt>,
-    slot: gangway_balance::ConnectionSlot,
-    admission: Admission,
-}
-
-impl TunnelWatch {
-    async fn run(self) {
-        let TunnelWatch {
-            mut run,
-            handle,
-            mut phase,
-            mut kill,
-            shared,
-            backend,
-            srv,
-            slot,
-            admission,
-        } = self;
-        let be = &shared.backends[backend];
-        let _open = crate::status::OpenTunnel::new(
-            &be.counters.active_tunnels,
-            &srv.counters.active_tunnels,
-        );
-        let outcome = tokio::select! {
-            o = &mut run => o,
-            killed = async {
-                tokio::select! {
-                    _ = crate::gateway::reached(&mut phase, Phase::Closing) => false,
-                    _ = kill.changed() => true,
-                }
-            } => {
-                if killed {
-                    handle.abort();
-                    run.await
-                } else {
-                    handle.drain();
-                    match tokio::time::timeout(CLOSING_DRAIN, &mut run).await {
-                        Ok(o) => o,
-                        Err(_) => {
-                            // Still running past the drain: dropped (its sockets close).
-                            run.abort();
-                            return;
-                        }
-                    }
-                }
-            }
-        };
-        if let Ok(outcome) = outcome {
-            add(&be.counters.bytes_in, outcome.client_to_server);
-            add(&srv.counters.bytes_in, outcome.client_to_server);
-            add(&be.counters.bytes_out, outcome.server_to_client);
-            add(&srv.counters.bytes_out, outcome.server_to_client);
-            tracing::debug!(reason = %outcome.reason, up = outcome.client_to_server, down = outcome.server_to_client, "tunnel closed");
-        }
-        drop(slot);
-        drop(admission);
     }
 }
 

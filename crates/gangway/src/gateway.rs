@@ -434,7 +434,14 @@ impl GatewayHandle {
                 "grace period over: closing what is left"
             );
             self.shared.phase.send_replace(Phase::Closing);
-            // Connection tasks watch the phase and close within one scheduling round.
+            // Tunnels drain (bytes already read delivered, then a FIN both ways) and whatever
+            // is still open a moment later is aborted. Connection tasks watch the phase and
+            // close within one scheduling round.
+            let backends = &self.shared.backends;
+            backends.iter().for_each(|be| be.tunnels.drain_all());
+            let drain = crate::tunnels::CLOSING_DRAIN;
+            let _ = tokio::time::timeout(drain, self.wait_idle()).await;
+            backends.iter().for_each(|be| be.tunnels.abort_all());
             let _ = tokio::time::timeout(Duration::from_secs(5), self.wait_idle()).await;
         }
         crate::checks::stop(&self.shared);

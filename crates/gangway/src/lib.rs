@@ -52,6 +52,7 @@ mod stream;
 mod timeouts;
 #[cfg(feature = "tls")]
 mod tls;
+mod tunnels;
 mod upstream;
 
 #[cfg(feature = "demo")]

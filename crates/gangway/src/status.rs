@@ -103,25 +103,6 @@ pub(crate) async fn stream_events<S>(
     let _ = client.shutdown().await;
 }
 
-/// A tunnel counted as open on its backend and server while this lives.
-#[derive(Debug)]
-pub(crate) struct OpenTunnel<'a>(&'a AtomicU64, &'a AtomicU64);
-
-impl<'a> OpenTunnel<'a> {
-    pub(crate) fn new(backend: &'a AtomicU64, server: &'a AtomicU64) -> Self {
-        backend.fetch_add(1, Ordering::Relaxed);
-        server.fetch_add(1, Ordering::Relaxed);
-        OpenTunnel(backend, server)
-    }
-}
-
-impl Drop for OpenTunnel<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-        self.1.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// The outcome of a server's latest active check, with the time it was seen.
 #[derive(Debug, Clone)]
 struct LastCheck {

@@ -10,7 +10,6 @@ use crate::stream::Stream;
 use arc_swap::ArcSwap;
 use gangway_balance::{Algorithm, ConnectionSlot, NoServerPolicy, PickError, ServerId, ServerSet};
 use gangway_health::HealthChecker;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::backend::{Backend, Balance, ProxyVersion, Server, ServerState};
@@ -41,8 +40,6 @@ pub(crate) struct ServerRt {
     idle: Mutex<Vec<Stream>>,
     /// Set after a traffic error was reported to passive health, so the next success is too.
     failing: AtomicBool,
-    /// Bumped when the server is marked down with `shutdown-sessions`: sessions watching it close.
-    pub(crate) kill: watch::Sender<u64>,
     pub(crate) counters: Counters,
     pub(crate) checker: Option<HealthChecker<()>>,
     /// The task applying the checker's verdicts.
@@ -105,6 +102,8 @@ pub(crate) struct BackendRt {
     pub(crate) set: ServerSet,
     servers: ArcSwap<Vec<Arc<ServerRt>>>,
     pub(crate) counters: Counters,
+    /// The backend's open tunnels: a kill (`shutdown-sessions`) or a shutdown reaches them.
+    pub(crate) tunnels: crate::tunnels::TunnelSet,
     /// Serializes runtime additions and removals.
     changes: Mutex<()>,
 }
@@ -148,6 +147,7 @@ impl BackendRt {
             set,
             servers: ArcSwap::from_pointee(Vec::new()),
             counters: Counters::default(),
+            tunnels: crate::tunnels::TunnelSet::default(),
             changes: Mutex::new(()),
         };
         let mut servers = Vec::new();
@@ -195,7 +195,6 @@ impl BackendRt {
             })?),
             None => None,
         };
-        let (kill, _) = watch::channel(0);
         Ok(Arc::new(ServerRt {
             id,
             log_name: name.as_str().into(),
@@ -206,7 +205,6 @@ impl BackendRt {
             tls,
             idle: Mutex::new(Vec::new()),
             failing: AtomicBool::new(false),
-            kill,
             counters: Counters::default(),
             checker,
             health_task: Mutex::new(None),
@@ -292,7 +290,7 @@ impl BackendRt {
                 srv.drop_idle();
             }
             if state == ServerState::Down && self.spec.shutdown_sessions_on_down {
-                srv.kill.send_modify(|g| *g += 1);
+                self.tunnels.abort_server(srv);
             }
         }
         true
