@@ -62,8 +62,9 @@ pub(crate) async fn start(built: Built) -> Result<Vec<(String, GatewayHandle)>, 
 
 pub(crate) fn print_addresses(handles: &[(String, GatewayHandle)]) {
     for (name, handle) in handles {
-        for addr in handle.local_addrs() {
-            println!("listening: frontend {name} on http://{addr}/");
+        for (i, addr) in handle.local_addrs().iter().enumerate() {
+            let scheme = if handle.is_tls(i) { "https" } else { "http" };
+            println!("listening: frontend {name} on {scheme}://{addr}/");
         }
     }
 }

@@ -227,6 +227,7 @@ impl Gangway {
         let line = self.line("listening:").await;
         let url = line.rsplit(' ').next().unwrap();
         url.trim_start_matches("http://")
+            .trim_start_matches("https://")
             .trim_end_matches('/')
             .to_owned()
     }
@@ -579,4 +580,162 @@ fn ports_with(ports: &HashMap<u16, u16>, from: u16, to: u16) -> HashMap<u16, u16
     let mut ports = ports.clone();
     ports.insert(from, to);
     ports
+}
+
+/// Writes a fresh self-signed certificate for `localhost` (chain and key in one PEM file, as
+/// HAProxy's `crt`) to `path`; returns its DER.
+#[cfg(feature = "tls")]
+fn write_cert(path: &Path) -> Vec<u8> {
+    let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(
+        path,
+        format!("{}{}", c.cert.pem(), c.signing_key.serialize_pem()),
+    )
+    .unwrap();
+    c.cert.der().to_vec()
+}
+
+/// Connects over TLS (trusting any certificate: the test compares the one presented) and
+/// sends one GET; returns (the certificate presented, status, body).
+#[cfg(feature = "tls")]
+async fn https_get(addr: &str, path: &str) -> (Vec<u8>, u16, String) {
+    use std::sync::Arc;
+    #[derive(Debug)]
+    struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+    impl rustls::client::danger::ServerCertVerifier for AnyCert {
+        fn verify_server_cert(
+            &self,
+            _: &rustls::pki_types::CertificateDer<'_>,
+            _: &[rustls::pki_types::CertificateDer<'_>],
+            _: &rustls::pki_types::ServerName<'_>,
+            _: &[u8],
+            _: rustls::pki_types::UnixTime,
+        ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            m: &[u8],
+            c: &rustls::pki_types::CertificateDer<'_>,
+            d: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            m: &[u8],
+            c: &rustls::pki_types::CertificateDer<'_>,
+            d: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                m,
+                c,
+                d,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio::time::timeout(
+        DEADLINE,
+        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let cert = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    tls.write_all(head.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(DEADLINE, tls.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (cert, status, body)
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bind_ssl_crt_serves_https_and_sighup_reloads_the_certificate() {
+    let web = backend("web").await;
+    let dir = temp_dir("tls-certs");
+    let pem = dir.0.join("site.pem");
+    let first = write_cert(&pem);
+    let config = format!(
+        "defaults\n mode http\n timeout connect 5s\n timeout client 30s\n timeout server 30s\nfrontend fe\n bind 127.0.0.1:0 ssl crt {}\n bind 127.0.0.1:0\n http-request redirect scheme https unless {{ ssl_fc }}\n default_backend web\nbackend web\n server w 127.0.0.1:{web}\n",
+        pem.display()
+    );
+    let mut gangway = Gangway::start("tls", "haproxy.cfg", &config);
+    let (tls_line, plain_line) = (
+        gangway.line("listening:").await,
+        gangway.line("listening:").await,
+    );
+    assert!(tls_line.contains("https://"), "{tls_line}");
+    let addr = tls_line
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_owned();
+    let plain = plain_line
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let (cert, status, body) = https_get(&addr, "/x").await;
+    assert_eq!((status, body.as_str()), (200, "web /x"));
+    assert_eq!(cert, first);
+    let mut stream = TcpStream::connect(&plain).await.unwrap();
+    let (status, _) = request(&mut stream, "/x", "localhost").await;
+    assert_eq!(status, 302, "plain requests are redirected to https");
+
+    // A missing certificate is refused on reload, naming the file; the running one stays.
+    let missing = dir.0.join("missing.pem");
+    std::fs::write(
+        gangway.config_path(),
+        config.replace(&pem.display().to_string(), &missing.display().to_string()),
+    )
+    .unwrap();
+    gangway.signal("HUP");
+    gangway.line("reload rejected:").await;
+    assert_eq!(https_get(&addr, "/y").await.0, first);
+
+    // A new certificate in the same file is picked up by SIGHUP.
+    let second = write_cert(&pem);
+    std::fs::write(gangway.config_path(), &config).unwrap();
+    gangway.signal("HUP");
+    gangway.line("reloaded:").await;
+    let new_addr = gangway.listening().await;
+    let (cert, status, _) = https_get(&new_addr, "/z").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        cert, second,
+        "the reloaded gateway presents the new certificate"
+    );
 }

@@ -170,8 +170,10 @@ impl Planner<'_> {
             gateway_options.grace = grace;
         }
         gateway_options.access_log = options.access_log;
-        // HAProxy adds no X-Forwarded-Proto unless told to; neither do we.
-        gateway_options.forwarded_proto = false;
+        // HAProxy adds no X-Forwarded-Proto unless told to; neither do we, except in front of
+        // TLS: a frontend with an `ssl` bind sets X-Forwarded-Proto (https or http, per
+        // listener) and X-Forwarded-Port, as load balancers terminating TLS do.
+        gateway_options.forwarded_proto = frontend.bind.iter().any(|b| b.ssl);
         gateway_options.forward_for = false;
         if !tcp {
             gateway_options
@@ -188,6 +190,17 @@ impl Planner<'_> {
 
         // Listeners.
         for bind in &frontend.bind {
+            if !bind.ssl && (!bind.crt.is_empty() || bind.strict_sni) {
+                self.error(bind.line, "bind", "'crt' and 'strict-sni' need 'ssl'");
+            }
+            let tls = if bind.ssl {
+                self.tls_listener(bind)
+            } else {
+                None
+            };
+            if bind.ssl && tls.is_none() {
+                continue;
+            }
             match bind.address.resolve() {
                 Ok(addrs) if !addrs.is_empty() => {
                     // HAProxy binds the first address a name resolves to.
@@ -203,6 +216,10 @@ impl Planner<'_> {
                         let mut listener = Listener::new(addr.to_string());
                         if bind.accept_proxy {
                             listener = listener.accept_proxy();
+                        }
+                        #[cfg(feature = "tls")]
+                        if let Some(tls) = &tls {
+                            listener = listener.tls(tls.clone());
                         }
                         builder = builder.listener(listener);
                     }
@@ -548,6 +565,28 @@ impl Planner<'_> {
             if options.addr.is_some() {
                 self.error(server.line, "server", format!("server '{}': 'addr' (checks on another address) is not supported by the gateway", server.name));
             }
+            if options.ssl == Some(true) {
+                #[cfg(feature = "tls")]
+                match self.tls_server(server) {
+                    Some(tls) => converted = converted.tls(tls),
+                    None => continue,
+                }
+                #[cfg(not(feature = "tls"))]
+                {
+                    self.error(server.line, "server", NO_TLS);
+                    continue;
+                }
+            } else if options.verify.is_some() || options.ca_file.is_some() || options.sni.is_some()
+            {
+                self.warn(
+                    server.line,
+                    "server",
+                    format!(
+                        "server '{}': 'verify', 'ca-file' and 'sni' have no effect without 'ssl'",
+                        server.name
+                    ),
+                );
+            }
             if let Some(observe) = options.observe {
                 converted = converted.observe(passive_policy(observe, options));
             } else if options.on_error.is_some() || options.error_limit.is_some() {
@@ -752,6 +791,80 @@ fn connection_mode(
     }
 }
 
+/// The error for TLS settings in a build without the `tls` feature.
+#[cfg(not(feature = "tls"))]
+const NO_TLS: &str =
+    "'ssl': this gangway was built without TLS support (feature 'tls' of gangway-config)";
+
+impl Planner<'_> {
+    /// The certificates of a `bind ... ssl crt FILE...` line, read now (a missing or bad file
+    /// is an error naming it); `None` after reporting an error.
+    #[cfg(feature = "tls")]
+    fn tls_listener(&mut self, bind: &model::Bind) -> Option<gangway::TlsListener> {
+        let mut tls = gangway::TlsListener::new();
+        for file in &bind.crt {
+            match tls.cert_file(file) {
+                Ok(next) => tls = next,
+                Err(e) => {
+                    self.error(bind.line, "bind", format!("crt {file}: {e}"));
+                    return None;
+                }
+            }
+        }
+        if tls.cert_count() == 0 {
+            self.error(bind.line, "bind", "'ssl' needs at least one 'crt FILE'");
+            return None;
+        }
+        Some(if bind.strict_sni {
+            tls.strict_sni()
+        } else {
+            tls
+        })
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn tls_listener(&mut self, bind: &model::Bind) -> Option<()> {
+        self.error(bind.line, "bind", NO_TLS);
+        None
+    }
+
+    /// TLS to a `server ... ssl [verify none|required] [ca-file FILE] [sni str(NAME)]`.
+    #[cfg(feature = "tls")]
+    fn tls_server(&mut self, server: &model::Server) -> Option<gangway::TlsServer> {
+        let options = &server.options;
+        let mut tls = gangway::TlsServer::new();
+        if options.verify == Some(model::Verify::None) {
+            tls = tls.verify_none();
+            if options.ca_file.is_some() {
+                self.warn(
+                    server.line,
+                    "server",
+                    format!(
+                        "server '{}': 'ca-file' is unused with 'verify none'",
+                        server.name
+                    ),
+                );
+            }
+        } else {
+            let Some(file) = &options.ca_file else {
+                self.error(server.line, "server", format!("server '{}': 'ssl' verifies the server's certificate: give 'ca-file FILE' (or 'verify none')", server.name));
+                return None;
+            };
+            match tls.ca_file(file) {
+                Ok(next) => tls = next,
+                Err(e) => {
+                    self.error(server.line, "server", format!("ca-file {file}: {e}"));
+                    return None;
+                }
+            }
+        }
+        if let Some(sni) = &options.sni {
+            tls = tls.sni(sni);
+        }
+        Some(tls)
+    }
+}
+
 fn timeouts(model: &model::Timeouts) -> Timeouts {
     let mut out = Timeouts::default();
     let fields = [
@@ -764,6 +877,7 @@ fn timeouts(model: &model::Timeouts) -> Timeouts {
         (&mut out.client_fin, model.client_fin),
         (&mut out.server_fin, model.server_fin),
         (&mut out.queue, model.queue),
+        (&mut out.client_hs, model.client_hs),
     ];
     for (field, value) in fields {
         if let Some(value) = value {

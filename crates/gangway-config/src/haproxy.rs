@@ -714,6 +714,7 @@ impl Parser<'_> {
         }
         let mut accept_proxy = false;
         let mut v6only = false;
+        let (mut ssl, mut crt, mut strict_sni) = (false, Vec::new(), false);
         let mut index = 2;
         while let Some(option) = arg(words, index) {
             match option {
@@ -735,16 +736,46 @@ impl Parser<'_> {
                 "transparent" | "defer-accept" | "tfo" => {
                     self.warn("bind", format!("option '{option}' is ignored"));
                 }
-                "ssl" | "crt" | "crt-list" | "alpn" | "ca-file" | "verify" => {
+                "ssl" => ssl = true,
+                "strict-sni" => strict_sni = true,
+                "crt" => {
+                    match arg(words, index + 1) {
+                        Some(file) => crt.push(file.to_owned()),
+                        None => self.error("bind", "option 'crt' expects a PEM file"),
+                    }
+                    index += 1;
+                }
+                "alpn" => {
+                    match arg(words, index + 1) {
+                        Some(list) if list.split(',').any(|p| p == "http/1.1") => {
+                            if list != "http/1.1" {
+                                self.warn("bind", format!("'alpn {list}': the gateway speaks HTTP/1.1 only and offers just 'http/1.1'"));
+                            }
+                        }
+                        Some(list) => self.error("bind", format!("'alpn {list}': the gateway speaks HTTP/1.1 only; the list must include 'http/1.1'")),
+                        None => self.error("bind", "option 'alpn' expects a protocol list"),
+                    }
+                    index += 1;
+                }
+                "crt-list" | "ca-file" | "verify" | "crl-file" => {
                     self.error(
                         "bind",
-                        format!("option '{option}': TLS termination is not supported by gangway (terminate TLS in front of it)"),
+                        format!("option '{option}' is not supported (client certificates and crt-list files are not implemented; use 'crt FILE' once per certificate)"),
                     );
                     return;
                 }
                 other => self.error("bind", format!("unknown option '{other}'")),
             }
             index += 1;
+        }
+        if !crt.is_empty() && !ssl {
+            self.error("bind", "'crt' needs 'ssl' on the same bind line");
+        }
+        if ssl && crt.is_empty() {
+            self.error("bind", "'ssl' needs at least one 'crt FILE'");
+        }
+        if strict_sni && !ssl {
+            self.error("bind", "'strict-sni' needs 'ssl' on the same bind line");
         }
         let line = SourceLine(Some(self.line));
         if let Some(frontend) = self.scope().frontend {
@@ -754,6 +785,9 @@ impl Parser<'_> {
                     address,
                     accept_proxy,
                     v6only,
+                    ssl,
+                    crt: crt.clone(),
+                    strict_sni,
                     line,
                 }));
         }
@@ -1038,6 +1072,34 @@ impl Parser<'_> {
                     Some("layer7") => options.observe = Some(Observe::Layer7),
                     _ => self.error(kw, "'observe' expects layer4 or layer7"),
                 },
+                "ssl" | "no-ssl" => {
+                    options.ssl = Some(option == "ssl");
+                    takes_value = false;
+                }
+                "verify" => match value {
+                    Some("none") => options.verify = Some(Verify::None),
+                    Some("required") => options.verify = Some(Verify::Required),
+                    _ => self.error(kw, "'verify' expects none or required"),
+                },
+                "ca-file" => match value {
+                    Some(file) => options.ca_file = Some(file.to_owned()),
+                    None => self.error(kw, "'ca-file' expects a PEM file"),
+                },
+                "sni" => match value {
+                    Some(expr) => {
+                        // Only a constant name: `str(NAME)` (HAProxy's form) or `NAME`.
+                        let name = expr
+                            .strip_prefix("str(")
+                            .and_then(|e| e.strip_suffix(')'))
+                            .unwrap_or(expr);
+                        if name.contains(['(', ')', ',']) {
+                            self.error(kw, format!("'sni {expr}': only a constant name is supported, as 'str(NAME)'"));
+                        } else {
+                            options.sni = Some(name.to_owned());
+                        }
+                    }
+                    None => self.error(kw, "'sni' expects a name, as 'str(NAME)'"),
+                },
                 other => {
                     self.error(
                         kw,
@@ -1172,7 +1234,7 @@ impl Parser<'_> {
         // HAProxy: a client-side timeout in a backend (or the reverse) is ignored with a warning.
         let side = match name {
             // http-request and http-keep-alive are valid in every section (HAProxy 2.6).
-            "client" | "client-fin" => Some(Cap::Frontend),
+            "client" | "client-fin" | "client-hs" => Some(Cap::Frontend),
             "connect" | "server" | "queue" | "check" | "server-fin" | "tunnel" => {
                 Some(Cap::Backend)
             }
@@ -1207,6 +1269,7 @@ impl Parser<'_> {
                 "queue" => &mut timeouts.queue,
                 "check" => &mut timeouts.check,
                 "client-fin" => &mut timeouts.client_fin,
+                "client-hs" => &mut timeouts.client_hs,
                 _ => &mut timeouts.server_fin,
             };
             *field = Some(value);
@@ -1229,6 +1292,7 @@ impl Parser<'_> {
             "check",
             "client-fin",
             "server-fin",
+            "client-hs",
         ];
         if !KINDS.contains(&name) {
             self.error(

@@ -146,6 +146,9 @@ pub struct Timeouts {
     /// `timeout server-fin`: server inactivity once one side has closed.
     #[serde(with = "opt_serde", skip_serializing_if = "Option::is_none")]
     pub server_fin: Option<Duration>,
+    /// `timeout client-hs`: a client's whole TLS handshake.
+    #[serde(with = "opt_serde", skip_serializing_if = "Option::is_none")]
+    pub client_hs: Option<Duration>,
 }
 
 impl Timeouts {
@@ -162,6 +165,7 @@ impl Timeouts {
             (&mut self.check, base.check),
             (&mut self.client_fin, base.client_fin),
             (&mut self.server_fin, base.server_fin),
+            (&mut self.client_hs, base.client_hs),
         ];
         for (mine, theirs) in pairs {
             if mine.is_none() {
@@ -183,6 +187,7 @@ impl Timeouts {
             ("check", self.check),
             ("client-fin", self.client_fin),
             ("server-fin", self.server_fin),
+            ("client-hs", self.client_hs),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.map(|value| (name, value)))
@@ -508,6 +513,28 @@ pub struct ServerOptions {
     /// `observe`: watch live traffic for errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observe: Option<Observe>,
+    /// `ssl`: speak TLS to the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<bool>,
+    /// `verify none|required`: whether the server's certificate is checked (default required).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
+    /// `ca-file FILE`: the CA certificates (PEM) a server's certificate is checked against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// `sni str(NAME)`: the TLS server name sent and verified (default: the server's host).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+}
+
+/// Whether a server's TLS certificate is verified (`verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verify {
+    /// `verify none`: any certificate is accepted.
+    None,
+    /// `verify required`: the certificate must chain to `ca-file` and name the server.
+    Required,
 }
 
 impl ServerOptions {
@@ -535,6 +562,10 @@ impl ServerOptions {
         inherit(&mut self.on_error, &base.on_error);
         inherit(&mut self.error_limit, &base.error_limit);
         inherit(&mut self.observe, &base.observe);
+        inherit(&mut self.ssl, &base.ssl);
+        inherit(&mut self.verify, &base.verify);
+        inherit(&mut self.ca_file, &base.ca_file);
+        inherit(&mut self.sni, &base.sni);
     }
 
     /// Whether health checks run (`check`).
@@ -844,7 +875,8 @@ pub struct HttpResponseRule {
     pub line: SourceLine,
 }
 
-/// A listening address (`bind ADDR:PORT [accept-proxy]`).
+/// A listening address (`bind ADDR:PORT [accept-proxy] [ssl crt FILE [crt FILE]...
+/// [strict-sni]]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Bind {
@@ -857,6 +889,16 @@ pub struct Bind {
     /// HAProxy on Linux, it takes IPv4 clients too.
     #[serde(default, skip_serializing_if = "is_false")]
     pub v6only: bool,
+    /// `ssl`: terminate TLS with the certificates of `crt`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ssl: bool,
+    /// `crt FILE`: PEM files with a certificate chain and its key (or the key in `FILE.key`);
+    /// the first is the default, the others are picked by SNI.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crt: Vec<String>,
+    /// `strict-sni`: refuse clients whose SNI names no certificate.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub strict_sni: bool,
     /// Line of the directive.
     #[serde(skip)]
     pub line: SourceLine,

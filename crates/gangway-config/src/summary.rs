@@ -41,7 +41,13 @@ pub fn summary(config: &Config) -> String {
             } else {
                 ""
             };
-            let _ = writeln!(out, "  listen {}{proxy}", bind.address);
+            let ssl = if bind.ssl {
+                let strict = if bind.strict_sni { " strict-sni" } else { "" };
+                format!(" ssl ({} certificates{strict})", bind.crt.len())
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "  listen {}{proxy}{ssl}", bind.address);
         }
         if let Some(maxconn) = frontend.maxconn {
             let _ = writeln!(out, "  maxconn {maxconn}");
@@ -194,6 +200,12 @@ pub fn summary(config: &Config) -> String {
                 Some(ProxyVersion::V1) => line.push_str(" send-proxy"),
                 Some(ProxyVersion::V2) => line.push_str(" send-proxy-v2"),
                 None => {}
+            }
+            if options.ssl == Some(true) {
+                line.push_str(match options.verify {
+                    Some(Verify::None) => " ssl verify none",
+                    _ => " ssl verify required",
+                });
             }
             let _ = writeln!(out, "{line}");
             if options.checks() {

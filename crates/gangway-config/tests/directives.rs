@@ -147,12 +147,26 @@ fn bind_forms() {
         ("127.0.0.1:9002", false),
     ];
     assert_eq!(got, want.map(|(a, p)| (a.to_owned(), p)));
-    assert_error(
-        &format!("frontend fe\n bind :443 ssl crt /x.pem\n default_backend be\n{BE}"),
-        2,
-        "bind",
-        "TLS",
-    );
+    for (bind, fragment) in [
+        ("bind :443 ssl", "'ssl' needs at least one 'crt FILE'"),
+        ("bind :443 crt /x.pem", "'crt' needs 'ssl'"),
+        ("bind :443 ssl crt", "'crt' expects a PEM file"),
+        (
+            "bind :443 ssl crt /x.pem verify required",
+            "option 'verify' is not supported",
+        ),
+        (
+            "bind :443 ssl crt /x.pem alpn h2",
+            "must include 'http/1.1'",
+        ),
+    ] {
+        assert_error(
+            &format!("frontend fe\n {bind}\n default_backend be\n{BE}"),
+            2,
+            "bind",
+            fragment,
+        );
+    }
     assert_error(
         &format!("frontend fe\n bind nowhere\n default_backend be\n{BE}"),
         2,
@@ -385,10 +399,8 @@ fn server_options_table() {
         ("on-error explode", "'on-error' expects"),
         ("observe layer5", "'observe' expects"),
         ("on-marked-down nothing", "shutdown-sessions"),
-        (
-            "ssl verify none",
-            "unknown or unsupported server option 'ssl'",
-        ),
+        ("ssl verify sometimes", "'verify' expects none or required"),
+        ("ssl sni req.hdr(host)", "only a constant name"),
     ];
     for (options, fragment) in bad {
         assert_error(

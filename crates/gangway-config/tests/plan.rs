@@ -314,3 +314,94 @@ fn observe_turns_on_passive_health_and_on_error_alone_warns() {
         "{warnings:?}"
     );
 }
+
+/// Writes a self-signed certificate for `names` into a fresh directory: (chain+key file,
+/// certificate-only file, key file).
+#[cfg(feature = "tls")]
+fn cert_files(tag: &str, names: &[&str]) -> (String, String, String) {
+    let dir = std::env::temp_dir().join(format!("gangway-plan-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c =
+        rcgen::generate_simple_self_signed(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    let (cert, key) = (c.cert.pem(), c.signing_key.serialize_pem());
+    let both = dir.join("both.pem");
+    std::fs::write(&both, format!("{cert}{key}")).unwrap();
+    let only = dir.join("cert.pem");
+    std::fs::write(&only, &cert).unwrap();
+    let key_file = dir.join("key.pem");
+    std::fs::write(&key_file, &key).unwrap();
+    let text = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
+    (text(both), text(only), text(key_file))
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_binds_and_servers_plan_and_build() {
+    let (a, a_cert, _) = cert_files("ok-a", &["a.test"]);
+    let (b, _, _) = cert_files("ok-b", &["b.test"]);
+    let text = format!(
+        "frontend fe\n bind 127.0.0.1:0 ssl crt {a} crt {b} strict-sni alpn http/1.1\n timeout client-hs 3s\n http-request redirect scheme https code 301 unless {{ ssl_fc }}\n default_backend be\nbackend be\n server s1 127.0.0.1:1 ssl verify required ca-file {a_cert} sni str(a.test)\n server s2 127.0.0.1:2 ssl verify none\n"
+    );
+    let planned = plan_text(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert!(planned.warnings.is_empty(), "{:?}", planned.warnings);
+    for frontend in planned.frontends {
+        frontend.builder.build().unwrap();
+    }
+    // The same in TOML.
+    let toml = format!(
+        "[[frontend]]\nname = \"fe\"\nbind = [{{ address = \"127.0.0.1:0\", ssl = true, crt = [\"{a}\", \"{b}\"], strict-sni = true }}]\ntimeout = {{ client-hs = \"3s\" }}\ndefault_backend = \"be\"\n[[backend]]\nname = \"be\"\nserver = [{{ name = \"s1\", address = \"127.0.0.1:1\", ssl = true, ca-file = \"{a_cert}\" }}]\n"
+    );
+    let loaded = parse_toml(&toml, "plan.toml").unwrap_or_else(|e| panic!("{e}"));
+    let plan = plan(&loaded, PlanOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    for frontend in plan.frontends {
+        frontend.builder.build().unwrap();
+    }
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn missing_or_bad_certificates_are_errors_naming_the_file_and_line() {
+    let (_, cert_only, key) = cert_files("bad", &["a.test"]);
+    let garbage =
+        std::env::temp_dir().join(format!("gangway-plan-{}-garbage.pem", std::process::id()));
+    std::fs::write(
+        &garbage,
+        "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let garbage = garbage.to_string_lossy().into_owned();
+    let cases = [
+        (
+            "frontend fe\n bind 127.0.0.1:0 ssl crt /nonexistent/site.pem\n default_backend be\nbackend be\n server s 127.0.0.1:1\n".to_string(),
+            "plan.cfg:2: 'bind': crt /nonexistent/site.pem: cannot read /nonexistent/site.pem".to_string(),
+        ),
+        (
+            format!("frontend fe\n bind 127.0.0.1:0 ssl crt {cert_only}\n default_backend be\nbackend be\n server s 127.0.0.1:1\n"),
+            format!("plan.cfg:2: 'bind': crt {cert_only}: {cert_only}: no private key found"),
+        ),
+        (
+            format!("frontend fe\n bind 127.0.0.1:0 ssl crt {key}\n default_backend be\nbackend be\n server s 127.0.0.1:1\n"),
+            format!("plan.cfg:2: 'bind': crt {key}: {key}: no certificate"),
+        ),
+        (
+            format!("frontend fe\n bind 127.0.0.1:0 ssl crt {garbage}\n default_backend be\nbackend be\n server s 127.0.0.1:1\n"),
+            format!("plan.cfg:2: 'bind': crt {garbage}: {garbage}: bad PEM"),
+        ),
+        (
+            format!("{FE}backend be\n server s 127.0.0.1:1 ssl\n"),
+            "plan.cfg:5: 'server': server 's': 'ssl' verifies the server's certificate: give 'ca-file FILE'".to_string(),
+        ),
+        (
+            format!("{FE}backend be\n server s 127.0.0.1:1 ssl ca-file /nonexistent/ca.pem\n"),
+            "plan.cfg:5: 'server': ca-file /nonexistent/ca.pem: cannot read /nonexistent/ca.pem".to_string(),
+        ),
+    ];
+    for (text, want) in cases {
+        let errors = plan_errors(&text);
+        assert!(
+            errors.iter().any(|e| e.starts_with(&want)),
+            "want {want:?}, got {errors:?}"
+        );
+    }
+}

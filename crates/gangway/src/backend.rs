@@ -228,8 +228,9 @@ impl Server {
         self
     }
 
-    /// Speaks TLS to this server (HAProxy's `server ... ssl`). Health checks stay plain: give
-    /// the server a plain `check_port`, or they see TLS and fail.
+    /// Speaks TLS to this server (HAProxy's `server ... ssl`). Health checks stay plain: with
+    /// a plain [`check_port`](Self::check_port) they run as configured, else they are TCP
+    /// connect checks.
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[must_use]

@@ -25,7 +25,20 @@ pub(crate) fn build(
     else {
         return Ok(None);
     };
-    let mut c = match &check.kind {
+    // Checks speak plain TCP/HTTP: on a TLS server's own port only a connect check means
+    // anything (a plain `check_port` keeps the configured check).
+    #[cfg(feature = "tls")]
+    let kind = if server.tls.is_some() && server.check_port.is_none() {
+        if !matches!(check.kind, CheckKind::Tcp) {
+            tracing::warn!(backend = %backend.name, server = %name, "TLS server: HTTP checks need a plain check port; checking with a TCP connect instead");
+        }
+        &CheckKind::Tcp
+    } else {
+        &check.kind
+    };
+    #[cfg(not(feature = "tls"))]
+    let kind = &check.kind;
+    let mut c = match kind {
         CheckKind::Tcp => gangway_health::Check::tcp(),
         CheckKind::Http {
             method,
@@ -57,7 +70,7 @@ pub(crate) fn build(
     if let Some(addr) = check.addr {
         c = c.addr(addr);
     }
-    if !matches!(check.kind, CheckKind::Tcp) {
+    if !matches!(kind, CheckKind::Tcp) {
         for (n, v) in &check.headers {
             c = c.header(n.as_str(), v.as_str());
         }

@@ -1504,10 +1504,14 @@ fn write_request_head<'r, I>(
         }
         out.extend_from_slice(b"\r\n");
     }
-    if ctx.forwarded_proto {
+    // A rule that sets or deletes one of these headers has the last word on it.
+    if ctx.forwarded_proto && !removed("x-forwarded-proto") {
         out.extend_from_slice(b"X-Forwarded-Proto: ");
         out.extend_from_slice(ctx.proto.as_bytes());
-        let _ = write!(out, "\r\nX-Forwarded-Port: {}\r\n", ctx.port);
+        out.extend_from_slice(b"\r\n");
+    }
+    if ctx.forwarded_proto && !removed("x-forwarded-port") {
+        let _ = write!(out, "X-Forwarded-Port: {}\r\n", ctx.port);
     }
     if ctx.forwarded {
         match ctx.client_ip {

@@ -336,6 +336,21 @@ impl GatewayHandle {
         self.local_addrs[0]
     }
 
+    /// Whether the listener at `index` (of [`local_addrs`](Self::local_addrs)) terminates TLS.
+    pub fn is_tls(&self, index: usize) -> bool {
+        #[cfg(feature = "tls")]
+        return self
+            .shared
+            .listeners
+            .get(index)
+            .is_some_and(|l| l.tls.is_some());
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = index;
+            false
+        }
+    }
+
     /// Client connections open now.
     pub fn active_connections(&self) -> usize {
         self.shared.active.load(Ordering::Acquire)
