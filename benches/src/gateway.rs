@@ -7,8 +7,9 @@ use std::time::Duration;
 use gangway::prelude::*;
 
 /// Runs a gateway on a loopback port in front of the backend's two ports, prints
-/// `listen=ADDR`, and serves until killed.
-pub(crate) async fn run(http: SocketAddr, ws: SocketAddr) -> io::Result<()> {
+/// `listen=ADDR` (and `listen-tls=ADDR` for a TLS listener with the PEM file `crt`), and
+/// serves until killed.
+pub(crate) async fn run(http: SocketAddr, ws: SocketAddr, crt: Option<String>) -> io::Result<()> {
     // Logs only when asked (RUST_LOG=...), so the measured gateway does no logging work.
     if std::env::var_os("RUST_LOG").is_some() {
         tracing_subscriber::fmt()
@@ -25,8 +26,14 @@ pub(crate) async fn run(http: SocketAddr, ws: SocketAddr) -> io::Result<()> {
     let condition: Condition = "path_beg /ws || hdr(Upgrade) -i websocket"
         .parse()
         .map_err(io::Error::other)?;
-    let gateway = Gateway::builder()
-        .listen("127.0.0.1:0")
+    let mut builder = Gateway::builder().listen("127.0.0.1:0");
+    if let Some(crt) = &crt {
+        let tls = gangway::TlsListener::new()
+            .cert_file(crt)
+            .map_err(io::Error::other)?;
+        builder = builder.listener(Listener::new("127.0.0.1:0").tls(tls));
+    }
+    let gateway = builder
         .route(condition, &ws)
         .default_backend(&web)
         .timeouts(Timeouts::default().tunnel(Duration::from_secs(3600)))
@@ -39,6 +46,9 @@ pub(crate) async fn run(http: SocketAddr, ws: SocketAddr) -> io::Result<()> {
         .await
         .map_err(io::Error::other)?;
     println!("listen={}", gateway.local_addr());
+    if crt.is_some() {
+        println!("listen-tls={}", gateway.local_addrs()[1]);
+    }
     std::future::pending::<()>().await;
     Ok(())
 }

@@ -15,6 +15,7 @@ mod gateway;
 mod procstat;
 mod proxies;
 mod report;
+mod tls;
 
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
@@ -61,7 +62,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: gangway-benches [--runs N] [--quick] [--only NAME,NAME] [--markdown FILE]\n\
          \x20      gangway-benches backend\n\
-         \x20      gangway-benches gateway --http ADDR --ws ADDR\n\
+         \x20      gangway-benches gateway --http ADDR --ws ADDR [--crt PEM]\n\
          names: direct gangway haproxy haproxy-splice nginx"
     );
     std::process::exit(2)
@@ -115,19 +116,21 @@ fn main() -> io::Result<()> {
         Some("backend") => runtime.block_on(backend::run()),
         Some("gateway") => {
             args.next();
-            let (mut http, mut ws) = (None, None);
+            let (mut http, mut ws, mut crt) = (None, None, None);
             while let Some(a) = args.next() {
-                let v = args.next().and_then(|v| v.parse::<SocketAddr>().ok());
+                let value = args.next();
+                let v = value.as_deref().and_then(|v| v.parse::<SocketAddr>().ok());
                 match a.as_str() {
                     "--http" => http = v,
                     "--ws" => ws = v,
+                    "--crt" => crt = value,
                     _ => usage(),
                 }
             }
             let (Some(http), Some(ws)) = (http, ws) else {
                 usage()
             };
-            runtime.block_on(gateway::run(http, ws))
+            runtime.block_on(gateway::run(http, ws, crt))
         }
         _ => {
             let options = parse_options(args);
@@ -157,7 +160,8 @@ async fn compare(o: Options) -> io::Result<()> {
         .ok_or_else(|| io::Error::other(format!("backend printed {line:?}")))?;
 
     let mut report = Report::new(o.contenders.iter().map(|c| c.name()).collect());
-    let result = run_all(&o, addrs, &mut report).await;
+    let cert = tls::Certificate::generate()?;
+    let result = run_all(&o, addrs, &cert, &mut report).await;
     let _ = backend.kill();
     let _ = backend.wait();
     result?;
@@ -171,14 +175,32 @@ async fn compare(o: Options) -> io::Result<()> {
     Ok(())
 }
 
-async fn run_all(o: &Options, addrs: backend::BackendAddrs, report: &mut Report) -> io::Result<()> {
+async fn run_all(
+    o: &Options,
+    addrs: backend::BackendAddrs,
+    cert: &tls::Certificate,
+    report: &mut Report,
+) -> io::Result<()> {
     for run in 1..=o.runs {
         for &c in &o.contenders {
             eprintln!("run {run}/{}: {}", o.runs, c.name());
-            let proxy = tokio::task::block_in_place(|| proxies::start(c, addrs))?;
+            let proxy = tokio::task::block_in_place(|| proxies::start(c, addrs, cert.path()))?;
             measure(o, c, &proxy, report)
                 .await
                 .map_err(|e| io::Error::other(format!("{}: {e}", c.name())))?;
+            if let Some(https) = proxy.https {
+                // A quarter of the plain tunnels' bytes: TLS costs CPU on both ends.
+                tls::measure(
+                    cert,
+                    https,
+                    c.name(),
+                    o.wrk_seconds,
+                    o.bytes_per_run / 4,
+                    report,
+                )
+                .await
+                .map_err(|e| io::Error::other(format!("{} (https): {e}", c.name())))?;
+            }
         }
     }
     Ok(())

@@ -47,6 +47,8 @@ pub(crate) struct Running {
     pub(crate) http: SocketAddr,
     /// Where upgrade requests go.
     pub(crate) ws: SocketAddr,
+    /// The same routes over TLS (every contender but direct access).
+    pub(crate) https: Option<SocketAddr>,
     child: Option<Child>,
     _dir: Option<TempDir>,
 }
@@ -125,23 +127,29 @@ fn wait_listening(addr: SocketAddr, child: &mut Child, what: &str) -> io::Result
     }
 }
 
-/// Starts `contender` in front of `backend`.
-pub(crate) fn start(contender: Contender, backend: BackendAddrs) -> io::Result<Running> {
+/// Starts `contender` in front of `backend`, with a TLS listener presenting the certificate
+/// and key in the PEM file `crt`.
+pub(crate) fn start(
+    contender: Contender,
+    backend: BackendAddrs,
+    crt: &Path,
+) -> io::Result<Running> {
     match contender {
         Contender::Direct => Ok(Running {
             http: backend.http,
             ws: backend.ws,
+            https: None,
             child: None,
             _dir: None,
         }),
-        Contender::Gangway => start_gangway(backend),
-        Contender::Haproxy => start_haproxy(backend, false),
-        Contender::HaproxySplice => start_haproxy(backend, true),
-        Contender::Nginx => start_nginx(backend),
+        Contender::Gangway => start_gangway(backend, crt),
+        Contender::Haproxy => start_haproxy(backend, false, crt),
+        Contender::HaproxySplice => start_haproxy(backend, true, crt),
+        Contender::Nginx => start_nginx(backend, crt),
     }
 }
 
-fn start_gangway(backend: BackendAddrs) -> io::Result<Running> {
+fn start_gangway(backend: BackendAddrs, crt: &Path) -> io::Result<Running> {
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
         .args([
@@ -151,40 +159,53 @@ fn start_gangway(backend: BackendAddrs) -> io::Result<Running> {
             "--ws",
             &backend.ws.to_string(),
         ])
+        .arg("--crt")
+        .arg(crt)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()?;
-    let addr = read_addr_line(&mut child, "listen=")?;
+    let addrs = read_addr_lines(&mut child, &["listen=", "listen-tls="])?;
+    let (addr, https) = (addrs[0], addrs[1]);
     wait_listening(addr, &mut child, "gangway")?;
     Ok(Running {
         http: addr,
         ws: addr,
+        https: Some(https),
         child: Some(child),
         _dir: None,
     })
 }
 
-/// Reads the child's stdout until a line starting with `prefix` gives an address.
-pub(crate) fn read_addr_line(child: &mut Child, prefix: &str) -> io::Result<SocketAddr> {
+/// Reads the child's stdout until lines starting with each of `prefixes` (in this order) gave
+/// an address each.
+pub(crate) fn read_addr_lines(child: &mut Child, prefixes: &[&str]) -> io::Result<Vec<SocketAddr>> {
     let stdout = child
         .stdout
         .take()
         .ok_or_else(|| io::Error::other("no stdout"))?;
     let mut lines = BufReader::new(stdout).lines();
-    while let Some(line) = lines.next().transpose()? {
-        if let Some(rest) = line.strip_prefix(prefix) {
-            return rest.trim().parse().map_err(io::Error::other);
+    let mut out = Vec::new();
+    for prefix in prefixes {
+        loop {
+            let Some(line) = lines.next().transpose()? else {
+                return Err(io::Error::other(format!(
+                    "child exited without printing `{prefix}ADDR`"
+                )));
+            };
+            if let Some(rest) = line.strip_prefix(prefix) {
+                out.push(rest.trim().parse().map_err(io::Error::other)?);
+                break;
+            }
         }
     }
-    Err(io::Error::other(format!(
-        "child exited without printing `{prefix}ADDR`"
-    )))
+    Ok(out)
 }
 
-fn start_haproxy(backend: BackendAddrs, splice: bool) -> io::Result<Running> {
+fn start_haproxy(backend: BackendAddrs, splice: bool, crt: &Path) -> io::Result<Running> {
     let dir = TempDir::new(if splice { "haproxy-splice" } else { "haproxy" })?;
     let listen = free_port()?;
-    let cfg = haproxy_config(listen, backend, splice);
+    let tls = free_port()?;
+    let cfg = haproxy_config(listen, backend, splice, Some((tls, crt)));
     let path = dir.0.join("haproxy.cfg");
     fs::write(&path, cfg)?;
     let mut child = Command::new("haproxy")
@@ -195,21 +216,32 @@ fn start_haproxy(backend: BackendAddrs, splice: bool) -> io::Result<Running> {
         .stderr(Stdio::inherit())
         .spawn()?;
     wait_listening(listen, &mut child, "haproxy")?;
+    wait_listening(tls, &mut child, "haproxy")?;
     Ok(Running {
         http: listen,
         ws: listen,
+        https: Some(tls),
         child: Some(child),
         _dir: Some(dir),
     })
 }
 
-/// The HAProxy configuration of the comparison (also printed in docs/benchmarks.md).
-pub(crate) fn haproxy_config(listen: SocketAddr, backend: BackendAddrs, splice: bool) -> String {
+/// The HAProxy configuration of the comparison (also printed in docs/benchmarks.md); `tls`
+/// adds `bind ADDR ssl crt PEM` to the same frontend.
+pub(crate) fn haproxy_config(
+    listen: SocketAddr,
+    backend: BackendAddrs,
+    splice: bool,
+    tls: Option<(SocketAddr, &Path)>,
+) -> String {
     let splice = if splice {
         "    option splice-auto\n"
     } else {
         ""
     };
+    let tls = tls.map_or(String::new(), |(addr, crt)| {
+        format!("    bind {addr} ssl crt {}\n", crt.display())
+    });
     format!(
         "global
     maxconn 7000
@@ -223,7 +255,7 @@ defaults
     maxconn 7000
 {splice}frontend fe
     bind {listen}
-    acl is_websocket path_beg /ws
+{tls}    acl is_websocket path_beg /ws
     acl is_websocket hdr(Upgrade) -i WebSocket
     use_backend ws if is_websocket
     default_backend http
@@ -237,10 +269,11 @@ backend ws
     )
 }
 
-fn start_nginx(backend: BackendAddrs) -> io::Result<Running> {
+fn start_nginx(backend: BackendAddrs, crt: &Path) -> io::Result<Running> {
     let dir = TempDir::new("nginx")?;
     let listen = free_port()?;
-    let cfg = nginx_config(listen, backend, &dir.0);
+    let tls = free_port()?;
+    let cfg = nginx_config(listen, backend, &dir.0, Some((tls, crt)));
     let path = dir.0.join("nginx.conf");
     fs::write(&path, cfg)?;
     let mut child = Command::new("nginx")
@@ -253,17 +286,32 @@ fn start_nginx(backend: BackendAddrs) -> io::Result<Running> {
         .stderr(Stdio::inherit())
         .spawn()?;
     wait_listening(listen, &mut child, "nginx")?;
+    wait_listening(tls, &mut child, "nginx")?;
     Ok(Running {
         http: listen,
         ws: listen,
+        https: Some(tls),
         child: Some(child),
         _dir: Some(dir),
     })
 }
 
-/// The nginx configuration of the comparison (also printed in docs/benchmarks.md).
-pub(crate) fn nginx_config(listen: SocketAddr, backend: BackendAddrs, dir: &Path) -> String {
+/// The nginx configuration of the comparison (also printed in docs/benchmarks.md); `tls` adds
+/// `listen ADDR ssl` with the certificate and key from one PEM file to the same server.
+pub(crate) fn nginx_config(
+    listen: SocketAddr,
+    backend: BackendAddrs,
+    dir: &Path,
+    tls: Option<(SocketAddr, &Path)>,
+) -> String {
     let dir = dir.display();
+    // nginx 1.22 leaves TLS 1.3 out of its default `ssl_protocols`: name it as the others have it.
+    let tls = tls.map_or(String::new(), |(addr, crt)| {
+        let crt = crt.display();
+        format!(
+            "        listen {addr} ssl backlog=4096;\n        ssl_certificate {crt};\n        ssl_certificate_key {crt};\n        ssl_protocols TLSv1.2 TLSv1.3;\n"
+        )
+    });
     format!(
         "worker_processes 2;
 worker_rlimit_nofile 19000;
@@ -284,7 +332,7 @@ http {{
     map $http_upgrade $by_upgrade {{ default http_servers; ~*websocket websocket_servers; }}
     server {{
         listen {listen} backlog=4096;
-        proxy_http_version 1.1;
+{tls}        proxy_http_version 1.1;
         proxy_set_header Upgrade $http_upgrade;
         proxy_set_header Connection $connection_upgrade;
         proxy_read_timeout 1h;

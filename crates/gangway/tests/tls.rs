@@ -449,3 +449,27 @@ async fn proxy_header_comes_before_the_tls_handshake() {
     assert!(head.contains("X-Forwarded-For: 203.0.113.9\r\n"), "{head}");
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_set_header_rule_has_the_last_word_on_forwarding_headers() {
+    let web = http_server("www").await;
+    let a = cert(&["localhost"]);
+    let builder = tls_gateway(listener_tls(&[&a]), &web)
+        .request_header(None, HeaderAction::set("X-Forwarded-Proto", "custom"))
+        .request_header(None, HeaderAction::delete("X-Forwarded-Port"));
+    let gw = start(builder).await;
+    let mut s = tls_connect(gw.local_addr(), client_config(&[&a.2], ALL), "localhost")
+        .await
+        .unwrap();
+    let (status, _, _) = exchange(
+        &mut s,
+        "GET / HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-Port: 1\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let head = web.last_head().to_ascii_lowercase();
+    assert_eq!(head.matches("x-forwarded-proto:").count(), 1, "{head}");
+    assert!(head.contains("x-forwarded-proto: custom\r\n"), "{head}");
+    assert!(!head.contains("x-forwarded-port"), "{head}");
+    gw.shutdown().await;
+}
