@@ -562,6 +562,12 @@ impl Planner<'_> {
             if let Some(slowstart) = options.slowstart {
                 converted = converted.slowstart(slowstart);
             }
+            if let Some(n) = options.pool_max_conn {
+                converted = converted.pool_max_idle(usize::try_from(n).unwrap_or(usize::MAX));
+            }
+            if let Some(delay) = options.pool_purge_delay {
+                converted = converted.pool_purge_delay(delay);
+            }
             if options.addr.is_some() {
                 self.error(server.line, "server", format!("server '{}': 'addr' (checks on another address) is not supported by the gateway", server.name));
             }

@@ -987,16 +987,17 @@ impl Parser<'_> {
                     options.check = Some(false);
                     takes_value = false;
                 }
-                "inter" | "fastinter" | "downinter" | "slowstart" => {
+                "inter" | "fastinter" | "downinter" | "slowstart" | "pool-purge-delay" => {
                     if let Some(time) = self.time_of(words, index + 1, kw, option) {
-                        if time.is_zero() && option != "slowstart" {
+                        if time.is_zero() && !matches!(option, "slowstart" | "pool-purge-delay") {
                             self.error(kw, format!("'{option}' must be greater than 0"));
                         }
                         let field = match option {
                             "inter" => &mut options.inter,
                             "fastinter" => &mut options.fastinter,
                             "downinter" => &mut options.downinter,
-                            _ => &mut options.slowstart,
+                            "slowstart" => &mut options.slowstart,
+                            _ => &mut options.pool_purge_delay,
                         };
                         *field = Some(time);
                     }
@@ -1012,6 +1013,11 @@ impl Parser<'_> {
                             _ => &mut options.error_limit,
                         };
                         *field = Some(number);
+                    }
+                }
+                "pool-max-conn" => {
+                    if let Some(n) = self.number_of::<i64>(words, index + 1, kw, option) {
+                        options.pool_max_conn = Some(n);
                     }
                 }
                 "port" => {

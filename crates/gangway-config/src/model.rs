@@ -489,6 +489,13 @@ pub struct ServerOptions {
     /// `slowstart`: ramp the weight up over this time after coming up.
     #[serde(with = "opt_serde", skip_serializing_if = "Option::is_none")]
     pub slowstart: Option<Duration>,
+    /// `pool-max-conn`: idle connections to this server kept for reuse (-1: no limit,
+    /// 0: none; default 32).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_max_conn: Option<i64>,
+    /// `pool-purge-delay`: how long an idle connection to this server is kept (default 5s).
+    #[serde(with = "opt_serde", skip_serializing_if = "Option::is_none")]
+    pub pool_purge_delay: Option<Duration>,
     /// `send-proxy` / `send-proxy-v2`: send a PROXY protocol header on connect.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_proxy: Option<ProxyVersion>,
@@ -551,6 +558,8 @@ impl ServerOptions {
         inherit(&mut self.maxqueue, &base.maxqueue);
         inherit(&mut self.backup, &base.backup);
         inherit(&mut self.slowstart, &base.slowstart);
+        inherit(&mut self.pool_max_conn, &base.pool_max_conn);
+        inherit(&mut self.pool_purge_delay, &base.pool_purge_delay);
         inherit(&mut self.send_proxy, &base.send_proxy);
         inherit(&mut self.port, &base.port);
         inherit(&mut self.addr, &base.addr);

@@ -196,6 +196,12 @@ pub fn summary(config: &Config) -> String {
             if let Some(slowstart) = options.slowstart {
                 let _ = write!(line, " slowstart {}", format_time(slowstart));
             }
+            if let Some(n) = options.pool_max_conn {
+                let _ = write!(line, " pool-max-conn {n}");
+            }
+            if let Some(delay) = options.pool_purge_delay {
+                let _ = write!(line, " pool-purge-delay {}", format_time(delay));
+            }
             match options.send_proxy {
                 Some(ProxyVersion::V1) => line.push_str(" send-proxy"),
                 Some(ProxyVersion::V2) => line.push_str(" send-proxy-v2"),

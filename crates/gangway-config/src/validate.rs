@@ -267,6 +267,15 @@ fn check_server_options(
             format!("weight {weight} is out of range 0..256"),
         );
     }
+    if let Some(n) = options.pool_max_conn
+        && n < -1
+    {
+        checker.error(
+            line,
+            keyword,
+            format!("'pool-max-conn {n}' expects -1 (no limit), 0 or more"),
+        );
+    }
     for (name, value) in [("rise", options.rise), ("fall", options.fall)] {
         if value == Some(0) {
             checker.error(line, keyword, format!("'{name}' must be at least 1"));

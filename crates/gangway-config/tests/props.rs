@@ -166,8 +166,10 @@ fn server_options() -> impl Strategy<Value = ServerOptions> {
         prop::option::of(1u32..100),
         prop::option::of(prop::sample::select(vec![Observe::Layer4, Observe::Layer7])),
     );
-    (checks, limits, rest).prop_map(|(c, l, r)| {
+    let pool = (prop::option::of(-1i64..100), time());
+    (checks, limits, rest, pool).prop_map(|(c, l, r, p)| {
         let mut o = ServerOptions::default();
+        (o.pool_max_conn, o.pool_purge_delay) = p;
         (o.check, o.inter, o.fastinter, o.downinter, o.rise, o.fall) = c;
         (
             o.weight,
@@ -204,6 +206,7 @@ fn render(o: &ServerOptions) -> String {
         ("fastinter", o.fastinter),
         ("downinter", o.downinter),
         ("slowstart", o.slowstart),
+        ("pool-purge-delay", o.pool_purge_delay),
     ] {
         if let Some(value) = value {
             words.push(format!("{name} {}", time(value)));
@@ -233,6 +236,9 @@ fn render(o: &ServerOptions) -> String {
     }
     if let Some(port) = o.port {
         words.push(format!("port {port}"));
+    }
+    if let Some(n) = o.pool_max_conn {
+        words.push(format!("pool-max-conn {n}"));
     }
     if let Some(addr) = &o.addr {
         words.push(format!("addr {addr}"));

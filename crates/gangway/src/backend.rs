@@ -93,6 +93,8 @@ pub struct Server {
     pub(crate) send_proxy: Option<ProxyVersion>,
     pub(crate) initial_state: ServerState,
     pub(crate) slowstart: Option<Duration>,
+    pub(crate) pool_max_idle: Option<usize>,
+    pub(crate) pool_purge_delay: Option<Duration>,
     pub(crate) check_override: Option<Check>,
     pub(crate) passive: Option<gangway_health::PassivePolicy>,
     #[cfg(feature = "tls")]
@@ -120,6 +122,8 @@ impl Server {
             send_proxy: None,
             initial_state: ServerState::Up,
             slowstart: None,
+            pool_max_idle: None,
+            pool_purge_delay: None,
             check_override: None,
             passive: None,
             #[cfg(feature = "tls")]
@@ -225,6 +229,22 @@ impl Server {
     #[must_use]
     pub fn slowstart(mut self, duration: Duration) -> Self {
         self.slowstart = Some(duration);
+        self
+    }
+
+    /// Most idle connections to this server kept for reuse (HAProxy's `pool-max-conn`),
+    /// overriding the backend's [`pool_max_idle`](Backend::pool_max_idle); 0 disables reuse.
+    #[must_use]
+    pub fn pool_max_idle(mut self, n: usize) -> Self {
+        self.pool_max_idle = Some(n);
+        self
+    }
+
+    /// How long an idle connection to this server is kept (HAProxy's `pool-purge-delay`),
+    /// overriding the backend's [`pool_purge_delay`](Backend::pool_purge_delay).
+    #[must_use]
+    pub fn pool_purge_delay(mut self, delay: Duration) -> Self {
+        self.pool_purge_delay = Some(delay);
         self
     }
 
@@ -498,6 +518,9 @@ impl Check {
     }
 }
 
+/// How long a pooled server connection stays idle by default (HAProxy's `pool-purge-delay`).
+pub(crate) const DEFAULT_POOL_PURGE_DELAY: Duration = Duration::from_secs(5);
+
 /// A named set of servers with a balance algorithm, health check and options
 /// (HAProxy's `backend` section).
 ///
@@ -526,6 +549,7 @@ pub struct Backend {
     pub(crate) request_headers: Vec<HeaderAction>,
     pub(crate) response_headers: Vec<HeaderAction>,
     pub(crate) pool_max_idle: usize,
+    pub(crate) pool_purge_delay: Duration,
     pub(crate) fail_open: bool,
 }
 
@@ -545,6 +569,7 @@ impl Backend {
             request_headers: Vec::new(),
             response_headers: Vec::new(),
             pool_max_idle: 32,
+            pool_purge_delay: DEFAULT_POOL_PURGE_DELAY,
             fail_open: false,
         }
     }
@@ -647,10 +672,27 @@ impl Backend {
         self
     }
 
-    /// Most idle pooled connections kept per server (default 32; 0 disables pooling).
+    /// Most idle pooled connections kept per server (default 32; 0 disables pooling; a server
+    /// may override it).
     #[must_use]
     pub fn pool_max_idle(mut self, n: usize) -> Self {
         self.pool_max_idle = n;
+        self
+    }
+
+    /// How long a pooled server connection may stay idle before it is closed (HAProxy's
+    /// `pool-purge-delay`, default 5 s; a server may override it). Idle connections are
+    /// checked once a second, so a connection a server has closed does not linger half-closed,
+    /// and one past its delay is never reused.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let web = gangway::Backend::new("web").pool_purge_delay(Duration::from_secs(30));
+    /// # let _ = web;
+    /// ```
+    #[must_use]
+    pub fn pool_purge_delay(mut self, delay: Duration) -> Self {
+        self.pool_purge_delay = delay;
         self
     }
 }

@@ -226,6 +226,9 @@ impl Gateway {
         }
         crate::checks::start(&self.shared);
         crate::status::start(&self.shared);
+        tasks.push(tokio::spawn(purge_idle_connections(Arc::downgrade(
+            &self.shared,
+        ))));
         tracing::info!(frontend = %self.shared.options.name, addrs = ?local_addrs, "gateway listening");
         Ok(GatewayHandle {
             shared: self.shared,
@@ -311,6 +314,23 @@ async fn accept_loop(shared: Arc<Shared>, index: usize, listener: TcpListener) {
         };
         shared.metrics.listener_accepted(index);
         tokio::spawn(crate::conn::serve(admission, index, stream, peer));
+    }
+}
+
+/// Closes pooled server connections that have been idle longer than their
+/// `pool-purge-delay` or that their server has closed, once a second. (A connection past its
+/// delay is never reused in between: taking one checks its age.)
+async fn purge_idle_connections(shared: std::sync::Weak<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        for be in &shared.backends {
+            be.servers().iter().for_each(|srv| srv.purge_idle());
+        }
     }
 }
 

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::stream::Stream;
 use arc_swap::ArcSwap;
 use gangway_balance::{Algorithm, ConnectionSlot, NoServerPolicy, PickError, ServerId, ServerSet};
@@ -16,6 +18,13 @@ use crate::backend::{Backend, Balance, ProxyVersion, Server, ServerState};
 use crate::error::Error;
 use crate::metrics::Counters;
 use crate::timeouts::Timeouts;
+
+/// Whether an idle connection can carry another request: it must have nothing to read, as
+/// data or EOF (or, over TLS, a close_notify) makes it unusable.
+fn still_open(stream: &mut Stream) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(stream.tcp_mut().try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
 
 /// Why no server was picked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +46,12 @@ pub(crate) struct ServerRt {
     /// TLS to the server, when it speaks it.
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::TlsConnector>,
-    idle: Mutex<Vec<Stream>>,
+    /// Idle pooled connections with when each became idle, oldest first.
+    idle: Mutex<Vec<(Stream, Instant)>>,
+    /// Most idle connections kept (`pool-max-conn`).
+    pool_max_idle: usize,
+    /// How long a pooled connection may stay idle (`pool-purge-delay`).
+    pool_purge_delay: Duration,
     /// Set after a traffic error was reported to passive health, so the next success is too.
     failing: AtomicBool,
     pub(crate) counters: Counters,
@@ -47,20 +61,32 @@ pub(crate) struct ServerRt {
 }
 
 impl ServerRt {
-    /// An idle pooled connection that still looks open.
+    /// The newest idle pooled connection that still looks open and has not been idle longer
+    /// than its `pool-purge-delay`.
     pub(crate) fn take_idle(&self) -> Option<Stream> {
         let mut idle = self.idle.lock().ok()?;
-        while let Some(mut stream) = idle.pop() {
-            let mut probe = [0u8; 1];
-            // An idle connection must have nothing to read: data or EOF (or, over TLS, a
-            // close_notify) means it is unusable.
-            if let Err(e) = stream.tcp_mut().try_read(&mut probe)
-                && e.kind() == std::io::ErrorKind::WouldBlock
-            {
+        while let Some((mut stream, since)) = idle.pop() {
+            if since.elapsed() > self.pool_purge_delay {
+                // Every connection below this one has been idle longer still.
+                idle.clear();
+                return None;
+            }
+            if still_open(&mut stream) {
                 return Some(stream);
             }
         }
         None
+    }
+
+    /// Closes the idle connections that have been idle longer than `max_idle` or that the
+    /// server has closed (or written to).
+    pub(crate) fn purge_idle(&self) {
+        if let Ok(mut idle) = self.idle.lock()
+            && !idle.is_empty()
+        {
+            let max_idle = self.pool_purge_delay;
+            idle.retain_mut(|(stream, since)| since.elapsed() <= max_idle && still_open(stream));
+        }
     }
 
     fn drop_idle(&self) {
@@ -204,6 +230,8 @@ impl BackendRt {
             #[cfg(feature = "tls")]
             tls,
             idle: Mutex::new(Vec::new()),
+            pool_max_idle: s.pool_max_idle.unwrap_or(self.spec.pool_max_idle),
+            pool_purge_delay: s.pool_purge_delay.unwrap_or(self.spec.pool_purge_delay),
             failing: AtomicBool::new(false),
             counters: Counters::default(),
             checker,
@@ -323,13 +351,13 @@ impl BackendRt {
 
     /// Returns a connection to the server's idle pool (dropped when the pool is full).
     pub(crate) fn put_idle(&self, srv: &ServerRt, stream: Stream) {
-        if self.spec.pool_max_idle == 0 || self.state(srv) != ServerState::Up {
+        if srv.pool_max_idle == 0 || self.state(srv) != ServerState::Up {
             return;
         }
         if let Ok(mut idle) = srv.idle.lock()
-            && idle.len() < self.spec.pool_max_idle
+            && idle.len() < srv.pool_max_idle
         {
-            idle.push(stream);
+            idle.push((stream, Instant::now()));
         }
     }
 

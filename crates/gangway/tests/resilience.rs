@@ -560,3 +560,46 @@ async fn bytes_after_an_upgrade_request_wait_for_the_101() {
     drop(s);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn idle_server_connections_are_closed_after_the_purge_delay() {
+    // The default delay (5 s) keeps the connection for the next request.
+    let web = http_server("www").await;
+    let gw = start(local().default_backend(&Backend::new("web").server(web.addr))).await;
+    for path in ["/a", "/b"] {
+        assert_eq!(get(gw.local_addr(), path).await.0, 200);
+    }
+    assert_eq!(
+        web.connections(),
+        1,
+        "the second request reused the pooled connection"
+    );
+    assert_eq!(web.open_connections(), 1);
+    gw.shutdown().await;
+
+    // A short delay closes it; the next request opens a new one.
+    let web = http_server("www").await;
+    let b = Backend::new("web")
+        .server(web.addr)
+        .pool_purge_delay(Duration::from_millis(200));
+    let gw = start(local().default_backend(&b)).await;
+    assert_eq!(get(gw.local_addr(), "/a").await.0, 200);
+    eventually("the idle server connection is closed", || {
+        web.open_connections() == 0
+    })
+    .await;
+    assert_eq!(get(gw.local_addr(), "/b").await.0, 200);
+    assert_eq!(web.connections(), 2);
+    gw.shutdown().await;
+
+    // Per-server settings override the backend's: this server keeps no idle connection.
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(Server::at(web.addr).pool_max_idle(0));
+    let gw = start(local().default_backend(&b)).await;
+    for path in ["/a", "/b"] {
+        assert_eq!(get(gw.local_addr(), path).await.0, 200);
+    }
+    assert_eq!(web.connections(), 2, "nothing was pooled");
+    eventually("no connection stays open", || web.open_connections() == 0).await;
+    gw.shutdown().await;
+}

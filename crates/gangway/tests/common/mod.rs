@@ -26,6 +26,8 @@ pub struct ServerKnobs {
     pub heads: Mutex<Vec<String>>,
     pub bodies: Mutex<Vec<Vec<u8>>>,
     pub connections: AtomicUsize,
+    /// Connections that have ended (either side closed).
+    pub closed: AtomicUsize,
 }
 
 /// A scripted HTTP/1.1 backend that records every request head it receives.
@@ -69,6 +71,10 @@ impl TestServer {
     pub fn connections(&self) -> usize {
         self.state.connections.load(SeqCst)
     }
+    /// Connections accepted and not yet ended.
+    pub fn open_connections(&self) -> usize {
+        self.connections() - self.state.closed.load(SeqCst)
+    }
     pub fn set_healthy(&self, up: bool) {
         self.state.unhealthy.store(!up, SeqCst);
     }
@@ -93,7 +99,11 @@ pub async fn http_server_on(bind: &str, name: &str) -> TestServer {
     let task = tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             st.connections.fetch_add(1, SeqCst);
-            tokio::spawn(serve_http(stream, n.clone(), st.clone()));
+            let (n, st) = (n.clone(), st.clone());
+            tokio::spawn(async move {
+                serve_http(stream, n, st.clone()).await;
+                st.closed.fetch_add(1, SeqCst);
+            });
         }
     });
     TestServer {
