@@ -568,8 +568,18 @@ impl Planner<'_> {
             if let Some(delay) = options.pool_purge_delay {
                 converted = converted.pool_purge_delay(delay);
             }
-            if options.addr.is_some() {
-                self.error(server.line, "server", format!("server '{}': 'addr' (checks on another address) is not supported by the gateway", server.name));
+            if let Some(addr) = &options.addr {
+                match resolve_ip(addr) {
+                    Some(ip) => converted = converted.check_addr(ip),
+                    None => {
+                        self.error(
+                            server.line,
+                            "server",
+                            format!("server '{}': 'addr {addr}' does not resolve", server.name),
+                        );
+                        continue;
+                    }
+                }
             }
             if options.ssl == Some(true) {
                 #[cfg(feature = "tls")]
@@ -913,4 +923,13 @@ fn passive_policy(observe: Observe, options: &ServerOptions) -> gangway::health:
         policy = policy.error_limit(limit);
     }
     policy
+}
+
+/// An IP address, or the first address a host name resolves to.
+fn resolve_ip(host: &str) -> Option<std::net::IpAddr> {
+    if let Ok(ip) = host.parse() {
+        return Some(ip);
+    }
+    use std::net::ToSocketAddrs as _;
+    (host, 0).to_socket_addrs().ok()?.next().map(|a| a.ip())
 }

@@ -54,8 +54,8 @@ fn refusals_name_the_line_and_keyword() {
             "plan.cfg:3: 'http-request': 'append-slash'",
         ),
         (
-            "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s 127.0.0.1:1 check addr 127.0.0.2\n",
-            "plan.cfg:5: 'server': server 's': 'addr'",
+            "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server s 127.0.0.1:1 check addr no-such-host.invalid\n",
+            "plan.cfg:5: 'server': server 's': 'addr no-such-host.invalid' does not resolve",
         ),
         (
             "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n option httpchk\n http-check expect rstring ^ok\n server s 127.0.0.1:1 check\n",

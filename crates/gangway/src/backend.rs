@@ -90,6 +90,7 @@ pub struct Server {
     pub(crate) backup: bool,
     pub(crate) check: bool,
     pub(crate) check_port: Option<u16>,
+    pub(crate) check_addr: Option<IpAddr>,
     pub(crate) send_proxy: Option<ProxyVersion>,
     pub(crate) initial_state: ServerState,
     pub(crate) slowstart: Option<Duration>,
@@ -119,6 +120,7 @@ impl Server {
             backup: false,
             check: true,
             check_port: None,
+            check_addr: None,
             send_proxy: None,
             initial_state: ServerState::Up,
             slowstart: None,
@@ -208,6 +210,24 @@ impl Server {
     #[must_use]
     pub fn check_port(mut self, port: u16) -> Self {
         self.check_port = Some(port);
+        self
+    }
+
+    /// Sends health checks to another address (`addr`), on the server's port or the
+    /// [`check_port`](Self::check_port): for a server whose health is reported by another
+    /// host, or on another interface. Overrides the backend check's
+    /// [`addr`](Check::addr).
+    ///
+    /// ```
+    /// use gangway::{Backend, Check, Server};
+    /// let web = Backend::new("web")
+    ///     .server(Server::new("10.0.0.20:8080").check_addr([10, 0, 1, 20].into()).check_port(9000))
+    ///     .check(Check::http("/health"));
+    /// # let _ = web;
+    /// ```
+    #[must_use]
+    pub fn check_addr(mut self, addr: IpAddr) -> Self {
+        self.check_addr = Some(addr);
         self
     }
 

@@ -67,7 +67,7 @@ pub(crate) fn build(
     if let Some(port) = server.check_port {
         c = c.port(port);
     }
-    if let Some(addr) = check.addr {
+    if let Some(addr) = server.check_addr.or(check.addr) {
         c = c.addr(addr);
     }
     if !matches!(kind, CheckKind::Tcp) {

@@ -603,3 +603,25 @@ async fn idle_server_connections_are_closed_after_the_purge_delay() {
     eventually("no connection stays open", || web.open_connections() == 0).await;
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn checks_go_to_the_check_address() {
+    // The server listens on 127.0.0.1 only; its checks go to 127.0.0.2 on the same port,
+    // where nothing listens, so it is marked down although it would answer.
+    let web = http_server("www").await;
+    let b = Backend::new("web")
+        .server(
+            Server::at(web.addr)
+                .name("s1")
+                .check_addr([127, 0, 0, 2].into()),
+        )
+        .check(Check::tcp().inter(Duration::from_millis(100)).fall(1));
+    let gw = start(local().default_backend(&b)).await;
+    eventually("s1 is marked down by checks on 127.0.0.2", || {
+        gw.server_state("web", "s1") == Some(ServerState::Down)
+    })
+    .await;
+    assert_eq!(get(gw.local_addr(), "/").await.0, 503);
+    assert_eq!(web.traffic(), 0);
+    gw.shutdown().await;
+}
