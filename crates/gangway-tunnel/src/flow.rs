@@ -32,11 +32,38 @@ pub(crate) struct FlowError {
     pub(crate) error: io::Error,
 }
 
-/// The pools a direction borrows from while bytes move.
+/// The pools a direction borrows from while bytes move: the global ones unless the tunnel
+/// was given its own (one pointer in every tunnel either way).
 #[derive(Debug)]
 pub(crate) struct Pools {
-    pub(crate) buffers: BufferPool,
-    pub(crate) pipes: PipePool,
+    custom: Option<Box<(BufferPool, PipePool)>>,
+}
+
+impl Pools {
+    pub(crate) fn new(buffers: Option<BufferPool>, pipes: Option<PipePool>) -> Pools {
+        let custom = match (buffers, pipes) {
+            (None, None) => None,
+            (buffers, pipes) => Some(Box::new((
+                buffers.unwrap_or_else(|| BufferPool::global().clone()),
+                pipes.unwrap_or_else(|| PipePool::global().clone()),
+            ))),
+        };
+        Pools { custom }
+    }
+
+    pub(crate) fn buffers(&self) -> &BufferPool {
+        match &self.custom {
+            Some(custom) => &custom.0,
+            None => BufferPool::global(),
+        }
+    }
+
+    pub(crate) fn pipes(&self) -> &PipePool {
+        match &self.custom {
+            Some(custom) => &custom.1,
+            None => PipePool::global(),
+        }
+    }
 }
 
 /// One direction of a tunnel, from the `from` side to its peer.
@@ -124,7 +151,7 @@ impl Flow {
         if self.start == self.end
             && let Some(buf) = self.buf.take()
         {
-            pools.buffers.give(buf);
+            pools.buffers().give(buf);
             self.start = 0;
             self.end = 0;
         }
@@ -132,20 +159,20 @@ impl Flow {
         if self.pipe_len == 0
             && let Some(pipe) = self.pipe.take()
         {
-            pools.pipes.give(pipe, true);
+            pools.pipes().give(pipe, true);
         }
     }
 
     /// Give back the buffer and pipe whatever they hold (the tunnel ended).
     pub(crate) fn release_all(&mut self, pools: &Pools) {
         if let Some(buf) = self.buf.take() {
-            pools.buffers.give(buf);
+            pools.buffers().give(buf);
         }
         self.start = 0;
         self.end = 0;
         #[cfg(target_os = "linux")]
         if let Some(pipe) = self.pipe.take() {
-            pools.pipes.give(pipe, self.pipe_len == 0);
+            pools.pipes().give(pipe, self.pipe_len == 0);
         }
     }
 
@@ -230,7 +257,7 @@ impl Flow {
                     if self.bulk && self.splice && self.splice_in(src, pools)? {
                         continue;
                     }
-                    let buf = self.buf.get_or_insert_with(|| pools.buffers.take());
+                    let buf = self.buf.get_or_insert_with(|| pools.buffers().take());
                     let mut window = ReadBuf::new(buf);
                     // tokio's read notes a short read as "drained", saving the EAGAIN round.
                     match Pin::new(&mut *src).poll_read(cx, &mut window) {
@@ -271,7 +298,7 @@ impl Flow {
     #[cfg(target_os = "linux")]
     fn splice_in(&mut self, src: &TcpStream, pools: &Pools) -> Result<bool, FlowError> {
         if self.pipe.is_none() {
-            self.pipe = pools.pipes.take();
+            self.pipe = pools.pipes().take();
         }
         let Some(pipe) = self.pipe.as_ref() else {
             return Ok(false);
@@ -291,7 +318,7 @@ impl Flow {
             Err(e) if crate::sys::splice_unsupported(&e) => {
                 self.splice = false;
                 if let Some(pipe) = self.pipe.take() {
-                    pools.pipes.give(pipe, true);
+                    pools.pipes().give(pipe, true);
                 }
             }
             Err(e) => return Err(failed(self.from, e)),
@@ -368,7 +395,7 @@ impl Flow {
                                 .poll_read(cx, &mut window)
                                 .map_ok(|()| window.filled().len());
                             if let Poll::Ready(Ok(1)) = read {
-                                let mut buf = pools.buffers.take();
+                                let mut buf = pools.buffers().take();
                                 buf[0] = probe[0];
                                 self.buf = Some(buf);
                                 self.moved = true;
