@@ -14,6 +14,7 @@ use tracing::Instrument as _;
 
 use crate::access_log::{AccessLog, Termination};
 use crate::backend::ConnectionMode;
+use crate::deadline::LazyTimer;
 use crate::gateway::{Admission, Phase, Shared};
 use crate::metrics::add;
 use crate::parse::{self, ChunkedTracker};
@@ -80,6 +81,7 @@ pub(crate) async fn serve(
         res_rules: Vec::new(),
         excluded: Vec::new(),
         key: Vec::new(),
+        timer: LazyTimer::default(),
         log: AccessLog::default(),
         phase,
         phase_gate: phase_gate.clone(),
@@ -178,6 +180,8 @@ struct Conn {
     res_rules: Vec<usize>,
     excluded: Vec<gangway_balance::ServerId>,
     key: Vec<u8>,
+    /// The timeout of whichever read the connection waits on (one timer, moved lazily).
+    timer: LazyTimer,
     log: AccessLog,
     phase: watch::Receiver<Phase>,
     /// Tells whether the phase changed at all, for [`PhaseGated`].
@@ -409,7 +413,7 @@ impl Conn {
         }
         let (client, cbuf, sbuf) = (&mut self.client, &mut self.cbuf, &mut self.sbuf);
         let (req_out, res_out) = (&mut self.req_out, &mut self.res_out);
-        let read = tokio::time::timeout(limit, async move {
+        let read = self.timer.within(limit, async move {
             let client = match client {
                 Stream::Tcp(tcp) => tcp,
                 #[allow(unreachable_patterns)]
@@ -975,6 +979,7 @@ impl Conn {
             &mut self.res_out,
             meta,
             t.server,
+            &mut self.timer,
             shared.timeouts.client,
             client_wants_close,
             &self.phase,
@@ -1637,6 +1642,7 @@ async fn download<'r, R, W, I>(
     out: &mut Vec<u8>,
     meta: RequestMeta,
     server_timeout: Duration,
+    timer: &mut LazyTimer,
     client_timeout: Duration,
     client_wants_close: bool,
     phase: &watch::Receiver<Phase>,
@@ -1714,7 +1720,7 @@ where
                 }
             }
             sbuf.reserve(HEAD_CHUNK);
-            match tokio::time::timeout(server_timeout, sr.read_buf(sbuf)).await {
+            match timer.within(server_timeout, sr.read_buf(sbuf)).await {
                 Err(_) => {
                     return Down::NoResponse {
                         timeout: true,

@@ -40,6 +40,7 @@ mod backend;
 mod builder;
 mod checks;
 mod conn;
+mod deadline;
 mod error;
 mod gateway;
 mod metrics;
