@@ -214,6 +214,9 @@ struct Parser<'f> {
 
 type Words<'w, 'a> = &'w [Word<'a>];
 
+/// The method of a parser `P` that handles one directive.
+type Handler<P> = fn(&mut P, Words<'_, '_>);
+
 fn arg<'w>(words: Words<'w, '_>, index: usize) -> Option<&'w str> {
     words.get(index).map(|w| w.value.as_str())
 }
@@ -481,50 +484,37 @@ impl Parser<'_> {
         }
     }
 
+    /// Directives one method handles, with the sections they may appear in.
+    fn sectioned(keyword: &str) -> Option<(&'static [Cap], Handler<Self>)> {
+        use Cap::*;
+        Some(match keyword {
+            "bind" => (&[Frontend], Self::bind),
+            "acl" => (&[Frontend, Backend], Self::acl),
+            "use_backend" => (&[Frontend], Self::use_backend),
+            "default_backend" => (&[Defaults, Frontend], Self::default_backend),
+            "server" => (&[Backend], Self::server),
+            "default-server" => (&[Defaults, Backend], Self::default_server),
+            "balance" => (&[Defaults, Backend], Self::balance),
+            "hash-type" => (&[Defaults, Backend], Self::hash_type),
+            "http-check" => (&[Defaults, Backend], Self::http_check),
+            "monitor-uri" => (&[Defaults, Frontend], Self::monitor_uri),
+            "monitor" => (&[Frontend], Self::monitor),
+            "http-request" => (&[Frontend, Backend], Self::http_request),
+            "http-response" => (&[Frontend, Backend], Self::http_response),
+            _ => return None,
+        })
+    }
+
     fn proxy_directive_with(&mut self, words: Words<'_, '_>, keyword: &str) {
         use Cap::*;
+        if let Some((caps, handle)) = Self::sectioned(keyword) {
+            if self.allowed(keyword, caps) {
+                handle(self, words);
+            }
+            return;
+        }
         match keyword {
-            "bind" => {
-                if self.allowed(keyword, &[Frontend]) {
-                    self.bind(words);
-                }
-            }
             "mode" => self.mode(words),
-            "acl" => {
-                if self.allowed(keyword, &[Frontend, Backend]) {
-                    self.acl(words);
-                }
-            }
-            "use_backend" => {
-                if self.allowed(keyword, &[Frontend]) {
-                    self.use_backend(words);
-                }
-            }
-            "default_backend" => {
-                if self.allowed(keyword, &[Defaults, Frontend]) {
-                    self.default_backend(words);
-                }
-            }
-            "server" => {
-                if self.allowed(keyword, &[Backend]) {
-                    self.server(words);
-                }
-            }
-            "default-server" => {
-                if self.allowed(keyword, &[Defaults, Backend]) {
-                    self.default_server(words);
-                }
-            }
-            "balance" => {
-                if self.allowed(keyword, &[Defaults, Backend]) {
-                    self.balance(words);
-                }
-            }
-            "hash-type" => {
-                if self.allowed(keyword, &[Defaults, Backend]) {
-                    self.hash_type(words);
-                }
-            }
             "timeout" => self.timeout(words),
             "contimeout" | "clitimeout" | "srvtimeout" => self.old_timeout(words),
             "maxconn" => {
@@ -557,31 +547,6 @@ impl Parser<'_> {
             }
             "option" => self.option(words, false),
             "no" if arg(words, 1) == Some("option") => self.option(&words[1..], true),
-            "http-check" => {
-                if self.allowed(keyword, &[Defaults, Backend]) {
-                    self.http_check(words);
-                }
-            }
-            "monitor-uri" => {
-                if self.allowed(keyword, &[Defaults, Frontend]) {
-                    self.monitor_uri(words);
-                }
-            }
-            "monitor" => {
-                if self.allowed(keyword, &[Frontend]) {
-                    self.monitor(words);
-                }
-            }
-            "http-request" => {
-                if self.allowed(keyword, &[Frontend, Backend]) {
-                    self.http_request(words);
-                }
-            }
-            "http-response" => {
-                if self.allowed(keyword, &[Frontend, Backend]) {
-                    self.http_response(words);
-                }
-            }
             "errorfile" => self.errorfile(words),
             "stats" => {
                 let scope = self.scope();
