@@ -325,7 +325,7 @@ impl Planner<'_> {
             self.warn(
                 frontend.line,
                 "use_backend",
-                format!("frontend '{}' is in TCP mode: there is no request to look at, so only 'src' conditions can match", frontend.name),
+                format!("frontend '{}' is in TCP mode: there is no request to look at, so only 'src' (and, on 'ssl' binds, 'ssl_fc' and 'ssl_fc_sni') conditions can match", frontend.name),
             );
         }
         let http_rules: &[HttpRequestRule] = if tcp { &[] } else { &frontend.http_request };

@@ -354,7 +354,14 @@ impl Conn {
     /// `mode tcp`: pipes the whole connection to a server.
     async fn serve_tcp(mut self, shared: &Shared) {
         self.log.reset(Instant::now());
-        let view = crate::acl::RequestView::new("", "", &[]).with_src(self.src);
+        let mut view = crate::acl::RequestView::new("", "", &[]).with_src(self.src);
+        // Over TLS, `ssl_fc` and `ssl_fc_sni` can route whole connections too.
+        if let Some(sni) = self.client.tls_sni() {
+            view = view.with_ssl(true);
+            if let Some(sni) = sni {
+                view = view.with_sni(sni);
+            }
+        }
         let backend = shared
             .routes
             .iter()

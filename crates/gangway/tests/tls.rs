@@ -473,3 +473,33 @@ async fn a_set_header_rule_has_the_last_word_on_forwarding_headers() {
     assert!(!head.contains("x-forwarded-port"), "{head}");
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn tcp_mode_terminates_tls_and_routes_whole_connections_by_sni() {
+    let web = http_server("www").await;
+    let api = http_server("api").await;
+    let a = cert(&["a.test", "api.test"]);
+    let web_b = Backend::new("web").server(Server::at(web.addr).name("www"));
+    let api_b = Backend::new("api").server(Server::at(api.addr).name("api"));
+    let gw = start(
+        Gateway::builder()
+            .mode(gangway::FrontendMode::Tcp)
+            .listener(Listener::new("127.0.0.1:0").tls(listener_tls(&[&a])))
+            .route("ssl_fc_sni -i api.test".parse().unwrap(), &api_b)
+            .default_backend(&web_b),
+    )
+    .await;
+    let config = client_config(&[&a.2], ALL);
+    for (sni, want) in [("a.test", "www /p\n"), ("api.test", "api /p\n")] {
+        let mut s = tls_connect(gw.local_addr(), config.clone(), sni)
+            .await
+            .unwrap();
+        let (status, _, body) =
+            exchange(&mut s, &format!("GET /p HTTP/1.1\r\nHost: {sni}\r\n\r\n")).await;
+        assert_eq!(
+            (status, String::from_utf8(body).unwrap().as_str()),
+            (200, want)
+        );
+    }
+    gw.shutdown().await;
+}
