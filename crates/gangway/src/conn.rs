@@ -1748,7 +1748,12 @@ where
         let switch = status == 101 || (meta.is_connect && (200..300).contains(&status));
         // A final head goes out with the body bytes already buffered, in one write.
         if (switch || (100..200).contains(&status)) && !out.is_empty() {
-            match tokio::time::timeout(client_timeout, cw.write_all(out)).await {
+            // Flushed: over TLS an interim answer (100 Continue) must not wait in a buffer.
+            let write = async {
+                cw.write_all(out).await?;
+                cw.flush().await
+            };
+            match tokio::time::timeout(client_timeout, write).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => {
                     return Down::Aborted {
@@ -1863,18 +1868,29 @@ where
     use std::task::{Context, Poll, Waker};
     // One try without a waker first: a pending write is simply tried again below, where the
     // task's waker replaces the no-op one.
-    let first = {
+    let written = {
         let mut cx = Context::from_waker(Waker::noop());
-        std::pin::Pin::new(&mut *dst).poll_write(&mut cx, bytes)
+        match std::pin::Pin::new(&mut *dst).poll_write(&mut cx, bytes) {
+            // TLS takes bytes it cannot send yet (a full socket) into its own buffer: flushing
+            // pushes them out (for TCP it does nothing).
+            Poll::Ready(Ok(n)) if n == bytes.len() => {
+                match std::pin::Pin::new(&mut *dst).poll_flush(&mut cx) {
+                    Poll::Ready(Ok(())) => return Ok(()),
+                    Poll::Ready(Err(_)) => return Err(false),
+                    Poll::Pending => n,
+                }
+            }
+            Poll::Ready(Ok(0)) => return Err(false),
+            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Err(_)) => return Err(false),
+            Poll::Pending => 0,
+        }
     };
-    let written = match first {
-        Poll::Ready(Ok(n)) if n == bytes.len() => return Ok(()),
-        Poll::Ready(Ok(0)) => return Err(false),
-        Poll::Ready(Ok(n)) => n,
-        Poll::Ready(Err(_)) => return Err(false),
-        Poll::Pending => 0,
+    let rest = async {
+        dst.write_all(&bytes[written..]).await?;
+        dst.flush().await
     };
-    match tokio::time::timeout(limit, dst.write_all(&bytes[written..])).await {
+    match tokio::time::timeout(limit, rest).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(false),
         Err(_) => Err(true),

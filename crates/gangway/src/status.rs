@@ -93,8 +93,10 @@ pub(crate) async fn stream_events<S>(
         event.push_str("event: status\ndata: ");
         event.push_str(&render_json(shared));
         event.push_str("\n\n");
-        let write =
-            tokio::time::timeout(shared.timeouts.client, client.write_all(event.as_bytes()));
+        let write = tokio::time::timeout(shared.timeouts.client, async {
+            client.write_all(event.as_bytes()).await?;
+            client.flush().await
+        });
         if !matches!(write.await, Ok(Ok(()))) {
             return;
         }
