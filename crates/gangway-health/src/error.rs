@@ -53,6 +53,8 @@ pub enum CheckFailure {
         /// What was wrong with the answer.
         reason: &'static str,
     },
+    /// The TLS handshake of a check over TLS failed (HAProxy's layer 6).
+    TlsHandshake,
 }
 
 impl CheckFailure {
@@ -85,6 +87,7 @@ impl CheckFailure {
                 | CheckFailure::Connect(_)
                 | CheckFailure::Reset
                 | CheckFailure::Io(_)
+                | CheckFailure::TlsHandshake
         )
     }
 }
@@ -131,6 +134,9 @@ impl fmt::Display for CheckFailure {
             }
             CheckFailure::BadUpgrade { reason } => {
                 write!(f, "layer 7 WebSocket handshake failed: {reason}")
+            }
+            CheckFailure::TlsHandshake => {
+                f.write_str("layer 6 invalid response: TLS handshake failed")
             }
         }
     }

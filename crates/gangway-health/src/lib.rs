@@ -31,7 +31,7 @@
 //! - **Driver** ([`HealthChecker`]): tokio tasks checking a whole set of servers, publishing
 //!   [`HealthEvent`]s (per-server `watch`, `broadcast`, `Stream`, hooks), `tracing` logs and
 //!   per-server [`Counters`]. With the `balance` feature (on by default) it applies states to a
-//!   `gangway_balance::ServerSet`.
+//!   `gangway_balance::ServerSet`. With the `tls` feature, `Check::tls` runs a check over TLS.
 //! - **Passive health** ([`PassivePolicy`]): traffic outcomes reported by the gateway,
 //!   `on-error fastinter|fail-check|sudden-death|mark-down` after `error-limit` errors.
 //!

@@ -268,9 +268,9 @@ impl Server {
         self
     }
 
-    /// Speaks TLS to this server (HAProxy's `server ... ssl`). Health checks stay plain: with
-    /// a plain [`check_port`](Self::check_port) they run as configured, else they are TCP
-    /// connect checks.
+    /// Speaks TLS to this server (HAProxy's `server ... ssl`). Health checks then run over TLS
+    /// too, with the same verification, unless a [`check_port`](Self::check_port) is given
+    /// (checked in clear).
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[must_use]

@@ -25,18 +25,6 @@ pub(crate) fn build(
     else {
         return Ok(None);
     };
-    // Checks speak plain TCP/HTTP: on a TLS server's own port only a connect check means
-    // anything (a plain `check_port` keeps the configured check).
-    #[cfg(feature = "tls")]
-    let kind = if server.tls.is_some() && server.check_port.is_none() {
-        if !matches!(check.kind, CheckKind::Tcp) {
-            tracing::warn!(backend = %backend.name, server = %name, "TLS server: HTTP checks need a plain check port; checking with a TCP connect instead");
-        }
-        &CheckKind::Tcp
-    } else {
-        &check.kind
-    };
-    #[cfg(not(feature = "tls"))]
     let kind = &check.kind;
     let mut c = match kind {
         CheckKind::Tcp => gangway_health::Check::tcp(),
@@ -66,6 +54,15 @@ pub(crate) fn build(
     };
     if let Some(port) = server.check_port {
         c = c.port(port);
+    }
+    // A TLS server is checked over TLS on its own port (HAProxy's `ssl` implies `check-ssl`);
+    // a separate `check_port` is checked in clear.
+    #[cfg(feature = "tls")]
+    if let Some(tls) = server.tls.as_ref().filter(|_| server.check_port.is_none()) {
+        let connector = tls
+            .connector(&server.host_text())
+            .map_err(|e| Error::InvalidOption(format!("check of {}/{name}: {e}", backend.name)))?;
+        c = c.tls(connector.connector, connector.name);
     }
     if let Some(addr) = server.check_addr.or(check.addr) {
         c = c.addr(addr);

@@ -325,8 +325,13 @@ async fn plain_requests_redirect_to_https_and_ssl_fc_sni_routes() {
     gw.shutdown().await;
 }
 
-/// A TLS backend answering every request `200 tls <path>` (Content-Length framing).
-async fn tls_backend(cert: &(String, String, CertificateDer<'static>)) -> SocketAddr {
+/// A TLS backend answering every request `200 tls <path>` (Content-Length framing); counts
+/// the requests for `/health`.
+async fn tls_backend(
+    cert: &(String, String, CertificateDer<'static>),
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let health = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hits = health.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let chain = vec![cert.2.clone()];
@@ -340,7 +345,7 @@ async fn tls_backend(cert: &(String, String, CertificateDer<'static>)) -> Socket
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
+            let (acceptor, hits) = (acceptor.clone(), hits.clone());
             tokio::spawn(async move {
                 let Ok(mut s) = acceptor.accept(tcp).await else {
                     return;
@@ -352,6 +357,9 @@ async fn tls_backend(cert: &(String, String, CertificateDer<'static>)) -> Socket
                         let head = String::from_utf8_lossy(&buf[..end]).to_string();
                         buf.drain(..end + 4);
                         let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                        if path == "/health" {
+                            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
                         let body = format!("tls {path}\n");
                         let res = format!(
                             "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
@@ -370,14 +378,14 @@ async fn tls_backend(cert: &(String, String, CertificateDer<'static>)) -> Socket
             });
         }
     });
-    addr
+    (addr, health)
 }
 
 #[tokio::test]
 async fn tls_to_servers_verifies_with_the_ca_or_not_at_all() {
     let server_cert = cert(&["127.0.0.1", "backend.test"]);
     let other = cert(&["backend.test"]);
-    let addr = tls_backend(&server_cert).await;
+    let (addr, _) = tls_backend(&server_cert).await;
     let cases = [
         (
             "verified by IP",
@@ -501,5 +509,40 @@ async fn tcp_mode_terminates_tls_and_routes_whole_connections_by_sni() {
             (200, want)
         );
     }
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn tls_servers_are_health_checked_over_tls() {
+    let server_cert = cert(&["127.0.0.1"]);
+    let other = cert(&["127.0.0.1"]);
+    let (addr, health) = tls_backend(&server_cert).await;
+    let check = Check::http("/health")
+        .inter(Duration::from_millis(50))
+        .rise(1)
+        .fall(1);
+    let trusted = TlsServer::new().ca_pem(server_cert.0.as_bytes()).unwrap();
+    let b = Backend::new("b")
+        .server(Server::at(addr).name("s").tls(trusted))
+        .check(check.clone());
+    let gw = start(local().default_backend(&b)).await;
+    // HTTP checks reach the server through TLS (a plain request would fail its handshake).
+    eventually("checks over TLS", || {
+        health.load(std::sync::atomic::Ordering::SeqCst) >= 2
+    })
+    .await;
+    assert_eq!(gw.server_state("b", "s"), Some(ServerState::Up));
+    gw.shutdown().await;
+
+    // A certificate the check cannot verify marks the server down.
+    let untrusted = TlsServer::new().ca_pem(other.0.as_bytes()).unwrap();
+    let b = Backend::new("b")
+        .server(Server::at(addr).name("s").tls(untrusted))
+        .check(check);
+    let gw = start(local().default_backend(&b)).await;
+    eventually("a failed TLS check marks the server down", || {
+        gw.server_state("b", "s") == Some(ServerState::Down)
+    })
+    .await;
     gw.shutdown().await;
 }

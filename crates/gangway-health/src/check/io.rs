@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
@@ -91,24 +91,72 @@ impl Probe {
                 (Err(err), _) | (_, Err(err)) => return Err(CheckFailure::from_io(&err)),
             }
         }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.check.get_tls().cloned() {
+            // The PROXY header goes in clear, before the handshake.
+            if !self.buf.is_empty() {
+                match timeout_at(deadline, stream.write_all(&self.buf)).await {
+                    Err(_) => return Err(CheckFailure::ResponseTimeout { received: 0 }),
+                    Ok(Err(err)) => return Err(CheckFailure::from_io(&err)),
+                    Ok(Ok(())) => self.buf.clear(),
+                }
+            }
+            let mut stream =
+                match timeout_at(deadline, tls.connector.connect(tls.name, stream)).await {
+                    Err(_) => return Err(CheckFailure::ResponseTimeout { received: 0 }),
+                    Ok(Err(_)) => return Err(CheckFailure::TlsHandshake),
+                    Ok(Ok(stream)) => stream,
+                };
+            if self.check.response_check(ws_key.as_ref()).is_none() {
+                // A TCP check over TLS passes on a completed handshake.
+                let _ = timeout_at(deadline, stream.shutdown()).await;
+                return Ok(None);
+            }
+            self.buf.extend_from_slice(&self.request);
+            return self.exchange(&mut stream, deadline, ws_key.as_ref()).await;
+        }
         self.buf.extend_from_slice(&self.request);
+        if self.check.response_check(ws_key.as_ref()).is_none() {
+            if !self.buf.is_empty() {
+                match timeout_at(deadline, stream.write_all(&self.buf)).await {
+                    Err(_) => return Err(CheckFailure::ResponseTimeout { received: 0 }),
+                    Ok(Err(err)) => return Err(CheckFailure::from_io(&err)),
+                    Ok(Ok(())) => {}
+                }
+                // A reset could discard the PROXY header before the server reads it.
+                let _ = timeout_at(deadline, stream.shutdown()).await;
+            } else {
+                // A TCP check passes on connect; close with a reset so that thousands of
+                // checks leave no TIME_WAIT sockets behind (as HAProxy does).
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            }
+            return Ok(None);
+        }
+        self.exchange(&mut stream, deadline, ws_key.as_ref()).await
+    }
+
+    /// Sends the request in `buf` and judges the answer (an HTTP or WebSocket check).
+    async fn exchange<S>(
+        &mut self,
+        stream: &mut S,
+        deadline: Instant,
+        ws_key: Option<&[u8; WS_KEY_LEN]>,
+    ) -> Result<Option<u16>, CheckFailure>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         if !self.buf.is_empty() {
-            match timeout_at(deadline, stream.write_all(&self.buf)).await {
+            let write = async {
+                stream.write_all(&self.buf).await?;
+                stream.flush().await
+            };
+            match timeout_at(deadline, write).await {
                 Err(_) => return Err(CheckFailure::ResponseTimeout { received: 0 }),
                 Ok(Err(err)) => return Err(CheckFailure::from_io(&err)),
                 Ok(Ok(())) => {}
             }
         }
-
-        let Some(eval) = self.check.response_check(ws_key.as_ref()) else {
-            if self.buf.is_empty() {
-                // A TCP check passes on connect; close with a reset so that thousands of
-                // checks leave no TIME_WAIT sockets behind (as HAProxy does).
-                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-            } else {
-                // A reset could discard the PROXY header before the server reads it.
-                let _ = timeout_at(deadline, stream.shutdown()).await;
-            }
+        let Some(eval) = self.check.response_check(ws_key) else {
             return Ok(None);
         };
 
@@ -150,7 +198,7 @@ impl Probe {
             }
         };
         if verdict.is_ok() && self.ws_key_at.is_some() {
-            self.close_websocket(&mut stream, deadline).await;
+            self.close_websocket(stream, deadline).await;
         }
         verdict
     }
@@ -169,7 +217,10 @@ impl Probe {
     /// Closes an accepted WebSocket cleanly: close frame 1000, then wait (until the check
     /// deadline) for the server's close frame or its end of stream. The check already passed,
     /// so nothing here can fail it.
-    async fn close_websocket(&mut self, stream: &mut TcpStream, deadline: Instant) {
+    async fn close_websocket<S>(&mut self, stream: &mut S, deadline: Instant)
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let frames_at = {
             let mut headers = [gangway_h1::EMPTY_HEADER; 64];
             match gangway_h1::parse_response(&self.buf, &mut headers, "GET") {

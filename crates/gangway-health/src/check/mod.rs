@@ -115,6 +115,33 @@ pub struct Check {
     port: Option<u16>,
     send_proxy: Option<ProxyHeader>,
     buffer_limit: usize,
+    #[cfg(feature = "tls")]
+    tls: Option<CheckTls>,
+}
+
+/// How a check speaks TLS: the connector and the server name (see [`Check::tls`]).
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub(crate) struct CheckTls {
+    pub(crate) connector: tokio_rustls::TlsConnector,
+    pub(crate) name: rustls_pki_types::ServerName<'static>,
+}
+
+#[cfg(feature = "tls")]
+impl std::fmt::Debug for CheckTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckTls")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "tls")]
+impl PartialEq for CheckTls {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && std::sync::Arc::ptr_eq(self.connector.config(), other.connector.config())
+    }
 }
 
 /// Length of a `Sec-WebSocket-Key` (16 random bytes in base64).
@@ -132,6 +159,8 @@ impl Check {
             port: None,
             send_proxy: None,
             buffer_limit: Self::DEFAULT_BUFFER_LIMIT,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -242,6 +271,30 @@ impl Check {
     pub fn send_proxy(mut self, header: ProxyHeader) -> Self {
         self.send_proxy = Some(header);
         self
+    }
+
+    /// Runs the check over TLS (HAProxy's `check-ssl`): after the TCP connect (and the PROXY
+    /// header, which stays in clear), a TLS handshake as `server_name` with `connector`; a
+    /// failed handshake fails the check ([`CheckFailure::TlsHandshake`](crate::CheckFailure)).
+    /// A TCP check then passes on a completed handshake.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(
+        mut self,
+        connector: tokio_rustls::TlsConnector,
+        server_name: rustls_pki_types::ServerName<'static>,
+    ) -> Self {
+        self.tls = Some(CheckTls {
+            connector,
+            name: server_name,
+        });
+        self
+    }
+
+    /// The TLS settings, when the check speaks TLS.
+    #[cfg(feature = "tls")]
+    pub(crate) fn get_tls(&self) -> Option<&CheckTls> {
+        self.tls.as_ref()
     }
 
     /// Sets the check buffer size (response head plus inspected body; at least 256 bytes).
