@@ -30,6 +30,8 @@ pub(crate) struct Metrics {
     pub(crate) denied: AtomicU64,
     pub(crate) invalid: AtomicU64,
     listener_accepted: Vec<AtomicU64>,
+    /// TLS handshakes that failed or timed out, per listener.
+    listener_tls_failures: Vec<AtomicU64>,
 }
 
 pub(crate) fn class(status: u16) -> usize {
@@ -54,11 +56,18 @@ impl Metrics {
             denied: AtomicU64::new(0),
             invalid: AtomicU64::new(0),
             listener_accepted: listeners.iter().map(|_| AtomicU64::new(0)).collect(),
+            listener_tls_failures: listeners.iter().map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
     pub(crate) fn listener_accepted(&self, i: usize) {
         add(&self.listener_accepted[i], 1);
+    }
+
+    /// Counts a TLS handshake on listener `i` that failed or timed out.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) fn listener_tls_failure(&self, i: usize) {
+        add(&self.listener_tls_failures[i], 1);
     }
 
     /// Counts a response to the client (frontend, and backend/server when one answered).
@@ -122,6 +131,19 @@ pub(crate) fn render(shared: &Shared) -> String {
             "gangway_listener_connections_total{{frontend=\"{fe}\",listener=\"{}\"}} {}",
             Label(&l.name),
             get(&m.listener_accepted[i])
+        );
+    }
+    counter(
+        &mut out,
+        "listener_tls_handshake_failures_total",
+        "TLS handshakes that failed or timed out (timeout client-hs), per listener.",
+    );
+    for (i, l) in shared.listeners.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "gangway_listener_tls_handshake_failures_total{{frontend=\"{fe}\",listener=\"{}\"}} {}",
+            Label(&l.name),
+            get(&m.listener_tls_failures[i])
         );
     }
     gauge(

@@ -554,9 +554,13 @@ pub(crate) async fn accept(
                 src,
             ))
         }
-        Ok(None) => None,
+        Ok(None) => {
+            shared.metrics.listener_tls_failure(listener);
+            None
+        }
         Err(_) => {
             tracing::debug!("TLS handshake timed out (timeout client-hs)");
+            shared.metrics.listener_tls_failure(listener);
             None
         }
     }

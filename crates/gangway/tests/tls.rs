@@ -230,6 +230,14 @@ async fn a_handshake_that_never_finishes_is_dropped() {
         assert!(rest.is_empty(), "{rest:?}");
     }
     assert_eq!(web.traffic(), 0);
+    let metrics = gw.metrics_text();
+    assert!(
+        metrics.lines().any(
+            |l| l.starts_with("gangway_listener_tls_handshake_failures_total{")
+                && l.ends_with(" 2")
+        ),
+        "{metrics}"
+    );
     gw.shutdown().await;
 }
 
