@@ -1,14 +1,18 @@
 //! The leastconn winner tree: the least loaded server is always at the root, so finding it
 //! is O(1) and recording a changed load is O(log n), without a lock.
 //!
-//! Each node caches the rank of the leaf that wins its subtree. A pick reads the root,
-//! takes a slot on that server and replays the matches on its path; a released connection
-//! replays its path until nothing changes. A replay starts from the leaf's rank computed
-//! from the live counters, so it repairs every node on its path. With concurrent pickers a
-//! node may briefly hold a stale or mixed rank (a slightly worse pick); the next replay
-//! through it repairs it. Run sequentially, every pick is exactly a least loaded server.
+//! The tree is 4-ary and packed for the cache: an entry is two `u64`s (16 bytes), and the
+//! four children of a node fill one 64-byte line, so replaying a leaf's path touches one
+//! line per level (5 lines for 1000 servers, about 22 KiB for the whole tree) and compares
+//! entries as plain 128-bit integers. Each node caches the rank of the leaf that wins its
+//! subtree. A pick reads the root, takes a slot on that server and replays the matches on
+//! its path; a released connection replays its path until nothing changes. A replay starts
+//! from the leaf's rank computed from the live counters, so it repairs every node on its
+//! path. With concurrent pickers a node may briefly hold a stale or mixed rank (a slightly
+//! worse pick); the next replay through it repairs it. Run sequentially, every pick is
+//! exactly a least loaded server.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::set::Member;
 
@@ -20,22 +24,51 @@ pub(crate) const STRIDE_ONE: u64 = 1 << 24;
 /// Marks a full server's key: full servers sort after all others.
 const FULL: u64 = 1 << 63;
 
+/// Children per node.
+const ARITY: usize = 4;
+
 /// A leaf's place in the order: full servers last, then `active / weight`, then the
-/// weighted round-robin pass, then server order. Smaller is better.
+/// weighted round-robin pass, then server order. Smaller is better; two ranks compare as
+/// the 128-bit integer `key:order`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Rank {
-    /// `active * 2^16 / weight`, plus `FULL`. With weights up to 256 the fixed point keeps
-    /// every comparison of `a1 / w1` with `a2 / w2` exact.
+    /// `active * 2^16 / weight` (below 2^48), plus `FULL`. With weights up to 256 the fixed
+    /// point keeps every comparison of `a1 / w1` with `a2 / w2` exact. Never `u64::MAX`
+    /// except in [`EMPTY`].
     key: u64,
-    pass: u64,
-    leaf: u32,
+    /// The server's pass counted from the tree's base, shifted left by the tree's
+    /// `leaf_bits`, with the leaf (member index) in the low bits.
+    order: u64,
 }
 
 const EMPTY: Rank = Rank {
     key: u64::MAX,
-    pass: u64::MAX,
-    leaf: NONE,
+    order: u64::MAX,
 };
+
+impl Rank {
+    #[inline]
+    fn value(self) -> u128 {
+        (u128::from(self.key) << 64) | u128::from(self.order)
+    }
+
+    #[inline]
+    fn min(self, other: Rank) -> Rank {
+        if other.value() < self.value() {
+            other
+        } else {
+            self
+        }
+    }
+
+    fn is_empty(self) -> bool {
+        self.key == u64::MAX
+    }
+
+    fn is_full(self) -> bool {
+        self.key & FULL != 0
+    }
+}
 
 /// `ceil(2^64 / weight)`, so that [`load_key`] needs no division (a 64-bit division
 /// cost more than the rest of a pick).
@@ -49,165 +82,296 @@ fn load_key(active: u32, reciprocal: u128) -> u64 {
     (((u128::from(active) << 16) * reciprocal) >> 64) as u64
 }
 
-impl Rank {
-    fn of(members: &[Member], leaf: usize) -> Rank {
-        let Some(m) = members.get(leaf) else {
-            return EMPTY;
-        };
-        let active = m.active();
-        let full = if active >= m.maxconn { FULL } else { 0 };
-        Rank {
-            key: full | load_key(active, m.reciprocal),
-            pass: m.pass(),
-            leaf: leaf as u32,
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        self.key & FULL != 0
-    }
-
-    /// The better (smaller) of two ranks. Which side wins is unpredictable, so the common
-    /// case (different keys) selects without a branch; equal keys (idle servers) go to the
-    /// weighted round-robin pass, then to server order.
-    #[inline]
-    fn min(self, other: Rank) -> Rank {
-        let other_wins = if self.key != other.key {
-            other.key < self.key
-        } else {
-            (other.pass, other.leaf) < (self.pass, self.leaf)
-        };
-        let mask = 0u64.wrapping_sub(u64::from(other_wins));
-        Rank {
-            key: (other.key & mask) | (self.key & !mask),
-            pass: (other.pass & mask) | (self.pass & !mask),
-            leaf: (other.leaf & mask as u32) | (self.leaf & !(mask as u32)),
-        }
-    }
-}
-
 #[derive(Debug)]
-#[repr(align(32))]
-struct Node {
+struct Entry {
     key: AtomicU64,
-    pass: AtomicU64,
-    leaf: AtomicU32,
+    order: AtomicU64,
 }
 
-impl Node {
+impl Entry {
+    #[inline]
     fn load(&self) -> Rank {
         Rank {
             key: self.key.load(Ordering::Relaxed),
-            pass: self.pass.load(Ordering::Relaxed),
-            leaf: self.leaf.load(Ordering::Relaxed),
+            order: self.order.load(Ordering::Relaxed),
         }
     }
 
+    #[inline]
     fn store(&self, rank: Rank) {
         self.key.store(rank.key, Ordering::Relaxed);
-        self.pass.store(rank.pass, Ordering::Relaxed);
-        self.leaf.store(rank.leaf, Ordering::Relaxed);
+        self.order.store(rank.order, Ordering::Relaxed);
     }
 }
 
+/// The four children of one node, on one cache line.
+#[derive(Debug)]
+#[repr(align(64))]
+struct Group([Entry; ARITY]);
+
 #[derive(Debug)]
 pub(crate) struct LeastConnTree {
-    /// `nodes[1]` is the root; index 0 is unused. Node `i` has children `2i` and `2i + 1`;
-    /// indices from `capacity` on are the leaves (member `i - capacity`), each caching its
-    /// member's rank as of that member's latest update.
-    nodes: Vec<Node>,
-    capacity: usize,
+    /// Node `i` (root 0, children of `i` at `4i + 1 ..= 4i + 4`, as in a 4-ary heap) is
+    /// stored at position `i + 3`: the root alone at the end of group 0, and the children
+    /// of node `i` exactly filling group `i + 1`.
+    groups: Vec<Group>,
+    /// Node of member 0's leaf; member `m`'s leaf is node `first_leaf + m`.
+    first_leaf: usize,
+    /// Number of members (leaves past them stay empty).
+    members: usize,
+    /// Bits of `Rank::order` holding the leaf.
+    leaf_bits: u32,
+    /// Pass that `Rank::order` counts from (the set's pass when the tree was built).
+    base: u64,
+    /// Largest pass offset that fits in `Rank::order`; larger ones are clamped to it.
+    pass_limit: u64,
+    /// A pick saw a pass offset past half of `pass_limit`: the set should rebuild the tree
+    /// from a newer base before offsets start to clamp.
+    rebase: AtomicBool,
 }
 
 impl LeastConnTree {
-    pub(crate) fn build(members: &[Member]) -> LeastConnTree {
-        let capacity = members.len().next_power_of_two().max(2);
+    /// A tree over `members`, counting passes from `base` (at most every member's pass).
+    pub(crate) fn build(members: &[Member], base: u64) -> LeastConnTree {
+        let mut depth = 1u32;
+        while ARITY.pow(depth) < members.len() {
+            depth += 1;
+        }
+        let leaves = ARITY.pow(depth);
+        let first_leaf = (leaves - 1) / (ARITY - 1);
+        let positions = first_leaf + leaves + ARITY - 1;
+        let leaf_bits = 2 * depth;
         let tree = LeastConnTree {
-            nodes: (0..2 * capacity)
-                .map(|_| Node {
-                    key: AtomicU64::new(u64::MAX),
-                    pass: AtomicU64::new(u64::MAX),
-                    leaf: AtomicU32::new(NONE),
+            groups: (0..positions.div_ceil(ARITY))
+                .map(|_| {
+                    Group(std::array::from_fn(|_| Entry {
+                        key: AtomicU64::new(u64::MAX),
+                        order: AtomicU64::new(u64::MAX),
+                    }))
                 })
                 .collect(),
-            capacity,
+            first_leaf,
+            members: members.len(),
+            leaf_bits,
+            base,
+            pass_limit: u64::MAX >> leaf_bits,
+            rebase: AtomicBool::new(false),
         };
         tree.resync(members);
         tree
     }
 
-    /// Recomputes every node from the live counters (after publishing, so that releases
-    /// that raced with the build are accounted for).
-    pub(crate) fn resync(&self, members: &[Member]) {
-        for leaf in 0..self.capacity {
-            self.nodes[self.capacity + leaf].store(Rank::of(members, leaf));
+    #[inline]
+    fn entry(&self, node: usize) -> &Entry {
+        let position = node + ARITY - 1;
+        &self.groups[position / ARITY].0[position % ARITY]
+    }
+
+    /// The member a rank is for; `NONE` for an empty one (or a torn read of two ranks
+    /// stored concurrently that names no member).
+    fn leaf_of(&self, rank: Rank) -> u32 {
+        let leaf = (rank.order & ((1 << self.leaf_bits) - 1)) as usize;
+        if rank.is_empty() || leaf >= self.members {
+            return NONE;
         }
-        for node in (1..self.capacity).rev() {
-            let best = self.rank(2 * node).min(self.rank(2 * node + 1));
-            self.nodes[node].store(best);
+        leaf as u32
+    }
+
+    fn rank_of(&self, members: &[Member], leaf: usize) -> Rank {
+        let Some(m) = members.get(leaf) else {
+            return EMPTY;
+        };
+        let active = m.active();
+        let full = if active >= m.maxconn { FULL } else { 0 };
+        let pass = m.pass().saturating_sub(self.base).min(self.pass_limit);
+        Rank {
+            key: full | load_key(active, m.reciprocal),
+            order: (pass << self.leaf_bits) | leaf as u64,
         }
     }
 
-    fn rank(&self, node: usize) -> Rank {
-        self.nodes[node].load()
+    /// Recomputes every node from the live counters (after publishing, so that releases
+    /// that raced with the build are accounted for).
+    pub(crate) fn resync(&self, members: &[Member]) {
+        let leaves = self.first_leaf * (ARITY - 1) + 1;
+        for leaf in 0..leaves {
+            self.entry(self.first_leaf + leaf)
+                .store(self.rank_of(members, leaf));
+        }
+        for node in (0..self.first_leaf).rev() {
+            self.entry(node).store(self.best_child(node));
+        }
+    }
+
+    /// The best of node `node`'s children (one cache line).
+    #[inline]
+    fn best_child(&self, node: usize) -> Rank {
+        let [a, b, c, d] = &self.groups[node + 1].0;
+        a.load().min(b.load()).min(c.load().min(d.load()))
     }
 
     /// Replays the matches above `member` after its load changed.
     pub(crate) fn update(&self, members: &[Member], member: u32) {
-        let mut child = self.capacity + member as usize;
-        let mut rising = Rank::of(members, member as usize);
-        self.nodes[child].store(rising);
-        while child > 1 {
-            let parent = child / 2;
-            let best = rising.min(self.rank(child ^ 1));
-            let node = &self.nodes[parent];
-            let old = node.leaf.load(Ordering::Relaxed);
-            if old != member && old == best.leaf {
-                // The same other server still wins here: nothing above changes.
+        let mut node = self.first_leaf + member as usize;
+        self.entry(node)
+            .store(self.rank_of(members, member as usize));
+        while node > 0 {
+            node = (node - 1) / ARITY;
+            let best = self.best_child(node);
+            let entry = self.entry(node);
+            if entry.load() == best {
+                // The winner here is unchanged: nothing above changes either.
                 break;
             }
-            node.store(best);
-            rising = best;
-            child = parent;
+            entry.store(best);
         }
+    }
+
+    /// Records that a pick moved a server's pass to `pass`; returns whether the tree should
+    /// be rebuilt from a newer base (once, when offsets pass half of what fits).
+    pub(crate) fn note_pass(&self, pass: u64) -> bool {
+        pass.saturating_sub(self.base) > self.pass_limit / 2
+            && !self.rebase.swap(true, Ordering::Relaxed)
     }
 
     /// The least loaded member, or `NONE` for an empty tree.
     pub(crate) fn root(&self) -> u32 {
-        self.nodes[1].leaf.load(Ordering::Relaxed)
+        self.leaf_of(self.entry(0).load())
     }
 
     /// The least loaded member for which `allowed` holds, searching only the subtrees whose
     /// winner is refused; `NONE` if there is none. Sets `saw_full` when it met a full
     /// server (a full winner means its whole subtree is full, as full servers sort last).
     pub(crate) fn best_allowed(&self, allowed: &dyn Fn(u32) -> bool, saw_full: &mut bool) -> u32 {
-        self.search(1, allowed, saw_full).leaf
+        self.leaf_of(self.search(0, allowed, saw_full))
     }
 
     fn search(&self, node: usize, allowed: &dyn Fn(u32) -> bool, saw_full: &mut bool) -> Rank {
-        let rank = self.rank(node);
-        if rank.leaf == NONE {
+        let rank = self.entry(node).load();
+        if rank.is_empty() {
             return EMPTY;
         }
         if rank.is_full() {
             *saw_full = true;
             return EMPTY;
         }
-        if allowed(rank.leaf) {
+        let leaf = self.leaf_of(rank);
+        if leaf != NONE && allowed(leaf) {
             return rank;
         }
-        if node >= self.capacity {
+        if node >= self.first_leaf {
             return EMPTY;
         }
-        let left = self.search(2 * node, allowed, saw_full);
-        let right = self.search(2 * node + 1, allowed, saw_full);
-        left.min(right)
+        (1..=ARITY)
+            .map(|k| self.search(ARITY * node + k, allowed, saw_full))
+            .fold(EMPTY, Rank::min)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+    use std::sync::atomic::Ordering;
+
     use super::*;
+    use crate::{Algorithm, ConnectionSlot, Server, ServerSet};
+
+    fn set_of(n: usize) -> ServerSet {
+        weighted(n, |i| 1 + (i as u16 * 37) % 256)
+    }
+
+    fn weighted(n: usize, weight: impl Fn(usize) -> u16) -> ServerSet {
+        ServerSet::builder()
+            .algorithm(Algorithm::LeastConn)
+            .servers((0..n).map(|i| {
+                let addr = SocketAddr::from(([10, 9, (i >> 8) as u8, i as u8], 80));
+                Server::new(addr).weight(weight(i))
+            }))
+            .build()
+            .unwrap()
+    }
+
+    /// Every node holds the best of its children, and the root the best of all leaves
+    /// computed afresh from the live counters.
+    fn check(tree: &LeastConnTree, members: &[Member]) {
+        for node in 0..tree.first_leaf {
+            assert_eq!(
+                tree.entry(node).load(),
+                tree.best_child(node),
+                "node {node}"
+            );
+        }
+        let leaves = tree.first_leaf * (ARITY - 1) + 1;
+        let best = (0..leaves)
+            .map(|leaf| tree.rank_of(members, leaf))
+            .fold(EMPTY, Rank::min);
+        assert_eq!(tree.entry(0).load(), best);
+        assert_eq!(tree.root(), tree.leaf_of(best));
+    }
+
+    #[test]
+    fn every_node_holds_the_best_of_its_children() {
+        for n in [1, 2, 3, 4, 5, 15, 16, 17, 63, 64, 65, 257, 1000] {
+            let set = set_of(n);
+            let mut held: Vec<ConnectionSlot> = Vec::new();
+            for round in 0..3 * n {
+                held.push(set.pick(None, &[]).unwrap());
+                if round % 3 == 2 {
+                    // Release one from the middle: a leaf whose load falls.
+                    held.swap_remove((round * 7) % held.len());
+                }
+                let snapshot = set.core().snapshot.load();
+                check(snapshot.leastconn.as_ref().unwrap(), &snapshot.members);
+            }
+            drop(held);
+            let snapshot = set.core().snapshot.load();
+            check(snapshot.leastconn.as_ref().unwrap(), &snapshot.members);
+        }
+    }
+
+    #[test]
+    fn passes_far_from_the_base_rebuild_the_tree() {
+        let set = weighted(3, |_| 10);
+        let before = set.core().snapshot.load_full();
+        let tree = before.leastconn.as_ref().unwrap();
+        // Move every pass to where offsets from the base no longer fit comfortably.
+        let far = tree.base + tree.pass_limit / 2 + 1;
+        set.core().global_pass.store(far, Ordering::Relaxed);
+        for m in &before.members {
+            m.slot.pass.store(far, Ordering::Relaxed);
+        }
+        tree.resync(&before.members);
+        drop(set.pick(None, &[]).unwrap());
+        let after = set.core().snapshot.load_full();
+        assert!(!std::sync::Arc::ptr_eq(&before, &after), "not rebuilt");
+        let rebuilt = after.leastconn.as_ref().unwrap();
+        assert!(rebuilt.base >= far);
+        check(rebuilt, &after.members);
+        // Ties still go round robin after the rebase.
+        let picks: Vec<u32> = (0..6)
+            .map(|_| set.pick(None, &[]).unwrap().server_id().get())
+            .collect();
+        assert_eq!(picks[..3], picks[3..]);
+        assert!(picks[..3].contains(&1) && picks[..3].contains(&2) && picks[..3].contains(&3));
+    }
+
+    #[test]
+    fn clamped_passes_still_order_by_load() {
+        let set = set_of(2);
+        let snapshot = set.core().snapshot.load_full();
+        let tree = snapshot.leastconn.as_ref().unwrap();
+        let held = set.pick(None, &[]).unwrap();
+        // Server 1's pass far past what fits: clamped, but load still decides first.
+        snapshot.members[0]
+            .slot
+            .pass
+            .store(u64::MAX / 2, Ordering::Relaxed);
+        tree.resync(&snapshot.members);
+        check(tree, &snapshot.members);
+        let loaded = held.server_id();
+        let next = set.pick(None, &[]).unwrap();
+        assert_ne!(next.server_id(), loaded);
+    }
 
     #[test]
     fn load_keys_are_exact() {
@@ -219,5 +383,12 @@ mod tests {
                 assert_eq!(load_key(active, r), want, "{active} / {weight}");
             }
         }
+    }
+
+    #[test]
+    fn a_real_key_is_never_empty() {
+        // The largest key a server can have: full, all connections, weight 1.
+        let key = FULL | load_key(u32::MAX, reciprocal(1));
+        assert!(key < u64::MAX);
     }
 }

@@ -136,7 +136,7 @@ impl ServerSet {
         }
         let member = match core.algorithm {
             Algorithm::RoundRobin | Algorithm::StaticRr => round_robin(core, &snapshot, exclude),
-            Algorithm::LeastConn => least_conn(core, &snapshot, exclude),
+            Algorithm::LeastConn => least_conn(self, &snapshot, exclude),
             Algorithm::Random { draws } => random(core, &snapshot, exclude, draws),
             Algorithm::First => scan(&snapshot, 0, exclude),
             Algorithm::Hash => match key {
@@ -248,7 +248,12 @@ fn round_robin(core: &Core, snapshot: &Snapshot, exclude: &[ServerId]) -> Result
     scan(snapshot, position % snapshot.members.len(), exclude)
 }
 
-fn least_conn(core: &Core, snapshot: &Snapshot, exclude: &[ServerId]) -> Result<usize, PickError> {
+fn least_conn(
+    set: &ServerSet,
+    snapshot: &Snapshot,
+    exclude: &[ServerId],
+) -> Result<usize, PickError> {
+    let core = set.core();
     let Some(tree) = &snapshot.leastconn else {
         return scan(snapshot, 0, exclude);
     };
@@ -276,6 +281,11 @@ fn least_conn(core: &Core, snapshot: &Snapshot, exclude: &[ServerId]) -> Result<
             }
             m.slot.pass.store(pass + m.stride, Ordering::Relaxed);
             tree.update(members, candidate);
+            if tree.note_pass(pass + m.stride) {
+                // Rare (after about 2^28 picks of a weight-1 server with 1000 servers):
+                // rebuild the tree so that passes count from a newer base.
+                set.try_republish();
+            }
             return Ok(candidate as usize);
         }
         // Another thread filled it first: record that and look again.

@@ -468,6 +468,14 @@ impl ServerSet {
         }
     }
 
+    /// Rebuilds and publishes the snapshot unless a writer holds the lock (it will publish
+    /// anyway).
+    pub(crate) fn try_republish(&self) {
+        if let Ok(mut master) = self.owner.master.try_lock() {
+            publish(&mut master, &self.owner.core);
+        }
+    }
+
     /// When the next slow-start step is due, if any server is ramping.
     pub fn next_refresh(&self) -> Option<Instant> {
         let master = self.lock();
@@ -859,7 +867,8 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
         Algorithm::StaticRr => interleaved_cycle(&weights),
         _ => Vec::new(),
     };
-    let leastconn = (algorithm == Algorithm::LeastConn).then(|| LeastConnTree::build(&members));
+    let leastconn =
+        (algorithm == Algorithm::LeastConn).then(|| LeastConnTree::build(&members, global_pass));
     let alias = matches!(algorithm, Algorithm::Random { .. }).then(|| AliasTable::build(&weights));
     let maglev = (algorithm == Algorithm::Hash && !chosen.is_empty()).then(|| {
         let servers: Vec<MaglevServer<'_>> = chosen

@@ -91,8 +91,9 @@ proptest! {
     /// than another one it could have picked.
     #[test]
     fn leastconn_picks_a_least_loaded_server(
-        weights in prop::collection::vec(1u16..=8, 1..10),
-        maxconn in prop::collection::vec(prop::option::of(1u32..6), 10),
+        // Up to 40 servers: trees of one to three levels.
+        weights in prop::collection::vec(1u16..=8, 1..40),
+        maxconn in prop::collection::vec(prop::option::of(1u32..6), 40),
         ops in prop::collection::vec((0u8..10, any::<u16>()), 1..200),
     ) {
         let servers = weights.iter().enumerate().map(|(i, &w)| Server::new(addr(i)).weight(w).maxconn(maxconn[i]));
