@@ -19,7 +19,7 @@ use crate::set::Member;
 pub(crate) const NONE: u32 = u32::MAX;
 
 /// Stride numerator for the weighted round robin among equally loaded servers.
-pub(crate) const STRIDE_ONE: u64 = 1 << 24;
+pub(crate) const STRIDE_ONE: u32 = 1 << 24;
 
 /// Marks a full server's key: full servers sort after all others.
 const FULL: u64 = 1 << 63;
@@ -52,13 +52,11 @@ impl Rank {
         (u128::from(self.key) << 64) | u128::from(self.order)
     }
 
+    /// The better (smaller) of two ranks, without a branch: which side wins is
+    /// unpredictable.
     #[inline]
     fn min(self, other: Rank) -> Rank {
-        if other.value() < self.value() {
-            other
-        } else {
-            self
-        }
+        std::hint::select_unpredictable(other.value() < self.value(), other, self)
     }
 
     fn is_empty(self) -> bool {
@@ -70,16 +68,18 @@ impl Rank {
     }
 }
 
-/// `ceil(2^64 / weight)`, so that [`load_key`] needs no division (a 64-bit division
-/// cost more than the rest of a pick).
-pub(crate) fn reciprocal(weight: u64) -> u128 {
-    ((1u128 << 64) + u128::from(weight) - 1) / u128::from(weight.max(1))
+/// `ceil(2^64 / weight) - 1` (which fits in 64 bits), so that [`load_key`] needs no
+/// division (a 64-bit division cost more than the rest of a pick).
+pub(crate) fn reciprocal(weight: u32) -> u64 {
+    let weight = u128::from(weight.max(1));
+    (((1u128 << 64) + weight - 1) / weight - 1) as u64
 }
 
 /// `floor(active * 2^16 / weight)` from `reciprocal(weight)`: exact, because the
 /// reciprocal's rounding error stays below `2^-16 < 1 / weight` for weights up to 256.
-fn load_key(active: u32, reciprocal: u128) -> u64 {
-    (((u128::from(active) << 16) * reciprocal) >> 64) as u64
+fn load_key(active: u32, reciprocal: u64) -> u64 {
+    let scaled = u128::from(active) << 16;
+    ((scaled * u128::from(reciprocal) + scaled) >> 64) as u64
 }
 
 #[derive(Debug)]
@@ -140,7 +140,7 @@ impl LeastConnTree {
         let leaves = ARITY.pow(depth);
         let first_leaf = (leaves - 1) / (ARITY - 1);
         let positions = first_leaf + leaves + ARITY - 1;
-        let leaf_bits = 2 * depth;
+        let leaf_bits = depth * ARITY.trailing_zeros();
         let tree = LeastConnTree {
             groups: (0..positions.div_ceil(ARITY))
                 .map(|_| {
@@ -206,24 +206,40 @@ impl LeastConnTree {
     /// The best of node `node`'s children (one cache line).
     #[inline]
     fn best_child(&self, node: usize) -> Rank {
-        let [a, b, c, d] = &self.groups[node + 1].0;
-        a.load().min(b.load()).min(c.load().min(d.load()))
+        self.groups[node + 1]
+            .0
+            .iter()
+            .map(Entry::load)
+            .fold(EMPTY, Rank::min)
+    }
+
+    /// The best of node `child`'s rank `rising` and its three siblings' (one cache line).
+    /// `rising` comes from registers, and the child's own entry (just stored) is not
+    /// read, so a replay does not wait on its own stores.
+    #[inline]
+    fn best_with_siblings(&self, child: usize, rising: Rank) -> Rank {
+        let parent = (child - 1) / ARITY;
+        let own = child - 1;
+        let group = &self.groups[parent + 1].0;
+        let siblings = (1..ARITY).map(|k| group[(own + k) % ARITY].load());
+        rising.min(siblings.fold(EMPTY, Rank::min))
     }
 
     /// Replays the matches above `member` after its load changed.
     pub(crate) fn update(&self, members: &[Member], member: u32) {
         let mut node = self.first_leaf + member as usize;
-        self.entry(node)
-            .store(self.rank_of(members, member as usize));
+        let mut rising = self.rank_of(members, member as usize);
+        self.entry(node).store(rising);
         while node > 0 {
+            let best = self.best_with_siblings(node, rising);
             node = (node - 1) / ARITY;
-            let best = self.best_child(node);
             let entry = self.entry(node);
             if entry.load() == best {
                 // The winner here is unchanged: nothing above changes either.
                 break;
             }
             entry.store(best);
+            rising = best;
         }
     }
 
@@ -375,11 +391,11 @@ mod tests {
 
     #[test]
     fn load_keys_are_exact() {
-        for weight in 1..=256u64 {
+        for weight in 1..=256u32 {
             let r = reciprocal(weight);
             let samples = (0..2000u32).chain([u32::MAX, u32::MAX - 1, 1 << 31, 65_535, 65_536]);
             for active in samples {
-                let want = (u64::from(active) << 16) / weight;
+                let want = (u64::from(active) << 16) / u64::from(weight);
                 assert_eq!(load_key(active, r), want, "{active} / {weight}");
             }
         }

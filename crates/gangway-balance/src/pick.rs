@@ -60,7 +60,7 @@ impl Drop for ConnectionSlot {
         let slot = &*self.slot;
         // SeqCst pairs with the fence in `pick_queued`: either the waiter sees this release
         // or we see the waiter.
-        slot.active.fetch_sub(1, Ordering::SeqCst);
+        slot.release();
         let core: &Core = &slot.core;
         if core.algorithm == Algorithm::LeastConn {
             let snapshot = core.snapshot.load();
@@ -279,9 +279,10 @@ fn least_conn(
             if pass > global {
                 core.global_pass.store(pass, Ordering::Relaxed);
             }
-            m.slot.pass.store(pass + m.stride, Ordering::Relaxed);
+            let next = pass + u64::from(m.stride);
+            m.slot.pass.store(next, Ordering::Relaxed);
             tree.update(members, candidate);
-            if tree.note_pass(pass + m.stride) {
+            if tree.note_pass(next) {
                 // Rare (after about 2^28 picks of a weight-1 server with 1000 servers):
                 // rebuild the tree so that passes count from a newer base.
                 set.try_republish();
@@ -295,7 +296,7 @@ fn least_conn(
 }
 
 fn lighter(a: &Member, b: &Member) -> bool {
-    u64::from(a.active()) * b.weight < u64::from(b.active()) * a.weight
+    u64::from(a.active()) * u64::from(b.weight) < u64::from(b.active()) * u64::from(a.weight)
 }
 
 fn random(

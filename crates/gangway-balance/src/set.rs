@@ -47,8 +47,11 @@ pub(crate) struct ServerSlot {
     pub(crate) id: ServerId,
     pub(crate) addr: SocketAddr,
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) active: AtomicU32,
-    pub(crate) total: AtomicU64,
+    /// Active connections (low 32 bits) and picks (high 32 bits), in one word so that a
+    /// pick counts both with one atomic add.
+    pub(crate) counts: AtomicU64,
+    /// How many times the picks half of `counts` wrapped around.
+    pub(crate) picks_wrapped: AtomicU32,
     /// Leastconn tie-break: weighted round-robin pass (stride scheduling).
     pub(crate) pass: AtomicU64,
     pub(crate) core: Arc<Core>,
@@ -59,8 +62,43 @@ impl fmt::Debug for ServerSlot {
         f.debug_struct("ServerSlot")
             .field("id", &self.id)
             .field("addr", &self.addr)
-            .field("active", &self.active.load(Ordering::Relaxed))
+            .field("active", &self.active())
             .finish_non_exhaustive()
+    }
+}
+
+/// One pick: one more active connection and one more pick.
+const TAKE: u64 = 1 | 1 << 32;
+
+impl ServerSlot {
+    /// Connections now held.
+    pub(crate) fn active(&self) -> u32 {
+        self.counts.load(Ordering::Acquire) as u32
+    }
+
+    /// Picks since the server was added. Read while the picks half wraps (every 2^32
+    /// picks), it can be off by 2^32 for an instant.
+    pub(crate) fn total_picks(&self) -> u64 {
+        loop {
+            let wrapped = self.picks_wrapped.load(Ordering::Acquire);
+            let counts = self.counts.load(Ordering::Acquire);
+            if self.picks_wrapped.load(Ordering::Acquire) == wrapped {
+                return u64::from(wrapped) << 32 | counts >> 32;
+            }
+        }
+    }
+
+    /// Counts a pick whose add returned `before`.
+    fn count_wrap(&self, before: u64) {
+        if before >> 32 == u64::from(u32::MAX) {
+            self.picks_wrapped.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Counts a released connection (one atomic subtract, sequentially consistent so that
+    /// a queued caller either sees it or is seen).
+    pub(crate) fn release(&self) {
+        self.counts.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -68,19 +106,19 @@ impl fmt::Debug for ServerSlot {
 #[derive(Debug)]
 pub(crate) struct Member {
     pub(crate) slot: Arc<ServerSlot>,
+    /// Leastconn: `ceil(2^64 / weight) - 1`, to rank loads without dividing.
+    pub(crate) reciprocal: u64,
     /// Effective weight (> 0).
-    pub(crate) weight: u64,
+    pub(crate) weight: u32,
     /// `u32::MAX` when unlimited.
     pub(crate) maxconn: u32,
     /// Leastconn tie-break pass increment, inversely proportional to weight.
-    pub(crate) stride: u64,
-    /// Leastconn: `ceil(2^64 / weight)`, to rank loads without dividing.
-    pub(crate) reciprocal: u128,
+    pub(crate) stride: u32,
 }
 
 impl Member {
     pub(crate) fn active(&self) -> u32 {
-        self.slot.active.load(Ordering::Acquire)
+        self.slot.active()
     }
 
     pub(crate) fn pass(&self) -> u64 {
@@ -97,27 +135,27 @@ impl Member {
 
     /// Takes one connection slot unless the server is at its maxconn.
     pub(crate) fn try_take(&self) -> bool {
-        let active = &self.slot.active;
-        if self.maxconn == u32::MAX {
-            active.fetch_add(1, Ordering::AcqRel);
+        let counts = &self.slot.counts;
+        let before = if self.maxconn == u32::MAX {
+            counts.fetch_add(TAKE, Ordering::AcqRel)
         } else {
-            let mut current = active.load(Ordering::Relaxed);
+            let mut current = counts.load(Ordering::Relaxed);
             loop {
-                if current >= self.maxconn {
+                if current as u32 >= self.maxconn {
                     return false;
                 }
-                match active.compare_exchange_weak(
+                match counts.compare_exchange_weak(
                     current,
-                    current + 1,
+                    current.wrapping_add(TAKE),
                     Ordering::AcqRel,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => break,
+                    Ok(_) => break current,
                     Err(seen) => current = seen,
                 }
             }
-        }
-        self.slot.total.fetch_add(1, Ordering::Relaxed);
+        };
+        self.slot.count_wrap(before);
         true
     }
 }
@@ -523,7 +561,7 @@ impl ServerSet {
         let dir = &snapshot.directory;
         dir.binary_search_by_key(&id, |e| e.0)
             .ok()
-            .map(|i| dir[i].2.active.load(Ordering::Relaxed))
+            .map(|i| dir[i].2.active())
     }
 
     /// Whether picks may currently choose this server, without taking the writer lock.
@@ -591,8 +629,8 @@ fn info(e: &Entry, snapshot: &Snapshot) -> ServerInfo {
         server: e.server.clone(),
         effective_weight: e.effective as u16,
         in_rotation: snapshot.member_of(e.slot.id).is_some(),
-        active: e.slot.active.load(Ordering::Relaxed),
-        total_picks: e.slot.total.load(Ordering::Relaxed),
+        active: e.slot.active(),
+        total_picks: e.slot.total_picks(),
     }
 }
 
@@ -646,8 +684,8 @@ impl Batch<'_> {
             id,
             addr: server.addr,
             name: server.name.clone(),
-            active: AtomicU32::new(0),
-            total: AtomicU64::new(0),
+            counts: AtomicU64::new(0),
+            picks_wrapped: AtomicU32::new(0),
             pass: AtomicU64::new(self.core.global_pass.load(Ordering::Relaxed)),
             core: Arc::clone(self.core),
         });
@@ -846,13 +884,13 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
             };
             // A server back in rotation resumes at the current pass, not ahead of everyone.
             e.slot.pass.fetch_max(global_pass, Ordering::Relaxed);
-            let weight = u64::from(e.effective);
+            let weight = e.effective;
             Member {
                 slot: Arc::clone(&e.slot),
+                reciprocal: reciprocal(weight),
                 weight,
                 maxconn: e.server.maxconn.unwrap_or(u32::MAX),
                 stride: STRIDE_ONE / weight,
-                reciprocal: reciprocal(weight),
             }
         })
         .collect();
@@ -908,5 +946,32 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
     // Queued callers re-check: a server may have come up or been given room.
     if core.waiting.load(Ordering::SeqCst) > 0 {
         core.notify.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_carry_past_32_bits() {
+        let set = ServerSet::new(Algorithm::LeastConn);
+        let id = set
+            .add(Server::new("10.0.0.1:80".parse().unwrap()))
+            .unwrap();
+        let snapshot = set.core().snapshot.load_full();
+        let slot = &snapshot.members[0].slot;
+        // Two connections held, the picks half about to wrap.
+        slot.counts
+            .store(u64::from(u32::MAX) << 32 | 2, Ordering::Relaxed);
+        assert_eq!(slot.total_picks(), u64::from(u32::MAX));
+        let a = set.pick(None, &[]).unwrap();
+        assert_eq!(set.active(id), Some(3));
+        assert_eq!(slot.total_picks(), 1 << 32);
+        let b = set.pick(None, &[]).unwrap();
+        assert_eq!(set.server(id).unwrap().total_picks, (1 << 32) + 1);
+        drop((a, b));
+        assert_eq!(set.active(id), Some(2));
+        assert_eq!(set.server(id).unwrap().total_picks, (1 << 32) + 1);
     }
 }
