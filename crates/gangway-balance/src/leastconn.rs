@@ -24,7 +24,7 @@ pub(crate) const STRIDE_ONE: u32 = 1 << 24;
 /// Marks a full server's key: full servers sort after all others.
 const FULL: u64 = 1 << 63;
 
-/// Children per node.
+/// Children per node (the replay compares a node with its three siblings).
 const ARITY: usize = 4;
 
 /// A leaf's place in the order: full servers last, then `active / weight`, then the
@@ -109,6 +109,13 @@ impl Entry {
 #[repr(align(64))]
 struct Group([Entry; ARITY]);
 
+/// Node `node`'s entry (see [`LeastConnTree::groups`]).
+#[inline]
+fn entry_in(groups: &[Group], node: usize) -> &Entry {
+    let position = node + ARITY - 1;
+    &groups[position / ARITY].0[position % ARITY]
+}
+
 #[derive(Debug)]
 pub(crate) struct LeastConnTree {
     /// Node `i` (root 0, children of `i` at `4i + 1 ..= 4i + 4`, as in a 4-ary heap) is
@@ -163,8 +170,7 @@ impl LeastConnTree {
 
     #[inline]
     fn entry(&self, node: usize) -> &Entry {
-        let position = node + ARITY - 1;
-        &self.groups[position / ARITY].0[position % ARITY]
+        entry_in(&self.groups, node)
     }
 
     /// The member a rank is for; `NONE` for an empty one (or a torn read of two ranks
@@ -213,28 +219,26 @@ impl LeastConnTree {
             .fold(EMPTY, Rank::min)
     }
 
-    /// The best of node `child`'s rank `rising` and its three siblings' (one cache line).
-    /// `rising` comes from registers, and the child's own entry (just stored) is not
-    /// read, so a replay does not wait on its own stores.
-    #[inline]
-    fn best_with_siblings(&self, child: usize, rising: Rank) -> Rank {
-        let parent = (child - 1) / ARITY;
-        let own = child - 1;
-        let group = &self.groups[parent + 1].0;
-        let siblings = (1..ARITY).map(|k| group[(own + k) % ARITY].load());
-        rising.min(siblings.fold(EMPTY, Rank::min))
-    }
-
-    /// Replays the matches above `member` after its load changed.
-    pub(crate) fn update(&self, members: &[Member], member: u32) {
+    /// Replays the matches above `member` after its load changed. After a pick (`picked`:
+    /// the member was the winner all the way up) every node on the path changes; after a
+    /// release the replay stops where the winner stays the same.
+    ///
+    /// At each level the rising rank stays in registers and only its three siblings are
+    /// read (one cache line), not the entry just stored, so a replay does not wait on its
+    /// own stores.
+    pub(crate) fn update(&self, members: &[Member], member: u32, picked: bool) {
+        let groups = &self.groups[..];
         let mut node = self.first_leaf + member as usize;
         let mut rising = self.rank_of(members, member as usize);
-        self.entry(node).store(rising);
+        entry_in(groups, node).store(rising);
         while node > 0 {
-            let best = self.best_with_siblings(node, rising);
+            let own = (node - 1) % ARITY;
             node = (node - 1) / ARITY;
-            let entry = self.entry(node);
-            if entry.load() == best {
+            let group = &groups[node + 1].0;
+            let sibling = |k: usize| group[(own + k) % ARITY].load();
+            let best = rising.min(sibling(1).min(sibling(2)).min(sibling(3)));
+            let entry = entry_in(groups, node);
+            if !picked && entry.load() == best {
                 // The winner here is unchanged: nothing above changes either.
                 break;
             }

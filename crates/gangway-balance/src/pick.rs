@@ -65,7 +65,7 @@ impl Drop for ConnectionSlot {
         if core.algorithm == Algorithm::LeastConn {
             let snapshot = core.snapshot.load();
             if let (Some(tree), Some(member)) = (&snapshot.leastconn, snapshot.member_of(slot.id)) {
-                tree.update(&snapshot.members, member);
+                tree.update(&snapshot.members, member, false);
             }
         }
         if core.waiting.load(Ordering::SeqCst) > 0 {
@@ -281,7 +281,7 @@ fn least_conn(
             }
             let next = pass + u64::from(m.stride);
             m.slot.pass.store(next, Ordering::Relaxed);
-            tree.update(members, candidate);
+            tree.update(members, candidate, true);
             if tree.note_pass(next) {
                 // Rare (after about 2^28 picks of a weight-1 server with 1000 servers):
                 // rebuild the tree so that passes count from a newer base.
@@ -290,7 +290,7 @@ fn least_conn(
             return Ok(candidate as usize);
         }
         // Another thread filled it first: record that and look again.
-        tree.update(members, candidate);
+        tree.update(members, candidate, false);
     }
     scan(snapshot, 0, exclude)
 }
