@@ -205,14 +205,30 @@ impl Snapshot {
     }
 }
 
+/// A value alone on its cache line(s).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// The part of a set that picks and connection slots touch.
 pub(crate) struct Core {
     pub(crate) snapshot: ArcSwap<Snapshot>,
     pub(crate) algorithm: Algorithm,
     /// Round-robin position, shared by all snapshots so a change does not restart the cycle.
-    pub(crate) cursor: AtomicU64,
-    /// Leastconn: pass of the latest pick, where returning servers resume.
-    pub(crate) global_pass: AtomicU64,
+    /// Written by every pick: on a line of its own, so that threads picking concurrently do
+    /// not also fight over the snapshot pointer next to it.
+    pub(crate) cursor: Padded<AtomicU64>,
+    /// Leastconn: pass of the latest pick, where returning servers resume (on a line of its
+    /// own, like `cursor`).
+    pub(crate) global_pass: Padded<AtomicU64>,
     pub(crate) random: Arc<dyn RandomSource>,
     /// Callers waiting in [`ServerSet::pick_queued`].
     pub(crate) waiting: AtomicUsize,
@@ -381,8 +397,8 @@ impl ServerSet {
         let core = Arc::new(Core {
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
             algorithm,
-            cursor: AtomicU64::new(0),
-            global_pass: AtomicU64::new(0),
+            cursor: Padded(AtomicU64::new(0)),
+            global_pass: Padded(AtomicU64::new(0)),
             random,
             waiting: AtomicUsize::new(0),
             notify: Notify::new(),
