@@ -206,13 +206,19 @@ fn excluded(member: &Member, exclude: &[ServerId]) -> bool {
     !exclude.is_empty() && exclude.contains(&member.id())
 }
 
-/// Tries every member once, starting at `start`, in server order.
+/// Tries every member once, starting at `start` (below the number of members), in server
+/// order.
+#[inline]
 fn scan(snapshot: &Snapshot, start: usize, exclude: &[ServerId]) -> Result<usize, PickError> {
     let members = &snapshot.members;
     let n = members.len();
     let mut misses = Misses::default();
     for k in 0..n {
-        let i = (start + k) % n;
+        let mut i = start + k;
+        if i >= n {
+            // Wrapped past the last member (no division on the pick path).
+            i -= n;
+        }
         let m = &members[i];
         if excluded(m, exclude) {
             continue;
