@@ -72,7 +72,7 @@ impl Rank {
 /// division (a 64-bit division cost more than the rest of a pick).
 pub(crate) fn reciprocal(weight: u32) -> u64 {
     let weight = u128::from(weight.max(1));
-    (((1u128 << 64) + weight - 1) / weight - 1) as u64
+    ((1u128 << 64).div_ceil(weight) - 1) as u64
 }
 
 /// `floor(active * 2^16 / weight)` from `reciprocal(weight)`: exact, because the

@@ -99,7 +99,8 @@ impl ServerSet {
     /// (those already tried, for retries and redispatch).
     ///
     /// Never blocks, takes no lock, and does not allocate (after a thread's first pick,
-    /// which registers it with `arc-swap`). Fails with
+    /// which registers it with `arc-swap`; except the rare pick that publishes a due
+    /// slow-start step or a rebuilt leastconn tree). Fails with
     /// [`PickError::AllFull`] when every usable server is at its `maxconn` (see
     /// [`pick_queued`](Self::pick_queued) to wait instead).
     ///
@@ -289,7 +290,7 @@ fn least_conn(
             m.slot.pass.store(next, Ordering::Relaxed);
             tree.update(members, candidate, true);
             if tree.note_pass(next) {
-                // Rare (after about 2^28 picks of a weight-1 server with 1000 servers):
+                // Rare (after about 2^29 picks of a weight-1 server with 1000 servers):
                 // rebuild the tree so that passes count from a newer base.
                 set.try_republish();
             }
