@@ -271,13 +271,24 @@ async fn measure(
         pct(0.999),
     );
 
+    let before = procstat::cpu_seconds(&pids);
     let ka = wrk(p.http, o.wrk_seconds, false).await?;
+    let ka_cpu = procstat::cpu_seconds(&pids) - before;
     r.add(
         "HTTP keep-alive, 50 conns (req/s)",
         Better::Higher,
         name,
         ka.rps,
     );
+    if !pids.is_empty() && ka.requests > 0.0 {
+        // Steadier than the rate on a shared machine: what each request costs the proxy.
+        r.add(
+            "proxy CPU per keep-alive request (us)",
+            Better::Lower,
+            name,
+            ka_cpu * 1e6 / ka.requests,
+        );
+    }
     r.add(
         "HTTP keep-alive latency p99 (us)",
         Better::Lower,
@@ -314,6 +325,8 @@ async fn measure(
 #[derive(Debug)]
 struct WrkResult {
     rps: f64,
+    /// Requests completed in the whole run.
+    requests: f64,
     p99_us: f64,
 }
 
@@ -353,7 +366,17 @@ async fn wrk(addr: SocketAddr, seconds: u32, close: bool) -> io::Result<WrkResul
         .find_map(|l| l.trim().strip_prefix("99%"))
         .and_then(|v| parse_wrk_time(v.trim()))
         .unwrap_or(f64::NAN);
-    Ok(WrkResult { rps, p99_us })
+    // "  123456 requests in 5.00s, ..."
+    let requests = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap_or(0.0);
+    Ok(WrkResult {
+        rps,
+        requests,
+        p99_us,
+    })
 }
 
 fn parse_wrk_time(v: &str) -> Option<f64> {
