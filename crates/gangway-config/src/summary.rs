@@ -43,7 +43,9 @@ pub fn summary(config: &Config) -> String {
             };
             let ssl = if bind.ssl {
                 let strict = if bind.strict_sni { " strict-sni" } else { "" };
-                format!(" ssl ({} certificates{strict})", bind.crt.len())
+                let n = bind.crt.len();
+                let plural = if n == 1 { "" } else { "s" };
+                format!(" ssl ({n} certificate{plural}{strict})")
             } else {
                 String::new()
             };
