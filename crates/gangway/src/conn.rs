@@ -65,7 +65,11 @@ pub(crate) async fn serve(
     #[cfg(not(feature = "tls"))]
     let (client, src) = (Stream::Tcp(client), peer);
     let phase = shared.phase.subscribe();
-    let phase_gate = shared.phase.subscribe();
+    let mut phase_gate = shared.phase.subscribe();
+    if *phase_gate.borrow() != Phase::Running {
+        // A shutdown began before this connection looked: that counts as a change.
+        phase_gate.mark_changed();
+    }
     let conn = Conn {
         listener,
         client,
@@ -454,11 +458,21 @@ impl Conn {
             }
         });
         let result = if idle {
-            let draining =
-                std::pin::pin!(crate::gateway::reached(&mut self.phase, Phase::Draining));
+            // No wait of its own on the phase (registering one with the watch channel and
+            // removing it again costs two locks per request): `serve`'s wait for the closing
+            // phase, registered once per connection, wakes this task on every phase change,
+            // and this only looks (one atomic load until the phase first changes).
+            let gate = &self.phase_gate;
+            let draining = std::future::poll_fn(|_| {
+                if gate.has_changed().unwrap_or(true) && *gate.borrow() >= Phase::Draining {
+                    std::task::Poll::Ready(())
+                } else {
+                    std::task::Poll::Pending
+                }
+            });
             tokio::select! {
                 r = read => r,
-                _ = PhaseGated::new(&self.phase_gate, draining) => return Err(ReadErr::Shutdown),
+                _ = draining => return Err(ReadErr::Shutdown),
             }
         } else {
             read.await

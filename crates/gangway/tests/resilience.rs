@@ -625,3 +625,27 @@ async fn checks_go_to_the_check_address() {
     assert_eq!(web.traffic(), 0);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn idle_keep_alive_connections_close_when_a_shutdown_begins() {
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(web.addr);
+    // A long grace period: only the shutdown itself can close the idle connection this soon.
+    let gw = start(local().default_backend(&b).grace(Duration::from_secs(60))).await;
+    let mut client = TcpStream::connect(gw.local_addr()).await.unwrap();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let (status, _, _) = read_response(&mut client, &mut buf).await;
+    assert_eq!(status, 200);
+    // Idle between requests, then the shutdown begins: the gateway closes the connection.
+    gw.begin_shutdown();
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(5), client.read(&mut byte)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "idle keep-alive connection still open: {closed:?}"
+    );
+}
