@@ -72,7 +72,7 @@ impl Listener {
     }
 
     /// The `X-Forwarded-Proto` value for requests on this listener (default `http`, or `https`
-    /// on a [TLS](Self::tls) listener); set `https` behind a load balancer that terminates
+    /// on a TLS listener, feature `tls`); set `https` behind a load balancer that terminates
     /// TLS and speaks PROXY protocol to us. `X-Forwarded-Port` goes along with it: the
     /// listener's port.
     #[must_use]
