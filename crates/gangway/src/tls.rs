@@ -527,10 +527,15 @@ pub(crate) async fn accept(
     let limit = shared.timeouts.client_hs;
     let work = async {
         let src = if shared.listeners[listener].accept_proxy {
-            match read_proxy_exact(&mut tcp).await {
-                Some(src) => src,
-                None => {
-                    tracing::debug!("invalid PROXY protocol header before TLS: closing");
+            // Exactly the header's bytes are consumed: what follows is the TLS handshake.
+            match gangway_proxy_protocol::HeaderReader::new()
+                .timeout(limit)
+                .read_tcp(&mut tcp)
+                .await
+            {
+                Ok(received) => received.header().source(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "invalid PROXY protocol header before TLS: closing");
                     return None;
                 }
             }
@@ -563,38 +568,6 @@ pub(crate) async fn accept(
             shared.metrics.listener_tls_failure(listener);
             None
         }
-    }
-}
-
-/// Reads a PROXY header byte-exactly (whatever follows belongs to the TLS handshake):
-/// `None` when it is invalid, else its source address (`None` for LOCAL).
-async fn read_proxy_exact(tcp: &mut tokio::net::TcpStream) -> Option<Option<std::net::SocketAddr>> {
-    use tokio::io::AsyncReadExt;
-    /// v2's signature and the fixed part of its header.
-    const V2_FIXED: usize = 16;
-    /// v1's longest line (`PROXY ...\r\n`).
-    const V1_MAX: usize = 107;
-    let mut buf = Vec::with_capacity(V2_FIXED);
-    buf.resize(V2_FIXED.min(6), 0);
-    tcp.read_exact(&mut buf).await.ok()?;
-    if buf.as_slice() == b"PROXY " {
-        // v1: one byte at a time up to the line end (at most 107 bytes, once per connection).
-        while !buf.ends_with(b"\r\n") {
-            if buf.len() >= V1_MAX {
-                return None;
-            }
-            buf.push(tcp.read_u8().await.ok()?);
-        }
-    } else {
-        buf.resize(V2_FIXED, 0);
-        tcp.read_exact(&mut buf[6..]).await.ok()?;
-        let len = usize::from(u16::from_be_bytes([buf[14], buf[15]]));
-        buf.resize(V2_FIXED + len, 0);
-        tcp.read_exact(&mut buf[V2_FIXED..]).await.ok()?;
-    }
-    match crate::pp::decode(&buf) {
-        Ok(Some((src, len))) if len == buf.len() => Some(src),
-        _ => None,
     }
 }
 
