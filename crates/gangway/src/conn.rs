@@ -349,7 +349,9 @@ impl Conn {
                 }
             };
             if !keep_going || self.draining() {
-                let _ = self.client.shutdown().await;
+                self.client
+                    .close_within(self.shared.timeouts.client_fin)
+                    .await;
                 return;
             }
         }
@@ -1206,7 +1208,9 @@ impl Conn {
             }
         }
         let _ = self.write_client_out().await;
-        let _ = self.client.shutdown().await;
+        self.client
+            .close_within(self.shared.timeouts.client_fin)
+            .await;
         self.log.status = status;
         self.log.term = term;
         self.log.bytes_out = self.res_out.len() as u64;

@@ -102,7 +102,8 @@ pub(crate) async fn stream_events<S>(
         }
         event.clear();
     }
-    let _ = client.shutdown().await;
+    // Bounded: over TLS, a client that stopped reading would hold the close forever.
+    let _ = tokio::time::timeout(shared.timeouts.client_fin, client.shutdown()).await;
 }
 
 /// The outcome of a server's latest active check, with the time it was seen.

@@ -33,6 +33,14 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
+    /// Closes our sending side within `limit`. Over TCP this is one FIN and returns at once;
+    /// over TLS the records rustls still holds and the close_notify must be sent first, and a
+    /// client that never reads would otherwise keep the connection (and its slot) forever.
+    pub(crate) async fn close_within(&mut self, limit: std::time::Duration) {
+        use tokio::io::AsyncWriteExt as _;
+        let _ = tokio::time::timeout(limit, self.shutdown()).await;
+    }
+
     /// The TCP connection underneath.
     pub(crate) fn tcp_mut(&mut self) -> &mut TcpStream {
         match self {

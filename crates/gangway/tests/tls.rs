@@ -554,3 +554,34 @@ async fn tls_servers_are_health_checked_over_tls() {
     .await;
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_within_the_timeouts() {
+    // The response fills the socket and rustls' own buffer; the write times out (`timeout
+    // client`), and closing (which over TLS must first send what rustls holds) is bounded by
+    // `timeout client-fin` instead of waiting for the client forever.
+    let web = http_server("www").await;
+    let a = cert(&["localhost"]);
+    let builder = tls_gateway(listener_tls(&[&a]), &web).timeouts(
+        Timeouts::default()
+            .client(Duration::from_millis(300))
+            .client_fin(Duration::from_millis(300)),
+    );
+    let gw = start(builder).await;
+    let mut s = tls_connect(gw.local_addr(), client_config(&[&a.2], ALL), "localhost")
+        .await
+        .unwrap();
+    s.write_all(b"GET /big/64000000 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    eventually("the gateway has the connection", || {
+        gw.active_connections() == 1
+    })
+    .await;
+    eventually("the gateway closed the connection", || {
+        gw.active_connections() == 0
+    })
+    .await;
+    drop(s);
+    gw.shutdown().await;
+}
