@@ -1058,15 +1058,14 @@ impl Parser<'_> {
                 },
                 "sni" => match value {
                     Some(expr) => {
-                        // Only a constant name: `str(NAME)` (HAProxy's form) or `NAME`.
-                        let name = expr
-                            .strip_prefix("str(")
-                            .and_then(|e| e.strip_suffix(')'))
-                            .unwrap_or(expr);
-                        if name.contains(['(', ')', ',']) {
-                            self.error(kw, format!("'sni {expr}': only a constant name is supported, as 'str(NAME)'"));
-                        } else {
-                            options.sni = Some(name.to_owned());
+                        // HAProxy takes an expression: a bare word is a sample fetch
+                        // (`sni ssl_fc_sni`, `sni req.hdr(host)`), not a name. Only a constant
+                        // name is supported, in HAProxy's form `str(NAME)`.
+                        match expr.strip_prefix("str(").and_then(|e| e.strip_suffix(')')) {
+                            Some(name) if !name.is_empty() && !name.contains(['(', ')', ',']) => {
+                                options.sni = Some(name.to_owned());
+                            }
+                            _ => self.error(kw, format!("'sni {expr}': only a constant name is supported, as 'str(NAME)'")),
                         }
                     }
                     None => self.error(kw, "'sni' expects a name, as 'str(NAME)'"),

@@ -406,6 +406,11 @@ fn server_options_table() {
         ("on-marked-down nothing", "shutdown-sessions"),
         ("ssl verify sometimes", "'verify' expects none or required"),
         ("ssl sni req.hdr(host)", "only a constant name"),
+        (
+            "ssl sni ssl_fc_sni",
+            "'sni ssl_fc_sni': only a constant name",
+        ),
+        ("ssl sni str()", "only a constant name"),
     ];
     for (options, fragment) in bad {
         assert_error(
