@@ -131,11 +131,13 @@ where
         let be = &shared.backends[backend];
         add(&be.counters.active_tunnels, 1);
         add(&srv.counters.active_tunnels, 1);
-        let closing = *shared.phase.borrow() >= Phase::Closing;
-        if closing {
+        // Insert first, then look at the phase: a shutdown that walks the set before this
+        // insert has already set the phase, so this tunnel sees it and drains itself; one
+        // that walks after it finds the tunnel there (and aborts it later if need be).
+        let key = be.tunnels.insert(handle.clone(), Arc::as_ptr(&srv).addr());
+        if *shared.phase.borrow() >= Phase::Closing {
             handle.drain();
         }
-        let key = be.tunnels.insert(handle, Arc::as_ptr(&srv).addr());
         GatewayTunnel {
             run,
             admission,
