@@ -1990,6 +1990,15 @@ where
         buf.reserve(READ_CHUNK);
         match tokio::time::timeout(read_timeout, src.read_buf(buf)).await {
             Err(_) => return Err(PumpError::SrcTimeout),
+            // A TLS peer that closes without close_notify: for a body that ends at the close,
+            // that is its end (as HAProxy and most clients take it), not an abort.
+            Ok(Err(e))
+                if framing == BodyFraming::Close
+                    && e.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
+                let _ = dst.flush().await;
+                return Ok(total);
+            }
             Ok(Err(_)) => return Err(PumpError::SrcClosed),
             Ok(Ok(0)) => {
                 return if framing == BodyFraming::Close {

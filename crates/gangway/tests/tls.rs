@@ -368,6 +368,15 @@ async fn tls_backend(
                         if path == "/health" {
                             hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         }
+                        if path == "/close-without-notify" {
+                            // A close-delimited body, then a bare TCP close (no close_notify),
+                            // as many servers end such a response.
+                            let res = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end";
+                            let _ = s.write_all(res).await;
+                            let _ = s.flush().await;
+                            drop(s.into_inner().0);
+                            return;
+                        }
                         let body = format!("tls {path}\n");
                         let res = format!(
                             "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
@@ -583,5 +592,36 @@ async fn a_client_that_stops_reading_is_closed_within_the_timeouts() {
     })
     .await;
     drop(s);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_tls_server_closing_without_close_notify_ends_a_close_delimited_body() {
+    let server_cert = cert(&["127.0.0.1"]);
+    let (addr, _) = tls_backend(&server_cert).await;
+    let tls = TlsServer::new().ca_pem(server_cert.0.as_bytes()).unwrap();
+    let b = Backend::new("b").server(Server::at(addr).name("s").tls(tls).no_check());
+    let gw = start(local().default_backend(&b)).await;
+    for _ in 0..3 {
+        let out = raw_exchange(
+            gw.local_addr(),
+            b"GET /close-without-notify HTTP/1.1\r\nHost: x\r\n\r\n",
+            Duration::from_secs(10),
+        )
+        .await;
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.starts_with("HTTP/1.1 200") && text.ends_with("\r\n\r\nuntil the end"),
+            "{text}"
+        );
+    }
+    // A complete response is not a server error.
+    let metrics = gw.metrics_text();
+    let errors: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.contains("response_errors_total{"))
+        .collect();
+    assert!(!errors.is_empty(), "{metrics}");
+    assert!(errors.iter().all(|l| l.ends_with(" 0")), "{errors:?}");
     gw.shutdown().await;
 }
