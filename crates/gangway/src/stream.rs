@@ -33,6 +33,29 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
+    /// Whether an idle connection can carry another request: it must have nothing to read,
+    /// as data or EOF (or, over TLS, a close_notify or bytes rustls already holds) make it
+    /// unusable. Never blocks.
+    pub(crate) fn is_idle_open(&mut self) -> bool {
+        match self {
+            Stream::Tcp(tcp) => {
+                let mut probe = [0u8; 1];
+                matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => {
+                // One read with a no-op waker: only "nothing yet" (Pending) means idle. The
+                // next real read registers the task's own waker.
+                let mut probe = [0u8; 1];
+                let mut buf = ReadBuf::new(&mut probe);
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                Pin::new(tls_mut(tls))
+                    .poll_read(&mut cx, &mut buf)
+                    .is_pending()
+            }
+        }
+    }
+
     /// Closes our sending side within `limit`. Over TCP this is one FIN and returns at once;
     /// over TLS the records rustls still holds and the close_notify must be sent first, and a
     /// client that never reads would otherwise keep the connection (and its slot) forever.

@@ -19,13 +19,6 @@ use crate::error::Error;
 use crate::metrics::Counters;
 use crate::timeouts::Timeouts;
 
-/// Whether an idle connection can carry another request: it must have nothing to read, as
-/// data or EOF (or, over TLS, a close_notify) makes it unusable.
-fn still_open(stream: &mut Stream) -> bool {
-    let mut probe = [0u8; 1];
-    matches!(stream.tcp_mut().try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
-}
-
 /// Why no server was picked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PickFailure {
@@ -71,7 +64,7 @@ impl ServerRt {
                 idle.clear();
                 return None;
             }
-            if still_open(&mut stream) {
+            if stream.is_idle_open() {
                 return Some(stream);
             }
         }
@@ -85,7 +78,7 @@ impl ServerRt {
             && !idle.is_empty()
         {
             let max_idle = self.pool_purge_delay;
-            idle.retain_mut(|(stream, since)| since.elapsed() <= max_idle && still_open(stream));
+            idle.retain_mut(|(stream, since)| since.elapsed() <= max_idle && stream.is_idle_open());
         }
     }
 
