@@ -275,7 +275,15 @@ fn least_conn(
             tree.best_allowed(&allowed, &mut saw_full)
         };
         if candidate == NONE {
-            return Err(Misses { full: saw_full }.error());
+            if saw_full {
+                // A pick's tree update racing a release can leave a "full" rank in the tree
+                // for a server that has room: the live counters decide, and the tree is
+                // repaired for the server found.
+                let found = scan(snapshot, 0, exclude)?;
+                tree.update(members, found as u32, true);
+                return Ok(found);
+            }
+            return Err(Misses { full: false }.error());
         }
         let m = &members[candidate as usize];
         if m.try_take() {
