@@ -295,11 +295,7 @@ async fn graceful_shutdown_finishes_requests_and_drains_tunnels() {
     assert!(head.contains("Connection: close"), "{head}");
     // The tunnel still works during the grace period.
     client.send(Message::text("still here")).await.unwrap();
-    let msg = tokio::time::timeout(Duration::from_secs(5), client.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let msg = next_message(&mut client).await;
     assert_eq!(msg, Message::text("Received: still here"));
     // New connections are no longer accepted.
     eventually("listener closed", || gw.active_connections() <= 1).await;

@@ -2,10 +2,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::SinkExt as _;
 use gangway::prelude::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -78,21 +76,13 @@ async fn websocket_client_reaches_the_websocket_backend() {
     let (mut b, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     a.send(Message::text("hello")).await.unwrap();
     for ws in [&mut a, &mut b] {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let msg = next_message(ws).await;
         assert_eq!(msg, Message::text("Received: hello"));
     }
     // Large binary frames go through the tunnel too.
     let big = "x".repeat(200_000);
     b.send(Message::text(big.clone())).await.unwrap();
-    let msg = tokio::time::timeout(Duration::from_secs(10), a.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let msg = next_message(&mut a).await;
     assert_eq!(
         msg.into_text().unwrap().as_str(),
         format!("Received: {big}")
@@ -138,11 +128,7 @@ async fn keep_alive_get_get_upgrade_is_routed_per_request() {
     )
     .await;
     ws.send(Message::text("after two gets")).await.unwrap();
-    let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let msg = next_message(&mut ws).await;
     assert_eq!(msg, Message::text("Received: after two gets"));
     assert_eq!(web.requests(), 2);
     gw.shutdown().await;

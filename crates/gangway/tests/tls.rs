@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use gangway::prelude::*;
 use gangway::{TlsListener, TlsServer};
 use rustls::pki_types::pem::PemObject;
@@ -265,19 +265,11 @@ async fn wss_upgrades_tunnel_like_plain_ones() {
         .unwrap();
     assert_eq!(res.status(), 101);
     client.send(Message::text("hello")).await.unwrap();
-    let msg = tokio::time::timeout(Duration::from_secs(10), client.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let msg = next_message(&mut client).await;
     assert_eq!(msg, Message::text("Received: hello"));
     let big = "x".repeat(200_000);
     client.send(Message::text(big.clone())).await.unwrap();
-    let msg = tokio::time::timeout(Duration::from_secs(10), client.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let msg = next_message(&mut client).await;
     assert_eq!(
         msg.into_text().unwrap().as_str(),
         format!("Received: {big}")

@@ -390,3 +390,22 @@ pub fn status_of(out: &[u8]) -> u16 {
     let text = String::from_utf8_lossy(out);
     text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
+
+/// The next WebSocket message, failing the test after 10 s, at the end of the stream or on an
+/// error.
+pub async fn next_message<S>(ws: &mut S) -> tokio_tungstenite::tungstenite::Message
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt as _;
+    tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("no WebSocket message within 10 s")
+        .expect("the WebSocket stream ended")
+        .expect("WebSocket error")
+}
