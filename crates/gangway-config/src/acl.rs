@@ -14,6 +14,8 @@ pub(crate) struct NbsrvTest {
     pub(crate) value: i64,
 }
 
+// Only planning a gateway (`monitor fail`) asks these.
+#[cfg(feature = "gateway")]
 impl NbsrvTest {
     /// Whether the test holds exactly when the backend has no server up.
     pub(crate) fn is_none_up(&self) -> bool {
