@@ -74,7 +74,8 @@ impl Listener {
     /// The `X-Forwarded-Proto` value for requests on this listener (default `http`, or `https`
     /// on a TLS listener, feature `tls`); set `https` behind a load balancer that terminates
     /// TLS and speaks PROXY protocol to us. `X-Forwarded-Port` goes along with it: the
-    /// listener's port.
+    /// port the client connected to (the PROXY header's destination port on an
+    /// [`accept_proxy`](Self::accept_proxy) listener, else the listener's).
     #[must_use]
     pub fn forwarded_proto(mut self, proto: impl Into<String>) -> Self {
         self.forwarded_proto = Some(proto.into());

@@ -49,33 +49,35 @@ pub(crate) async fn serve(
     let mut closing = shared.phase.subscribe();
     let span = tracing::debug_span!("conn", %peer, listener = %shared.listeners[listener].name);
     let _ = client.set_nodelay(true);
+    // Over TLS, a PROXY header comes before the handshake and is read with it.
     #[cfg(feature = "tls")]
-    let (client, src) = match &shared.listeners[listener].tls {
+    let (client, proxied) = match &shared.listeners[listener].tls {
         Some(config) => {
             let accepted = crate::tls::accept(&shared, listener, client, config)
                 .instrument(span.clone())
                 .await;
             match accepted {
-                Some((stream, src)) => (stream, src.unwrap_or(peer)),
+                Some(accepted) => accepted,
                 None => return,
             }
         }
-        None => (Stream::Tcp(client), peer),
+        None => (Stream::Tcp(client), crate::pp::Proxied::default()),
     };
     #[cfg(not(feature = "tls"))]
-    let (client, src) = (Stream::Tcp(client), peer);
+    let (client, proxied) = (Stream::Tcp(client), crate::pp::Proxied::default());
     let phase = shared.phase.subscribe();
     let mut phase_gate = shared.phase.subscribe();
     if *phase_gate.borrow() != Phase::Running {
         // A shutdown began before this connection looked: that counts as a change.
         phase_gate.mark_changed();
     }
-    let conn = Conn {
+    let mut conn = Conn {
         listener,
         client,
         peer,
-        src,
-        src_text: IpText::new(src.ip()),
+        src: peer,
+        src_text: IpText::new(peer.ip()),
+        dst_port: None,
         // Buffers are taken when the first bytes arrive (see `read_client`).
         cbuf: BytesMut::new(),
         sbuf: BytesMut::new(),
@@ -92,6 +94,7 @@ pub(crate) async fn serve(
         shared,
         admission,
     };
+    conn.proxied(proxied);
     // Past the grace period of a shutdown, tunnels drain; a moment later whatever is still
     // running is dropped (its sockets close).
     let deadline = async {
@@ -176,6 +179,9 @@ struct Conn {
     peer: SocketAddr,
     src: SocketAddr,
     src_text: IpText,
+    /// The port the client connected to, when a PROXY header told it (`X-Forwarded-Port`;
+    /// else the listener's).
+    dst_port: Option<u16>,
     cbuf: BytesMut,
     sbuf: BytesMut,
     req_out: Vec<u8>,
@@ -486,15 +492,21 @@ impl Conn {
         }
     }
 
+    /// Takes the client's address (and the port it connected to) from a PROXY header.
+    fn proxied(&mut self, proxied: crate::pp::Proxied) {
+        if let Some(src) = proxied.source {
+            self.src = src;
+            self.src_text = IpText::new(src.ip());
+        }
+        self.dst_port = proxied.destination.map(|d| d.port());
+    }
+
     async fn read_proxy_header(&mut self) -> bool {
         let deadline = Instant::now() + self.shared.timeouts.http_request;
         loop {
             match crate::pp::decode(&self.cbuf) {
-                Ok(Some((src, len))) => {
-                    if let Some(src) = src {
-                        self.src = src;
-                        self.src_text = IpText::new(src.ip());
-                    }
+                Ok(Some((proxied, len))) => {
+                    self.proxied(proxied);
                     self.cbuf.advance(len);
                     return true;
                 }
@@ -671,7 +683,9 @@ impl Conn {
                 client_ip: self.src.ip(),
                 client_ip_text: self.src_text.as_bytes(),
                 proto: &listener.forwarded_proto,
-                port: listener.port.load(std::sync::atomic::Ordering::Relaxed),
+                port: self
+                    .dst_port
+                    .unwrap_or_else(|| listener.port.load(std::sync::atomic::Ordering::Relaxed)),
                 forward_for: shared.options.forward_for
                     && !shared
                         .options

@@ -6,12 +6,26 @@ use gangway_proxy_protocol::{Addresses, Command, Status, Transport};
 
 use crate::backend::ProxyVersion;
 
+/// The connection as a PROXY header describes it: the real client and the address it
+/// connected to (both `None` for LOCAL/UNSPEC).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Proxied {
+    pub(crate) source: Option<SocketAddr>,
+    pub(crate) destination: Option<SocketAddr>,
+}
+
 /// Decodes a PROXY header at the start of `buf`: `Ok(None)` needs more bytes,
-/// `Ok(Some((source, len)))` gives the real client (`None` for LOCAL/UNSPEC) and the header length.
-pub(crate) fn decode(buf: &[u8]) -> Result<Option<(Option<SocketAddr>, usize)>, ()> {
+/// `Ok(Some((proxied, len)))` gives the addresses and the header length.
+pub(crate) fn decode(buf: &[u8]) -> Result<Option<(Proxied, usize)>, ()> {
     match gangway_proxy_protocol::decode(buf) {
         Ok(Status::Partial) => Ok(None),
-        Ok(Status::Complete((header, len))) => Ok(Some((header.source(), len))),
+        Ok(Status::Complete((header, len))) => Ok(Some((
+            Proxied {
+                source: header.source(),
+                destination: header.destination(),
+            },
+            len,
+        ))),
         Err(_) => Err(()),
     }
 }
@@ -64,7 +78,8 @@ mod tests {
             encode(version, src, dst, &mut out);
             let (decoded, len) = decode(&out).unwrap().unwrap();
             assert_eq!(len, out.len(), "{version:?} {src} {dst}");
-            let decoded = decoded.unwrap();
+            assert!(decoded.destination.is_some());
+            let decoded = decoded.source.unwrap();
             let same = match (decoded, src) {
                 (SocketAddr::V6(d), SocketAddr::V4(s)) => d.ip().to_ipv4_mapped() == Some(*s.ip()),
                 (d, s) => d.ip() == s.ip(),

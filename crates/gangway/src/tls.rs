@@ -517,13 +517,13 @@ impl ServerCertVerifier for NoVerification {
 
 /// Accepts TLS on a client connection: the PROXY header first when the listener expects one,
 /// then the handshake, all within `timeout client-hs`. `None` drops the connection; the
-/// address is the PROXY header's source, if it gave one.
+/// addresses are the PROXY header's, if it gave any.
 pub(crate) async fn accept(
     shared: &crate::gateway::Shared,
     listener: usize,
     mut tcp: tokio::net::TcpStream,
     config: &Arc<rustls::ServerConfig>,
-) -> Option<(crate::stream::Stream, Option<std::net::SocketAddr>)> {
+) -> Option<(crate::stream::Stream, crate::pp::Proxied)> {
     let limit = shared.timeouts.client_hs;
     let work = async {
         let src = if shared.listeners[listener].accept_proxy {
@@ -533,14 +533,17 @@ pub(crate) async fn accept(
                 .read_tcp(&mut tcp)
                 .await
             {
-                Ok(received) => received.header().source(),
+                Ok(received) => crate::pp::Proxied {
+                    source: received.header().source(),
+                    destination: received.header().destination(),
+                },
                 Err(e) => {
                     tracing::debug!(error = %e, "invalid PROXY protocol header before TLS: closing");
                     return None;
                 }
             }
         } else {
-            None
+            crate::pp::Proxied::default()
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
         match acceptor.accept(tcp).await {

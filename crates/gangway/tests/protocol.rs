@@ -321,6 +321,8 @@ async fn proxy_protocol_in_and_out() {
     let head = web.last_head();
     assert!(head.contains("X-Forwarded-For: 203.0.113.9\r\n"), "{head}");
     assert!(head.contains("X-Forwarded-Proto: https\r\n"), "{head}");
+    // The port the client connected to, from the PROXY header, not the listener's.
+    assert!(head.contains("X-Forwarded-Port: 443\r\n"), "{head}");
     let lines = web.state.proxy_lines.lock().unwrap().clone();
     assert_eq!(lines.len(), 1);
     assert!(lines[0].starts_with("PROXY TCP4 203.0.113.9 "), "{lines:?}");

@@ -463,6 +463,7 @@ async fn proxy_header_comes_before_the_tls_handshake() {
     let (status, _, _) = exchange(&mut s, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
     assert_eq!(status, 200);
     let head = web.last_head();
+    assert!(head.contains("X-Forwarded-Port: 443\r\n"), "{head}");
     assert!(head.contains("X-Forwarded-For: 203.0.113.9\r\n"), "{head}");
     gw.shutdown().await;
 }
