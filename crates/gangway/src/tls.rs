@@ -525,6 +525,8 @@ pub(crate) async fn accept(
     config: &Arc<rustls::ServerConfig>,
 ) -> Option<(crate::stream::Stream, crate::pp::Proxied)> {
     let limit = shared.timeouts.client_hs;
+    // Whether the handshake itself began (a bad or late PROXY header is not a TLS failure).
+    let handshaking = std::sync::atomic::AtomicBool::new(false);
     let work = async {
         let src = if shared.listeners[listener].accept_proxy {
             // Exactly the header's bytes are consumed: what follows is the TLS handshake.
@@ -546,6 +548,7 @@ pub(crate) async fn accept(
             crate::pp::Proxied::default()
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+        handshaking.store(true, std::sync::atomic::Ordering::Relaxed);
         match acceptor.accept(tcp).await {
             Ok(tls) => Some((tls, src)),
             Err(e) => {
@@ -563,12 +566,16 @@ pub(crate) async fn accept(
             ))
         }
         Ok(None) => {
-            shared.metrics.listener_tls_failure(listener);
+            if handshaking.load(std::sync::atomic::Ordering::Relaxed) {
+                shared.metrics.listener_tls_failure(listener);
+            }
             None
         }
         Err(_) => {
             tracing::debug!("TLS handshake timed out (timeout client-hs)");
-            shared.metrics.listener_tls_failure(listener);
+            if handshaking.load(std::sync::atomic::Ordering::Relaxed) {
+                shared.metrics.listener_tls_failure(listener);
+            }
             None
         }
     }

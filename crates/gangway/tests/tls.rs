@@ -465,6 +465,23 @@ async fn proxy_header_comes_before_the_tls_handshake() {
     let head = web.last_head();
     assert!(head.contains("X-Forwarded-Port: 443\r\n"), "{head}");
     assert!(head.contains("X-Forwarded-For: 203.0.113.9\r\n"), "{head}");
+
+    // A connection without a valid PROXY header is closed, and it is no TLS failure.
+    let out = raw_exchange(
+        gw.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    let metrics = gw.metrics_text();
+    assert!(
+        metrics.lines().any(
+            |l| l.starts_with("gangway_listener_tls_handshake_failures_total{")
+                && l.ends_with(" 0")
+        ),
+        "{metrics}"
+    );
     gw.shutdown().await;
 }
 
