@@ -193,8 +193,10 @@ async fn invalid_switch_gives_502_and_non_101_keeps_http() {
 async fn health_flaps_keep_requests_off_a_down_server() {
     let steady = http_server("steady").await;
     let flappy = http_server("flappy").await;
+    // Frequent checks, each with time to finish: a loaded machine must not fail `steady`.
     let check = Check::http("/health")
         .inter(Duration::from_millis(50))
+        .timeout(Duration::from_secs(5))
         .rise(2)
         .fall(2);
     let web = Backend::new("web")
@@ -389,6 +391,7 @@ async fn per_server_check_and_passive_errors() {
             Server::at(a.addr).name("a").check(
                 Check::http("/health")
                     .inter(Duration::from_millis(50))
+                    .timeout(Duration::from_secs(5))
                     .fall(1),
             ),
         )
