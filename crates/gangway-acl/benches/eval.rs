@@ -6,65 +6,13 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use gangway_acl::{AclSet, Condition, RequestView, RouteTable};
 
-fn websocket_headers() -> Vec<httparse::Header<'static>> {
-    vec![
-        httparse::Header {
-            name: "Host",
-            value: b"ws.example.com",
-        },
-        httparse::Header {
-            name: "User-Agent",
-            value: b"Mozilla/5.0 (X11; Linux x86_64)",
-        },
-        httparse::Header {
-            name: "Accept",
-            value: b"*/*",
-        },
-        httparse::Header {
-            name: "Connection",
-            value: b"Upgrade",
-        },
-        httparse::Header {
-            name: "Upgrade",
-            value: b"websocket",
-        },
-        httparse::Header {
-            name: "Sec-WebSocket-Key",
-            value: b"dGhlIHNhbXBsZSBub25jZQ==",
-        },
-        httparse::Header {
-            name: "Sec-WebSocket-Version",
-            value: b"13",
-        },
-    ]
-}
+mod common;
+use common::{
+    PREFIX_HIT, PREFIX_MISS, plain_headers, prefix_expr, seed_condition, websocket_headers,
+};
 
-fn plain_headers() -> Vec<httparse::Header<'static>> {
-    vec![
-        httparse::Header {
-            name: "Host",
-            value: b"www.example.com",
-        },
-        httparse::Header {
-            name: "User-Agent",
-            value: b"curl/8.5.0",
-        },
-        httparse::Header {
-            name: "Accept",
-            value: b"*/*",
-        },
-    ]
-}
-
-fn seed_condition(c: &mut Criterion) {
-    let acls = AclSet::parse(
-        "acl is_websocket hdr(Upgrade) -i WebSocket\n\
-         acl is_websocket_server hdr_end(host) -i ws.example.com\n",
-    )
-    .expect("seed ACLs parse");
-    let cond = acls
-        .parse_condition("if is_websocket is_websocket_server")
-        .expect("seed condition parses");
+fn seed(c: &mut Criterion) {
+    let cond = seed_condition();
     let ws = websocket_headers();
     let plain = plain_headers();
     let ws_view = RequestView::new("GET", "/chat", &ws);
@@ -127,16 +75,10 @@ fn route_table(c: &mut Criterion) {
 }
 
 fn prefix_file(c: &mut Criterion) {
-    let prefixes: String = (0..10_000)
-        .map(|i| format!("/api/v{}/tenant{i}/\n", i % 7))
-        .collect();
-    let acls = AclSet::new().with_pattern_loader(move |_| Ok(prefixes.clone()));
-    let expr = acls
-        .parse_expr("path_beg -f prefixes.lst")
-        .expect("prefix ACL parses");
+    let expr = prefix_expr();
     let headers = plain_headers();
-    let hit = RequestView::new("GET", "/api/v2/tenant9998/orders/17?expand=1", &headers);
-    let miss = RequestView::new("GET", "/api/v3/tenant99999/orders", &headers);
+    let hit = RequestView::new("GET", PREFIX_HIT, &headers);
+    let miss = RequestView::new("GET", PREFIX_MISS, &headers);
     assert!(expr.eval(&hit));
     assert!(!expr.eval(&miss));
     let mut group = c.benchmark_group("prefix_10000");
@@ -160,5 +102,5 @@ fn prefix_file(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, seed_condition, route_table, prefix_file);
+criterion_group!(benches, seed, route_table, prefix_file);
 criterion_main!(benches);

@@ -11,56 +11,14 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use gangway_h1::{EMPTY_HEADER, Parser, Status, Upgrade};
+use gangway_h1::Parser;
 
-/// What Chrome sends to open a WebSocket (same bytes as the bench).
-const WEBSOCKET: &[u8] = b"GET /ws/chat?room=lobby HTTP/1.1\r\n\
-Host: example.com\r\n\
-Connection: Upgrade\r\n\
-Pragma: no-cache\r\n\
-Cache-Control: no-cache\r\n\
-User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36\r\n\
-Upgrade: websocket\r\n\
-Origin: https://example.com\r\n\
-Sec-WebSocket-Version: 13\r\n\
-Accept-Language: en-US,en;q=0.9\r\n\
-Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
-
-/// A browser page load (same bytes as the bench).
-const BROWSER_GET: &[u8] = b"GET /articles/42?utm_source=news HTTP/1.1\r\n\
-Host: www.example.com\r\n\
-Connection: keep-alive\r\n\
-Upgrade-Insecure-Requests: 1\r\n\
-User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36\r\n\
-Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8\r\n\
-Referer: https://www.example.com/\r\n\
-Accept-Encoding: gzip, deflate, br\r\n\
-Accept-Language: en-US,en;q=0.9\r\n\
-Cookie: session=4f1c2a9e8b7d6c5e; theme=dark\r\n\r\n";
+#[path = "../benches/common/mod.rs"]
+mod common;
+use common::{BROWSER_GET, WEBSOCKET, bare_httparse, gangway_h1};
 
 const BATCHES: u32 = 400;
 const BATCH: u32 = 2000;
-
-#[inline(never)]
-fn bare_httparse(buf: &[u8]) -> usize {
-    let mut headers = [EMPTY_HEADER; 64];
-    let mut req = httparse::Request::new(&mut headers);
-    black_box(req.parse(black_box(buf)).ok());
-    black_box(req.headers.len())
-}
-
-#[inline(never)]
-fn gangway_h1(parser: &Parser, buf: &[u8]) -> bool {
-    let mut headers = [EMPTY_HEADER; 64];
-    match parser.parse_request(black_box(buf), &mut headers) {
-        Ok(Status::Complete(req)) => {
-            black_box((req.framing, req.keep_alive, req.head_len));
-            black_box(matches!(req.upgrade, Upgrade::WebSocket { .. }))
-        }
-        _ => false,
-    }
-}
 
 /// Nanoseconds per call of one batch of `BATCH` calls.
 fn batch(mut run: impl FnMut()) -> f64 {
