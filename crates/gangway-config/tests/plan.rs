@@ -138,6 +138,12 @@ fn monitor_fail_conditions_the_gateway_accepts() {
     }
 }
 
+/// Builds and starts the plan's first frontend.
+async fn start_first(plan: Plan) -> gangway::GatewayHandle {
+    let frontend = plan.frontends.into_iter().next().expect("a frontend");
+    frontend.builder.build().unwrap().start().await.unwrap()
+}
+
 async fn status(addr: std::net::SocketAddr, path: &str) -> u16 {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -163,15 +169,7 @@ async fn monitor_uri_fails_while_the_backend_is_down() {
         "frontend fe\n bind 127.0.0.1:0\n monitor-uri /alive\n acl site_dead nbsrv(be) lt 1\n monitor fail if site_dead\n default_backend be\nbackend be\n server s {dead} check inter 100ms fall 1 rise 1\n"
     );
     let plan = plan_text(&text).unwrap();
-    let gateway = plan
-        .frontends
-        .into_iter()
-        .next()
-        .unwrap()
-        .builder
-        .build()
-        .unwrap();
-    let handle = gateway.start().await.unwrap();
+    let handle = start_first(plan).await;
     let addr = handle.local_addr();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -211,15 +209,7 @@ async fn tcp_mode_pipes_connections() {
     );
     let plan = plan_text(&text).unwrap();
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
-    let gateway = plan
-        .frontends
-        .into_iter()
-        .next()
-        .unwrap()
-        .builder
-        .build()
-        .unwrap();
-    let handle = gateway.start().await.unwrap();
+    let handle = start_first(plan).await;
     let mut client = tokio::net::TcpStream::connect(handle.local_addr())
         .await
         .unwrap();
@@ -248,15 +238,7 @@ async fn errorfile_is_served() {
         page.display()
     );
     let plan = plan_text(&text).unwrap();
-    let gateway = plan
-        .frontends
-        .into_iter()
-        .next()
-        .unwrap()
-        .builder
-        .build()
-        .unwrap();
-    let handle = gateway.start().await.unwrap();
+    let handle = start_first(plan).await;
     let mut client = tokio::net::TcpStream::connect(handle.local_addr())
         .await
         .unwrap();
@@ -278,15 +260,7 @@ async fn errorfile_is_served() {
 async fn stats_uri_serves_the_status_page_and_metrics() {
     let text = "defaults\n mode http\nfrontend fe\n bind 127.0.0.1:0\n stats uri /stats\n default_backend be\nbackend be\n server s 127.0.0.1:1\n";
     let plan = plan_text(text).unwrap();
-    let gateway = plan
-        .frontends
-        .into_iter()
-        .next()
-        .unwrap()
-        .builder
-        .build()
-        .unwrap();
-    let handle = gateway.start().await.unwrap();
+    let handle = start_first(plan).await;
     for path in ["/stats", "/stats/json", "/stats/metrics"] {
         assert_eq!(status(handle.local_addr(), path).await, 200, "{path}");
     }
