@@ -35,8 +35,10 @@
 //! Changes (add, remove, weight, state, maxconn) are made under a writer lock, which
 //! rebuilds what the algorithm needs (a precomputed round-robin cycle, a leastconn
 //! winner tree, an alias table, a Maglev table) and publishes it as an immutable snapshot
-//! with [`arc_swap`]. Picks load the snapshot and touch only atomics: O(1) for round
-//! robin, hashing and `random(n)`, O(log n) for leastconn (to record the new load). The
+//! with [`arc_swap`]. Each thread keeps the snapshot of the last few sets it used and
+//! reloads it only when the set's publication number changes (one plain load per pick),
+//! and keeps its own round-robin position. Picks touch only atomics: O(1) for round robin,
+//! hashing and `random(n)`, O(log n) for leastconn (to record the new load). The
 //! per-server counters are shared by all snapshots, so active connection counts survive
 //! changes.
 //!
@@ -49,6 +51,7 @@ mod algorithm;
 mod error;
 mod hash;
 mod leastconn;
+mod local;
 mod pick;
 mod random;
 mod schedule;

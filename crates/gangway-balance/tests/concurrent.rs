@@ -124,3 +124,70 @@ fn maxconn_holds_under_contention() {
         assert!(set.servers().iter().all(|s| s.active == 0));
     }
 }
+
+#[test]
+fn each_thread_keeps_the_weights_of_round_robin() {
+    for algorithm in [Algorithm::RoundRobin, Algorithm::StaticRr] {
+        let set = ServerSet::builder()
+            .algorithm(algorithm)
+            .server(Server::new(addr(1)).weight(3))
+            .server(Server::new(addr(2)).weight(1))
+            .build()
+            .unwrap();
+        let first = set.ids()[0];
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let set = set.clone();
+                // Whole cycles of four picks on each thread, however they interleave.
+                thread::spawn(move || {
+                    (0..400)
+                        .filter(|_| set.pick(None, &[]).unwrap().server_id() == first)
+                        .count()
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), 300, "{algorithm}");
+        }
+    }
+}
+
+#[test]
+fn a_thread_picking_from_many_sets_gets_each_sets_servers() {
+    // More sets than a thread keeps snapshots of, picked from in turn.
+    let sets: Vec<ServerSet> = (0..7u16)
+        .map(|s| {
+            ServerSet::builder()
+                .algorithm(if s % 2 == 0 {
+                    Algorithm::LeastConn
+                } else {
+                    Algorithm::RoundRobin
+                })
+                .servers((0..3).map(|i| Server::new(addr(s * 10 + i))))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let mut held = Vec::new();
+    for round in 0..300usize {
+        let s = round % sets.len();
+        let set = &sets[s];
+        let c = set.pick(None, &[]).unwrap();
+        assert!(set.find_addr(c.addr()) == Some(c.server_id()), "set {s}");
+        if round == 150 {
+            // A change is seen at once, whatever the thread holds.
+            let id = set.ids()[0];
+            set.set_state(id, ServerState::Maint).unwrap();
+            assert_ne!(set.pick(None, &[]).unwrap().server_id(), id);
+            assert_ne!(set.pick(None, &[]).unwrap().server_id(), id);
+        }
+        held.push(c);
+        if held.len() > 20 {
+            held.drain(..10);
+        }
+    }
+    drop(held);
+    for set in &sets {
+        assert!(set.servers().iter().all(|s| s.active == 0));
+    }
+}
