@@ -109,10 +109,17 @@ impl Entry {
 #[repr(align(64))]
 struct Group([Entry; ARITY]);
 
-/// Node `node`'s entry (see [`LeastConnTree::groups`]).
+/// Where node `node` is stored, counting entries from the start of the first group (see
+/// [`LeastConnTree::groups`]).
+#[inline]
+fn position(node: usize) -> usize {
+    node + ARITY - 1
+}
+
+/// Node `node`'s entry.
 #[inline]
 fn entry_in(groups: &[Group], node: usize) -> &Entry {
-    let position = node + ARITY - 1;
+    let position = position(node);
     &groups[position / ARITY].0[position % ARITY]
 }
 
@@ -230,14 +237,26 @@ impl LeastConnTree {
         let groups = &self.groups[..];
         let mut node = self.first_leaf + member as usize;
         let mut rising = self.rank_of(members, member as usize);
-        entry_in(groups, node).store(rising);
+        // Node `n` sits at position `n + 3`: its group `(n + 3) / 4` is its parent's plus
+        // one, which holds `n` and its three siblings, and its slot there is `(n + 3) % 4`.
+        let Some(group) = groups.get(position(node) / ARITY) else {
+            return;
+        };
+        let mut own = position(node) % ARITY;
+        group.0[own].store(rising);
+        let mut group = &group.0;
         while node > 0 {
-            let own = (node - 1) % ARITY;
-            node = (node - 1) / ARITY;
-            let group = &groups[node + 1].0;
-            let sibling = |k: usize| group[(own + k) % ARITY].load();
+            // The siblings are the other three slots of the line: `own ^ 1`, `^ 2`, `^ 3`.
+            let sibling = |k: usize| group[own ^ k].load();
             let best = rising.min(sibling(1).min(sibling(2)).min(sibling(3)));
-            let entry = entry_in(groups, node);
+            node = (node - 1) / ARITY;
+            // The parent's group is nearer the root: in bounds whenever the leaf's was.
+            let Some(parent) = groups.get(position(node) / ARITY) else {
+                return;
+            };
+            own = position(node) % ARITY;
+            group = &parent.0;
+            let entry = &group[own];
             if !picked && entry.load() == best {
                 // The winner here is unchanged: nothing above changes either.
                 break;
