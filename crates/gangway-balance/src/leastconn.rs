@@ -1,12 +1,14 @@
-//! The leastconn winner tree: the least loaded server is always at the root, so finding it
-//! is O(1) and recording a changed load is O(log n), without a lock.
+//! The leastconn winner tree: the least loaded server is always the best of the root's four
+//! children, so finding it is O(1) and recording a changed load is O(log n), without a lock.
 //!
 //! The tree is 4-ary and packed for the cache: an entry is two `u64`s (16 bytes), and the
 //! four children of a node fill one 64-byte line, so replaying a leaf's path touches one
-//! line per level (5 lines for 1000 servers, about 22 KiB for the whole tree) and compares
+//! line per level (4 lines for 1000 servers, about 22 KiB for the whole tree) and compares
 //! entries as plain 128-bit integers. Each node caches the rank of the leaf that wins its
-//! subtree. A pick reads the root, takes a slot on that server and replays the matches on
-//! its path; a released connection replays its path until nothing changes. A replay starts
+//! subtree, except the root, which is not stored: a pick takes the best of its four
+//! children (one line), so every pick writes one line fewer that all picking threads share.
+//! A pick takes a slot on the winner and replays the matches on its path; a released
+//! connection replays its path until nothing changes. A replay starts
 //! from the leaf's rank computed from the live counters, so it repairs every node on its
 //! path. With concurrent pickers a node may briefly hold a stale or mixed rank (a slightly
 //! worse pick); the next replay through it repairs it. Run sequentially, every pick is
@@ -211,7 +213,8 @@ impl LeastConnTree {
             self.entry(self.first_leaf + leaf)
                 .store(self.rank_of(members, leaf));
         }
-        for node in (0..self.first_leaf).rev() {
+        // Not the root (node 0), which is never read: see `root`.
+        for node in (1..self.first_leaf).rev() {
             self.entry(node).store(self.best_child(node));
         }
     }
@@ -245,7 +248,8 @@ impl LeastConnTree {
         let mut own = position(node) % ARITY;
         group.0[own].store(rising);
         let mut group = &group.0;
-        while node > 0 {
+        // Up to the root's children: the root itself is not stored.
+        while node > ARITY {
             // The siblings are the other three slots of the line: `own ^ 1`, `^ 2`, `^ 3`.
             let sibling = |k: usize| group[own ^ k].load();
             let best = rising.min(sibling(1).min(sibling(2)).min(sibling(3)));
@@ -275,7 +279,16 @@ impl LeastConnTree {
 
     /// The least loaded member, or `NONE` for an empty tree.
     pub(crate) fn root(&self) -> u32 {
-        self.leaf_of(self.entry(0).load())
+        self.leaf_of(self.best_child(0))
+    }
+
+    /// The rank cached at `node`; for the root, the best of its children.
+    fn rank(&self, node: usize) -> Rank {
+        if node == 0 {
+            self.best_child(0)
+        } else {
+            self.entry(node).load()
+        }
     }
 
     /// The least loaded member for which `allowed` holds, searching only the subtrees whose
@@ -286,7 +299,7 @@ impl LeastConnTree {
     }
 
     fn search(&self, node: usize, allowed: &dyn Fn(u32) -> bool, saw_full: &mut bool) -> Rank {
-        let rank = self.entry(node).load();
+        let rank = self.rank(node);
         if rank.is_empty() {
             return EMPTY;
         }
@@ -333,7 +346,7 @@ mod tests {
     /// Every node holds the best of its children, and the root the best of all leaves
     /// computed afresh from the live counters.
     fn check(tree: &LeastConnTree, members: &[Member]) {
-        for node in 0..tree.first_leaf {
+        for node in 1..tree.first_leaf {
             assert_eq!(
                 tree.entry(node).load(),
                 tree.best_child(node),
@@ -344,7 +357,7 @@ mod tests {
         let best = (0..leaves)
             .map(|leaf| tree.rank_of(members, leaf))
             .fold(EMPTY, Rank::min);
-        assert_eq!(tree.entry(0).load(), best);
+        assert_eq!(tree.rank(0), best);
         assert_eq!(tree.root(), tree.leaf_of(best));
     }
 
