@@ -191,3 +191,35 @@ fn a_thread_picking_from_many_sets_gets_each_sets_servers() {
         assert!(set.servers().iter().all(|s| s.active == 0));
     }
 }
+
+thread_local! {
+    static HELD: std::cell::RefCell<Vec<ConnectionSlot>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[test]
+fn slots_released_at_thread_exit_are_counted() {
+    let set = ServerSet::builder()
+        .algorithm(Algorithm::LeastConn)
+        .servers((0..4).map(|i| Server::new(addr(i))))
+        .build()
+        .unwrap();
+    let picker = {
+        let set = set.clone();
+        // Dropped with the thread's locals, maybe after the thread's snapshot cache.
+        thread::spawn(move || {
+            for _ in 0..6 {
+                let c = set.pick(None, &[]).unwrap();
+                HELD.with(|held| held.borrow_mut().push(c));
+            }
+        })
+    };
+    picker.join().unwrap();
+    assert!(set.servers().iter().all(|s| s.active == 0));
+    // The tree saw the releases: four picks go to four different servers.
+    let held: Vec<_> = (0..4).map(|_| set.pick(None, &[]).unwrap()).collect();
+    let mut ids: Vec<_> = held.iter().map(ConnectionSlot::server_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
+}
