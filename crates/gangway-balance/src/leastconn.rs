@@ -237,41 +237,31 @@ impl LeastConnTree {
     /// read (one cache line), not the entry just stored, so a replay does not wait on its
     /// own stores.
     pub(crate) fn update(&self, members: &[Member], member: u32, picked: bool) {
-        if picked {
-            self.replay::<true>(members, member);
-        } else {
-            self.replay::<false>(members, member);
-        }
-    }
-
-    /// [`update`](Self::update), compiled once for picks and once for releases.
-    fn replay<const PICKED: bool>(&self, members: &[Member], member: u32) {
         let groups = &self.groups[..];
-        let rising = self.rank_of(members, member as usize);
-        // Node `n` sits at position `p = n + 3`: its group `p / 4` is its parent's plus one,
-        // which holds `n` and its three siblings, and its slot there is `p % 4`. The
-        // parent's position is `p / 4 + 2`.
-        let mut at = position(self.first_leaf + member as usize);
-        let Some(group) = groups.get(at / ARITY) else {
+        let mut node = self.first_leaf + member as usize;
+        let mut rising = self.rank_of(members, member as usize);
+        // Node `n` sits at position `n + 3`: its group `(n + 3) / 4` is its parent's plus
+        // one, which holds `n` and its three siblings, and its slot there is `(n + 3) % 4`.
+        let Some(group) = groups.get(position(node) / ARITY) else {
             return;
         };
-        group.0[at % ARITY].store(rising);
-        let mut rising = rising;
+        let mut own = position(node) % ARITY;
+        group.0[own].store(rising);
         let mut group = &group.0;
-        // Up to the root's children (positions 4..=7): the root itself is not stored.
-        while at >= 2 * ARITY {
-            let own = at % ARITY;
+        // Up to the root's children: the root itself is not stored.
+        while node > ARITY {
             // The siblings are the other three slots of the line: `own ^ 1`, `^ 2`, `^ 3`.
             let sibling = |k: usize| group[own ^ k].load();
             let best = rising.min(sibling(1).min(sibling(2)).min(sibling(3)));
-            at = at / ARITY + 2;
+            node = (node - 1) / ARITY;
             // The parent's group is nearer the root: in bounds whenever the leaf's was.
-            let Some(parent) = groups.get(at / ARITY) else {
+            let Some(parent) = groups.get(position(node) / ARITY) else {
                 return;
             };
+            own = position(node) % ARITY;
             group = &parent.0;
-            let entry = &group[at % ARITY];
-            if !PICKED && entry.load() == best {
+            let entry = &group[own];
+            if !picked && entry.load() == best {
                 // The winner here is unchanged: nothing above changes either.
                 break;
             }
