@@ -3,7 +3,7 @@
 //!
 //! The tree is 4-ary and packed for the cache: an entry is two `u64`s (16 bytes), and the
 //! four children of a node fill one 64-byte line, so replaying a leaf's path touches one
-//! line per level (4 lines for 1000 servers, about 22 KiB for the whole tree) and compares
+//! line per level (5 lines for 1000 servers, about 22 KiB for the whole tree) and compares
 //! entries as plain 128-bit integers. Each node caches the rank of the leaf that wins its
 //! subtree, except the root, which is not stored: a pick takes the best of its four
 //! children (one line), so every pick writes one line fewer that all picking threads share.
