@@ -45,7 +45,8 @@ pub(crate) fn next_set() -> u64 {
 struct Way {
     /// The set's number ([`Core::id`]), 0 for an unused way.
     set: u64,
-    /// The publication `snapshot` belongs to (or a later one: see [`with_snapshot`]).
+    /// The set's publication number read just before `snapshot` was loaded (so the
+    /// snapshot is that publication's or a later one).
     publication: u64,
     snapshot: Option<Arc<Snapshot>>,
     /// This thread's round-robin turn in the set, kept across publications.
