@@ -8,9 +8,12 @@
 //! proxy's side of each tunnel, and a grandchild holds the client and server ends (so their
 //! sockets are not counted). RSS comes from `/proc/self/status` (`VmRSS`).
 //!
-//! Two figures per kind: *tunnel* is the memory added by starting the tunnel tasks over
-//! connections already accepted and registered with tokio; *with sockets* also counts the
-//! accepted/connected `TcpStream`s themselves (tokio's per-socket registration).
+//! The proxy process works as a gateway does: it accepts a client, connects to the server and
+//! starts the tunnel, one after the other, then waits for them to settle. Two figures per kind,
+//! both counting everything the proxy holds for a tunnel (its sockets' registrations with
+//! tokio included): *idle* once every tunnel has settled, which for gangway-tunnel means parked
+//! (a tunnel that starts idle parks at once, see `TunnelConfig::park_after`); *woken* after one
+//! byte went through every tunnel (which takes parked tunnels back to tokio), 200 ms later.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
@@ -59,8 +62,8 @@ fn orchestrate() {
     let n = tunnel_count();
     println!("idle memory with {n} tunnels open (RSS added per tunnel)");
     println!(
-        "{:<24} {:>12} {:>16} {:>14}",
-        "kind", "tunnel", "with sockets", "task future"
+        "{:<24} {:>11} {:>11} {:>14}",
+        "kind", "idle", "woken", "task future"
     );
     let exe = std::env::current_exe().expect("own path");
     for kind in KINDS {
@@ -99,23 +102,15 @@ fn proxy(kind: &str, n: usize) {
 
         tokio::time::sleep(Duration::from_millis(200)).await;
         let rss_start = rss_kib();
-        let mut pairs = Vec::with_capacity(n);
-        for _ in 0..n {
-            let (client, _) = front.accept().await.expect("accept");
-            let server = TcpStream::connect(backend).await.expect("connect");
-            pairs.push((client, server));
-        }
-        line.clear();
-        peer_out.read_line(&mut line).expect("peers ready");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let rss_sockets = rss_kib();
-
-        // What a gateway keeps per tunnel: a handle to abort or drain it, and the task.
+        // As a proxy does: accept a client, connect to the server, start the tunnel; what a
+        // gateway keeps per tunnel is a handle to abort or drain it, and the task.
         let mut handles: Vec<Option<TunnelHandle>> = Vec::with_capacity(n);
         let mut tunnel_tasks = Vec::with_capacity(n);
         let mut copy_tasks = Vec::with_capacity(n);
         let mut future_size = 0;
-        for (mut client, mut server) in pairs.drain(..) {
+        for _ in 0..n {
+            let (mut client, _) = front.accept().await.expect("accept");
+            let mut server = TcpStream::connect(backend).await.expect("connect");
             match kind {
                 "copy_bidirectional" => {
                     let task = async move {
@@ -138,25 +133,29 @@ fn proxy(kind: &str, n: usize) {
                 }
             }
         }
-        // Let every task reach its first wait for readiness.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        line.clear();
+        peer_out.read_line(&mut line).expect("peers ready");
+        // Let every task reach its first wait for readiness, and gangway's tunnels park.
+        settle(kind, n).await;
         let rss_tunnels = rss_kib();
-        let per = |kib: u64| kib as f64 * 1024.0 / n as f64;
-        println!(
-            "{:<24} {:>9.0} B {:>13.0} B {:>12} B",
-            kind,
-            per(rss_tunnels.saturating_sub(rss_sockets)),
-            per(rss_tunnels.saturating_sub(rss_start)),
-            future_size
-        );
 
-        // Check the tunnels are alive: one byte through each.
+        // Check the tunnels are alive: one byte through each (which wakes parked ones).
         peer_in.write_all(b"check\n").expect("peer stdin");
         line.clear();
         peer_out.read_line(&mut line).expect("peer check");
         if line.trim() != "ok" {
             println!("{kind}: tunnels did not pass a byte: {}", line.trim());
         }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let rss_woken = rss_kib();
+        let per = |kib: u64, base: u64| (kib as f64 - base as f64) * 1024.0 / n as f64;
+        println!(
+            "{:<24} {:>9.0} B {:>9.0} B {:>12} B",
+            kind,
+            per(rss_tunnels, rss_start),
+            per(rss_woken, rss_start),
+            future_size
+        );
         for handle in handles.iter().flatten() {
             handle.abort();
         }
@@ -164,6 +163,28 @@ fn proxy(kind: &str, n: usize) {
         let _ = peers.wait();
         drop((tunnel_tasks, copy_tasks));
     });
+}
+
+/// Waits until every task reached its first wait for readiness and, for gangway-tunnel, until
+/// every tunnel has parked (at most 60 s).
+async fn settle(kind: &str, n: usize) {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if kind == "copy_bidirectional" || !cfg!(target_os = "linux") {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while gangway_tunnel::parked_tunnels() < n {
+        if tokio::time::Instant::now() > deadline {
+            println!(
+                "{kind}: only {} of {n} tunnels parked",
+                gangway_tunnel::parked_tunnels()
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The reactor frees deregistered sockets' state on its next turns.
+    tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
 /// The peers process: the clients (connecting to the proxy) and the backend (accepting from it).

@@ -82,7 +82,7 @@ pub(crate) struct Flow {
     #[cfg(target_os = "linux")]
     pipe: Option<crate::sys::Pipe>,
     #[cfg(target_os = "linux")]
-    pipe_len: usize,
+    pipe_len: u32,
     /// Whether to try `splice(2)` (TCP to TCP, not found unsupported yet).
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     splice: bool,
@@ -135,6 +135,16 @@ impl Flow {
     /// Whether writing towards the destination has been shut down.
     pub(crate) fn is_done(&self) -> bool {
         self.stage == Stage::Done
+    }
+
+    /// Whether the direction is open and holds nothing: no read-ahead, no bytes in a buffer
+    /// or pipe (so its sockets can wait anywhere).
+    pub(crate) fn is_idle(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        let piped = self.pipe_len > 0;
+        #[cfg(not(target_os = "linux"))]
+        let piped = false;
+        self.stage == Stage::Open && self.read_ahead.is_none() && self.start == self.end && !piped
     }
 
     /// Whether bytes were read or written since the last call.
@@ -210,10 +220,11 @@ impl Flow {
                     continue;
                 };
                 let fd = std::os::fd::AsRawFd::as_raw_fd(&*dst);
-                let len = self.pipe_len;
+                let len = self.pipe_len as usize;
                 match dst.try_io(tokio::io::Interest::WRITABLE, || pipe.splice_out(fd, len)) {
                     Ok(n) => {
-                        self.pipe_len -= n.min(len);
+                        // At most `len`, which fits.
+                        self.pipe_len -= n.min(len) as u32;
                         self.delivered += n as u64;
                         self.spliced += n as u64;
                         self.moved = true;
@@ -310,7 +321,8 @@ impl Flow {
         }) {
             Ok(0) => self.end_of_source(),
             Ok(n) => {
-                self.pipe_len = n;
+                // At most the pipe's capacity, a `u32`.
+                self.pipe_len = u32::try_from(n).unwrap_or(u32::MAX);
                 self.moved = true;
             }
             // The burst is over: the next one starts by copying again.

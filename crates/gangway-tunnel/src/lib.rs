@@ -60,6 +60,10 @@
 //!   where `splice` is unsupported, it copies through a user-space buffer instead.
 //! - An idle tunnel holds no buffer and no pipe: it waits for readiness first and takes a pooled
 //!   [`BufferPool`] buffer or pipe only while bytes are moving.
+//! - A TCP tunnel idle for a second (configurable, [`TunnelConfig::park_after`]) *parks* on
+//!   Linux: its sockets leave tokio's reactor for one epoll set shared by all parked tunnels,
+//!   which saves the two socket registrations (about 960 bytes), and come back on the next byte.
+//!   An idle parked tunnel costs about 0.6 KiB: its task and a slot in the parker.
 //!
 //! This crate is part of [gangway](https://github.com/gangway-rs/gangway/tree/main/crates/gangway); it depends on no other gangway crate.
 #![deny(unsafe_code)]
@@ -68,6 +72,8 @@
 mod flow;
 mod handle;
 mod outcome;
+#[cfg(target_os = "linux")]
+mod park;
 mod pool;
 #[cfg(target_os = "linux")]
 mod sys;
@@ -77,3 +83,18 @@ pub use handle::TunnelHandle;
 pub use outcome::{CloseReason, Side, TunnelOutcome};
 pub use pool::{BufferPool, PipePool};
 pub use tunnel::{Tunnel, TunnelConfig};
+
+/// How many tunnels of this process are parked right now: idle, with their sockets out of
+/// tokio's reactor (see [`TunnelConfig::park_after`]). Always 0 off Linux.
+///
+/// ```
+/// // No tunnel has run in this process yet.
+/// assert_eq!(gangway_tunnel::parked_tunnels(), 0);
+/// ```
+#[must_use]
+pub fn parked_tunnels() -> usize {
+    #[cfg(target_os = "linux")]
+    return park::count();
+    #[cfg(not(target_os = "linux"))]
+    0
+}

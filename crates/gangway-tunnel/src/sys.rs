@@ -10,7 +10,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 pub(crate) struct Pipe {
     read: OwnedFd,
     write: OwnedFd,
-    capacity: usize,
+    /// In bytes; a `u32` (pipes are at most a few MiB) keeps every tunnel direction smaller.
+    capacity: u32,
 }
 
 impl Pipe {
@@ -27,14 +28,14 @@ impl Pipe {
         let mut pipe = Pipe {
             read,
             write,
-            capacity: DEFAULT_PIPE_SIZE,
+            capacity: DEFAULT_PIPE_SIZE as u32,
         };
         let fd = pipe.write.as_raw_fd();
         if size != DEFAULT_PIPE_SIZE {
             let requested = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
             // SAFETY: F_SETPIPE_SZ takes an int argument and only acts on the descriptor we own.
             let granted = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, requested) };
-            if let Ok(granted) = usize::try_from(granted) {
+            if let Ok(granted) = u32::try_from(granted) {
                 pipe.capacity = granted;
                 return Ok(pipe);
             }
@@ -43,7 +44,7 @@ impl Pipe {
         // `/proc/sys/fs/pipe-user-pages-soft` gets one page), so ask what it is.
         // SAFETY: F_GETPIPE_SZ takes no argument and only reads the descriptor we own.
         let actual = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
-        if let Ok(actual) = usize::try_from(actual) {
+        if let Ok(actual) = u32::try_from(actual) {
             pipe.capacity = actual;
         }
         Ok(pipe)
@@ -51,7 +52,7 @@ impl Pipe {
 
     /// How many bytes the pipe holds when full.
     pub(crate) fn capacity(&self) -> usize {
-        self.capacity
+        self.capacity as usize
     }
 
     /// Move up to `len` bytes from the socket `from` into the pipe; `Ok(0)` is end of stream.

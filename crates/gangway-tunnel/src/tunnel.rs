@@ -32,6 +32,7 @@ pub struct TunnelConfig {
     max_lifetime: Timeout,
     client_fin: Timeout,
     server_fin: Timeout,
+    park_after: Timeout,
     splice: bool,
 }
 
@@ -62,6 +63,7 @@ struct Timeouts {
     max_lifetime: Timeout,
     client_fin: Timeout,
     server_fin: Timeout,
+    park_after: Timeout,
 }
 
 impl Timeouts {
@@ -80,7 +82,14 @@ impl Timeouts {
     fn server_fin(&self) -> Option<Duration> {
         self.server_fin.get()
     }
+
+    fn park_after(&self) -> Option<Duration> {
+        self.park_after.get()
+    }
 }
+
+/// How long a TCP tunnel stays idle before it parks, by default.
+const DEFAULT_PARK_AFTER: Duration = Duration::from_secs(1);
 
 impl Default for TunnelConfig {
     fn default() -> TunnelConfig {
@@ -89,6 +98,7 @@ impl Default for TunnelConfig {
             max_lifetime: Timeout::NONE,
             client_fin: Timeout::NONE,
             server_fin: Timeout::NONE,
+            park_after: Timeout::new(Some(DEFAULT_PARK_AFTER)),
             splice: true,
         }
     }
@@ -153,6 +163,30 @@ impl TunnelConfig {
         self.server_fin.get()
     }
 
+    /// After this long without a byte either way, a tunnel between two
+    /// [`TcpStream`](tokio::net::TcpStream)s on Linux *parks* (default 1 s; `None`: never).
+    /// A tunnel that starts idle (no read-ahead, nothing to read yet) parks at once.
+    ///
+    /// A parked tunnel takes its two sockets out of tokio's reactor, whose registrations cost
+    /// about 480 bytes each, and leaves them in one epoll set shared by all parked tunnels of
+    /// the process, watched by one thread (`gangway-tunnel-park`, started on first use). When
+    /// either socket becomes readable, the tunnel takes them back and carries on: the first
+    /// bytes after a pause pay a few system calls and a wake-up from that thread. Timeouts,
+    /// [`TunnelHandle::abort`] and [`TunnelHandle::drain`] work the same parked or not.
+    ///
+    /// Under tokio's paused clock (`start_paused`), turn parking off: the runtime cannot see
+    /// the parker's pending wake-ups and may jump its clock past a timeout first.
+    pub fn park_after(&mut self, idle: impl Into<Option<Duration>>) -> &mut Self {
+        self.park_after = Timeout::new(idle.into());
+        self
+    }
+
+    /// How long a TCP tunnel stays idle before it parks.
+    #[must_use]
+    pub fn parks_after(&self) -> Option<Duration> {
+        self.park_after.get()
+    }
+
     /// Whether `splice(2)` is allowed.
     #[must_use]
     pub fn splice_enabled(&self) -> bool {
@@ -165,6 +199,7 @@ impl TunnelConfig {
             max_lifetime: self.max_lifetime,
             client_fin: self.client_fin,
             server_fin: self.server_fin,
+            park_after: self.park_after,
         }
     }
 }
@@ -276,6 +311,13 @@ where
         self
     }
 
+    /// See [`TunnelConfig::park_after`].
+    #[must_use]
+    pub fn park_after(mut self, idle: impl Into<Option<Duration>>) -> Self {
+        self.config.park_after(idle);
+        self
+    }
+
     /// See [`TunnelConfig::splice`].
     #[must_use]
     pub fn splice(mut self, enabled: bool) -> Self {
@@ -340,7 +382,7 @@ where
         let splice = config.splice && tcp && cfg!(target_os = "linux");
         let started = Instant::now();
         Running {
-            streams: Some((client, server)),
+            streams: Streams::Live(client, server),
             upstream: Flow::new(Side::Client, client_read_ahead, splice),
             downstream: Flow::new(Side::Server, server_read_ahead, splice),
             pools: Pools::new(buffers, pipes),
@@ -351,15 +393,34 @@ where
             handle,
             first_fin: None,
             draining: false,
+            park_blocked: false,
         }
     }
+}
+
+/// A running tunnel's streams.
+#[derive(Debug)]
+enum Streams<C, S> {
+    /// Client and server, with tokio.
+    Live(C, S),
+    /// Both TCP sockets, parked outside tokio's reactor while the tunnel is idle.
+    #[cfg(target_os = "linux")]
+    Parked(crate::park::Parked),
+    /// The tunnel ended: both were dropped (closed) as soon as it did.
+    Closed,
+}
+
+/// What a deadline does when it passes.
+#[derive(Debug)]
+enum Expiry {
+    Close(CloseReason),
+    Park,
 }
 
 /// A running tunnel: the future [`Tunnel::run`] returns.
 #[derive(Debug)]
 struct Running<C, S> {
-    /// Both streams until the tunnel ends; dropped (closed) as soon as it does.
-    streams: Option<(C, S)>,
+    streams: Streams<C, S>,
     /// Client to server.
     upstream: Flow,
     /// Server to client.
@@ -374,6 +435,8 @@ struct Running<C, S> {
     handle: Option<TunnelHandle>,
     first_fin: Option<Side>,
     draining: bool,
+    /// Do not park until bytes move again (just unparked, or parking was refused).
+    park_blocked: bool,
 }
 
 impl<C, S> Future for Running<C, S>
@@ -385,7 +448,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<TunnelOutcome> {
         let this = self.get_mut();
-        if this.streams.is_none() {
+        if matches!(this.streams, Streams::Closed) {
             // Polled after completion: report nothing new.
             return Poll::Pending;
         }
@@ -399,11 +462,19 @@ where
         };
         let reason = match reason {
             Some(reason) => reason,
-            None => match this.poll_flows(cx) {
+            None => match this.poll_live(cx) {
                 Poll::Ready(reason) => reason,
-                Poll::Pending => match this.poll_deadline(cx) {
-                    Poll::Ready(reason) => reason,
-                    Poll::Pending => return Poll::Pending,
+                Poll::Pending => loop {
+                    match this.poll_deadline(cx) {
+                        Poll::Ready(Expiry::Close(reason)) => break reason,
+                        // Then look again: the next deadline is a closing one.
+                        Poll::Ready(Expiry::Park) => {
+                            if let Err(reason) = this.park(cx) {
+                                break reason;
+                            }
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    }
                 },
             },
         };
@@ -418,7 +489,7 @@ impl<C, S> Running<C, S> {
         C: Any,
         S: Any,
     {
-        if let Some((client, server)) = self.streams.as_mut()
+        if let Streams::Live(client, server) = &mut self.streams
             && let CloseReason::Error(side, _) = &reason
         {
             // Pass an abortive close on to the other side rather than a clean end of stream.
@@ -427,7 +498,7 @@ impl<C, S> Running<C, S> {
                 Side::Server => reset_on_close(client),
             }
         }
-        self.streams = None;
+        self.streams = Streams::Closed;
         self.upstream.release_all(&self.pools);
         self.downstream.release_all(&self.pools);
         self.timer = None;
@@ -463,13 +534,112 @@ fn reset_on_close<T: Any>(stream: &mut T) {
     }
 }
 
-impl<C, S> Running<C, S> {
+impl<C, S> Running<C, S>
+where
+    C: AsyncRead + AsyncWrite + Unpin + Any,
+    S: AsyncRead + AsyncWrite + Unpin + Any,
+{
+    /// Moves bytes, first taking the sockets back from the parker if they became readable (or
+    /// the tunnel drains); parked and idle, waits for the parker.
+    fn poll_live(&mut self, cx: &mut Context<'_>) -> Poll<CloseReason> {
+        #[cfg(target_os = "linux")]
+        if self.is_parked() {
+            // A deadline that passed is for `poll_deadline` to act on, parked.
+            let stay = !self.draining && self.close_is_due();
+            let Some(streams) =
+                (&mut self.streams as &mut dyn Any).downcast_mut::<Streams<TcpStream, TcpStream>>()
+            else {
+                return Poll::Pending;
+            };
+            let Streams::Parked(parked) = streams else {
+                return Poll::Pending;
+            };
+            if stay || (!self.draining && !parked.poll_woken(cx)) {
+                return Poll::Pending;
+            }
+            let Streams::Parked(parked) = std::mem::replace(streams, Streams::Closed) else {
+                return Poll::Pending;
+            };
+            match parked.unpark() {
+                Ok((client, server)) => *streams = Streams::Live(client, server),
+                Err((side, error)) => return Poll::Ready(CloseReason::Error(side, error)),
+            }
+            // Tokio reports the sockets' readiness on its next turn: until bytes move, a
+            // wake-up with nothing to read must not park the tunnel straight back.
+            self.park_blocked = true;
+        }
+        self.poll_flows(cx)
+    }
+
+    /// Parks an idle TCP tunnel's sockets outside tokio's reactor (see
+    /// [`TunnelConfig::park_after`]); `Err` if that lost a socket.
+    fn park(&mut self, cx: &mut Context<'_>) -> Result<(), CloseReason> {
+        // Refused or done, do not try again before bytes move.
+        self.park_blocked = true;
+        // The parker watches the next deadline instead of the tunnel's timer.
+        #[cfg(target_os = "linux")]
+        let until = self.next_deadline().map(|(at, _)| at.into_std());
+        #[cfg(target_os = "linux")]
+        if let Some(streams) =
+            (&mut self.streams as &mut dyn Any).downcast_mut::<Streams<TcpStream, TcpStream>>()
+        {
+            match std::mem::replace(streams, Streams::Closed) {
+                Streams::Live(client, server) => match crate::park::park(client, server, until, cx)
+                {
+                    Ok(parked) => {
+                        *streams = Streams::Parked(parked);
+                        self.timer = None;
+                    }
+                    Err(crate::park::NotParked::Live(client, server)) => {
+                        *streams = Streams::Live(client, server);
+                    }
+                    Err(crate::park::NotParked::Failed(side, error)) => {
+                        return Err(CloseReason::Error(side, error));
+                    }
+                },
+                other => *streams = other,
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = cx;
+        Ok(())
+    }
+
+    /// Whether the earliest deadline closes the tunnel and has passed.
+    fn close_is_due(&self) -> bool {
+        matches!(self.next_deadline(), Some((at, Expiry::Close(_))) if Instant::now() >= at)
+    }
+
+    /// Whether the tunnel is parked.
+    fn is_parked(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        return matches!(
+            (&self.streams as &dyn Any).downcast_ref::<Streams<TcpStream, TcpStream>>(),
+            Some(Streams::Parked(_))
+        );
+        #[cfg(not(target_os = "linux"))]
+        false
+    }
+
+    /// Whether the tunnel may park now: TCP both ways, nothing held, both directions open.
+    fn may_park(&self) -> bool {
+        !self.park_blocked
+            && !self.draining
+            && cfg!(target_os = "linux")
+            && self.upstream.is_idle()
+            && self.downstream.is_idle()
+            && matches!(
+                (&self.streams as &dyn Any).downcast_ref::<Streams<TcpStream, TcpStream>>(),
+                Some(Streams::Live(..))
+            )
+    }
+
     fn poll_flows(&mut self, cx: &mut Context<'_>) -> Poll<CloseReason>
     where
         C: AsyncRead + AsyncWrite + Unpin + Any,
         S: AsyncRead + AsyncWrite + Unpin + Any,
     {
-        let Some((client, server)) = self.streams.as_mut() else {
+        let Streams::Live(client, server) = &mut self.streams else {
             return Poll::Pending;
         };
         let pools = &self.pools;
@@ -513,13 +683,15 @@ impl<C, S> Running<C, S> {
         // Both calls run: each clears its flag.
         if self.upstream.take_moved() | self.downstream.take_moved() {
             let since = self.started.elapsed().as_nanos();
-            self.idle_since = u64::try_from(since).unwrap_or(u64::MAX);
+            // Never 0 again: 0 means no byte has moved yet.
+            self.idle_since = u64::try_from(since).unwrap_or(u64::MAX).max(1);
+            self.park_blocked = false;
         }
         Poll::Pending
     }
 
-    /// The earliest deadline in force and the reason it would end the tunnel with.
-    fn next_deadline(&self) -> Option<(Instant, CloseReason)> {
+    /// The earliest deadline in force and what happens when it passes.
+    fn next_deadline(&self) -> Option<(Instant, Expiry)> {
         let config = &self.timeouts;
         let half_closed = match (
             self.upstream.source_ended,
@@ -544,21 +716,44 @@ impl<C, S> Running<C, S> {
         let lifetime = config
             .lifetime()
             .and_then(|t| Some((self.started.checked_add(t)?, CloseReason::MaxLifetime)));
-        match (inactivity, lifetime) {
+        let close = match (inactivity, lifetime) {
             (Some(a), Some(b)) => Some(if b.0 <= a.0 { b } else { a }),
             (a, b) => a.or(b),
         }
+        .map(|(at, why)| (at, Expiry::Close(why)));
+        // A tunnel no byte has gone through yet (most wait for their first message) parks at
+        // once: its socket registrations go back to be reused by the next connections.
+        let park = config
+            .park_after()
+            .filter(|_| self.may_park())
+            .and_then(|t| {
+                let quiet = if self.idle_since == 0 {
+                    Duration::ZERO
+                } else {
+                    t
+                };
+                Some((last_activity?.checked_add(quiet)?, Expiry::Park))
+            });
+        match (close, park) {
+            // Closing wins a tie: no point parking a tunnel that ends now.
+            (Some(c), Some(p)) => Some(if p.0 < c.0 { p } else { c }),
+            (c, p) => c.or(p),
+        }
     }
 
-    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<CloseReason> {
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<Expiry> {
         let Some((deadline, reason)) = self.next_deadline() else {
             return Poll::Pending;
         };
-        let timer = &mut self.timer;
         let now = Instant::now();
         if now >= deadline {
             return Poll::Ready(reason);
         }
+        if self.is_parked() {
+            // The parker wakes the tunnel at the deadline: no timer of its own meanwhile.
+            return Poll::Pending;
+        }
+        let timer = &mut self.timer;
         match timer {
             None => *timer = Some(Box::pin(sleep_until(deadline))),
             // Activity only pushes the deadline later: re-arm lazily, when the timer fires.
@@ -582,7 +777,7 @@ mod tests {
     #[test]
     fn a_tcp_tunnel_future_stays_small() {
         // Every idle tunnel is one task holding this future: keep it well under the 1 KiB
-        // budget per tunnel (344 bytes on x86_64 Linux with tokio 1.5x; the gateway's task adds
+        // budget per tunnel (336 bytes on x86_64 Linux with tokio 1.5x; the gateway's task adds
         // 64 and must stay within 408, see gangway's `tunnels` module).
         let size = std::mem::size_of::<Running<TcpStream, TcpStream>>();
         assert!(size <= 512, "Running<TcpStream, TcpStream> is {size} bytes");

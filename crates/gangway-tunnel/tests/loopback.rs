@@ -1,6 +1,7 @@
 //! Tunnels over real loopback sockets, on each transfer path: `splice(2)` (TCP to TCP on Linux),
-//! readiness-based copying (TCP to TCP, splice off), and generic copying (streams that are not
-//! `TcpStream`).
+//! readiness-based copying (TCP to TCP, splice off), generic copying (streams that are not
+//! `TcpStream`), and TCP with splice that parks its sockets outside tokio's reactor whenever it
+//! is idle at all (Linux).
 
 use std::io;
 use std::pin::Pin;
@@ -22,9 +23,15 @@ enum Path {
     Splice,
     TcpCopy,
     StreamCopy,
+    /// Splice, and parks as soon as the tunnel is idle (`park_after(0)`).
+    Parked,
 }
 
-const PATHS: [Path; 3] = [Path::Splice, Path::TcpCopy, Path::StreamCopy];
+const PATHS: [Path; 4] = [Path::Splice, Path::TcpCopy, Path::StreamCopy, Path::Parked];
+
+/// The paths for tests under tokio's paused clock, which parking does not support (see
+/// `TunnelConfig::park_after`); the others do not park within these tests.
+const PAUSED_PATHS: [Path; 3] = [Path::Splice, Path::TcpCopy, Path::StreamCopy];
 
 /// A stream the tunnel cannot recognise as a `TcpStream`: forces the generic copying path.
 #[derive(Debug)]
@@ -112,7 +119,8 @@ where
         .client_fin_timeout(setup.client_fin)
         .server_fin_timeout(setup.server_fin)
         .max_lifetime(setup.lifetime)
-        .splice(setup.path == Path::Splice)
+        .splice(matches!(setup.path, Path::Splice | Path::Parked))
+        .park_after((setup.path == Path::Parked).then_some(Duration::ZERO))
         .buffer_pool(setup.buffers.clone())
         .pipe_pool(setup.pipes.clone())
 }
@@ -121,7 +129,7 @@ async fn start(setup: &Setup) -> Running {
     let (client, tunnel_client) = connected_pair().await;
     let (tunnel_server, server) = connected_pair().await;
     let (handle, task) = match setup.path {
-        Path::Splice | Path::TcpCopy => {
+        Path::Splice | Path::TcpCopy | Path::Parked => {
             let mut tunnel = configure(Tunnel::new(tunnel_client, tunnel_server), setup);
             (tunnel.handle(), tokio::spawn(tunnel.run()))
         }
@@ -208,7 +216,7 @@ async fn large_random_data_both_ways_at_once_is_byte_exact() {
         );
         assert_eq!(outcome.client_to_server, up.len() as u64, "{path:?}");
         assert_eq!(outcome.server_to_client, down.len() as u64, "{path:?}");
-        if path == Path::Splice && cfg!(target_os = "linux") {
+        if matches!(path, Path::Splice | Path::Parked) && cfg!(target_os = "linux") {
             assert!(outcome.bytes_spliced > 0, "splice path used splice");
         } else {
             assert_eq!(outcome.bytes_spliced, 0, "{path:?}");
@@ -371,7 +379,7 @@ async fn reset_on_either_side_ends_with_an_error_on_that_side() {
 
 #[tokio::test(start_paused = true)]
 async fn idle_timeout_is_reset_by_any_byte() {
-    for path in PATHS {
+    for path in PAUSED_PATHS {
         let mut setup = Setup::new(path);
         setup.idle = Some(Duration::from_secs(30));
         let mut run = start(&setup).await;
@@ -398,7 +406,7 @@ async fn idle_timeout_is_reset_by_any_byte() {
 
 #[tokio::test(start_paused = true)]
 async fn half_closed_timeout_and_max_lifetime() {
-    for path in PATHS {
+    for path in PAUSED_PATHS {
         let mut setup = Setup::new(path);
         setup.idle = Some(Duration::from_secs(3600));
         setup.client_fin = Some(Duration::from_secs(5));

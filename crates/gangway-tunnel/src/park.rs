@@ -1,0 +1,408 @@
+//! Parking idle TCP tunnels outside tokio's reactor.
+//!
+//! Each socket registered with tokio costs a registration of about 480 bytes (a cache-padded
+//! `ScheduledIo` behind an `Arc`), so a TCP tunnel's two sockets cost more than the rest of the
+//! tunnel together, and its timer another 128. An idle tunnel (see
+//! [`TunnelConfig::park_after`](crate::TunnelConfig::park_after)) hands both sockets and its
+//! next deadline to the *parker* instead: the sockets leave tokio's reactor for one epoll set
+//! shared by every parked tunnel of the process, and the deadline joins one heap, both watched
+//! by one small thread. When either socket becomes readable (bytes, FIN, reset) or the
+//! deadline passes, the thread wakes the tunnel's task, which carries on: it takes its sockets
+//! back to tokio, or ends. A parked tunnel keeps only its task and a slot here.
+//!
+//! The thread is not tied to a runtime: wakers work across runtimes, so one parker serves every
+//! runtime of the process.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::net::TcpStream as StdTcpStream;
+use std::os::fd::AsRawFd;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Registry, Token};
+use tokio::net::TcpStream;
+
+use crate::Side;
+
+/// The process's parker, or `None` when it could not start (no epoll, no thread): then tunnels
+/// simply stay registered with tokio.
+fn parker() -> Option<&'static Parker> {
+    static PARKER: OnceLock<Option<Parker>> = OnceLock::new();
+    PARKER.get_or_init(|| Parker::start().ok()).as_ref()
+}
+
+/// The token of the parker's own waker (a slot key is at most `u32::MAX`).
+const WAKER: Token = Token(usize::MAX);
+
+/// A deadline in whole milliseconds since the parker started, rounded up; `u64::MAX`: none.
+type Millis = u64;
+const NEVER: Millis = u64::MAX;
+
+/// The shared epoll set, the deadlines, and the slots of the tunnels parked in them.
+#[derive(Debug)]
+struct Parker {
+    registry: Registry,
+    /// Wakes the thread when a parked tunnel's deadline is earlier than any it waits for.
+    waker: mio::Waker,
+    epoch: Instant,
+    slots: Mutex<Slots>,
+}
+
+#[derive(Debug, Default)]
+struct Slots {
+    entries: Vec<Slot>,
+    free: Vec<u32>,
+    /// Parked tunnels' deadlines with their slots, earliest first; an entry whose slot no
+    /// longer holds that deadline is stale and skipped.
+    deadlines: BinaryHeap<Reverse<(Millis, u32)>>,
+    /// The watcher thread stopped: no tunnel parks any more.
+    broken: bool,
+}
+
+/// One tunnel's place in the parker.
+#[derive(Debug)]
+enum Slot {
+    Vacant,
+    /// Parked: its task's waker, and when its next deadline passes.
+    Parked(Option<Waker>, Millis),
+    /// A socket became readable, the deadline passed, or the watcher stopped.
+    Woken,
+}
+
+impl Parker {
+    fn start() -> io::Result<Parker> {
+        let mut poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = mio::Waker::new(&registry, WAKER)?;
+        std::thread::Builder::new()
+            .name("gangway-tunnel-park".into())
+            // It only waits and wakes: a small stack is plenty.
+            .stack_size(64 * 1024)
+            .spawn(move || watch(&mut poll))?;
+        Ok(Parker {
+            registry,
+            waker,
+            epoch: Instant::now(),
+            slots: Mutex::new(Slots::default()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slots> {
+        self.slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `at` in the parker's milliseconds, rounded up (never early).
+    fn millis(&self, at: Option<Instant>) -> Millis {
+        let Some(at) = at else { return NEVER };
+        let after = at.saturating_duration_since(self.epoch);
+        let ms = after.as_millis() + u128::from(after.subsec_nanos() % 1_000_000 != 0);
+        u64::try_from(ms).unwrap_or(NEVER).min(NEVER - 1)
+    }
+
+    fn now(&self) -> Millis {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(NEVER - 1)
+    }
+}
+
+/// The watcher thread: waits for parked sockets to become readable and for deadlines to pass,
+/// and wakes their tunnels. The parker is a static, so this runs as long as the process.
+fn watch(poll: &mut mio::Poll) {
+    let mut events = Events::with_capacity(256);
+    let mut wakers = Vec::with_capacity(256);
+    let mut timeout = None;
+    loop {
+        let failed = match poll.poll(&mut events, timeout) {
+            Ok(()) => false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => true,
+        };
+        let Some(parker) = parker() else { return };
+        let mut slots = parker.lock();
+        if failed {
+            // Cannot watch any more: wake every parked tunnel (each takes its sockets back to
+            // tokio) and park no more.
+            slots.broken = true;
+            wakers.extend(slots.entries.iter_mut().filter_map(Slot::wake));
+        } else {
+            for event in &events {
+                if let Some(slot) = slots.entries.get_mut(event.token().0) {
+                    wakers.extend(slot.wake());
+                }
+            }
+        }
+        let now = parker.now();
+        while let Some(&Reverse((at, key))) = slots.deadlines.peek() {
+            if at > now {
+                break;
+            }
+            slots.deadlines.pop();
+            if let Some(slot) = slots.entries.get_mut(key as usize)
+                && matches!(slot, Slot::Parked(_, due) if *due == at)
+            {
+                wakers.extend(slot.wake());
+            }
+        }
+        timeout = slots
+            .deadlines
+            .peek()
+            .map(|Reverse((at, _))| Duration::from_millis(at - now));
+        drop(slots);
+        wakers.drain(..).for_each(Waker::wake);
+        if failed {
+            return;
+        }
+    }
+}
+
+impl Slot {
+    /// Marks the slot woken and returns the waker to call, if it holds a parked tunnel.
+    fn wake(&mut self) -> Option<Waker> {
+        match std::mem::replace(self, Slot::Woken) {
+            Slot::Parked(waker, _) => waker,
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+}
+
+impl Slots {
+    /// A slot for a tunnel parking until `due`; whether the thread must look again at its
+    /// earliest deadline comes with it.
+    fn insert(&mut self, waker: Waker, due: Millis) -> Option<(u32, bool)> {
+        if self.broken {
+            return None;
+        }
+        let slot = Slot::Parked(Some(waker), due);
+        let key = match self.free.pop() {
+            Some(key) => {
+                self.entries[key as usize] = slot;
+                key
+            }
+            None => {
+                let key = u32::try_from(self.entries.len()).ok()?;
+                self.entries.push(slot);
+                key
+            }
+        };
+        let mut earliest = false;
+        if due != NEVER {
+            earliest = self
+                .deadlines
+                .peek()
+                .is_none_or(|Reverse((first, _))| due < *first);
+            self.deadlines.push(Reverse((due, key)));
+            self.drop_stale_deadlines();
+        }
+        Some((key, earliest))
+    }
+
+    /// Rebuilds the heap without stale entries once they are the majority (tunnels that park
+    /// and wake often leave one each time), so it stays proportional to the parked tunnels.
+    fn drop_stale_deadlines(&mut self) {
+        let parked = self.entries.len() - self.free.len();
+        if self.deadlines.len() <= 2 * parked + 64 {
+            return;
+        }
+        let live = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(key, slot)| match slot {
+                Slot::Parked(_, due) if *due != NEVER => {
+                    Some(Reverse((*due, u32::try_from(key).ok()?)))
+                }
+                _ => None,
+            });
+        self.deadlines = live.collect();
+    }
+
+    fn remove(&mut self, key: u32) {
+        if let Some(slot) = self.entries.get_mut(key as usize) {
+            *slot = Slot::Vacant;
+            self.free.push(key);
+        }
+        if self.free.len() == self.entries.len() {
+            // None parked: give the memory back (a burst of parked tunnels may have been large).
+            *self = Slots {
+                broken: self.broken,
+                ..Slots::default()
+            };
+        }
+    }
+}
+
+/// How many tunnels are parked (or just woken and not yet back with tokio).
+pub(crate) fn count() -> usize {
+    parker().map_or(0, |parker| {
+        let slots = parker.lock();
+        slots.entries.len() - slots.free.len()
+    })
+}
+
+/// The two sockets of a parked tunnel, out of tokio's reactor, and its slot in the parker.
+/// Dropping it closes both sockets.
+#[derive(Debug)]
+pub(crate) struct Parked {
+    /// Client then server; `None` once given back.
+    sockets: Option<(StdTcpStream, StdTcpStream)>,
+    key: u32,
+}
+
+/// What [`park`] gives back when the tunnel cannot park: its sockets, still with tokio, or the
+/// error that lost one of them.
+pub(crate) enum NotParked {
+    Live(TcpStream, TcpStream),
+    Failed(Side, io::Error),
+}
+
+/// Parks a tunnel's sockets: out of tokio's reactor, into the shared epoll set. `cx`'s waker
+/// is woken when either becomes readable or `until` passes.
+pub(crate) fn park(
+    client: TcpStream,
+    server: TcpStream,
+    until: Option<Instant>,
+    cx: &mut Context<'_>,
+) -> Result<Parked, NotParked> {
+    let Some(parker) = parker() else {
+        return Err(NotParked::Live(client, server));
+    };
+    let due = parker.millis(until);
+    let Some((key, earliest)) = parker.lock().insert(cx.waker().clone(), due) else {
+        return Err(NotParked::Live(client, server));
+    };
+    if earliest && parker.waker.wake().is_err() {
+        // The thread would not look at this deadline in time: do not park.
+        parker.lock().remove(key);
+        return Err(NotParked::Live(client, server));
+    }
+    let forget = |side| {
+        move |e| {
+            parker.lock().remove(key);
+            NotParked::Failed(side, e)
+        }
+    };
+    // Deregistering fails only if epoll_ctl does, and then tokio has closed the socket.
+    let client = client.into_std().map_err(forget(Side::Client))?;
+    let server = server.into_std().map_err(forget(Side::Server))?;
+    let watch = |stream: &StdTcpStream| {
+        parker.registry.register(
+            &mut SourceFd(&stream.as_raw_fd()),
+            Token(key as usize),
+            Interest::READABLE,
+        )
+    };
+    let watched = watch(&client).and_then(|()| watch(&server));
+    let parked = Parked {
+        sockets: Some((client, server)),
+        key,
+    };
+    match watched {
+        Ok(()) => Ok(parked),
+        // Not watched, so not parked: back to tokio as they were.
+        Err(e) => match parked.unpark() {
+            Ok((client, server)) => Err(NotParked::Live(client, server)),
+            Err(_) => Err(NotParked::Failed(Side::Client, e)),
+        },
+    }
+}
+
+impl Parked {
+    /// Whether a socket became readable, the deadline passed or the parker stopped since the
+    /// tunnel parked; if not, `cx`'s waker is the one woken when one of these happens.
+    pub(crate) fn poll_woken(&self, cx: &mut Context<'_>) -> bool {
+        let Some(parker) = parker() else {
+            return true;
+        };
+        let mut slots = parker.lock();
+        match slots.entries.get_mut(self.key as usize) {
+            Some(Slot::Parked(waker, _)) => {
+                match waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Takes both sockets back to tokio (the runtime polling the tunnel).
+    pub(crate) fn unpark(mut self) -> Result<(TcpStream, TcpStream), (Side, io::Error)> {
+        let Some((client, server)) = self.release() else {
+            return Err((Side::Client, io::ErrorKind::NotConnected.into()));
+        };
+        let client = TcpStream::from_std(client).map_err(|e| (Side::Client, e))?;
+        let server = TcpStream::from_std(server).map_err(|e| (Side::Server, e))?;
+        Ok((client, server))
+    }
+
+    /// Leaves the epoll set and the slot, and hands over the sockets, still open.
+    fn release(&mut self) -> Option<(StdTcpStream, StdTcpStream)> {
+        let sockets = self.sockets.take()?;
+        if let Some(parker) = parker() {
+            for stream in [&sockets.0, &sockets.1] {
+                // Fails only if the socket was not watched (a failed park): nothing to undo.
+                let _ = parker
+                    .registry
+                    .deregister(&mut SourceFd(&stream.as_raw_fd()));
+            }
+            parker.lock().remove(self.key);
+        }
+        Some(sockets)
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        drop(self.release());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_deadlines_are_dropped_and_empty_slots_free_their_memory() {
+        let mut slots = Slots::default();
+        let (key, earliest) = slots.insert(Waker::noop().clone(), 500).unwrap();
+        assert!(earliest, "the first deadline is the earliest");
+        let (_, earliest) = slots.insert(Waker::noop().clone(), 900).unwrap();
+        assert!(!earliest);
+        let (_, earliest) = slots.insert(Waker::noop().clone(), NEVER).unwrap();
+        assert!(!earliest, "no deadline never needs the thread");
+        // One tunnel parks and wakes many times: its old deadlines do not pile up.
+        for due in 1000..2000 {
+            slots.remove(key);
+            let (again, _) = slots.insert(Waker::noop().clone(), due).unwrap();
+            assert_eq!(again, key, "the freed slot is reused");
+        }
+        assert!(slots.deadlines.len() <= 2 * 3 + 64 + 1);
+        for key in 0..3 {
+            slots.remove(key);
+        }
+        assert!(slots.entries.capacity() == 0 && slots.deadlines.capacity() == 0);
+        slots.broken = true;
+        assert!(slots.insert(Waker::noop().clone(), 5).is_none());
+    }
+
+    #[test]
+    fn deadlines_round_up_to_the_next_millisecond() {
+        let Some(parker) = parker() else { return };
+        let at = parker.epoch + Duration::from_micros(2_500);
+        assert_eq!(parker.millis(Some(at)), 3);
+        assert_eq!(
+            parker.millis(Some(parker.epoch + Duration::from_millis(7))),
+            7
+        );
+        assert_eq!(parker.millis(None), NEVER);
+    }
+}

@@ -1,0 +1,194 @@
+//! Idle TCP tunnels park outside tokio's reactor, and every event still reaches them: bytes
+//! either way, half-close, reset, abort, drain, timeouts, and a cancelled task (Linux only).
+//!
+//! One test in its own binary: it counts the process's parked tunnels.
+#![cfg(target_os = "linux")]
+
+use std::time::Duration;
+
+use gangway_tunnel::{CloseReason, Side, Tunnel, TunnelHandle, TunnelOutcome, parked_tunnels};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// Generous bound for anything that should happen promptly, on a busy 2-core machine.
+const PROMPTLY: Duration = Duration::from_secs(120);
+
+async fn connected_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (outer, inner) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    (outer.unwrap(), inner.unwrap().0)
+}
+
+struct Run {
+    client: TcpStream,
+    server: TcpStream,
+    handle: TunnelHandle,
+    task: JoinHandle<TunnelOutcome>,
+}
+
+async fn start(park_after: Duration, idle: Option<Duration>) -> Run {
+    let (client, tunnel_client) = connected_pair().await;
+    let (tunnel_server, server) = connected_pair().await;
+    let mut tunnel = Tunnel::new(tunnel_client, tunnel_server)
+        .park_after(park_after)
+        .idle_timeout(idle);
+    let handle = tunnel.handle();
+    let task = tokio::spawn(tunnel.run());
+    Run {
+        client,
+        server,
+        handle,
+        task,
+    }
+}
+
+async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PROMPTLY;
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn finished(task: JoinHandle<TunnelOutcome>) -> TunnelOutcome {
+    tokio::time::timeout(PROMPTLY, task)
+        .await
+        .expect("tunnel ends promptly")
+        .expect("tunnel task")
+}
+
+/// Reads until the end of stream (or a reset) and returns what came.
+async fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(PROMPTLY, stream.read_to_end(&mut got))
+        .await
+        .expect("end of stream promptly");
+    got
+}
+
+async fn ping_pong(run: &mut Run, round: usize) {
+    let up = format!("ping {round}");
+    run.client.write_all(up.as_bytes()).await.unwrap();
+    let mut got = vec![0u8; up.len()];
+    run.server.read_exact(&mut got).await.unwrap();
+    assert_eq!(got, up.as_bytes());
+    let down = format!("pong {round}");
+    run.server.write_all(down.as_bytes()).await.unwrap();
+    let mut got = vec![0u8; down.len()];
+    run.client.read_exact(&mut got).await.unwrap();
+    assert_eq!(got, down.as_bytes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_tunnels_park_and_every_event_still_reaches_them() {
+    const N: usize = 8;
+    let park = Duration::from_millis(100);
+    let mut runs = Vec::new();
+    for _ in 0..N {
+        runs.push(start(park, None).await);
+    }
+    eventually("every idle tunnel parks", || parked_tunnels() == N).await;
+
+    // Bytes either way wake a parked tunnel; idle again, it parks again.
+    for round in 0..3 {
+        for run in &mut runs {
+            ping_pong(run, round).await;
+        }
+        eventually("they park again", || parked_tunnels() == N).await;
+    }
+
+    let mut runs = runs.into_iter();
+    let mut next = || runs.next().unwrap();
+
+    // Half-close while parked: the server sees the FIN and its reply still comes back.
+    let mut half = next();
+    half.client.shutdown().await.unwrap();
+    assert!(read_to_end(&mut half.server).await.is_empty());
+    half.server.write_all(b"reply after FIN").await.unwrap();
+    drop(half.server);
+    assert_eq!(read_to_end(&mut half.client).await, b"reply after FIN");
+    let outcome = finished(half.task).await;
+    assert!(
+        matches!(outcome.reason, CloseReason::ClientClosed),
+        "{}",
+        outcome.reason
+    );
+    assert_eq!(
+        (outcome.client_to_server, outcome.server_to_client),
+        (3 * 6, 3 * 6 + 15)
+    );
+
+    // A reset while parked ends the tunnel with an error on that side.
+    let mut reset = next();
+    socket2::SockRef::from(&reset.client)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(reset.client);
+    let outcome = finished(reset.task).await;
+    assert!(
+        matches!(outcome.reason, CloseReason::Error(Side::Client, _)),
+        "{}",
+        outcome.reason
+    );
+    read_to_end(&mut reset.server).await;
+
+    // Abort and drain reach a parked tunnel from another task.
+    let mut aborted = next();
+    aborted.handle.abort();
+    let outcome = finished(aborted.task).await;
+    assert!(
+        matches!(outcome.reason, CloseReason::Aborted),
+        "{}",
+        outcome.reason
+    );
+    assert!(read_to_end(&mut aborted.client).await.is_empty());
+    assert!(read_to_end(&mut aborted.server).await.is_empty());
+
+    let mut drained = next();
+    drained.handle.drain();
+    let outcome = finished(drained.task).await;
+    assert!(
+        matches!(outcome.reason, CloseReason::Drained),
+        "{}",
+        outcome.reason
+    );
+    assert!(read_to_end(&mut drained.client).await.is_empty());
+    assert!(read_to_end(&mut drained.server).await.is_empty());
+
+    // Cancelling a parked tunnel's task closes both sockets and frees its slot.
+    let mut cancelled = next();
+    cancelled.task.abort();
+    assert!(read_to_end(&mut cancelled.client).await.is_empty());
+    assert!(read_to_end(&mut cancelled.server).await.is_empty());
+
+    // The idle timeout fires while parked.
+    let mut timed = start(Duration::from_millis(20), Some(Duration::from_millis(600))).await;
+    let outcome = finished(timed.task).await;
+    assert!(
+        matches!(outcome.reason, CloseReason::IdleTimeout),
+        "{}",
+        outcome.reason
+    );
+    assert!(outcome.duration >= Duration::from_millis(600));
+    assert!(read_to_end(&mut timed.client).await.is_empty());
+    assert!(read_to_end(&mut timed.server).await.is_empty());
+
+    // The rest still carry bytes, then end cleanly; nothing stays parked.
+    let rest: Vec<Run> = runs.collect();
+    assert_eq!(rest.len(), N - 5);
+    for mut run in rest {
+        ping_pong(&mut run, 9).await;
+        drop(run.client);
+        read_to_end(&mut run.server).await;
+        drop(run.server);
+        let outcome = finished(run.task).await;
+        assert!(
+            matches!(outcome.reason, CloseReason::ClientClosed),
+            "{}",
+            outcome.reason
+        );
+    }
+    eventually("no tunnel stays parked", || parked_tunnels() == 0).await;
+}
