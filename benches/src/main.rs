@@ -306,8 +306,9 @@ async fn measure(
     if !pids.is_empty() {
         let before = procstat::rss_kib(&pids);
         let tunnels = client::open_idle(p.ws, o.idle_tunnels).await?;
-        // Let the proxy settle (lazy buffers released after the ping) before reading RSS.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Let the proxy settle before reading RSS: lazy buffers are released after the ping,
+        // and gangway's tunnels park after a second without traffic.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
         let after = procstat::rss_kib(&pids);
         let per = (after.saturating_sub(before)) as f64 * 1024.0 / tunnels.len() as f64;
         r.add(

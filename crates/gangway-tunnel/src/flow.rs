@@ -304,6 +304,61 @@ impl Flow {
         Poll::Pending
     }
 
+    /// Moves what a parked tunnel's `src` has to `dst` with plain non-blocking calls, so that
+    /// occasional small messages do not take the sockets back to tokio. `Ok(true)`: `src` has
+    /// nothing more to read and everything was written (stay parked); `Ok(false)`: the live
+    /// path must carry on (end of stream, `dst` full, a full buffer of bulk data, or still
+    /// busy after a few rounds), with any unwritten bytes kept in the buffer.
+    pub(crate) fn pump_parked(
+        &mut self,
+        mut src: &std::net::TcpStream,
+        mut dst: &std::net::TcpStream,
+        pools: &Pools,
+    ) -> Result<bool, FlowError> {
+        use std::io::{Read, Write};
+        if !self.is_idle() {
+            return Ok(false);
+        }
+        let to = self.to();
+        for _ in 0..4 {
+            let buf = self.buf.get_or_insert_with(|| pools.buffers().take());
+            let n = match src.read(buf) {
+                Ok(0) => {
+                    self.end_of_source();
+                    return Ok(false);
+                }
+                Ok(n) => n,
+                Err(e) if is_would_block(&e) => {
+                    self.release(pools);
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(failed(self.from, e)),
+            };
+            self.moved = true;
+            self.start = 0;
+            self.end = n;
+            self.bulk = n == buf.len();
+            let written = loop {
+                match dst.write(&buf[..n]) {
+                    Ok(0) => return Err(failed(to, io::ErrorKind::WriteZero.into())),
+                    Ok(m) => break m,
+                    Err(e) if is_would_block(&e) => break 0,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(failed(to, e)),
+                }
+            };
+            self.delivered += written as u64;
+            self.start = written;
+            if written < n || self.bulk {
+                return Ok(false);
+            }
+            self.start = 0;
+            self.end = 0;
+        }
+        Ok(false)
+    }
+
     /// Try one `splice(2)` from `src` into a pooled pipe. `Ok(false)`: no pipe, or splice
     /// unsupported — copy instead.
     #[cfg(target_os = "linux")]

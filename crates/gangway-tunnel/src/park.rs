@@ -27,6 +27,7 @@ use mio::{Events, Interest, Registry, Token};
 use tokio::net::TcpStream;
 
 use crate::Side;
+use crate::flow::{Flow, FlowError, Pools};
 
 /// The process's parker, or `None` when it could not start (no epoll, no thread): then tunnels
 /// simply stay registered with tokio.
@@ -192,16 +193,34 @@ impl Slots {
                 key
             }
         };
-        let mut earliest = false;
-        if due != NEVER {
-            earliest = self
-                .deadlines
-                .peek()
-                .is_none_or(|Reverse((first, _))| due < *first);
-            self.deadlines.push(Reverse((due, key)));
-            self.drop_stale_deadlines();
+        Some((key, self.add_deadline(key, due)))
+    }
+
+    /// Watches `key`'s deadline; whether it is now the earliest (the thread must look again).
+    fn add_deadline(&mut self, key: u32, due: Millis) -> bool {
+        if due == NEVER {
+            return false;
         }
-        Some((key, earliest))
+        let earliest = self
+            .deadlines
+            .peek()
+            .is_none_or(|Reverse((first, _))| due < *first);
+        self.deadlines.push(Reverse((due, key)));
+        self.drop_stale_deadlines();
+        earliest
+    }
+
+    /// Puts a woken tunnel's slot back to parked until `due`; whether the thread must look
+    /// again at its earliest deadline comes back.
+    fn rearm(&mut self, key: u32, waker: Waker, due: Millis) -> bool {
+        let Some(slot) = self.entries.get_mut(key as usize) else {
+            return false;
+        };
+        if matches!(slot, Slot::Parked(Some(w), at) if *at == due && w.will_wake(&waker)) {
+            return false;
+        }
+        *slot = Slot::Parked(Some(waker), due);
+        self.add_deadline(key, due)
     }
 
     /// Rebuilds the heap without stale entries once they are the majority (tunnels that park
@@ -331,6 +350,64 @@ impl Parked {
                 false
             }
             _ => true,
+        }
+    }
+
+    /// Parks again (after a wake-up) until a socket becomes readable or `until` passes.
+    pub(crate) fn rearm(&self, until: Option<Instant>, cx: &mut Context<'_>) {
+        let Some(parker) = parker() else { return };
+        let due = parker.millis(until);
+        let mut slots = parker.lock();
+        let earliest = slots.rearm(self.key, cx.waker().clone(), due);
+        drop(slots);
+        if earliest {
+            // If the thread cannot be told, the tunnel is woken later, when a socket is
+            // readable: at worst a timeout fires late.
+            let _ = parker.waker.wake();
+        }
+    }
+
+    /// Moves a parked tunnel's deadline to `until` (bytes moved while parked). A tunnel woken
+    /// meanwhile stays woken: its task runs again anyway.
+    pub(crate) fn postpone(&self, until: Option<Instant>) {
+        let Some(parker) = parker() else { return };
+        let due = parker.millis(until);
+        let mut slots = parker.lock();
+        if let Some(Slot::Parked(_, at)) = slots.entries.get_mut(self.key as usize)
+            && *at != due
+        {
+            *at = due;
+            let earliest = slots.add_deadline(self.key, due);
+            drop(slots);
+            if earliest {
+                let _ = parker.waker.wake();
+            }
+        }
+    }
+
+    /// Moves what the sockets have with plain non-blocking calls; `Ok(true)`: stay parked.
+    pub(crate) fn pump(
+        &self,
+        upstream: &mut Flow,
+        downstream: &mut Flow,
+        pools: &Pools,
+    ) -> Result<bool, FlowError> {
+        let Some((client, server)) = &self.sockets else {
+            return Ok(false);
+        };
+        Ok(upstream.pump_parked(client, server, pools)?
+            && downstream.pump_parked(server, client, pools)?)
+    }
+
+    /// Makes closing the socket on the other side from `failed` send a reset, not a FIN.
+    pub(crate) fn reset_on_close(&self, failed: Side) {
+        if let Some((client, server)) = &self.sockets {
+            let other = match failed {
+                Side::Client => server,
+                Side::Server => client,
+            };
+            // Best effort: the socket is closed right after, whatever the outcome.
+            let _ = socket2::SockRef::from(other).set_linger(Some(Duration::ZERO));
         }
     }
 

@@ -394,6 +394,7 @@ where
             first_fin: None,
             draining: false,
             park_blocked: false,
+            parked_serves: 0,
         }
     }
 }
@@ -437,7 +438,15 @@ struct Running<C, S> {
     draining: bool,
     /// Do not park until bytes move again (just unparked, or parking was refused).
     park_blocked: bool,
+    /// Wake-ups served while parked since the last pause (see `serves_parked`).
+    parked_serves: u8,
 }
+
+/// How many wake-ups in a row a parked tunnel serves itself before going back to tokio: enough
+/// for a few request/response exchanges after a pause, few enough that a busy tunnel does not
+/// pay the parker's wake-up for long.
+#[cfg(target_os = "linux")]
+const PARKED_SERVES: u8 = 16;
 
 impl<C, S> Future for Running<C, S>
 where
@@ -459,6 +468,18 @@ where
                 None
             }
             _ => None,
+        };
+        // A new tunnel with nothing to deliver parks before it looks for bytes: most wait a
+        // while for their first message, and their sockets' registrations are freed while the
+        // connections after them are being accepted (which reuse the memory).
+        let reason = match reason {
+            None if this.idle_since == 0
+                && this.timeouts.park_after().is_some()
+                && this.may_park() =>
+            {
+                this.park(cx).err()
+            }
+            other => other,
         };
         let reason = match reason {
             Some(reason) => reason,
@@ -489,13 +510,16 @@ impl<C, S> Running<C, S> {
         C: Any,
         S: Any,
     {
-        if let Streams::Live(client, server) = &mut self.streams
-            && let CloseReason::Error(side, _) = &reason
-        {
+        if let CloseReason::Error(side, _) = &reason {
             // Pass an abortive close on to the other side rather than a clean end of stream.
-            match side {
-                Side::Client => reset_on_close(server),
-                Side::Server => reset_on_close(client),
+            match &mut self.streams {
+                Streams::Live(client, server) => match side {
+                    Side::Client => reset_on_close(server),
+                    Side::Server => reset_on_close(client),
+                },
+                #[cfg(target_os = "linux")]
+                Streams::Parked(parked) => parked.reset_on_close(*side),
+                Streams::Closed => {}
             }
         }
         self.streams = Streams::Closed;
@@ -523,6 +547,15 @@ impl<C, S> Drop for Running<C, S> {
     }
 }
 
+/// The parked sockets, if the tunnel is TCP and parked.
+#[cfg(target_os = "linux")]
+fn parked_of<C: Any, S: Any>(streams: &Streams<C, S>) -> Option<&crate::park::Parked> {
+    match (streams as &dyn Any).downcast_ref::<Streams<TcpStream, TcpStream>>()? {
+        Streams::Parked(parked) => Some(parked),
+        _ => None,
+    }
+}
+
 fn is_tcp<T: Any>(stream: &mut T) -> bool {
     (stream as &mut dyn Any).is::<TcpStream>()
 }
@@ -543,20 +576,40 @@ where
     /// the tunnel drains); parked and idle, waits for the parker.
     fn poll_live(&mut self, cx: &mut Context<'_>) -> Poll<CloseReason> {
         #[cfg(target_os = "linux")]
-        if self.is_parked() {
+        if let Some(parked) = parked_of(&self.streams) {
             // A deadline that passed is for `poll_deadline` to act on, parked.
-            let stay = !self.draining && self.close_is_due();
+            if !self.draining && (self.close_is_due() || !parked.poll_woken(cx)) {
+                return Poll::Pending;
+            }
+            if !self.draining
+                && self.serves_parked()
+                && let Some(parked) = parked_of(&self.streams)
+            {
+                // Bytes after a pause (or the first ones): move them without taking the
+                // sockets back to tokio, if they are few.
+                let until = self.close_deadline();
+                parked.rearm(until, cx);
+                match parked.pump(&mut self.upstream, &mut self.downstream, &self.pools) {
+                    Ok(true) => {
+                        if self.note_moved() {
+                            let until = self.close_deadline();
+                            if let Some(parked) = parked_of(&self.streams) {
+                                parked.postpone(until);
+                            }
+                        }
+                        return Poll::Pending;
+                    }
+                    Ok(false) => {}
+                    Err(FlowError { side, error }) => {
+                        return Poll::Ready(CloseReason::Error(side, error));
+                    }
+                }
+            }
             let Some(streams) =
                 (&mut self.streams as &mut dyn Any).downcast_mut::<Streams<TcpStream, TcpStream>>()
             else {
                 return Poll::Pending;
             };
-            let Streams::Parked(parked) = streams else {
-                return Poll::Pending;
-            };
-            if stay || (!self.draining && !parked.poll_woken(cx)) {
-                return Poll::Pending;
-            }
             let Streams::Parked(parked) = std::mem::replace(streams, Streams::Closed) else {
                 return Poll::Pending;
             };
@@ -578,7 +631,7 @@ where
         self.park_blocked = true;
         // The parker watches the next deadline instead of the tunnel's timer.
         #[cfg(target_os = "linux")]
-        let until = self.next_deadline().map(|(at, _)| at.into_std());
+        let until = self.close_deadline();
         #[cfg(target_os = "linux")]
         if let Some(streams) =
             (&mut self.streams as &mut dyn Any).downcast_mut::<Streams<TcpStream, TcpStream>>()
@@ -605,6 +658,47 @@ where
         Ok(())
     }
 
+    /// Whether a parked tunnel woken by bytes moves them itself (see [`Flow::pump_parked`]):
+    /// up to [`PARKED_SERVES`] wake-ups in a row without a pause of `park_after`. A busier
+    /// tunnel goes back to tokio.
+    #[cfg(target_os = "linux")]
+    fn serves_parked(&mut self) -> bool {
+        let paused = self.idle_since == 0
+            || self.timeouts.park_after().is_some_and(|t| {
+                self.started.elapsed() >= Duration::from_nanos(self.idle_since).saturating_add(t)
+            });
+        if paused {
+            self.parked_serves = 0;
+        }
+        self.parked_serves < PARKED_SERVES && {
+            self.parked_serves += 1;
+            true
+        }
+    }
+
+    /// The earliest deadline that would close the tunnel, as the parker takes it.
+    #[cfg(target_os = "linux")]
+    fn close_deadline(&self) -> Option<std::time::Instant> {
+        match self.next_deadline() {
+            Some((at, Expiry::Close(_))) => Some(at.into_std()),
+            _ => None,
+        }
+    }
+
+    /// Records that bytes moved, if they did (each flow's flag is cleared).
+    fn note_moved(&mut self) -> bool {
+        // Both calls run: each clears its flag.
+        if self.upstream.take_moved() | self.downstream.take_moved() {
+            let since = self.started.elapsed().as_nanos();
+            // Never 0 again: 0 means no byte has moved yet.
+            self.idle_since = u64::try_from(since).unwrap_or(u64::MAX).max(1);
+            self.park_blocked = false;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Whether the earliest deadline closes the tunnel and has passed.
     fn close_is_due(&self) -> bool {
         matches!(self.next_deadline(), Some((at, Expiry::Close(_))) if Instant::now() >= at)
@@ -613,10 +707,7 @@ where
     /// Whether the tunnel is parked.
     fn is_parked(&self) -> bool {
         #[cfg(target_os = "linux")]
-        return matches!(
-            (&self.streams as &dyn Any).downcast_ref::<Streams<TcpStream, TcpStream>>(),
-            Some(Streams::Parked(_))
-        );
+        return parked_of(&self.streams).is_some();
         #[cfg(not(target_os = "linux"))]
         false
     }
@@ -680,13 +771,7 @@ where
                 (false, _) => CloseReason::ClientClosed,
             });
         }
-        // Both calls run: each clears its flag.
-        if self.upstream.take_moved() | self.downstream.take_moved() {
-            let since = self.started.elapsed().as_nanos();
-            // Never 0 again: 0 means no byte has moved yet.
-            self.idle_since = u64::try_from(since).unwrap_or(u64::MAX).max(1);
-            self.park_blocked = false;
-        }
+        self.note_moved();
         Poll::Pending
     }
 
@@ -721,8 +806,7 @@ where
             (a, b) => a.or(b),
         }
         .map(|(at, why)| (at, Expiry::Close(why)));
-        // A tunnel no byte has gone through yet (most wait for their first message) parks at
-        // once: its socket registrations go back to be reused by the next connections.
+        // A tunnel no byte has gone through yet parks at once (see `poll`).
         let park = config
             .park_after()
             .filter(|_| self.may_park())

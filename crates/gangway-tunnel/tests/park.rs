@@ -91,13 +91,26 @@ async fn idle_tunnels_park_and_every_event_still_reaches_them() {
     }
     eventually("every idle tunnel parks", || parked_tunnels() == N).await;
 
-    // Bytes either way wake a parked tunnel; idle again, it parks again.
+    // A few bytes after a pause are moved while parked: the tunnels never leave the parker
+    // (one that did would take `park` to come back).
     for round in 0..3 {
         for run in &mut runs {
             ping_pong(run, round).await;
         }
-        eventually("they park again", || parked_tunnels() == N).await;
+        assert_eq!(parked_tunnels(), N, "round {round} was served parked");
+        tokio::time::sleep(park).await;
     }
+
+    // Bulk data takes a tunnel back to tokio (splice and all); idle again, it parks again.
+    let bulk: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let run = &mut runs[N - 1];
+    let (sent, got) = tokio::join!(run.client.write_all(&bulk), async {
+        let mut got = vec![0u8; bulk.len()];
+        run.server.read_exact(&mut got).await.map(|_| got)
+    });
+    sent.unwrap();
+    assert!(got.unwrap() == bulk, "bulk bytes arrive intact");
+    eventually("the busy tunnel parks again", || parked_tunnels() == N).await;
 
     let mut runs = runs.into_iter();
     let mut next = || runs.next().unwrap();
@@ -118,6 +131,10 @@ async fn idle_tunnels_park_and_every_event_still_reaches_them() {
     assert_eq!(
         (outcome.client_to_server, outcome.server_to_client),
         (3 * 6, 3 * 6 + 15)
+    );
+    assert_eq!(
+        outcome.bytes_spliced, 0,
+        "a few bytes are copied, not spliced"
     );
 
     // A reset while parked ends the tunnel with an error on that side.
@@ -174,6 +191,26 @@ async fn idle_tunnels_park_and_every_event_still_reaches_them() {
     assert!(outcome.duration >= Duration::from_millis(600));
     assert!(read_to_end(&mut timed.client).await.is_empty());
     assert!(read_to_end(&mut timed.server).await.is_empty());
+
+    // Bytes moved while parked push the idle timeout back.
+    let mut pushed = start(Duration::from_millis(20), Some(Duration::from_millis(800))).await;
+    let started = tokio::time::Instant::now();
+    eventually("it parks", || parked_tunnels() > N - 5).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The tunnel started before `started` and moves the bytes after `activity`.
+    let activity = started.elapsed();
+    ping_pong(&mut pushed, 0).await;
+    let outcome = finished(pushed.task).await;
+    assert!(
+        matches!(outcome.reason, CloseReason::IdleTimeout),
+        "{}",
+        outcome.reason
+    );
+    assert!(
+        outcome.duration >= activity + Duration::from_millis(800),
+        "ended {:?} after start, bytes moved at {activity:?}",
+        outcome.duration
+    );
 
     // The rest still carry bytes, then end cleanly; nothing stays parked.
     let rest: Vec<Run> = runs.collect();

@@ -1154,7 +1154,8 @@ impl Conn {
             config
                 .idle_timeout(t.tunnel)
                 .client_fin_timeout(shared.timeouts.client_fin)
-                .server_fin_timeout(t.server_fin);
+                .server_fin_timeout(t.server_fin)
+                .park_after(shared.timeouts.tunnel_park);
             config
         };
         // TCP to TCP keeps the tunnel's zero-copy path; anything with TLS copies.

@@ -43,6 +43,12 @@ pub struct Timeouts {
     /// `timeout client-hs`: the whole TLS handshake of a client must finish within this time,
     /// else the connection is dropped. Default 10 s (HAProxy falls back to `timeout client`).
     pub client_hs: Duration,
+    /// How long a tunnel between two plain TCP connections (no TLS) stays idle before it
+    /// *parks*: its sockets leave tokio's reactor for an epoll set shared by all parked
+    /// tunnels, which saves about 1 KiB per idle tunnel; a tunnel that starts idle parks at
+    /// once. See [`gangway_tunnel::TunnelConfig::park_after`]. `None`: never. Default 1 s; no
+    /// HAProxy equivalent.
+    pub tunnel_park: Option<Duration>,
 }
 
 impl Default for Timeouts {
@@ -58,7 +64,17 @@ impl Default for Timeouts {
             server_fin: Duration::from_secs(5),
             queue: Duration::from_secs(5),
             client_hs: Duration::from_secs(10),
+            tunnel_park: Some(Duration::from_secs(1)),
         }
+    }
+}
+
+impl Timeouts {
+    /// Sets [`tunnel_park`](Self::tunnel_park).
+    #[must_use]
+    pub fn tunnel_park(mut self, value: Option<Duration>) -> Self {
+        self.tunnel_park = value;
+        self
     }
 }
 
