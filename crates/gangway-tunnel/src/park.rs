@@ -353,18 +353,19 @@ impl Parked {
         }
     }
 
-    /// Parks again (after a wake-up) until a socket becomes readable or `until` passes.
-    pub(crate) fn rearm(&self, until: Option<Instant>, cx: &mut Context<'_>) {
-        let Some(parker) = parker() else { return };
+    /// Parks again (after a wake-up) until a socket becomes readable or `until` passes;
+    /// `false` if the parker stopped watching (the tunnel must go back to tokio).
+    pub(crate) fn rearm(&self, until: Option<Instant>, cx: &mut Context<'_>) -> bool {
+        let Some(parker) = parker() else { return false };
         let due = parker.millis(until);
         let mut slots = parker.lock();
+        if slots.broken {
+            return false;
+        }
         let earliest = slots.rearm(self.key, cx.waker().clone(), due);
         drop(slots);
-        if earliest {
-            // If the thread cannot be told, the tunnel is woken later, when a socket is
-            // readable: at worst a timeout fires late.
-            let _ = parker.waker.wake();
-        }
+        // The thread must look at an earlier deadline; if it cannot be told, back to tokio.
+        !earliest || parker.waker.wake().is_ok()
     }
 
     /// Moves a parked tunnel's deadline to `until` (bytes moved while parked). A tunnel woken

@@ -581,14 +581,14 @@ where
             if !self.draining && (self.close_is_due() || !parked.poll_woken(cx)) {
                 return Poll::Pending;
             }
+            let until = self.close_deadline();
             if !self.draining
                 && self.serves_parked()
                 && let Some(parked) = parked_of(&self.streams)
+                && parked.rearm(until, cx)
             {
                 // Bytes after a pause (or the first ones): move them without taking the
                 // sockets back to tokio, if they are few.
-                let until = self.close_deadline();
-                parked.rearm(until, cx);
                 match parked.pump(&mut self.upstream, &mut self.downstream, &self.pools) {
                     Ok(true) => {
                         if self.note_moved() {
