@@ -301,6 +301,16 @@ pub(crate) fn render(shared: &Shared) -> String {
     }
     gauge(
         &mut out,
+        "tunnels_parked",
+        "Idle tunnels parked outside the IO reactor now, in this whole process.",
+    );
+    let _ = writeln!(
+        out,
+        "gangway_tunnels_parked {}",
+        gangway_tunnel::parked_tunnels()
+    );
+    gauge(
+        &mut out,
         "server_current_connections",
         "Connections to the server in use now.",
     );
