@@ -11,9 +11,10 @@
 //! The proxy process works as a gateway does: it accepts a client, connects to the server and
 //! starts the tunnel, one after the other, then waits for them to settle. Two figures per kind,
 //! both counting everything the proxy holds for a tunnel (its sockets' registrations with
-//! tokio included): *idle* once every tunnel has settled, which for gangway-tunnel means parked
-//! (a tunnel that starts idle parks at once, see `TunnelConfig::park_after`); *woken* after one
-//! byte went through every tunnel (which takes parked tunnels back to tokio), 200 ms later.
+//! tokio included): *idle* once every tunnel has settled, which for gangway-tunnel (run with
+//! `park_after(1 s)`, as the gangway gateway does) means parked: a tunnel that starts idle parks
+//! at once; *after a byte* once one byte went through every tunnel, 200 ms later (a parked
+//! tunnel moves a few bytes itself and stays parked).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
@@ -62,8 +63,8 @@ fn orchestrate() {
     let n = tunnel_count();
     println!("idle memory with {n} tunnels open (RSS added per tunnel)");
     println!(
-        "{:<24} {:>11} {:>11} {:>14}",
-        "kind", "idle", "woken", "task future"
+        "{:<24} {:>11} {:>13} {:>14}",
+        "kind", "idle", "after a byte", "task future"
     );
     let exe = std::env::current_exe().expect("own path");
     for kind in KINDS {
@@ -121,9 +122,11 @@ fn proxy(kind: &str, n: usize) {
                     copy_tasks.push(tokio::spawn(task));
                 }
                 _ => {
+                    // As the gangway gateway runs them: parking after 1 s idle.
                     let mut tunnel = Tunnel::new(client, server)
                         .splice(kind.ends_with("splice"))
-                        .idle_timeout(Duration::from_secs(3600));
+                        .idle_timeout(Duration::from_secs(3600))
+                        .park_after(Duration::from_secs(1));
                     handles.push(Some(tunnel.handle()));
                     // Spawned as is (no wrapping async block, which would keep a second copy
                     // of the state): the outcome comes back through the JoinHandle.
@@ -150,7 +153,7 @@ fn proxy(kind: &str, n: usize) {
         let rss_woken = rss_kib();
         let per = |kib: u64, base: u64| (kib as f64 - base as f64) * 1024.0 / n as f64;
         println!(
-            "{:<24} {:>9.0} B {:>9.0} B {:>12} B",
+            "{:<24} {:>9.0} B {:>11.0} B {:>12} B",
             kind,
             per(rss_tunnels, rss_start),
             per(rss_woken, rss_start),

@@ -157,7 +157,7 @@ impl Flow {
     }
 
     /// Give back the buffer and pipe if they hold nothing.
-    fn release(&mut self, pools: &Pools) {
+    pub(crate) fn release(&mut self, pools: &Pools) {
         if self.start == self.end
             && let Some(buf) = self.buf.take()
         {

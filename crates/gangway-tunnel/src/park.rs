@@ -36,6 +36,10 @@ fn parker() -> Option<&'static Parker> {
     PARKER.get_or_init(|| Parker::start().ok()).as_ref()
 }
 
+/// How many slots the parker keeps allocated when no tunnel is parked (a few KiB), so that a
+/// lone tunnel parking and waking does not allocate each time.
+const KEEP_SLOTS: usize = 256;
+
 /// The token of the parker's own waker (a slot key is at most `u32::MAX`).
 const WAKER: Token = Token(usize::MAX);
 
@@ -114,27 +118,37 @@ impl Parker {
 /// The watcher thread: waits for parked sockets to become readable and for deadlines to pass,
 /// and wakes their tunnels. The parker is a static, so this runs as long as the process.
 fn watch(poll: &mut mio::Poll) {
+    // However the thread ends, parked tunnels must not wait for it: they are all woken (and go
+    // back to tokio), and no tunnel parks any more.
+    struct Stopped;
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            if let Some(parker) = parker() {
+                let mut slots = parker.lock();
+                slots.broken = true;
+                let wakers: Vec<Waker> = slots.entries.iter_mut().filter_map(Slot::wake).collect();
+                drop(slots);
+                wakers.into_iter().for_each(wake);
+            }
+        }
+    }
+    let _stopped = Stopped;
     let mut events = Events::with_capacity(256);
     let mut wakers = Vec::with_capacity(256);
     let mut timeout = None;
     loop {
-        let failed = match poll.poll(&mut events, timeout) {
-            Ok(()) => false,
+        match poll.poll(&mut events, timeout) {
+            Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => true,
-        };
+            // Cannot watch any more: `Stopped` wakes every parked tunnel (each takes its
+            // sockets back to tokio) and stops parking.
+            Err(_) => return,
+        }
         let Some(parker) = parker() else { return };
         let mut slots = parker.lock();
-        if failed {
-            // Cannot watch any more: wake every parked tunnel (each takes its sockets back to
-            // tokio) and park no more.
-            slots.broken = true;
-            wakers.extend(slots.entries.iter_mut().filter_map(Slot::wake));
-        } else {
-            for event in &events {
-                if let Some(slot) = slots.entries.get_mut(event.token().0) {
-                    wakers.extend(slot.wake());
-                }
+        for event in &events {
+            if let Some(slot) = slots.entries.get_mut(event.token().0) {
+                wakers.extend(slot.wake());
             }
         }
         let now = parker.now();
@@ -154,11 +168,13 @@ fn watch(poll: &mut mio::Poll) {
             .peek()
             .map(|Reverse((at, _))| Duration::from_millis(at - now));
         drop(slots);
-        wakers.drain(..).for_each(Waker::wake);
-        if failed {
-            return;
-        }
+        wakers.drain(..).for_each(wake);
     }
+}
+
+/// Wakes a task; a waker that panics (a foreign executor's) does not stop the watcher.
+fn wake(waker: Waker) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
 }
 
 impl Slot {
@@ -249,11 +265,16 @@ impl Slots {
             self.free.push(key);
         }
         if self.free.len() == self.entries.len() {
-            // None parked: give the memory back (a burst of parked tunnels may have been large).
-            *self = Slots {
-                broken: self.broken,
-                ..Slots::default()
-            };
+            // None parked: start afresh, and give the memory back after a burst.
+            self.entries.clear();
+            self.free.clear();
+            self.deadlines.clear();
+            if self.entries.capacity() > KEEP_SLOTS {
+                *self = Slots {
+                    broken: self.broken,
+                    ..Slots::default()
+                };
+            }
         }
     }
 }
@@ -467,6 +488,13 @@ mod tests {
         for key in 0..3 {
             slots.remove(key);
         }
+        assert!(slots.entries.is_empty() && slots.deadlines.is_empty());
+        assert!(slots.entries.capacity() > 0, "a few slots stay allocated");
+        // After a burst, the memory goes back.
+        let keys: Vec<u32> = (0..KEEP_SLOTS + 1)
+            .map(|_| slots.insert(Waker::noop().clone(), 7).unwrap().0)
+            .collect();
+        keys.into_iter().for_each(|key| slots.remove(key));
         assert!(slots.entries.capacity() == 0 && slots.deadlines.capacity() == 0);
         slots.broken = true;
         assert!(slots.insert(Waker::noop().clone(), 5).is_none());

@@ -88,9 +88,6 @@ impl Timeouts {
     }
 }
 
-/// How long a TCP tunnel stays idle before it parks, by default.
-const DEFAULT_PARK_AFTER: Duration = Duration::from_secs(1);
-
 impl Default for TunnelConfig {
     fn default() -> TunnelConfig {
         TunnelConfig {
@@ -98,7 +95,7 @@ impl Default for TunnelConfig {
             max_lifetime: Timeout::NONE,
             client_fin: Timeout::NONE,
             server_fin: Timeout::NONE,
-            park_after: Timeout::new(Some(DEFAULT_PARK_AFTER)),
+            park_after: Timeout::NONE,
             splice: true,
         }
     }
@@ -164,18 +161,25 @@ impl TunnelConfig {
     }
 
     /// After this long without a byte either way, a tunnel between two
-    /// [`TcpStream`](tokio::net::TcpStream)s on Linux *parks* (default 1 s; `None`: never).
-    /// A tunnel that starts idle (no read-ahead, nothing to read yet) parks at once.
+    /// [`TcpStream`](tokio::net::TcpStream)s on Linux *parks* (default `None`: never; the
+    /// gangway gateway uses 1 s). With parking on, a tunnel that starts idle (no read-ahead,
+    /// nothing to read yet) parks at once.
     ///
     /// A parked tunnel takes its two sockets out of tokio's reactor, whose registrations cost
     /// about 480 bytes each, and leaves them in one epoll set shared by all parked tunnels of
-    /// the process, watched by one thread (`gangway-tunnel-park`, started on first use). When
-    /// either socket becomes readable, the tunnel takes them back and carries on: the first
-    /// bytes after a pause pay a few system calls and a wake-up from that thread. Timeouts,
-    /// [`TunnelHandle::abort`] and [`TunnelHandle::drain`] work the same parked or not.
+    /// the process; its next deadline joins one shared heap, and its own timer (128 bytes) is
+    /// dropped. One thread (`gangway-tunnel-park`, started on first use, serving every runtime
+    /// of the process) wakes the tunnel when a socket becomes readable or the deadline passes.
+    /// Woken by bytes, the tunnel moves them itself with non-blocking calls, up to 16 wake-ups
+    /// in a row without a pause of `park_after`; end of stream, a partial write, a full buffer
+    /// or a busier tunnel take the sockets back to tokio (four `epoll_ctl` calls and two
+    /// registrations). Timeouts, half-close, [`TunnelHandle::abort`] and
+    /// [`TunnelHandle::drain`] work the same parked or not.
     ///
-    /// Under tokio's paused clock (`start_paused`), turn parking off: the runtime cannot see
-    /// the parker's pending wake-ups and may jump its clock past a timeout first.
+    /// Parking needs what timeouts need: a tokio runtime with the time driver, polling the
+    /// tunnel in its context (a tunnel polled outside one does not park). Under tokio's paused
+    /// clock (`start_paused`), leave parking off: the runtime cannot see the parker's pending
+    /// wake-ups and may jump its clock past a timeout first.
     pub fn park_after(&mut self, idle: impl Into<Option<Duration>>) -> &mut Self {
         self.park_after = Timeout::new(idle.into());
         self
@@ -358,7 +362,8 @@ where
     /// spawn it as is (`tokio::spawn(tunnel.run())`; a wrapping `async` block would keep a
     /// second copy of the state) or await it. IO errors end the tunnel with
     /// [`CloseReason::Error`] (and the other side is then closed with a reset, when it is TCP),
-    /// never a panic. Timeouts need a tokio runtime with the time driver enabled. Dropping the
+    /// never a panic. Timeouts and parking need a tokio runtime with the time driver enabled.
+    /// Dropping the
     /// future closes both streams, like [`TunnelHandle::abort`].
     ///
     /// The streams must be `'static`: the TCP fast path is chosen by checking at run time
@@ -605,6 +610,11 @@ where
                     }
                 }
             }
+            if tokio::runtime::Handle::try_current().is_err() {
+                // Parked in a runtime's context, polled outside any: it cannot go back.
+                let error = std::io::Error::other("tunnel polled outside a tokio runtime");
+                return Poll::Ready(CloseReason::Error(Side::Client, error));
+            }
             let Some(streams) =
                 (&mut self.streams as &mut dyn Any).downcast_mut::<Streams<TcpStream, TcpStream>>()
             else {
@@ -629,6 +639,9 @@ where
     fn park(&mut self, cx: &mut Context<'_>) -> Result<(), CloseReason> {
         // Refused or done, do not try again before bytes move.
         self.park_blocked = true;
+        // A poll that ran out of rounds may still hold a (drained) buffer or pipe.
+        self.upstream.release(&self.pools);
+        self.downstream.release(&self.pools);
         // The parker watches the next deadline instead of the tunnel's timer.
         #[cfg(target_os = "linux")]
         let until = self.close_deadline();
@@ -723,6 +736,9 @@ where
                 (&self.streams as &dyn Any).downcast_ref::<Streams<TcpStream, TcpStream>>(),
                 Some(Streams::Live(..))
             )
+            // Unparking registers the sockets with the runtime in whose context the tunnel
+            // runs (and the park deadline needs its timer): polled outside one, it stays.
+            && tokio::runtime::Handle::try_current().is_ok()
     }
 
     fn poll_flows(&mut self, cx: &mut Context<'_>) -> Poll<CloseReason>
@@ -861,7 +877,7 @@ mod tests {
     #[test]
     fn a_tcp_tunnel_future_stays_small() {
         // Every idle tunnel is one task holding this future: keep it well under the 1 KiB
-        // budget per tunnel (336 bytes on x86_64 Linux with tokio 1.5x; the gateway's task adds
+        // budget per tunnel (320 bytes in release builds on x86_64 Linux with tokio 1.5x; the gateway's task adds
         // 64 and must stay within 408, see gangway's `tunnels` module).
         let size = std::mem::size_of::<Running<TcpStream, TcpStream>>();
         assert!(size <= 512, "Running<TcpStream, TcpStream> is {size} bytes");

@@ -581,3 +581,80 @@ async fn buffered_streams_are_flushed_when_the_source_goes_quiet() {
     handle.abort();
     assert!(matches!(finished(task).await.reason, CloseReason::Aborted));
 }
+
+/// Polls `future` to completion on this thread, outside any tokio runtime's context.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn default_settings_need_no_time_driver() {
+    // Without timeouts or parking a tunnel arms no timer: a runtime with IO only will do.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (mut client, tunnel_client) = connected_pair().await;
+        let (tunnel_server, mut server) = connected_pair().await;
+        let task = tokio::spawn(Tunnel::new(tunnel_client, tunnel_server).run());
+        let bulk = random_bytes(1 << 20, 5);
+        let mut got = vec![0u8; bulk.len()];
+        let (sent, read) = tokio::join!(client.write_all(&bulk), server.read_exact(&mut got));
+        sent.unwrap();
+        read.unwrap();
+        assert!(got == bulk);
+        drop((client, server));
+        let outcome = task.await.expect("the tunnel task does not panic");
+        assert_eq!(outcome.client_to_server, bulk.len() as u64);
+    });
+}
+
+#[test]
+fn a_tunnel_polled_outside_a_runtime_context_does_not_park() {
+    // The streams belong to a runtime whose workers drive their IO; the tunnel itself is polled
+    // by a plain thread. It must neither park (it could not go back) nor panic.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ((mut client, tunnel_client), (tunnel_server, mut server)) =
+        runtime.block_on(async { (connected_pair().await, connected_pair().await) });
+    let bulk = random_bytes(1 << 20, 6);
+    let sent = bulk.clone();
+    let peers = runtime.spawn(async move {
+        let mut got = vec![0u8; sent.len()];
+        let (write, read) = tokio::join!(client.write_all(&sent), server.read_exact(&mut got));
+        write.unwrap();
+        read.unwrap();
+        assert!(got == sent, "bytes arrive intact");
+        drop((client, server));
+    });
+    let tunnel = Tunnel::new(tunnel_client, tunnel_server).park_after(Duration::ZERO);
+    let outcome = block_on(tunnel.run());
+    assert!(
+        matches!(
+            outcome.reason,
+            CloseReason::ClientClosed | CloseReason::ServerClosed
+        ),
+        "{}",
+        outcome.reason
+    );
+    assert_eq!(outcome.client_to_server, bulk.len() as u64);
+    runtime.block_on(peers).unwrap();
+}
