@@ -3,6 +3,9 @@
 //! `TcpStream`), and TCP with splice that parks its sockets outside tokio's reactor whenever it
 //! is idle at all (Linux).
 
+#[macro_use]
+mod common;
+
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,11 +15,10 @@ use gangway_tunnel::{
     BufferPool, CloseReason, PipePool, Side, Tunnel, TunnelHandle, TunnelOutcome,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-/// Generous bound for anything that should happen promptly, on a busy 2-core machine.
-const PROMPTLY: Duration = Duration::from_secs(120);
+use common::{PROMPTLY, connected_pair, finished, random_bytes, read_to_end};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Path {
@@ -100,13 +102,6 @@ struct Running {
     task: JoinHandle<TunnelOutcome>,
 }
 
-async fn connected_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (outer, inner) = tokio::join!(TcpStream::connect(addr), listener.accept());
-    (outer.unwrap(), inner.unwrap().0)
-}
-
 fn configure<C, S>(tunnel: Tunnel<C, S>, setup: &Setup) -> Tunnel<C, S>
 where
     C: AsyncRead + AsyncWrite + Unpin,
@@ -147,29 +142,6 @@ async fn start(setup: &Setup) -> Running {
     }
 }
 
-async fn finished(task: JoinHandle<TunnelOutcome>) -> TunnelOutcome {
-    tokio::time::timeout(PROMPTLY, task)
-        .await
-        .expect("tunnel ends promptly")
-        .expect("tunnel task does not panic")
-}
-
-async fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
-    let mut got = Vec::new();
-    tokio::time::timeout(PROMPTLY, stream.read_to_end(&mut got))
-        .await
-        .expect("end of stream arrives promptly")
-        .expect("clean end of stream");
-    got
-}
-
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut bytes = vec![0u8; len];
-    rng.fill(&mut bytes);
-    bytes
-}
-
 /// Write `out` then half-close, while reading everything the peer sends.
 async fn exchange(stream: TcpStream, out: Vec<u8>) -> Vec<u8> {
     let (mut read, mut write) = stream.into_split();
@@ -206,13 +178,10 @@ async fn large_random_data_both_ways_at_once_is_byte_exact() {
         assert!(got_up == up, "{path:?}: client-to-server bytes differ");
         assert!(got_down == down, "{path:?}: server-to-client bytes differ");
         let outcome = finished(run.task).await;
-        assert!(
-            matches!(
-                outcome.reason,
-                CloseReason::ClientClosed | CloseReason::ServerClosed
-            ),
-            "{path:?}: {}",
-            outcome.reason
+        assert_reason!(
+            outcome,
+            CloseReason::ClientClosed | CloseReason::ServerClosed,
+            "{path:?}"
         );
         assert_eq!(outcome.client_to_server, up.len() as u64, "{path:?}");
         assert_eq!(outcome.server_to_client, down.len() as u64, "{path:?}");
@@ -299,11 +268,7 @@ async fn client_half_close_still_gets_the_reply() {
         run.server.shutdown().await.unwrap();
         assert_eq!(read_to_end(&mut run.client).await, b"the reply", "{path:?}");
         let outcome = finished(run.task).await;
-        assert!(
-            matches!(outcome.reason, CloseReason::ClientClosed),
-            "{path:?}: {}",
-            outcome.reason
-        );
+        assert_reason!(outcome, CloseReason::ClientClosed, "{path:?}");
         assert_eq!(
             (outcome.client_to_server, outcome.server_to_client),
             (12, 9)
@@ -322,11 +287,7 @@ async fn server_half_close_still_takes_client_bytes() {
         run.client.shutdown().await.unwrap();
         assert_eq!(read_to_end(&mut run.server).await, b"ack", "{path:?}");
         let outcome = finished(run.task).await;
-        assert!(
-            matches!(outcome.reason, CloseReason::ServerClosed),
-            "{path:?}: {}",
-            outcome.reason
-        );
+        assert_reason!(outcome, CloseReason::ServerClosed, "{path:?}");
         assert_eq!((outcome.client_to_server, outcome.server_to_client), (3, 7));
     }
 }
@@ -389,11 +350,7 @@ async fn idle_timeout_is_reset_by_any_byte() {
         let mut x = [0u8; 1];
         run.client.read_exact(&mut x).await.unwrap();
         let outcome = finished(run.task).await;
-        assert!(
-            matches!(outcome.reason, CloseReason::IdleTimeout),
-            "{path:?}: {}",
-            outcome.reason
-        );
+        assert_reason!(outcome, CloseReason::IdleTimeout, "{path:?}");
         let waited = started.elapsed();
         assert!(
             waited >= Duration::from_secs(50),
@@ -413,10 +370,10 @@ async fn half_closed_timeout_and_max_lifetime() {
         let mut run = start(&setup).await;
         run.client.shutdown().await.unwrap();
         let outcome = finished(run.task).await;
-        assert!(
-            matches!(outcome.reason, CloseReason::HalfClosedTimeout(Side::Client)),
-            "{path:?}: {}",
-            outcome.reason
+        assert_reason!(
+            outcome,
+            CloseReason::HalfClosedTimeout(Side::Client),
+            "{path:?}"
         );
         assert!(outcome.duration < Duration::from_secs(3600));
 
@@ -426,10 +383,10 @@ async fn half_closed_timeout_and_max_lifetime() {
         let mut run = start(&setup).await;
         run.server.shutdown().await.unwrap();
         let outcome = finished(run.task).await;
-        assert!(
-            matches!(outcome.reason, CloseReason::HalfClosedTimeout(Side::Server)),
-            "{path:?}: {}",
-            outcome.reason
+        assert_reason!(
+            outcome,
+            CloseReason::HalfClosedTimeout(Side::Server),
+            "{path:?}"
         );
 
         let mut setup = Setup::new(path);
@@ -448,11 +405,7 @@ async fn half_closed_timeout_and_max_lifetime() {
                 break finished(run.task).await;
             }
         };
-        assert!(
-            matches!(outcome.reason, CloseReason::MaxLifetime),
-            "{path:?}: {}",
-            outcome.reason
-        );
+        assert_reason!(outcome, CloseReason::MaxLifetime, "{path:?}");
         assert!(outcome.duration >= Duration::from_secs(100));
     }
 }
@@ -467,11 +420,7 @@ async fn abort_from_another_task_closes_both_sides() {
         let handle = run.handle.clone();
         tokio::spawn(async move { handle.abort() }).await.unwrap();
         let outcome = finished(run.task).await;
-        assert!(
-            matches!(outcome.reason, CloseReason::Aborted),
-            "{path:?}: {}",
-            outcome.reason
-        );
+        assert_reason!(outcome, CloseReason::Aborted, "{path:?}");
         assert!(run.handle.is_finished());
         assert_eq!(read_to_end(&mut run.client).await, b"");
         assert_eq!(read_to_end(&mut run.server).await, b"");
@@ -489,11 +438,7 @@ async fn drain_delivers_what_was_read_then_ends_both_directions() {
         run.server.read_exact(&mut got).await.unwrap();
         run.handle.drain();
         let outcome = finished(run.task).await;
-        assert!(
-            matches!(outcome.reason, CloseReason::Drained),
-            "{path:?}: {}",
-            outcome.reason
-        );
+        assert_reason!(outcome, CloseReason::Drained, "{path:?}");
         assert_eq!(
             read_to_end(&mut run.client).await,
             b"buffered before the drain",
@@ -647,13 +592,9 @@ fn a_tunnel_polled_outside_a_runtime_context_does_not_park() {
     });
     let tunnel = Tunnel::new(tunnel_client, tunnel_server).park_after(Duration::ZERO);
     let outcome = block_on(tunnel.run());
-    assert!(
-        matches!(
-            outcome.reason,
-            CloseReason::ClientClosed | CloseReason::ServerClosed
-        ),
-        "{}",
-        outcome.reason
+    assert_reason!(
+        outcome,
+        CloseReason::ClientClosed | CloseReason::ServerClosed
     );
     assert_eq!(outcome.client_to_server, bulk.len() as u64);
     runtime.block_on(peers).unwrap();

@@ -4,6 +4,9 @@
 //! A counting global allocator counts allocations made on the test's own thread while a flag is
 //! set; the tunnel runs on a current-thread runtime on that same thread.
 
+#[macro_use]
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io;
@@ -14,7 +17,9 @@ use std::time::Duration;
 
 use gangway_tunnel::{BufferPool, PipePool, Tunnel};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
+
+use common::connected_pair;
 
 struct Counting;
 
@@ -87,13 +92,6 @@ impl AsyncWrite for Opaque {
     }
 }
 
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (outer, inner) = tokio::join!(TcpStream::connect(addr), listener.accept());
-    (outer.unwrap(), inner.unwrap().0)
-}
-
 /// Ping-pong `rounds` chunks each way through the tunnel, idling in between.
 async fn exchange(client: &mut TcpStream, server: &mut TcpStream, rounds: usize) {
     let out = [0x5au8; 16 * 1024];
@@ -120,8 +118,8 @@ fn moving_bytes_and_idling_allocate_nothing() {
         .unwrap();
     runtime.block_on(async {
         for path in ["splice", "tcp copy", "stream copy"] {
-            let (mut client, tunnel_client) = pair().await;
-            let (tunnel_server, mut server) = pair().await;
+            let (mut client, tunnel_client) = connected_pair().await;
+            let (tunnel_server, mut server) = connected_pair().await;
             let buffers = BufferPool::new(16 * 1024, 8);
             let pipes = PipePool::new(8, 64 * 1024);
             let handle;

@@ -4,22 +4,17 @@
 //! One test in its own binary: it counts the process's parked tunnels.
 #![cfg(target_os = "linux")]
 
+#[macro_use]
+mod common;
+
 use std::time::Duration;
 
 use gangway_tunnel::{CloseReason, Side, Tunnel, TunnelHandle, TunnelOutcome, parked_tunnels};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-/// Generous bound for anything that should happen promptly, on a busy 2-core machine.
-const PROMPTLY: Duration = Duration::from_secs(120);
-
-async fn connected_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (outer, inner) = tokio::join!(TcpStream::connect(addr), listener.accept());
-    (outer.unwrap(), inner.unwrap().0)
-}
+use common::{PROMPTLY, connected_pair, finished, read_until_closed};
 
 struct Run {
     client: TcpStream,
@@ -50,22 +45,6 @@ async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
         assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-async fn finished(task: JoinHandle<TunnelOutcome>) -> TunnelOutcome {
-    tokio::time::timeout(PROMPTLY, task)
-        .await
-        .expect("tunnel ends promptly")
-        .expect("tunnel task")
-}
-
-/// Reads until the end of stream (or a reset) and returns what came.
-async fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
-    let mut got = Vec::new();
-    let _ = tokio::time::timeout(PROMPTLY, stream.read_to_end(&mut got))
-        .await
-        .expect("end of stream promptly");
-    got
 }
 
 async fn ping_pong(run: &mut Run, round: usize) {
@@ -118,16 +97,15 @@ async fn idle_tunnels_park_and_every_event_still_reaches_them() {
     // Half-close while parked: the server sees the FIN and its reply still comes back.
     let mut half = next();
     half.client.shutdown().await.unwrap();
-    assert!(read_to_end(&mut half.server).await.is_empty());
+    assert!(read_until_closed(&mut half.server).await.is_empty());
     half.server.write_all(b"reply after FIN").await.unwrap();
     drop(half.server);
-    assert_eq!(read_to_end(&mut half.client).await, b"reply after FIN");
-    let outcome = finished(half.task).await;
-    assert!(
-        matches!(outcome.reason, CloseReason::ClientClosed),
-        "{}",
-        outcome.reason
+    assert_eq!(
+        read_until_closed(&mut half.client).await,
+        b"reply after FIN"
     );
+    let outcome = finished(half.task).await;
+    assert_reason!(outcome, CloseReason::ClientClosed);
     assert_eq!(
         (outcome.client_to_server, outcome.server_to_client),
         (3 * 6, 3 * 6 + 15)
@@ -144,53 +122,37 @@ async fn idle_tunnels_park_and_every_event_still_reaches_them() {
         .unwrap();
     drop(reset.client);
     let outcome = finished(reset.task).await;
-    assert!(
-        matches!(outcome.reason, CloseReason::Error(Side::Client, _)),
-        "{}",
-        outcome.reason
-    );
-    read_to_end(&mut reset.server).await;
+    assert_reason!(outcome, CloseReason::Error(Side::Client, _));
+    read_until_closed(&mut reset.server).await;
 
     // Abort and drain reach a parked tunnel from another task.
     let mut aborted = next();
     aborted.handle.abort();
     let outcome = finished(aborted.task).await;
-    assert!(
-        matches!(outcome.reason, CloseReason::Aborted),
-        "{}",
-        outcome.reason
-    );
-    assert!(read_to_end(&mut aborted.client).await.is_empty());
-    assert!(read_to_end(&mut aborted.server).await.is_empty());
+    assert_reason!(outcome, CloseReason::Aborted);
+    assert!(read_until_closed(&mut aborted.client).await.is_empty());
+    assert!(read_until_closed(&mut aborted.server).await.is_empty());
 
     let mut drained = next();
     drained.handle.drain();
     let outcome = finished(drained.task).await;
-    assert!(
-        matches!(outcome.reason, CloseReason::Drained),
-        "{}",
-        outcome.reason
-    );
-    assert!(read_to_end(&mut drained.client).await.is_empty());
-    assert!(read_to_end(&mut drained.server).await.is_empty());
+    assert_reason!(outcome, CloseReason::Drained);
+    assert!(read_until_closed(&mut drained.client).await.is_empty());
+    assert!(read_until_closed(&mut drained.server).await.is_empty());
 
     // Cancelling a parked tunnel's task closes both sockets and frees its slot.
     let mut cancelled = next();
     cancelled.task.abort();
-    assert!(read_to_end(&mut cancelled.client).await.is_empty());
-    assert!(read_to_end(&mut cancelled.server).await.is_empty());
+    assert!(read_until_closed(&mut cancelled.client).await.is_empty());
+    assert!(read_until_closed(&mut cancelled.server).await.is_empty());
 
     // The idle timeout fires while parked.
     let mut timed = start(Duration::from_millis(20), Some(Duration::from_millis(600))).await;
     let outcome = finished(timed.task).await;
-    assert!(
-        matches!(outcome.reason, CloseReason::IdleTimeout),
-        "{}",
-        outcome.reason
-    );
+    assert_reason!(outcome, CloseReason::IdleTimeout);
     assert!(outcome.duration >= Duration::from_millis(600));
-    assert!(read_to_end(&mut timed.client).await.is_empty());
-    assert!(read_to_end(&mut timed.server).await.is_empty());
+    assert!(read_until_closed(&mut timed.client).await.is_empty());
+    assert!(read_until_closed(&mut timed.server).await.is_empty());
 
     // Bytes moved while parked push the idle timeout back.
     let mut pushed = start(Duration::from_millis(20), Some(Duration::from_millis(800))).await;
@@ -201,11 +163,7 @@ async fn idle_tunnels_park_and_every_event_still_reaches_them() {
     let activity = started.elapsed();
     ping_pong(&mut pushed, 0).await;
     let outcome = finished(pushed.task).await;
-    assert!(
-        matches!(outcome.reason, CloseReason::IdleTimeout),
-        "{}",
-        outcome.reason
-    );
+    assert_reason!(outcome, CloseReason::IdleTimeout);
     assert!(
         outcome.duration >= activity + Duration::from_millis(800),
         "ended {:?} after start, bytes moved at {activity:?}",
@@ -218,14 +176,10 @@ async fn idle_tunnels_park_and_every_event_still_reaches_them() {
     for mut run in rest {
         ping_pong(&mut run, 9).await;
         drop(run.client);
-        read_to_end(&mut run.server).await;
+        read_until_closed(&mut run.server).await;
         drop(run.server);
         let outcome = finished(run.task).await;
-        assert!(
-            matches!(outcome.reason, CloseReason::ClientClosed),
-            "{}",
-            outcome.reason
-        );
+        assert_reason!(outcome, CloseReason::ClientClosed);
     }
     eventually("no tunnel stays parked", || parked_tunnels() == 0).await;
 }

@@ -2,12 +2,16 @@
 //! receives exactly the other side's read-ahead followed by everything it wrote, in order
 //! (the reference model is plain concatenation), and the outcome counts those bytes.
 
+#[macro_use]
+mod common;
+
 use std::time::Duration;
 
 use gangway_tunnel::{BufferPool, CloseReason, PipePool, Tunnel, TunnelOutcome};
 use proptest::prelude::*;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, duplex};
-use tokio::net::{TcpListener, TcpStream};
+
+use common::connected_pair;
 
 #[derive(Clone, Debug)]
 struct Case {
@@ -77,13 +81,9 @@ fn check(case: &Case, got_up: &[u8], got_down: &[u8], outcome: &TunnelOutcome) {
     assert!(got_down == want_down, "server-to-client bytes differ");
     assert_eq!(outcome.client_to_server, want_up.len() as u64);
     assert_eq!(outcome.server_to_client, want_down.len() as u64);
-    assert!(
-        matches!(
-            outcome.reason,
-            CloseReason::ClientClosed | CloseReason::ServerClosed
-        ),
-        "{}",
-        outcome.reason
+    assert_reason!(
+        outcome,
+        CloseReason::ClientClosed | CloseReason::ServerClosed
     );
 }
 
@@ -104,13 +104,6 @@ where
         .server_read_ahead(case.server_read_ahead.clone())
         .buffer_pool(BufferPool::new(case.buffer_size, 2))
         .idle_timeout(Duration::from_secs(60))
-}
-
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (outer, inner) = tokio::join!(TcpStream::connect(addr), listener.accept());
-    (outer.unwrap(), inner.unwrap().0)
 }
 
 proptest! {
@@ -135,8 +128,8 @@ proptest! {
     #[test]
     fn tcp_paths_deliver_read_ahead_then_everything_in_order(case in cases(), splice in any::<bool>()) {
         runtime().block_on(async {
-            let (client, client_inner) = tcp_pair().await;
-            let (server_inner, server) = tcp_pair().await;
+            let (client, client_inner) = connected_pair().await;
+            let (server_inner, server) = connected_pair().await;
             let tunnel = tunnel(&case, client_inner, server_inner)
                 .splice(splice)
                 .pipe_pool(PipePool::new(2, 64 * 1024));
