@@ -176,9 +176,16 @@ async fn reload(
     retired: &mut Vec<GatewayHandle>,
 ) -> Result<(), Fatal> {
     tracing::info!(file = %path.display(), "SIGHUP: reloading");
-    let loaded = gangway_config::load(path).map_err(|e| e.to_string());
-    let built =
-        loaded.and_then(|loaded| build_loaded(&loaded, verbose).map(|built| (loaded, built)));
+    // Reading the files, resolving host names and parsing certificates all block: not on a
+    // runtime worker, which serves connections meanwhile.
+    let file = path.to_path_buf();
+    let built = tokio::task::spawn_blocking(move || {
+        let loaded = gangway_config::load(&file).map_err(|e| e.to_string())?;
+        let built = build_loaded(&loaded, verbose)?;
+        Ok::<_, String>((loaded, built))
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("loading the configuration failed: {e}")));
     let (loaded, built) = match built {
         Ok(pair) => pair,
         Err(message) => {
