@@ -916,15 +916,15 @@ impl Conn {
         self.emit_log();
     }
 
-    /// Opens a connection to a server (with the PROXY header it asks for).
+    /// Opens a connection to a server (with the PROXY header it asks for, and its TLS
+    /// handshake): `timeout connect` bounds all of it.
     async fn connect(
         &mut self,
         be: &BackendRt,
         srv: &ServerRt,
     ) -> Result<Stream, gangway_health::TrafficOutcome> {
-        let stream = match tokio::time::timeout(be.connect_timeout(), TcpStream::connect(srv.addr))
-            .await
-        {
+        let deadline = tokio::time::Instant::now() + be.connect_timeout();
+        let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(srv.addr)).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
                 tracing::debug!(backend = %be.name, server = %srv.name, error = %e, "connect failed");
@@ -947,7 +947,7 @@ impl Conn {
         }
         #[cfg(feature = "tls")]
         if let Some(tls) = &srv.tls {
-            return crate::tls::connect(tls, stream, be.connect_timeout())
+            return crate::tls::connect(tls, stream, deadline)
                 .await
                 .inspect_err(|_| {
                     tracing::debug!(backend = %be.name, server = %srv.name, "TLS handshake with the server failed");

@@ -23,7 +23,8 @@ pub struct Timeouts {
     /// `timeout server`: longest inactivity on the server side (waiting for the response head,
     /// reading its body). Default 50 s.
     pub server: Duration,
-    /// `timeout connect`: longest time to establish a TCP connection to a server. Default 5 s.
+    /// `timeout connect`: longest time to establish a connection to a server: the TCP connect
+    /// and, for a TLS server, its handshake. Default 5 s.
     pub connect: Duration,
     /// `timeout http-request`: the whole request head must arrive within this time after its
     /// first byte (or after accept for the first request), else the client gets a 408. Default 10 s.

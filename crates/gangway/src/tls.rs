@@ -581,13 +581,13 @@ pub(crate) async fn accept(
     }
 }
 
-/// Starts TLS on a fresh server connection within `limit`.
+/// Starts TLS on a fresh server connection, by `deadline` (what is left of `timeout connect`).
 pub(crate) async fn connect(
     tls: &TlsConnector,
     tcp: tokio::net::TcpStream,
-    limit: std::time::Duration,
+    deadline: tokio::time::Instant,
 ) -> Result<crate::stream::Stream, gangway_health::TrafficOutcome> {
-    match tokio::time::timeout(limit, tls.connector.connect(tls.name.clone(), tcp)).await {
+    match tokio::time::timeout_at(deadline, tls.connector.connect(tls.name.clone(), tcp)).await {
         Ok(Ok(s)) => {
             let tls = tokio_rustls::TlsStream::Client(s);
             Ok(crate::stream::Stream::Tls(Box::new(std::sync::Mutex::new(
