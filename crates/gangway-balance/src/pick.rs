@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::algorithm::Algorithm;
 use crate::error::PickError;
 use crate::hash::{key_hash, reduce};
-use crate::leastconn::{NONE, STRIDE_ONE};
+use crate::leastconn::NONE;
 use crate::local::with_snapshot;
 use crate::server::ServerId;
 use crate::set::{Core, Member, ServerSet, ServerSlot, Snapshot};
@@ -320,13 +320,10 @@ fn least_conn(
         let m = &members[candidate as usize];
         if m.try_take() {
             // Stride scheduling: a server's pass advances by 1/weight per pick, and one
-            // that sat out resumes at the latest pass rather than ahead of everyone. The
-            // shared pass moves only by whole rounds (a weight-1 server's stride), so that
-            // threads picking at once do not both write its line on every pick; a returning
-            // server resumes at most one round early.
+            // that sat out resumes at the latest pass rather than ahead of everyone.
             let global = core.global_pass.load(Ordering::Relaxed);
             let pass = m.pass().max(global);
-            if pass - global >= u64::from(STRIDE_ONE) {
+            if pass > global {
                 core.global_pass.store(pass, Ordering::Relaxed);
             }
             let next = pass + u64::from(m.stride);
