@@ -15,15 +15,11 @@ pub enum Algorithm {
     /// (`a a a b c a a` for weights 5, 1, 1, like nginx's `a a b a c a a`, rather than
     /// `a a a a a b c`).
     /// Honours runtime weight changes and slow start. O(1) per pick: the cycle is
-    /// precomputed (earliest-deadline-first order) whenever the set changes. Each thread
-    /// walks the cycle from its own position (as each nginx worker keeps its own), the
-    /// first thread from the start and the others spread over it, so threads picking at
-    /// once share no counter; the shares hold per thread and so overall.
+    /// precomputed (earliest-deadline-first order) whenever the set changes.
     #[default]
     RoundRobin,
     /// Weighted round robin in the classic interleaved order (LVS/HAProxy `static-rr`),
-    /// ignoring slow start. O(1) per pick; each thread walks the cycle from its own
-    /// position, as with [`RoundRobin`](Self::RoundRobin).
+    /// ignoring slow start. O(1) per pick.
     StaticRr,
     /// Fewest active connections relative to weight (`active / weight`), ties broken by
     /// weighted round robin. The one to use for long-lived WebSocket sessions. O(1) to find

@@ -35,11 +35,8 @@
 //! Changes (add, remove, weight, state, maxconn) are made under a writer lock, which
 //! rebuilds what the algorithm needs (a precomputed round-robin cycle, a leastconn
 //! winner tree, an alias table, a Maglev table) and publishes it as an immutable snapshot
-//! with [`arc_swap`]. Each thread keeps the snapshot of the last four sets it used and
-//! reloads it only when the set's publication number changes (one plain load per pick),
-//! and keeps its own round-robin position; an old snapshot can so stay allocated until the
-//! thread next uses that set (or three others). Picks touch only atomics: O(1) for round robin,
-//! hashing and `random(n)`, O(log n) for leastconn (to record the new load). The
+//! with [`arc_swap`]. Picks load the snapshot and touch only atomics: O(1) for round
+//! robin, hashing and `random(n)`, O(log n) for leastconn (to record the new load). The
 //! per-server counters are shared by all snapshots, so active connection counts survive
 //! changes.
 //!
@@ -52,7 +49,6 @@ mod algorithm;
 mod error;
 mod hash;
 mod leastconn;
-mod local;
 mod pick;
 mod random;
 mod schedule;

@@ -10,7 +10,6 @@ use crate::algorithm::Algorithm;
 use crate::error::PickError;
 use crate::hash::{key_hash, reduce};
 use crate::leastconn::NONE;
-use crate::local::with_snapshot;
 use crate::server::ServerId;
 use crate::set::{Core, Member, ServerSet, ServerSlot, Snapshot};
 
@@ -64,13 +63,10 @@ impl Drop for ConnectionSlot {
         slot.release();
         let core: &Core = &slot.core;
         if core.algorithm == Algorithm::LeastConn {
-            with_snapshot(core, |snapshot, _| {
-                if let (Some(tree), Some(member)) =
-                    (&snapshot.leastconn, snapshot.member_of(slot.id))
-                {
-                    tree.update(&snapshot.members, member, false);
-                }
-            });
+            let snapshot = core.snapshot.load();
+            if let (Some(tree), Some(member)) = (&snapshot.leastconn, snapshot.member_of(slot.id)) {
+                tree.update(&snapshot.members, member, false);
+            }
         }
         if core.waiting.load(Ordering::SeqCst) > 0 {
             core.notify.notify_one();
@@ -128,42 +124,30 @@ impl ServerSet {
         exclude: &[ServerId],
     ) -> Result<ConnectionSlot, PickError> {
         let core = self.core();
-        // What the closure finds, in two plain variables: a `Result` written inside it and
-        // read back here cost a stalled store-to-load forwarding on every pick.
-        let mut slot: Option<Arc<ServerSlot>> = None;
-        let mut error = PickError::NoServerUp;
-        with_snapshot(core, |snapshot, turn| {
-            if let Some(at) = snapshot.refresh_at
-                && Instant::now() >= at
-            {
-                // A slow-start step is due: this pick publishes it (and still uses the old
-                // snapshot); the others carry on.
-                self.try_refresh(Instant::now());
-            }
-            if snapshot.members.is_empty() {
-                return;
-            }
-            let member = match core.algorithm {
-                Algorithm::RoundRobin | Algorithm::StaticRr => {
-                    round_robin(core, snapshot, turn, exclude)
-                }
-                Algorithm::LeastConn => least_conn(self, snapshot, exclude),
-                Algorithm::Random { draws } => random(core, snapshot, exclude, draws),
-                Algorithm::First => scan(snapshot, 0, exclude),
-                Algorithm::Hash => match key {
-                    Some(key) => hashed(snapshot, key, exclude),
-                    None => round_robin(core, snapshot, turn, exclude),
-                },
-            };
-            match member {
-                Ok(member) => slot = Some(Arc::clone(&snapshot.members[member].slot)),
-                Err(e) => error = e,
-            }
-        });
-        match slot {
-            Some(slot) => Ok(ConnectionSlot { slot }),
-            None => Err(error),
+        let snapshot = core.snapshot.load();
+        if let Some(at) = snapshot.refresh_at
+            && Instant::now() >= at
+        {
+            // A slow-start step is due: this pick publishes it (and still uses the old
+            // snapshot); the others carry on.
+            self.try_refresh(Instant::now());
         }
+        if snapshot.members.is_empty() {
+            return Err(PickError::NoServerUp);
+        }
+        let member = match core.algorithm {
+            Algorithm::RoundRobin | Algorithm::StaticRr => round_robin(core, &snapshot, exclude),
+            Algorithm::LeastConn => least_conn(self, &snapshot, exclude),
+            Algorithm::Random { draws } => random(core, &snapshot, exclude, draws),
+            Algorithm::First => scan(&snapshot, 0, exclude),
+            Algorithm::Hash => match key {
+                Some(key) => hashed(&snapshot, key, exclude),
+                None => round_robin(core, &snapshot, exclude),
+            },
+        }?;
+        Ok(ConnectionSlot {
+            slot: Arc::clone(&snapshot.members[member].slot),
+        })
     }
 
     /// Like [`pick`](Self::pick), but when every usable server is full, waits in the
@@ -248,30 +232,14 @@ fn scan(snapshot: &Snapshot, start: usize, exclude: &[ServerId]) -> Result<usize
     Err(misses.error())
 }
 
-/// Walks the precomputed cycle from this thread's turn (`turn`), or from the set's shared
-/// cursor when the thread has none. Each thread walking the smooth cycle on its own keeps
-/// the weights per thread and so overall, and no cache line bounces between threads that
-/// pick concurrently (as nginx, whose workers each keep their own round-robin state).
-fn round_robin(
-    core: &Core,
-    snapshot: &Snapshot,
-    turn: Option<&mut u32>,
-    exclude: &[ServerId],
-) -> Result<usize, PickError> {
+fn round_robin(core: &Core, snapshot: &Snapshot, exclude: &[ServerId]) -> Result<usize, PickError> {
     let cycle = &snapshot.cycle;
     let n = cycle.len();
     if n == 0 {
         return scan(snapshot, 0, exclude);
     }
-    // 32 bits are enough: the cycle skips once every 2^32 picks, which is harmless.
-    let turn = match turn {
-        Some(turn) => {
-            let mine = *turn;
-            *turn = mine.wrapping_add(1);
-            mine
-        }
-        None => core.cursor.fetch_add(1, Ordering::Relaxed) as u32,
-    };
+    // The low 32 bits are enough: the cycle skips once every 2^32 picks, which is harmless.
+    let turn = core.cursor.fetch_add(1, Ordering::Relaxed) as u32;
     let mut position = snapshot.cycle_len.rem(turn) as usize;
     for _ in 0..n.min(MAX_PROBES) {
         let i = cycle[position] as usize;

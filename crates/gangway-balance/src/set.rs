@@ -20,7 +20,6 @@ use crate::algorithm::{Algorithm, NoServerPolicy};
 use crate::error::Error;
 use crate::hash::{FastMod, Maglev, MaglevServer};
 use crate::leastconn::{LeastConnTree, NONE, STRIDE_ONE, reciprocal};
-use crate::local::{next_publication, next_set};
 use crate::random::{RandomSource, ThreadRandom};
 use crate::schedule::{AliasTable, interleaved_cycle, smooth_cycle};
 use crate::server::{MAX_WEIGHT, Server, ServerId, ServerInfo, ServerState};
@@ -222,17 +221,10 @@ impl<T> std::ops::Deref for Padded<T> {
 /// The part of a set that picks and connection slots touch.
 pub(crate) struct Core {
     pub(crate) snapshot: ArcSwap<Snapshot>,
-    /// The number of the publication `snapshot` holds (or of the one before, for an
-    /// instant): picks compare it with the number of the snapshot their thread holds (see
-    /// [`local`](crate::local)). Read by every pick, written only when publishing.
-    pub(crate) publication: AtomicU64,
-    /// The set's number, unique in the process (it keys the thread-local caches).
-    pub(crate) id: u64,
     pub(crate) algorithm: Algorithm,
-    /// Hands out where each thread's round-robin turn starts (it advances by
-    /// [`TURN_SPREAD`](crate::local::TURN_SPREAD) per thread); a pick that cannot use its
-    /// thread's cache takes its turn here instead. On a line of its own, away from the
-    /// snapshot pointer.
+    /// Round-robin position, shared by all snapshots so a change does not restart the cycle.
+    /// Written by every pick: on a line of its own, so that threads picking concurrently do
+    /// not also fight over the snapshot pointer next to it.
     pub(crate) cursor: Padded<AtomicU64>,
     /// Leastconn: pass of the latest pick, where returning servers resume (on a line of its
     /// own, like `cursor`).
@@ -282,9 +274,6 @@ impl Drop for Owner {
     fn drop(&mut self) {
         // Snapshots hold the slots, which hold the core: break the cycle.
         self.core.snapshot.store(Arc::new(Snapshot::empty()));
-        self.core
-            .publication
-            .store(next_publication(), Ordering::Release);
     }
 }
 
@@ -407,8 +396,6 @@ impl ServerSet {
     ) -> ServerSet {
         let core = Arc::new(Core {
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
-            publication: AtomicU64::new(next_publication()),
-            id: next_set(),
             algorithm,
             cursor: Padded(AtomicU64::new(0)),
             global_pass: Padded(AtomicU64::new(0)),
@@ -969,9 +956,6 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
         maglev,
     });
     core.snapshot.store(Arc::clone(&snapshot));
-    // After the store: a thread that sees this number loads this snapshot or a later one.
-    core.publication
-        .store(next_publication(), Ordering::Release);
     if let Some(tree) = &snapshot.leastconn {
         tree.resync(&snapshot.members);
     }

@@ -581,35 +581,3 @@ fn lookups_and_parsing() {
     }
     assert!("sleepy".parse::<ServerState>().is_err());
 }
-
-/// A random source that picks from another set to make its numbers: a pick inside a pick.
-#[derive(Debug)]
-struct PickingRandom(ServerSet);
-
-impl gangway_balance::RandomSource for PickingRandom {
-    fn next_u64(&self) -> u64 {
-        let c = self.0.pick(None, &[]).expect("inner pick");
-        u64::from(c.server_id().get()).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-    }
-}
-
-#[test]
-fn a_pick_inside_a_pick_works() {
-    let (inner, _) = set_of(Algorithm::RoundRobin, &[1, 1]);
-    let outer = ServerSet::builder()
-        .algorithm(Algorithm::P2C)
-        .random_source(PickingRandom(inner.clone()))
-        .servers((1..=3).map(|i| Server::new(addr(i))))
-        .build()
-        .unwrap();
-    for _ in 0..10 {
-        let c = outer.pick(None, &[]).unwrap();
-        assert_eq!(outer.find_addr(c.addr()), Some(c.server_id()));
-    }
-    // The inner set still goes round robin.
-    let picks = sequence(&inner, 4);
-    assert!(
-        picks[0] != picks[1] && picks[..2] == picks[2..],
-        "{picks:?}"
-    );
-}
