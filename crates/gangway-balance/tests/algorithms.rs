@@ -581,3 +581,37 @@ fn lookups_and_parsing() {
     }
     assert!("sleepy".parse::<ServerState>().is_err());
 }
+
+#[test]
+fn round_robin_weights_hold_for_each_of_many_sets_picked_in_turn() {
+    // One thread picking from more sets than any per-thread cache would hold (a gateway has
+    // one set per backend): each set still gives its servers exactly their weights per cycle.
+    let sets: Vec<ServerSet> = (0..6)
+        .map(|_| set_of(Algorithm::RoundRobin, &[2, 1]).0)
+        .collect();
+    let mut firsts = vec![0; sets.len()];
+    for _ in 0..300 {
+        for (s, set) in sets.iter().enumerate() {
+            if set.pick(None, &[]).unwrap().server_id() == set.ids()[0] {
+                firsts[s] += 1;
+            }
+        }
+    }
+    assert_eq!(firsts, vec![200; sets.len()]);
+}
+
+#[test]
+fn a_leastconn_server_back_from_down_gets_no_burst() {
+    // Short connections (each released at once): a returning server resumes its turn among
+    // the others rather than taking every pick until it has caught up.
+    let (set, ids) = set_of(Algorithm::LeastConn, &[256, 256, 256, 256]);
+    let back = ids[2];
+    sequence(&set, 1000);
+    set.set_state(back, ServerState::Down).unwrap();
+    sequence(&set, 600);
+    set.set_state(back, ServerState::Up).unwrap();
+    let run = (0..400)
+        .take_while(|_| set.pick(None, &[]).unwrap().server_id() == back)
+        .count();
+    assert!(run <= 2, "the returning server took {run} picks in a row");
+}
