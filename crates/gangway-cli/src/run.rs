@@ -182,7 +182,7 @@ async fn reload(
     let built = tokio::task::spawn_blocking(move || {
         let loaded = gangway_config::load(&file).map_err(|e| e.to_string())?;
         let built = build_loaded(&loaded, verbose)?;
-        Ok::<_, String>((loaded, built))
+        Ok::<_, String>((std::sync::Arc::new(loaded), built))
     })
     .await
     .unwrap_or_else(|e| Err(format!("loading the configuration failed: {e}")));
@@ -218,7 +218,7 @@ async fn reload(
 
 async fn start_with_retry(
     built: Built,
-    loaded: &gangway_config::Loaded,
+    loaded: &std::sync::Arc<gangway_config::Loaded>,
     verbose: bool,
 ) -> Result<Vec<(String, GatewayHandle)>, String> {
     let mut built = Some(built);
@@ -226,7 +226,13 @@ async fn start_with_retry(
     loop {
         let attempt = match built.take() {
             Some(built) => built,
-            None => build_loaded(loaded, verbose)?,
+            // Building again resolves names and reads certificates: off the runtime too.
+            None => {
+                let loaded = std::sync::Arc::clone(loaded);
+                tokio::task::spawn_blocking(move || build_loaded(&loaded, verbose))
+                    .await
+                    .map_err(|e| format!("building the configuration failed: {e}"))??
+            }
         };
         match start(attempt).await {
             Ok(handles) => return Ok(handles),

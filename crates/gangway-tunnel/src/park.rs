@@ -269,7 +269,7 @@ impl Slots {
             self.entries.clear();
             self.free.clear();
             self.deadlines.clear();
-            if self.entries.capacity() > KEEP_SLOTS {
+            if self.entries.capacity() > KEEP_SLOTS || self.deadlines.capacity() > 4 * KEEP_SLOTS {
                 *self = Slots {
                     broken: self.broken,
                     ..Slots::default()

@@ -400,6 +400,7 @@ where
             draining: false,
             park_blocked: false,
             parked_serves: 0,
+            park_never: false,
         }
     }
 }
@@ -445,6 +446,8 @@ struct Running<C, S> {
     park_blocked: bool,
     /// Wake-ups served while parked since the last pause (see `serves_parked`).
     parked_serves: u8,
+    /// Polled outside a runtime's context: never park.
+    park_never: bool,
 }
 
 /// How many wake-ups in a row a parked tunnel serves itself before going back to tokio: enough
@@ -639,6 +642,13 @@ where
     fn park(&mut self, cx: &mut Context<'_>) -> Result<(), CloseReason> {
         // Refused or done, do not try again before bytes move.
         self.park_blocked = true;
+        // Unparking registers the sockets with the runtime in whose context the tunnel runs,
+        // and the park deadline needs its timer: polled outside one, it never parks (looked
+        // up here, not on every poll: the lookup clones the runtime's handle).
+        if tokio::runtime::Handle::try_current().is_err() {
+            self.park_never = true;
+            return Ok(());
+        }
         // A poll that ran out of rounds may still hold a (drained) buffer or pipe.
         self.upstream.release(&self.pools);
         self.downstream.release(&self.pools);
@@ -736,9 +746,7 @@ where
                 (&self.streams as &dyn Any).downcast_ref::<Streams<TcpStream, TcpStream>>(),
                 Some(Streams::Live(..))
             )
-            // Unparking registers the sockets with the runtime in whose context the tunnel
-            // runs (and the park deadline needs its timer): polled outside one, it stays.
-            && tokio::runtime::Handle::try_current().is_ok()
+            && !self.park_never
     }
 
     fn poll_flows(&mut self, cx: &mut Context<'_>) -> Poll<CloseReason>
@@ -852,6 +860,15 @@ where
         if self.is_parked() {
             // The parker wakes the tunnel at the deadline: no timer of its own meanwhile.
             return Poll::Pending;
+        }
+        if self.timer.is_none()
+            && matches!(reason, Expiry::Park)
+            && tokio::runtime::Handle::try_current().is_err()
+        {
+            // Polled outside a runtime's context: no timer to park by, so never park, and
+            // look again for a closing deadline (whose timer needs a runtime anyway).
+            self.park_never = true;
+            return self.poll_deadline(cx);
         }
         let timer = &mut self.timer;
         match timer {

@@ -572,30 +572,36 @@ fn default_settings_need_no_time_driver() {
 #[test]
 fn a_tunnel_polled_outside_a_runtime_context_does_not_park() {
     // The streams belong to a runtime whose workers drive their IO; the tunnel itself is polled
-    // by a plain thread. It must neither park (it could not go back) nor panic.
+    // by a plain thread. It must neither park (it could not go back) nor panic, whether it
+    // would park at once (nothing read ahead) or only after delivering its read-ahead.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    let ((mut client, tunnel_client), (tunnel_server, mut server)) =
-        runtime.block_on(async { (connected_pair().await, connected_pair().await) });
-    let bulk = random_bytes(1 << 20, 6);
-    let sent = bulk.clone();
-    let peers = runtime.spawn(async move {
-        let mut got = vec![0u8; sent.len()];
-        let (write, read) = tokio::join!(client.write_all(&sent), server.read_exact(&mut got));
-        write.unwrap();
-        read.unwrap();
-        assert!(got == sent, "bytes arrive intact");
-        drop((client, server));
-    });
-    let tunnel = Tunnel::new(tunnel_client, tunnel_server).park_after(Duration::ZERO);
-    let outcome = block_on(tunnel.run());
-    assert_reason!(
-        outcome,
-        CloseReason::ClientClosed | CloseReason::ServerClosed
-    );
-    assert_eq!(outcome.client_to_server, bulk.len() as u64);
-    runtime.block_on(peers).unwrap();
+    for ahead in [&b""[..], &b"read ahead "[..]] {
+        let ((mut client, tunnel_client), (tunnel_server, mut server)) =
+            runtime.block_on(async { (connected_pair().await, connected_pair().await) });
+        let bulk = random_bytes(1 << 20, 6);
+        let sent = bulk.clone();
+        let peers = runtime.spawn(async move {
+            let mut got = vec![0u8; ahead.len() + sent.len()];
+            let (write, read) = tokio::join!(client.write_all(&sent), server.read_exact(&mut got));
+            write.unwrap();
+            read.unwrap();
+            assert!(got[..ahead.len()] == *ahead && got[ahead.len()..] == sent[..]);
+            drop((client, server));
+        });
+        // Not zero: a park deadline still ahead would need a timer.
+        let tunnel = Tunnel::new(tunnel_client, tunnel_server)
+            .client_read_ahead(ahead)
+            .park_after(Duration::from_millis(1));
+        let outcome = block_on(tunnel.run());
+        assert_reason!(
+            outcome,
+            CloseReason::ClientClosed | CloseReason::ServerClosed
+        );
+        assert_eq!(outcome.client_to_server, (ahead.len() + bulk.len()) as u64);
+        runtime.block_on(peers).unwrap();
+    }
 }

@@ -502,7 +502,8 @@ impl Conn {
     }
 
     async fn read_proxy_header(&mut self) -> bool {
-        let deadline = Instant::now() + self.shared.timeouts.http_request;
+        let deadline =
+            crate::deadline::deadline_from(Instant::now(), self.shared.timeouts.http_request);
         loop {
             match crate::pp::decode(&self.cbuf) {
                 Ok(Some((proxied, len))) => {
@@ -923,7 +924,8 @@ impl Conn {
         be: &BackendRt,
         srv: &ServerRt,
     ) -> Result<Stream, gangway_health::TrafficOutcome> {
-        let deadline = tokio::time::Instant::now() + be.connect_timeout();
+        let deadline =
+            crate::deadline::deadline_from(tokio::time::Instant::now(), be.connect_timeout());
         let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(srv.addr)).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
@@ -941,8 +943,10 @@ impl Conn {
             let dst = self.client.tcp_mut().local_addr().unwrap_or(self.peer);
             let mut header = Vec::with_capacity(64);
             crate::pp::encode(version, self.src, dst, &mut header);
-            if stream.write_all(&header).await.is_err() {
-                return Err(gangway_health::TrafficOutcome::Reset);
+            match tokio::time::timeout_at(deadline, stream.write_all(&header)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(gangway_health::TrafficOutcome::Reset),
+                Err(_) => return Err(gangway_health::TrafficOutcome::ConnectTimeout),
             }
         }
         #[cfg(feature = "tls")]

@@ -24,6 +24,13 @@ pub(crate) struct LazyTimer {
 #[derive(Debug)]
 pub(crate) struct Elapsed;
 
+/// `now + limit`; a deadline past what an `Instant` holds (a timeout of `Duration::MAX`) is
+/// far enough to be never: 30 years.
+pub(crate) fn deadline_from(now: Instant, limit: Duration) -> Instant {
+    now.checked_add(limit)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+}
+
 impl LazyTimer {
     /// Runs `fut` to completion unless `limit` passes first.
     pub(crate) async fn within<F: Future>(
@@ -32,10 +39,7 @@ impl LazyTimer {
         fut: F,
     ) -> Result<F::Output, Elapsed> {
         let now = Instant::now();
-        // A deadline past what an `Instant` holds is far enough to be never.
-        let deadline = now
-            .checked_add(limit)
-            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
+        let deadline = deadline_from(now, limit);
         let sleep = match &mut self.sleep {
             Some(sleep) => {
                 // Armed later than this deadline (or already fired): move it now. Armed

@@ -648,3 +648,16 @@ async fn idle_keep_alive_connections_close_when_a_shutdown_begins() {
         "idle keep-alive connection still open: {closed:?}"
     );
 }
+
+#[tokio::test]
+async fn an_unbounded_connect_timeout_still_connects() {
+    // `Duration::MAX` means never: the deadline must not overflow an `Instant`.
+    let web = http_server("www").await;
+    let mut overrides = gangway::BackendTimeouts::default();
+    overrides.connect = Some(Duration::MAX);
+    let b = Backend::new("web").server(web.addr).timeouts(overrides);
+    let gw = start(local().default_backend(&b)).await;
+    let (status, _) = get(gw.local_addr(), "/x").await;
+    assert_eq!(status, 200);
+    gw.shutdown().await;
+}
