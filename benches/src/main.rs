@@ -1,9 +1,10 @@
 //! The side-by-side comparison of gangway with HAProxy and nginx.
 //!
-//! `cargo run --release -p gangway-benches -- [--runs N] [--quick] [--markdown FILE]` installs
-//! HAProxy, nginx and wrk from Debian's packages when they are missing, starts one backend, then
-//! in turn direct access, gangway, HAProxy (plain and `option splice-auto`) and nginx in front of
-//! it, all on loopback, measures each the same way and prints one table. See
+//! `cargo run --release -p gangway-benches -- [--runs N] [--quick] [--only NAMES] [--measures
+//! GROUPS] [--markdown FILE]` installs HAProxy, nginx and wrk from Debian's packages when they
+//! are missing, starts one backend, then in turn direct access, gangway, HAProxy (plain and
+//! `option splice-auto`) and nginx in front of it, all on loopback, measures each the same way
+//! and prints one table. See
 //! `docs/benchmarks.md` for what each row means and the latest results.
 //!
 //! The same executable plays the backend (`backend`) and the gangway under test (`gateway`) as
@@ -35,7 +36,45 @@ struct Options {
     round_trips: usize,
     wrk_seconds: u32,
     contenders: Vec<Contender>,
+    /// Which groups of rows to measure (`--measures`); all by default.
+    measures: Vec<Measure>,
     markdown: Option<String>,
+}
+
+/// A group of rows of the table, chosen with `--measures`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    /// Tunnel throughput each way and the proxy's CPU per GiB.
+    Tunnels,
+    /// Small-message round trips through a tunnel.
+    RoundTrip,
+    /// wrk with keep-alive and with a new connection per request.
+    Http,
+    /// Resident memory per idle tunnel.
+    Memory,
+    /// The HTTPS and wss rows (contenders with a TLS listener).
+    Tls,
+}
+
+impl Measure {
+    const ALL: [Measure; 5] = [
+        Measure::Tunnels,
+        Measure::RoundTrip,
+        Measure::Http,
+        Measure::Memory,
+        Measure::Tls,
+    ];
+
+    fn parse(name: &str) -> Option<Measure> {
+        Some(match name {
+            "tunnels" => Measure::Tunnels,
+            "round-trip" => Measure::RoundTrip,
+            "http" => Measure::Http,
+            "memory" => Measure::Memory,
+            "tls" => Measure::Tls,
+            _ => return None,
+        })
+    }
 }
 
 impl Default for Options {
@@ -53,6 +92,7 @@ impl Default for Options {
                 Contender::HaproxySplice,
                 Contender::Nginx,
             ],
+            measures: Measure::ALL.to_vec(),
             markdown: None,
         }
     }
@@ -60,10 +100,12 @@ impl Default for Options {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gangway-benches [--runs N] [--quick] [--only NAME,NAME] [--markdown FILE]\n\
+        "usage: gangway-benches [--runs N] [--quick] [--only NAME,NAME] [--measures M,M]\n\
+         \x20                      [--markdown FILE]\n\
          \x20      gangway-benches backend\n\
          \x20      gangway-benches gateway --http ADDR --ws ADDR [--crt PEM]\n\
-         names: direct gangway haproxy haproxy-splice nginx"
+         names: direct gangway haproxy haproxy-splice nginx\n\
+         measures: tunnels round-trip http memory tls"
     );
     std::process::exit(2)
 }
@@ -97,6 +139,13 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> Options {
                         "nginx" => Contender::Nginx,
                         _ => usage(),
                     })
+                    .collect();
+            }
+            "--measures" => {
+                let list = args.next().unwrap_or_else(|| usage());
+                o.measures = list
+                    .split(',')
+                    .map(|m| Measure::parse(m).unwrap_or_else(|| usage()))
                     .collect();
             }
             "--markdown" => o.markdown = Some(args.next().unwrap_or_else(|| usage())),
@@ -188,7 +237,7 @@ async fn run_all(
             measure(o, c, &proxy, report)
                 .await
                 .map_err(|e| io::Error::other(format!("{}: {e}", c.name())))?;
-            if let Some(https) = proxy.https {
+            if let Some(https) = proxy.https.filter(|_| o.measures.contains(&Measure::Tls)) {
                 // A quarter of the plain tunnels' bytes: TLS costs CPU on both ends.
                 tls::measure(
                     cert,
@@ -233,14 +282,72 @@ async fn measure(
     );
 
     let pids = p.pids();
+    if o.measures.contains(&Measure::Tunnels) {
+        tunnels(o, p, &pids, name, r).await?;
+    }
+    if o.measures.contains(&Measure::RoundTrip) {
+        let before = procstat::cpu_seconds(&pids);
+        let rtt = client::round_trips(p.ws, o.round_trips, 64).await?;
+        let rtt_cpu = procstat::cpu_seconds(&pids) - before;
+        let pct =
+            |q: f64| rtt[((rtt.len() as f64 * q) as usize).min(rtt.len() - 1)].as_secs_f64() * 1e6;
+        r.add("tunnel round trip p50 (us)", Better::Lower, name, pct(0.50));
+        r.add("tunnel round trip p99 (us)", Better::Lower, name, pct(0.99));
+        r.add(
+            "tunnel round trip p99.9 (us)",
+            Better::Lower,
+            name,
+            pct(0.999),
+        );
+        if !pids.is_empty() {
+            // Steadier than the percentiles: what each round trip (two messages) costs the
+            // proxy.
+            r.add(
+                "proxy CPU per round trip (us)",
+                Better::Lower,
+                name,
+                rtt_cpu * 1e6 / rtt.len() as f64,
+            );
+        }
+    }
+    if o.measures.contains(&Measure::Http) {
+        http(o, p, &pids, name, r).await?;
+    }
+    if o.measures.contains(&Measure::Memory) && !pids.is_empty() {
+        let before = procstat::rss_kib(&pids);
+        let tunnels = client::open_idle(p.ws, o.idle_tunnels).await?;
+        // Let the proxy settle before reading RSS: lazy buffers are released after the ping,
+        // and gangway's tunnels park after a second without traffic.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let after = procstat::rss_kib(&pids);
+        let per = (after.saturating_sub(before)) as f64 * 1024.0 / tunnels.len() as f64;
+        r.add(
+            &format!("memory per idle tunnel, {} open (bytes)", tunnels.len()),
+            Better::Lower,
+            name,
+            per,
+        );
+        drop(tunnels);
+    }
+    Ok(())
+}
+
+/// Tunnel throughput, 1 and 8 connections each way, and the proxy's CPU per GiB.
+async fn tunnels(
+    o: &Options,
+    p: &proxies::Running,
+    pids: &[u32],
+    name: &'static str,
+    r: &mut Report,
+) -> io::Result<()> {
     let mut cpu = 0.0;
     let mut moved = 0u64;
     for conns in [1usize, 8] {
         for dir in [Direction::Upload, Direction::Download] {
             let per_conn = o.bytes_per_run / conns as u64;
-            let before = procstat::cpu_seconds(&pids);
+            let before = procstat::cpu_seconds(pids);
             let elapsed = client::throughput(p.ws, conns, per_conn, dir).await?;
-            cpu += procstat::cpu_seconds(&pids) - before;
+            cpu += procstat::cpu_seconds(pids) - before;
             moved += per_conn * conns as u64;
             let mib_s = (per_conn * conns as u64) as f64 / (1 << 20) as f64 / elapsed.as_secs_f64();
             let label = match dir {
@@ -259,21 +366,20 @@ async fn measure(
         );
     }
 
-    let rtt = client::round_trips(p.ws, o.round_trips, 64).await?;
-    let pct =
-        |q: f64| rtt[((rtt.len() as f64 * q) as usize).min(rtt.len() - 1)].as_secs_f64() * 1e6;
-    r.add("tunnel round trip p50 (us)", Better::Lower, name, pct(0.50));
-    r.add("tunnel round trip p99 (us)", Better::Lower, name, pct(0.99));
-    r.add(
-        "tunnel round trip p99.9 (us)",
-        Better::Lower,
-        name,
-        pct(0.999),
-    );
+    Ok(())
+}
 
-    let before = procstat::cpu_seconds(&pids);
+/// wrk with keep-alive (rate, latency, the proxy's CPU per request) and without.
+async fn http(
+    o: &Options,
+    p: &proxies::Running,
+    pids: &[u32],
+    name: &'static str,
+    r: &mut Report,
+) -> io::Result<()> {
+    let before = procstat::cpu_seconds(pids);
     let ka = wrk(p.http, o.wrk_seconds, false).await?;
-    let ka_cpu = procstat::cpu_seconds(&pids) - before;
+    let ka_cpu = procstat::cpu_seconds(pids) - before;
     r.add(
         "HTTP keep-alive, 50 conns (req/s)",
         Better::Higher,
@@ -303,22 +409,6 @@ async fn measure(
         nc.rps,
     );
 
-    if !pids.is_empty() {
-        let before = procstat::rss_kib(&pids);
-        let tunnels = client::open_idle(p.ws, o.idle_tunnels).await?;
-        // Let the proxy settle before reading RSS: lazy buffers are released after the ping,
-        // and gangway's tunnels park after a second without traffic.
-        tokio::time::sleep(Duration::from_millis(2500)).await;
-        let after = procstat::rss_kib(&pids);
-        let per = (after.saturating_sub(before)) as f64 * 1024.0 / tunnels.len() as f64;
-        r.add(
-            &format!("memory per idle tunnel, {} open (bytes)", tunnels.len()),
-            Better::Lower,
-            name,
-            per,
-        );
-        drop(tunnels);
-    }
     Ok(())
 }
 
