@@ -55,6 +55,9 @@ pub enum CheckFailure {
     },
     /// The TLS handshake of a check over TLS failed (HAProxy's layer 6).
     TlsHandshake,
+    /// The TLS handshake of a check over TLS did not complete within the check timeout
+    /// (HAProxy's `L6TOUT`).
+    TlsHandshakeTimeout,
 }
 
 impl CheckFailure {
@@ -88,6 +91,7 @@ impl CheckFailure {
                 | CheckFailure::Reset
                 | CheckFailure::Io(_)
                 | CheckFailure::TlsHandshake
+                | CheckFailure::TlsHandshakeTimeout
         )
     }
 }
@@ -138,6 +142,9 @@ impl fmt::Display for CheckFailure {
             CheckFailure::TlsHandshake => {
                 f.write_str("layer 6 invalid response: TLS handshake failed")
             }
+            CheckFailure::TlsHandshakeTimeout => f.write_str(
+                "layer 6 timeout: the TLS handshake did not complete within the check timeout",
+            ),
         }
     }
 }
@@ -213,6 +220,10 @@ mod tests {
             (
                 Box::new(CheckFailure::ConnectRefused),
                 "layer 4 connection problem: connection refused",
+            ),
+            (
+                Box::new(CheckFailure::TlsHandshakeTimeout),
+                "layer 6 timeout: the TLS handshake",
             ),
             (
                 Box::new(CheckFailure::ResponseTimeout { received: 12 }),

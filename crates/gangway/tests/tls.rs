@@ -579,6 +579,49 @@ async fn tls_servers_are_health_checked_over_tls() {
 }
 
 #[tokio::test]
+async fn a_tls_check_whose_handshake_never_finishes_says_so() {
+    // A server that accepts connections and never answers: the check's TLS handshake waits
+    // for a ServerHello that does not come.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let server_cert = cert(&["127.0.0.1"]);
+    let trusted = TlsServer::new().ca_pem(server_cert.0.as_bytes()).unwrap();
+    let check = Check::http("/health")
+        .inter(Duration::from_millis(100))
+        .timeout(Duration::from_millis(300))
+        .rise(1)
+        .fall(1);
+    let b = Backend::new("b")
+        .server(Server::at(addr).name("s").tls(trusted))
+        .check(check);
+    let gw = start(local().default_backend(&b).status_page("/status")).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = get(gw.local_addr(), "/status/json").await;
+        assert_eq!(status, 200);
+        let body = String::from_utf8_lossy(&body).into_owned();
+        if body.contains("\"state\":\"down\"") && body.contains("\"result\":\"failed\"") {
+            // Layer 6, as HAProxy's L6TOUT: not a layer 7 response timeout.
+            assert!(
+                body.contains("layer 6 timeout: the TLS handshake did not complete"),
+                "{body}"
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never down: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gw.shutdown().await;
+    holder.abort();
+}
+
+#[tokio::test]
 async fn a_client_that_stops_reading_is_closed_within_the_timeouts() {
     // The response fills the socket and rustls' own buffer; the write times out (`timeout
     // client`), and closing (which over TLS must first send what rustls holds) is bounded by

@@ -103,7 +103,7 @@ impl Probe {
             }
             let mut stream =
                 match timeout_at(deadline, tls.connector.connect(tls.name, stream)).await {
-                    Err(_) => return Err(CheckFailure::ResponseTimeout { received: 0 }),
+                    Err(_) => return Err(CheckFailure::TlsHandshakeTimeout),
                     Ok(Err(_)) => return Err(CheckFailure::TlsHandshake),
                     Ok(Ok(stream)) => stream,
                 };
