@@ -104,7 +104,9 @@ pub struct Server {
 
 impl Server {
     /// A server at `addr`: a socket address (`"10.0.0.1:3000"`, `"[::1]:3000"`) or a
-    /// `host:port` resolved when the gateway is built.
+    /// `host:port` resolved when the gateway is built (or when the server is added to a
+    /// running gateway), with the system resolver: that call waits for the lookup, so in async
+    /// code with host names that may resolve slowly, build in `tokio::task::spawn_blocking`.
     pub fn new(addr: impl Into<String>) -> Self {
         let text = addr.into();
         let addr = match text.parse::<SocketAddr>() {

@@ -439,6 +439,10 @@ impl GatewayBuilder {
 
     /// Checks the definition and resolves addresses. Nothing is bound until
     /// [`Gateway::start`] or [`Gateway::run_until`].
+    ///
+    /// Servers given as `host:port` are resolved here with the system resolver, which blocks
+    /// the calling thread until it answers (the CLI builds on a blocking thread for this
+    /// reason); servers given as socket addresses need no lookup.
     pub fn build(self) -> Result<Gateway, Error> {
         Gateway::from_builder(self)
     }

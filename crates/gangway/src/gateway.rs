@@ -403,7 +403,9 @@ impl GatewayHandle {
     }
 
     /// Adds a server to a running backend (`add server`); its health checks start at once
-    /// when the backend has a [`Check`](crate::Check) or the server its own.
+    /// when the backend has a [`Check`](crate::Check) or the server its own. A `host:port`
+    /// server is resolved here, blocking the calling thread for the lookup (see
+    /// [`Server::new`](crate::Server::new)).
     pub fn add_server(&self, backend: &str, server: impl Into<Server>) -> Result<(), Error> {
         let Some(bi) = self.shared.backend_index(backend) else {
             return Err(Error::InvalidOption(format!(
