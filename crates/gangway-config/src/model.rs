@@ -152,45 +152,62 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
+    /// The keywords of `timeout KIND`, in the order of the fields.
+    pub(crate) const KINDS: [&'static str; 11] = [
+        "connect",
+        "client",
+        "server",
+        "tunnel",
+        "http-request",
+        "http-keep-alive",
+        "queue",
+        "check",
+        "client-fin",
+        "server-fin",
+        "client-hs",
+    ];
+
+    /// The fields, in the order of [`Timeouts::KINDS`].
+    fn fields_mut(&mut self) -> [&mut Option<Duration>; 11] {
+        [
+            &mut self.connect,
+            &mut self.client,
+            &mut self.server,
+            &mut self.tunnel,
+            &mut self.http_request,
+            &mut self.http_keep_alive,
+            &mut self.queue,
+            &mut self.check,
+            &mut self.client_fin,
+            &mut self.server_fin,
+            &mut self.client_hs,
+        ]
+    }
+
+    /// The field `timeout KIND` sets; `None` for a kind not in [`Timeouts::KINDS`].
+    pub(crate) fn kind_mut(&mut self, kind: &str) -> Option<&mut Option<Duration>> {
+        let index = Self::KINDS.iter().position(|known| *known == kind)?;
+        self.fields_mut().into_iter().nth(index)
+    }
+
     /// Fills every unset timeout from `base`.
     pub fn inherit(&mut self, base: &Timeouts) {
-        let pairs = [
-            (&mut self.connect, base.connect),
-            (&mut self.client, base.client),
-            (&mut self.server, base.server),
-            (&mut self.tunnel, base.tunnel),
-            (&mut self.http_request, base.http_request),
-            (&mut self.http_keep_alive, base.http_keep_alive),
-            (&mut self.queue, base.queue),
-            (&mut self.check, base.check),
-            (&mut self.client_fin, base.client_fin),
-            (&mut self.server_fin, base.server_fin),
-            (&mut self.client_hs, base.client_hs),
-        ];
-        for (mine, theirs) in pairs {
+        let mut base = base.clone();
+        for (mine, theirs) in self.fields_mut().into_iter().zip(base.fields_mut()) {
             if mine.is_none() {
-                *mine = theirs;
+                *mine = *theirs;
             }
         }
     }
 
     /// Every timeout that is set, as `(keyword, value)` pairs in keyword order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, Duration)> {
-        [
-            ("connect", self.connect),
-            ("client", self.client),
-            ("server", self.server),
-            ("tunnel", self.tunnel),
-            ("http-request", self.http_request),
-            ("http-keep-alive", self.http_keep_alive),
-            ("queue", self.queue),
-            ("check", self.check),
-            ("client-fin", self.client_fin),
-            ("server-fin", self.server_fin),
-            ("client-hs", self.client_hs),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| value.map(|value| (name, value)))
+        // Read through a copy, so that the fields are listed once (in `fields_mut`).
+        let values = self.clone().fields_mut().map(|value| *value);
+        Self::KINDS
+            .into_iter()
+            .zip(values)
+            .filter_map(|(name, value)| value.map(|value| (name, value)))
     }
 }
 
@@ -317,6 +334,13 @@ fn is_false(value: &bool) -> bool {
 pub(crate) fn inherit<T: Clone>(mine: &mut Option<T>, theirs: &Option<T>) {
     if mine.is_none() {
         mine.clone_from(theirs);
+    }
+}
+
+/// Adds each of `theirs` (`errorfile` of `defaults`) for a status code `mine` has no file for.
+fn inherit_errorfiles(mine: &mut BTreeMap<u16, PathBuf>, theirs: &BTreeMap<u16, PathBuf>) {
+    for (code, path) in theirs {
+        mine.entry(*code).or_insert_with(|| path.clone());
     }
 }
 
@@ -772,6 +796,16 @@ pub struct MonitorFail {
     pub line: SourceLine,
 }
 
+impl MonitorFail {
+    /// The rule's condition.
+    pub fn condition(&self) -> RuleCondition {
+        RuleCondition {
+            if_true: self.if_true.clone(),
+            unless: self.unless.clone(),
+        }
+    }
+}
+
 /// What `http-request redirect` rewrites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -1034,9 +1068,7 @@ impl Frontend {
         inherit(&mut self.default_backend, &defaults.default_backend);
         inherit(&mut self.monitor_uri, &defaults.monitor_uri);
         inherit(&mut self.stats_uri, &defaults.stats_uri);
-        for (code, path) in &defaults.errorfile {
-            self.errorfile.entry(*code).or_insert_with(|| path.clone());
-        }
+        inherit_errorfiles(&mut self.errorfile, &defaults.errorfile);
     }
 
     /// Effective mode (gangway defaults to `http`, see docs/config.md).
@@ -1109,9 +1141,7 @@ impl Backend {
         inherit(&mut self.hash_type, &defaults.hash_type);
         inherit(&mut self.http_check_expect, &defaults.http_check_expect);
         self.default_server.inherit(&defaults.default_server);
-        for (code, path) in &defaults.errorfile {
-            self.errorfile.entry(*code).or_insert_with(|| path.clone());
-        }
+        inherit_errorfiles(&mut self.errorfile, &defaults.errorfile);
     }
 
     /// Effective mode (gangway defaults to `http`).

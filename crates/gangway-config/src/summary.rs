@@ -64,13 +64,7 @@ pub fn summary(config: &Config) -> String {
             let fails: Vec<String> = frontend
                 .monitor_fail
                 .iter()
-                .map(|rule| {
-                    RuleCondition {
-                        if_true: rule.if_true.clone(),
-                        unless: rule.unless.clone(),
-                    }
-                    .to_string()
-                })
+                .map(|rule| rule.condition().to_string())
                 .collect();
             if fails.is_empty() {
                 let _ = writeln!(out, "  monitor-uri {uri}");

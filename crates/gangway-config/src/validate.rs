@@ -144,10 +144,7 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
         );
     }
     for rule in &frontend.monitor_fail {
-        let condition = RuleCondition {
-            if_true: rule.if_true.clone(),
-            unless: rule.unless.clone(),
-        };
+        let condition = rule.condition();
         check_condition(checker, rule.line, "monitor", &condition, &acl_names);
         if condition.is_always() {
             checker.error(
