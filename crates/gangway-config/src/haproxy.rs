@@ -129,34 +129,20 @@ impl Scope<'_> {
             Cap::Backend => self.backend.is_some(),
         }
     }
+}
 
-    fn timeouts(&mut self) -> Vec<&mut Timeouts> {
-        let mut out = Vec::new();
-        if let Some(d) = self.defaults.as_deref_mut() {
-            out.push(&mut d.timeout);
-        }
-        if let Some(f) = self.frontend.as_deref_mut() {
-            out.push(&mut f.timeout);
-        }
-        if let Some(b) = self.backend.as_deref_mut() {
-            out.push(&mut b.timeout);
-        }
-        out
-    }
-
-    fn options(&mut self) -> Vec<&mut Options> {
-        let mut out = Vec::new();
-        if let Some(d) = self.defaults.as_deref_mut() {
-            out.push(&mut d.option);
-        }
-        if let Some(f) = self.frontend.as_deref_mut() {
-            out.push(&mut f.option);
-        }
-        if let Some(b) = self.backend.as_deref_mut() {
-            out.push(&mut b.option);
-        }
-        out
-    }
+/// Runs `$body` with `$section` bound to each listed section of `$scope` that is open, e.g.
+/// `in_sections!(scope, [defaults, backend], |s| { s.retries = Some(3) })`. A macro because
+/// `Defaults`, `Frontend` and `Backend` share field names but no type to write a function over.
+macro_rules! in_sections {
+    ($scope:expr, [$($kind:ident),+], |$section:ident| $body:expr) => {{
+        let scope: &mut Scope<'_> = &mut $scope;
+        $(
+            if let Some($section) = scope.$kind.as_deref_mut() {
+                $body;
+            }
+        )+
+    }};
 }
 
 /// Result of reading one HAProxy-style file: the model plus everything found wrong.
@@ -226,11 +212,13 @@ fn raw_join(words: Words<'_, '_>) -> String {
     words.iter().map(|w| w.raw).collect::<Vec<_>>().join(" ")
 }
 
+/// A byte allowed in section and ACL names, as in HAProxy.
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')
+}
+
 fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    !name.is_empty() && name.bytes().all(is_name_byte)
 }
 
 impl Parser<'_> {
@@ -475,13 +463,9 @@ impl Parser<'_> {
             _ => keyword,
         };
         let line = self.line;
-        let mut scope = self.scope();
-        if let Some(f) = scope.frontend.as_deref_mut() {
-            f.lines.0.insert(key.clone(), line);
-        }
-        if let Some(b) = scope.backend.as_deref_mut() {
-            b.lines.0.insert(key, line);
-        }
+        in_sections!(self.scope(), [frontend, backend], |s| {
+            s.lines.0.insert(key.clone(), line)
+        });
     }
 
     /// Directives one method handles, with the sections they may appear in.
@@ -520,13 +504,9 @@ impl Parser<'_> {
             "maxconn" => {
                 if self.allowed(keyword, &[Defaults, Frontend]) {
                     if let Some(value) = self.number(words, 1, keyword) {
-                        let mut scope = self.scope();
-                        if let Some(d) = scope.defaults.as_deref_mut() {
-                            d.maxconn = Some(value);
-                        }
-                        if let Some(f) = scope.frontend.as_deref_mut() {
-                            f.maxconn = Some(value);
-                        }
+                        in_sections!(self.scope(), [defaults, frontend], |s| {
+                            s.maxconn = Some(value)
+                        });
                     }
                     self.no_more(words, 2, keyword);
                 }
@@ -534,13 +514,9 @@ impl Parser<'_> {
             "retries" => {
                 if self.allowed(keyword, &[Defaults, Backend]) {
                     if let Some(value) = self.number(words, 1, keyword) {
-                        let mut scope = self.scope();
-                        if let Some(d) = scope.defaults.as_deref_mut() {
-                            d.retries = Some(value);
-                        }
-                        if let Some(b) = scope.backend.as_deref_mut() {
-                            b.retries = Some(value);
-                        }
+                        in_sections!(self.scope(), [defaults, backend], |s| {
+                            s.retries = Some(value)
+                        });
                     }
                     self.no_more(words, 2, keyword);
                 }
@@ -603,24 +579,10 @@ impl Parser<'_> {
         keyword: &str,
         option: &str,
     ) -> Option<T> {
-        let prefix = if option.is_empty() {
-            String::new()
-        } else {
-            format!("'{option}' ")
-        };
-        match arg(words, index) {
-            None => {
-                self.error(keyword, format!("{prefix}expects a number"));
-                None
-            }
-            Some(text) => match text.parse::<T>() {
-                Ok(value) => Some(value),
-                Err(_) => {
-                    self.error(keyword, format!("{prefix}'{text}' is not a valid number"));
-                    None
-                }
-            },
-        }
+        self.value_of(words, index, keyword, option, "a number", |text| {
+            text.parse()
+                .map_err(|_| format!("'{text}' is not a valid number"))
+        })
     }
 
     fn time(&mut self, words: Words<'_, '_>, index: usize, keyword: &str) -> Option<Duration> {
@@ -635,27 +597,35 @@ impl Parser<'_> {
         keyword: &str,
         option: &str,
     ) -> Option<Duration> {
+        let what = "a time (e.g. 5s, 500ms; a bare number is ms)";
+        self.value_of(words, index, keyword, option, what, |text| {
+            parse_time(text).map_err(|error| error.to_string())
+        })
+    }
+
+    /// Parses argument `index` with `parse`; a missing or bad value is an error on `keyword`,
+    /// prefixed with `'OPTION' ` when the value belongs to an option.
+    fn value_of<T>(
+        &mut self,
+        words: Words<'_, '_>,
+        index: usize,
+        keyword: &str,
+        option: &str,
+        what: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let prefix = if option.is_empty() {
             String::new()
         } else {
             format!("'{option}' ")
         };
-        match arg(words, index) {
-            None => {
-                self.error(
-                    keyword,
-                    format!("{prefix}expects a time (e.g. 5s, 500ms; a bare number is ms)"),
-                );
-                None
-            }
-            Some(text) => match parse_time(text) {
-                Ok(value) => Some(value),
-                Err(error) => {
-                    self.error(keyword, format!("{prefix}{error}"));
-                    None
-                }
-            },
-        }
+        let Some(text) = arg(words, index) else {
+            self.error(keyword, format!("{prefix}expects {what}"));
+            return None;
+        };
+        parse(text)
+            .map_err(|message| self.error(keyword, format!("{prefix}{message}")))
+            .ok()
     }
 
     fn bind(&mut self, words: Words<'_, '_>) {
@@ -782,16 +752,9 @@ impl Parser<'_> {
             }
         };
         self.no_more(words, 2, "mode");
-        let mut scope = self.scope();
-        if let Some(d) = scope.defaults.as_deref_mut() {
-            d.mode = Some(mode);
-        }
-        if let Some(f) = scope.frontend.as_deref_mut() {
-            f.mode = Some(mode);
-        }
-        if let Some(b) = scope.backend.as_deref_mut() {
-            b.mode = Some(mode);
-        }
+        in_sections!(self.scope(), [defaults, frontend, backend], |s| {
+            s.mode = Some(mode)
+        });
     }
 
     fn acl(&mut self, words: Words<'_, '_>) {
@@ -799,10 +762,7 @@ impl Parser<'_> {
             self.error("acl", "expects a name and a criterion");
             return;
         };
-        if !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-        {
+        if !name.bytes().all(is_name_byte) {
             self.error("acl", format!("invalid ACL name '{name}'"));
             return;
         }
@@ -815,13 +775,9 @@ impl Parser<'_> {
             expr: raw_join(&words[2..]),
             line: SourceLine(Some(self.line)),
         };
-        let mut scope = self.scope();
-        if let Some(f) = scope.frontend.as_deref_mut() {
-            f.acl.push(acl.clone());
-        }
-        if let Some(b) = scope.backend.as_deref_mut() {
-            b.acl.push(acl);
-        }
+        in_sections!(self.scope(), [frontend, backend], |s| {
+            s.acl.push(acl.clone())
+        });
     }
 
     /// Splits `ARGS... [if|unless COND...]`; an empty condition is an error.
@@ -927,15 +883,10 @@ impl Parser<'_> {
     fn default_server(&mut self, words: Words<'_, '_>) {
         let mut options = ServerOptions::default();
         self.server_options(&words[1..], &mut options, "default-server");
-        let mut scope = self.scope();
-        if let Some(d) = scope.defaults.as_deref_mut() {
-            options.inherit(&d.default_server);
-            d.default_server = options.clone();
-        }
-        if let Some(b) = scope.backend.as_deref_mut() {
-            options.inherit(&b.default_server);
-            b.default_server = options;
-        }
+        in_sections!(self.scope(), [defaults, backend], |s| {
+            options.inherit(&s.default_server);
+            s.default_server = options.clone();
+        });
     }
 
     fn server_options(&mut self, words: Words<'_, '_>, options: &mut ServerOptions, kw: &str) {
@@ -1159,13 +1110,9 @@ impl Parser<'_> {
             }
         };
         self.no_more(words, used, "balance");
-        let mut scope = self.scope();
-        if let Some(d) = scope.defaults.as_deref_mut() {
-            d.balance = Some(balance.clone());
-        }
-        if let Some(b) = scope.backend.as_deref_mut() {
-            b.balance = Some(balance);
-        }
+        in_sections!(self.scope(), [defaults, backend], |s| {
+            s.balance = Some(balance.clone())
+        });
     }
 
     fn hash_type(&mut self, words: Words<'_, '_>) {
@@ -1191,13 +1138,9 @@ impl Parser<'_> {
             used += 1;
         }
         self.no_more(words, used, "hash-type");
-        let mut scope = self.scope();
-        if let Some(d) = scope.defaults.as_deref_mut() {
-            d.hash_type = Some(hash_type);
-        }
-        if let Some(b) = scope.backend.as_deref_mut() {
-            b.hash_type = Some(hash_type);
-        }
+        in_sections!(self.scope(), [defaults, backend], |s| {
+            s.hash_type = Some(hash_type)
+        });
     }
 
     fn set_timeout(&mut self, keyword: &str, name: &str, value: Duration) {
@@ -1227,23 +1170,11 @@ impl Parser<'_> {
                 return;
             }
         }
-        let mut scope = self.scope();
-        for timeouts in scope.timeouts() {
-            let field = match name {
-                "connect" => &mut timeouts.connect,
-                "client" => &mut timeouts.client,
-                "server" => &mut timeouts.server,
-                "tunnel" => &mut timeouts.tunnel,
-                "http-request" => &mut timeouts.http_request,
-                "http-keep-alive" => &mut timeouts.http_keep_alive,
-                "queue" => &mut timeouts.queue,
-                "check" => &mut timeouts.check,
-                "client-fin" => &mut timeouts.client_fin,
-                "client-hs" => &mut timeouts.client_hs,
-                _ => &mut timeouts.server_fin,
-            };
-            *field = Some(value);
-        }
+        in_sections!(self.scope(), [defaults, frontend, backend], |s| {
+            if let Some(field) = s.timeout.kind_mut(name) {
+                *field = Some(value);
+            }
+        });
     }
 
     fn timeout(&mut self, words: Words<'_, '_>) {
@@ -1251,25 +1182,12 @@ impl Parser<'_> {
             self.error("timeout", "expects a kind and a time");
             return;
         };
-        const KINDS: &[&str] = &[
-            "connect",
-            "client",
-            "server",
-            "tunnel",
-            "http-request",
-            "http-keep-alive",
-            "queue",
-            "check",
-            "client-fin",
-            "server-fin",
-            "client-hs",
-        ];
-        if !KINDS.contains(&name) {
+        if !Timeouts::KINDS.contains(&name) {
             self.error(
                 "timeout",
                 format!(
                     "unknown timeout '{name}' (expected one of {})",
-                    KINDS.join(", ")
+                    Timeouts::KINDS.join(", ")
                 ),
             );
             return;
@@ -1317,17 +1235,15 @@ impl Parser<'_> {
                     _ => HttpConnectionMode::Close,
                 };
                 self.no_more(words, 2, &keyword);
-                let mut scope = self.scope();
-                for options in scope.options() {
-                    if negated {
+                in_sections!(self.scope(), [defaults, frontend, backend], |s| {
+                    let current = &mut s.option.http_connection;
+                    if !negated {
+                        *current = Some(mode);
+                    } else if *current == Some(mode) {
                         // `no option X` clears X, falling back to keep-alive (HAProxy's default).
-                        if options.http_connection == Some(mode) {
-                            options.http_connection = Some(HttpConnectionMode::KeepAlive);
-                        }
-                    } else {
-                        options.http_connection = Some(mode);
+                        *current = Some(HttpConnectionMode::KeepAlive);
                     }
-                }
+                });
             }
             "redispatch" => {
                 if self.allowed(&keyword, &[Defaults, Backend]) {
@@ -1377,10 +1293,9 @@ impl Parser<'_> {
                         }
                     }
                 }
-                let mut scope = self.scope();
-                for options in scope.options() {
-                    options.forwardfor = Some(forward.clone());
-                }
+                in_sections!(self.scope(), [defaults, frontend, backend], |s| {
+                    s.option.forwardfor = Some(forward.clone())
+                });
             }
             "httpchk" => {
                 if !self.allowed(&keyword, &[Defaults, Backend]) {
@@ -1419,20 +1334,15 @@ impl Parser<'_> {
     }
 
     fn set_flag(&mut self, field: fn(&mut Options) -> &mut Option<bool>, value: bool) {
-        let mut scope = self.scope();
-        for options in scope.options() {
-            *field(options) = Some(value);
-        }
+        in_sections!(self.scope(), [defaults, frontend, backend], |s| {
+            *field(&mut s.option) = Some(value)
+        });
     }
 
     fn set_httpchk(&mut self, check: Option<HttpChk>) {
-        let mut scope = self.scope();
-        if let Some(d) = scope.defaults.as_deref_mut() {
-            d.option.httpchk.clone_from(&check);
-        }
-        if let Some(b) = scope.backend.as_deref_mut() {
-            b.option.httpchk = check;
-        }
+        in_sections!(self.scope(), [defaults, backend], |s| {
+            s.option.httpchk.clone_from(&check)
+        });
     }
 
     fn http_check(&mut self, words: Words<'_, '_>) {
@@ -1499,13 +1409,9 @@ impl Parser<'_> {
             kind,
             pattern: pattern.to_owned(),
         };
-        let mut scope = self.scope();
-        if let Some(d) = scope.defaults.as_deref_mut() {
-            d.http_check_expect = Some(expect.clone());
-        }
-        if let Some(b) = scope.backend.as_deref_mut() {
-            b.http_check_expect = Some(expect);
-        }
+        in_sections!(self.scope(), [defaults, backend], |s| {
+            s.http_check_expect = Some(expect.clone())
+        });
     }
 
     /// `http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]...` (HAProxy 2.2+): the same
@@ -1599,19 +1505,15 @@ impl Parser<'_> {
                 return;
             }
         };
-        let mut scope = self.scope();
-        let targets = [
-            scope.defaults.as_deref_mut().map(|d| &mut d.stats_uri),
-            scope.frontend.as_deref_mut().map(|f| &mut f.stats_uri),
-        ];
-        for field in targets.into_iter().flatten() {
+        in_sections!(self.scope(), [defaults, frontend], |s| {
             match &uri {
-                Some(uri) => *field = Some(uri.clone()),
+                Some(uri) => s.stats_uri = Some(uri.clone()),
                 None => {
-                    field.get_or_insert_with(|| "/haproxy?stats".to_owned());
+                    s.stats_uri
+                        .get_or_insert_with(|| "/haproxy?stats".to_owned());
                 }
             }
-        }
+        });
     }
 
     fn monitor_uri(&mut self, words: Words<'_, '_>) {
@@ -1621,13 +1523,9 @@ impl Parser<'_> {
         };
         self.no_more(words, 2, "monitor-uri");
         let uri = uri.to_owned();
-        let mut scope = self.scope();
-        if let Some(d) = scope.defaults.as_deref_mut() {
-            d.monitor_uri = Some(uri.clone());
-        }
-        if let Some(f) = scope.frontend.as_deref_mut() {
-            f.monitor_uri = Some(uri);
-        }
+        in_sections!(self.scope(), [defaults, frontend], |s| {
+            s.monitor_uri = Some(uri.clone())
+        });
     }
 
     fn monitor(&mut self, words: Words<'_, '_>) {
@@ -1865,16 +1763,9 @@ impl Parser<'_> {
         };
         self.no_more(words, 3, "errorfile");
         let path = PathBuf::from(path);
-        let mut scope = self.scope();
-        if let Some(d) = scope.defaults.as_deref_mut() {
-            d.errorfile.insert(code, path.clone());
-        }
-        if let Some(f) = scope.frontend.as_deref_mut() {
-            f.errorfile.insert(code, path.clone());
-        }
-        if let Some(b) = scope.backend.as_deref_mut() {
-            b.errorfile.insert(code, path);
-        }
+        in_sections!(self.scope(), [defaults, frontend, backend], |s| {
+            s.errorfile.insert(code, path.clone())
+        });
     }
 }
 
