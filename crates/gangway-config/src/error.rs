@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::model::SourceLine;
+
 /// One problem found in a config: where, which keyword, and what is wrong.
 ///
 /// Displayed as `FILE:LINE: 'KEYWORD': MESSAGE` (the line is left out when unknown, e.g. for a
@@ -32,6 +34,37 @@ impl Diagnostic {
             keyword: keyword.into(),
             message: message.into(),
         }
+    }
+}
+
+/// The errors and warnings found in one file, in the order found: what the parser, the
+/// validator and the planner each report into.
+#[derive(Debug)]
+pub(crate) struct Findings<'f> {
+    pub(crate) file: &'f str,
+    pub(crate) errors: Vec<Diagnostic>,
+    pub(crate) warnings: Vec<Diagnostic>,
+}
+
+impl<'f> Findings<'f> {
+    pub(crate) fn new(file: &'f str) -> Self {
+        Self {
+            file,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Records an error about `keyword` at `line`.
+    pub(crate) fn error(&mut self, line: SourceLine, keyword: &str, message: impl Into<String>) {
+        let diagnostic = Diagnostic::new(self.file, line.0, keyword, message);
+        self.errors.push(diagnostic);
+    }
+
+    /// Records a warning about `keyword` at `line`.
+    pub(crate) fn warn(&mut self, line: SourceLine, keyword: &str, message: impl Into<String>) {
+        let diagnostic = Diagnostic::new(self.file, line.0, keyword, message);
+        self.warnings.push(diagnostic);
     }
 }
 

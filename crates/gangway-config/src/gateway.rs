@@ -14,7 +14,7 @@ use gangway::{
 
 use crate::Loaded;
 use crate::acl::{NbsrvTest, nbsrv_test};
-use crate::error::{Diagnostic, Error};
+use crate::error::{Diagnostic, Error, Findings};
 use crate::model::{self, *};
 
 /// What [`plan`] makes of a config: one builder per frontend, ready to `build()`.
@@ -54,11 +54,9 @@ pub struct PlanOptions {
 /// ```
 pub fn plan(loaded: &Loaded, options: PlanOptions) -> Result<Plan, Error> {
     let mut planner = Planner {
-        file: &loaded.file,
         config: &loaded.config,
         nbsrv_names: Vec::new(),
-        errors: Vec::new(),
-        warnings: Vec::new(),
+        found: Findings::new(&loaded.file),
     };
     let frontends = loaded
         .config
@@ -70,27 +68,27 @@ pub fn plan(loaded: &Loaded, options: PlanOptions) -> Result<Plan, Error> {
             builder: planner.frontend(frontend, options),
         })
         .collect();
-    if planner.errors.is_empty() {
+    let Findings {
+        mut errors,
+        warnings,
+        ..
+    } = planner.found;
+    if errors.is_empty() {
         Ok(Plan {
             frontends,
-            warnings: planner.warnings,
+            warnings,
         })
     } else {
-        planner.errors.sort_by_key(|d| d.line.unwrap_or(usize::MAX));
-        Err(Error::Invalid {
-            errors: planner.errors,
-            warnings: planner.warnings,
-        })
+        errors.sort_by_key(|d| d.line.unwrap_or(usize::MAX));
+        Err(Error::Invalid { errors, warnings })
     }
 }
 
 struct Planner<'a> {
-    file: &'a str,
     config: &'a Config,
     /// Names of the current frontend's `nbsrv()` ACLs.
     nbsrv_names: Vec<String>,
-    errors: Vec<Diagnostic>,
-    warnings: Vec<Diagnostic>,
+    found: Findings<'a>,
 }
 
 fn condition_text(condition: &RuleCondition) -> Option<String> {
@@ -102,16 +100,6 @@ fn condition_text(condition: &RuleCondition) -> Option<String> {
 }
 
 impl Planner<'_> {
-    fn error(&mut self, line: SourceLine, keyword: &str, message: impl Into<String>) {
-        self.errors
-            .push(Diagnostic::new(self.file, line.0, keyword, message));
-    }
-
-    fn warn(&mut self, line: SourceLine, keyword: &str, message: impl Into<String>) {
-        self.warnings
-            .push(Diagnostic::new(self.file, line.0, keyword, message));
-    }
-
     fn acls(&mut self, acls: &[Acl]) -> AclSet {
         let mut set = AclSet::new();
         for acl in acls {
@@ -138,7 +126,7 @@ impl Planner<'_> {
                 .iter()
                 .any(|w| nbsrv_names.contains(&w.trim_start_matches('!')))
         {
-            self.error(
+            self.found.error(
                 line,
                 keyword,
                 "'nbsrv()' can only be used in 'monitor fail' (routing sees only the request)",
@@ -148,7 +136,7 @@ impl Planner<'_> {
         match acls.parse_condition(&text) {
             Ok(condition) => Some(condition),
             Err(error) => {
-                self.error(line, keyword, error.to_string());
+                self.found.error(line, keyword, error.to_string());
                 Some(Condition::never())
             }
         }
@@ -191,7 +179,8 @@ impl Planner<'_> {
         // Listeners.
         for bind in &frontend.bind {
             if !bind.ssl && (!bind.crt.is_empty() || bind.strict_sni) {
-                self.error(bind.line, "bind", "'crt' and 'strict-sni' need 'ssl'");
+                self.found
+                    .error(bind.line, "bind", "'crt' and 'strict-sni' need 'ssl'");
             }
             let tls = if bind.ssl {
                 self.tls_listener(bind)
@@ -224,12 +213,12 @@ impl Planner<'_> {
                         builder = builder.listener(listener);
                     }
                 }
-                Ok(_) => self.error(
+                Ok(_) => self.found.error(
                     bind.line,
                     "bind",
                     format!("'{}' resolves to no address", bind.address),
                 ),
-                Err(error) => self.error(
+                Err(error) => self.found.error(
                     bind.line,
                     "bind",
                     format!("cannot resolve '{}': {error}", bind.address),
@@ -258,7 +247,7 @@ impl Planner<'_> {
                 backend.option.forwardfor.as_ref(),
             ));
             if tcp && backend.effective_mode() == Mode::Http {
-                self.warn(
+                self.found.warn(
                     backend.line,
                     "mode",
                     format!("backend '{}' is in HTTP mode but frontend '{}' is TCP: the gateway pipes the connection without HTTP processing", backend.name, frontend.name),
@@ -272,7 +261,7 @@ impl Planner<'_> {
         for rule in &frontend.monitor_fail {
             match monitored_backends(&rule.if_true, &rule.unless, &nbsrv) {
                 Some(names) => monitored.extend(names),
-                None => self.error(
+                None => self.found.error(
                     rule.line,
                     "monitor",
                     "the gateway supports 'monitor fail if A || B ...' where each ACL is 'nbsrv(BACKEND) lt 1' (or 'unless' one 'nbsrv(BACKEND) gt 0')",
@@ -301,11 +290,11 @@ impl Planner<'_> {
                     if let Some(except) = &forward.except {
                         match parse_network(except) {
                             Some(network) => gateway_options.forward_for_except = Some(network),
-                            None => self.error(line, "option forwardfor", format!("'except {except}' is not an address or ADDR/LEN network")),
+                            None => self.found.error(line, "option forwardfor", format!("'except {except}' is not an address or ADDR/LEN network")),
                         }
                     }
                 }
-                Some(first) if first != forward => self.warn(
+                Some(first) if first != forward => self.found.warn(
                     line,
                     "option forwardfor",
                     "differs from an earlier 'option forwardfor' of this frontend; the gateway applies the first to every backend",
@@ -322,7 +311,7 @@ impl Planner<'_> {
                 .iter()
                 .any(|r| !r.condition().is_always())
         {
-            self.warn(
+            self.found.warn(
                 frontend.line,
                 "use_backend",
                 format!("frontend '{}' is in TCP mode: there is no request to look at, so only 'src' (and, on 'ssl' binds, 'ssl_fc' and 'ssl_fc_sni') conditions can match", frontend.name),
@@ -341,7 +330,7 @@ impl Planner<'_> {
                     append_slash,
                 } => {
                     if *append_slash {
-                        self.error(
+                        self.found.error(
                             rule.line,
                             "http-request",
                             "'append-slash' is not supported by the gateway",
@@ -404,7 +393,7 @@ impl Planner<'_> {
         for (line, files) in sources {
             for (status, path) in files {
                 match error_files.get(status) {
-                    Some(first) if first != path => self.warn(
+                    Some(first) if first != path => self.found.warn(
                         line,
                         "errorfile",
                         format!("errorfile {status}: the gateway serves one file per status for the whole frontend ('{}')", first.display()),
@@ -419,7 +408,7 @@ impl Planner<'_> {
         for (status, path) in &error_files {
             match std::fs::read(path) {
                 Ok(bytes) => gateway_options.error_files.push((*status, bytes)),
-                Err(error) => self.error(
+                Err(error) => self.found.error(
                     frontend.line,
                     "errorfile",
                     format!("cannot read '{}': {error}", path.display()),
@@ -449,7 +438,7 @@ impl Planner<'_> {
             Balance::Source => gangway::Balance::Source,
             Balance::Uri { len, depth, whole } => {
                 if len.is_some() || depth.is_some() || whole {
-                    self.error(backend.lines.of("balance", line), "balance", "'uri' with len, depth or whole is not supported: the gateway hashes the path");
+                    self.found.error(backend.lines.of("balance", line), "balance", "'uri' with len, depth or whole is not supported: the gateway hashes the path");
                 }
                 gangway::Balance::Uri
             }
@@ -459,7 +448,7 @@ impl Planner<'_> {
                 use_domain_only,
             } => {
                 if use_domain_only {
-                    self.error(
+                    self.found.error(
                         backend.lines.of("balance", line),
                         "balance",
                         "'hdr(...) use_domain_only' is not supported",
@@ -474,7 +463,7 @@ impl Planner<'_> {
         if backend.hash_type == Some(HashType::MapBased)
             && backend.balance.as_ref().is_some_and(is_hash)
         {
-            self.warn(
+            self.found.warn(
                 backend.lines.of("hash-type", line),
                 "hash-type",
                 "the gateway always uses consistent hashing",
@@ -526,7 +515,7 @@ impl Planner<'_> {
                 )
             });
             if differs {
-                self.warn(line, "server", format!("backend '{}': servers have different check settings; the gateway uses those of '{}' for all", backend.name, first.name));
+                self.found.warn(line, "server", format!("backend '{}': servers have different check settings; the gateway uses those of '{}' for all", backend.name, first.name));
             }
             out = out.check(check);
         }
@@ -572,7 +561,7 @@ impl Planner<'_> {
                 match resolve_ip(addr) {
                     Some(ip) => converted = converted.check_addr(ip),
                     None => {
-                        self.error(
+                        self.found.error(
                             server.line,
                             "server",
                             format!("server '{}': 'addr {addr}' does not resolve", server.name),
@@ -589,12 +578,12 @@ impl Planner<'_> {
                 }
                 #[cfg(not(feature = "tls"))]
                 {
-                    self.error(server.line, "server", NO_TLS);
+                    self.found.error(server.line, "server", NO_TLS);
                     continue;
                 }
             } else if options.verify.is_some() || options.ca_file.is_some() || options.sni.is_some()
             {
-                self.warn(
+                self.found.warn(
                     server.line,
                     "server",
                     format!(
@@ -607,7 +596,7 @@ impl Planner<'_> {
                 converted = converted.observe(passive_policy(observe, options));
             } else if options.on_error.is_some() || options.error_limit.is_some() {
                 // As in HAProxy: traffic is only watched with `observe`.
-                self.warn(server.line, "server", format!("server '{}': 'on-error' and 'error-limit' have no effect without 'observe layer4|layer7'", server.name));
+                self.found.warn(server.line, "server", format!("server '{}': 'on-error' and 'error-limit' have no effect without 'observe layer4|layer7'", server.name));
             }
             shutdown_sessions |= options.shutdown_sessions_on_down == Some(true);
             out = out.server(converted);
@@ -620,14 +609,14 @@ impl Planner<'_> {
                 (HttpRequestAction::AddHeader { name, value }, true) => out = out.request_header(HeaderAction::add(name, value)),
                 (HttpRequestAction::SetHeader { name, value }, true) => out = out.request_header(HeaderAction::set(name, value)),
                 (HttpRequestAction::DelHeader { name }, true) => out = out.request_header(HeaderAction::delete(name)),
-                _ => self.error(rule.line, "http-request", "in a backend the gateway supports only unconditional add-header, set-header and del-header (put the rule in the frontend)"),
+                _ => self.found.error(rule.line, "http-request", "in a backend the gateway supports only unconditional add-header, set-header and del-header (put the rule in the frontend)"),
             }
         }
         for rule in &backend.http_response {
             if rule.condition.is_always() {
                 out = out.response_header(header_action(&rule.action));
             } else {
-                self.error(rule.line, "http-response", "in a backend the gateway supports only unconditional header rules (put the rule in the frontend)");
+                self.found.error(rule.line, "http-response", "in a backend the gateway supports only unconditional header rules (put the rule in the frontend)");
             }
         }
         out
@@ -675,7 +664,7 @@ impl Planner<'_> {
                 Ok(status) => check.expect_status(status),
                 Err(_) if expect.pattern == "200-399" => check,
                 Err(_) => {
-                    self.error(
+                    self.found.error(
                         line,
                         "http-check",
                         format!(
@@ -689,7 +678,7 @@ impl Planner<'_> {
             (false, ExpectKind::String) => check.expect_body(expect.pattern.clone()),
             _ => {
                 let bang = if expect.negate { "! " } else { "" };
-                self.error(line, "http-check", format!("'expect {bang}{}' is not supported by the gateway (use status N or string TEXT)", expect.kind.as_str()));
+                self.found.error(line, "http-check", format!("'expect {bang}{}' is not supported by the gateway (use status N or string TEXT)", expect.kind.as_str()));
                 check
             }
         }
@@ -822,13 +811,15 @@ impl Planner<'_> {
             match tls.cert_file(file) {
                 Ok(next) => tls = next,
                 Err(e) => {
-                    self.error(bind.line, "bind", format!("crt {file}: {e}"));
+                    self.found
+                        .error(bind.line, "bind", format!("crt {file}: {e}"));
                     return None;
                 }
             }
         }
         if tls.cert_count() == 0 {
-            self.error(bind.line, "bind", "'ssl' needs at least one 'crt FILE'");
+            self.found
+                .error(bind.line, "bind", "'ssl' needs at least one 'crt FILE'");
             return None;
         }
         Some(if bind.strict_sni {
@@ -840,7 +831,7 @@ impl Planner<'_> {
 
     #[cfg(not(feature = "tls"))]
     fn tls_listener(&mut self, bind: &model::Bind) -> Option<()> {
-        self.error(bind.line, "bind", NO_TLS);
+        self.found.error(bind.line, "bind", NO_TLS);
         None
     }
 
@@ -852,7 +843,7 @@ impl Planner<'_> {
         if options.verify == Some(model::Verify::None) {
             tls = tls.verify_none();
             if options.ca_file.is_some() {
-                self.warn(
+                self.found.warn(
                     server.line,
                     "server",
                     format!(
@@ -863,13 +854,14 @@ impl Planner<'_> {
             }
         } else {
             let Some(file) = &options.ca_file else {
-                self.error(server.line, "server", format!("server '{}': 'ssl' verifies the server's certificate: give 'ca-file FILE' (or 'verify none')", server.name));
+                self.found.error(server.line, "server", format!("server '{}': 'ssl' verifies the server's certificate: give 'ca-file FILE' (or 'verify none')", server.name));
                 return None;
             };
             match tls.ca_file(file) {
                 Ok(next) => tls = next,
                 Err(e) => {
-                    self.error(server.line, "server", format!("ca-file {file}: {e}"));
+                    self.found
+                        .error(server.line, "server", format!("ca-file {file}: {e}"));
                     return None;
                 }
             }

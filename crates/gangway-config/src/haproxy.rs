@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::address::{BindAddress, ServerAddress};
-use crate::error::Diagnostic;
+use crate::error::Findings;
 use crate::lexer::{Word, split_line};
 use crate::model::*;
 use crate::time::parse_time;
@@ -146,20 +146,21 @@ macro_rules! in_sections {
 }
 
 /// Result of reading one HAProxy-style file: the model plus everything found wrong.
-pub(crate) struct Parsed {
+pub(crate) struct Parsed<'f> {
     pub(crate) config: Config,
-    pub(crate) errors: Vec<Diagnostic>,
-    pub(crate) warnings: Vec<Diagnostic>,
+    pub(crate) found: Findings<'f>,
 }
 
-pub(crate) fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Parsed {
+pub(crate) fn parse<'f>(
+    text: &str,
+    file: &'f str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Parsed<'f> {
     let mut parser = Parser {
-        file,
         config: Config::default(),
         defaults: Defaults::default(),
         section: Section::None,
-        errors: Vec::new(),
-        warnings: Vec::new(),
+        found: Findings::new(file),
         line: 0,
     };
     for (index, line) in text.lines().enumerate() {
@@ -173,28 +174,24 @@ pub(crate) fn parse(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>
     // HAProxy's default mode is tcp; gangway's is http (see docs/config.md). Say so where it matters.
     for frontend in &parser.config.frontends {
         if frontend.mode.is_none() {
-            parser.warnings.push(Diagnostic::new(
-                file,
-                frontend.line.0,
+            parser.found.warn(
+                frontend.line,
                 "mode",
                 format!("frontend '{}' has no 'mode': gangway assumes 'mode http' (HAProxy would use tcp)", frontend.name),
-            ));
+            );
         }
     }
     Parsed {
         config: parser.config,
-        errors: parser.errors,
-        warnings: parser.warnings,
+        found: parser.found,
     }
 }
 
 struct Parser<'f> {
-    file: &'f str,
     config: Config,
     defaults: Defaults,
     section: Section,
-    errors: Vec<Diagnostic>,
-    warnings: Vec<Diagnostic>,
+    found: Findings<'f>,
     line: usize,
 }
 
@@ -222,22 +219,16 @@ fn is_valid_name(name: &str) -> bool {
 }
 
 impl Parser<'_> {
+    /// Records an error on the current line.
     fn error(&mut self, keyword: &str, message: impl Into<String>) {
-        self.errors.push(Diagnostic::new(
-            self.file,
-            Some(self.line),
-            keyword,
-            message,
-        ));
+        self.found
+            .error(SourceLine(Some(self.line)), keyword, message);
     }
 
+    /// Records a warning on the current line.
     fn warn(&mut self, keyword: &str, message: impl Into<String>) {
-        self.warnings.push(Diagnostic::new(
-            self.file,
-            Some(self.line),
-            keyword,
-            message,
-        ));
+        self.found
+            .warn(SourceLine(Some(self.line)), keyword, message);
     }
 
     fn directive(&mut self, words: Words<'_, '_>) {

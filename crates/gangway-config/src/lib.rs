@@ -70,6 +70,7 @@ mod validate;
 use std::path::Path;
 
 pub use address::{AddressError, BindAddress, ServerAddress};
+use error::Findings;
 pub use error::{Diagnostic, Error};
 #[cfg(feature = "gateway")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
@@ -129,7 +130,7 @@ pub fn parse(text: &str, file: &str, format: Format) -> Result<Loaded, Error> {
 pub fn parse_haproxy(text: &str, file: &str) -> Result<Loaded, Error> {
     let env = |name: &str| std::env::var(name).ok();
     let parsed = haproxy::parse(text, file, &env);
-    finish(parsed.config, file, parsed.errors, parsed.warnings)
+    finish(parsed.config, parsed.found)
 }
 
 /// Parses and validates TOML text.
@@ -157,16 +158,16 @@ pub fn parse_toml(text: &str, file: &str) -> Result<Loaded, Error> {
             server.options.inherit(&backend.default_server);
         }
     }
-    finish(config, file, Vec::new(), Vec::new())
+    finish(config, Findings::new(file))
 }
 
-fn finish(
-    config: Config,
-    file: &str,
-    mut errors: Vec<Diagnostic>,
-    mut warnings: Vec<Diagnostic>,
-) -> Result<Loaded, Error> {
-    validate::validate(&config, file, &mut errors, &mut warnings);
+fn finish(config: Config, mut found: Findings<'_>) -> Result<Loaded, Error> {
+    validate::validate(&config, &mut found);
+    let Findings {
+        file,
+        mut errors,
+        mut warnings,
+    } = found;
     // Keep file order: parse-time and whole-model findings interleave by line.
     errors.sort_by_key(|d| d.line.unwrap_or(usize::MAX));
     warnings.sort_by_key(|d| d.line.unwrap_or(usize::MAX));

@@ -5,70 +5,42 @@ use std::collections::HashSet;
 
 use gangway_acl::AclSet;
 
-use crate::error::Diagnostic;
+use crate::error::Findings;
 use crate::model::*;
 
 const ERRORFILE_CODES: &[u16] = &[
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
 ];
 
-struct Checker<'a> {
-    file: &'a str,
-    errors: &'a mut Vec<Diagnostic>,
-    warnings: &'a mut Vec<Diagnostic>,
-}
-
-impl Checker<'_> {
-    fn error(&mut self, line: SourceLine, keyword: &str, message: impl Into<String>) {
-        self.errors
-            .push(Diagnostic::new(self.file, line.0, keyword, message));
-    }
-
-    fn warn(&mut self, line: SourceLine, keyword: &str, message: impl Into<String>) {
-        self.warnings
-            .push(Diagnostic::new(self.file, line.0, keyword, message));
-    }
-}
-
-pub(crate) fn validate(
-    config: &Config,
-    file: &str,
-    errors: &mut Vec<Diagnostic>,
-    warnings: &mut Vec<Diagnostic>,
-) {
-    let mut checker = Checker {
-        file,
-        errors,
-        warnings,
-    };
+pub(crate) fn validate(config: &Config, found: &mut Findings<'_>) {
     let mut seen = HashSet::new();
     for frontend in &config.frontends {
         if frontend.name.is_empty() {
-            checker.error(frontend.line, "frontend", "a frontend needs a name");
+            found.error(frontend.line, "frontend", "a frontend needs a name");
         } else if !seen.insert(frontend.name.as_str()) && frontend.line.0.is_none() {
-            checker.error(
+            found.error(
                 frontend.line,
                 "frontend",
                 format!("a frontend named '{}' already exists", frontend.name),
             );
         }
-        check_frontend(&mut checker, config, frontend);
+        check_frontend(found, config, frontend);
     }
     let mut seen = HashSet::new();
     for backend in &config.backends {
         if backend.name.is_empty() {
-            checker.error(backend.line, "backend", "a backend needs a name");
+            found.error(backend.line, "backend", "a backend needs a name");
         } else if !seen.insert(backend.name.as_str()) && backend.line.0.is_none() {
-            checker.error(
+            found.error(
                 backend.line,
                 "backend",
                 format!("a backend named '{}' already exists", backend.name),
             );
         }
-        check_backend(&mut checker, config, backend);
+        check_backend(found, config, backend);
     }
     if config.frontends.iter().all(|f| f.bind.is_empty()) {
-        checker.error(
+        found.error(
             SourceLine(None),
             "bind",
             "no frontend has a 'bind' line: nothing to listen on",
@@ -76,24 +48,24 @@ pub(crate) fn validate(
     }
 }
 
-fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Frontend) {
+fn check_frontend(found: &mut Findings<'_>, config: &Config, frontend: &Frontend) {
     let what = format!("frontend '{}'", frontend.name);
     if frontend.bind.is_empty() {
-        checker.warn(
+        found.warn(
             frontend.line,
             "bind",
             format!("{what} has no 'bind' line and will not receive traffic"),
         );
     }
-    let acl_names = acl_set(checker, config, &frontend.acl);
+    let acl_names = acl_set(found, config, &frontend.acl);
     let mode = frontend.effective_mode();
     let check_target =
-        |checker: &mut Checker<'_>, line: SourceLine, kw: &str, name: &str| match config
+        |found: &mut Findings<'_>, line: SourceLine, kw: &str, name: &str| match config
             .backend(name)
         {
-            None => checker.error(line, kw, format!("{what}: no backend named '{name}'")),
+            None => found.error(line, kw, format!("{what}: no backend named '{name}'")),
             Some(backend) if mode == Mode::Http && backend.effective_mode() == Mode::Tcp => {
-                checker.error(
+                found.error(
                     line,
                     kw,
                     format!("{what} is in HTTP mode and cannot use TCP-mode backend '{name}'"),
@@ -102,9 +74,9 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
             Some(_) => {}
         };
     for rule in &frontend.use_backend {
-        check_target(checker, rule.line, "use_backend", &rule.backend);
+        check_target(found, rule.line, "use_backend", &rule.backend);
         check_condition(
-            checker,
+            found,
             rule.line,
             "use_backend",
             &rule.condition(),
@@ -117,9 +89,9 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
         } else {
             frontend.line
         };
-        check_target(checker, line, "default_backend", name);
+        check_target(found, line, "default_backend", name);
     } else if frontend.use_backend.is_empty() {
-        checker.warn(
+        found.warn(
             frontend.line,
             "default_backend",
             format!("{what} has no backend: every request gets 503"),
@@ -128,7 +100,7 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
     if let Some(uri) = &frontend.monitor_uri
         && !uri.starts_with('/')
     {
-        checker.error(
+        found.error(
             frontend.lines.of("monitor-uri", frontend.line),
             "monitor-uri",
             "must start with '/'",
@@ -137,7 +109,7 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
     if let Some(uri) = &frontend.stats_uri
         && !uri.starts_with('/')
     {
-        checker.error(
+        found.error(
             frontend.lines.of("stats", frontend.line),
             "stats",
             "'stats uri' must start with '/'",
@@ -145,9 +117,9 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
     }
     for rule in &frontend.monitor_fail {
         let condition = rule.condition();
-        check_condition(checker, rule.line, "monitor", &condition, &acl_names);
+        check_condition(found, rule.line, "monitor", &condition, &acl_names);
         if condition.is_always() {
-            checker.error(
+            found.error(
                 rule.line,
                 "monitor",
                 "'monitor fail' needs 'if' or 'unless'",
@@ -155,14 +127,14 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
         }
     }
     if frontend.monitor_uri.is_none() && !frontend.monitor_fail.is_empty() {
-        checker.warn(
+        found.warn(
             frontend.line,
             "monitor",
             format!("{what}: 'monitor fail' has no effect without 'monitor-uri'"),
         );
     }
     check_http_rules(
-        checker,
+        found,
         &frontend.http_request,
         &frontend.http_response,
         &acl_names,
@@ -172,23 +144,23 @@ fn check_frontend(checker: &mut Checker<'_>, config: &Config, frontend: &Fronten
             || !frontend.http_response.is_empty()
             || frontend.monitor_uri.is_some())
     {
-        checker.warn(
+        found.warn(
             frontend.line,
             "mode",
             format!("{what} is in TCP mode: its HTTP rules and monitor-uri are ignored"),
         );
     }
     check_errorfiles(
-        checker,
+        found,
         frontend.lines.of("errorfile", frontend.line),
         &frontend.errorfile,
     );
 }
 
-fn check_backend(checker: &mut Checker<'_>, config: &Config, backend: &Backend) {
+fn check_backend(found: &mut Findings<'_>, config: &Config, backend: &Backend) {
     let what = format!("backend '{}'", backend.name);
     if backend.server.is_empty() {
-        checker.warn(
+        found.warn(
             backend.line,
             "server",
             format!("{what} has no server: its requests get 503"),
@@ -197,60 +169,56 @@ fn check_backend(checker: &mut Checker<'_>, config: &Config, backend: &Backend) 
     let mut names = HashSet::new();
     for server in &backend.server {
         if !names.insert(server.name.as_str()) {
-            checker.error(
+            found.error(
                 server.line,
                 "server",
                 format!("{what}: duplicate server name '{}'", server.name),
             );
         }
-        check_server_options(checker, server.line, "server", &server.options);
+        check_server_options(found, server.line, "server", &server.options);
     }
     check_server_options(
-        checker,
+        found,
         backend.line,
         "default-server",
         &backend.default_server,
     );
     if let Some(Balance::Random { draws: 0 }) = &backend.balance {
-        checker.error(
+        found.error(
             backend.lines.of("balance", backend.line),
             "balance",
             "'random' needs at least 1 draw",
         );
     }
     if let Some(expect) = &backend.http_check_expect {
-        check_expect(
-            checker,
-            backend.lines.of("http-check", backend.line),
-            expect,
-        );
+        check_expect(found, backend.lines.of("http-check", backend.line), expect);
     }
     if let Some(check) = &backend.option.httpchk
         && !check.uri.starts_with('/')
         && check.uri != "*"
     {
-        checker.error(
+        found.error(
             backend.lines.of("option httpchk", backend.line),
             "option httpchk",
             format!("URI '{}' must start with '/'", check.uri),
         );
     }
-    let acl_names = acl_set(checker, config, &backend.acl);
+    let acl_names = acl_set(found, config, &backend.acl);
     check_http_rules(
-        checker,
+        found,
         &backend.http_request,
         &backend.http_response,
         &acl_names,
     );
     check_errorfiles(
-        checker,
+        found,
         backend.lines.of("errorfile", backend.line),
         &backend.errorfile,
     );
 }
 
 fn check_server_options(
-    checker: &mut Checker<'_>,
+    found: &mut Findings<'_>,
     line: SourceLine,
     keyword: &str,
     options: &ServerOptions,
@@ -258,7 +226,7 @@ fn check_server_options(
     if let Some(weight) = options.weight
         && weight > 256
     {
-        checker.error(
+        found.error(
             line,
             keyword,
             format!("weight {weight} is out of range 0..256"),
@@ -267,7 +235,7 @@ fn check_server_options(
     if let Some(n) = options.pool_max_conn
         && n < -1
     {
-        checker.error(
+        found.error(
             line,
             keyword,
             format!("'pool-max-conn {n}' expects -1 (no limit), 0 or more"),
@@ -275,7 +243,7 @@ fn check_server_options(
     }
     for (name, value) in [("rise", options.rise), ("fall", options.fall)] {
         if value == Some(0) {
-            checker.error(line, keyword, format!("'{name}' must be at least 1"));
+            found.error(line, keyword, format!("'{name}' must be at least 1"));
         }
     }
     for (name, value) in [
@@ -284,7 +252,7 @@ fn check_server_options(
         ("downinter", options.downinter),
     ] {
         if value.is_some_and(|v| v.is_zero()) {
-            checker.error(line, keyword, format!("'{name}' must be greater than 0"));
+            found.error(line, keyword, format!("'{name}' must be greater than 0"));
         }
     }
     if let Some(addr) = &options.addr
@@ -293,11 +261,11 @@ fn check_server_options(
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
     {
-        checker.error(line, keyword, format!("'addr {addr}' is not an address"));
+        found.error(line, keyword, format!("'addr {addr}' is not an address"));
     }
 }
 
-fn check_expect(checker: &mut Checker<'_>, line: SourceLine, expect: &HttpCheckExpect) {
+fn check_expect(found: &mut Findings<'_>, line: SourceLine, expect: &HttpCheckExpect) {
     match expect.kind {
         ExpectKind::Status => {
             let valid = expect.pattern.split(',').all(|part| {
@@ -305,7 +273,7 @@ fn check_expect(checker: &mut Checker<'_>, line: SourceLine, expect: &HttpCheckE
                 matches!((low.parse::<u16>(), high.parse::<u16>()), (Ok(l), Ok(h)) if (100..=599).contains(&l) && (l..=599).contains(&h))
             });
             if !valid {
-                checker.error(
+                found.error(
                     line,
                     "http-check",
                     format!(
@@ -317,12 +285,12 @@ fn check_expect(checker: &mut Checker<'_>, line: SourceLine, expect: &HttpCheckE
         }
         ExpectKind::Rstatus | ExpectKind::Rstring => {
             if let Err(error) = regex::Regex::new(&expect.pattern) {
-                checker.error(line, "http-check", format!("invalid regex: {error}"));
+                found.error(line, "http-check", format!("invalid regex: {error}"));
             }
         }
         ExpectKind::String => {
             if expect.pattern.is_empty() {
-                checker.error(
+                found.error(
                     line,
                     "http-check",
                     "'expect string' needs a non-empty string",
@@ -333,39 +301,33 @@ fn check_expect(checker: &mut Checker<'_>, line: SourceLine, expect: &HttpCheckE
 }
 
 fn check_http_rules(
-    checker: &mut Checker<'_>,
+    found: &mut Findings<'_>,
     requests: &[HttpRequestRule],
     responses: &[HttpResponseRule],
     acl_names: &AclSet,
 ) {
     for rule in requests {
-        check_condition(
-            checker,
-            rule.line,
-            "http-request",
-            &rule.condition,
-            acl_names,
-        );
+        check_condition(found, rule.line, "http-request", &rule.condition, acl_names);
         match &rule.action {
             HttpRequestAction::Redirect { code, to, .. } => {
                 if let Some(code) = code
                     && ![301, 302, 303, 307, 308].contains(code)
                 {
-                    checker.error(
+                    found.error(
                         rule.line,
                         "http-request",
                         format!("redirect code {code} must be 301, 302, 303, 307 or 308"),
                     );
                 }
                 if to.is_empty() {
-                    checker.error(rule.line, "http-request", "redirect target is empty");
+                    found.error(rule.line, "http-request", "redirect target is empty");
                 }
             }
             HttpRequestAction::Deny {
                 status: Some(status),
             } => {
                 if !(200..=599).contains(status) {
-                    checker.error(
+                    found.error(
                         rule.line,
                         "http-request",
                         format!("deny status {status} must be between 200 and 599"),
@@ -375,16 +337,16 @@ fn check_http_rules(
             HttpRequestAction::Deny { status: None } => {}
             HttpRequestAction::AddHeader { name, value }
             | HttpRequestAction::SetHeader { name, value } => {
-                check_header(checker, rule.line, "http-request", name, Some(value));
+                check_header(found, rule.line, "http-request", name, Some(value));
             }
             HttpRequestAction::DelHeader { name } => {
-                check_header(checker, rule.line, "http-request", name, None);
+                check_header(found, rule.line, "http-request", name, None);
             }
         }
     }
     for rule in responses {
         check_condition(
-            checker,
+            found,
             rule.line,
             "http-response",
             &rule.condition,
@@ -393,17 +355,17 @@ fn check_http_rules(
         match &rule.action {
             HttpResponseAction::AddHeader { name, value }
             | HttpResponseAction::SetHeader { name, value } => {
-                check_header(checker, rule.line, "http-response", name, Some(value));
+                check_header(found, rule.line, "http-response", name, Some(value));
             }
             HttpResponseAction::DelHeader { name } => {
-                check_header(checker, rule.line, "http-response", name, None);
+                check_header(found, rule.line, "http-response", name, None);
             }
         }
     }
 }
 
 fn check_header(
-    checker: &mut Checker<'_>,
+    found: &mut Findings<'_>,
     line: SourceLine,
     keyword: &str,
     name: &str,
@@ -411,12 +373,12 @@ fn check_header(
 ) {
     let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if name.is_empty() || !name.bytes().all(token) {
-        checker.error(line, keyword, format!("invalid header name '{name}'"));
+        found.error(line, keyword, format!("invalid header name '{name}'"));
     }
     if let Some(value) = value
         && value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
     {
-        checker.error(
+        found.error(
             line,
             keyword,
             format!("header '{name}' value contains CR, LF or NUL"),
@@ -425,20 +387,20 @@ fn check_header(
 }
 
 fn check_errorfiles(
-    checker: &mut Checker<'_>,
+    found: &mut Findings<'_>,
     line: SourceLine,
     files: &std::collections::BTreeMap<u16, std::path::PathBuf>,
 ) {
     for (code, path) in files {
         if !ERRORFILE_CODES.contains(code) {
-            checker.error(
+            found.error(
                 line,
                 "errorfile",
                 format!("status {code} cannot have an error file (supported: {ERRORFILE_CODES:?})"),
             );
         }
         if let Err(error) = std::fs::metadata(path) {
-            checker.error(
+            found.error(
                 line,
                 "errorfile",
                 format!("cannot read '{}': {error}", path.display()),
@@ -449,12 +411,12 @@ fn check_errorfiles(
 
 /// Compiles a section's ACL lines; a line that does not compile is reported and still
 /// declared (as never matching) so that conditions using its name are not reported twice.
-fn acl_set(checker: &mut Checker<'_>, config: &Config, acls: &[Acl]) -> AclSet {
+fn acl_set(found: &mut Findings<'_>, config: &Config, acls: &[Acl]) -> AclSet {
     let mut set = AclSet::new();
     for acl in acls {
         if let Some(test) = crate::acl::nbsrv_test(&acl.expr) {
             if config.backend(&test.backend).is_none() {
-                checker.error(
+                found.error(
                     acl.line,
                     "acl",
                     format!("ACL '{}': no backend named '{}'", acl.name, test.backend),
@@ -469,27 +431,27 @@ fn acl_set(checker: &mut Checker<'_>, config: &Config, acls: &[Acl]) -> AclSet {
         let expr = match crate::acl::check_acl_line(&acl.expr) {
             Ok(()) => set.parse_expr(&acl.expr),
             Err(message) => {
-                checker.error(acl.line, "acl", format!("ACL '{}': {message}", acl.name));
+                found.error(acl.line, "acl", format!("ACL '{}': {message}", acl.name));
                 set.parse_expr("always_false")
             }
         };
         let added = expr.and_then(|expr| set.add(&acl.name, expr));
         if let Err(error) = added {
-            checker.error(acl.line, "acl", format!("ACL '{}': {error}", acl.name));
+            found.error(acl.line, "acl", format!("ACL '{}': {error}", acl.name));
         }
     }
     set
 }
 
 fn check_condition(
-    checker: &mut Checker<'_>,
+    found: &mut Findings<'_>,
     line: SourceLine,
     keyword: &str,
     condition: &RuleCondition,
     acl_names: &AclSet,
 ) {
     if condition.if_true.is_some() && condition.unless.is_some() {
-        checker.error(
+        found.error(
             line,
             keyword,
             "a rule has either 'if' or 'unless', not both",
@@ -499,6 +461,6 @@ fn check_condition(
         return;
     };
     if let Err(message) = crate::acl::check_condition(text, acl_names) {
-        checker.error(line, keyword, message);
+        found.error(line, keyword, message);
     }
 }
