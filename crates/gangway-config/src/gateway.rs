@@ -91,14 +91,6 @@ struct Planner<'a> {
     found: Findings<'a>,
 }
 
-fn condition_text(condition: &RuleCondition) -> Option<String> {
-    match (&condition.if_true, &condition.unless) {
-        (Some(text), _) => Some(format!("if {text}")),
-        (None, Some(text)) => Some(format!("unless {text}")),
-        (None, None) => None,
-    }
-}
-
 impl Planner<'_> {
     fn acls(&mut self, acls: &[Acl]) -> AclSet {
         let mut set = AclSet::new();
@@ -118,7 +110,10 @@ impl Planner<'_> {
         line: SourceLine,
         keyword: &str,
     ) -> Option<Condition> {
-        let text = condition_text(condition)?;
+        if condition.is_always() {
+            return None;
+        }
+        let text = condition.to_string();
         let nbsrv_names: Vec<&str> = self.nbsrv_names.iter().map(String::as_str).collect();
         let words: Vec<&str> = text.split_whitespace().collect();
         if text.contains("nbsrv(")

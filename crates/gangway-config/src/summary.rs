@@ -90,22 +90,7 @@ pub fn summary(config: &Config) -> String {
                 .collect();
             let _ = writeln!(out, "  acl {name}: {}", exprs.join("  OR  "));
         }
-        for rule in &frontend.http_request {
-            let _ = writeln!(
-                out,
-                "  http-request {}{}",
-                request_action(&rule.action),
-                condition_suffix(&rule.condition)
-            );
-        }
-        for rule in &frontend.http_response {
-            let _ = writeln!(
-                out,
-                "  http-response {}{}",
-                response_action(&rule.action),
-                condition_suffix(&rule.condition)
-            );
-        }
+        write_http_rules(&mut out, &frontend.http_request, &frontend.http_response);
         for (index, rule) in frontend.use_backend.iter().enumerate() {
             routes += 1;
             let _ = writeln!(
@@ -152,22 +137,7 @@ pub fn summary(config: &Config) -> String {
             ],
         );
         write_options(&mut out, &backend.option, false);
-        for rule in &backend.http_request {
-            let _ = writeln!(
-                out,
-                "  http-request {}{}",
-                request_action(&rule.action),
-                condition_suffix(&rule.condition)
-            );
-        }
-        for rule in &backend.http_response {
-            let _ = writeln!(
-                out,
-                "  http-response {}{}",
-                response_action(&rule.action),
-                condition_suffix(&rule.condition)
-            );
-        }
+        write_http_rules(&mut out, &backend.http_request, &backend.http_response);
         for server in &backend.server {
             servers += 1;
             let options = &server.options;
@@ -321,6 +291,29 @@ fn write_options(out: &mut String, options: &Options, frontend: bool) {
     }
     if !parts.is_empty() {
         let _ = writeln!(out, "  option {}", parts.join(", "));
+    }
+}
+
+fn write_http_rules(
+    out: &mut String,
+    requests: &[HttpRequestRule],
+    responses: &[HttpResponseRule],
+) {
+    for rule in requests {
+        let action = request_action(&rule.action);
+        let _ = writeln!(
+            out,
+            "  http-request {action}{}",
+            condition_suffix(&rule.condition)
+        );
+    }
+    for rule in responses {
+        let action = response_action(&rule.action);
+        let _ = writeln!(
+            out,
+            "  http-response {action}{}",
+            condition_suffix(&rule.condition)
+        );
     }
 }
 

@@ -15,28 +15,12 @@ const ERRORFILE_CODES: &[u16] = &[
 pub(crate) fn validate(config: &Config, found: &mut Findings<'_>) {
     let mut seen = HashSet::new();
     for frontend in &config.frontends {
-        if frontend.name.is_empty() {
-            found.error(frontend.line, "frontend", "a frontend needs a name");
-        } else if !seen.insert(frontend.name.as_str()) && frontend.line.0.is_none() {
-            found.error(
-                frontend.line,
-                "frontend",
-                format!("a frontend named '{}' already exists", frontend.name),
-            );
-        }
+        check_name(found, &mut seen, "frontend", &frontend.name, frontend.line);
         check_frontend(found, config, frontend);
     }
     let mut seen = HashSet::new();
     for backend in &config.backends {
-        if backend.name.is_empty() {
-            found.error(backend.line, "backend", "a backend needs a name");
-        } else if !seen.insert(backend.name.as_str()) && backend.line.0.is_none() {
-            found.error(
-                backend.line,
-                "backend",
-                format!("a backend named '{}' already exists", backend.name),
-            );
-        }
+        check_name(found, &mut seen, "backend", &backend.name, backend.line);
         check_backend(found, config, backend);
     }
     if config.frontends.iter().all(|f| f.bind.is_empty()) {
@@ -44,6 +28,26 @@ pub(crate) fn validate(config: &Config, found: &mut Findings<'_>) {
             SourceLine(None),
             "bind",
             "no frontend has a 'bind' line: nothing to listen on",
+        );
+    }
+}
+
+/// A `kind` section needs a name, unique among the `seen` ones. The HAProxy-style parser
+/// reports a duplicate at its line already, so only sections without one (TOML) are checked.
+fn check_name<'c>(
+    found: &mut Findings<'_>,
+    seen: &mut HashSet<&'c str>,
+    kind: &str,
+    name: &'c str,
+    line: SourceLine,
+) {
+    if name.is_empty() {
+        found.error(line, kind, format!("a {kind} needs a name"));
+    } else if !seen.insert(name) && line.0.is_none() {
+        found.error(
+            line,
+            kind,
+            format!("a {kind} named '{name}' already exists"),
         );
     }
 }
