@@ -198,6 +198,20 @@ impl Gangway {
         }
     }
 
+    /// Starts the gateway on seed fixture `seed`, written as `file_name` with its ports moved
+    /// per `ports` (see [`relocate`]); returns it (keep it bound: dropping it stops the
+    /// process) and the address of its first listener.
+    async fn start_seed(
+        tag: &str,
+        file_name: &str,
+        seed: &str,
+        ports: &HashMap<u16, u16>,
+    ) -> (Gangway, String) {
+        let mut gangway = Gangway::start(tag, file_name, &relocate(&fixture(seed), ports));
+        let addr = gangway.listening().await;
+        (gangway, addr)
+    }
+
     fn config_path(&self) -> PathBuf {
         std::fs::read_dir(&self._dir.0)
             .unwrap()
@@ -224,12 +238,7 @@ impl Gangway {
 
     /// The address of the next `listening:` line.
     async fn listening(&mut self) -> String {
-        let line = self.line("listening:").await;
-        let url = line.rsplit(' ').next().unwrap();
-        url.trim_start_matches("http://")
-            .trim_start_matches("https://")
-            .trim_end_matches('/')
-            .to_owned()
+        listener_address(&self.line("listening:").await)
     }
 
     fn signal(&self, name: &str) {
@@ -240,6 +249,15 @@ impl Gangway {
             .unwrap();
         assert!(status.success());
     }
+}
+
+/// The address in a `listening: ... http://ADDR/` line (or `https://`).
+fn listener_address(line: &str) -> String {
+    let url = line.rsplit(' ').next().unwrap();
+    url.trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 /// Sends one HTTP/1.1 request on `stream`, returns (status, body).
@@ -328,12 +346,7 @@ async fn echo(ws: &mut Ws, text: &str) -> String {
 async fn seed000_zato_http_websocket_and_monitor_uri() {
     let (http, ws) = (backend("http").await, backend("ws").await);
     let ports = HashMap::from([(11223, 0), (17010, http), (48902, ws)]);
-    let mut gangway = Gangway::start(
-        "000",
-        "zato.cfg",
-        &relocate(&fixture("seed000.cfg"), &ports),
-    );
-    let addr = gangway.listening().await;
+    let (_gangway, addr) = Gangway::start_seed("000", "zato.cfg", "seed000.cfg", &ports).await;
     assert_eq!(
         get(&addr, "/zato/ping", "lb").await,
         (200, "http /zato/ping".into())
@@ -351,12 +364,7 @@ async fn seed000_zato_http_websocket_and_monitor_uri() {
 async fn seed001a_everything_to_the_websocket_servers() {
     let (s1, s2) = (backend("s1").await, backend("s2").await);
     let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2)]);
-    let mut gangway = Gangway::start(
-        "001a",
-        "haproxy.cfg",
-        &relocate(&fixture("seed001a.cfg"), &ports),
-    );
-    let addr = gangway.listening().await;
+    let (_gangway, addr) = Gangway::start_seed("001a", "haproxy.cfg", "seed001a.cfg", &ports).await;
     let mut seen = Vec::new();
     for _ in 0..4 {
         let (status, body) = get(&addr, "/ws", "lb").await;
@@ -383,12 +391,7 @@ async fn seed001b_path_routing_per_request_on_one_connection() {
         backend("web").await,
     );
     let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2), (3002, web)]);
-    let mut gangway = Gangway::start(
-        "001b",
-        "haproxy.cfg",
-        &relocate(&fixture("seed001b.cfg"), &ports),
-    );
-    let addr = gangway.listening().await;
+    let (_gangway, addr) = Gangway::start_seed("001b", "haproxy.cfg", "seed001b.cfg", &ports).await;
     assert_eq!(get(&addr, "/", "lb").await, (200, "web /".into()));
     // One keep-alive client connection: each request is routed on its own, then an upgrade.
     let _ = get(&addr, "/", "lb").await;
@@ -430,8 +433,7 @@ async fn seed004(
 ) {
     let (www, ws) = (backend("www").await, backend("ws").await);
     let ports = HashMap::from([(80, 0), (8080, www), (8000, ws)]);
-    let mut gangway = Gangway::start(tag, "haproxy.cfg", &relocate(&fixture(file), &ports));
-    let addr = gangway.listening().await;
+    let (_gangway, addr) = Gangway::start_seed(tag, "haproxy.cfg", file, &ports).await;
     for (path, host, want) in checks {
         assert_eq!(
             get(&addr, path, host).await,
@@ -503,12 +505,8 @@ async fn toml_twin_runs_too() {
         backend("web").await,
     );
     let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2), (3002, web)]);
-    let mut gangway = Gangway::start(
-        "001t",
-        "gangway.toml",
-        &relocate(&fixture("seed001b.toml"), &ports),
-    );
-    let addr = gangway.listening().await;
+    let (_gangway, addr) =
+        Gangway::start_seed("001t", "gangway.toml", "seed001b.toml", &ports).await;
     assert_eq!(get(&addr, "/", "lb").await, (200, "web /".into()));
     let mut socket = websocket(&addr, "/ws/echo", "lb").await;
     assert!(echo(&mut socket, "x").await.ends_with(": x"));
@@ -523,12 +521,8 @@ async fn sighup_reload_keeps_open_websockets_and_sigterm_stops() {
         backend("next").await,
     );
     let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2), (3002, web)]);
-    let mut gangway = Gangway::start(
-        "reload",
-        "haproxy.cfg",
-        &relocate(&fixture("seed001b.cfg"), &ports),
-    );
-    let addr = gangway.listening().await;
+    let (mut gangway, addr) =
+        Gangway::start_seed("reload", "haproxy.cfg", "seed001b.cfg", &ports).await;
     let mut socket = websocket(&addr, "/ws/echo", "lb").await;
     assert!(echo(&mut socket, "before").await.ends_with(": before"));
 
@@ -694,20 +688,7 @@ async fn bind_ssl_crt_serves_https_and_sighup_reloads_the_certificate() {
         gangway.line("listening:").await,
     );
     assert!(tls_line.contains("https://"), "{tls_line}");
-    let addr = tls_line
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .trim_start_matches("https://")
-        .trim_end_matches('/')
-        .to_owned();
-    let plain = plain_line
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
+    let (addr, plain) = (listener_address(&tls_line), listener_address(&plain_line));
     let (cert, status, body) = https_get(&addr, "/x").await;
     assert_eq!((status, body.as_str()), (200, "web /x"));
     assert_eq!(cert, first);
