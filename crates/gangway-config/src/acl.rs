@@ -3,7 +3,7 @@
 
 use gangway_acl::AclSet;
 
-use crate::lexer::split_line;
+use crate::lexer::{Word, split_line};
 
 /// `nbsrv(BACKEND) [OP] N`: a test on how many servers of a backend are up. gangway-acl has
 /// no such fetch (it only sees the request); the gateway can act on it in `monitor fail`.
@@ -52,6 +52,14 @@ pub(crate) fn nbsrv_test(expr: &str) -> Option<NbsrvTest> {
     })
 }
 
+/// The anonymous ACL opened by the `{` at `words[open]`: the raw text of its words and the
+/// index of its `}`; `None` when it is not closed.
+pub(crate) fn anonymous_acl<'a>(words: &[Word<'a>], open: usize) -> Option<(Vec<&'a str>, usize)> {
+    let close = open + 1 + words[open + 1..].iter().position(|w| w.value == "}")?;
+    let inner = words[open + 1..close].iter().map(|w| w.raw).collect();
+    Some((inner, close))
+}
+
 /// Replaces anonymous `{ nbsrv(...) ... }` ACLs by `FALSE` so gangway-acl can check the rest.
 pub(crate) fn without_nbsrv(text: &str) -> String {
     let Ok(words) = split_line(text, &|_| None) else {
@@ -61,17 +69,12 @@ pub(crate) fn without_nbsrv(text: &str) -> String {
     let mut index = 0;
     while index < words.len() {
         if words[index].value == "{"
-            && let Some(close) = words[index + 1..].iter().position(|w| w.value == "}")
+            && let Some((inner, close)) = anonymous_acl(&words, index)
+            && nbsrv_test(&inner.join(" ")).is_some()
         {
-            let inner: Vec<&str> = words[index + 1..index + 1 + close]
-                .iter()
-                .map(|w| w.raw)
-                .collect();
-            if nbsrv_test(&inner.join(" ")).is_some() {
-                out.push("FALSE");
-                index += close + 2;
-                continue;
-            }
+            out.push("FALSE");
+            index = close + 1;
+            continue;
         }
         out.push(words[index].raw);
         index += 1;
@@ -135,13 +138,9 @@ fn check_condition_words(text: &str, acls: &AclSet) -> Result<(), String> {
                 expect_term = true;
             }
             "{" => {
-                let Some(close) = words[index + 1..].iter().position(|w| w.value == "}") else {
+                let Some((inner, close)) = anonymous_acl(&words, index) else {
                     return Err("'{' without a matching '}'".to_owned());
                 };
-                let inner: Vec<&str> = words[index + 1..index + 1 + close]
-                    .iter()
-                    .map(|w| w.raw)
-                    .collect();
                 if inner.is_empty() {
                     return Err("empty anonymous ACL '{ }'".to_owned());
                 }
@@ -150,7 +149,7 @@ fn check_condition_words(text: &str, acls: &AclSet) -> Result<(), String> {
                 }
                 check_acl_words(&inner.join(" "))
                     .map_err(|message| format!("anonymous ACL: {message}"))?;
-                index += close + 1;
+                index = close;
                 expect_term = false;
             }
             "}" => return Err("'}' without a matching '{'".to_owned()),

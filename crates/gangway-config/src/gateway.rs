@@ -13,7 +13,7 @@ use gangway::{
 };
 
 use crate::Loaded;
-use crate::acl::{NbsrvTest, nbsrv_test};
+use crate::acl::{NbsrvTest, anonymous_acl, nbsrv_test};
 use crate::error::{Diagnostic, Error, Findings};
 use crate::model::{self, *};
 
@@ -714,13 +714,9 @@ fn monitored_backends(
         match (expect_term, word) {
             (false, "||" | "or") => expect_term = true,
             (true, "{") => {
-                let close = words[index + 1..].iter().position(|w| w.value == "}")?;
-                let inner: Vec<&str> = words[index + 1..index + 1 + close]
-                    .iter()
-                    .map(|w| w.raw)
-                    .collect();
+                let (inner, close) = anonymous_acl(&words, index)?;
                 terms.push(vec![nbsrv_test(&inner.join(" "))?]);
-                index += close + 1;
+                index = close;
                 expect_term = false;
             }
             (true, name) => {
