@@ -1641,11 +1641,22 @@ impl Parser<'_> {
             condition,
             line: SourceLine(Some(self.line)),
         };
-        let mut scope = self.scope();
-        if let Some(f) = scope.frontend.as_deref_mut() {
-            f.http_request.push(rule);
-        } else if let Some(b) = scope.backend.as_deref_mut() {
-            b.http_request.push(rule);
+        self.add_rule(rule, |f| &mut f.http_request, |b| &mut b.http_request);
+    }
+
+    /// Adds an `http-request` or `http-response` rule to the open frontend (of a `listen`
+    /// section, its frontend half), else to the open backend.
+    fn add_rule<R>(
+        &mut self,
+        rule: R,
+        frontend_rules: fn(&mut Frontend) -> &mut Vec<R>,
+        backend_rules: fn(&mut Backend) -> &mut Vec<R>,
+    ) {
+        let scope = self.scope();
+        if let Some(frontend) = scope.frontend {
+            frontend_rules(frontend).push(rule);
+        } else if let Some(backend) = scope.backend {
+            backend_rules(backend).push(rule);
         }
     }
 
@@ -1735,12 +1746,7 @@ impl Parser<'_> {
             condition,
             line: SourceLine(Some(self.line)),
         };
-        let mut scope = self.scope();
-        if let Some(f) = scope.frontend.as_deref_mut() {
-            f.http_response.push(rule);
-        } else if let Some(b) = scope.backend.as_deref_mut() {
-            b.http_response.push(rule);
-        }
+        self.add_rule(rule, |f| &mut f.http_response, |b| &mut b.http_response);
     }
 
     fn errorfile(&mut self, words: Words<'_, '_>) {
