@@ -13,6 +13,12 @@
 //! path. With concurrent pickers a node may briefly hold a stale or mixed rank (a slightly
 //! worse pick); the next replay through it repairs it. Run sequentially, every pick is
 //! exactly a least loaded server.
+//!
+//! One stale rank would not repair itself: "full", because a full server sorts after every
+//! other, so nothing picks it and nothing rewrites it. Writes that store or replace "full"
+//! therefore check what they wrote against a fresh read (see [`LeastConnTree::write`]):
+//! once the threads stop, no node says "full" unless every server below it is at its
+//! `maxconn`. The check costs one load and one branch per node written.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -101,9 +107,39 @@ impl Entry {
 
     #[inline]
     fn store(&self, rank: Rank) {
-        self.key.store(rank.key, Ordering::Relaxed);
+        self.key.store(rank.key, Ordering::Release);
         self.order.store(rank.order, Ordering::Relaxed);
     }
+
+    /// The key, read in the single order of sequentially consistent operations that
+    /// [`LeastConnTree::write`]'s check relies on.
+    #[inline]
+    fn key_now(&self) -> u64 {
+        self.key.load(Ordering::SeqCst)
+    }
+}
+
+/// Tests only: runs once, on this thread, just before `update` writes node `.0`, so that a
+/// test can interleave a racing update at exactly that point.
+#[cfg(test)]
+type Interleave = Option<(usize, Box<dyn FnOnce()>)>;
+
+#[cfg(test)]
+thread_local! {
+    static BEFORE_WRITE: std::cell::RefCell<Interleave> = const { std::cell::RefCell::new(None) };
+}
+
+#[inline(always)]
+fn before_write(node: usize) {
+    #[cfg(test)]
+    {
+        let due = BEFORE_WRITE
+            .with_borrow_mut(|hook| hook.take_if(|(at, _)| *at == node).map(|(_, run)| run));
+        if let Some(run) = due {
+            run();
+        }
+    }
+    let _ = node;
 }
 
 /// The four children of one node, on one cache line.
@@ -196,7 +232,8 @@ impl LeastConnTree {
         let Some(m) = members.get(leaf) else {
             return EMPTY;
         };
-        let active = m.active();
+        // Sequentially consistent, for `Entry::write`'s check.
+        let active = m.slot.counts.load(Ordering::SeqCst) as u32;
         let full = if active >= m.maxconn { FULL } else { 0 };
         let pass = m.pass().saturating_sub(self.base).min(self.pass_limit);
         Rank {
@@ -229,6 +266,19 @@ impl LeastConnTree {
             .fold(EMPTY, Rank::min)
     }
 
+    /// [`best_child`](Self::best_child) with sequentially consistent reads of the keys, for
+    /// `Entry::write`'s check.
+    fn best_child_now(&self, node: usize) -> Rank {
+        self.groups[node + 1]
+            .0
+            .iter()
+            .map(|e| Rank {
+                key: e.key_now(),
+                order: e.order.load(Ordering::Relaxed),
+            })
+            .fold(EMPTY, Rank::min)
+    }
+
     /// Replays the matches above `member` after its load changed. After a pick (`picked`:
     /// the member was the winner all the way up) every node on the path changes; after a
     /// release the replay stops where the winner stays the same.
@@ -246,7 +296,9 @@ impl LeastConnTree {
             return;
         };
         let mut own = position(node) % ARITY;
-        group.0[own].store(rising);
+        before_write(node);
+        let leaf = &group.0[own];
+        rising = self.write(members, node, leaf, rising, leaf.key_now());
         let mut group = &group.0;
         // Up to the root's children: the root itself is not stored.
         while node > ARITY {
@@ -261,12 +313,52 @@ impl LeastConnTree {
             own = position(node) % ARITY;
             group = &parent.0;
             let entry = &group[own];
-            if !picked && entry.load() == best {
+            before_write(node);
+            let old = entry.key_now();
+            if !picked && old == best.key && entry.order.load(Ordering::Relaxed) == best.order {
                 // The winner here is unchanged: nothing above changes either.
                 break;
             }
-            entry.store(best);
-            rising = best;
+            rising = self.write(members, node, entry, best, old);
+        }
+    }
+
+    /// Writes `rank` to node `node` (whose key was `old`, read with [`Entry::key_now`]
+    /// after whatever `rank` was computed from); returns what was written last.
+    ///
+    /// A rank that is or replaces "full" is the one a race could leave wrong for good: a
+    /// full server sorts after every other, so nothing picks it, so nothing rewrites it.
+    /// Such a write is a sequentially consistent swap followed by a fresh read of what the
+    /// rank comes from (the server's counter for a leaf, the four children for a node),
+    /// written again until the two agree on "full". Of two racing writers, then, either
+    /// the later swap comes from the fresher read, or the earlier writer's check, which
+    /// comes after it, sees the change. Other writes are plain stores: a stale rank that
+    /// is not full is only a slightly worse pick, and picking it rewrites it.
+    #[inline]
+    fn write(&self, members: &[Member], node: usize, entry: &Entry, rank: Rank, old: u64) -> Rank {
+        if (rank.key | old) & FULL == 0 {
+            entry.store(rank);
+            rank
+        } else {
+            self.write_full(members, node, entry, rank)
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_full(&self, members: &[Member], node: usize, entry: &Entry, mut rank: Rank) -> Rank {
+        loop {
+            entry.key.swap(rank.key, Ordering::SeqCst);
+            entry.order.store(rank.order, Ordering::Relaxed);
+            let now = if node >= self.first_leaf {
+                self.rank_of(members, node - self.first_leaf)
+            } else {
+                self.best_child_now(node)
+            };
+            if now.is_full() == rank.is_full() {
+                return rank;
+            }
+            rank = now;
         }
     }
 
@@ -326,7 +418,7 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::{Algorithm, ConnectionSlot, Server, ServerSet};
+    use crate::{Algorithm, ConnectionSlot, Server, ServerId, ServerSet};
 
     fn set_of(n: usize) -> ServerSet {
         weighted(n, |i| 1 + (i as u16 * 37) % 256)
@@ -378,6 +470,157 @@ mod tests {
             drop(held);
             let snapshot = set.core().snapshot.load();
             check(snapshot.leastconn.as_ref().unwrap(), &snapshot.members);
+        }
+    }
+
+    /// A node that claims "full" although a server below it is below its `maxconn`, if
+    /// any: a check for when no thread is picking or releasing.
+    fn false_full(tree: &LeastConnTree, members: &[Member]) -> Option<String> {
+        let leaves = tree.first_leaf * (ARITY - 1) + 1;
+        for node in 1..tree.first_leaf + leaves {
+            if !tree.entry(node).load().is_full() {
+                continue;
+            }
+            // The leaves below `node`: a contiguous range at each level.
+            let (mut first, mut last) = (node, node);
+            while first < tree.first_leaf {
+                (first, last) = (ARITY * first + 1, ARITY * last + ARITY);
+            }
+            let below = members.iter().take(last + 1 - tree.first_leaf);
+            let below = below.skip(first - tree.first_leaf);
+            if let Some(m) = below.into_iter().find(|m| m.active() < m.maxconn) {
+                return Some(format!(
+                    "node {node} says full, but server {} holds {} of {}",
+                    m.id(),
+                    m.active(),
+                    m.maxconn
+                ));
+            }
+        }
+        None
+    }
+
+    fn false_full_in(set: &ServerSet) -> Option<String> {
+        let snapshot = set.core().snapshot.load();
+        false_full(snapshot.leastconn.as_ref().unwrap(), &snapshot.members)
+    }
+
+    /// Runs `race` on this thread just before the next `update` writes `member`'s leaf
+    /// (`level` 0) or the node `level` steps above it.
+    fn interleave(set: &ServerSet, member: ServerId, level: u32, race: impl FnOnce() + 'static) {
+        let snapshot = set.core().snapshot.load();
+        let tree = snapshot.leastconn.as_ref().unwrap();
+        let mut node = tree.first_leaf + snapshot.member_of(member).unwrap() as usize;
+        for _ in 0..level {
+            node = (node - 1) / ARITY;
+        }
+        BEFORE_WRITE.set(Some((node, Box::new(race))));
+    }
+
+    fn leastconn(servers: impl IntoIterator<Item = Server>) -> (ServerSet, Vec<ServerId>) {
+        let set = ServerSet::builder()
+            .algorithm(Algorithm::LeastConn)
+            .servers(servers)
+            .build()
+            .unwrap();
+        let ids = set.ids();
+        (set, ids)
+    }
+
+    fn server(i: u8) -> Server {
+        Server::new(SocketAddr::from(([10, 9, 0, i], 80)))
+    }
+
+    /// A pick takes a server's last slot; between reading the server's load and writing
+    /// its leaf, a connection to it is released. The "full" the pick computed must not
+    /// be what stays in the tree.
+    #[test]
+    fn a_release_racing_the_pick_that_fills_a_server_leaves_it_pickable() {
+        // Server 1 weighs twice server 2, so with one connection each it is the less loaded.
+        let (set, ids) = leastconn([server(1).weight(2).maxconn(Some(2)), server(2)]);
+        let first = set.pick(None, &[ids[1]]).unwrap();
+        let _second = set.pick(None, &[ids[0]]).unwrap();
+        interleave(&set, ids[0], 0, move || drop(first));
+        // Server 1's second slot: full, until the interleaved release frees one.
+        let filling = set.pick(None, &[ids[1]]).unwrap();
+        assert_eq!(filling.server_id(), ids[0]);
+        assert_eq!(set.active(ids[0]), Some(1));
+        assert_eq!(false_full_in(&set), None);
+        // Server 1 holds 1 of weight 2, server 2 holds 1 of weight 1.
+        assert_eq!(set.pick(None, &[]).unwrap().server_id(), ids[0]);
+    }
+
+    /// The same race one level up: a pick fills the last free server under a node and,
+    /// before it writes that node as full, a connection to a sibling is released.
+    #[test]
+    fn a_release_racing_the_pick_that_fills_a_subtree_leaves_it_pickable() {
+        // Members 0-3 share node 1 (maxconn 1 each); member 4 sits under node 2.
+        let (set, ids) = leastconn(
+            (1..=4)
+                .map(|i| server(i).maxconn(Some(1)))
+                .chain([server(5)]),
+        );
+        let held: Vec<ConnectionSlot> = [1, 2, 3, 4]
+            .map(|_| set.pick(None, &[ids[0]]).unwrap())
+            .into_iter()
+            .collect();
+        let on_third = held.iter().position(|c| c.server_id() == ids[2]).unwrap();
+        let mut held = held;
+        let released = held.swap_remove(on_third);
+        interleave(&set, ids[0], 1, move || drop(released));
+        let filling = set.pick(None, &[ids[4]]).unwrap();
+        assert_eq!(filling.server_id(), ids[0]);
+        assert_eq!(false_full_in(&set), None);
+        // Server 3 is idle, server 5 holds one connection.
+        assert_eq!(set.pick(None, &[]).unwrap().server_id(), ids[2]);
+    }
+
+    /// The races above with real threads: pickers and releasers on servers with
+    /// `maxconn 2` (never all full, so the fallback scan never repairs the tree), and
+    /// after every round, once all threads have stopped, no node claims a server is full
+    /// that is not.
+    #[test]
+    fn concurrent_picks_and_releases_leave_no_false_full() {
+        const THREADS: usize = 4;
+        const ROUNDS: usize = 300;
+        const STEPS: usize = 250;
+        let (set, _) = leastconn((0..6).map(|i| server(i).maxconn(Some(2))));
+        let barrier = std::sync::Barrier::new(THREADS);
+        // The first failure; every thread stops after the round that found it.
+        let failure = std::sync::Mutex::new(None);
+        std::thread::scope(|scope| {
+            for thread in 0..THREADS {
+                let (set, barrier, failure) = (&set, &barrier, &failure);
+                scope.spawn(move || {
+                    // At most two held per thread: 8 of the 12 slots.
+                    let mut held: Vec<ConnectionSlot> = Vec::with_capacity(2);
+                    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ thread as u64;
+                    for round in 0..ROUNDS {
+                        for _ in 0..STEPS {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            if held.len() < 2 && (held.is_empty() || x & 1 == 0) {
+                                held.push(set.pick(None, &[]).expect("never all full"));
+                            } else {
+                                held.swap_remove((x >> 1) as usize % held.len());
+                            }
+                        }
+                        if barrier.wait().is_leader()
+                            && let Some(found) = false_full_in(set)
+                        {
+                            *failure.lock().unwrap() = Some(format!("round {round}: {found}"));
+                        }
+                        barrier.wait();
+                        if failure.lock().unwrap().is_some() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(failure) = failure.into_inner().unwrap() {
+            panic!("{failure}");
         }
     }
 

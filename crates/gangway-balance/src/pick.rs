@@ -276,9 +276,9 @@ fn least_conn(
         };
         if candidate == NONE {
             if saw_full {
-                // A pick's tree update racing a release can leave a "full" rank in the tree
-                // for a server that has room: the live counters decide, and the tree is
-                // repaired for the server found.
+                // While a pick that fills a server races a release, the tree can say "full"
+                // for a moment for a server that has room: the live counters decide, and
+                // the tree is repaired for the server found.
                 let found = scan(snapshot, 0, exclude)?;
                 tree.update(members, found as u32, true);
                 return Ok(found);
