@@ -139,7 +139,10 @@ fn watch(poll: &mut mio::Poll) {
     loop {
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // A signal cut the wait short: no events, and the deadlines are worked out again
+            // from the time now (waiting again with the same timeout would push every parked
+            // deadline back by up to that timeout per signal).
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // Cannot watch any more: `Stopped` wakes every parked tunnel (each takes its
             // sockets back to tokio) and stops parking.
             Err(_) => return,

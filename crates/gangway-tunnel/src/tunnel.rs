@@ -177,7 +177,9 @@ impl TunnelConfig {
     /// [`TunnelHandle::drain`] work the same parked or not.
     ///
     /// Parking needs what timeouts need: a tokio runtime with the time driver, polling the
-    /// tunnel in its context (a tunnel polled outside one does not park). Under tokio's paused
+    /// tunnel in its context (a tunnel polled outside one does not park). That runtime also
+    /// needs its IO driver, as any runtime that runs sockets does: unparking registers the
+    /// sockets with it, and tokio panics if it has none. Under tokio's paused
     /// clock (`start_paused`), leave parking off: the runtime cannot see the parker's pending
     /// wake-ups and may jump its clock past a timeout first.
     pub fn park_after(&mut self, idle: impl Into<Option<Duration>>) -> &mut Self {
