@@ -696,6 +696,11 @@ impl Backend {
 
     /// Most idle pooled connections kept per server (default 32; 0 disables pooling; a server
     /// may override it).
+    ///
+    /// A pooled connection can turn out closed by the server when the next request is sent
+    /// on it. A request without a body is then sent again on a new connection if its method
+    /// is idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE; RFC 9110, 9.2.2); any other
+    /// (a POST, say), which the server may have acted on before closing, gets a 502.
     #[must_use]
     pub fn pool_max_idle(mut self, n: usize) -> Self {
         self.pool_max_idle = n;

@@ -118,6 +118,9 @@ struct RequestMeta {
     version_minor: u8,
     is_head: bool,
     is_connect: bool,
+    /// GET, HEAD, OPTIONS, TRACE, PUT or DELETE (RFC 9110, 9.2.2): may be sent again when a
+    /// reused server connection turns out closed before any answer.
+    idempotent: bool,
     ws_accept: Option<[u8; 28]>,
 }
 
@@ -299,6 +302,12 @@ impl Conn {
                         || self.draining();
                     if close {
                         self.mark_close();
+                    }
+                    if meta.is_head {
+                        // The head the same GET would get, without its body.
+                        if let Some(end) = self.res_out.windows(4).position(|w| w == b"\r\n\r\n") {
+                            self.res_out.truncate(end + 4);
+                        }
                     }
                     let ok = self.write_client_out().await;
                     self.shared.metrics.response(status, None);
@@ -550,8 +559,14 @@ impl Conn {
             upgrade: head.upgrade,
             keep_alive: head.keep_alive,
             version_minor: head.version_minor,
-            is_head: head.method.eq_ignore_ascii_case("HEAD"),
-            is_connect: head.method.eq_ignore_ascii_case("CONNECT"),
+            // Methods are case-sensitive (RFC 9110, 9.1), as gangway-h1 reads them: `connect`
+            // or `head` is some other method, framed and routed like any.
+            is_head: head.method == "HEAD",
+            is_connect: head.method == "CONNECT",
+            idempotent: matches!(
+                head.method,
+                "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+            ),
             ws_accept,
         };
         if shared.options.access_log {
@@ -1086,7 +1101,15 @@ impl Conn {
                 }
             }
             Down::NoResponse { timeout, empty } => {
-                if empty && !timeout && reused && meta.framing == BodyFraming::None {
+                // A reused connection the server had closed: the request never reached it,
+                // or it did and the server closed without answering. Only a request that may
+                // be repeated is sent again (RFC 9110, 9.2.2); the others get a 502.
+                if empty
+                    && !timeout
+                    && reused
+                    && meta.framing == BodyFraming::None
+                    && meta.idempotent
+                {
                     Exchange::Stale
                 } else if timeout {
                     Exchange::Fail {

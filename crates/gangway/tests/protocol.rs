@@ -559,3 +559,148 @@ fn configured_headers_and_redirects_cannot_inject_lines() {
         .redirect(None, Redirect::scheme("https"));
     build(good).expect("valid header and redirect");
 }
+
+#[tokio::test]
+async fn lowercase_connect_and_head_are_ordinary_methods() {
+    // Methods are case-sensitive: `connect` and `head` are not CONNECT and HEAD. A 200 to
+    // `connect` must not turn the connection into a tunnel past the rules, and the answer
+    // to `head` has its body.
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(Server::at(web.addr).name("www"));
+    let gw = start(
+        local()
+            .deny("path_beg /admin".parse().unwrap(), 403)
+            .default_backend(&b),
+    )
+    .await;
+    let mut c = TcpStream::connect(gw.local_addr()).await.unwrap();
+    let mut buf = Vec::new();
+    c.write_all(b"connect /x HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, _, body) = read_response(&mut c, &mut buf).await;
+    assert_eq!((status, body.as_slice()), (200, &b"www /x\n"[..]));
+    c.write_all(b"head /y HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, _, body) = read_response(&mut c, &mut buf).await;
+    assert_eq!((status, body.as_slice()), (200, &b"www /y\n"[..]));
+    // Still HTTP: the rules see the next request.
+    c.write_all(b"GET /admin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, _, _) = read_response(&mut c, &mut buf).await;
+    assert_eq!(status, 403);
+    assert_eq!(web.requests(), 2);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn head_to_the_monitor_and_stats_uris_gets_no_body() {
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(Server::at(web.addr).name("www"));
+    let gw = start(
+        local()
+            .monitor_uri("/healthz")
+            .stats_uri("/metrics")
+            .default_backend(&b),
+    )
+    .await;
+    for path in ["/healthz", "/metrics"] {
+        // A HEAD, then a GET on the same connection: the GET's answer must follow the
+        // HEAD's head directly.
+        let request = format!(
+            "HEAD {path} HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        );
+        let out = raw_exchange(gw.local_addr(), request.as_bytes(), Duration::from_secs(20)).await;
+        let text = String::from_utf8_lossy(&out);
+        let (head, rest) = text.split_once("\r\n\r\n").expect("a head");
+        assert!(head.starts_with("HTTP/1.1 200"), "{text}");
+        assert!(
+            !head.contains("Content-Length: 0\r\n"),
+            "the GET's length: {head}"
+        );
+        assert!(rest.starts_with("HTTP/1.1 200"), "{path}: {text}");
+        assert!(rest.ends_with("www /next\n"), "{path}: {text}");
+    }
+    gw.shutdown().await;
+}
+
+/// A server that answers the first request on each connection and closes the connection
+/// without answering the second; it records every request line.
+async fn answers_once_per_connection() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                for n in 0.. {
+                    let end = loop {
+                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break end;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                    buf.drain(..end + 4);
+                    let line = head.lines().next().unwrap_or_default();
+                    log.lock().unwrap().push(line.to_string());
+                    if n > 0 {
+                        return;
+                    }
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .await;
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn only_idempotent_requests_are_sent_again_after_a_reused_connection_closes() {
+    let (addr, seen) = answers_once_per_connection().await;
+    let b = Backend::new("web").server(Server::at(addr).name("once"));
+    let gw = start(local().default_backend(&b)).await;
+    let count = |line: &str| seen.lock().unwrap().iter().filter(|l| *l == line).count();
+
+    // A POST on a reused connection that the server closes unanswered: it may have acted on
+    // it, so it is not sent again; the client gets a 502.
+    let mut c = TcpStream::connect(gw.local_addr()).await.unwrap();
+    let mut buf = Vec::new();
+    c.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut c, &mut buf).await.0, 200);
+    c.write_all(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut c, &mut buf).await.0, 502);
+    assert_eq!(count("POST /b HTTP/1.1"), 1, "{:?}", seen.lock().unwrap());
+
+    // A GET in the same place is sent again on a new connection, and answered.
+    let mut c = TcpStream::connect(gw.local_addr()).await.unwrap();
+    let mut buf = Vec::new();
+    c.write_all(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut c, &mut buf).await.0, 200);
+    c.write_all(b"GET /d HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut c, &mut buf).await.0, 200);
+    assert_eq!(count("GET /d HTTP/1.1"), 2, "{:?}", seen.lock().unwrap());
+    gw.shutdown().await;
+}
