@@ -124,6 +124,41 @@ struct RequestMeta {
     ws_accept: Option<[u8; 28]>,
 }
 
+/// When a request body's upload ended, for the wait for the response head: `timeout server`
+/// counts from then (a server reading a long upload is not idle). While the body is still
+/// going up, its own timeouts (client and server side) end it if it stalls.
+#[derive(Debug)]
+struct UploadClock {
+    started: Instant,
+    /// Nanoseconds after `started` at which the upload ended; `RUNNING` until then.
+    ended: std::sync::atomic::AtomicU64,
+}
+
+impl UploadClock {
+    const RUNNING: u64 = u64::MAX;
+
+    fn new() -> UploadClock {
+        UploadClock {
+            started: Instant::now(),
+            ended: std::sync::atomic::AtomicU64::new(Self::RUNNING),
+        }
+    }
+
+    fn end(&self) {
+        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(Self::RUNNING - 1);
+        self.ended
+            .store(nanos, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// When the upload ended, or `None` while it runs.
+    fn ended(&self) -> Option<Instant> {
+        match self.ended.load(std::sync::atomic::Ordering::Relaxed) {
+            Self::RUNNING => None,
+            nanos => Some(self.started + Duration::from_nanos(nanos)),
+        }
+    }
+}
+
 /// What to do with a parsed request.
 enum Plan {
     Partial,
@@ -1028,6 +1063,8 @@ impl Conn {
                 .chain(be.spec.response_headers.iter())
         };
         let client_wants_close = !meta.keep_alive || be.spec.mode == ConnectionMode::Close;
+        // Only requests with a body read the clock for it.
+        let upload_clock = (meta.framing != BodyFraming::None).then(UploadClock::new);
         let download = download(
             &mut sr,
             &mut self.sbuf,
@@ -1035,6 +1072,7 @@ impl Conn {
             &mut self.res_out,
             meta,
             t.server,
+            upload_clock.as_ref(),
             &mut self.timer,
             shared.timeouts.client,
             client_wants_close,
@@ -1056,6 +1094,9 @@ impl Conn {
                             Termination::ClientAbortData
                         };
                         return Exchange::Abort { status: 0, term, server_fault: false };
+                    }
+                    if let Some(clock) = &upload_clock {
+                        clock.end();
                     }
                     upload_done = Some(r);
                 }
@@ -1709,6 +1750,7 @@ async fn download<'r, R, W, I>(
     out: &mut Vec<u8>,
     meta: RequestMeta,
     server_timeout: Duration,
+    upload: Option<&UploadClock>,
     timer: &mut LazyTimer,
     client_timeout: Duration,
     client_wants_close: bool,
@@ -1787,20 +1829,36 @@ where
                 }
             }
             sbuf.reserve(HEAD_CHUNK);
-            match timer.within(server_timeout, sr.read_buf(sbuf)).await {
-                Err(_) => {
+            let mut wait = server_timeout;
+            let read = loop {
+                match timer.within(wait, sr.read_buf(sbuf)).await {
+                    Ok(read) => break Some(read),
+                    Err(_) => match upload.map(UploadClock::ended) {
+                        None => break None,
+                        Some(None) => wait = server_timeout,
+                        Some(Some(at)) => {
+                            wait = (at + server_timeout).saturating_duration_since(Instant::now());
+                            if wait.is_zero() {
+                                break None;
+                            }
+                        }
+                    },
+                }
+            };
+            match read {
+                None => {
                     return Down::NoResponse {
                         timeout: true,
                         empty: !received_any,
                     };
                 }
-                Ok(Ok(0)) | Ok(Err(_)) => {
+                Some(Ok(0)) | Some(Err(_)) => {
                     return Down::NoResponse {
                         timeout: false,
                         empty: !received_any && sbuf.is_empty(),
                     };
                 }
-                Ok(Ok(_)) => received_any = true,
+                Some(Ok(_)) => received_any = true,
             }
         };
         let (status, head_len, framing, server_keep_alive, client_close) = parsed;

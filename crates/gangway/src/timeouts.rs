@@ -21,7 +21,8 @@ pub struct Timeouts {
     /// under way (reading a body, writing a response). Default 50 s.
     pub client: Duration,
     /// `timeout server`: longest inactivity on the server side (waiting for the response head,
-    /// reading its body). Default 50 s.
+    /// reading its body). The wait for the response head counts from the end of the request
+    /// body's upload: a server reading a long upload is not idle. Default 50 s.
     pub server: Duration,
     /// `timeout connect`: longest time to establish a connection to a server: the TCP connect
     /// and, for a TLS server, its handshake. Default 5 s.

@@ -704,3 +704,32 @@ async fn only_idempotent_requests_are_sent_again_after_a_reused_connection_close
     assert_eq!(count("GET /d HTTP/1.1"), 2, "{:?}", seen.lock().unwrap());
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_upload_longer_than_the_server_timeout_still_gets_its_answer() {
+    // `timeout server` is inactivity on the server side: a server reading a long upload is
+    // busy, and the wait for its answer counts from the end of the upload.
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(Server::at(web.addr).name("www"));
+    let gw = start(
+        local()
+            .timeouts(Timeouts::default().server(Duration::from_millis(300)))
+            .default_backend(&b),
+    )
+    .await;
+    let mut c = TcpStream::connect(gw.local_addr()).await.unwrap();
+    let chunk = [b'u'; 100];
+    c.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        .await
+        .unwrap();
+    // Ten pieces 150 ms apart: the upload takes about 1.5 s, five times the server timeout.
+    for _ in 0..10 {
+        c.write_all(&chunk).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let mut buf = Vec::new();
+    let (status, _, body) = read_response(&mut c, &mut buf).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, vec![b'u'; 1000]);
+    gw.shutdown().await;
+}
