@@ -198,10 +198,14 @@ impl Server {
         self
     }
 
-    /// How real traffic errors act on this server's health (HAProxy's `observe`, `on-error`,
-    /// `error-limit`). Connection errors, resets, timeouts and 5xx answers are reported to a
-    /// health-checked server's checker; by default (`observe layer7`, `on-error fail-check`,
-    /// `error-limit 10`) ten in a row count as a failed check.
+    /// Watches real traffic for this server's health (HAProxy's `observe`, `on-error`,
+    /// `error-limit`): connection errors, resets, timeouts and (at layer 7) 5xx answers are
+    /// reported to a health-checked server's checker; with [`PassivePolicy::default`]
+    /// (`observe layer7`, `on-error fail-check`, `error-limit 10`) ten in a row count as a
+    /// failed check. Without this, traffic is not watched and only active checks change the
+    /// server's health (as in HAProxy without `observe`).
+    ///
+    /// [`PassivePolicy::default`]: gangway_health::PassivePolicy
     #[must_use]
     pub fn observe(mut self, policy: gangway_health::PassivePolicy) -> Self {
         self.passive = Some(policy);

@@ -154,8 +154,12 @@ fn apply(be: &BackendRt, srv: &ServerRt, health: Health, reason: &str) {
     }
 }
 
-/// Reports a failed connection or response (passive health).
+/// Reports a failed connection or response (passive health). Traffic is watched only on
+/// servers with [`Server::observe`], as in HAProxy.
 pub(crate) fn observe(be: &BackendRt, srv: &ServerRt, outcome: TrafficOutcome) {
+    if !srv.observed {
+        return;
+    }
     srv.mark_failing();
     if let Some(checker) = &srv.checker
         && let Some(health) = checker.report(&(), outcome)

@@ -47,6 +47,8 @@ pub(crate) struct ServerRt {
     pool_purge_delay: Duration,
     /// Set after a traffic error was reported to passive health, so the next success is too.
     failing: AtomicBool,
+    /// Whether traffic errors are reported to the checker (the server has `observe`).
+    pub(crate) observed: bool,
     pub(crate) counters: Counters,
     pub(crate) checker: Option<HealthChecker<()>>,
     /// The task applying the checker's verdicts.
@@ -226,6 +228,7 @@ impl BackendRt {
             pool_max_idle: s.pool_max_idle.unwrap_or(self.spec.pool_max_idle),
             pool_purge_delay: s.pool_purge_delay.unwrap_or(self.spec.pool_purge_delay),
             failing: AtomicBool::new(false),
+            observed: s.passive.is_some(),
             counters: Counters::default(),
             checker,
             health_task: Mutex::new(None),

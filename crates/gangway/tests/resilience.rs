@@ -661,3 +661,43 @@ async fn an_unbounded_connect_timeout_still_connects() {
     assert_eq!(status, 200);
     gw.shutdown().await;
 }
+
+/// A backend answering every request `500` (and closing).
+async fn failing_server() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = s
+                    .write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn errors_are_not_observed_without_observe() {
+    // A checked server without `observe`: its 5xx answers reach clients and never mark it
+    // down, however many there are (HAProxy watches traffic only with `observe`).
+    let b = Backend::new("web")
+        .server(Server::at(failing_server().await).name("s1"))
+        .check(Check::tcp().inter(Duration::from_secs(3600)).fall(1));
+    let gw = start(local().default_backend(&b)).await;
+    for i in 0..30 {
+        let (status, _) = get(gw.local_addr(), &format!("/{i}")).await;
+        assert_eq!(status, 500, "request {i} reached the server");
+    }
+    assert_eq!(gw.server_state("web", "s1"), Some(ServerState::Up));
+    gw.shutdown().await;
+}
