@@ -474,11 +474,11 @@ impl Planner<'_> {
             ));
 
         let mut overrides = BackendTimeouts::default();
-        overrides.server = backend.timeout.server;
-        overrides.connect = backend.timeout.connect;
-        overrides.tunnel = backend.timeout.tunnel;
+        overrides.server = backend.timeout.server.map(unbounded_if_zero);
+        overrides.connect = backend.timeout.connect.map(unbounded_if_zero);
+        overrides.tunnel = backend.timeout.tunnel.map(unbounded_if_zero);
         overrides.queue = backend.timeout.queue;
-        overrides.server_fin = backend.timeout.server_fin;
+        overrides.server_fin = backend.timeout.server_fin.map(unbounded_if_zero);
         out = out.timeouts(overrides);
 
         // One check per backend in the gateway: taken from the first checked server.
@@ -647,7 +647,8 @@ impl Planner<'_> {
             .downinter(options.effective_downinter())
             .rise(options.effective_rise())
             .fall(options.effective_fall());
-        if let Some(timeout) = backend.timeout.check {
+        // `timeout check 0` is HAProxy's "unset": the check gets `inter`, as with no line.
+        if let Some(timeout) = backend.timeout.check.filter(|t| !t.is_zero()) {
             check = check.timeout(timeout);
         }
         check
@@ -880,10 +881,20 @@ fn timeouts(model: &model::Timeouts) -> Timeouts {
     ];
     for (field, value) in fields {
         if let Some(value) = value {
-            *field = value;
+            *field = unbounded_if_zero(value);
         }
     }
     out
+}
+
+/// HAProxy's `timeout KIND 0` is "no timeout": the gateway's never is `Duration::MAX`.
+/// (`http-request` and `queue`, which the gateway cannot leave unbounded, are refused at load.)
+fn unbounded_if_zero(value: std::time::Duration) -> std::time::Duration {
+    if value.is_zero() {
+        std::time::Duration::MAX
+    } else {
+        value
+    }
 }
 
 /// The passive health policy of a server with `observe` (HAProxy's defaults for the rest:

@@ -8,7 +8,7 @@ use crate::address::{BindAddress, ServerAddress};
 use crate::error::Findings;
 use crate::lexer::{Word, split_line};
 use crate::model::*;
-use crate::time::parse_time;
+use crate::time::{parse_time, zero_timeout_refused};
 
 /// Process-level `global` directives that mean nothing to an embedded gateway: accepted,
 /// reported as ignored.
@@ -1135,6 +1135,11 @@ impl Parser<'_> {
     }
 
     fn set_timeout(&mut self, keyword: &str, name: &str, value: Duration) {
+        // HAProxy reads 0 as "no timeout"; the gateway needs a limit for these two.
+        if value.is_zero() && matches!(name, "http-request" | "queue") {
+            self.error(keyword, zero_timeout_refused(name));
+            return;
+        }
         // HAProxy: a client-side timeout in a backend (or the reverse) is ignored with a warning.
         let side = match name {
             // http-request and http-keep-alive are valid in every section (HAProxy 2.6).

@@ -46,6 +46,14 @@ pub fn parse_time(text: &str) -> Result<Duration, TimeError> {
     Ok(duration)
 }
 
+/// The error for `timeout NAME 0` where the gateway cannot run without a limit
+/// (`http-request`, `queue`); HAProxy reads 0 as "no timeout".
+pub(crate) fn zero_timeout_refused(name: &str) -> String {
+    format!(
+        "0 means no timeout in HAProxy, and the gateway cannot wait without limit here: give 'timeout {name}' a time"
+    )
+}
+
 const MAX_TIME: Duration = Duration::from_millis(i32::MAX as u64);
 
 /// Formats a duration the way HAProxy users write it (`2s`, `500ms`, `1h`).

@@ -7,6 +7,7 @@ use gangway_acl::AclSet;
 
 use crate::error::Findings;
 use crate::model::*;
+use crate::time::zero_timeout_refused;
 
 const ERRORFILE_CODES: &[u16] = &[
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
@@ -32,6 +33,26 @@ pub(crate) fn validate(config: &Config, found: &mut Findings<'_>) {
     }
 }
 
+/// `timeout http-request 0` and `timeout queue 0` (TOML; the HAProxy-style parser refuses them
+/// at their line already): HAProxy's "no timeout" is not something the gateway can do there.
+fn check_zero_timeouts(
+    found: &mut Findings<'_>,
+    timeouts: &Timeouts,
+    lines: &DirectiveLines,
+    section: SourceLine,
+) {
+    for (name, value) in timeouts.iter() {
+        if value.is_zero() && matches!(name, "http-request" | "queue") {
+            let keyword = format!("timeout {name}");
+            found.error(
+                lines.of(&keyword, section),
+                &keyword,
+                zero_timeout_refused(name),
+            );
+        }
+    }
+}
+
 /// A `kind` section needs a name, unique among the `seen` ones. The HAProxy-style parser
 /// reports a duplicate at its line already, so only sections without one (TOML) are checked.
 fn check_name<'c>(
@@ -54,6 +75,7 @@ fn check_name<'c>(
 
 fn check_frontend(found: &mut Findings<'_>, config: &Config, frontend: &Frontend) {
     let what = format!("frontend '{}'", frontend.name);
+    check_zero_timeouts(found, &frontend.timeout, &frontend.lines, frontend.line);
     if frontend.bind.is_empty() {
         found.warn(
             frontend.line,
@@ -163,6 +185,7 @@ fn check_frontend(found: &mut Findings<'_>, config: &Config, frontend: &Frontend
 
 fn check_backend(found: &mut Findings<'_>, config: &Config, backend: &Backend) {
     let what = format!("backend '{}'", backend.name);
+    check_zero_timeouts(found, &backend.timeout, &backend.lines, backend.line);
     if backend.server.is_empty() {
         found.warn(
             backend.line,

@@ -598,6 +598,40 @@ fn timeouts_table() {
 }
 
 #[test]
+fn a_zero_timeout_is_no_timeout_or_refused() {
+    // HAProxy reads 0 as "no timeout": kept as zero (the planner makes it unbounded)...
+    let config = config(&format!(
+        "defaults\n timeout connect 0\n timeout client 0\n timeout server 0s\n timeout check 0\n{FE}{BE}"
+    ));
+    let be = &config.backends[0].timeout;
+    assert_eq!(
+        (be.connect, be.server, be.check),
+        (
+            Some(Duration::ZERO),
+            Some(Duration::ZERO),
+            Some(Duration::ZERO)
+        )
+    );
+    assert_eq!(config.frontends[0].timeout.client, Some(Duration::ZERO));
+    // ...except where the gateway cannot wait without a limit.
+    for (line, name) in [(2, "http-request"), (3, "queue")] {
+        let text = format!("defaults\n timeout connect 5s\n timeout {name} 0\n{FE}{BE}");
+        let text = if line == 2 {
+            text.replacen(" timeout connect 5s\n", "", 1)
+        } else {
+            text
+        };
+        assert_error(&text, line, "timeout", "0 means no timeout in HAProxy");
+    }
+    let toml = "[[frontend]]\nname = \"fe\"\nbind = [{ address = \"127.0.0.1:80\" }]\ntimeout.http-request = 0\n";
+    let message = parse_toml(toml, "t.toml").unwrap_err().diagnostics()[0].to_string();
+    assert!(
+        message.contains("'timeout http-request'") && message.contains("0 means no timeout"),
+        "{message}"
+    );
+}
+
+#[test]
 fn old_timeout_keywords() {
     let loaded = load(&format!(
         "defaults\n contimeout 5000\n clitimeout 50000\n srvtimeout 50000\n{FE}{BE}"
