@@ -238,6 +238,8 @@ impl Server {
     }
 
     /// Sends a PROXY protocol header before each connection's first request (`send-proxy`).
+    /// Health checks carry it too, unless they go to another port or address
+    /// ([`check_port`](Self::check_port), [`check_addr`](Self::check_addr), [`Check::addr`]).
     #[must_use]
     pub fn send_proxy(mut self, version: ProxyVersion) -> Self {
         self.send_proxy = Some(version);

@@ -72,7 +72,10 @@ pub(crate) fn build(
             c = c.header(n.as_str(), v.as_str());
         }
     }
-    if let Some(v) = server.send_proxy {
+    // As in HAProxy, the PROXY header goes only on checks to the server's own address and
+    // port: a check to another `port` or `addr` is sent without it.
+    let own_endpoint = server.check_port.is_none() && server.check_addr.or(check.addr).is_none();
+    if let Some(v) = server.send_proxy.filter(|_| own_endpoint) {
         c = c.send_proxy(match v {
             ProxyVersion::V1 => gangway_health::ProxyHeader::V1,
             ProxyVersion::V2 => gangway_health::ProxyHeader::V2Local,

@@ -701,3 +701,38 @@ async fn errors_are_not_observed_without_observe() {
     assert_eq!(gw.server_state("web", "s1"), Some(ServerState::Up));
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn checks_to_another_port_carry_no_proxy_header() {
+    // Traffic to the server starts with a PROXY header; its checks go to a separate health
+    // port that speaks plain HTTP, so they must not (as in HAProxy without check-send-proxy).
+    let web = http_server("www").await;
+    web.state
+        .expect_proxy
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let health = http_server("health").await;
+    let b = Backend::new("web")
+        .server(
+            Server::at(web.addr)
+                .name("s1")
+                .send_proxy(ProxyVersion::V1)
+                .check_port(health.addr.port()),
+        )
+        .check(
+            Check::http("/health")
+                .inter(Duration::from_millis(50))
+                .fall(1),
+        );
+    let gw = start(local().default_backend(&b)).await;
+    eventually("a check reaches the health port", || health.requests() > 0).await;
+    assert!(
+        health.last_head().starts_with("GET /health "),
+        "{}",
+        health.last_head()
+    );
+    assert_eq!(gw.server_state("web", "s1"), Some(ServerState::Up));
+    let (status, _) = get(gw.local_addr(), "/x").await;
+    assert_eq!(status, 200);
+    assert!(web.state.proxy_lines.lock().unwrap()[0].starts_with("PROXY TCP4 "));
+    gw.shutdown().await;
+}
