@@ -533,6 +533,7 @@ impl Drop for InFlight<'_> {
 async fn run_server<K: ServerKey>(shared: Arc<Shared<K>>, entry: Arc<ServerEntry<K>>) {
     let mut probe = Probe::new(Arc::clone(&shared.check), entry.addr);
     let timeout = shared.timing.get_timeout();
+    let connect_timeout = shared.timing.get_connect_timeout();
     loop {
         let next = entry.machine().next_check_at();
         let woken = entry.wake.notified();
@@ -549,7 +550,7 @@ async fn run_server<K: ServerKey>(shared: Arc<Shared<K>>, entry: Arc<ServerEntry
         };
         let report = {
             let _running = InFlight::enter(&shared, permit);
-            probe.run(timeout).await
+            probe.run_split(connect_timeout, timeout).await
         };
         let now = tokio::time::Instant::now().into_std();
         let mut machine = entry.machine();

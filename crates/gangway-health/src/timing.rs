@@ -34,6 +34,7 @@ pub struct Timing {
     rise: u32,
     fall: u32,
     timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
     spread_percent: u8,
 }
 
@@ -50,7 +51,8 @@ impl Timing {
     pub const MAX_SPREAD_PERCENT: u8 = 50;
 
     /// Timing with `inter` and otherwise the defaults: `rise 2`, `fall 3`, `fastinter` and
-    /// `downinter` equal to `inter`, a timeout of `min(inter, 2s)`, a 10 % spread.
+    /// `downinter` equal to `inter`, a timeout of `inter` for the whole check (HAProxy without
+    /// `timeout check`), a 10 % spread.
     ///
     /// A zero `inter` is raised to one millisecond so a check loop can never spin.
     pub fn new(inter: Duration) -> Self {
@@ -61,6 +63,7 @@ impl Timing {
             rise: 2,
             fall: 3,
             timeout: None,
+            connect_timeout: None,
             spread_percent: 10,
         }
     }
@@ -95,9 +98,18 @@ impl Timing {
         self
     }
 
-    /// Sets the longest time one check may take, connect included (`timeout check`).
+    /// Sets the longest time one check may take (`timeout check`): the whole check, connect
+    /// included, or with [`connect_timeout`](Self::connect_timeout) the part after the connect.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout.max(Duration::from_millis(1)));
+        self
+    }
+
+    /// Bounds the connect on its own; [`timeout`](Self::timeout) then counts from the moment
+    /// the connection is established. HAProxy does this when `timeout check` is set, giving
+    /// the connect `min(timeout connect, inter)`.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout.max(Duration::from_millis(1)));
         self
     }
 
@@ -133,10 +145,14 @@ impl Timing {
         self.fall
     }
 
-    /// The check timeout (falls back to the smaller of `inter` and 2 s).
+    /// The check timeout (falls back to `inter`).
     pub fn get_timeout(&self) -> Duration {
-        self.timeout
-            .unwrap_or_else(|| self.inter.min(Duration::from_secs(2)))
+        self.timeout.unwrap_or(self.inter)
+    }
+
+    /// The connect timeout, when the connect is bounded on its own.
+    pub fn get_connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout
     }
 
     /// The spread in percent.
@@ -190,6 +206,13 @@ mod tests {
         assert_eq!(t.get_downinter(), t.get_inter());
         assert_eq!((t.get_rise(), t.get_fall()), (2, 3));
         assert_eq!(t.get_timeout(), Duration::from_secs(2));
+        let long = Timing::new(Duration::from_secs(5));
+        assert_eq!(
+            long.get_timeout(),
+            Duration::from_secs(5),
+            "inter, as in HAProxy"
+        );
+        assert_eq!(long.get_connect_timeout(), None);
         let short = Timing::new(Duration::from_millis(300));
         assert_eq!(short.get_timeout(), Duration::from_millis(300));
         let short = short.rise(0).fall(0).spread(200);

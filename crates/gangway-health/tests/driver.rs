@@ -345,3 +345,72 @@ async fn invalid_checks_are_refused_at_build() {
         .unwrap_err();
     assert!(err.to_string().contains("path"), "{err}");
 }
+
+/// A server answering `200` to each check `delay` after reading its request.
+async fn slow_server(delay: Duration) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                tokio::time::sleep(delay).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn without_a_timeout_a_check_gets_inter() {
+    // HAProxy without `timeout check`: a check may take up to `inter`, here more than 2 s.
+    let addr = slow_server(Duration::from_millis(2300)).await;
+    let checker = HealthChecker::builder(Check::http("/health"))
+        .timing(Timing::new(Duration::from_secs(4)).spread(0))
+        .server("app", addr)
+        .build()
+        .unwrap();
+    assert_eq!(
+        checker.state(&"app"),
+        Some(Health::Unknown),
+        "no result yet"
+    );
+    let mut events = checker.subscribe();
+    checker.start();
+    let e = next(&mut events).await;
+    assert_eq!(
+        (e.from, e.to),
+        (Health::Unknown, Health::Up),
+        "{:?}",
+        e.reason
+    );
+}
+
+#[tokio::test]
+async fn a_split_timeout_bounds_the_check_after_its_connect() {
+    let addr = slow_server(Duration::from_millis(400)).await;
+    let mut probe = gangway_health::Probe::new(Check::http("/health").shared(), addr);
+    let slow = probe
+        .run_split(Some(Duration::from_secs(10)), Duration::from_millis(100))
+        .await;
+    assert!(
+        matches!(slow.result, Err(CheckFailure::ResponseTimeout { .. })),
+        "{:?}",
+        slow.result
+    );
+    let ok = probe
+        .run_split(Some(Duration::from_secs(10)), Duration::from_secs(10))
+        .await;
+    assert_eq!(ok.result, Ok(Some(200)));
+}

@@ -404,7 +404,9 @@ pub struct Check {
     pub rise: u32,
     /// `fall`: consecutive failures that bring an up server down (default 3).
     pub fall: u32,
-    /// `timeout check`: longest time for one check (default: the smaller of `inter` and 2 s).
+    /// `timeout check`: longest time for one check after its connect, which then gets the
+    /// smaller of the backend's connect timeout and `inter`; unset, the whole check, connect
+    /// included, gets `inter` (as in HAProxy).
     pub timeout: Option<Duration>,
     /// `addr`: check this address instead of the server's.
     pub addr: Option<IpAddr>,
@@ -538,7 +540,7 @@ impl Check {
         self
     }
 
-    /// Sets `timeout check`.
+    /// Sets `timeout check` (what it bounds: the `timeout` field).
     #[must_use]
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = Some(d);

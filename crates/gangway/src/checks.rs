@@ -16,6 +16,7 @@ pub(crate) fn build(
     server: &Server,
     addr: SocketAddr,
     name: &str,
+    connect_timeout: std::time::Duration,
 ) -> Result<Option<HealthChecker<()>>, Error> {
     let Some(check) = server
         .check_override
@@ -88,8 +89,12 @@ pub(crate) fn build(
     if let Some(d) = check.downinter {
         timing = timing.downinter(d);
     }
+    // As in HAProxy: without `timeout check` the whole check gets `inter`; with it, the
+    // connect gets `min(timeout connect, inter)` and the rest of the check `timeout check`.
     if let Some(d) = check.timeout {
-        timing = timing.timeout(d);
+        timing = timing
+            .timeout(d)
+            .connect_timeout(connect_timeout.min(check.inter));
     }
     // Servers start up (HAProxy's default), one failed check away from down.
     let initial = match server.initial_state {

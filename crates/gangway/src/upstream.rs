@@ -208,7 +208,7 @@ impl BackendRt {
             .set
             .add(server)
             .map_err(|e| Error::InvalidOption(format!("backend {:?}: {e}", self.name)))?;
-        let checker = crate::checks::build(&self.spec, s, addr, &name)?;
+        let checker = crate::checks::build(&self.spec, s, addr, &name, self.timeouts.connect)?;
         #[cfg(feature = "tls")]
         let tls = match &s.tls {
             Some(t) => Some(t.connector(&s.host_text()).map_err(|e| {

@@ -66,20 +66,41 @@ impl Probe {
 
     /// Runs the check once; the whole check (connect included) is bounded by `timeout`.
     pub async fn run(&mut self, timeout: Duration) -> CheckReport {
+        self.run_split(None, timeout).await
+    }
+
+    /// Runs the check once with the connect bounded on its own (HAProxy with `timeout check`):
+    /// with `connect_timeout`, the connect gets that long and the rest of the check `timeout`
+    /// from the moment the connection is established; without it, as [`run`](Self::run).
+    pub async fn run_split(
+        &mut self,
+        connect_timeout: Option<Duration>,
+        timeout: Duration,
+    ) -> CheckReport {
         let started = Instant::now();
-        let result = self.run_until(started + timeout).await;
+        let result = match connect_timeout {
+            Some(connect) => self.run_until(started + connect, Some(timeout)).await,
+            None => self.run_until(started + timeout, None).await,
+        };
         CheckReport {
             result,
             duration: started.elapsed(),
         }
     }
 
-    async fn run_until(&mut self, deadline: Instant) -> Result<Option<u16>, CheckFailure> {
-        let mut stream = match timeout_at(deadline, TcpStream::connect(self.target)).await {
+    /// Connects by `connect_deadline`; the rest of the check ends by the same deadline, or
+    /// `after_connect` after the connection is established.
+    async fn run_until(
+        &mut self,
+        connect_deadline: Instant,
+        after_connect: Option<Duration>,
+    ) -> Result<Option<u16>, CheckFailure> {
+        let mut stream = match timeout_at(connect_deadline, TcpStream::connect(self.target)).await {
             Err(_) => return Err(CheckFailure::ConnectTimeout),
             Ok(Err(err)) => return Err(CheckFailure::from_connect(&err)),
             Ok(Ok(stream)) => stream,
         };
+        let deadline = after_connect.map_or(connect_deadline, |t| Instant::now() + t);
         // Probes are tiny: send them at once.
         let _ = stream.set_nodelay(true);
         let ws_key = self.ws_key_at.map(|at| self.new_ws_key(at));
