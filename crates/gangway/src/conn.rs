@@ -121,7 +121,7 @@ struct RequestMeta {
     /// GET, HEAD, OPTIONS, TRACE, PUT or DELETE (RFC 9110, 9.2.2): may be sent again when a
     /// reused server connection turns out closed before any answer.
     idempotent: bool,
-    ws_accept: Option<[u8; 28]>,
+    switch: parse::SwitchCheck,
 }
 
 /// When a request body's upload ended, for the wait for the response head: `timeout server`
@@ -573,16 +573,15 @@ impl Conn {
         let shared = &*self.shared;
         let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
         let mut storage;
-        let mut ws_accept = None;
-        let parsed =
-            match parse::parse_request(&shared.parser, &self.cbuf, &mut few, &mut ws_accept) {
-                // Too many fields for the small table (or too large a head): the full one decides.
-                Err(431) => {
-                    storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                    parse::parse_request(&shared.parser, &self.cbuf, &mut storage, &mut ws_accept)
-                }
-                parsed => parsed,
-            };
+        let mut switch = parse::SwitchCheck::default();
+        let parsed = match parse::parse_request(&shared.parser, &self.cbuf, &mut few, &mut switch) {
+            // Too many fields for the small table (or too large a head): the full one decides.
+            Err(431) => {
+                storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                parse::parse_request(&shared.parser, &self.cbuf, &mut storage, &mut switch)
+            }
+            parsed => parsed,
+        };
         let head = match parsed {
             Ok(Parsed::Partial) => return Plan::Partial,
             Err(status) => return Plan::Invalid(status),
@@ -602,7 +601,7 @@ impl Conn {
                 head.method,
                 "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
             ),
-            ws_accept,
+            switch,
         };
         if shared.options.access_log {
             self.log
@@ -1578,9 +1577,30 @@ fn write_request_head<'r, I>(
     let removed =
         |name: &str| actions().any(|a| a.removes_existing() && a.name().eq_ignore_ascii_case(name));
     let is_xff = |name: &str| name.eq_ignore_ascii_case(ctx.forward_for_header);
+    // An h2c upgrade names HTTP2-Settings in Connection, yet the server needs it (RFC 7540
+    // 3.2): it goes on, named in the Connection written below.
+    let h2c_settings = head.upgrade && header(head.headers, "http2-settings").is_some();
+    let kept_option = |name: &str| h2c_settings && name.eq_ignore_ascii_case("http2-settings");
+    // Identical repeated Content-Length lines (the parser refuses differing ones) go once.
+    let mut length_sent = false;
     for h in head.headers {
         let name = h.name;
-        if is_hop_by_hop(name) || named_by_connection(head.headers, name) || removed(name) {
+        if is_hop_by_hop(name)
+            || (named_by_connection(head.headers, name) && !kept_option(name))
+            || removed(name)
+        {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            // One line with the length the parser read (`5, 5` becomes `5`).
+            if !length_sent {
+                let length = match head.framing {
+                    BodyFraming::Length(n) => n,
+                    _ => 0,
+                };
+                let _ = write!(out, "Content-Length: {length}\r\n");
+                length_sent = true;
+            }
             continue;
         }
         // Earlier X-Forwarded-For lines are merged into the one line written below.
@@ -1641,8 +1661,12 @@ fn write_request_head<'r, I>(
             put_header(out, n, v.as_bytes());
         }
     }
-    if head.upgrade && !head.method.eq_ignore_ascii_case("CONNECT") {
-        out.extend_from_slice(b"Connection: Upgrade\r\n");
+    if head.upgrade && head.method != "CONNECT" {
+        out.extend_from_slice(if h2c_settings {
+            b"Connection: Upgrade, HTTP2-Settings\r\n"
+        } else {
+            b"Connection: Upgrade\r\n"
+        });
         if let Some(u) = header(head.headers, "upgrade") {
             put_header(out, "Upgrade", u);
         }
@@ -1794,7 +1818,7 @@ where
                         let interim = (100..200).contains(&h.status) && h.status != 101;
                         let switch_ok = h.status == 101
                             && meta.upgrade
-                            && parse::valid_switch(meta.ws_accept.as_ref(), &h);
+                            && parse::valid_switch(&meta.switch, &h);
                         if h.status == 101 && !switch_ok {
                             return Down::Invalid;
                         }

@@ -2,14 +2,78 @@
 
 use crate::proto::{BodyFraming, Parsed, RequestHead, ResponseHead, header};
 
+/// Subprotocols of a WebSocket request whose names [`SwitchCheck`] keeps.
+const OFFERED: usize = 4;
+
+/// What a `101` must show to answer an upgrade request, kept after the request's head is gone
+/// (without allocating): gangway-h1's `Upgrade::check_switch`, for a head that is no longer
+/// in the buffer.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SwitchCheck {
+    /// The protocol asked for when it is one known by name (`websocket`, `h2c`): the 101's
+    /// `Upgrade` must name it. Other protocols' names are not checked.
+    protocol: Option<&'static str>,
+    /// WebSocket: the `Sec-WebSocket-Accept` the key asks for.
+    accept: Option<[u8; 28]>,
+    /// WebSocket: hashes of the offered subprotocols' names, the first `offered` of them;
+    /// `offered == u8::MAX` when more than [`OFFERED`] were offered (the server's choice is
+    /// then not checked).
+    offered_hashes: [u64; OFFERED],
+    offered: u8,
+}
+
+impl SwitchCheck {
+    fn of(upgrade: &gangway_h1::Upgrade<'_>) -> SwitchCheck {
+        match upgrade {
+            gangway_h1::Upgrade::WebSocket { key, protocols, .. } => {
+                let mut check = SwitchCheck {
+                    protocol: Some("websocket"),
+                    accept: Some(gangway_h1::websocket_accept(key.as_bytes())),
+                    ..SwitchCheck::default()
+                };
+                for name in protocols.iter() {
+                    match check.offered_hashes.get_mut(usize::from(check.offered)) {
+                        Some(slot) => {
+                            *slot = name_hash(name);
+                            check.offered += 1;
+                        }
+                        None => {
+                            check.offered = u8::MAX;
+                            break;
+                        }
+                    }
+                }
+                check
+            }
+            gangway_h1::Upgrade::H2c { .. } => SwitchCheck {
+                protocol: Some("h2c"),
+                ..SwitchCheck::default()
+            },
+            _ => SwitchCheck::default(),
+        }
+    }
+
+    /// Whether the server may choose the subprotocol `name`.
+    fn offers(&self, name: &[u8]) -> bool {
+        self.offered == u8::MAX
+            || self.offered_hashes[..usize::from(self.offered)].contains(&name_hash(name))
+    }
+}
+
+/// FNV-1a over a subprotocol name (names are case-sensitive, RFC 6455 4.1).
+fn name_hash(name: &[u8]) -> u64 {
+    name.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// Parses and validates a request head (gangway-h1's strict rules); `Err(status)` is the
-/// answer for an invalid one. `ws_accept` receives the expected `Sec-WebSocket-Accept` of a
-/// WebSocket handshake.
+/// answer for an invalid one. `switch` receives what a 101 to it must show.
 pub(crate) fn parse_request<'h, 'b>(
     parser: &gangway_h1::Parser,
     buf: &'b [u8],
     storage: &'h mut [httparse::Header<'b>],
-    ws_accept: &mut Option<[u8; 28]>,
+    switch: &mut SwitchCheck,
 ) -> Result<Parsed<RequestHead<'h, 'b>>, u16> {
     let req = match parser.parse_request(buf, storage) {
         Ok(gangway_h1::Status::Partial) => return Ok(Parsed::Partial),
@@ -25,12 +89,7 @@ pub(crate) fn parse_request<'h, 'b>(
         gangway_h1::Framing::Chunked => BodyFraming::Chunked,
         gangway_h1::Framing::CloseDelimited => return Err(400),
     };
-    *ws_accept = match req.upgrade {
-        gangway_h1::Upgrade::WebSocket { key, .. } => {
-            Some(gangway_h1::websocket_accept(key.as_bytes()))
-        }
-        _ => None,
-    };
+    *switch = SwitchCheck::of(&req.upgrade);
     Ok(Parsed::Complete(RequestHead {
         method: req.method,
         target: req.target,
@@ -74,22 +133,47 @@ pub(crate) fn parse_response<'h, 'b>(
     }))
 }
 
-/// Whether a 101 answers the upgrade request properly (`Upgrade` present; for WebSocket the
-/// `Sec-WebSocket-Accept` matches the key).
-pub(crate) fn valid_switch(
-    request_headers_key: Option<&[u8; 28]>,
-    response: &ResponseHead<'_, '_>,
-) -> bool {
+/// Whether a 101 answers the upgrade request properly: `Connection: upgrade`, an `Upgrade`
+/// naming the protocol asked for, and for WebSocket the `Sec-WebSocket-Accept` of the key and
+/// at most one subprotocol, one the client offered.
+pub(crate) fn valid_switch(check: &SwitchCheck, response: &ResponseHead<'_, '_>) -> bool {
+    let headers = |name: &'static str| {
+        response
+            .headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    };
     if header(response.headers, "upgrade").is_none()
         || !gangway_h1::header_list_contains(response.headers, "connection", "upgrade")
     {
         return false;
     }
-    match request_headers_key {
-        Some(expected) => header(response.headers, "sec-websocket-accept")
-            .is_some_and(|v| v.trim_ascii() == expected.as_slice()),
-        None => true,
+    if let Some(protocol) = check.protocol {
+        let named = headers("upgrade")
+            .flat_map(gangway_h1::TokenList::new)
+            .any(|t| {
+                let name = t.split(|&b| b == b'/').next().unwrap_or(t);
+                name.eq_ignore_ascii_case(protocol.as_bytes())
+            });
+        if !named {
+            return false;
+        }
     }
+    if let Some(expected) = &check.accept {
+        let mut accepts = headers("sec-websocket-accept");
+        match (accepts.next(), accepts.next()) {
+            (Some(v), None) if v.trim_ascii() == expected.as_slice() => {}
+            _ => return false,
+        }
+        let mut chosen = headers("sec-websocket-protocol");
+        match (chosen.next(), chosen.next()) {
+            (None, _) => {}
+            (Some(v), None) if check.offers(v.trim_ascii()) => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Follows a chunked body through the bytes that pass, to learn where it ends.
@@ -159,8 +243,8 @@ mod tests {
         let parser = gangway_h1::Parser::new();
         for (input, want) in cases {
             let mut storage = [httparse::EMPTY_HEADER; 16];
-            let mut accept = None;
-            let got = match parse_request(&parser, input, &mut storage, &mut accept) {
+            let mut switch = SwitchCheck::default();
+            let got = match parse_request(&parser, input, &mut storage, &mut switch) {
                 Ok(Parsed::Complete(h)) => Ok(h.framing),
                 Ok(Parsed::Partial) => panic!("partial {input:?}"),
                 Err(s) => Err(s),

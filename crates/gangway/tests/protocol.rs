@@ -733,3 +733,39 @@ async fn an_upload_longer_than_the_server_timeout_still_gets_its_answer() {
     assert_eq!(body, vec![b'u'; 1000]);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn repeated_lengths_go_once_and_h2c_keeps_its_settings() {
+    let web = http_server("www").await;
+    let gw = simple_gateway(&web).await;
+    let addr = gw.local_addr();
+    for request in [
+        &b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"[..],
+        b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\nConnection: close\r\n\r\nhello",
+    ] {
+        let out = raw_exchange(addr, request, Duration::from_secs(20)).await;
+        assert_eq!(status_of(&out), 200, "{}", String::from_utf8_lossy(&out));
+        let head = web.last_head();
+        assert_eq!(head.matches("Content-Length").count(), 1, "{head}");
+        assert!(head.contains("Content-Length: 5\r\n"), "{head}");
+    }
+    // An h2c upgrade (which this server refuses with a 200): HTTP2-Settings reaches it, named
+    // in Connection, as RFC 7540 3.2 requires.
+    let out = raw_exchange(
+        addr,
+        b"GET /h2 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert_eq!(status_of(&out), 200, "{}", String::from_utf8_lossy(&out));
+    let head = web.last_head();
+    assert!(
+        head.contains("HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("Connection: Upgrade, HTTP2-Settings\r\n"),
+        "{head}"
+    );
+    gw.shutdown().await;
+}

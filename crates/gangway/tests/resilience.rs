@@ -736,3 +736,105 @@ async fn checks_to_another_port_carry_no_proxy_header() {
     assert!(web.state.proxy_lines.lock().unwrap()[0].starts_with("PROXY TCP4 "));
     gw.shutdown().await;
 }
+
+/// A server answering every upgrade request with a 101 that has the right
+/// `Sec-WebSocket-Accept` and the given extra lines (`Upgrade` among them).
+async fn switching_server(lines: &'static str) -> std::net::SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let key = loop {
+                    let mut chunk = [0u8; 4096];
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                    let mut hs = [httparse::EMPTY_HEADER; 32];
+                    let mut req = httparse::Request::new(&mut hs);
+                    if let Ok(httparse::Status::Complete(_)) = req.parse(&buf) {
+                        let key = req
+                            .headers
+                            .iter()
+                            .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-key"));
+                        break key.map(|h| h.value.to_vec()).unwrap_or_default();
+                    }
+                };
+                let accept = gangway::h1::websocket_accept(&key);
+                let head = format!(
+                    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{lines}\r\n",
+                    String::from_utf8_lossy(&accept)
+                );
+                let _ = s.write_all(head.as_bytes()).await;
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = s.read(&mut chunk).await {
+                    if n == 0 || s.write_all(&chunk[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_101_must_name_the_protocol_and_a_subprotocol_the_client_offered() {
+    let request = |offered: &str| {
+        let protocols = if offered.is_empty() {
+            String::new()
+        } else {
+            format!("Sec-WebSocket-Protocol: {offered}\r\n")
+        };
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{protocols}\r\n"
+        )
+    };
+    let cases: [(&'static str, &str, u16); 5] = [
+        // Another protocol than the one asked for.
+        ("Upgrade: h2c\r\n", "", 502),
+        // A subprotocol nobody offered, or not among those offered.
+        (
+            "Upgrade: websocket\r\nSec-WebSocket-Protocol: chat\r\n",
+            "",
+            502,
+        ),
+        (
+            "Upgrade: websocket\r\nSec-WebSocket-Protocol: chat\r\n",
+            "superchat",
+            502,
+        ),
+        // One of those offered, and none at all: both fine.
+        (
+            "Upgrade: websocket\r\nSec-WebSocket-Protocol: chat\r\n",
+            "superchat, chat",
+            101,
+        ),
+        ("Upgrade: websocket\r\n", "chat", 101),
+    ];
+    for (lines, offered, want) in cases {
+        let server = switching_server(lines).await;
+        let b = Backend::new("ws").server(server);
+        let gw = start(local().default_backend(&b)).await;
+        let mut c = TcpStream::connect(gw.local_addr()).await.unwrap();
+        c.write_all(request(offered).as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        let (status, head, _) = read_response(&mut c, &mut buf).await;
+        assert_eq!(status, want, "{lines:?} offered {offered:?}: {head}");
+        if want == 101 {
+            // A tunnel: bytes come back through the echoing server.
+            c.write_all(b"ping").await.unwrap();
+            let mut got = [0u8; 4];
+            tokio::time::timeout(Duration::from_secs(20), c.read_exact(&mut got))
+                .await
+                .expect("echo arrives")
+                .unwrap();
+            assert_eq!(&got, b"ping");
+        }
+        // Closed first, so the shutdown has no tunnel to wait for.
+        drop(c);
+        gw.shutdown().await;
+    }
+}
