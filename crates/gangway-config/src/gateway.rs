@@ -534,11 +534,14 @@ impl Planner<'_> {
             } else if let Some(port) = options.port {
                 converted = converted.check_port(port);
             }
-            if let Some(version) = options.send_proxy {
-                converted = converted.send_proxy(match version {
-                    ProxyVersion::V1 => gangway::ProxyVersion::V1,
-                    ProxyVersion::V2 => gangway::ProxyVersion::V2,
-                });
+            match options.send_proxy {
+                Some(ProxyVersion::V1) => {
+                    converted = converted.send_proxy(gangway::ProxyVersion::V1);
+                }
+                Some(ProxyVersion::V2) => {
+                    converted = converted.send_proxy(gangway::ProxyVersion::V2);
+                }
+                Some(ProxyVersion::Off) | None => {}
             }
             if options.disabled == Some(true) {
                 converted = converted.state(ServerState::Maint);

@@ -953,7 +953,8 @@ impl Parser<'_> {
                     takes_value = false;
                 }
                 "no-send-proxy" | "no-send-proxy-v2" => {
-                    options.send_proxy = None;
+                    // Off, not unset: a `default-server send-proxy` must not come back.
+                    options.send_proxy = Some(ProxyVersion::Off);
                     takes_value = false;
                 }
                 "on-marked-down" => match value {

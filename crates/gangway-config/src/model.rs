@@ -442,7 +442,8 @@ pub enum HashType {
     Consistent,
 }
 
-/// Which PROXY protocol header to send to a server (`send-proxy`, `send-proxy-v2`).
+/// Which PROXY protocol header to send to a server (`send-proxy`, `send-proxy-v2`), or none
+/// (`no-send-proxy`, TOML `"off"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProxyVersion {
@@ -450,6 +451,8 @@ pub enum ProxyVersion {
     V1,
     /// Binary header (`send-proxy-v2`).
     V2,
+    /// No header (`no-send-proxy`), even when `default-server` asks for one.
+    Off,
 }
 
 /// What to do on errors observed on live traffic (`on-error`).
@@ -520,7 +523,8 @@ pub struct ServerOptions {
     /// `pool-purge-delay`: how long an idle connection to this server is kept (default 5s).
     #[serde(with = "opt_serde", skip_serializing_if = "Option::is_none")]
     pub pool_purge_delay: Option<Duration>,
-    /// `send-proxy` / `send-proxy-v2`: send a PROXY protocol header on connect.
+    /// `send-proxy` / `send-proxy-v2`: send a PROXY protocol header on connect;
+    /// `no-send-proxy` ([`ProxyVersion::Off`]) overrides a `default-server` that sends one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_proxy: Option<ProxyVersion>,
     /// `port`: port for health checks (default: the server's port).

@@ -171,7 +171,7 @@ pub fn summary(config: &Config) -> String {
             match options.send_proxy {
                 Some(ProxyVersion::V1) => line.push_str(" send-proxy"),
                 Some(ProxyVersion::V2) => line.push_str(" send-proxy-v2"),
-                None => {}
+                Some(ProxyVersion::Off) | None => {}
             }
             if options.ssl == Some(true) {
                 line.push_str(match options.verify {

@@ -454,6 +454,35 @@ fn default_server_applies_to_later_servers() {
 }
 
 #[test]
+fn a_no_option_on_a_server_beats_default_server() {
+    let text = "frontend fe\n bind :80\n default_backend be\n\
+                backend be\n default-server send-proxy check backup ssl verify none\n\
+                server s1 127.0.0.1:1 no-send-proxy no-check no-backup no-ssl\n\
+                server s2 127.0.0.1:2 no-send-proxy-v2\n";
+    let config = config(text);
+    let servers = &config.backend("be").unwrap().server;
+    for server in servers {
+        assert_eq!(
+            server.options.send_proxy,
+            Some(ProxyVersion::Off),
+            "{}",
+            server.name
+        );
+    }
+    let o = &servers[0].options;
+    assert_eq!(
+        (o.check, o.backup, o.ssl),
+        (Some(false), Some(false), Some(false))
+    );
+    let toml = "[[frontend]]\nname = \"fe\"\nbind = [{ address = \"127.0.0.1:80\" }]\ndefault_backend = \"be\"\n\
+                [[backend]]\nname = \"be\"\ndefault-server = { send-proxy = \"v2\" }\n\
+                server = [{ name = \"s1\", address = \"127.0.0.1:9000\", send-proxy = \"off\" }]\n";
+    let config = parse_toml(toml, "t.toml").unwrap().config;
+    let options = &config.backend("be").unwrap().server[0].options;
+    assert_eq!(options.send_proxy, Some(ProxyVersion::Off));
+}
+
+#[test]
 fn balance_table() {
     let cases: &[(&str, Balance)] = &[
         ("roundrobin", Balance::Roundrobin),

@@ -150,6 +150,7 @@ fn server_options() -> impl Strategy<Value = ServerOptions> {
         prop::option::of(prop::sample::select(vec![
             ProxyVersion::V1,
             ProxyVersion::V2,
+            ProxyVersion::Off,
         ])),
     );
     let rest = (
@@ -232,6 +233,7 @@ fn render(o: &ServerOptions) -> String {
     match o.send_proxy {
         Some(ProxyVersion::V1) => words.push("send-proxy".into()),
         Some(ProxyVersion::V2) => words.push("send-proxy-v2".into()),
+        Some(ProxyVersion::Off) => words.push("no-send-proxy".into()),
         None => {}
     }
     if let Some(port) = o.port {
