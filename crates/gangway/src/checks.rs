@@ -121,6 +121,10 @@ pub(crate) fn start(shared: &Arc<Shared>) {
 }
 
 /// Starts one server's checker and a task applying its state changes.
+///
+/// That task is the only place health verdicts (from checks and from traffic) reach the
+/// server set: the checker publishes them in order with its machine locked, so applying them
+/// anywhere else could let an older verdict land after a newer one and leave the server stuck.
 pub(crate) fn start_server(shared: &Arc<Shared>, b: usize, srv: &Arc<ServerRt>) {
     let Some(checker) = &srv.checker else { return };
     let mut events = checker.subscribe();
@@ -128,15 +132,20 @@ pub(crate) fn start_server(shared: &Arc<Shared>, b: usize, srv: &Arc<ServerRt>) 
     let id = srv.id;
     let task = tokio::spawn(async move {
         loop {
-            let event = match events.recv().await {
-                Ok(e) => e,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(_) => return,
-            };
+            let event = events.recv().await;
             let Some(shared) = weak.upgrade() else { return };
             let be = &shared.backends[b];
             let Some(srv) = be.by_id(id) else { return };
-            apply(be, &srv, event.to, &event.reason.to_string());
+            match event {
+                Ok(e) => apply(be, &srv, e.to, &e.reason.to_string()),
+                // Some verdicts were missed: catch up with the machine's state now.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    if let Some(health) = srv.checker.as_ref().and_then(|c| c.state(&())) {
+                        apply(be, &srv, health, "missed health events");
+                    }
+                }
+                Err(_) => return,
+            }
         }
     });
     checker.start();
@@ -163,16 +172,17 @@ fn apply(be: &BackendRt, srv: &ServerRt, health: Health, reason: &str) {
 }
 
 /// Reports a failed connection or response (passive health). Traffic is watched only on
-/// servers with [`Server::observe`], as in HAProxy.
-pub(crate) fn observe(be: &BackendRt, srv: &ServerRt, outcome: TrafficOutcome) {
+/// servers with [`Server::observe`], as in HAProxy. The backend is not changed here: a
+/// resulting state change reaches it through the server's event task.
+pub(crate) fn observe(_be: &BackendRt, srv: &ServerRt, outcome: TrafficOutcome) {
     if !srv.observed {
         return;
     }
     srv.mark_failing();
-    if let Some(checker) = &srv.checker
-        && let Some(health) = checker.report(&(), outcome)
-    {
-        apply(be, srv, health, "traffic errors");
+    if let Some(checker) = &srv.checker {
+        // A state change is published by the checker and applied by the server's event task
+        // (see `start_server`), in order with the checks' verdicts.
+        let _ = checker.report(&(), outcome);
     }
 }
 
@@ -182,5 +192,44 @@ pub(crate) fn observe_success(srv: &ServerRt) {
         && let Some(checker) = &srv.checker
     {
         let _ = checker.report(&(), TrafficOutcome::Success);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use gangway_health::{OnError, PassivePolicy};
+
+    use super::*;
+    use crate::backend::Check;
+    use crate::timeouts::Timeouts;
+
+    #[tokio::test]
+    async fn traffic_verdicts_reach_the_server_set_only_through_events() {
+        // Applying a verdict outside the ordered event stream could land after a newer one
+        // (a passing check's Up) and leave the server down for good.
+        let spec = Backend::new("web")
+            .server(
+                Server::at("127.0.0.1:9".parse().unwrap())
+                    .name("s1")
+                    .observe(
+                        PassivePolicy::default()
+                            .error_limit(1)
+                            .on_error(OnError::MarkDown),
+                    ),
+            )
+            .check(Check::tcp().inter(Duration::from_secs(3600)));
+        let be = BackendRt::new(&spec, &Timeouts::default()).unwrap();
+        let srv = be.find("s1").unwrap();
+        let checker = srv.checker.as_ref().unwrap();
+        let mut events = checker.subscribe();
+        observe(&be, &srv, TrafficOutcome::ConnectRefused);
+        assert_eq!(checker.state(&()), Some(Health::Down));
+        assert_eq!(be.state(&srv), ServerState::Up, "not applied out of order");
+        let event = events.try_recv().unwrap();
+        assert_eq!(event.to, Health::Down);
+        apply(&be, &srv, event.to, &event.reason.to_string());
+        assert_eq!(be.state(&srv), ServerState::Down);
     }
 }
