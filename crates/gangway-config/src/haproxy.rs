@@ -204,9 +204,14 @@ fn arg<'w>(words: Words<'w, '_>, index: usize) -> Option<&'w str> {
     words.get(index).map(|w| w.value.as_str())
 }
 
-/// The raw text of `words` joined by single spaces (quotes kept for the ACL parser).
+/// The text of `words` as written, `${VAR}` resolved as in other arguments, joined by single
+/// spaces (quotes kept for the ACL parser).
 fn raw_join(words: Words<'_, '_>) -> String {
-    words.iter().map(|w| w.raw).collect::<Vec<_>>().join(" ")
+    words
+        .iter()
+        .map(|w| w.expanded.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A byte allowed in section and ACL names, as in HAProxy.
@@ -1790,4 +1795,44 @@ fn expand_port_range(text: &str) -> Result<Vec<String>, String> {
         ));
     }
     Ok((low..=high).map(|port| format!("{host}:{port}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_with_env(text: &str) -> Config {
+        let env = |name: &str| match name {
+            "API_HOST" => Some("api.example.com".to_owned()),
+            "ODD" => Some("a b\"c'd\\e#f${G}".to_owned()),
+            _ => None,
+        };
+        let parsed = parse(text, "t.cfg", &env);
+        assert!(parsed.found.errors.is_empty(), "{:?}", parsed.found.errors);
+        parsed.config
+    }
+
+    #[test]
+    fn variables_are_expanded_in_acls_and_conditions() {
+        let config = parse_with_env(
+            "frontend fe\n bind :80\n acl api hdr(host) -i ${API_HOST}\n acl q hdr(host) -i \"${API_HOST}\" '${API_HOST}'\n acl odd path ${ODD} ${UNSET}x\n use_backend be if { hdr(host) -i ${API_HOST} } api\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
+        );
+        let fe = &config.frontends[0];
+        let exprs: Vec<&str> = fe.acl.iter().map(|a| a.expr.as_str()).collect();
+        assert_eq!(
+            exprs,
+            [
+                "hdr(host) -i api.example.com",
+                "hdr(host) -i \"api.example.com\" '${API_HOST}'",
+                "path a\\ b\\\"c\\'d\\\\e\\#f\\$\\{G\\} x",
+            ]
+        );
+        assert_eq!(
+            fe.use_backend[0].if_true.as_deref(),
+            Some("{ hdr(host) -i api.example.com } api")
+        );
+        // The ACL parser reads the escaped value back as one word.
+        let words = split_line(exprs[2], &|_| None).unwrap();
+        assert_eq!(words[1].value, "a b\"c'd\\e#f${G}");
+    }
 }

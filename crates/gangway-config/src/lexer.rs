@@ -6,8 +6,11 @@
 pub(crate) struct Word<'a> {
     /// The word with quotes removed, escapes and `${VAR}` resolved.
     pub(crate) value: String,
-    /// The word exactly as written (used to hand conditions on to the ACL parser unchanged).
+    /// The word exactly as written.
     pub(crate) raw: &'a str,
+    /// The word as written with quotes kept and `${VAR}` resolved (outside single quotes),
+    /// the value escaped: conditions and ACLs go on to the ACL parser in this form.
+    pub(crate) expanded: String,
 }
 
 /// Splits `line` into words; the error says what is malformed.
@@ -29,9 +32,11 @@ pub(crate) fn split_line<'a>(
         }
         let start = pos;
         let mut value = String::new();
+        let mut expanded = String::new();
         let mut quote: Option<u8> = None;
         while pos < bytes.len() {
             let byte = bytes[pos];
+            let at = pos;
             match (quote, byte) {
                 (None, b' ' | b'\t' | b'\r') => break,
                 (None, b'#') => break,
@@ -61,8 +66,11 @@ pub(crate) fn split_line<'a>(
                     if name.is_empty() {
                         return Err("empty variable name in '${}'".to_owned());
                     }
-                    value.push_str(&env(name).unwrap_or_default());
+                    let resolved = env(name).unwrap_or_default();
+                    escape_into(&mut expanded, &resolved);
+                    value.push_str(&resolved);
                     pos += close + 1;
+                    continue;
                 }
                 _ => {
                     let next = next_char_len(line, pos);
@@ -70,6 +78,7 @@ pub(crate) fn split_line<'a>(
                     pos += next;
                 }
             }
+            expanded.push_str(&line[at..pos]);
         }
         if let Some(open) = quote {
             return Err(format!("unmatched quote ({})", open as char));
@@ -77,9 +86,27 @@ pub(crate) fn split_line<'a>(
         words.push(Word {
             value,
             raw: &line[start..pos],
+            expanded,
         });
     }
     Ok(words)
+}
+
+/// Appends a variable's value so that both this lexer and the ACL parser read it back as the
+/// same text, part of the current word (inside double quotes or not).
+fn escape_into(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            ' ' | '"' | '\'' | '\\' | '#' | '$' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
 }
 
 fn next_char_len(line: &str, pos: usize) -> usize {
