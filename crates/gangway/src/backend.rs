@@ -240,6 +240,8 @@ impl Server {
     /// Sends a PROXY protocol header before each connection's first request (`send-proxy`).
     /// Health checks carry it too, unless they go to another port or address
     /// ([`check_port`](Self::check_port), [`check_addr`](Self::check_addr), [`Check::addr`]).
+    /// Connections to such a server are not pooled: each speaks for the client it was opened
+    /// for, so each request opens its own.
     #[must_use]
     pub fn send_proxy(mut self, version: ProxyVersion) -> Self {
         self.send_proxy = Some(version);

@@ -346,8 +346,13 @@ impl BackendRt {
     }
 
     /// Returns a connection to the server's idle pool (dropped when the pool is full).
+    ///
+    /// A connection that began with a PROXY header speaks for the client it was opened for:
+    /// it is never pooled, or the next client would be taken for that one (HAProxy keeps such
+    /// connections private for the same reason).
     pub(crate) fn put_idle(&self, srv: &ServerRt, stream: Stream) {
-        if srv.pool_max_idle == 0 || self.state(srv) != ServerState::Up {
+        if srv.pool_max_idle == 0 || srv.send_proxy.is_some() || self.state(srv) != ServerState::Up
+        {
             return;
         }
         if let Ok(mut idle) = srv.idle.lock()

@@ -769,3 +769,26 @@ async fn repeated_lengths_go_once_and_h2c_keeps_its_settings() {
     );
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_connection_that_sent_a_proxy_header_is_not_reused_for_another_client() {
+    let web = http_server("www").await;
+    web.state
+        .expect_proxy
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let b = Backend::new("web").server(Server::at(web.addr).send_proxy(ProxyVersion::V1));
+    let gw = start(local().default_backend(&b)).await;
+    // Two clients, one after the other (each from its own port): each gets its own server
+    // connection, with its own PROXY header, not the first client's.
+    for _ in 0..2 {
+        let (status, _) = get(gw.local_addr(), "/p").await;
+        assert_eq!(status, 200);
+    }
+    let lines = web.state.proxy_lines.lock().unwrap().clone();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(web.connections(), 2);
+    // `PROXY TCP4 SRC DST SPORT DPORT`: the two clients' source ports differ.
+    let port = |line: &str| line.split(' ').nth(4).unwrap_or_default().to_string();
+    assert_ne!(port(&lines[0]), port(&lines[1]), "{lines:?}");
+    gw.shutdown().await;
+}
