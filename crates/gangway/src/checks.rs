@@ -171,6 +171,34 @@ fn apply(be: &BackendRt, srv: &ServerRt, health: Health, reason: &str) {
     }
 }
 
+/// Puts a checked server back in service as its checks allow: up, or down (out of rotation
+/// until its checks pass) when the checker's verdict is down. Returns `false` when the server
+/// is gone.
+pub(crate) fn set_ready(
+    be: &BackendRt,
+    srv: &ServerRt,
+    checker: &HealthChecker<()>,
+    reason: &str,
+) -> bool {
+    let mut health = checker.state(&());
+    loop {
+        let target = match health {
+            Some(Health::Down) => ServerState::Down,
+            _ => ServerState::Up,
+        };
+        if !be.set_state(srv, target, reason) {
+            return false;
+        }
+        // A verdict published meanwhile may have been ignored by the event task (the server
+        // was still in maintenance): follow the checker until it holds still.
+        let now = checker.state(&());
+        if now == health {
+            return true;
+        }
+        health = now;
+    }
+}
+
 /// Reports a failed connection or response (passive health). Traffic is watched only on
 /// servers with [`Server::observe`], as in HAProxy. The backend is not changed here: a
 /// resulting state change reaches it through the server's event task.

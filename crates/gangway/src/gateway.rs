@@ -378,9 +378,16 @@ impl GatewayHandle {
 
     /// Changes a server's state (`set server backend/server state ready|drain|maint`).
     /// Returns `false` when no such backend or server exists.
+    ///
+    /// Health checks go on while a server is in drain or maintenance. Moving a checked server
+    /// to [`ServerState::Up`] (`ready`) follows its checks' current verdict: if they fail, the
+    /// server becomes [`ServerState::Down`] and stays out of rotation until they pass.
     pub fn set_server_state(&self, backend: &str, server: &str, state: ServerState) -> bool {
-        self.with_server(backend, server, |b, s| {
-            b.set_state(s, state, "set at runtime")
+        self.with_server(backend, server, |b, s| match (state, &s.checker) {
+            (ServerState::Up, Some(checker)) => {
+                crate::checks::set_ready(b, s, checker, "set at runtime")
+            }
+            _ => b.set_state(s, state, "set at runtime"),
         })
     }
 

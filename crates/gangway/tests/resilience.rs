@@ -838,3 +838,38 @@ async fn a_101_must_name_the_protocol_and_a_subprotocol_the_client_offered() {
         gw.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_server_leaving_maintenance_follows_its_checks() {
+    // Its checks fail while it is in maintenance: put back to ready, it stays out of rotation
+    // (down) until they pass again.
+    let web = http_server("www").await;
+    let b = Backend::new("web")
+        .server(Server::at(web.addr).name("s1"))
+        .check(
+            Check::http("/health")
+                .inter(Duration::from_millis(50))
+                .rise(1)
+                .fall(1),
+        );
+    let gw = start(local().default_backend(&b)).await;
+    assert!(gw.set_server_state("web", "s1", ServerState::Maint));
+    web.set_healthy(false);
+    // Two more checks seen: at least one was answered 503 in full.
+    let seen = web.requests();
+    eventually("checks fail during maintenance", || {
+        web.requests() >= seen + 2
+    })
+    .await;
+    assert_eq!(gw.server_state("web", "s1"), Some(ServerState::Maint));
+    assert!(gw.set_server_state("web", "s1", ServerState::Up));
+    assert_eq!(gw.server_state("web", "s1"), Some(ServerState::Down));
+    assert_eq!(get(gw.local_addr(), "/").await.0, 503);
+    web.set_healthy(true);
+    eventually("back up once checks pass", || {
+        gw.server_state("web", "s1") == Some(ServerState::Up)
+    })
+    .await;
+    assert_eq!(get(gw.local_addr(), "/").await.0, 200);
+    gw.shutdown().await;
+}
