@@ -1172,6 +1172,16 @@ impl Parser<'_> {
                 return;
             }
         }
+        if matches!(name, "http-request" | "http-keep-alive") {
+            let scope = self.scope();
+            if !scope.has(Cap::Defaults) && !scope.has(Cap::Frontend) {
+                let (kind, section) = (scope.kind, scope.name);
+                self.warn(
+                    keyword,
+                    format!("'timeout {name}' has no effect in {kind} '{section}': the gateway applies it per frontend (set it in the frontend or defaults)"),
+                );
+            }
+        }
         in_sections!(self.scope(), [defaults, frontend, backend], |s| {
             if let Some(field) = s.timeout.kind_mut(name) {
                 *field = Some(value);

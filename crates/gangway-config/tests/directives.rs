@@ -661,6 +661,26 @@ fn a_zero_timeout_is_no_timeout_or_refused() {
 }
 
 #[test]
+fn client_request_timeouts_in_a_backend_warn_that_they_do_nothing() {
+    for name in ["http-request", "http-keep-alive"] {
+        let found = warnings(&format!(
+            "{FE}backend be\n timeout {name} 5s\n server s 127.0.0.1:1\n"
+        ));
+        assert_eq!(
+            found,
+            [format!(
+                "test.cfg:5: 'timeout': 'timeout {name}' has no effect in backend 'be': the gateway applies it per frontend (set it in the frontend or defaults)"
+            )],
+        );
+        // Where a frontend reads it: no warning.
+        let text = format!(
+            "defaults\n timeout {name} 5s\nlisten fe\n bind :80\n timeout {name} 5s\n server s 127.0.0.1:1\n"
+        );
+        assert!(warnings(&text).is_empty(), "{name}");
+    }
+}
+
+#[test]
 fn old_timeout_keywords() {
     let loaded = load(&format!(
         "defaults\n contimeout 5000\n clitimeout 50000\n srvtimeout 50000\n{FE}{BE}"
