@@ -12,12 +12,6 @@ pub(crate) struct Built {
     gateways: Vec<(String, Gateway)>,
 }
 
-/// Loads, validates and builds every frontend of `path`; the message lists every problem.
-pub(crate) fn build(path: &Path, access_log: bool) -> Result<Built, String> {
-    let loaded = gangway_config::load(path).map_err(|e| e.to_string())?;
-    build_loaded(&loaded, access_log)
-}
-
 /// Builds every frontend of an already loaded config.
 pub(crate) fn build_loaded(
     loaded: &gangway_config::Loaded,
@@ -114,13 +108,22 @@ async fn serve(path: &Path, verbose: bool) -> ExitCode {
         eprintln!("gangway: cannot install signal handlers");
         return ExitCode::FAILURE;
     };
-    let built = match build(path, verbose) {
+    // The running config is kept: a reload whose listeners cannot start brings it back.
+    let loaded = match gangway_config::load(path) {
+        Ok(loaded) => std::sync::Arc::new(loaded),
+        Err(e) => {
+            eprintln!("gangway: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let built = match build_loaded(&loaded, verbose) {
         Ok(built) => built,
         Err(message) => {
             eprintln!("gangway: {message}");
             return ExitCode::FAILURE;
         }
     };
+    let mut running = loaded;
     let mut current = match start(built).await {
         Ok(handles) => handles,
         Err(message) => {
@@ -135,10 +138,10 @@ async fn serve(path: &Path, verbose: bool) -> ExitCode {
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                match reload(path, verbose, &mut current, &mut retired).await {
+                match reload(path, verbose, &mut running, &mut current, &mut retired).await {
                     Ok(()) => {}
                     Err(Fatal(message)) => {
-                        eprintln!("gangway: reload failed after the old listeners closed: {message}");
+                        eprintln!("gangway: {message}");
                         status = ExitCode::FAILURE;
                         break;
                     }
@@ -168,10 +171,12 @@ struct Fatal(String);
 
 /// Builds the new config first (a bad file keeps the running gateways), then stops the old
 /// listeners and starts the new ones; established connections stay with the old gateways
-/// until they end.
+/// until they end. If the new listeners cannot start (an address another process holds),
+/// the previous config (`running`) starts again; `Fatal` only if that fails too.
 async fn reload(
     path: &Path,
     verbose: bool,
+    running: &mut std::sync::Arc<gangway_config::Loaded>,
     current: &mut Vec<(String, GatewayHandle)>,
     retired: &mut Vec<GatewayHandle>,
 ) -> Result<(), Fatal> {
@@ -210,9 +215,34 @@ async fn reload(
             println!("reloaded: {}", path.display());
             print_addresses(&handles);
             *current = handles;
+            *running = loaded;
             Ok(())
         }
-        Err(message) => Err(Fatal(message)),
+        Err(message) => {
+            eprintln!(
+                "gangway: reload failed after the old listeners closed: {message}\n\
+                 gangway: starting the previous config again"
+            );
+            let previous = std::sync::Arc::clone(running);
+            let rebuilt = tokio::task::spawn_blocking(move || build_loaded(&previous, verbose))
+                .await
+                .unwrap_or_else(|e| Err(format!("building the configuration failed: {e}")));
+            let restarted = match rebuilt {
+                Ok(built) => start_with_retry(built, running, verbose).await,
+                Err(e) => Err(e),
+            };
+            match restarted {
+                Ok(handles) => {
+                    println!("reload failed: {}", path.display());
+                    print_addresses(&handles);
+                    *current = handles;
+                    Ok(())
+                }
+                Err(again) => Err(Fatal(format!(
+                    "reload failed ({message}), and the previous config did not start again: {again}"
+                ))),
+            }
+        }
     }
 }
 

@@ -720,3 +720,42 @@ async fn bind_ssl_crt_serves_https_and_sighup_reloads_the_certificate() {
         "the reloaded gateway presents the new certificate"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_whose_listener_cannot_bind_brings_the_previous_config_back() {
+    let (s1, s2, web) = (
+        backend("s1").await,
+        backend("s2").await,
+        backend("web").await,
+    );
+    let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2), (3002, web)]);
+    let (mut gangway, addr) =
+        Gangway::start_seed("rebind", "haproxy.cfg", "seed001b.cfg", &ports).await;
+    let mut socket = websocket(&addr, "/ws/echo", "lb").await;
+    assert!(echo(&mut socket, "before").await.ends_with(": before"));
+
+    // A valid file whose listener wants an address another socket holds.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = held.local_addr().unwrap().port();
+    let mut elsewhere = ports.clone();
+    elsewhere.insert(8080, taken);
+    std::fs::write(
+        gangway.config_path(),
+        relocate(&fixture("seed001b.cfg"), &elsewhere),
+    )
+    .unwrap();
+    gangway.signal("HUP");
+    // After its retries the new listener gives up, and the previous config serves again.
+    gangway.line("reload failed:").await;
+    let again = gangway.listening().await;
+    assert_eq!(get(&again, "/", "lb").await, (200, "web /".into()));
+    assert!(
+        echo(&mut socket, "still").await.ends_with(": still"),
+        "the open WebSocket survives"
+    );
+    assert!(
+        gangway.child.try_wait().unwrap().is_none(),
+        "gangway still runs"
+    );
+    drop(held);
+}
