@@ -77,7 +77,7 @@ pub(crate) async fn serve(
         peer,
         src: peer,
         src_text: IpText::new(peer.ip()),
-        dst_port: None,
+        dst: None,
         // Buffers are taken when the first bytes arrive (see `read_client`).
         cbuf: BytesMut::new(),
         sbuf: BytesMut::new(),
@@ -217,9 +217,9 @@ struct Conn {
     peer: SocketAddr,
     src: SocketAddr,
     src_text: IpText,
-    /// The port the client connected to, when a PROXY header told it (`X-Forwarded-Port`;
-    /// else the listener's).
-    dst_port: Option<u16>,
+    /// The address the client connected to, when a PROXY header told it (for
+    /// `X-Forwarded-Port` and the PROXY header sent to servers; else the listener's).
+    dst: Option<SocketAddr>,
     cbuf: BytesMut,
     sbuf: BytesMut,
     req_out: Vec<u8>,
@@ -542,7 +542,7 @@ impl Conn {
             self.src = src;
             self.src_text = IpText::new(src.ip());
         }
-        self.dst_port = proxied.destination.map(|d| d.port());
+        self.dst = proxied.destination;
     }
 
     async fn read_proxy_header(&mut self) -> bool {
@@ -734,7 +734,8 @@ impl Conn {
                 client_ip_text: self.src_text.as_bytes(),
                 proto: &listener.forwarded_proto,
                 port: self
-                    .dst_port
+                    .dst
+                    .map(|d| d.port())
                     .unwrap_or_else(|| listener.port.load(std::sync::atomic::Ordering::Relaxed)),
                 forward_for: shared.options.forward_for
                     && !shared
@@ -989,7 +990,12 @@ impl Conn {
         let _ = stream.set_nodelay(true);
         let mut stream = stream;
         if let Some(version) = srv.send_proxy {
-            let dst = self.client.tcp_mut().local_addr().unwrap_or(self.peer);
+            // The address the client connected to: from its own PROXY header when it came
+            // with one (as HAProxy passes it on), else this listener's.
+            let dst = match self.dst {
+                Some(dst) => dst,
+                None => self.client.tcp_mut().local_addr().unwrap_or(self.peer),
+            };
             let mut header = Vec::with_capacity(64);
             crate::pp::encode(version, self.src, dst, &mut header);
             match tokio::time::timeout_at(deadline, stream.write_all(&header)).await {

@@ -325,7 +325,12 @@ async fn proxy_protocol_in_and_out() {
     assert!(head.contains("X-Forwarded-Port: 443\r\n"), "{head}");
     let lines = web.state.proxy_lines.lock().unwrap().clone();
     assert_eq!(lines.len(), 1);
-    assert!(lines[0].starts_with("PROXY TCP4 203.0.113.9 "), "{lines:?}");
+    // The client's addresses from its own PROXY header, destination included.
+    assert!(
+        lines[0].starts_with("PROXY TCP4 203.0.113.9 192.0.2.1 "),
+        "{lines:?}"
+    );
+    assert!(lines[0].ends_with(" 443"), "{lines:?}");
 
     // Without a PROXY header the connection is refused service.
     let out = raw_exchange(
