@@ -625,16 +625,19 @@ impl Planner<'_> {
         let mut check = match &backend.option.httpchk {
             None => Check::tcp(),
             Some(chk) => {
-                // `option httpchk GET /x HTTP/1.1\r\nHost:\ example.com` carries headers after the version.
-                let host = chk.version.split("\r\n").skip(1).find_map(|header| {
-                    let (name, value) = header.split_once(':')?;
-                    name.trim()
-                        .eq_ignore_ascii_case("host")
-                        .then(|| value.trim().to_owned())
-                });
+                // `option httpchk GET /x HTTP/1.1\r\nHost:\ example.com` (and `http-check send
+                // hdr NAME VALUE`) carry headers after the version.
                 let mut check = Check::http(chk.uri.clone()).method(chk.method.clone());
-                if let Some(host) = host {
-                    check = check.host(host);
+                for header in chk.version.split("\r\n").skip(1) {
+                    let Some((name, value)) = header.split_once(':') else {
+                        continue;
+                    };
+                    let (name, value) = (name.trim(), value.trim());
+                    check = if name.eq_ignore_ascii_case("host") {
+                        check.host(value)
+                    } else {
+                        check.header(name, value)
+                    };
                 }
                 match &backend.http_check_expect {
                     None => check,

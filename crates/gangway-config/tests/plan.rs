@@ -254,6 +254,66 @@ async fn timeout_check_zero_falls_back_to_inter() {
     handle.shutdown().await;
 }
 
+/// A server answering 200 to everything; sends each request head it reads.
+async fn recording_server() -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn check_headers_reach_the_server() {
+    let cases = [
+        "option httpchk GET /health HTTP/1.1\\r\\nHost:\\ svc\\r\\nAuthorization:\\ Bearer\\ t0k",
+        "option httpchk GET /health\n http-check send ver HTTP/1.1 hdr Host svc hdr Authorization \"Bearer t0k\"",
+    ];
+    for chk in cases {
+        let (server, mut heads) = recording_server().await;
+        let text = format!(
+            "defaults\n mode http\n{FE}backend be\n {chk}\n server s {server} check inter 100ms\n"
+        );
+        let handle = start_first(plan_text(&text).unwrap()).await;
+        let head = tokio::time::timeout(Duration::from_secs(20), heads.recv())
+            .await
+            .expect("no check arrived")
+            .unwrap();
+        let lower = head.to_ascii_lowercase();
+        assert!(head.starts_with("GET /health HTTP/1.1\r\n"), "{head}");
+        assert!(lower.contains("\r\nhost: svc\r\n"), "{chk}: {head}");
+        assert!(
+            lower.contains("\r\nauthorization: bearer t0k\r\n"),
+            "{chk}: {head}"
+        );
+        handle.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn tcp_mode_pipes_connections() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
