@@ -681,6 +681,16 @@ impl Batch<'_> {
             .ok_or(Error::UnknownServer(id))
     }
 
+    /// A server's state now; a change decided from it in the same batch cannot lose a change
+    /// made by someone else in between.
+    pub fn state(&self, id: ServerId) -> Result<ServerState, Error> {
+        self.master
+            .entries
+            .get(&id)
+            .map(|entry| entry.server.state)
+            .ok_or(Error::UnknownServer(id))
+    }
+
     /// Moves the set's clock to `now` (never backwards); ramps are timed by this clock.
     pub fn advance_clock(&mut self, now: Instant) {
         if now > self.master.now {

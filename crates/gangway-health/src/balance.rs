@@ -33,15 +33,16 @@ use crate::{Health, HealthCheckerBuilder, HealthEvent};
 /// assert_eq!(apply_event(&set, &event), Some(ServerState::Down));
 /// ```
 pub fn apply_event(set: &ServerSet, event: &HealthEvent<ServerId>) -> Option<ServerState> {
-    let current = set.server(event.server)?.server.get_state();
-    let Some(target) = state_after(current, event.to) else {
-        return Some(current);
-    };
-    match set.set_state_at(event.server, target, event.at) {
-        Ok(_) => Some(target),
-        // Removed between the lookup and the change.
-        Err(_) => None,
-    }
+    // Read and change in one batch: an operator's drain or maintenance set meanwhile is kept.
+    set.update(|batch| {
+        let current = batch.state(event.server).ok()?;
+        let Some(target) = state_after(current, event.to) else {
+            return Some(current);
+        };
+        batch.advance_clock(event.at);
+        batch.set_state(event.server, target).ok()?;
+        Some(target)
+    })
 }
 
 /// The state a health verdict moves a server from `current` to, or `None` when it stays:

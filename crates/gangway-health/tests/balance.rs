@@ -110,3 +110,52 @@ fn apply_event_table() {
         assert_eq!(apply_event(&set, &event(id, health)), None, "removed");
     }
 }
+
+#[test]
+fn health_events_never_override_maintenance_set_meanwhile() {
+    // A verdict applied while an operator puts the server in maintenance must not replace the
+    // maintenance: the read of the current state and the change are one step.
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let event = |id, to| HealthEvent {
+        server: id,
+        addr: "127.0.0.1:8080".parse().unwrap(),
+        from: Health::Unknown,
+        to,
+        reason: Reason::Forced,
+        consecutive: 0,
+        check_duration: None,
+        at: Instant::now(),
+    };
+    for trial in 0..300 {
+        let set = Arc::new(ServerSet::new(Algorithm::RoundRobin));
+        let id = set
+            .add(Server::new("127.0.0.1:8080".parse().unwrap()))
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let applier = {
+            let (set, stop, rounds) = (Arc::clone(&set), Arc::clone(&stop), Arc::clone(&rounds));
+            let (down, up) = (event(id, Health::Down), event(id, Health::Up));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    apply_event(&set, &down);
+                    apply_event(&set, &up);
+                    rounds.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while rounds.load(Ordering::Relaxed) < 3 + trial % 7 {
+            assert!(Instant::now() < deadline, "the applier runs");
+            std::hint::spin_loop();
+        }
+        set.set_state(id, ServerState::Maint).unwrap();
+        stop.store(true, Ordering::Relaxed);
+        applier.join().unwrap();
+        assert_eq!(
+            set.server(id).unwrap().server.get_state(),
+            ServerState::Maint,
+            "trial {trial}"
+        );
+    }
+}

@@ -166,9 +166,12 @@ pub(crate) fn stop(shared: &Shared) {
 /// Applies a health verdict: checks move servers between up and down, never out of an
 /// operator's drain or maintenance.
 fn apply(be: &BackendRt, srv: &ServerRt, health: Health, reason: &str) {
-    if let Some(target) = gangway_health::state_after(be.state(srv), health) {
-        be.set_state(srv, target, reason);
-    }
+    // One step: an operator's drain or maintenance set meanwhile is not overwritten.
+    be.change_state(
+        srv,
+        |current| gangway_health::state_after(current, health),
+        reason,
+    );
 }
 
 /// Puts a checked server back in service as its checks allow: up, or down (out of rotation
@@ -259,5 +262,39 @@ mod tests {
         assert_eq!(event.to, Health::Down);
         apply(&be, &srv, event.to, &event.reason.to_string());
         assert_eq!(be.state(&srv), ServerState::Down);
+    }
+
+    #[test]
+    fn verdicts_never_override_maintenance_set_meanwhile() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let spec = Backend::new("web")
+            .server(Server::at("127.0.0.1:9".parse().unwrap()).name("s1"))
+            .check(Check::tcp());
+        for trial in 0..200 {
+            let be = Arc::new(BackendRt::new(&spec, &Timeouts::default()).unwrap());
+            let srv = be.find("s1").unwrap();
+            let stop = Arc::new(AtomicBool::new(false));
+            let rounds = Arc::new(AtomicUsize::new(0));
+            let applier = {
+                let (be, srv) = (Arc::clone(&be), Arc::clone(&srv));
+                let (stop, rounds) = (Arc::clone(&stop), Arc::clone(&rounds));
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        apply(&be, &srv, Health::Down, "test");
+                        apply(&be, &srv, Health::Up, "test");
+                        rounds.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            };
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while rounds.load(Ordering::Relaxed) < 3 + trial % 7 {
+                assert!(std::time::Instant::now() < deadline, "the applier runs");
+                std::hint::spin_loop();
+            }
+            be.set_state(&srv, ServerState::Maint, "operator");
+            stop.store(true, Ordering::Relaxed);
+            applier.join().unwrap();
+            assert_eq!(be.state(&srv), ServerState::Maint, "trial {trial}");
+        }
     }
 }

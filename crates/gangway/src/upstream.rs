@@ -308,6 +308,37 @@ impl BackendRt {
         let Ok(old) = self.set.set_state(srv.id, state) else {
             return false;
         };
+        self.state_changed(srv, old, state, reason);
+        true
+    }
+
+    /// Changes a server's state to what `decide` makes of its current one (`None`: no
+    /// change), reading and writing in one step so a change made meanwhile is not lost.
+    /// Returns `false` when the server is gone.
+    pub(crate) fn change_state(
+        &self,
+        srv: &ServerRt,
+        decide: impl FnOnce(ServerState) -> Option<ServerState>,
+        reason: &str,
+    ) -> bool {
+        let change = self.set.update(|batch| {
+            let old = batch.state(srv.id).ok()?;
+            let Some(new) = decide(old) else {
+                return Some((old, old));
+            };
+            batch.advance_clock(std::time::Instant::now());
+            batch.set_state(srv.id, new).ok()?;
+            Some((old, new))
+        });
+        let Some((old, new)) = change else {
+            return false;
+        };
+        self.state_changed(srv, old, new, reason);
+        true
+    }
+
+    /// Logs a state change and acts on it (see [`set_state`](Self::set_state)).
+    fn state_changed(&self, srv: &ServerRt, old: ServerState, state: ServerState, reason: &str) {
         if old != state {
             tracing::warn!(backend = %self.name, server = %srv.name, from = %old, to = %state, reason, "server state changed");
             if state != ServerState::Up {
@@ -317,7 +348,6 @@ impl BackendRt {
                 self.tunnels.abort_server(srv);
             }
         }
-        true
     }
 
     pub(crate) fn set_weight(&self, srv: &ServerRt, w: u32) -> bool {
