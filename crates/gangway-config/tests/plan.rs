@@ -187,75 +187,11 @@ async fn monitor_uri_fails_while_the_backend_is_down() {
     handle.shutdown().await;
 }
 
-/// A server answering every request with 200 after `delay`; counts the requests.
-async fn slow_http_server(
+/// A server answering every request with 200 after `delay`; sends each request head it
+/// reads.
+async fn recording_server(
     delay: Duration,
 ) -> (
-    std::net::SocketAddr,
-    std::sync::Arc<std::sync::atomic::AtomicUsize>,
-) {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = count.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                tokio::time::sleep(delay).await;
-                let _ = stream
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                    )
-                    .await;
-            });
-        }
-    });
-    (addr, count)
-}
-
-#[tokio::test]
-async fn zero_timeouts_mean_no_timeout() {
-    let (server, _) = slow_http_server(Duration::ZERO).await;
-    let text = format!(
-        "defaults\n mode http\n timeout connect 0\n timeout client 0\n timeout server 0\n{FE}backend be\n server s {server}\n"
-    );
-    let handle = start_first(plan_text(&text).unwrap()).await;
-    assert_eq!(status(handle.local_addr(), "/").await, 200);
-    handle.shutdown().await;
-}
-
-#[tokio::test]
-async fn timeout_check_zero_falls_back_to_inter() {
-    // Checks answered after 50 ms: fine within `inter 1s`, failed by a zero (1 ms) timeout.
-    let (server, checks) = slow_http_server(Duration::from_millis(50)).await;
-    let text = format!(
-        "defaults\n mode http\n timeout check 0\nfrontend fe\n bind 127.0.0.1:0\n monitor-uri /alive\n acl down nbsrv(be) lt 1\n monitor fail if down\n default_backend be\nbackend be\n option httpchk GET /health\n server s {server} check inter 1s fastinter 100ms downinter 100ms fall 1 rise 1\n"
-    );
-    let handle = start_first(plan_text(&text).unwrap()).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while checks.load(std::sync::atomic::Ordering::SeqCst) < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "no checks arrived");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // Checks run one after another: the first one's result is in, and fall 1 would have marked
-    // the server down had it failed.
-    assert_eq!(status(handle.local_addr(), "/alive").await, 200);
-    handle.shutdown().await;
-}
-
-/// A server answering 200 to everything; sends each request head it reads.
-async fn recording_server() -> (
     std::net::SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<String>,
 ) {
@@ -276,6 +212,7 @@ async fn recording_server() -> (
                     }
                 }
                 let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+                tokio::time::sleep(delay).await;
                 let _ = stream
                     .write_all(
                         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
@@ -288,13 +225,44 @@ async fn recording_server() -> (
 }
 
 #[tokio::test]
+async fn zero_timeouts_mean_no_timeout() {
+    let (server, _) = recording_server(Duration::ZERO).await;
+    let text = format!(
+        "defaults\n mode http\n timeout connect 0\n timeout client 0\n timeout server 0\n{FE}backend be\n server s {server}\n"
+    );
+    let handle = start_first(plan_text(&text).unwrap()).await;
+    assert_eq!(status(handle.local_addr(), "/").await, 200);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn timeout_check_zero_falls_back_to_inter() {
+    // Checks answered after 50 ms: fine within `inter 1s`, failed by a zero (1 ms) timeout.
+    let (server, mut checks) = recording_server(Duration::from_millis(50)).await;
+    let text = format!(
+        "defaults\n mode http\n timeout check 0\nfrontend fe\n bind 127.0.0.1:0\n monitor-uri /alive\n acl down nbsrv(be) lt 1\n monitor fail if down\n default_backend be\nbackend be\n option httpchk GET /health\n server s {server} check inter 1s fastinter 100ms downinter 100ms fall 1 rise 1\n"
+    );
+    let handle = start_first(plan_text(&text).unwrap()).await;
+    for _ in 0..2 {
+        tokio::time::timeout(Duration::from_secs(20), checks.recv())
+            .await
+            .expect("checks arrive")
+            .unwrap();
+    }
+    // Checks run one after another: the first one's result is in, and fall 1 would have marked
+    // the server down had it failed.
+    assert_eq!(status(handle.local_addr(), "/alive").await, 200);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn check_headers_reach_the_server() {
     let cases = [
         "option httpchk GET /health HTTP/1.1\\r\\nHost:\\ svc\\r\\nAuthorization:\\ Bearer\\ t0k",
         "option httpchk GET /health\n http-check send ver HTTP/1.1 hdr Host svc hdr Authorization \"Bearer t0k\"",
     ];
     for chk in cases {
-        let (server, mut heads) = recording_server().await;
+        let (server, mut heads) = recording_server(Duration::ZERO).await;
         let text = format!(
             "defaults\n mode http\n{FE}backend be\n {chk}\n server s {server} check inter 100ms\n"
         );
