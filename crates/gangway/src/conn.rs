@@ -124,40 +124,10 @@ struct RequestMeta {
     switch: parse::SwitchCheck,
 }
 
-/// When a request body's upload ended, for the wait for the response head: `timeout server`
-/// counts from then (a server reading a long upload is not idle). While the body is still
-/// going up, its own timeouts (client and server side) end it if it stalls.
-#[derive(Debug)]
-struct UploadClock {
-    started: Instant,
-    /// Nanoseconds after `started` at which the upload ended; `RUNNING` until then.
-    ended: std::sync::atomic::AtomicU64,
-}
-
-impl UploadClock {
-    const RUNNING: u64 = u64::MAX;
-
-    fn new() -> UploadClock {
-        UploadClock {
-            started: Instant::now(),
-            ended: std::sync::atomic::AtomicU64::new(Self::RUNNING),
-        }
-    }
-
-    fn end(&self) {
-        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(Self::RUNNING - 1);
-        self.ended
-            .store(nanos, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// When the upload ended, or `None` while it runs.
-    fn ended(&self) -> Option<Instant> {
-        match self.ended.load(std::sync::atomic::Ordering::Relaxed) {
-            Self::RUNNING => None,
-            nanos => Some(self.started + Duration::from_nanos(nanos)),
-        }
-    }
-}
+/// When a request body's upload ended (set once), for the wait for the response head:
+/// `timeout server` counts from then (a server reading a long upload is not idle). While the
+/// body is still going up, its own timeouts (client and server side) end it if it stalls.
+type UploadEnd = std::sync::OnceLock<Instant>;
 
 /// What to do with a parsed request.
 enum Plan {
@@ -339,7 +309,8 @@ impl Conn {
                         self.mark_close();
                     }
                     if meta.is_head {
-                        // The head the same GET would get, without its body.
+                        // The head the same GET would get, without its body (monitor, stats,
+                        // status page, deny, redirect and error pages alike).
                         if let Some(end) = self.res_out.windows(4).position(|w| w == b"\r\n\r\n") {
                             self.res_out.truncate(end + 4);
                         }
@@ -644,7 +615,7 @@ impl Conn {
             self.log.backend = Some(Arc::from("<STATS>"));
             return Plan::Answer { meta, status: 200 };
         }
-        match crate::status::respond(shared, path, meta.is_head, &mut self.res_out) {
+        match crate::status::respond(shared, path, &mut self.res_out) {
             Some(crate::status::Answer::Done) => return Plan::Answer { meta, status: 200 },
             Some(crate::status::Answer::Stream) => return Plan::Events { meta },
             None => {}
@@ -1068,8 +1039,7 @@ impl Conn {
                 .chain(be.spec.response_headers.iter())
         };
         let client_wants_close = !meta.keep_alive || be.spec.mode == ConnectionMode::Close;
-        // Only requests with a body read the clock for it.
-        let upload_clock = (meta.framing != BodyFraming::None).then(UploadClock::new);
+        let upload_end = (meta.framing != BodyFraming::None).then(UploadEnd::new);
         let download = download(
             &mut sr,
             &mut self.sbuf,
@@ -1077,7 +1047,7 @@ impl Conn {
             &mut self.res_out,
             meta,
             t.server,
-            upload_clock.as_ref(),
+            upload_end.as_ref(),
             &mut self.timer,
             shared.timeouts.client,
             client_wants_close,
@@ -1100,8 +1070,8 @@ impl Conn {
                         };
                         return Exchange::Abort { status: 0, term, server_fault: false };
                     }
-                    if let Some(clock) = &upload_clock {
-                        clock.end();
+                    if let Some(end) = &upload_end {
+                        let _ = end.set(Instant::now());
                     }
                     upload_done = Some(r);
                 }
@@ -1780,7 +1750,7 @@ async fn download<'r, R, W, I>(
     out: &mut Vec<u8>,
     meta: RequestMeta,
     server_timeout: Duration,
-    upload: Option<&UploadClock>,
+    upload: Option<&UploadEnd>,
     timer: &mut LazyTimer,
     client_timeout: Duration,
     client_wants_close: bool,
@@ -1863,10 +1833,10 @@ where
             let read = loop {
                 match timer.within(wait, sr.read_buf(sbuf)).await {
                     Ok(read) => break Some(read),
-                    Err(_) => match upload.map(UploadClock::ended) {
+                    Err(_) => match upload.map(UploadEnd::get) {
                         None => break None,
                         Some(None) => wait = server_timeout,
-                        Some(Some(at)) => {
+                        Some(Some(&at)) => {
                             wait = (at + server_timeout).saturating_duration_since(Instant::now());
                             if wait.is_zero() {
                                 break None;

@@ -34,12 +34,7 @@ pub(crate) enum Answer {
 
 /// Answers `path` when it is the status page or one of its siblings (`/json`, `/events`,
 /// `/metrics`), writing the response (or the event stream's head) into `out`.
-pub(crate) fn respond(
-    shared: &Shared,
-    path: &str,
-    head_only: bool,
-    out: &mut Vec<u8>,
-) -> Option<Answer> {
+pub(crate) fn respond(shared: &Shared, path: &str, out: &mut Vec<u8>) -> Option<Answer> {
     let base = shared.options.status_page.as_deref()?;
     let rest = path.strip_prefix(base.trim_end_matches('/'))?;
     out.clear();
@@ -59,11 +54,8 @@ pub(crate) fn respond(
         }
         _ => return None,
     };
+    // A HEAD gets only the head: the caller cuts every answer it writes itself.
     write_simple_response(out, 200, &[("Content-Type", ctype)], &body, false);
-    if head_only {
-        // Same head (with the length of the body it would have), no body.
-        out.truncate(out.len() - body.len());
-    }
     Some(Answer::Done)
 }
 
