@@ -6,6 +6,7 @@ use sha1::{Digest as _, Sha1};
 use crate::error::{Error, ErrorKind, Side};
 use crate::parse::{RequestFields, Response, list_contains};
 use crate::syntax::{TokenList, is_token, split_strict, trim_ows};
+use httparse::Header;
 
 /// Whether a request asks to switch protocols, and to what.
 #[non_exhaustive]
@@ -93,17 +94,7 @@ impl Upgrade<'_> {
         if !response.connection_has("upgrade") {
             return Err(err(ErrorKind::SwitchMissingConnectionUpgrade));
         }
-        let upgrade_matches = response
-            .headers
-            .iter()
-            .filter(|h| h.name.eq_ignore_ascii_case("upgrade"))
-            .flat_map(|h| TokenList::new(h.value))
-            .any(|t| {
-                let name = crate::syntax::find_byte(t, b'/').map_or(t, |i| &t[..i]);
-                t.eq_ignore_ascii_case(protocol.as_bytes())
-                    || name.eq_ignore_ascii_case(protocol.as_bytes())
-            });
-        if !upgrade_matches {
+        if !upgrade_names(response.headers, protocol) {
             return Err(err(ErrorKind::SwitchUpgradeMismatch));
         }
         if let Upgrade::WebSocket { key, protocols, .. } = self {
@@ -133,6 +124,28 @@ impl Upgrade<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether the `Upgrade` fields of a 101's `headers` name `protocol` (ASCII
+/// case-insensitively, with or without a `/version`): the protocol check of
+/// [`Upgrade::check_switch`], for a caller that no longer holds the request.
+///
+/// ```
+/// use gangway_h1::{Header, upgrade_names};
+/// let headers = [Header { name: "Upgrade", value: b"WebSocket" }];
+/// assert!(upgrade_names(&headers, "websocket"));
+/// assert!(!upgrade_names(&headers, "h2c"));
+/// ```
+pub fn upgrade_names(headers: &[Header<'_>], protocol: &str) -> bool {
+    headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("upgrade"))
+        .flat_map(|h| TokenList::new(h.value))
+        .any(|t| {
+            let name = crate::syntax::find_byte(t, b'/').map_or(t, |i| &t[..i]);
+            t.eq_ignore_ascii_case(protocol.as_bytes())
+                || name.eq_ignore_ascii_case(protocol.as_bytes())
+        })
 }
 
 /// Checks whether `response` is a valid 101 for a request's `upgrade`; see

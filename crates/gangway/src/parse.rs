@@ -149,16 +149,10 @@ pub(crate) fn valid_switch(check: &SwitchCheck, response: &ResponseHead<'_, '_>)
     {
         return false;
     }
-    if let Some(protocol) = check.protocol {
-        let named = headers("upgrade")
-            .flat_map(gangway_h1::TokenList::new)
-            .any(|t| {
-                let name = t.split(|&b| b == b'/').next().unwrap_or(t);
-                name.eq_ignore_ascii_case(protocol.as_bytes())
-            });
-        if !named {
-            return false;
-        }
+    if let Some(protocol) = check.protocol
+        && !gangway_h1::upgrade_names(response.headers, protocol)
+    {
+        return false;
     }
     if let Some(expected) = &check.accept {
         let mut accepts = headers("sec-websocket-accept");
