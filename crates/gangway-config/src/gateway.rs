@@ -476,9 +476,9 @@ impl Planner<'_> {
         let mut overrides = BackendTimeouts::default();
         overrides.server = backend.timeout.server.map(unbounded_if_zero);
         overrides.connect = backend.timeout.connect.map(unbounded_if_zero);
-        overrides.tunnel = backend.timeout.tunnel.map(unbounded_if_zero);
+        overrides.tunnel = set_unless_zero(backend.timeout.tunnel);
         overrides.queue = backend.timeout.queue;
-        overrides.server_fin = backend.timeout.server_fin.map(unbounded_if_zero);
+        overrides.server_fin = set_unless_zero(backend.timeout.server_fin);
         out = out.timeouts(overrides);
 
         // One check per backend in the gateway: taken from the first checked server.
@@ -873,10 +873,19 @@ impl Planner<'_> {
 
 fn timeouts(model: &model::Timeouts) -> Timeouts {
     let mut out = Timeouts::default();
-    let fields = [
+    // As in HAProxy, 0 is "unset": client, server and connect then never expire, the others
+    // keep what an unset one gets (here, the gateway's default).
+    let unbounded = [
         (&mut out.client, model.client),
         (&mut out.server, model.server),
         (&mut out.connect, model.connect),
+    ];
+    for (field, value) in unbounded {
+        if let Some(value) = value {
+            *field = unbounded_if_zero(value);
+        }
+    }
+    let defaulted = [
         (&mut out.http_request, model.http_request),
         (&mut out.http_keep_alive, model.http_keep_alive),
         (&mut out.tunnel, model.tunnel),
@@ -885,16 +894,19 @@ fn timeouts(model: &model::Timeouts) -> Timeouts {
         (&mut out.queue, model.queue),
         (&mut out.client_hs, model.client_hs),
     ];
-    for (field, value) in fields {
-        if let Some(value) = value {
-            *field = unbounded_if_zero(value);
+    for (field, value) in defaulted {
+        if let Some(value) = set_unless_zero(value) {
+            *field = value;
         }
     }
     out
 }
 
-/// HAProxy's `timeout KIND 0` is "no timeout": the gateway's never is `Duration::MAX`.
-/// (`http-request` and `queue`, which the gateway cannot leave unbounded, are refused at load.)
+/// A timeout that is set and not 0 (0 is "unset", as in HAProxy).
+fn set_unless_zero(value: Option<std::time::Duration>) -> Option<std::time::Duration> {
+    value.filter(|v| !v.is_zero())
+}
+
 fn unbounded_if_zero(value: std::time::Duration) -> std::time::Duration {
     if value.is_zero() {
         std::time::Duration::MAX
@@ -932,4 +944,39 @@ fn resolve_ip(host: &str) -> Option<std::net::IpAddr> {
     }
     use std::net::ToSocketAddrs as _;
     (host, 0).to_socket_addrs().ok()?.next().map(|a| a.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn zero_is_unset_as_in_haproxy() {
+        let zero = Some(Duration::ZERO);
+        let model = model::Timeouts {
+            connect: zero,
+            client: zero,
+            server: zero,
+            tunnel: zero,
+            client_fin: zero,
+            server_fin: zero,
+            http_keep_alive: zero,
+            client_hs: zero,
+            ..model::Timeouts::default()
+        };
+        let planned = timeouts(&model);
+        let defaults = Timeouts::default();
+        // Client, server and connect never expire.
+        assert_eq!(planned.connect, Duration::MAX);
+        assert_eq!(planned.client, Duration::MAX);
+        assert_eq!(planned.server, Duration::MAX);
+        // The others keep what an unset one gets: a tunnel at 0 is not kept open forever.
+        assert_eq!(planned.tunnel, defaults.tunnel);
+        assert_eq!(planned.client_fin, defaults.client_fin);
+        assert_eq!(planned.server_fin, defaults.server_fin);
+        assert_eq!(planned.http_keep_alive, defaults.http_keep_alive);
+        assert_eq!(planned.client_hs, defaults.client_hs);
+    }
 }

@@ -33,15 +33,39 @@ use crate::{Health, HealthCheckerBuilder, HealthEvent};
 /// assert_eq!(apply_event(&set, &event), Some(ServerState::Down));
 /// ```
 pub fn apply_event(set: &ServerSet, event: &HealthEvent<ServerId>) -> Option<ServerState> {
-    // Read and change in one batch: an operator's drain or maintenance set meanwhile is kept.
+    apply_health(set, event.server, event.to, event.at).map(|(_, now)| now)
+}
+
+/// Applies a health verdict to server `id` of `set` as [`apply_event`] does, at `at` (for
+/// slow start), reading and changing its state in one batch so that an operator's drain or
+/// maintenance set meanwhile is kept. Returns the state before and after, or `None` when the
+/// set does not know the server.
+///
+/// ```
+/// use std::time::Instant;
+/// use gangway_balance::{Algorithm, Server, ServerSet, ServerState};
+/// use gangway_health::{apply_health, Health};
+///
+/// let set = ServerSet::new(Algorithm::RoundRobin);
+/// let id = set.add(Server::new("127.0.0.1:8080".parse().unwrap())).unwrap();
+/// let change = apply_health(&set, id, Health::Down, Instant::now());
+/// assert_eq!(change, Some((ServerState::Up, ServerState::Down)));
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "balance")))]
+pub fn apply_health(
+    set: &ServerSet,
+    id: ServerId,
+    health: Health,
+    at: std::time::Instant,
+) -> Option<(ServerState, ServerState)> {
     set.update(|batch| {
-        let current = batch.state(event.server).ok()?;
-        let Some(target) = state_after(current, event.to) else {
-            return Some(current);
+        let current = batch.state(id).ok()?;
+        let Some(target) = state_after(current, health) else {
+            return Some((current, current));
         };
-        batch.advance_clock(event.at);
-        batch.set_state(event.server, target).ok()?;
-        Some(target)
+        batch.advance_clock(at);
+        batch.set_state(id, target).ok()?;
+        Some((current, target))
     })
 }
 

@@ -52,7 +52,7 @@ mod timing;
 
 #[cfg(feature = "balance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "balance")))]
-pub use balance::{apply_event, state_after};
+pub use balance::{apply_event, apply_health, state_after};
 pub use check::{
     BodyExpect, Check, CheckKind, HttpRequest, Probe, Progress, ProxyHeader, ResponseCheck,
 };

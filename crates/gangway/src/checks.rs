@@ -65,7 +65,8 @@ pub(crate) fn build(
             .map_err(|e| Error::InvalidOption(format!("check of {}/{name}: {e}", backend.name)))?;
         c = c.tls(connector.connector, connector.name);
     }
-    if let Some(addr) = server.check_addr.or(check.addr) {
+    let check_addr = server.check_addr.or(check.addr);
+    if let Some(addr) = check_addr {
         c = c.addr(addr);
     }
     if !matches!(kind, CheckKind::Tcp) {
@@ -75,7 +76,7 @@ pub(crate) fn build(
     }
     // As in HAProxy, the PROXY header goes only on checks to the server's own address and
     // port: a check to another `port` or `addr` is sent without it.
-    let own_endpoint = server.check_port.is_none() && server.check_addr.or(check.addr).is_none();
+    let own_endpoint = server.check_port.is_none() && check_addr.is_none();
     if let Some(v) = server.send_proxy.filter(|_| own_endpoint) {
         c = c.send_proxy(match v {
             ProxyVersion::V1 => gangway_health::ProxyHeader::V1,
@@ -137,11 +138,13 @@ pub(crate) fn start_server(shared: &Arc<Shared>, b: usize, srv: &Arc<ServerRt>) 
             let be = &shared.backends[b];
             let Some(srv) = be.by_id(id) else { return };
             match event {
-                Ok(e) => apply(be, &srv, e.to, &e.reason.to_string()),
+                Ok(e) => {
+                    be.apply_health(&srv, e.to, &e.reason.to_string());
+                }
                 // Some verdicts were missed: catch up with the machine's state now.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     if let Some(health) = srv.checker.as_ref().and_then(|c| c.state(&())) {
-                        apply(be, &srv, health, "missed health events");
+                        be.apply_health(&srv, health, "missed health events");
                     }
                 }
                 Err(_) => return,
@@ -163,17 +166,6 @@ pub(crate) fn stop(shared: &Shared) {
     }
 }
 
-/// Applies a health verdict: checks move servers between up and down, never out of an
-/// operator's drain or maintenance.
-fn apply(be: &BackendRt, srv: &ServerRt, health: Health, reason: &str) {
-    // One step: an operator's drain or maintenance set meanwhile is not overwritten.
-    be.change_state(
-        srv,
-        |current| gangway_health::state_after(current, health),
-        reason,
-    );
-}
-
 /// Puts a checked server back in service as its checks allow: up, or down (out of rotation
 /// until its checks pass) when the checker's verdict is down. Returns `false` when the server
 /// is gone.
@@ -183,29 +175,26 @@ pub(crate) fn set_ready(
     checker: &HealthChecker<()>,
     reason: &str,
 ) -> bool {
-    let mut health = checker.state(&());
-    loop {
-        let target = match health {
-            Some(Health::Down) => ServerState::Down,
-            _ => ServerState::Up,
-        };
-        if !be.set_state(srv, target, reason) {
-            return false;
-        }
-        // A verdict published meanwhile may have been ignored by the event task (the server
-        // was still in maintenance): follow the checker until it holds still.
-        let now = checker.state(&());
-        if now == health {
-            return true;
-        }
-        health = now;
+    let target = match checker.state(&()) {
+        Some(Health::Down) => ServerState::Down,
+        _ => ServerState::Up,
+    };
+    if !be.set_state(srv, target, reason) {
+        return false;
     }
+    // A verdict published meanwhile may have been ignored by the event task (the server was
+    // still in maintenance): follow it, in one step that leaves an operator's maintenance or
+    // drain set since then alone.
+    if let Some(health) = checker.state(&()) {
+        be.apply_health(srv, health, reason);
+    }
+    true
 }
 
 /// Reports a failed connection or response (passive health). Traffic is watched only on
 /// servers with [`Server::observe`], as in HAProxy. The backend is not changed here: a
 /// resulting state change reaches it through the server's event task.
-pub(crate) fn observe(_be: &BackendRt, srv: &ServerRt, outcome: TrafficOutcome) {
+pub(crate) fn observe(srv: &ServerRt, outcome: TrafficOutcome) {
     if !srv.observed {
         return;
     }
@@ -255,12 +244,12 @@ mod tests {
         let srv = be.find("s1").unwrap();
         let checker = srv.checker.as_ref().unwrap();
         let mut events = checker.subscribe();
-        observe(&be, &srv, TrafficOutcome::ConnectRefused);
+        observe(&srv, TrafficOutcome::ConnectRefused);
         assert_eq!(checker.state(&()), Some(Health::Down));
         assert_eq!(be.state(&srv), ServerState::Up, "not applied out of order");
         let event = events.try_recv().unwrap();
         assert_eq!(event.to, Health::Down);
-        apply(&be, &srv, event.to, &event.reason.to_string());
+        be.apply_health(&srv, event.to, &event.reason.to_string());
         assert_eq!(be.state(&srv), ServerState::Down);
     }
 
@@ -280,8 +269,8 @@ mod tests {
                 let (stop, rounds) = (Arc::clone(&stop), Arc::clone(&rounds));
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
-                        apply(&be, &srv, Health::Down, "test");
-                        apply(&be, &srv, Health::Up, "test");
+                        be.apply_health(&srv, Health::Down, "test");
+                        be.apply_health(&srv, Health::Up, "test");
                         rounds.fetch_add(1, Ordering::Relaxed);
                     }
                 })

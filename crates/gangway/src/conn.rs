@@ -772,7 +772,7 @@ impl Conn {
                 Err(outcome) => {
                     add(&srv.counters.connect_errors, 1);
                     add(&be.counters.connect_errors, 1);
-                    crate::checks::observe(be, &srv, outcome);
+                    crate::checks::observe(&srv, outcome);
                     if *attempts_left == 0 {
                         self.log.t_connect = connect_start.map(|t| t.elapsed());
                         return Err(Termination::ServerConnect);
@@ -864,7 +864,7 @@ impl Conn {
                     if status >= 500 {
                         // Layer-7 observation: the passive policy decides whether it counts.
                         let outcome = gangway_health::TrafficOutcome::Status(status);
-                        crate::checks::observe(be, &srv, outcome);
+                        crate::checks::observe(&srv, outcome);
                     } else {
                         crate::checks::observe_success(&srv);
                     }
@@ -901,7 +901,7 @@ impl Conn {
                         } else {
                             gangway_health::TrafficOutcome::Reset
                         };
-                        crate::checks::observe(be, &srv, outcome);
+                        crate::checks::observe(&srv, outcome);
                     }
                     drop(server);
                     drop(slot);

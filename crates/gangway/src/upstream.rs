@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::stream::Stream;
 use arc_swap::ArcSwap;
 use gangway_balance::{Algorithm, ConnectionSlot, NoServerPolicy, PickError, ServerId, ServerSet};
-use gangway_health::HealthChecker;
+use gangway_health::{Health, HealthChecker};
 use tokio::task::JoinHandle;
 
 use crate::backend::{Backend, Balance, ProxyVersion, Server, ServerState};
@@ -312,25 +312,12 @@ impl BackendRt {
         true
     }
 
-    /// Changes a server's state to what `decide` makes of its current one (`None`: no
-    /// change), reading and writing in one step so a change made meanwhile is not lost.
-    /// Returns `false` when the server is gone.
-    pub(crate) fn change_state(
-        &self,
-        srv: &ServerRt,
-        decide: impl FnOnce(ServerState) -> Option<ServerState>,
-        reason: &str,
-    ) -> bool {
-        let change = self.set.update(|batch| {
-            let old = batch.state(srv.id).ok()?;
-            let Some(new) = decide(old) else {
-                return Some((old, old));
-            };
-            batch.advance_clock(std::time::Instant::now());
-            batch.set_state(srv.id, new).ok()?;
-            Some((old, new))
-        });
-        let Some((old, new)) = change else {
+    /// Applies a health verdict to a server (see [`gangway_health::apply_health`]: one step,
+    /// so an operator's drain or maintenance set meanwhile is kept). Returns `false` when the
+    /// server is gone.
+    pub(crate) fn apply_health(&self, srv: &ServerRt, health: Health, reason: &str) -> bool {
+        let now = std::time::Instant::now();
+        let Some((old, new)) = gangway_health::apply_health(&self.set, srv.id, health, now) else {
             return false;
         };
         self.state_changed(srv, old, new, reason);
@@ -378,8 +365,9 @@ impl BackendRt {
     /// Returns a connection to the server's idle pool (dropped when the pool is full).
     ///
     /// A connection that began with a PROXY header speaks for the client it was opened for:
-    /// it is never pooled, or the next client would be taken for that one (HAProxy keeps such
-    /// connections private for the same reason).
+    /// it is never pooled, or the next client would be taken for that one (HAProxy reuses such
+    /// a connection only for a client with the same PROXY header; never reusing it is the
+    /// simpler safe rule).
     pub(crate) fn put_idle(&self, srv: &ServerRt, stream: Stream) {
         if srv.pool_max_idle == 0 || srv.send_proxy.is_some() || self.state(srv) != ServerState::Up
         {

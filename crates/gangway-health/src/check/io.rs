@@ -13,6 +13,13 @@ use crate::check::response::{close_frame, contains_close_frame};
 use crate::check::{CheckKind, WS_KEY_LEN};
 use crate::{Check, CheckFailure, CheckReport, Progress};
 
+/// `at + wait`, or a day past `at` for a wait too long for an `Instant` (a timeout an
+/// embedder set to "never"), instead of a panic.
+fn after(at: Instant, wait: Duration) -> Instant {
+    at.checked_add(wait)
+        .unwrap_or_else(|| at + Duration::from_secs(86_400))
+}
+
 /// One server's prepared check: the request written once, a reusable response buffer.
 ///
 /// ```no_run
@@ -79,8 +86,8 @@ impl Probe {
     ) -> CheckReport {
         let started = Instant::now();
         let result = match connect_timeout {
-            Some(connect) => self.run_until(started + connect, Some(timeout)).await,
-            None => self.run_until(started + timeout, None).await,
+            Some(connect) => self.run_until(after(started, connect), Some(timeout)).await,
+            None => self.run_until(after(started, timeout), None).await,
         };
         CheckReport {
             result,
@@ -100,7 +107,7 @@ impl Probe {
             Ok(Err(err)) => return Err(CheckFailure::from_connect(&err)),
             Ok(Ok(stream)) => stream,
         };
-        let deadline = after_connect.map_or(connect_deadline, |t| Instant::now() + t);
+        let deadline = after_connect.map_or(connect_deadline, |t| after(Instant::now(), t));
         // Probes are tiny: send them at once.
         let _ = stream.set_nodelay(true);
         let ws_key = self.ws_key_at.map(|at| self.new_ws_key(at));
