@@ -6,6 +6,7 @@
 //! updates, and connection slots taken from an old snapshot are released to the same
 //! counters.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -165,9 +166,16 @@ impl Member {
     }
 }
 
+/// Source of [`Snapshot::stamp`]s: unique across every set of the process.
+static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
+
 /// What picks read: the servers in rotation and the structures built for the algorithm.
 #[derive(Debug)]
 pub(crate) struct Snapshot {
+    /// Names this snapshot among every snapshot of every set of the process (never 0), so
+    /// that a thread's cache can tell by [`Core::stamp`] whether it holds a set's current
+    /// snapshot without touching the `ArcSwap` (see [`Core::with_snapshot`]).
+    stamp: u64,
     pub(crate) members: Vec<Member>,
     pub(crate) rotation: Rotation,
     /// `ServerId` number -> member index, or `NONE`.
@@ -188,6 +196,7 @@ pub(crate) struct Snapshot {
 impl Snapshot {
     fn empty() -> Snapshot {
         Snapshot {
+            stamp: NEXT_STAMP.fetch_add(1, Ordering::Relaxed),
             members: Vec::new(),
             rotation: Rotation::Empty,
             position: Vec::new(),
@@ -225,7 +234,12 @@ impl<T> std::ops::Deref for Padded<T> {
 
 /// The part of a set that picks and connection slots touch.
 pub(crate) struct Core {
+    /// The current snapshot. Picks and releases read it through
+    /// [`with_snapshot`](Core::with_snapshot); writers replace it with
+    /// [`install`](Core::install).
     pub(crate) snapshot: ArcSwap<Snapshot>,
+    /// [`Snapshot::stamp`] of the current snapshot, written after it is stored.
+    stamp: AtomicU64,
     pub(crate) algorithm: Algorithm,
     /// Round-robin position, shared by all snapshots so a change does not restart the cycle.
     /// Written by every pick: on a line of its own, so that threads picking concurrently do
@@ -239,6 +253,92 @@ pub(crate) struct Core {
     pub(crate) waiting: AtomicUsize,
     pub(crate) notify: Notify,
     pub(crate) queue_timeouts: AtomicU64,
+}
+
+/// Snapshots a thread keeps for the sets it picks from (see [`Core::with_snapshot`]).
+const CACHED_SNAPSHOTS: usize = 8;
+
+/// A thread's recently used snapshots, by stamp (0: free).
+struct SnapshotCache {
+    stamps: [u64; CACHED_SNAPSHOTS],
+    snapshots: [Option<Arc<Snapshot>>; CACHED_SNAPSHOTS],
+    /// The entry the next miss replaces.
+    next: usize,
+}
+
+impl SnapshotCache {
+    /// Loads `core`'s current snapshot in place of the oldest entry; returns its index.
+    #[cold]
+    fn fill(&mut self, core: &Core) -> usize {
+        let i = self.next;
+        self.next = (i + 1) % CACHED_SNAPSHOTS;
+        let snapshot = core.snapshot.load_full();
+        self.stamps[i] = snapshot.stamp;
+        self.snapshots[i] = Some(snapshot);
+        i
+    }
+}
+
+thread_local! {
+    static SNAPSHOTS: RefCell<SnapshotCache> = const {
+        RefCell::new(SnapshotCache {
+            stamps: [0; CACHED_SNAPSHOTS],
+            snapshots: [const { None }; CACHED_SNAPSHOTS],
+            next: 0,
+        })
+    };
+}
+
+impl Core {
+    /// Runs `f` on the current snapshot.
+    ///
+    /// Each thread keeps the snapshots it used last (up to [`CACHED_SNAPSHOTS`] sets), and
+    /// finds the current one there by comparing stamps: one plain load of this core's
+    /// line, no atomic write. That is what a pick and a release pay instead of an
+    /// `ArcSwap::load`, whose guard takes and gives back a debt slot with two sequentially
+    /// consistent writes (5.5 ns, measured on the leastconn release path).
+    /// A miss (a new snapshot, or more sets than the cache holds) loads it from the
+    /// `ArcSwap` and keeps it in place of the oldest entry; so does a nested call.
+    ///
+    /// The cost: a thread keeps up to [`CACHED_SNAPSHOTS`] snapshots alive after they are
+    /// replaced (with their servers' slots, not their connections), until it uses other
+    /// sets or exits.
+    ///
+    /// Reading the stamp is sequentially consistent, after whatever the caller changed
+    /// before (a release's counter): a snapshot installed later resyncs after its stamp
+    /// is stored, so it sees that change (see `publish`).
+    #[inline]
+    pub(crate) fn with_snapshot<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
+        let stamp = self.stamp.load(Ordering::SeqCst);
+        if SNAPSHOTS.try_with(|_| ()).is_err() {
+            // The thread is exiting and its cache is gone.
+            return f(&self.snapshot.load());
+        }
+        // `f` runs inside the closure and its result is returned as is: wrapping it in an
+        // `Option` to run `f` outside made the compiler shuffle the result through the
+        // stack with stalled loads (+11 to +17 ns per leastconn pick and release).
+        SNAPSHOTS.with(|cache| {
+            let Ok(mut cache) = cache.try_borrow_mut() else {
+                // A nested call (say, a connection slot dropped while a pick runs).
+                return f(&self.snapshot.load());
+            };
+            let i = match cache.stamps.iter().position(|&s| s == stamp) {
+                Some(i) => i,
+                None => cache.fill(self),
+            };
+            match &cache.snapshots[i] {
+                Some(snapshot) => f(snapshot),
+                None => f(&self.snapshot.load()),
+            }
+        })
+    }
+
+    /// Makes `snapshot` the current one.
+    pub(crate) fn install(&self, snapshot: Arc<Snapshot>) {
+        let stamp = snapshot.stamp;
+        self.snapshot.store(snapshot);
+        self.stamp.store(stamp, Ordering::SeqCst);
+    }
 }
 
 impl fmt::Debug for Core {
@@ -278,7 +378,7 @@ pub(crate) struct Owner {
 impl Drop for Owner {
     fn drop(&mut self) {
         // Snapshots hold the slots, which hold the core: break the cycle.
-        self.core.snapshot.store(Arc::new(Snapshot::empty()));
+        self.core.install(Arc::new(Snapshot::empty()));
     }
 }
 
@@ -399,8 +499,10 @@ impl ServerSet {
         policy: NoServerPolicy,
         random: Arc<dyn RandomSource>,
     ) -> ServerSet {
+        let empty = Snapshot::empty();
         let core = Arc::new(Core {
-            snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+            stamp: AtomicU64::new(empty.stamp),
+            snapshot: ArcSwap::from_pointee(empty),
             algorithm,
             cursor: Padded(AtomicU64::new(0)),
             global_pass: Padded(AtomicU64::new(0)),
@@ -958,6 +1060,7 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
         .map(|e| (e.slot.id, e.server.state, Arc::clone(&e.slot)))
         .collect();
     let snapshot = Arc::new(Snapshot {
+        stamp: NEXT_STAMP.fetch_add(1, Ordering::Relaxed),
         members,
         rotation,
         position,
@@ -970,7 +1073,7 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
         alias,
         maglev,
     });
-    core.snapshot.store(Arc::clone(&snapshot));
+    core.install(Arc::clone(&snapshot));
     if let Some(tree) = &snapshot.leastconn {
         tree.resync(&snapshot.members);
     }
