@@ -219,6 +219,11 @@ fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')
 }
 
+/// A byte allowed in an HTTP header name (RFC 9110 `tchar`).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 fn is_valid_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(is_name_byte)
 }
@@ -1374,12 +1379,12 @@ impl Parser<'_> {
             Some(other) => {
                 self.error(
                     "http-check",
-                    format!("'http-check {other}' is not supported (only 'http-check expect')"),
+                    format!("'http-check {other}' is not supported (only 'http-check expect' and 'http-check send')"),
                 );
                 return;
             }
             None => {
-                self.error("http-check", "expects 'expect'");
+                self.error("http-check", "expects 'expect' or 'send'");
                 return;
             }
         }
@@ -1426,13 +1431,15 @@ impl Parser<'_> {
         });
     }
 
-    /// `http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]...` (HAProxy 2.2+): the same
-    /// request as `option httpchk M U V`, with headers appended to the version as HAProxy did.
+    /// `http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]... [comment C]`, keywords in
+    /// any order (HAProxy 2.2+): the method, URI and version replace those of `option httpchk`;
+    /// headers are added to the option's (kept after the version, as `option httpchk` writes
+    /// them), as HAProxy does.
     fn http_check_send(&mut self, words: Words<'_, '_>) {
-        let mut check = HttpChk::default();
-        {
+        const KW: &str = "http-check";
+        let mut check = {
             let scope = self.scope();
-            let current = scope
+            scope
                 .backend
                 .as_deref()
                 .and_then(|b| b.option.httpchk.clone())
@@ -1441,35 +1448,91 @@ impl Parser<'_> {
                         .defaults
                         .as_deref()
                         .and_then(|d| d.option.httpchk.clone())
-                });
-            if let Some(current) = current {
-                check = current;
-            }
-        }
+                })
+                .unwrap_or_default()
+        };
+        // `ver` replaces only the version: the headers after it stay.
+        let (mut version, mut headers) = match check.version.split_once("\r\n") {
+            Some((version, headers)) => (version.to_owned(), format!("\r\n{headers}")),
+            None => (check.version.clone(), String::new()),
+        };
+        let mut host: Option<&str> = None;
         let mut index = 2;
         while let Some(word) = arg(words, index) {
-            match (word, arg(words, index + 1)) {
-                ("meth", Some(method)) => check.method = method.to_owned(),
-                ("uri", Some(uri)) => check.uri = uri.to_owned(),
-                ("ver", Some(version)) => check.version = version.to_owned(),
-                ("hdr", Some(name)) => {
-                    let Some(value) = arg(words, index + 2) else {
-                        self.error("http-check", "'send hdr' expects NAME VALUE");
+            // HAProxy reads an empty value as a missing one.
+            let value = |at: usize| arg(words, at).filter(|v| !v.is_empty());
+            match word {
+                "meth" | "uri" | "ver" | "comment" | "uri-lf" | "body" | "body-lf" => {
+                    let Some(text) = value(index + 1) else {
+                        self.error(KW, format!("'send': '{word}' expects a string as argument"));
                         return;
                     };
-                    check.version = format!("{}\r\n{name}: {value}", check.version);
-                    index += 1;
+                    match word {
+                        "meth" => check.method = text.to_owned(),
+                        "uri" => check.uri = text.to_owned(),
+                        "ver" => version = text.to_owned(),
+                        "comment" => {}
+                        "uri-lf" | "body-lf" => {
+                            self.error(
+                                KW,
+                                format!("'send {word}': log-format expressions are not supported"),
+                            );
+                            return;
+                        }
+                        _ => {
+                            self.error(
+                                KW,
+                                "'send body' is not supported: the gateway's checks send no body",
+                            );
+                            return;
+                        }
+                    }
+                    index += 2;
                 }
-                (other, _) => {
+                "hdr" => {
+                    let (Some(name), Some(text)) = (value(index + 1), value(index + 2)) else {
+                        self.error(KW, "'send': 'hdr' expects <name> and <value> as arguments");
+                        return;
+                    };
+                    if !name.bytes().all(is_token_byte) || text.contains(['\r', '\n']) {
+                        self.error(
+                            KW,
+                            format!("'send hdr {name}': invalid header name or value"),
+                        );
+                        return;
+                    }
+                    if name.eq_ignore_ascii_case("host") {
+                        if let Some(previous) = host {
+                            self.error(KW, format!("'send': '{name}' header already defined (previous value is '{previous}')"));
+                            return;
+                        }
+                        host = Some(text);
+                    }
+                    if ["connection", "content-length", "transfer-encoding"]
+                        .iter()
+                        .any(|n| name.eq_ignore_ascii_case(n))
+                    {
+                        self.warn(
+                            KW,
+                            format!(
+                                "'send hdr {name}' is ignored: the check writes this header itself"
+                            ),
+                        );
+                    } else {
+                        headers.push_str(&format!("\r\n{name}: {text}"));
+                    }
+                    index += 3;
+                }
+                other => {
                     self.error(
-                        "http-check",
-                        format!("'send': unsupported or incomplete argument '{other}' (meth, uri, ver, hdr)"),
+                        KW,
+                        format!("'send' expects 'comment', 'meth', 'uri', 'uri-lf', 'ver', 'hdr', 'body' or 'body-lf' but got '{other}' as argument"),
                     );
                     return;
                 }
             }
-            index += 2;
         }
+        check.version = version + &headers;
         self.set_httpchk(Some(check));
     }
 

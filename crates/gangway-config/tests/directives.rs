@@ -1171,12 +1171,77 @@ fn http_check_send() {
     let chk = be.option.httpchk.unwrap();
     assert_eq!((chk.method.as_str(), chk.uri.as_str()), ("GET", "/health"));
     assert_eq!(chk.version, "HTTP/1.1\r\nHost: app.local");
-    assert_error(
-        &format!("{FE}backend be\n http-check send meth\n"),
-        5,
-        "http-check",
-        "'send'",
+}
+
+#[test]
+fn http_check_send_keywords_in_any_order_keep_every_header() {
+    let cases = [
+        "meth GET uri /health hdr Host example.com hdr X-Foo bar ver HTTP/1.1",
+        "hdr Host example.com ver HTTP/1.1 hdr X-Foo bar uri /health meth GET",
+        "ver HTTP/1.1 hdr Host example.com comment \"a check\" hdr X-Foo bar meth GET uri /health",
+    ];
+    for send in cases {
+        let be = backend(&format!(
+            "backend be\n option httpchk\n http-check send {send}\n server s 127.0.0.1:1 check\n"
+        ));
+        let chk = be.option.httpchk.unwrap();
+        assert_eq!(
+            (chk.method.as_str(), chk.uri.as_str(), chk.version.as_str()),
+            (
+                "GET",
+                "/health",
+                "HTTP/1.1\r\nHost: example.com\r\nX-Foo: bar"
+            ),
+            "{send}"
+        );
+    }
+    // `ver` replaces the option's version and keeps the option's headers; `hdr` adds to them.
+    let be = backend(
+        "backend be\n option httpchk GET / HTTP/1.0\\r\\nX-A:\\ 1\n http-check send hdr X-B 2 ver HTTP/1.1\n",
     );
+    assert_eq!(
+        be.option.httpchk.unwrap().version,
+        "HTTP/1.1\r\nX-A: 1\r\nX-B: 2"
+    );
+    // Headers the check writes itself are ignored with a warning.
+    let found = warnings(&format!(
+        "{FE}backend be\n http-check send hdr Connection keep-alive hdr X-A 1\n server s 127.0.0.1:1\n"
+    ));
+    assert_eq!(
+        found,
+        [
+            "test.cfg:5: 'http-check': 'send hdr Connection' is ignored: the check writes this header itself"
+        ]
+    );
+}
+
+#[test]
+fn http_check_send_errors() {
+    let cases = [
+        ("meth", "'meth' expects a string as argument"),
+        ("uri /x ver", "'ver' expects a string as argument"),
+        ("hdr Host", "'hdr' expects <name> and <value> as arguments"),
+        (
+            "hdr X-A 1 hdr",
+            "'hdr' expects <name> and <value> as arguments",
+        ),
+        ("meth GET path /x", "but got 'path' as argument"),
+        (
+            "hdr Host a hdr host b",
+            "'host' header already defined (previous value is 'a')",
+        ),
+        ("body ping", "'send body' is not supported"),
+        ("uri-lf /%[src]", "log-format expressions are not supported"),
+        ("hdr Bad:Name 1", "invalid header name"),
+    ];
+    for (send, message) in cases {
+        assert_error(
+            &format!("{FE}backend be\n http-check send {send}\n"),
+            5,
+            "http-check",
+            message,
+        );
+    }
 }
 
 #[test]

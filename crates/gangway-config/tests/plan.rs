@@ -260,6 +260,8 @@ async fn check_headers_reach_the_server() {
     let cases = [
         "option httpchk GET /health HTTP/1.1\\r\\nHost:\\ svc\\r\\nAuthorization:\\ Bearer\\ t0k",
         "option httpchk GET /health\n http-check send ver HTTP/1.1 hdr Host svc hdr Authorization \"Bearer t0k\"",
+        // Headers given before `ver` (HAProxy takes the keywords in any order).
+        "option httpchk\n http-check send meth GET hdr Host svc hdr Authorization \"Bearer t0k\" ver HTTP/1.1 uri /health",
     ];
     for chk in cases {
         let (server, mut heads) = recording_server(Duration::ZERO).await;
