@@ -306,6 +306,10 @@ impl LeastConnTree {
     /// At each level the rising rank stays in registers and only its three siblings are
     /// read (one cache line), not the entry just stored, so a replay does not wait on its
     /// own stores.
+    ///
+    /// Inlined into each caller, so that `picked` is known there and only one replay is
+    /// compiled in (727 instructions per leastconn pick and release instead of 745).
+    #[inline(always)]
     pub(crate) fn update(&self, members: &[Member], member: u32, picked: bool) {
         if picked {
             self.replay::<true>(members, member);
