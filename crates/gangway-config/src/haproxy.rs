@@ -1146,11 +1146,6 @@ impl Parser<'_> {
     }
 
     fn set_timeout(&mut self, keyword: &str, name: &str, value: Duration) {
-        // HAProxy reads 0 as "no timeout"; the gateway needs a limit for these two.
-        if value.is_zero() && matches!(name, "http-request" | "queue") {
-            self.error(keyword, zero_timeout_refused(name));
-            return;
-        }
         // HAProxy: a client-side timeout in a backend (or the reverse) is ignored with a warning.
         let side = match name {
             // http-request and http-keep-alive are valid in every section (HAProxy 2.6).
@@ -1186,6 +1181,17 @@ impl Parser<'_> {
                     format!("'timeout {name}' has no effect in {kind} '{section}': the gateway applies it per frontend (set it in the frontend or defaults)"),
                 );
             }
+        }
+        // HAProxy reads 0 as "no timeout"; where these two apply (the warnings above return or
+        // say they do not), the gateway cannot wait without a limit.
+        let applies = match name {
+            "http-request" => self.scope().has(Cap::Defaults) || self.scope().has(Cap::Frontend),
+            "queue" => true,
+            _ => false,
+        };
+        if value.is_zero() && applies {
+            self.error(keyword, zero_timeout_refused(name));
+            return;
         }
         in_sections!(self.scope(), [defaults, frontend, backend], |s| {
             if let Some(field) = s.timeout.kind_mut(name) {

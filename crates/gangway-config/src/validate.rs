@@ -33,16 +33,19 @@ pub(crate) fn validate(config: &Config, found: &mut Findings<'_>) {
     }
 }
 
-/// `timeout http-request 0` and `timeout queue 0` (TOML; the HAProxy-style parser refuses them
-/// at their line already): HAProxy's "no timeout" is not something the gateway can do there.
-fn check_zero_timeouts(
+/// `timeout http-request 0` in a frontend and `timeout queue 0` in a backend (`applies`, the
+/// one of the two the section uses; TOML, as the HAProxy-style parser refuses them at their
+/// line already): HAProxy's "no timeout" is not something the gateway can do there. Elsewhere
+/// the timeout has no effect, and 0 is as good as any value.
+fn check_zero_timeout(
     found: &mut Findings<'_>,
     timeouts: &Timeouts,
+    applies: &str,
     lines: &DirectiveLines,
     section: SourceLine,
 ) {
     for (name, value) in timeouts.iter() {
-        if value.is_zero() && matches!(name, "http-request" | "queue") {
+        if value.is_zero() && name == applies {
             let keyword = format!("timeout {name}");
             found.error(
                 lines.of(&keyword, section),
@@ -75,7 +78,13 @@ fn check_name<'c>(
 
 fn check_frontend(found: &mut Findings<'_>, config: &Config, frontend: &Frontend) {
     let what = format!("frontend '{}'", frontend.name);
-    check_zero_timeouts(found, &frontend.timeout, &frontend.lines, frontend.line);
+    check_zero_timeout(
+        found,
+        &frontend.timeout,
+        "http-request",
+        &frontend.lines,
+        frontend.line,
+    );
     if frontend.bind.is_empty() {
         found.warn(
             frontend.line,
@@ -185,7 +194,13 @@ fn check_frontend(found: &mut Findings<'_>, config: &Config, frontend: &Frontend
 
 fn check_backend(found: &mut Findings<'_>, config: &Config, backend: &Backend) {
     let what = format!("backend '{}'", backend.name);
-    check_zero_timeouts(found, &backend.timeout, &backend.lines, backend.line);
+    check_zero_timeout(
+        found,
+        &backend.timeout,
+        "queue",
+        &backend.lines,
+        backend.line,
+    );
     if backend.server.is_empty() {
         found.warn(
             backend.line,

@@ -661,6 +661,58 @@ fn a_zero_timeout_is_no_timeout_or_refused() {
 }
 
 #[test]
+fn a_zero_timeout_where_it_has_no_effect_only_warns() {
+    // As HAProxy: `timeout http-request` does nothing in a backend here, `timeout queue` nothing
+    // in a frontend; 0 there is a warning like any other value, not the "cannot wait" error.
+    let cases = [
+        (
+            format!("{FE}backend be\n timeout http-request 0\n server s 127.0.0.1:1\n"),
+            "test.cfg:5: 'timeout': 'timeout http-request' has no effect in backend 'be'",
+        ),
+        (
+            format!("frontend fe\n bind :80\n timeout queue 0\n default_backend be\n{BE}"),
+            "test.cfg:3: 'timeout': 'timeout queue' ignored because frontend 'fe' has no backend capability",
+        ),
+    ];
+    for (text, warning) in &cases {
+        let found = warnings(text);
+        assert!(
+            found.len() == 1 && found[0].starts_with(warning),
+            "{text}\n{found:?}"
+        );
+    }
+    // Where they apply (a frontend's or listen's http-request, a backend's or listen's queue),
+    // 0 is still refused.
+    for (text, line) in [
+        (
+            format!("frontend fe\n bind :80\n timeout http-request 0\n default_backend be\n{BE}"),
+            3,
+        ),
+        (
+            format!("{FE}backend be\n timeout queue 0\n server s 127.0.0.1:1\n"),
+            5,
+        ),
+        (
+            "listen app\n bind :80\n timeout http-request 0\n server s 127.0.0.1:1\n".to_owned(),
+            3,
+        ),
+        (
+            "listen app\n bind :80\n timeout queue 0\n server s 127.0.0.1:1\n".to_owned(),
+            3,
+        ),
+    ] {
+        assert_error(&text, line, "timeout", "0 means no timeout in HAProxy");
+    }
+    // TOML: the same sections.
+    let be = "[[backend]]\nname = \"be\"\ntimeout.http-request = 0\nserver = [{ name = \"s\", address = \"127.0.0.1:1\" }]\n";
+    let fe = "[[frontend]]\nname = \"fe\"\nbind = [{ address = \"127.0.0.1:80\" }]\ndefault_backend = \"be\"\ntimeout.queue = 0\n";
+    parse_toml(&format!("{fe}{be}"), "t.toml").unwrap();
+    let refused = "[[backend]]\nname = \"be\"\ntimeout.queue = 0\n";
+    let message = parse_toml(refused, "t.toml").unwrap_err().diagnostics()[0].to_string();
+    assert!(message.contains("'timeout queue'"), "{message}");
+}
+
+#[test]
 fn client_request_timeouts_in_a_backend_warn_that_they_do_nothing() {
     for name in ["http-request", "http-keep-alive"] {
         let found = warnings(&format!(
