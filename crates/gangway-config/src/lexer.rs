@@ -62,11 +62,17 @@ pub(crate) fn split_line<'a>(
                     let close = line[pos..]
                         .find('}')
                         .ok_or_else(|| "unterminated '${' in variable reference".to_owned())?;
-                    let name = &line[pos + 2..pos + close];
+                    // `${NAME-DEFAULT}`: DEFAULT when NAME is unset (not when it is empty).
+                    let (name, default) = match line[pos + 2..pos + close].split_once('-') {
+                        Some((name, default)) => (name, Some(default)),
+                        None => (&line[pos + 2..pos + close], None),
+                    };
                     if name.is_empty() {
                         return Err("empty variable name in '${}'".to_owned());
                     }
-                    let resolved = env(name).unwrap_or_default();
+                    let resolved = env(name)
+                        .or_else(|| default.map(str::to_owned))
+                        .unwrap_or_default();
                     escape_into(&mut expanded, &resolved);
                     value.push_str(&resolved);
                     pos += close + 1;
@@ -88,6 +94,19 @@ pub(crate) fn split_line<'a>(
             raw: &line[start..pos],
             expanded,
         });
+    }
+    // As HAProxy: an empty last word (`""`, an unset `${VAR}`) is dropped like trailing spaces;
+    // an empty word before others would end the arguments there, so the line is refused.
+    while words.last().is_some_and(|w| w.value.is_empty()) {
+        words.pop();
+    }
+    if let Some((index, word)) = words.iter().enumerate().find(|(_, w)| w.value.is_empty()) {
+        let column = word.raw.as_ptr() as usize - line.as_ptr() as usize + 1;
+        return Err(format!(
+            "word {} ('{}', column {column}) is empty and would end the arguments there (HAProxy refuses the line): set the variable, give it a default ('${{NAME-DEFAULT}}') or remove the word",
+            index + 1,
+            word.raw
+        ));
     }
     Ok(words)
 }
@@ -164,7 +183,15 @@ mod tests {
             ("bind :${PORT}", Ok(&["bind", ":8080"])),
             ("bind \":${PORT}\"", Ok(&["bind", ":8080"])),
             ("bind ':${PORT}'", Ok(&["bind", ":${PORT}"])),
-            ("x \"${MISSING}\"", Ok(&["x", ""])),
+            // An empty last word is dropped, an empty word before others refused (HAProxy).
+            ("x \"${MISSING}\"", Ok(&["x"])),
+            ("x ${MISSING}", Ok(&["x"])),
+            ("x \"\" ''  # comment", Ok(&["x"])),
+            ("x ${MISSING} y", Err(())),
+            ("x \"\" y", Err(())),
+            ("x ${MISSING}y", Ok(&["x", "y"])),
+            ("x ${MISSING-a b} ${PORT-1}", Ok(&["x", "a b", "8080"])),
+            ("x ${MISSING-}", Ok(&["x"])),
             ("x \\x41", Ok(&["x", "A"])),
             ("x \"open", Err(())),
             ("x ${OPEN", Err(())),

@@ -252,6 +252,41 @@ fn mode() {
 }
 
 #[test]
+fn an_empty_word_is_dropped_at_the_end_and_refused_before_others() {
+    // As HAProxy 2.4+: an unset `${VAR}` (or `""`) is an empty word; last on its line it is
+    // dropped like trailing spaces, anywhere else the line is refused (it would end the
+    // arguments there). The same in ACLs, conditions and every other directive.
+    let unset = "${GANGWAY_TEST_SURELY_UNSET}";
+    let fe = frontend(&format!(
+        "frontend fe\n bind :80\n acl a hdr(host) -i x {unset}\n use_backend be if a {unset}\n default_backend be {unset}\n"
+    ));
+    assert_eq!(fe.acl[0].expr, "hdr(host) -i x");
+    assert_eq!(fe.use_backend[0].if_true.as_deref(), Some("a"));
+    for (word, text) in [
+        (5, format!(" acl a hdr(host) -i {unset} x")),
+        (7, format!(" use_backend be if {{ hdr(host) -i {unset} }}")),
+        (4, format!(" http-request set-header X-A {unset} if TRUE")),
+        (4, " http-request set-header X-A \"\" if TRUE".to_owned()),
+    ] {
+        let config = format!("frontend fe\n bind :80\n{text}\n default_backend be\n{BE}");
+        let errors = errors(&config);
+        assert!(
+            errors.iter().any(|e| e.starts_with("test.cfg:3: ")
+                && e.contains(&format!("word {word} "))
+                && e.contains("is empty and would end the arguments there")),
+            "{text}: {errors:?}"
+        );
+    }
+    let errors = errors(&format!("{FE}backend be\n server s {unset} check\n"));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("test.cfg:5: ") && e.contains("word 3")),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn acl_lines_are_kept_and_checked() {
     let fe = frontend(
         "frontend fe\n bind :80\n acl ws path_beg /ws\n acl ws hdr(Upgrade) -i WebSocket\n use_backend be if ws\n default_backend be\n",
