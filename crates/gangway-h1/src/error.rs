@@ -68,6 +68,11 @@ pub enum ErrorKind {
     DuplicateHost,
     /// A Host value that is not `uri-host [ ":" port ]`.
     InvalidHost,
+    /// A Host value that differs from the authority of an absolute-form or CONNECT
+    /// request-target (RFC 9112 3.2: they must be identical; HAProxy answers 400 too).
+    /// Letter case and a default port (80 for `http`/`ws`, 443 for `https`/`wss`) given
+    /// on one side only do not count as differences.
+    HostMismatch,
 
     // ---- framing ----
     /// Both Content-Length and Transfer-Encoding are present.
@@ -175,6 +180,7 @@ impl ErrorKind {
             MissingHost => "missing Host header in HTTP/1.1 request",
             DuplicateHost => "duplicate Host header",
             InvalidHost => "invalid Host value",
+            HostMismatch => "Host differs from the request-target's authority",
             ContentLengthWithTransferEncoding => "both Content-Length and Transfer-Encoding",
             InvalidContentLength => "invalid Content-Length",
             ContentLengthOverflow => "Content-Length overflows 64 bits",

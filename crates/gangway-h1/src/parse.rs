@@ -382,6 +382,13 @@ impl Parser {
         if fields.host.is_some_and(|host| !is_valid_host(host)) {
             return Err(Error::req(ErrorKind::InvalidHost));
         }
+        // A gateway routes on Host while the server may serve the target's authority: the
+        // two must name the same host.
+        if let Some(host) = fields.host
+            && !host_matches_target(method, target.as_bytes(), host)
+        {
+            return Err(Error::req(ErrorKind::HostMismatch));
+        }
         let framing = fields.framing.request_framing(version_minor)?;
         let upgrade = classify(head, method, target, version_minor, &fields)?;
         Ok(Status::Complete(Request {
@@ -637,6 +644,56 @@ fn is_absolute_form(t: &[u8]) -> bool {
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
         && t[colon + 1..].starts_with(b"//")
+}
+
+/// Whether `host` (a valid Host value) names the authority of `target`, when the target
+/// has one: CONNECT's authority-form, or absolute-form without its userinfo. Letter case
+/// does not count, nor a default port on one side only (RFC 9110 4.2.3); an origin-form
+/// target, `*` or an empty authority has nothing to match.
+fn host_matches_target(method: &str, target: &[u8], host: &[u8]) -> bool {
+    if target.first() == Some(&b'/') || target == b"*" {
+        return true;
+    }
+    let (default_port, authority): (&[u8], &[u8]) = if method == "CONNECT" {
+        (b"", target)
+    } else {
+        let Some(colon) = find_byte(target, b':') else {
+            return true;
+        };
+        let scheme = &target[..colon];
+        // `scheme "://" authority [ path-abempty ] [ "?" query ]`: checked by `check_target`.
+        let rest = target.get(colon + 3..).unwrap_or_default();
+        let end = rest
+            .iter()
+            .position(|&b| matches!(b, b'/' | b'?'))
+            .unwrap_or(rest.len());
+        let authority = &rest[..end];
+        let authority = match authority.iter().rposition(|&b| b == b'@') {
+            Some(at) => &authority[at + 1..],
+            None => authority,
+        };
+        let default_port: &[u8] =
+            if scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"ws") {
+                b":80"
+            } else if scheme.eq_ignore_ascii_case(b"https") || scheme.eq_ignore_ascii_case(b"wss") {
+                b":443"
+            } else {
+                b""
+            };
+        (default_port, authority)
+    };
+    if authority.is_empty() || authority.eq_ignore_ascii_case(host) {
+        return true;
+    }
+    if default_port.is_empty() {
+        return false;
+    }
+    // One side carries the default port, the other none.
+    let same = |a: &[u8], b: &[u8]| {
+        a.strip_suffix(default_port)
+            .is_some_and(|a| a.eq_ignore_ascii_case(b))
+    };
+    same(authority, host) || same(host, authority)
 }
 
 /// `uri-host ":" port` with a non-empty port (RFC 9112 3.2.3).

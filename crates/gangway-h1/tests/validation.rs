@@ -450,6 +450,46 @@ fn rejected_requests() {
             raw(b"CONNECT a HTTP/1.1\r\nHost: a\r\n\r\n"),
             TargetFormMismatch,
         ),
+        (
+            "absolute-form naming another host",
+            raw(b"GET http://admin.internal/secret HTTP/1.1\r\nHost: public.example\r\n\r\n"),
+            HostMismatch,
+        ),
+        (
+            "absolute-form with another port",
+            raw(b"GET http://a:8080/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+            HostMismatch,
+        ),
+        (
+            "absolute-form, https default port on the http scheme",
+            raw(b"GET http://a/ HTTP/1.1\r\nHost: a:443\r\n\r\n"),
+            HostMismatch,
+        ),
+        (
+            "absolute-form, userinfo hiding another host",
+            raw(b"GET http://public.example@admin.internal/ HTTP/1.1\r\nHost: public.example\r\n\r\n"),
+            HostMismatch,
+        ),
+        (
+            "absolute-form, empty Host",
+            raw(b"GET http://a/ HTTP/1.1\r\nHost: \r\n\r\n"),
+            HostMismatch,
+        ),
+        (
+            "absolute-form, query right after the authority",
+            raw(b"GET http://b?x HTTP/1.1\r\nHost: a\r\n\r\n"),
+            HostMismatch,
+        ),
+        (
+            "CONNECT naming another host",
+            raw(b"CONNECT internal:22 HTTP/1.1\r\nHost: public:443\r\n\r\n"),
+            HostMismatch,
+        ),
+        (
+            "CONNECT, Host without the port",
+            raw(b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n"),
+            HostMismatch,
+        ),
         // Limits
         ("target too long", long_target.into_bytes(), UriTooLong),
         ("head too large", big_head.into_bytes(), HeadTooLarge),
@@ -535,6 +575,41 @@ fn accepted_requests() {
         (
             "absolute-form",
             raw(b"GET http://a/x?y HTTP/1.1\r\nHost: a\r\n\r\n"),
+            Framing::None,
+        ),
+        (
+            "absolute-form, Host in other letter case",
+            raw(b"GET HTTP://Example.COM/x HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+            Framing::None,
+        ),
+        (
+            "absolute-form, default port in the target only",
+            raw(b"GET http://a:80/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+            Framing::None,
+        ),
+        (
+            "absolute-form, default port in Host only",
+            raw(b"GET https://a/ HTTP/1.1\r\nHost: a:443\r\n\r\n"),
+            Framing::None,
+        ),
+        (
+            "absolute-form ws with its default port",
+            raw(b"GET ws://a:80/chat HTTP/1.1\r\nHost: a\r\n\r\n"),
+            Framing::None,
+        ),
+        (
+            "absolute-form, userinfo dropped",
+            raw(b"GET http://u:p@a:8080/ HTTP/1.1\r\nHost: a:8080\r\n\r\n"),
+            Framing::None,
+        ),
+        (
+            "absolute-form, IPv6",
+            raw(b"GET http://[::1]:8080/ HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"),
+            Framing::None,
+        ),
+        (
+            "absolute-form over HTTP/1.0 without Host",
+            raw(b"GET http://a/ HTTP/1.0\r\n\r\n"),
             Framing::None,
         ),
         (

@@ -43,6 +43,9 @@ async fn smuggling_attempts_get_4xx_and_never_reach_a_server() {
         ("space in name", b"GET / HTTP/1.1\r\nHost: x\r\nX A: b\r\n\r\n".to_vec(), &[400]),
         ("two Host", b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n".to_vec(), &[400]),
         ("no Host", b"GET / HTTP/1.1\r\n\r\n".to_vec(), &[400]),
+        // Routed by Host, served by the target's authority: the two must agree.
+        ("absolute-form naming another host", b"GET http://admin.internal/secret HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), &[400]),
+        ("CONNECT naming another host", b"CONNECT internal:22 HTTP/1.1\r\nHost: x:443\r\n\r\n".to_vec(), &[400]),
         ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(), &[400, 505]),
         ("HTTP/1.2", b"GET / HTTP/1.2\r\nHost: x\r\n\r\n".to_vec(), &[400, 505]),
         ("URI too long", long_uri.into_bytes(), &[414, 431]),
