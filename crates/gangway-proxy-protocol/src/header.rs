@@ -251,20 +251,21 @@ impl<'a> Header<'a> {
     }
 
     /// The original client address to use for this connection: the source address for a
-    /// PROXY command with IP addresses; `None` for LOCAL, UNSPEC and UNIX (then use the
-    /// socket's peer address).
+    /// PROXY command with TCP over IPv4 or IPv6; `None` for LOCAL, UNSPEC, UNIX and UDP
+    /// (then use the socket's peer address, as HAProxy does; [`addresses`](Self::addresses)
+    /// still has what the header carried).
     pub fn source(&self) -> Option<SocketAddr> {
-        match self.command {
-            Command::Proxy => self.addresses.source(),
-            Command::Local => None,
+        match (self.command, self.transport) {
+            (Command::Proxy, Transport::Stream) => self.addresses.source(),
+            _ => None,
         }
     }
 
     /// The original destination address, under the same rules as [`source`](Self::source).
     pub fn destination(&self) -> Option<SocketAddr> {
-        match self.command {
-            Command::Proxy => self.addresses.destination(),
-            Command::Local => None,
+        match (self.command, self.transport) {
+            (Command::Proxy, Transport::Stream) => self.addresses.destination(),
+            _ => None,
         }
     }
 

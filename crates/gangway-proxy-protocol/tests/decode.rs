@@ -213,9 +213,14 @@ fn v2_table() {
         assert_eq!(header.transport(), transport);
         assert_eq!(*header.addresses(), addresses);
         assert_eq!(decode_v2(&input), decode(&input));
-        // LOCAL: use the real endpoints.
-        if command == Command::Local {
-            assert_eq!(header.source(), None);
+        // LOCAL, and addresses of another transport than TCP: use the real endpoints
+        // (HAProxy takes addresses for \x11 and \x21 only).
+        if command == Command::Local || transport != Transport::Stream {
+            assert_eq!(header.source(), None, "{input:x?}");
+            assert_eq!(header.destination(), None, "{input:x?}");
+        } else if !matches!(addresses, Addresses::Unix { .. }) {
+            assert_eq!(header.source(), addresses.source());
+            assert_eq!(header.destination(), addresses.destination());
         }
     }
     assert_eq!(UnixAddress::new(b"/run/a.sk").unwrap().path(), b"/run/a.sk");
