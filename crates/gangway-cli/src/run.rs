@@ -12,19 +12,29 @@ pub(crate) struct Built {
     gateways: Vec<(String, Gateway)>,
 }
 
+/// Whether [`build_loaded`] logs the config's warnings: once per load, not again when the
+/// same config is built once more (retrying a bind, restarting the previous config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Warnings {
+    Log,
+    Quiet,
+}
+
 /// Builds every frontend of an already loaded config.
 pub(crate) fn build_loaded(
     loaded: &gangway_config::Loaded,
     access_log: bool,
+    warnings: Warnings,
 ) -> Result<Built, String> {
-    for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
-    }
     let options = gangway_config::PlanOptions { access_log };
-    let plan = gangway_config::plan(loaded, options).map_err(|e| e.to_string())?;
-    for warning in &plan.warnings {
-        tracing::warn!("{warning}");
+    let plan = gangway_config::plan(loaded, options);
+    if warnings == Warnings::Log {
+        let planned = plan.as_ref().map_or(&[][..], |plan| &plan.warnings[..]);
+        for warning in loaded.warnings.iter().chain(planned) {
+            tracing::warn!("{warning}");
+        }
     }
+    let plan = plan.map_err(|e| e.to_string())?;
     let mut gateways = Vec::new();
     for frontend in plan.frontends {
         let gateway = frontend
@@ -116,7 +126,7 @@ async fn serve(path: &Path, verbose: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let built = match build_loaded(&loaded, verbose) {
+    let built = match build_loaded(&loaded, verbose, Warnings::Log) {
         Ok(built) => built,
         Err(message) => {
             eprintln!("gangway: {message}");
@@ -157,12 +167,17 @@ async fn serve(path: &Path, verbose: bool) -> ExitCode {
         .map(|(_, handle)| handle)
         .chain(retired)
         .collect();
-    // Every gateway drains at the same time; then each is awaited.
+    // Every gateway drains at the same time, and their grace periods run at the same time:
+    // `hard-stop-after` bounds the whole stop, not each gateway's.
     for handle in &everything {
         handle.begin_shutdown();
     }
-    for handle in &everything {
-        handle.shutdown().await;
+    let stops: Vec<_> = everything
+        .into_iter()
+        .map(|handle| tokio::spawn(async move { handle.shutdown().await }))
+        .collect();
+    for stop in stops {
+        let _ = stop.await;
     }
     status
 }
@@ -186,7 +201,7 @@ async fn reload(
     let file = path.to_path_buf();
     let built = tokio::task::spawn_blocking(move || {
         let loaded = gangway_config::load(&file).map_err(|e| e.to_string())?;
-        let built = build_loaded(&loaded, verbose)?;
+        let built = build_loaded(&loaded, verbose, Warnings::Log)?;
         Ok::<_, String>((std::sync::Arc::new(loaded), built))
     })
     .await
@@ -224,9 +239,12 @@ async fn reload(
                  gangway: starting the previous config again"
             );
             let previous = std::sync::Arc::clone(running);
-            let rebuilt = tokio::task::spawn_blocking(move || build_loaded(&previous, verbose))
-                .await
-                .unwrap_or_else(|e| Err(format!("building the configuration failed: {e}")));
+            // Its warnings were logged when it was loaded.
+            let rebuilt = tokio::task::spawn_blocking(move || {
+                build_loaded(&previous, verbose, Warnings::Quiet)
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("building the configuration failed: {e}")));
             let restarted = match rebuilt {
                 Ok(built) => start_with_retry(built, running, verbose).await,
                 Err(e) => Err(e),
@@ -259,7 +277,7 @@ async fn start_with_retry(
             // Building again resolves names and reads certificates: off the runtime too.
             None => {
                 let loaded = std::sync::Arc::clone(loaded);
-                tokio::task::spawn_blocking(move || build_loaded(&loaded, verbose))
+                tokio::task::spawn_blocking(move || build_loaded(&loaded, verbose, Warnings::Quiet))
                     .await
                     .map_err(|e| format!("building the configuration failed: {e}"))??
             }

@@ -118,6 +118,8 @@ async fn serve_backend_connection(name: &'static str, stream: TcpStream) {
 struct Gangway {
     child: Child,
     lines: mpsc::UnboundedReceiver<String>,
+    /// Every stderr line so far (also passed on to the test's stderr).
+    errors: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _dir: TempDir,
 }
 
@@ -177,9 +179,20 @@ impl Gangway {
                 std::env::var("GANGWAY_E2E_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn gangway");
+        let stderr = child.stderr.take().unwrap();
+        let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = errors.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+                kept.lock().unwrap().push(line);
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let (sender, lines) = mpsc::unbounded_channel();
         std::thread::spawn(move || {
@@ -194,6 +207,7 @@ impl Gangway {
         Gangway {
             child,
             lines,
+            errors,
             _dir: dir,
         }
     }
@@ -239,6 +253,29 @@ impl Gangway {
     /// The address of the next `listening:` line.
     async fn listening(&mut self) -> String {
         listener_address(&self.line("listening:").await)
+    }
+
+    /// How many stderr lines so far contain `text`.
+    fn stderr_count(&self, text: &str) -> usize {
+        let errors = self.errors.lock().unwrap();
+        errors.iter().filter(|line| line.contains(text)).count()
+    }
+
+    /// Waits for the process to exit; returns its status and how long that took.
+    async fn exit(mut self) -> (std::process::ExitStatus, Duration) {
+        tokio::task::spawn_blocking(move || {
+            let start = std::time::Instant::now();
+            let deadline = start + DEADLINE;
+            loop {
+                if let Some(status) = self.child.try_wait().unwrap() {
+                    return (status, start.elapsed());
+                }
+                assert!(std::time::Instant::now() < deadline, "gangway did not exit");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+        .await
+        .unwrap()
     }
 
     fn signal(&self, name: &str) {
@@ -756,6 +793,61 @@ async fn a_reload_whose_listener_cannot_bind_brings_the_previous_config_back() {
     assert!(
         gangway.child.try_wait().unwrap().is_none(),
         "gangway still runs"
+    );
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_every_frontend_within_one_hard_stop_after() {
+    let ws = backend("ws").await;
+    let config = format!(
+        "global\n hard-stop-after 2s\ndefaults\n mode http\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n timeout tunnel 1h\nfrontend a\n bind 127.0.0.1:0\n default_backend ws\nfrontend b\n bind 127.0.0.1:0\n default_backend ws\nbackend ws\n server s1 127.0.0.1:{ws}\n"
+    );
+    let mut gangway = Gangway::start("hardstop", "haproxy.cfg", &config);
+    let (a, b) = (gangway.listening().await, gangway.listening().await);
+    // A WebSocket tunnel on each frontend: both gateways wait out the grace period.
+    let mut on_a = websocket(&a, "/ws", "a").await;
+    let mut on_b = websocket(&b, "/ws", "b").await;
+    assert!(echo(&mut on_a, "a").await.ends_with(": a"));
+    assert!(echo(&mut on_b, "b").await.ends_with(": b"));
+
+    let start = std::time::Instant::now();
+    gangway.signal("TERM");
+    let (status, _) = gangway.exit().await;
+    let took = start.elapsed();
+    assert!(status.success(), "{status:?}");
+    // One `hard-stop-after` (2 s) for both, with room for a slow machine; one after the
+    // other took 4 s and more.
+    assert!(
+        took < Duration::from_millis(3500),
+        "stopping took {took:?}, more than one hard-stop-after"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_cannot_bind_logs_each_warning_once() {
+    let (s1, s2, web) = (
+        backend("s1").await,
+        backend("s2").await,
+        backend("web").await,
+    );
+    let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2), (3002, web)]);
+    let (mut gangway, _) =
+        Gangway::start_seed("warnonce", "haproxy.cfg", "seed001b.cfg", &ports).await;
+    // A file with a warning (an ignored process-level directive) whose listener wants an
+    // address another socket holds: retried for 5 s, then the previous config comes back.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut elsewhere = ports.clone();
+    elsewhere.insert(8080, held.local_addr().unwrap().port());
+    let config = relocate(&fixture("seed001b.cfg"), &elsewhere);
+    std::fs::write(gangway.config_path(), format!("global\n daemon\n{config}")).unwrap();
+    gangway.signal("HUP");
+    gangway.line("reload failed:").await;
+    gangway.listening().await;
+    assert_eq!(
+        gangway.stderr_count("process-level directive ignored"),
+        1,
+        "the reload's warning is logged once"
     );
     drop(held);
 }

@@ -469,6 +469,10 @@ impl GatewayHandle {
 
     /// Shuts down gracefully and waits: stop accepting, let in-flight requests and tunnels
     /// finish for up to the grace period, then close what is left and return.
+    ///
+    /// The grace period counts from this call. To stop several gateways within one grace
+    /// period, run their `shutdown`s concurrently (spawn each, or join them), not one after
+    /// another.
     pub async fn shutdown(&self) {
         self.begin_shutdown();
         let grace = self.shared.options.grace;
