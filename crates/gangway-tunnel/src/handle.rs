@@ -57,7 +57,8 @@ impl TunnelHandle {
         self.request(DRAIN);
     }
 
-    /// Whether the tunnel has finished (its outcome is decided).
+    /// Whether the tunnel has finished: its outcome is decided, or its future was dropped
+    /// before that (the task cancelled). Either way both streams are closed by then.
     #[must_use]
     pub fn is_finished(&self) -> bool {
         self.shared.state.load(Ordering::Acquire) == FINISHED
@@ -88,7 +89,10 @@ impl TunnelHandle {
 
     /// Remember the tunnel task's waker, then read the current command.
     pub(crate) fn poll_command(&self, cx: &mut Context<'_>) -> Command {
-        if self.shared.state.load(Ordering::Acquire) == RUNNING {
+        // A draining tunnel keeps its waker too: an abort may follow (a shutdown aborts what
+        // has not drained after a moment), and a drain stuck on a peer that reads nothing
+        // would otherwise never see it.
+        if matches!(self.shared.state.load(Ordering::Acquire), RUNNING | DRAIN) {
             let mut slot = match self.shared.waker.lock() {
                 Ok(slot) => slot,
                 Err(poisoned) => poisoned.into_inner(),
@@ -105,6 +109,7 @@ impl TunnelHandle {
         }
     }
 
+    /// Marks the tunnel finished (its streams are closed) and drops the waker.
     pub(crate) fn finish(&self) {
         self.shared.state.store(FINISHED, Ordering::Release);
         let waker = match self.shared.waker.lock() {
@@ -135,5 +140,30 @@ mod tests {
         assert!(handle.is_finished());
         handle.abort();
         assert!(handle.is_finished());
+    }
+
+    #[test]
+    fn an_abort_after_a_drain_wakes_the_draining_task() {
+        struct Count(std::sync::atomic::AtomicUsize);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let handle = TunnelHandle::default();
+        assert_eq!(handle.poll_command(&mut cx), Command::Run);
+        handle.drain();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(handle.poll_command(&mut cx), Command::Drain);
+        handle.abort();
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            2,
+            "the abort wakes the task"
+        );
+        assert_eq!(handle.poll_command(&mut cx), Command::Abort);
     }
 }

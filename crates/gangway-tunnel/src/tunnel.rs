@@ -366,7 +366,8 @@ where
     /// [`CloseReason::Error`] (and the other side is then closed with a reset, when it is TCP),
     /// never a panic. Timeouts and parking need a tokio runtime with the time driver enabled.
     /// Dropping the
-    /// future closes both streams, like [`TunnelHandle::abort`].
+    /// future closes both streams, like [`TunnelHandle::abort`], and its handle then reports
+    /// [`is_finished`](TunnelHandle::is_finished).
     ///
     /// The streams must be `'static`: the TCP fast path is chosen by checking at run time
     /// whether both are [`TcpStream`]s.
@@ -551,9 +552,16 @@ impl<C, S> Running<C, S> {
 
 impl<C, S> Drop for Running<C, S> {
     fn drop(&mut self) {
-        // Dropped before the end (e.g. the task was cancelled): the pools get their loans back.
+        // Dropped before the end (e.g. the task was cancelled): the pools get their loans back,
+        // both streams close, and then the handle reports the tunnel finished.
         self.upstream.release_all(&self.pools);
         self.downstream.release_all(&self.pools);
+        if !matches!(self.streams, Streams::Closed) {
+            self.streams = Streams::Closed;
+            if let Some(handle) = &self.handle {
+                handle.finish();
+            }
+        }
     }
 }
 

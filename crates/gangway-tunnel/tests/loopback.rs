@@ -506,6 +506,69 @@ async fn cancelling_the_task_mid_transfer_returns_every_loan() {
     }
 }
 
+/// Waits until the tunnel behind `handle` reports finished, failing the test if it does not
+/// promptly.
+async fn reports_finished(handle: &TunnelHandle, what: &str) {
+    let deadline = tokio::time::Instant::now() + PROMPTLY;
+    while !handle.is_finished() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: never reports finished"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_tunnel_reports_finished_with_its_sockets_closed() {
+    for path in PATHS {
+        let mut run = start(&Setup::new(path)).await;
+        run.client.write_all(b"up").await.unwrap();
+        let mut up = [0u8; 2];
+        run.server.read_exact(&mut up).await.unwrap();
+        assert!(!run.handle.is_finished());
+        // The task is cancelled (its future dropped), not told through the handle.
+        run.task.abort();
+        reports_finished(&run.handle, &format!("{path:?}, task cancelled")).await;
+        assert!(run.task.await.unwrap_err().is_cancelled());
+        assert_eq!(read_to_end(&mut run.client).await, b"", "{path:?}");
+        assert_eq!(read_to_end(&mut run.server).await, b"", "{path:?}");
+    }
+    // A tunnel future dropped before its first poll: finished at once, sockets closed.
+    let (mut client, tunnel_client) = connected_pair().await;
+    let (tunnel_server, mut server) = connected_pair().await;
+    let mut tunnel = Tunnel::new(tunnel_client, tunnel_server);
+    let handle = tunnel.handle();
+    drop(tunnel.run());
+    assert!(handle.is_finished());
+    assert_eq!(read_to_end(&mut client).await, b"");
+    assert_eq!(read_to_end(&mut server).await, b"");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_after_a_stalled_drain_ends_the_tunnel() {
+    // A shutdown drains every tunnel, then aborts those still open after a moment: a tunnel
+    // whose drain is stuck (its client reads nothing) must still end on the abort. The bytes
+    // read ahead from the server are more than every socket buffer on the way can hold.
+    let ahead: &'static [u8] = Box::leak(vec![7u8; 64 << 20].into_boxed_slice());
+    for path in PATHS {
+        let mut setup = Setup::new(path);
+        setup.server_read_ahead = ahead;
+        let mut run = start(&setup).await;
+        run.handle.drain();
+        // The drain has been seen: the server got its FIN (the client-to-server direction
+        // had nothing to deliver).
+        assert_eq!(read_to_end(&mut run.server).await, b"", "{path:?}");
+        assert!(!run.handle.is_finished(), "{path:?}: the drain is stuck");
+        run.handle.abort();
+        reports_finished(&run.handle, &format!("{path:?}, aborted while draining")).await;
+        let outcome = finished(run.task).await;
+        assert_reason!(outcome, CloseReason::Aborted, "{path:?}");
+        assert!(outcome.server_to_client < ahead.len() as u64, "{path:?}");
+        assert_eq!(setup.buffers.lent() + setup.pipes.lent(), 0, "{path:?}");
+    }
+}
+
 #[tokio::test]
 async fn buffered_streams_are_flushed_when_the_source_goes_quiet() {
     // A stream that keeps writes until flushed (like a TLS stream): the tunnel must flush it
