@@ -589,8 +589,14 @@ impl Conn {
         }
         let path = head.target.split_once('?').map_or(head.target, |(p, _)| p);
 
-        // Gateway-answered paths first: they never touch a backend.
-        if shared.options.monitor_uri.as_deref() == Some(path) {
+        // The monitor URI first (as in HAProxy: a load balancer's probe is answered before
+        // any rule); it never touches a backend.
+        if shared
+            .options
+            .monitor_uri
+            .as_deref()
+            .is_some_and(|uri| uri == crate::status::subject(uri, path, head.target))
+        {
             let up = shared
                 .monitor_backends
                 .iter()
@@ -602,25 +608,6 @@ impl Conn {
             self.log.backend = Some(Arc::from("<MONITOR>"));
             return Plan::Answer { meta, status };
         }
-        if shared.options.stats_uri.as_deref() == Some(path) {
-            let text = crate::metrics::render(shared);
-            self.res_out.clear();
-            write_simple_response(
-                &mut self.res_out,
-                200,
-                &[("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                &text,
-                false,
-            );
-            self.log.backend = Some(Arc::from("<STATS>"));
-            return Plan::Answer { meta, status: 200 };
-        }
-        match crate::status::respond(shared, path, &mut self.res_out) {
-            Some(crate::status::Answer::Done) => return Plan::Answer { meta, status: 200 },
-            Some(crate::status::Answer::Stream) => return Plan::Events { meta },
-            None => {}
-        }
-
         self.req_rules.clear();
         self.res_rules.clear();
         for (i, rule) in shared.rules.iter().enumerate() {
@@ -673,6 +660,32 @@ impl Conn {
                 RuleAction::RequestHeader(_) => self.req_rules.push(i),
                 RuleAction::ResponseHeader(_) => self.res_rules.push(i),
             }
+        }
+
+        // The gateway's own pages after the rules, so that `http-request deny` (or a
+        // redirect) protects them, as HAProxy runs its rules before its stats page.
+        if shared
+            .options
+            .stats_uri
+            .as_deref()
+            .is_some_and(|uri| uri == crate::status::subject(uri, path, head.target))
+        {
+            let text = crate::metrics::render(shared);
+            self.res_out.clear();
+            write_simple_response(
+                &mut self.res_out,
+                200,
+                &[("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                &text,
+                false,
+            );
+            self.log.backend = Some(Arc::from("<STATS>"));
+            return Plan::Answer { meta, status: 200 };
+        }
+        match crate::status::respond(shared, path, head.target, &mut self.res_out) {
+            Some(crate::status::Answer::Done) => return Plan::Answer { meta, status: 200 },
+            Some(crate::status::Answer::Stream) => return Plan::Events { meta },
+            None => {}
         }
 
         let backend = shared

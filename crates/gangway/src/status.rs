@@ -23,6 +23,23 @@ const PUSH_EVERY: Duration = Duration::from_secs(1);
 /// How often check counters are sampled to date the last check.
 const SAMPLE_EVERY: Duration = Duration::from_millis(200);
 
+/// The page, told its base (which the browser cannot work out from its address when the
+/// base has a query).
+fn page(base: &str) -> String {
+    let mut escaped = String::with_capacity(base.len());
+    for c in base.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '"' => escaped.push_str("&quot;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    PAGE_HTML.replacen("data-base=\"\"", &format!("data-base=\"{escaped}\""), 1)
+}
+
 /// What a status request gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Answer {
@@ -32,14 +49,27 @@ pub(crate) enum Answer {
     Stream,
 }
 
-/// Answers `path` when it is the status page or one of its siblings (`/json`, `/events`,
-/// `/metrics`), writing the response (or the event stream's head) into `out`.
-pub(crate) fn respond(shared: &Shared, path: &str, out: &mut Vec<u8>) -> Option<Answer> {
+/// What a configured gateway URI is compared with: the request's path, or its whole target
+/// when the URI has a query itself (HAProxy's default stats URI is `/haproxy?stats`).
+pub(crate) fn subject<'a>(uri: &str, path: &'a str, target: &'a str) -> &'a str {
+    if uri.contains('?') { target } else { path }
+}
+
+/// Answers a request for `path` (`target` with its query) when it is the status page or
+/// one of its siblings (`/json`, `/events`, `/metrics`), writing the response (or the event
+/// stream's head) into `out`.
+pub(crate) fn respond(
+    shared: &Shared,
+    path: &str,
+    target: &str,
+    out: &mut Vec<u8>,
+) -> Option<Answer> {
     let base = shared.options.status_page.as_deref()?;
-    let rest = path.strip_prefix(base.trim_end_matches('/'))?;
+    let base = base.trim_end_matches('/');
+    let rest = subject(base, path, target).strip_prefix(base)?;
     out.clear();
     let (ctype, body) = match rest {
-        "" | "/" => ("text/html; charset=utf-8", PAGE_HTML.to_owned()),
+        "" | "/" => ("text/html; charset=utf-8", page(base)),
         "/json" => ("application/json", render_json(shared)),
         "/metrics" => (
             "text/plain; version=0.0.4; charset=utf-8",

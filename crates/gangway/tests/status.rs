@@ -416,3 +416,79 @@ async fn operator_states_and_weights_show_in_the_json() {
     }
     gw.shutdown().await;
 }
+
+/// `http-request deny` protects the status page and the metrics as in HAProxy (its rules run
+/// before its stats page), while the monitor URI, which load balancers probe, is answered
+/// before any rule.
+#[tokio::test]
+async fn deny_rules_protect_the_status_page_but_not_the_monitor() {
+    let demo = Demo::start().await.unwrap();
+    let web = Backend::new("web").server(demo.page_addr());
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&web)
+        .status_page("/status")
+        .stats_uri("/prom")
+        .monitor_uri("/healthz")
+        // Everything from loopback is denied here: the pages must be too.
+        .deny("src 127.0.0.0/8".parse().unwrap(), 403)
+        .access_log(false)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = gw.local_addr();
+    for path in [
+        "/status",
+        "/status/json",
+        "/status/metrics",
+        "/status/events",
+        "/prom",
+    ] {
+        let (status, head, _) = get(addr, "GET", path).await;
+        assert_eq!(status, 403, "{path}: {head}");
+    }
+    let (status, head, body) = get(addr, "GET", "/healthz").await;
+    assert_eq!((status, body.as_str()), (200, "OK\n"), "{head}");
+    gw.shutdown().await;
+}
+
+/// HAProxy's default stats URI has a query (`stats enable` alone gives `/haproxy?stats`):
+/// the page, its siblings and the page's own links work under it.
+#[tokio::test]
+async fn a_status_page_under_a_query_uri() {
+    let demo = Demo::start().await.unwrap();
+    let web = Backend::new("web").server(demo.page_addr());
+    let gw = Gateway::builder()
+        .listen("127.0.0.1:0")
+        .default_backend(&web)
+        .status_page("/haproxy?stats")
+        .access_log(false)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = gw.local_addr();
+    let (status, head, body) = get(addr, "GET", "/haproxy?stats").await;
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("text/html"), "{head}");
+    // The page builds its links from the base the gateway writes into it.
+    assert!(body.contains("data-base=\"/haproxy?stats\""), "{body}");
+    let cases = [
+        ("/haproxy?stats/", 200, "text/html"),
+        ("/haproxy?stats/json", 200, "application/json"),
+        ("/haproxy?stats/metrics", 200, "text/plain; version=0.0.4"),
+        // Not the page: to the backend.
+        ("/haproxy", 404, "Content-Type: text/plain\r"),
+        ("/haproxy?other", 404, "Content-Type: text/plain\r"),
+        ("/haproxy?statsx", 404, "Content-Type: text/plain\r"),
+    ];
+    for (path, want, ctype) in cases {
+        let (status, head, _) = get(addr, "GET", path).await;
+        assert_eq!(status, want, "{path}: {head}");
+        assert!(head.contains(ctype), "{path}: {head}");
+    }
+    gw.shutdown().await;
+}
