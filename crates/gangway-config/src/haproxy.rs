@@ -659,11 +659,14 @@ impl Parser<'_> {
                     if arg(words, index + 1).is_none() {
                         self.error("bind", format!("option '{option}' expects a value"));
                     }
-                    if option == "maxconn" {
-                        self.warn(
+                    match option {
+                        // Labels of the listener: nothing to apply.
+                        "name" | "id" => {}
+                        "maxconn" => self.warn(
                             "bind",
                             "'maxconn' on a bind line is ignored; use the frontend's 'maxconn'",
-                        );
+                        ),
+                        _ => self.warn("bind", format!("option '{option}' is ignored")),
                     }
                     index += 1;
                 }
@@ -765,6 +768,15 @@ impl Parser<'_> {
         };
         if !name.bytes().all(is_name_byte) {
             self.error("acl", format!("invalid ACL name '{name}'"));
+            return;
+        }
+        if name.eq_ignore_ascii_case("or") {
+            self.error(
+                "acl",
+                format!(
+                    "ACL name '{name}' will never match: 'or' is the disjunction of a condition"
+                ),
+            );
             return;
         }
         if words.len() < 3 {
@@ -1137,6 +1149,10 @@ impl Parser<'_> {
             used = 3;
         }
         if arg(words, used) == Some("avalanche") {
+            self.warn(
+                "hash-type",
+                "'avalanche' is ignored; gangway uses its own hash",
+            );
             used += 1;
         }
         self.no_more(words, used, "hash-type");
@@ -1309,6 +1325,15 @@ impl Parser<'_> {
                         ("if-none", _) => {
                             forward.if_none = true;
                             index += 1;
+                        }
+                        (word @ ("except" | "header"), None) => {
+                            let what = if word == "except" {
+                                "a network"
+                            } else {
+                                "a header name"
+                            };
+                            self.error(&keyword, format!("'{word}' expects {what}"));
+                            return;
                         }
                         (other, _) => {
                             self.error(&keyword, format!("unexpected argument '{other}' (expected except NET, header NAME or if-none)"));

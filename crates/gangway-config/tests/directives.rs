@@ -602,6 +602,72 @@ fn hash_type() {
 }
 
 #[test]
+fn arguments_accepted_but_ignored_warn() {
+    let cases = [
+        (
+            "bind :80 backlog 100",
+            "",
+            "test.cfg:2: 'bind': option 'backlog' is ignored",
+        ),
+        (
+            "bind :80 mss 1400 nice 10",
+            "",
+            "test.cfg:2: 'bind': option 'nice' is ignored",
+        ),
+        (
+            "bind :80 process 1 thread 1",
+            "",
+            "test.cfg:2: 'bind': option 'thread' is ignored",
+        ),
+        (
+            "bind :80",
+            " hash-type consistent avalanche\n",
+            "test.cfg:6: 'hash-type': 'avalanche' is ignored",
+        ),
+    ];
+    for (bind, backend_line, warning) in cases {
+        let text = format!(
+            "frontend fe\n {bind}\n default_backend be\nbackend be\n server s 127.0.0.1:1\n{backend_line}"
+        );
+        let found = warnings(&text);
+        assert!(
+            found.iter().any(|w| w.starts_with(warning)),
+            "{text}\n{found:?}"
+        );
+    }
+    // Labels of the listener: accepted quietly.
+    let text = format!("frontend fe\n bind :80 name main id 7\n default_backend be\n{BE}");
+    assert!(warnings(&text).is_empty());
+}
+
+#[test]
+fn incomplete_or_refused_arguments_are_errors() {
+    let cases = [
+        (
+            format!("{FE}backend be\n option forwardfor header\n"),
+            5,
+            "option forwardfor",
+            "'header' expects a header name",
+        ),
+        (
+            format!("{FE}backend be\n option forwardfor if-none except\n"),
+            5,
+            "option forwardfor",
+            "'except' expects a network",
+        ),
+        (
+            format!("frontend fe\n bind :80\n acl or path /x\n default_backend be\n{BE}"),
+            3,
+            "acl",
+            "ACL name 'or' will never match",
+        ),
+    ];
+    for (text, line, keyword, message) in &cases {
+        assert_error(text, *line, keyword, message);
+    }
+}
+
+#[test]
 fn timeouts_table() {
     let cases: &[(&str, Field<Timeouts>, Duration)] = &[
         ("connect 5000", |t| t.connect, Duration::from_millis(5000)),
