@@ -173,7 +173,7 @@ impl ServerSet {
     }
 
     /// Like [`pick`](Self::pick), but when every usable server is full, waits in the
-    /// backend queue for a slot for up to `timeout`.
+    /// backend queue for a slot for up to `timeout` (`Duration::MAX`: without a limit).
     ///
     /// The queue holds at most the sum of the usable servers' `maxqueue` callers (unlimited if
     /// any server's is); beyond that the pick fails at once with [`PickError::QueueFull`].
@@ -197,7 +197,8 @@ impl ServerSet {
         if ahead as u64 >= capacity {
             return Err(PickError::QueueFull);
         }
-        let deadline = tokio::time::Instant::now() + timeout;
+        // A timeout past what an `Instant` holds (`Duration::MAX`) never expires.
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
         loop {
             let notified = core.notify.notified();
             tokio::pin!(notified);
@@ -208,9 +209,14 @@ impl ServerSet {
                 Err(PickError::AllFull) => {}
                 other => return other,
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                core.queue_timeouts.fetch_add(1, Ordering::Relaxed);
-                return Err(PickError::QueueTimeout);
+            match deadline {
+                Some(deadline) => {
+                    if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                        core.queue_timeouts.fetch_add(1, Ordering::Relaxed);
+                        return Err(PickError::QueueTimeout);
+                    }
+                }
+                None => notified.await,
             }
         }
     }

@@ -263,7 +263,8 @@ impl Conn {
             let head_start = if first { start } else { Instant::now() };
             first = false;
             self.log.start = head_start;
-            let deadline = head_start + self.shared.timeouts.http_request;
+            let deadline =
+                crate::deadline::deadline_from(head_start, self.shared.timeouts.http_request);
             let plan = loop {
                 let plan = self.plan();
                 if !matches!(plan, Plan::Partial) {

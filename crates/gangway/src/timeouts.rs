@@ -14,6 +14,22 @@ use std::time::Duration;
 /// let t = Timeouts::default().tunnel(Duration::from_secs(3600)).connect(Duration::from_secs(2));
 /// assert_eq!(t.tunnel, Duration::from_secs(3600));
 /// ```
+///
+/// # Never
+///
+/// [`Duration::MAX`] in any field means that timeout never expires (a deadline past what
+/// an `Instant` can hold is no deadline); the config loader turns HAProxy's `timeout client
+/// 0`, `timeout server 0` and `timeout connect 0` into it. [`Duration::ZERO`] is not "never":
+/// it expires at once. [`tunnel_park`](Self::tunnel_park) says never with `None`.
+///
+/// ```
+/// use gangway::Timeouts;
+/// use std::time::Duration;
+///
+/// // Tunnels are never closed for inactivity.
+/// let t = Timeouts::default().tunnel(Duration::MAX);
+/// # let _ = t;
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Timeouts {

@@ -873,3 +873,70 @@ async fn a_server_leaving_maintenance_follows_its_checks() {
     assert_eq!(get(gw.local_addr(), "/").await.0, 200);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn every_timeout_may_be_duration_max() {
+    // `Duration::MAX` is "never" for every timeout, as the config loader uses it.
+    let never = Duration::MAX;
+    let timeouts = Timeouts::default()
+        .client(never)
+        .server(never)
+        .connect(never)
+        .http_request(never)
+        .http_keep_alive(never)
+        .tunnel(never)
+        .client_fin(never)
+        .server_fin(never)
+        .queue(never)
+        .client_hs(never)
+        .tunnel_park(Some(never));
+    let mut overrides = gangway::BackendTimeouts::default();
+    overrides.server = Some(never);
+    overrides.connect = Some(never);
+    overrides.tunnel = Some(never);
+    overrides.queue = Some(never);
+    overrides.server_fin = Some(never);
+    let web = http_server("web").await;
+    let (ws_addr, _kill) = tunnel_server(false).await;
+    // maxconn 1: of two requests at once, one waits in the queue.
+    let b = Backend::new("web")
+        .server(Server::at(web.addr).maxconn(1))
+        .timeouts(overrides);
+    let ws = Backend::new("ws").server(ws_addr).timeouts(overrides);
+    let gw = start(
+        local()
+            .timeouts(timeouts)
+            .grace(Duration::from_millis(200))
+            .route("path_beg /ws".parse().unwrap(), &ws)
+            .default_backend(&b),
+    )
+    .await;
+    let addr = gw.local_addr();
+    let slow: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(async move { get(addr, "/slow").await.0 }))
+        .collect();
+    for request in slow {
+        assert_eq!(request.await.unwrap(), 200);
+    }
+    // Two requests on one keep-alive connection, then the same connection becomes a tunnel.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut buf = Vec::new();
+    for _ in 0..2 {
+        s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let (status, head, _) = read_response(&mut s, &mut buf).await;
+        assert_eq!(status, 200, "{head}");
+    }
+    s.write_all(UPGRADE).await.unwrap();
+    let (status, head, _) = read_response(&mut s, &mut buf).await;
+    assert_eq!(status, 101, "{head}");
+    s.write_all(b"ping").await.unwrap();
+    let mut got = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&got, b"ping");
+    gw.shutdown().await;
+}
