@@ -365,21 +365,35 @@ async fn demo_commands_stop_and_start_chat_servers() {
     assert_eq!(next_text(&mut ws).await, "Received: again");
 }
 
-#[tokio::test]
-async fn the_status_path_is_configurable() {
+/// A gateway in front of the demo's page server with the status page at `base`, and
+/// `extra` applied to its builder.
+async fn page_gateway(
+    base: &str,
+    extra: impl FnOnce(gangway::GatewayBuilder) -> gangway::GatewayBuilder,
+) -> (Demo, GatewayHandle) {
     let demo = Demo::start().await.unwrap();
     let web = Backend::new("web").server(demo.page_addr());
-    let gw = Gateway::builder()
+    let builder = Gateway::builder()
         .listen("127.0.0.1:0")
         .default_backend(&web)
-        .status_page("/admin/gangway/")
-        .access_log(false)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
-    let addr = gw.local_addr();
+        .status_page(base)
+        .access_log(false);
+    let gw = extra(builder).build().unwrap().start().await.unwrap();
+    (demo, gw)
+}
+
+/// Each path gets its status, with `ctype` in its head (404s come from the demo's backend).
+async fn expect_pages(addr: SocketAddr, cases: &[(&str, u16, &str)]) {
+    for &(path, want, ctype) in cases {
+        let (status, head, _) = get(addr, "GET", path).await;
+        assert_eq!(status, want, "{path}: {head}");
+        assert!(head.contains(ctype), "{path}: {head}");
+    }
+}
+
+#[tokio::test]
+async fn the_status_path_is_configurable() {
+    let (_demo, gw) = page_gateway("/admin/gangway/", |b| b).await;
     let cases = [
         ("/admin/gangway", 200, "text/html"),
         ("/admin/gangway/", 200, "text/html"),
@@ -390,11 +404,7 @@ async fn the_status_path_is_configurable() {
         ("/admin/gangway/json/", 404, "Content-Type: text/plain\r"),
         ("/status", 404, "Content-Type: text/plain\r"),
     ];
-    for (path, want, ctype) in cases {
-        let (status, head, _) = get(addr, "GET", path).await;
-        assert_eq!(status, want, "{path}: {head}");
-        assert!(head.contains(ctype), "{path}: {head}");
-    }
+    expect_pages(gw.local_addr(), &cases).await;
     gw.shutdown().await;
 }
 
@@ -422,33 +432,23 @@ async fn operator_states_and_weights_show_in_the_json() {
 /// before any rule.
 #[tokio::test]
 async fn deny_rules_protect_the_status_page_but_not_the_monitor() {
-    let demo = Demo::start().await.unwrap();
-    let web = Backend::new("web").server(demo.page_addr());
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&web)
-        .status_page("/status")
-        .stats_uri("/prom")
-        .monitor_uri("/healthz")
-        // Everything from loopback is denied here: the pages must be too.
-        .deny("src 127.0.0.0/8".parse().unwrap(), 403)
-        .access_log(false)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let (_demo, gw) = page_gateway("/status", |b| {
+        b.stats_uri("/prom")
+            .monitor_uri("/healthz")
+            // Everything from loopback is denied here: the pages must be too.
+            .deny("src 127.0.0.0/8".parse().unwrap(), 403)
+    })
+    .await;
     let addr = gw.local_addr();
-    for path in [
+    let denied = [
         "/status",
         "/status/json",
         "/status/metrics",
         "/status/events",
         "/prom",
-    ] {
-        let (status, head, _) = get(addr, "GET", path).await;
-        assert_eq!(status, 403, "{path}: {head}");
-    }
+    ];
+    let cases = denied.map(|path| (path, 403, "Content-Length"));
+    expect_pages(addr, &cases).await;
     let (status, head, body) = get(addr, "GET", "/healthz").await;
     assert_eq!((status, body.as_str()), (200, "OK\n"), "{head}");
     gw.shutdown().await;
@@ -458,18 +458,7 @@ async fn deny_rules_protect_the_status_page_but_not_the_monitor() {
 /// the page, its siblings and the page's own links work under it.
 #[tokio::test]
 async fn a_status_page_under_a_query_uri() {
-    let demo = Demo::start().await.unwrap();
-    let web = Backend::new("web").server(demo.page_addr());
-    let gw = Gateway::builder()
-        .listen("127.0.0.1:0")
-        .default_backend(&web)
-        .status_page("/haproxy?stats")
-        .access_log(false)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let (_demo, gw) = page_gateway("/haproxy?stats", |b| b).await;
     let addr = gw.local_addr();
     let (status, head, body) = get(addr, "GET", "/haproxy?stats").await;
     assert_eq!(status, 200, "{head}");
@@ -485,10 +474,6 @@ async fn a_status_page_under_a_query_uri() {
         ("/haproxy?other", 404, "Content-Type: text/plain\r"),
         ("/haproxy?statsx", 404, "Content-Type: text/plain\r"),
     ];
-    for (path, want, ctype) in cases {
-        let (status, head, _) = get(addr, "GET", path).await;
-        assert_eq!(status, want, "{path}: {head}");
-        assert!(head.contains(ctype), "{path}: {head}");
-    }
+    expect_pages(addr, &cases).await;
     gw.shutdown().await;
 }
