@@ -215,4 +215,3 @@ fn a_directive_cut_to_its_keyword_is_an_error_at_its_line() {
         }
     }
 }
-
