@@ -462,6 +462,21 @@ impl Parked {
     }
 }
 
+#[cfg(test)]
+impl Parked {
+    /// Wakes the tunnel as the parker does, with nothing for it to read: what a socket event
+    /// meant for the slot's previous tunnel does.
+    pub(crate) fn wake_spuriously(&self) {
+        let Some(parker) = parker() else { return };
+        let waker = parker
+            .lock()
+            .entries
+            .get_mut(self.key as usize)
+            .and_then(Slot::wake);
+        waker.into_iter().for_each(wake);
+    }
+}
+
 impl Drop for Parked {
     fn drop(&mut self) {
         drop(self.release());

@@ -170,10 +170,11 @@ impl TunnelConfig {
     /// the process; its next deadline joins one shared heap, and its own timer (128 bytes) is
     /// dropped. One thread (`gangway-tunnel-park`, started on first use, serving every runtime
     /// of the process) wakes the tunnel when a socket becomes readable or the deadline passes.
-    /// Woken by bytes, the tunnel moves them itself with non-blocking calls, up to 16 wake-ups
-    /// in a row without a pause of `park_after`; end of stream, a partial write, a full buffer
-    /// or a busier tunnel take the sockets back to tokio (four `epoll_ctl` calls and two
-    /// registrations). Timeouts, half-close, [`TunnelHandle::abort`] and
+    /// Woken by bytes, the tunnel moves them itself with non-blocking calls, 16 wake-ups with
+    /// bytes in a row without a pause of `park_after` (a wake-up with nothing to move leaves it
+    /// parked and does not count); end of stream, a partial write, a full buffer or a busier
+    /// tunnel take the sockets back to tokio (four `epoll_ctl` calls and two registrations),
+    /// and it parks again after `park_after` without traffic. Timeouts, half-close, [`TunnelHandle::abort`] and
     /// [`TunnelHandle::drain`] work the same parked or not.
     ///
     /// Parking needs what timeouts need: a tokio runtime with the time driver, polling the
@@ -376,6 +377,15 @@ where
         C: 'static,
         S: 'static,
     {
+        self.running()
+    }
+
+    /// The running tunnel, as [`run`](Self::run) returns it.
+    fn running(self) -> Running<C, S>
+    where
+        C: 'static,
+        S: 'static,
+    {
         let Tunnel {
             mut client,
             mut server,
@@ -445,17 +455,18 @@ struct Running<C, S> {
     handle: Option<TunnelHandle>,
     first_fin: Option<Side>,
     draining: bool,
-    /// Do not park until bytes move again (just unparked, or parking was refused).
+    /// Do not park until bytes move again (parking, or watching again, was refused).
     park_blocked: bool,
-    /// Wake-ups served while parked since the last pause (see `serves_parked`).
+    /// Wake-ups with bytes served while parked since the last pause (see `busy_parked`).
     parked_serves: u8,
     /// Polled outside a runtime's context: never park.
     park_never: bool,
 }
 
-/// How many wake-ups in a row a parked tunnel serves itself before going back to tokio: enough
-/// for a few request/response exchanges after a pause, few enough that a busy tunnel does not
-/// pay the parker's wake-up for long.
+/// How many wake-ups with bytes in a row a parked tunnel serves itself; with the next one's
+/// bytes moved, it goes back to tokio. Enough for a few request/response exchanges after a
+/// pause, few enough that a busy tunnel does not pay the parker's wake-up for long. A wake-up
+/// with nothing to move does not count.
 #[cfg(target_os = "linux")]
 const PARKED_SERVES: u8 = 16;
 
@@ -600,22 +611,28 @@ where
                 return Poll::Pending;
             }
             let until = self.close_deadline();
-            if !self.draining
-                && self.serves_parked()
-                && let Some(parked) = parked_of(&self.streams)
-                && parked.rearm(until, cx)
-            {
+            let rearmed = !self.draining && parked.rearm(until, cx);
+            if rearmed {
+                self.note_pause();
+            }
+            if rearmed && let Some(parked) = parked_of(&self.streams) {
                 // Bytes after a pause (or the first ones): move them without taking the
                 // sockets back to tokio, if they are few.
                 match parked.pump(&mut self.upstream, &mut self.downstream, &self.pools) {
+                    // Woken with nothing to move (an event meant for the slot's previous
+                    // tunnel, or bytes an earlier pump already took): stay parked, and do
+                    // not count it as a wake-up served.
+                    Ok(true) if !self.note_moved() => return Poll::Pending,
                     Ok(true) => {
-                        if self.note_moved() {
+                        if !self.busy_parked() {
                             let until = self.close_deadline();
                             if let Some(parked) = parked_of(&self.streams) {
                                 parked.postpone(until);
                             }
+                            return Poll::Pending;
                         }
-                        return Poll::Pending;
+                        // A busier tunnel: back to tokio, and parks again after `park_after`
+                        // without bytes.
                     }
                     Ok(false) => {}
                     Err(FlowError { side, error }) => {
@@ -640,9 +657,12 @@ where
                 Ok((client, server)) => *streams = Streams::Live(client, server),
                 Err((side, error)) => return Poll::Ready(CloseReason::Error(side, error)),
             }
-            // Tokio reports the sockets' readiness on its next turn: until bytes move, a
-            // wake-up with nothing to read must not park the tunnel straight back.
-            self.park_blocked = true;
+            // Only a parker that refused must not be asked again before bytes move. Otherwise
+            // the tunnel is back for bytes that moved (or are left to move, or an end of
+            // stream, or a drain): it parks again after `park_after` without traffic.
+            if !rearmed && !self.draining {
+                self.park_blocked = true;
+            }
         }
         self.poll_flows(cx)
     }
@@ -691,11 +711,10 @@ where
         Ok(())
     }
 
-    /// Whether a parked tunnel woken by bytes moves them itself (see [`Flow::pump_parked`]):
-    /// up to [`PARKED_SERVES`] wake-ups in a row without a pause of `park_after`. A busier
-    /// tunnel goes back to tokio.
+    /// Starts counting served wake-ups afresh after a pause of `park_after` (or before the
+    /// first bytes); called before a parked tunnel moves bytes.
     #[cfg(target_os = "linux")]
-    fn serves_parked(&mut self) -> bool {
+    fn note_pause(&mut self) {
         let paused = self.idle_since == 0
             || self.timeouts.park_after().is_some_and(|t| {
                 self.started.elapsed() >= Duration::from_nanos(self.idle_since).saturating_add(t)
@@ -703,10 +722,15 @@ where
         if paused {
             self.parked_serves = 0;
         }
-        self.parked_serves < PARKED_SERVES && {
-            self.parked_serves += 1;
-            true
-        }
+    }
+
+    /// Counts a wake-up whose bytes a parked tunnel moved itself (see [`Flow::pump_parked`]);
+    /// whether that makes more than [`PARKED_SERVES`] in a row without a pause: a busier
+    /// tunnel goes back to tokio.
+    #[cfg(target_os = "linux")]
+    fn busy_parked(&mut self) -> bool {
+        self.parked_serves = self.parked_serves.saturating_add(1);
+        self.parked_serves > PARKED_SERVES
     }
 
     /// The earliest deadline that would close the tunnel, as the parker takes it.
@@ -908,6 +932,128 @@ mod tests {
         // 64 and must stay within 408, see gangway's `tunnels` module).
         let size = std::mem::size_of::<Running<TcpStream, TcpStream>>();
         assert!(size <= 512, "Running<TcpStream, TcpStream> is {size} bytes");
+    }
+
+    /// Parking, with real loopback sockets: the test holds the tunnel's future and polls it.
+    #[cfg(target_os = "linux")]
+    mod parking {
+        use super::*;
+
+        /// One poll of `future`.
+        async fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+            std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *future).poll(cx))).await
+        }
+
+        /// Two ends of one loopback TCP connection.
+        async fn connected_pair() -> (TcpStream, TcpStream) {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (outer, inner) = tokio::join!(TcpStream::connect(addr), listener.accept());
+            (outer.unwrap(), inner.unwrap().0)
+        }
+
+        /// Generous bound for what should happen promptly, on a busy 2-core machine.
+        const PROMPTLY: Duration = Duration::from_secs(120);
+
+        /// Drives the tunnel (it must not end) until `to` has read `bytes`, sent by the other end.
+        async fn deliver(
+            running: &mut Running<TcpStream, TcpStream>,
+            from: &mut TcpStream,
+            to: &mut TcpStream,
+            bytes: &[u8],
+        ) {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            from.write_all(bytes).await.unwrap();
+            let mut got = vec![0u8; bytes.len()];
+            let drive = std::future::poll_fn(|cx| Pin::new(&mut *running).poll(cx));
+            let read = tokio::time::timeout(PROMPTLY, to.read_exact(&mut got));
+            tokio::select! {
+                outcome = drive => panic!("the tunnel ended: {}", outcome.reason),
+                read = read => read.expect("bytes arrive promptly").map(drop).unwrap(),
+            }
+            assert_eq!(got, bytes);
+        }
+
+        /// Polls the tunnel (it must not end) until `done` holds, failing after [`PROMPTLY`].
+        async fn drive_until(
+            running: &mut Running<TcpStream, TcpStream>,
+            what: &str,
+            done: impl Fn(&Running<TcpStream, TcpStream>) -> bool,
+        ) {
+            let deadline = Instant::now() + PROMPTLY;
+            loop {
+                assert!(
+                    poll_once(running).await.is_pending(),
+                    "{what}: the tunnel ended"
+                );
+                if done(running) {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "timed out: {what}");
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+
+        #[test]
+        fn a_wake_up_with_nothing_to_move_leaves_the_tunnel_parked() {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let (mut client, tunnel_client) = connected_pair().await;
+                let (tunnel_server, mut server) = connected_pair().await;
+                // Every wake-up below comes without a pause of `park_after`.
+                let mut running = Tunnel::new(tunnel_client, tunnel_server)
+                    .park_after(Duration::from_secs(3600))
+                    .running();
+                assert!(poll_once(&mut running).await.is_pending());
+                assert!(
+                    running.is_parked(),
+                    "a tunnel that starts idle parks at once"
+                );
+                deliver(&mut running, &mut client, &mut server, b"up").await;
+                assert!(running.is_parked(), "a few bytes are moved parked");
+                // Woken again and again with nothing to read (as by an event meant for the slot's
+                // previous tunnel): it stays parked, however many there are in a row.
+                for round in 0..2 * usize::from(PARKED_SERVES) {
+                    parked_of(&running.streams)
+                        .expect("parked")
+                        .wake_spuriously();
+                    assert!(poll_once(&mut running).await.is_pending());
+                    assert!(running.is_parked(), "left the parker on wake-up {round}");
+                }
+                deliver(&mut running, &mut server, &mut client, b"down").await;
+                assert!(running.is_parked());
+            });
+        }
+
+        #[test]
+        fn a_busy_parked_tunnel_goes_back_to_tokio_then_parks_again() {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let (mut client, tunnel_client) = connected_pair().await;
+                let (tunnel_server, mut server) = connected_pair().await;
+                let mut running = Tunnel::new(tunnel_client, tunnel_server)
+                    .park_after(Duration::from_millis(300))
+                    .running();
+                drive_until(&mut running, "it parks", Running::is_parked).await;
+                // Wake-ups with bytes in a row (a pause of 300 ms on a loaded machine starts the
+                // count again: keep going until the tunnel leaves).
+                let deadline = Instant::now() + PROMPTLY;
+                while running.is_parked() {
+                    assert!(Instant::now() < deadline, "a busy tunnel stays parked");
+                    deliver(&mut running, &mut client, &mut server, b"tick").await;
+                }
+                // Back with tokio, after moving the last bytes itself; without traffic it parks
+                // again after `park_after`, though nothing moved since it left.
+                drive_until(&mut running, "it parks again", Running::is_parked).await;
+                deliver(&mut running, &mut server, &mut client, b"still there").await;
+            });
+        }
     }
 
     #[test]
