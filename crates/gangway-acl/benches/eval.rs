@@ -102,5 +102,43 @@ fn prefix_file(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, seed, route_table, prefix_file);
+/// Single expressions over the fetches whose sample parsing is not a plain slice: query
+/// parameters, header addresses and integers, a Host name with a port, a regex.
+fn fetches(c: &mut Criterion) {
+    let headers = [
+        httparse::Header {
+            name: "Host",
+            value: b"api.example.com:8443",
+        },
+        httparse::Header {
+            name: "X-Forwarded-For",
+            value: b"203.0.113.9, 10.1.2.3:5555",
+        },
+        httparse::Header {
+            name: "Content-Length",
+            value: b"1234",
+        },
+    ];
+    let view = RequestView::new(
+        "GET",
+        "/api/v2/items?page=3&sort=name;sid=abc123&lang=en",
+        &headers,
+    );
+    let mut group = c.benchmark_group("fetch");
+    for (name, text) in [
+        ("host_str_port_stripped", "hdr(host) -i api.example.com"),
+        ("url_param", "url_param(sid) abc123"),
+        ("url_param_miss", "url_param(user) bob"),
+        ("hdr_ip", "hdr_ip(x-forwarded-for) 10.0.0.0/8"),
+        ("hdr_val", "hdr_val(content-length) gt 1000"),
+        ("path_reg", "path_reg ^/api/v[0-9]+/"),
+    ] {
+        let expr: gangway_acl::Expr = text.parse().expect("expression parses");
+        black_box(expr.eval(&view));
+        group.bench_function(name, |b| b.iter(|| expr.eval(black_box(&view))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, seed, route_table, prefix_file, fetches);
 criterion_main!(benches);
