@@ -398,7 +398,7 @@ impl GlobGroups {
         fetch: &Fetch,
         ignore_case: bool,
         host_only: bool,
-        name_ignore_case: bool,
+        alb_query: bool,
     ) -> Result<Condition, (String, String)> {
         let build =
             |method: MatchMethod, patterns: Vec<String>| -> Result<Condition, (String, String)> {
@@ -407,7 +407,7 @@ impl GlobGroups {
                     .method(method)
                     .ignore_case(ignore_case)
                     .host_only(host_only)
-                    .name_ignore_case(name_ignore_case)
+                    .alb_query(alb_query)
                     .patterns(patterns)
                     .build()
                     .map(Condition::from)
@@ -437,13 +437,13 @@ fn glob_condition(
     values: &[String],
     ignore_case: bool,
     host_only: bool,
-    name_ignore_case: bool,
+    alb_query: bool,
 ) -> Result<Condition, (String, String)> {
     let mut groups = GlobGroups::default();
     for v in values {
         groups.add(v);
     }
-    groups.compile(&fetch, ignore_case, host_only, name_ignore_case)
+    groups.compile(&fetch, ignore_case, host_only, alb_query)
 }
 
 fn compile_condition(condition: &AlbCondition) -> Result<Condition, (String, String)> {
@@ -496,7 +496,7 @@ fn compile_condition(condition: &AlbCondition) -> Result<Condition, (String, Str
             for pair in pairs {
                 let fetch = Fetch::UrlParam {
                     name: pair.key.as_deref().map(Into::into),
-                    delimiter: b'&',
+                    delimiter: b'?',
                 };
                 parts.push(glob_condition(
                     fetch,

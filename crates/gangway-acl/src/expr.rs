@@ -6,7 +6,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Position};
-use crate::fetch::{self, Fetch, FetchOptions, KeywordError};
+use crate::fetch::{self, Convert, Fetch, FetchOptions, KeywordError};
 use crate::lexer::{self, Word};
 use crate::pattern::{self, Folded, MatchMethod, Matcher, PatternList, Sample};
 use crate::view::{self, RequestView};
@@ -233,6 +233,12 @@ impl Expr {
         self.options
     }
 
+    /// Whether Host patterns with and without a port are mixed (the port-less ones
+    /// compare with the port stripped, the others with the whole value).
+    pub(crate) fn mixes_host_ports(&self) -> bool {
+        matches!(self.matcher, Matcher::HostPorts { .. })
+    }
+
     pub(crate) fn texts(&self) -> &[Box<str>] {
         &self.texts
     }
@@ -254,21 +260,46 @@ impl Expr {
                 "matching method `{method}` cannot compare the samples of `{fetch}`"
             ));
         }
-        // Domain matching on Host ignores the port, so `example.com` matches `example.com:8080`.
-        if matches!(
+        // Domain matching on Host ignores the port, so `example.com` matches
+        // `example.com:8080`; a pattern that names a port compares with the whole value,
+        // as HAProxy does (ALB rules ask for `host_only` themselves).
+        let host_name_method = matches!(
             method,
             MatchMethod::Str | MatchMethod::End | MatchMethod::Dom
-        ) && is_host_header(&fetch)
-        {
-            options.host_only = true;
-        }
-        let matcher = Matcher::compile(method, ignore_case, patterns)?;
+        ) && is_host_header(&fetch);
+        let matcher = if host_name_method && !options.host_only {
+            let (with_port, without_port): (Vec<String>, Vec<String>) =
+                patterns.texts.iter().cloned().partition(|p| has_port(p));
+            if with_port.is_empty() {
+                options.host_only = true;
+                Matcher::compile(method, ignore_case, patterns)?
+            } else if without_port.is_empty() {
+                Matcher::compile(method, ignore_case, patterns)?
+            } else {
+                let part = |texts: Vec<String>| {
+                    Matcher::compile(
+                        method,
+                        ignore_case,
+                        &PatternList {
+                            texts,
+                            ..PatternList::default()
+                        },
+                    )
+                };
+                Matcher::HostPorts {
+                    without_port: Box::new(part(without_port)?),
+                    with_port: Box::new(part(with_port)?),
+                }
+            }
+        } else {
+            Matcher::compile(method, ignore_case, patterns)?
+        };
         let fetch = fetch.normalized();
         let header = match &fetch {
             Fetch::Header {
                 name: Some(name),
                 occurrence: 0,
-            } => Some(HeaderScan {
+            } if options.convert == Convert::None => Some(HeaderScan {
                 name: Folded::new(name.as_bytes(), true),
                 host_only: options.host_only,
             }),
@@ -285,6 +316,11 @@ impl Expr {
             matcher,
         })
     }
+}
+
+/// Whether a Host pattern ends in a `:port` (then it is compared with the whole value).
+fn has_port(pattern: &str) -> bool {
+    view::strip_port(pattern.as_bytes()).len() != pattern.len()
 }
 
 fn is_host_header(fetch: &Fetch) -> bool {
@@ -346,9 +382,9 @@ impl ExprBuilder {
         self
     }
 
-    /// Compares query parameter names without case (ALB `query-string` keys).
-    pub(crate) fn name_ignore_case(mut self, yes: bool) -> Self {
-        self.options.name_ignore_case = yes;
+    /// Reads query parameters as ALB `query-string` conditions do.
+    pub(crate) fn alb_query(mut self, yes: bool) -> Self {
+        self.options.alb_query = yes;
         self
     }
 
@@ -571,14 +607,16 @@ pub(crate) fn parse_words(
             "at least one pattern (or `-m found` to test presence)",
         ));
     }
-    Expr::compile(
-        keyword.fetch,
-        method,
-        ignore_case,
-        FetchOptions::default(),
-        &list,
-    )
-    .map_err(|reason| Error::pattern(keyword_word.position, &keyword_word.text, reason))
+    let options = FetchOptions {
+        convert: match keyword.implied {
+            Some(MatchMethod::Ip) => Convert::HeaderIp,
+            Some(MatchMethod::Int) => Convert::ValueInt,
+            _ => Convert::None,
+        },
+        ..FetchOptions::default()
+    };
+    Expr::compile(keyword.fetch, method, ignore_case, options, &list)
+        .map_err(|reason| Error::pattern(keyword_word.position, &keyword_word.text, reason))
 }
 
 const METHOD_LIST: &str =

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::pattern::{MatchMethod, Sample};
+use crate::pattern::{self, MatchMethod, Sample};
 use crate::view::{self, CommaElements, RequestView};
 
 /// A sample fetch: which part of the request an expression looks at.
@@ -52,11 +52,14 @@ pub enum Fetch {
     Src,
     /// `src_port`: the client port.
     SrcPort,
-    /// `url_param([<name>[,<delim>]])` / `urlp`: query parameter values.
+    /// `url_param([<name>[,<delim>]])` / `urlp`: values of the parameters in the list
+    /// after the first `delim` of the request-target, separated by `&`, `;` or `delim`
+    /// (HAProxy's rules).
     UrlParam {
-        /// Parameter name (case-sensitive); `None` yields every parameter's value.
+        /// Parameter name (case-sensitive); `None` yields every value that follows a `=`.
         name: Option<Box<str>>,
-        /// Parameter separator besides `?`, `&` by default.
+        /// Where the parameter list starts (after its first occurrence), and a parameter
+        /// separator besides `&` and `;`: `?` by default.
         delimiter: u8,
     },
     /// `req.cook([<name>])` / `cook`: values of cookies in `Cookie` headers.
@@ -107,7 +110,7 @@ impl Fetch {
     pub fn url_param(name: &str) -> Fetch {
         Fetch::UrlParam {
             name: Some(name.into()),
-            delimiter: b'&',
+            delimiter: b'?',
         }
     }
 
@@ -187,6 +190,28 @@ impl Fetch {
         req: &RequestView<'_>,
         mut f: impl FnMut(Sample<'_>) -> bool,
     ) -> bool {
+        match opts.convert {
+            Convert::None => self.any_raw(opts, req, f),
+            // `hdr_ip`: values that are no address give no sample (the next is tried).
+            Convert::HeaderIp => self.any_raw(opts, req, |sample| match sample {
+                Sample::Str(s) => pattern::header_ip(s).is_some_and(|ip| f(Sample::Ip(ip))),
+                other => f(other),
+            }),
+            Convert::ValueInt => self.any_raw(opts, req, |sample| match sample {
+                Sample::Str(s) => f(Sample::Int(pattern::value_int(s))),
+                other => f(other),
+            }),
+        }
+    }
+
+    /// [`Fetch::any`] before `opts.convert`.
+    #[inline]
+    fn any_raw(
+        &self,
+        opts: FetchOptions,
+        req: &RequestView<'_>,
+        mut f: impl FnMut(Sample<'_>) -> bool,
+    ) -> bool {
         match self {
             Fetch::Path => req.path().is_some_and(|p| f(Sample::Str(p.as_bytes()))),
             Fetch::Url => f(Sample::Str(req.target.as_bytes())),
@@ -246,15 +271,17 @@ impl Fetch {
             }
             Fetch::Src => req.src.is_some_and(|a| f(Sample::Ip(canonical(a.ip())))),
             Fetch::SrcPort => req.src.is_some_and(|a| f(Sample::Int(i64::from(a.port())))),
-            Fetch::UrlParam { name, delimiter } => req.query().is_some_and(|q| {
-                view::any_url_param(
-                    q.as_bytes(),
-                    name.as_deref().map(str::as_bytes),
-                    opts.name_ignore_case,
-                    *delimiter,
-                    |v| f(Sample::Str(v)),
-                )
+            Fetch::UrlParam { name, .. } if opts.alb_query => req.query().is_some_and(|q| {
+                view::any_query_pair(q.as_bytes(), name.as_deref().map(str::as_bytes), |v| {
+                    f(Sample::Str(v))
+                })
             }),
+            Fetch::UrlParam { name, delimiter } => view::any_url_param(
+                req.target.as_bytes(),
+                name.as_deref().map(str::as_bytes),
+                *delimiter,
+                |v| f(Sample::Str(v)),
+            ),
             Fetch::Cookie { name } => {
                 view::any_cookie(req.headers, name.as_deref().map(str::as_bytes), |v| {
                     f(Sample::Str(v))
@@ -280,8 +307,24 @@ impl Fetch {
 pub(crate) struct FetchOptions {
     /// Strip a `:port` from the value (domain matching on the Host header).
     pub(crate) host_only: bool,
-    /// Compare query parameter names without case (ALB `query-string`).
-    pub(crate) name_ignore_case: bool,
+    /// ALB `query-string` parameters: after `?`, split on `&` only, names compared
+    /// without case.
+    pub(crate) alb_query: bool,
+    /// How the `_ip` and `_val` fetches turn a string into their typed sample.
+    pub(crate) convert: Convert,
+}
+
+/// The typed sample a derived fetch makes of each string (HAProxy's `hdr_ip`,
+/// `hdr_val`, `urlp_val`, `cook_val` are fetches of their own, not casts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Convert {
+    /// Strings as they are (`-m ip` / `-m int` then cast them).
+    #[default]
+    None,
+    /// `hdr_ip`: an IPv4 address, optionally with `:port`, or an IPv6 address.
+    HeaderIp,
+    /// `*_val`: the leading integer, 0 without digits.
+    ValueInt,
 }
 
 fn saturate(n: usize) -> i64 {
@@ -402,7 +445,7 @@ pub(crate) fn parse_keyword(word: &str) -> Result<Keyword, KeywordError> {
                 ));
             }
             let delimiter = match args.get(1) {
-                None => b'&',
+                None => b'?',
                 Some(d) if d.len() == 1 => d.as_bytes()[0],
                 Some(_) => {
                     return Err(KeywordError::BadArgument(
@@ -534,7 +577,7 @@ impl fmt::Display for Fetch {
             Fetch::SrcPort => f.write_str("src_port"),
             Fetch::UrlParam {
                 name,
-                delimiter: b'&',
+                delimiter: b'?',
             } => write!(f, "url_param({})", opt(name)),
             Fetch::UrlParam { name, delimiter } => {
                 write!(f, "url_param({},{})", opt(name), char::from(*delimiter))

@@ -45,8 +45,9 @@
 //!   `http-request-method`, `query-string`, `source-ip`, compiled to the same form.
 //!
 //! Differences from HAProxy worth knowing: matching a Host header with `str`, `end` or
-//! `dom` ignores a `:port` suffix (`hdr_end(host) -i example.com` matches
-//! `example.com:8080`); a condition may contain inline expressions without braces
+//! `dom` ignores a `:port` suffix when the pattern names no port
+//! (`hdr_end(host) -i example.com` matches `example.com:8080`; `example.com:8443`
+//! compares with the whole value, as in HAProxy); a condition may contain inline expressions without braces
 //! (each runs to the next `or` / `||`); regular expressions use the Rust `regex`
 //! syntax rather than PCRE.
 //!

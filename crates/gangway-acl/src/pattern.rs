@@ -119,6 +119,12 @@ pub(crate) enum Matcher {
     Dir(Words),
     Dom(Words),
     Reg(Regexes),
+    /// Host patterns of one method, some naming a port: those without one compare
+    /// with the sample's port stripped, the others with the whole sample.
+    HostPorts {
+        without_port: Box<Matcher>,
+        with_port: Box<Matcher>,
+    },
 }
 
 impl fmt::Debug for Matcher {
@@ -136,6 +142,7 @@ impl fmt::Debug for Matcher {
             Matcher::Dir(_) => "dir",
             Matcher::Dom(_) => "dom",
             Matcher::Reg(_) => "reg",
+            Matcher::HostPorts { .. } => "host ports",
         };
         write!(f, "Matcher({name})")
     }
@@ -184,14 +191,12 @@ impl Matcher {
             (Matcher::Bool, Sample::Bool(b)) => b,
             (Matcher::Bool, Sample::Int(n)) => n != 0,
             (Matcher::Int(r), Sample::Int(n)) => r.contains(n),
-            (Matcher::Int(r), Sample::Str(s)) => parse_int_prefix(s).is_some_and(|n| r.contains(n)),
+            (Matcher::Int(r), Sample::Str(s)) => cast_int(s).is_some_and(|n| r.contains(n)),
             (Matcher::Len(r), Sample::Str(s)) => {
                 r.contains(i64::try_from(s.len()).unwrap_or(i64::MAX))
             }
             (Matcher::Ip(set), Sample::Ip(ip)) => set.contains(ip),
-            (Matcher::Ip(set), Sample::Str(s)) => {
-                parse_ip_sample(s).is_some_and(|ip| set.contains(ip))
-            }
+            (Matcher::Ip(set), Sample::Str(s)) => cast_ip(s).is_some_and(|ip| set.contains(ip)),
             (Matcher::Str(set), Sample::Str(s)) => set.contains(s),
             (Matcher::Beg(a), Sample::Str(s)) => a.matches(s),
             (Matcher::End(a), Sample::Str(s)) => a.matches(s),
@@ -199,37 +204,140 @@ impl Matcher {
             (Matcher::Dir(w), Sample::Str(s)) => w.matches(s),
             (Matcher::Dom(w), Sample::Str(s)) => w.matches(s),
             (Matcher::Reg(r), Sample::Str(s)) => r.matches(s),
+            (
+                Matcher::HostPorts {
+                    without_port,
+                    with_port,
+                },
+                Sample::Str(s),
+            ) => {
+                without_port.matches(Sample::Str(crate::view::strip_port(s)))
+                    || with_port.matches(Sample::Str(s))
+            }
             _ => false,
         }
     }
 }
 
-/// Parses the leading integer of `s` (optional sign, then digits), like HAProxy's
-/// string-to-integer cast; `None` when there are no digits.
-pub(crate) fn parse_int_prefix(s: &[u8]) -> Option<i64> {
-    let s = crate::view::trim_ows(s);
+/// HAProxy's string-to-integer cast (`c_str2int`, `read_int64`), used when `-m int`
+/// compares a string fetch: an optional sign, then the leading digits (none reads 0),
+/// saturating; an empty string gives no sample.
+pub(crate) fn cast_int(s: &[u8]) -> Option<i64> {
+    if s.is_empty() {
+        return None;
+    }
     let (negative, digits) = match s {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
         _ => (false, s),
     };
-    let count = digits.iter().take_while(|b| b.is_ascii_digit()).count();
-    if count == 0 {
-        return None;
-    }
     let mut n: i64 = 0;
-    for &d in &digits[..count] {
-        n = n.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+    for &d in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        let d = i64::from(d - b'0');
+        n = n.saturating_mul(10);
+        n = if negative {
+            n.saturating_sub(d)
+        } else {
+            n.saturating_add(d)
+        };
     }
-    Some(if negative { -n } else { n })
+    Some(n)
 }
 
-/// Parses a sample string as an IP address (surrounding whitespace allowed).
-pub(crate) fn parse_ip_sample(s: &[u8]) -> Option<IpAddr> {
-    std::str::from_utf8(crate::view::trim_ows(s))
-        .ok()?
-        .parse()
-        .ok()
+/// The integer of `hdr_val`, `urlp_val` and `cook_val` (HAProxy's `strl2ic`): an
+/// optional `-`, then the leading digits; a value without digits reads 0.
+pub(crate) fn value_int(s: &[u8]) -> i64 {
+    let (negative, digits) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, s),
+    };
+    let mut n: i64 = 0;
+    for &d in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        n = n.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+    }
+    if negative { -n } else { n }
+}
+
+/// A dotted-quad IPv4 address at the start of `s`, read as HAProxy's `buf2ip` does: up
+/// to the first byte that is neither a digit nor a dot. Returns the address and the
+/// bytes read; `None` when there are not four octets of at most 255, or a dot is misplaced.
+pub(crate) fn ipv4_prefix(s: &[u8]) -> Option<(Ipv4Addr, usize)> {
+    let mut octets = [0u8; 4];
+    let mut count = 0usize;
+    let mut in_octet = false;
+    let mut read = 0;
+    for &b in s {
+        if b.is_ascii_digit() {
+            if !in_octet {
+                if count == 4 {
+                    return None;
+                }
+                count += 1;
+                in_octet = true;
+            }
+            let octet = &mut octets[count - 1];
+            let value = u16::from(*octet) * 10 + u16::from(b - b'0');
+            *octet = u8::try_from(value).ok()?;
+        } else if b == b'.' {
+            if !in_octet || count == 4 {
+                return None;
+            }
+            in_octet = false;
+        } else {
+            break;
+        }
+        read += 1;
+    }
+    (count == 4 && in_octet).then(|| (Ipv4Addr::from(octets), read))
+}
+
+/// An IPv6 address written alone, as `inet_pton` reads it.
+fn ipv6_exact(s: &[u8]) -> Option<Ipv6Addr> {
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+/// HAProxy's string-to-address cast (`c_str2addr`), used when `-m ip` compares a string
+/// fetch: a leading dotted quad (what follows it is ignored), else a whole IPv6 address.
+pub(crate) fn cast_ip(s: &[u8]) -> Option<IpAddr> {
+    match ipv4_prefix(s) {
+        Some((v4, _)) => Some(IpAddr::V4(v4)),
+        None => ipv6_exact(s).map(IpAddr::V6),
+    }
+}
+
+/// The address of `hdr_ip` (HAProxy's `smp_fetch_hdr_ip`): a whole IPv4 address, one
+/// followed by `:` and a port from 0 to 65535, or a whole IPv6 address.
+pub(crate) fn header_ip(s: &[u8]) -> Option<IpAddr> {
+    if let Some((v4, read)) = ipv4_prefix(s) {
+        match s[read..] {
+            [] => return Some(IpAddr::V4(v4)),
+            [b':', ref port @ ..] if is_port(port) => return Some(IpAddr::V4(v4)),
+            _ => {}
+        }
+    }
+    ipv6_exact(s).map(IpAddr::V6)
+}
+
+/// Whether `s` is a port as HAProxy's `strl2irc` then a 0..=65535 check accept it:
+/// digits, or `-` and digits that read 0.
+fn is_port(s: &[u8]) -> bool {
+    let (negative, digits) = match s {
+        [] => return false,
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, s),
+    };
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let significant = &digits[digits.iter().take_while(|&&b| b == b'0').count()..];
+    if negative {
+        return significant.is_empty();
+    }
+    significant.len() <= 5
+        && significant
+            .iter()
+            .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'))
+            <= 65_535
 }
 
 #[inline]
@@ -1079,6 +1187,49 @@ mod tests {
     }
 
     #[test]
+    fn ip_samples_follow_haproxy() {
+        let v4 = |s: &str| Some(IpAddr::V4(s.parse().unwrap()));
+        let v6 = |s: &str| Some(IpAddr::V6(s.parse().unwrap()));
+        // (sample, hdr_ip, `-m ip` cast)
+        let cases = [
+            ("10.1.2.3", v4("10.1.2.3"), v4("10.1.2.3")),
+            ("10.1.2.3:5555", v4("10.1.2.3"), v4("10.1.2.3")),
+            ("10.1.2.3:0", v4("10.1.2.3"), v4("10.1.2.3")),
+            ("10.1.2.3:65535", v4("10.1.2.3"), v4("10.1.2.3")),
+            ("10.1.2.3:000080", v4("10.1.2.3"), v4("10.1.2.3")),
+            ("10.1.2.3:-0", v4("10.1.2.3"), v4("10.1.2.3")),
+            ("10.1.2.3:65536", None, v4("10.1.2.3")),
+            ("10.1.2.3:", None, v4("10.1.2.3")),
+            ("10.1.2.3:+80", None, v4("10.1.2.3")),
+            ("10.1.2.3:80x", None, v4("10.1.2.3")),
+            ("10.1.2.3 junk", None, v4("10.1.2.3")),
+            ("010.001.002.003", v4("10.1.2.3"), v4("10.1.2.3")),
+            ("10.1.2.3.", None, None),
+            ("10.1.2.3.4", None, None),
+            ("10.1.2", None, None),
+            ("10..1.2", None, None),
+            (".10.1.2.3", None, None),
+            ("10.1.2.256", None, None),
+            ("2001:db8::1", v6("2001:db8::1"), v6("2001:db8::1")),
+            (
+                "::ffff:10.1.2.3",
+                v6("::ffff:10.1.2.3"),
+                v6("::ffff:10.1.2.3"),
+            ),
+            ("[2001:db8::1]", None, None),
+            ("[2001:db8::1]:443", None, None),
+            ("2001:db8::1 ", None, None),
+            (" 10.1.2.3", None, None),
+            ("beta", None, None),
+            ("", None, None),
+        ];
+        for (sample, hdr_ip, cast) in cases {
+            assert_eq!(header_ip(sample.as_bytes()), hdr_ip, "hdr_ip {sample:?}");
+            assert_eq!(cast_ip(sample.as_bytes()), cast, "cast {sample:?}");
+        }
+    }
+
+    #[test]
     fn int_ranges_merge() {
         let r = IntRanges::new(&[(1, 3), (4, 6), (10, 10), (i64::MIN, -5)]);
         for (n, expected) in [
@@ -1095,9 +1246,19 @@ mod tests {
         assert_eq!(parse_int_range("3:"), Ok((3, i64::MAX)));
         assert_eq!(parse_int_range(":3"), Ok((i64::MIN, 3)));
         assert!(parse_int_range("x").is_err());
-        assert_eq!(parse_int_prefix(b" 42abc"), Some(42));
-        assert_eq!(parse_int_prefix(b"-7"), Some(-7));
-        assert_eq!(parse_int_prefix(b"abc"), None);
+        // `-m int` on a string (HAProxy's read_int64) and `*_val` (strl2ic).
+        assert_eq!(cast_int(b"42abc"), Some(42));
+        assert_eq!(cast_int(b"-7"), Some(-7));
+        assert_eq!(cast_int(b"+7"), Some(7));
+        assert_eq!(cast_int(b"abc"), Some(0));
+        assert_eq!(cast_int(b""), None);
+        assert_eq!(cast_int(b"99999999999999999999"), Some(i64::MAX));
+        assert_eq!(value_int(b"42abc"), 42);
+        assert_eq!(value_int(b"-7"), -7);
+        assert_eq!(value_int(b"beta"), 0);
+        assert_eq!(value_int(b""), 0);
+        assert_eq!(value_int(b"-"), 0);
+        assert_eq!(value_int(b"+7"), 0);
     }
 
     #[test]

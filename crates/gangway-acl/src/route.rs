@@ -257,6 +257,7 @@ fn indexable(expr: &Expr) -> bool {
         MatchMethod::Str | MatchMethod::Beg | MatchMethod::End
     ) && expr.fetch().sample_type() == SampleType::Str
         && !expr.texts().is_empty()
+        && !expr.mixes_host_ports()
 }
 
 /// The lowest rule per pattern for one (fetch, options, method, case) combination.

@@ -411,31 +411,81 @@ pub(crate) fn any_cookie(
     false
 }
 
-/// Calls `f` with the value of every query parameter named `name` (any name when `None`),
-/// in order, until `f` returns true. Parameters start after `?` or `delimiter`; a value
-/// ends before `&`, `;` or `delimiter`.
+/// HAProxy's `url_param(<name>,<delimiter>)`: calls `f` with the value of every
+/// parameter named `name` (with no name, every value that follows a `=`), in order, until
+/// `f` returns true. The parameter list starts after the first `delimiter` of the
+/// request-target; parameters are separated by `&`, `;` or `delimiter`, and a name only
+/// matches when `=` follows it (`?flag` has no `flag` value).
 pub(crate) fn any_url_param(
-    query: &[u8],
+    target: &[u8],
     name: Option<&[u8]>,
-    name_ignore_case: bool,
     delimiter: u8,
     mut f: impl FnMut(&[u8]) -> bool,
 ) -> bool {
-    for param in query.split(|&b| b == delimiter) {
-        let (param_name, value) = match memchr::memchr(b'=', param) {
+    let Some(at) = find_byte(target, delimiter) else {
+        return false;
+    };
+    let list = &target[at + 1..];
+    let is_separator = |b: &u8| matches!(*b, b'&' | b';') || *b == delimiter;
+    let value_at = |from: usize| {
+        let value = &list[from..];
+        &value[..value.iter().position(is_separator).unwrap_or(value.len())]
+    };
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
+        // Any parameter: each value runs from the next `=` to the next separator.
+        let mut pos = 0;
+        while let Some(eq) = memchr::memchr(b'=', &list[pos..]) {
+            let value = value_at(pos + eq + 1);
+            if f(value) {
+                return true;
+            }
+            pos += eq + 1 + value.len();
+        }
+        return false;
+    };
+    // As HAProxy's http_find_url_param_pos: at each parameter start, the name must be
+    // followed by `=`.
+    let mut pos = 0;
+    while pos + name.len() < list.len() {
+        let mut skip_from = pos;
+        if list[pos + name.len()] == b'=' {
+            if &list[pos..pos + name.len()] == name {
+                let value = value_at(pos + name.len() + 1);
+                if f(value) {
+                    return true;
+                }
+                skip_from = pos + name.len() + 1 + value.len();
+            } else {
+                skip_from = pos + name.len() + 1;
+            }
+        }
+        match list[skip_from..].iter().position(is_separator) {
+            Some(i) => pos = skip_from + i + 1,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// ALB `query-string` parameters: the query after the first `?` split on `&` only, each
+/// a `key=value` pair (a bare word is a key with an empty value); calls `f` with the value
+/// of each parameter whose key equals `name` without ASCII case (any non-empty key when
+/// `None`) until it returns true.
+pub(crate) fn any_query_pair(
+    query: &[u8],
+    name: Option<&[u8]>,
+    mut f: impl FnMut(&[u8]) -> bool,
+) -> bool {
+    for param in query.split(|&b| b == b'&') {
+        let (key, value) = match memchr::memchr(b'=', param) {
             Some(eq) => (&param[..eq], &param[eq + 1..]),
             None => (param, &b""[..]),
         };
-        let value_end = value
-            .iter()
-            .position(|&b| b == b'&' || b == b';' || b == delimiter)
-            .unwrap_or(value.len());
         let wanted = match name {
-            None => !param_name.is_empty(),
-            Some(n) if name_ignore_case => n.eq_ignore_ascii_case(param_name),
-            Some(n) => n == param_name,
+            None => !key.is_empty(),
+            Some(n) => n.eq_ignore_ascii_case(key),
         };
-        if wanted && f(&value[..value_end]) {
+        if wanted && f(value) {
             return true;
         }
     }
@@ -549,20 +599,54 @@ mod tests {
         });
         assert_eq!(seen, [b"xyz".to_vec(), b"second".to_vec()]);
 
+        let values = |target: &str, name: Option<&str>, delimiter: u8| {
+            let mut seen = Vec::new();
+            any_url_param(target.as_bytes(), name.map(str::as_bytes), delimiter, |v| {
+                seen.push(String::from_utf8(v.to_vec()).unwrap());
+                false
+            });
+            seen
+        };
+        // (target, name, delimiter, values): HAProxy's http_find_url_param_pos rules.
+        let cases: [(&str, Option<&str>, u8, &[&str]); 16] = [
+            ("/p?a=1&b=2;x&a=3&flag", Some("a"), b'?', &["1", "3"]),
+            ("/p?a=1;sid=x", Some("sid"), b'?', &["x"]),
+            ("/p?a=1?sid=x", Some("sid"), b'?', &["x"]),
+            ("/p?flag", Some("flag"), b'?', &[]),
+            ("/p?flag&flag=", Some("flag"), b'?', &[""]),
+            ("/p?A=1", Some("a"), b'?', &[]),
+            ("/p?ab=1&b=2", Some("b"), b'?', &["2"]),
+            ("/p?a=1=2", Some("a"), b'?', &["1=2"]),
+            ("/p", Some("a"), b'?', &[]),
+            ("/p?", Some("a"), b'?', &[]),
+            ("/foo;JSESSIONID=abc", Some("JSESSIONID"), b';', &["abc"]),
+            (
+                "/foo;JSESSIONID=abc?x=1",
+                Some("JSESSIONID"),
+                b';',
+                &["abc?x=1"],
+            ),
+            ("/foo;JSESSIONID=abc", Some("JSESSIONID"), b'?', &[]),
+            ("/p?flag&a=1&=2;b", None, b'?', &["1", "2"]),
+            ("/p?flag", None, b'?', &[]),
+            ("/p?a=1", Some(""), b'?', &["1"]),
+        ];
+        for (target, name, delimiter, expected) in cases {
+            assert_eq!(
+                values(target, name, delimiter),
+                expected,
+                "{target} {name:?} {}",
+                char::from(delimiter)
+            );
+        }
+
         let mut seen = Vec::new();
-        any_url_param(b"a=1&b=2;x&a=3&flag", Some(b"a"), false, b'&', |v| {
+        any_query_pair(b"a=1;2&flag&A=3", Some(b"a"), |v| {
             seen.push(v.to_vec());
             false
         });
-        assert_eq!(seen, [b"1".to_vec(), b"3".to_vec()]);
-        assert!(any_url_param(
-            b"a=1&flag",
-            Some(b"flag"),
-            false,
-            b'&',
-            |v| v.is_empty()
-        ));
-        assert!(any_url_param(b"A=1", Some(b"a"), true, b'&', |v| v == b"1"));
-        assert!(!any_url_param(b"A=1", Some(b"a"), false, b'&', |_| true));
+        assert_eq!(seen, [b"1;2".to_vec(), b"3".to_vec()]);
+        assert!(any_query_pair(b"a=1&flag", Some(b"flag"), |v| v.is_empty()));
+        assert!(!any_query_pair(b"=1", None, |_| true));
     }
 }

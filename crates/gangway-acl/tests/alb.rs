@@ -159,3 +159,28 @@ fn alb_and_acl_conditions_combine() {
             .eval(&view("GET", "/", &[]))
     );
 }
+
+#[test]
+fn query_string_pairs_split_on_ampersand_only() {
+    // ALB reads key/value pairs after `?` separated by `&`: `;` and a second `?` are
+    // part of a value, unlike HAProxy's url_param.
+    let cases = [
+        ("/p?a=1;b=2", (Some("a"), "1;b=2"), true),
+        ("/p?a=1;b=2", (Some("b"), "2"), false),
+        ("/p?a=1?b=2", (Some("a"), "1?b=2"), true),
+        ("/p?A=x&b=2", (Some("a"), "X"), true),
+        ("/p?a=1&b=2", (Some("b"), "2"), true),
+        ("/p;a=1", (Some("a"), "1"), false),
+    ];
+    for (target, (key, value), expected) in cases {
+        let cond = AlbRule::new()
+            .query_string([(key, value)])
+            .compile()
+            .unwrap();
+        assert_eq!(
+            cond.eval(&view("GET", target, &[])),
+            expected,
+            "{key:?}={value} on {target}"
+        );
+    }
+}

@@ -237,7 +237,8 @@ fn standard_request_matrix() {
         ("urlp(tag) c", false),
         ("urlp(empty) -m found", true),
         ("urlp(empty) -m len 0", true),
-        ("urlp(flag) -m found", true),
+        // HAProxy only matches a name followed by `=`: `&flag&` gives no sample.
+        ("urlp(flag) -m found", false),
         ("urlp(missing) -m found", false),
         ("urlp(case) Up", false),
         ("urlp(Case) -i up", true),
@@ -265,7 +266,8 @@ fn standard_request_matrix() {
         ("cook_dir(theme) dar", false),
         ("cook_cnt(sid) 1", true),
         ("req.cook_cnt gt 2", true),
-        ("cook_val(sid) 0", false),
+        // HAProxy's strl2ic reads "abc123" as 0 (no leading digits).
+        ("cook_val(sid) 0", true),
         ("req.cook(missing) -m found", false),
         // src (the PROXY-protocol address when the listener expects one)
         ("src 192.0.2.0/24", true),
@@ -363,6 +365,33 @@ fn host_port_is_ignored_for_domain_matching_only() {
             ("hdr_reg(host) :8443$", true),
             ("hdr_len(host) 16", true),
             ("req.fhdr(host) -i example.com", true),
+            // A pattern naming a port compares with the whole value, as in HAProxy.
+            ("hdr(host) -i example.com:8443", true),
+            ("hdr(host) -i example.com:8080", false),
+            ("hdr(host) -i Example.com:8443", true),
+            ("hdr(host) Example.com:8443", true),
+            ("req.fhdr(host) -i example.com:8443", true),
+            ("hdr_end(host) -i .com:8443", true),
+            ("hdr_end(host) :8443", true),
+            ("hdr_dom(host) -i example.com:8443", true),
+            ("hdr_dom(host) -i example.com:80", false),
+            // Patterns with and without a port mixed: each compares its own way.
+            ("hdr(host) -i other.org example.com:8443", true),
+            ("hdr(host) -i example.com other.org:8443", true),
+            ("hdr(host) -i other.org other.org:8443", false),
+            ("hdr_end(host) -i .org .com:8443", true),
+        ],
+        &view,
+    );
+    let h = [httparse::Header {
+        name: "Host",
+        value: b"api.example.com",
+    }];
+    let view = RequestView::new("GET", "/", &h);
+    run(
+        &[
+            ("hdr(host) -i api.example.com:8443", false),
+            ("hdr(host) -i api.example.com:8443 api.example.com", true),
         ],
         &view,
     );
@@ -413,5 +442,84 @@ fn many_patterns_agree_with_few() {
             expected,
             "{fetch} with 41 patterns, {pattern}"
         );
+    }
+}
+
+#[test]
+fn typed_fetches_convert_as_haproxy() {
+    let h = [
+        httparse::Header {
+            name: "X-Forwarded-For",
+            value: b"10.1.2.3:5555",
+        },
+        httparse::Header {
+            name: "X-Real-Ip",
+            value: b"10.9.9.9 junk",
+        },
+        httparse::Header {
+            name: "X-Client",
+            value: b"[2001:db8::1]:443, 10.4.4.4:99999",
+        },
+        httparse::Header {
+            name: "X-Version",
+            value: b"beta",
+        },
+        httparse::Header {
+            name: "X-Empty",
+            value: b"",
+        },
+        httparse::Header {
+            name: "X-Signed",
+            value: b"+7",
+        },
+    ];
+    let view = RequestView::new("GET", "/?n=abc&m=-12x", &h);
+    run(
+        &[
+            // hdr_ip: a whole address, or IPv4 with a valid port.
+            ("hdr_ip(x-forwarded-for) 10.0.0.0/8", true),
+            ("hdr_ip(x-real-ip) 10.0.0.0/8", false),
+            ("hdr_ip(x-client) 10.0.0.0/8", false),
+            ("hdr_ip(x-client) 2001:db8::/32", false),
+            // `-m ip` on a string: a leading dotted quad, whatever follows.
+            ("hdr(x-forwarded-for) -m ip 10.0.0.0/8", true),
+            ("hdr(x-real-ip) -m ip 10.9.9.9", true),
+            ("hdr(x-version) -m ip 0.0.0.0/0", false),
+            // *_val: strl2ic, 0 without digits, a sample even for an empty value.
+            ("hdr_val(x-version) eq 0", true),
+            ("hdr_val(x-empty) eq 0", true),
+            ("hdr_val(x-signed) eq 7", false),
+            ("urlp_val(n) 0", true),
+            ("urlp_val(m) eq -12", true),
+            // `-m int` on a string: read_int64 (a sign, digits), no sample when empty.
+            ("hdr(x-version) -m int 0", true),
+            ("hdr(x-empty) -m int 0", false),
+            ("hdr(x-signed) -m int 7", true),
+        ],
+        &view,
+    );
+}
+
+#[test]
+fn url_param_follows_haproxy() {
+    let cases = [
+        ("/p?a=1;sid=x", "url_param(sid) x", true),
+        ("/p?a=1?sid=x", "url_param(sid) x", true),
+        ("/p?a=1&sid=x", "url_param(sid) x", true),
+        ("/p?sid=x;a=1", "url_param(sid) x", true),
+        ("/foo;JSESSIONID=abc", "urlp(JSESSIONID,;) abc", true),
+        ("/foo;JSESSIONID=abc", "urlp(JSESSIONID) abc", false),
+        ("/foo?x=1;JSESSIONID=abc", "urlp(JSESSIONID,;) abc", true),
+        ("/?flag", "urlp(flag) -m found", false),
+        ("/?flag=", "urlp(flag) -m found", true),
+        ("/?flag", "url_param -m found", false),
+        ("/?flag&a=", "url_param -m found", true),
+        ("/?SID=x", "url_param(sid) x", false),
+        ("http://h.example/p?sid=x", "url_param(sid) x", true),
+        ("/p", "url_param(sid) -m found", false),
+    ];
+    for (target, expr, expected) in cases {
+        let view = RequestView::new("GET", target, &[]);
+        assert_eq!(eval(expr, &view), expected, "`{expr}` on {target}");
     }
 }

@@ -225,10 +225,6 @@ fn samples(e: &ExprModel, r: &Req) -> Vec<Sample> {
             .collect()
     };
     let query = r.target.split_once('?').map(|(_, q)| q.to_string());
-    let host_only = |n: &str| {
-        n.eq_ignore_ascii_case("host")
-            && matches!(e.method, Method::Str | Method::End | Method::Dom)
-    };
     let strs: Vec<String> = match &e.fetch {
         Fetch::Path => vec![r.target.split('?').next().unwrap().to_string()],
         Fetch::Url => vec![r.target.clone()],
@@ -239,21 +235,11 @@ fn samples(e: &ExprModel, r: &Req) -> Vec<Sample> {
                 .iter()
                 .flat_map(|v| v.split(',').map(|x| trim(x).to_string()))
                 .collect();
-            let picked = pick(all, *occ);
-            if host_only(n) {
-                picked.iter().map(|v| strip_port(v)).collect()
-            } else {
-                picked
-            }
+            pick(all, *occ)
         }
         Fetch::FHdr(n, occ) => {
             let all: Vec<String> = named(n).iter().map(|v| trim(v).to_string()).collect();
-            let picked = pick(all, *occ);
-            if host_only(n) {
-                picked.iter().map(|v| strip_port(v)).collect()
-            } else {
-                picked
-            }
+            pick(all, *occ)
         }
         Fetch::HdrCnt(n) => {
             let count = named(n).iter().map(|v| v.split(',').count()).sum::<usize>();
@@ -267,12 +253,13 @@ fn samples(e: &ExprModel, r: &Req) -> Vec<Sample> {
                 (trim(name) == *n).then(|| trim(value).to_string())
             })
             .collect(),
+        // HAProxy: parameters separated by `&`, `;` or `?`, a name followed by `=`.
         Fetch::UrlParam(n) => query
             .map(|q| {
-                q.split('&')
+                q.split(['&', ';', '?'])
                     .filter_map(|p| {
-                        let (name, value) = p.split_once('=').unwrap_or((p, ""));
-                        (name == *n).then(|| value.split(';').next().unwrap().to_string())
+                        let (name, value) = p.split_once('=')?;
+                        (name == *n).then(|| value.to_string())
                     })
                     .collect()
             })
@@ -313,8 +300,16 @@ fn cidr_contains(cidr: &str, ip: Ipv4Addr) -> bool {
     u32::from(net) & mask == u32::from(ip) & mask
 }
 
+/// Whether the expression compares Host names: a pattern without a port then compares
+/// with the sample's port stripped, one with a port with the whole sample.
+fn host_only(e: &ExprModel) -> bool {
+    matches!(&e.fetch, Fetch::Hdr(n, _) | Fetch::FHdr(n, _) if n.eq_ignore_ascii_case("host"))
+        && matches!(e.method, Method::Str | Method::End | Method::Dom)
+}
+
 fn expr_eval(e: &ExprModel, r: &Req) -> bool {
     let samples = samples(e, r);
+    let host_only = host_only(e);
     samples.iter().any(|s| match (e.method, s) {
         (Method::Found, _) => true,
         (Method::Bool, Sample::Bool(b)) => *b,
@@ -332,8 +327,12 @@ fn expr_eval(e: &ExprModel, r: &Req) -> bool {
                     x.to_string()
                 }
             };
-            let s = fold(s);
             e.patterns.iter().enumerate().any(|(i, p)| {
+                let s = if host_only && strip_port(p) == *p {
+                    fold(&strip_port(s))
+                } else {
+                    fold(s)
+                };
                 let p = fold(p);
                 match m {
                     Method::Str => s == p,

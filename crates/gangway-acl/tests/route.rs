@@ -115,7 +115,8 @@ fn and_rules_are_candidates_only_when_their_indexed_term_matches() {
     );
 }
 
-const SEGMENTS: &[&str] = &["/a", "/b", "/ab", "/A", ".js", "x"];
+// `:8` makes Host values and patterns with ports (compared whole, not stripped).
+const SEGMENTS: &[&str] = &["/a", "/b", "/ab", "/A", ".js", "x", ":8"];
 
 fn text() -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(SEGMENTS), 1..4).prop_map(|p| p.concat())
