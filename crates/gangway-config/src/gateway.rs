@@ -641,9 +641,11 @@ impl Planner<'_> {
                 }
                 match &backend.http_check_expect {
                     None => check,
-                    Some(expect) => {
-                        self.expect(backend.lines.of("http-check", backend.line), check, expect)
-                    }
+                    Some(expect) => self.expect(
+                        backend.lines.of("http-check expect", backend.line),
+                        check,
+                        expect,
+                    ),
                 }
             }
         };

@@ -9,6 +9,7 @@ use crate::error::Findings;
 use crate::lexer::{Word, split_line};
 use crate::model::*;
 use crate::time::{parse_time, zero_timeout_refused};
+use crate::validate::HTTPCHK_URI_LINE;
 
 /// Process-level `global` directives that mean nothing to an embedded gateway: accepted,
 /// reported as ignored.
@@ -461,6 +462,12 @@ impl Parser<'_> {
             ("option", Some(name), _) => format!("option {name}"),
             ("no", Some("option"), Some(name)) => format!("option {name}"),
             ("timeout", Some(kind), _) => format!("timeout {kind}"),
+            // One key per sub-directive or status, so that a problem points at its own line.
+            ("http-check" | "stats", Some(sub), _) => format!("{keyword} {sub}"),
+            ("errorfile", Some(code), _) => match code.parse::<u16>() {
+                Ok(code) => format!("errorfile {code}"),
+                Err(_) => keyword,
+            },
             _ => keyword,
         };
         let line = self.line;
@@ -1369,6 +1376,7 @@ impl Parser<'_> {
                     self.set_httpchk(None);
                 } else {
                     self.set_httpchk(Some(check));
+                    self.uri_set_here();
                 }
             }
             name if IGNORED_LOG_OPTIONS.contains(&name) => {
@@ -1390,6 +1398,14 @@ impl Parser<'_> {
     fn set_httpchk(&mut self, check: Option<HttpChk>) {
         in_sections!(self.scope(), [defaults, backend], |s| {
             s.option.httpchk.clone_from(&check)
+        });
+    }
+
+    /// Remembers this line as the one that set the health check URI, for the validator.
+    fn uri_set_here(&mut self) {
+        let line = self.line;
+        in_sections!(self.scope(), [backend], |s| {
+            s.lines.0.insert(HTTPCHK_URI_LINE.to_owned(), line)
         });
     }
 
@@ -1500,7 +1516,10 @@ impl Parser<'_> {
                     };
                     match word {
                         "meth" => check.method = text.to_owned(),
-                        "uri" => check.uri = text.to_owned(),
+                        "uri" => {
+                            check.uri = text.to_owned();
+                            self.uri_set_here();
+                        }
                         "ver" => version = text.to_owned(),
                         "comment" => {}
                         "uri-lf" | "body-lf" => {

@@ -9,6 +9,10 @@ use crate::error::Findings;
 use crate::model::*;
 use crate::time::zero_timeout_refused;
 
+/// The key of [`DirectiveLines`] for the line that last set the health check URI
+/// (`option httpchk` or `http-check send uri`).
+pub(crate) const HTTPCHK_URI_LINE: &str = "httpchk uri";
+
 const ERRORFILE_CODES: &[u16] = &[
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
 ];
@@ -145,7 +149,7 @@ fn check_frontend(found: &mut Findings<'_>, config: &Config, frontend: &Frontend
         && !uri.starts_with('/')
     {
         found.error(
-            frontend.lines.of("stats", frontend.line),
+            frontend.lines.of("stats uri", frontend.line),
             "stats",
             "'stats uri' must start with '/'",
         );
@@ -185,11 +189,7 @@ fn check_frontend(found: &mut Findings<'_>, config: &Config, frontend: &Frontend
             format!("{what} is in TCP mode: its HTTP rules and monitor-uri are ignored"),
         );
     }
-    check_errorfiles(
-        found,
-        frontend.lines.of("errorfile", frontend.line),
-        &frontend.errorfile,
-    );
+    check_errorfiles(found, &frontend.lines, frontend.line, &frontend.errorfile);
 }
 
 fn check_backend(found: &mut Findings<'_>, config: &Config, backend: &Backend) {
@@ -233,14 +233,19 @@ fn check_backend(found: &mut Findings<'_>, config: &Config, backend: &Backend) {
         );
     }
     if let Some(expect) = &backend.http_check_expect {
-        check_expect(found, backend.lines.of("http-check", backend.line), expect);
+        check_expect(
+            found,
+            backend.lines.of("http-check expect", backend.line),
+            expect,
+        );
     }
     if let Some(check) = &backend.option.httpchk
         && !check.uri.starts_with('/')
         && check.uri != "*"
     {
+        let line = backend.lines.of("option httpchk", backend.line);
         found.error(
-            backend.lines.of("option httpchk", backend.line),
+            backend.lines.of(HTTPCHK_URI_LINE, line),
             "option httpchk",
             format!("URI '{}' must start with '/'", check.uri),
         );
@@ -252,11 +257,7 @@ fn check_backend(found: &mut Findings<'_>, config: &Config, backend: &Backend) {
         &backend.http_response,
         &acl_names,
     );
-    check_errorfiles(
-        found,
-        backend.lines.of("errorfile", backend.line),
-        &backend.errorfile,
-    );
+    check_errorfiles(found, &backend.lines, backend.line, &backend.errorfile);
 }
 
 fn check_server_options(
@@ -430,10 +431,12 @@ fn check_header(
 
 fn check_errorfiles(
     found: &mut Findings<'_>,
-    line: SourceLine,
+    lines: &DirectiveLines,
+    section: SourceLine,
     files: &std::collections::BTreeMap<u16, std::path::PathBuf>,
 ) {
     for (code, path) in files {
+        let line = lines.of(&format!("errorfile {code}"), section);
         if !ERRORFILE_CODES.contains(code) {
             found.error(
                 line,

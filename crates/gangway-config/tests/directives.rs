@@ -668,6 +668,45 @@ fn incomplete_or_refused_arguments_are_errors() {
 }
 
 #[test]
+fn a_problem_found_after_parsing_points_at_its_own_line() {
+    // Several lines of one directive (sub-directives, statuses): the one at fault is named,
+    // not the last of them.
+    let cases = [
+        (
+            format!(
+                "{FE}backend be\n http-check expect rstring (\n http-check send meth GET\n server s 127.0.0.1:1 check\n"
+            ),
+            5,
+            "http-check",
+        ),
+        (
+            format!(
+                "{FE}backend be\n option httpchk GET /ok\n http-check send uri health\n http-check send meth GET\n"
+            ),
+            6,
+            "option httpchk",
+        ),
+        (
+            format!(
+                "frontend fe\n bind :80\n stats uri metrics\n stats refresh 5s\n default_backend be\n{BE}"
+            ),
+            3,
+            "stats",
+        ),
+        (
+            format!(
+                "frontend fe\n bind :80\n errorfile 503 /surely/not/here.http\n errorfile 404 /dev/null\n default_backend be\n{BE}"
+            ),
+            3,
+            "errorfile",
+        ),
+    ];
+    for (text, line, keyword) in &cases {
+        assert_error(text, *line, keyword, "");
+    }
+}
+
+#[test]
 fn timeouts_table() {
     let cases: &[(&str, Field<Timeouts>, Duration)] = &[
         ("connect 5000", |t| t.connect, Duration::from_millis(5000)),
