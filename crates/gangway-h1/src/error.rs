@@ -70,8 +70,8 @@ pub enum ErrorKind {
     InvalidHost,
     /// A Host value that differs from the authority of an absolute-form or CONNECT
     /// request-target (RFC 9112 3.2: they must be identical; HAProxy answers 400 too).
-    /// Letter case and a default port (80 for `http`/`ws`, 443 for `https`/`wss`) given
-    /// on one side only do not count as differences.
+    /// Letter case, and a default (80 for `http`/`ws`, 443 for `https`/`wss`, either for
+    /// CONNECT) or empty port given on one side only, do not count as differences.
     HostMismatch,
 
     // ---- framing ----

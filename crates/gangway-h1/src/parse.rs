@@ -384,11 +384,7 @@ impl Parser {
         }
         // A gateway routes on Host while the server may serve the target's authority: the
         // two must name the same host.
-        if let Some(host) = fields.host
-            && !host_matches_target(method, target.as_bytes(), host)
-        {
-            return Err(Error::req(ErrorKind::HostMismatch));
-        }
+        check_target_host(method, target.as_bytes(), fields.host).map_err(Error::req)?;
         let framing = fields.framing.request_framing(version_minor)?;
         let upgrade = classify(head, method, target, version_minor, &fields)?;
         Ok(Status::Complete(Request {
@@ -646,19 +642,24 @@ fn is_absolute_form(t: &[u8]) -> bool {
         && t[colon + 1..].starts_with(b"//")
 }
 
-/// Whether `host` (a valid Host value) names the authority of `target`, when the target
-/// has one: CONNECT's authority-form, or absolute-form without its userinfo. Letter case
-/// does not count, nor a default port on one side only (RFC 9110 4.2.3); an origin-form
-/// target, `*` or an empty authority has nothing to match.
-fn host_matches_target(method: &str, target: &[u8], host: &[u8]) -> bool {
+/// Checks an absolute-form or CONNECT target's authority against `host` (a valid Host
+/// value, `None` when absent): they must name the same host (RFC 9112 3.2), or ACLs on Host
+/// would pass a request that the server serves for the target's host.
+///
+/// Letter case does not count, nor a default port (80 for `http`/`ws`, 443 for
+/// `https`/`wss`, either for CONNECT) or an empty one on one side only, as in HAProxy 2.6.
+/// The authority itself must be a valid host (userinfo aside), non-empty for the `http`
+/// and `ws` families (RFC 9110 4.2.1), and present in Host: an absolute-form or CONNECT
+/// request without Host (HTTP/1.0) would route as hostless while naming a host.
+fn check_target_host(method: &str, target: &[u8], host: Option<&[u8]>) -> Result<(), ErrorKind> {
     if target.first() == Some(&b'/') || target == b"*" {
-        return true;
+        return Ok(());
     }
-    let (default_port, authority): (&[u8], &[u8]) = if method == "CONNECT" {
-        (b"", target)
+    let (default_ports, authority): (&[&[u8]], &[u8]) = if method == "CONNECT" {
+        (&[b"80", b"443"], target)
     } else {
         let Some(colon) = find_byte(target, b':') else {
-            return true;
+            return Ok(());
         };
         let scheme = &target[..colon];
         // `scheme "://" authority [ path-abempty ] [ "?" query ]`: checked by `check_target`.
@@ -668,32 +669,60 @@ fn host_matches_target(method: &str, target: &[u8], host: &[u8]) -> bool {
             .position(|&b| matches!(b, b'/' | b'?'))
             .unwrap_or(rest.len());
         let authority = &rest[..end];
+        // A backslash, even in the userinfo: URL parsers that read it as `/` (WHATWG's)
+        // would find another host in `http://a\@b/` than the one checked here.
+        if find_byte(authority, b'\\').is_some() {
+            return Err(ErrorKind::InvalidTarget);
+        }
         let authority = match authority.iter().rposition(|&b| b == b'@') {
             Some(at) => &authority[at + 1..],
             None => authority,
         };
-        let default_port: &[u8] =
-            if scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"ws") {
-                b":80"
-            } else if scheme.eq_ignore_ascii_case(b"https") || scheme.eq_ignore_ascii_case(b"wss") {
-                b":443"
-            } else {
-                b""
-            };
-        (default_port, authority)
+        let http = scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"ws");
+        let https = scheme.eq_ignore_ascii_case(b"https") || scheme.eq_ignore_ascii_case(b"wss");
+        if !is_valid_host(authority) || (authority.is_empty() && (http || https)) {
+            return Err(ErrorKind::InvalidTarget);
+        }
+        let default_ports: &[&[u8]] = if http {
+            &[b"80"]
+        } else if https {
+            &[b"443"]
+        } else {
+            &[]
+        };
+        (default_ports, authority)
     };
-    if authority.is_empty() || authority.eq_ignore_ascii_case(host) {
-        return true;
+    if authority.is_empty() {
+        return Ok(());
     }
-    if default_port.is_empty() {
-        return false;
-    }
-    // One side carries the default port, the other none.
-    let same = |a: &[u8], b: &[u8]| {
-        a.strip_suffix(default_port)
-            .is_some_and(|a| a.eq_ignore_ascii_case(b))
+    let Some(host) = host else {
+        return Err(ErrorKind::MissingHost);
     };
-    same(authority, host) || same(host, authority)
+    let (a_name, a_port) = split_host_port(authority);
+    let (h_name, h_port) = split_host_port(host);
+    let same_port = match (a_port, h_port) {
+        (Some(a), Some(h)) => a == h,
+        (Some(p), None) | (None, Some(p)) => default_ports.contains(&p),
+        (None, None) => true,
+    };
+    if same_port && a_name.eq_ignore_ascii_case(h_name) {
+        Ok(())
+    } else {
+        Err(ErrorKind::HostMismatch)
+    }
+}
+
+/// A valid `uri-host [ ":" port ]` split into the host and its port (`None` when absent or
+/// empty).
+fn split_host_port(v: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let name_end = if v.first() == Some(&b'[') {
+        find_byte(v, b']').map_or(v.len(), |i| i + 1)
+    } else {
+        find_byte(v, b':').unwrap_or(v.len())
+    };
+    let (name, rest) = v.split_at(name_end);
+    let port = rest.strip_prefix(b":").filter(|p| !p.is_empty());
+    (name, port)
 }
 
 /// `uri-host ":" port` with a non-empty port (RFC 9112 3.2.3).

@@ -486,9 +486,29 @@ fn rejected_requests() {
             HostMismatch,
         ),
         (
-            "CONNECT, Host without the port",
-            raw(b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n"),
+            "CONNECT, Host without a port that is not 80 or 443",
+            raw(b"CONNECT a:8443 HTTP/1.1\r\nHost: a\r\n\r\n"),
             HostMismatch,
+        ),
+        (
+            "CONNECT, Host on another port",
+            raw(b"CONNECT a:443 HTTP/1.1\r\nHost: a:80\r\n\r\n"),
+            HostMismatch,
+        ),
+        (
+            "absolute-form, backslash in the authority",
+            raw(b"GET http://admin.internal\\@public.example/ HTTP/1.1\r\nHost: public.example\r\n\r\n"),
+            InvalidTarget,
+        ),
+        (
+            "absolute-form, empty authority",
+            raw(b"GET http:///admin HTTP/1.1\r\nHost: public.example\r\n\r\n"),
+            InvalidTarget,
+        ),
+        (
+            "absolute-form over HTTP/1.0 without Host",
+            raw(b"GET http://admin.internal/ HTTP/1.0\r\n\r\n"),
+            MissingHost,
         ),
         // Limits
         ("target too long", long_target.into_bytes(), UriTooLong),
@@ -608,8 +628,28 @@ fn accepted_requests() {
             Framing::None,
         ),
         (
-            "absolute-form over HTTP/1.0 without Host",
-            raw(b"GET http://a/ HTTP/1.0\r\n\r\n"),
+            "absolute-form over HTTP/1.0 with Host",
+            raw(b"GET http://a/ HTTP/1.0\r\nHost: a\r\n\r\n"),
+            Framing::None,
+        ),
+        (
+            "absolute-form, empty port in the target",
+            raw(b"GET http://a:/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+            Framing::None,
+        ),
+        (
+            "absolute-form, IPv6 with the default port in Host only",
+            raw(b"GET http://[::1]/ HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"),
+            Framing::None,
+        ),
+        (
+            "CONNECT to 443, Host without the port (Java, Node agents)",
+            raw(b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n"),
+            Framing::None,
+        ),
+        (
+            "CONNECT to 80, Host with an empty port",
+            raw(b"CONNECT a:80 HTTP/1.1\r\nHost: a:\r\n\r\n"),
             Framing::None,
         ),
         (
