@@ -242,11 +242,14 @@ impl Slots {
         self.add_deadline(key, due)
     }
 
-    /// Rebuilds the heap without stale entries once they are the majority (tunnels that park
-    /// and wake often leave one each time), so it stays proportional to the parked tunnels.
+    /// Rebuilds the heap without stale entries once they are the majority, so it stays
+    /// proportional to the parked tunnels: at most `2 × parked + 64` entries after every push
+    /// and every removal. Tunnels that re-arm or re-park leave an entry behind each time (until
+    /// its time passes: an hour for an hour's idle timeout), and tunnels that leave leave theirs.
     fn drop_stale_deadlines(&mut self) {
         let parked = self.entries.len() - self.free.len();
-        if self.deadlines.len() <= 2 * parked + 64 {
+        let most = 2 * parked + 64;
+        if self.deadlines.len() <= most {
             return;
         }
         let live = self
@@ -259,7 +262,15 @@ impl Slots {
                 }
                 _ => None,
             });
-        self.deadlines = live.collect();
+        // In place: the live entries (at most one per parked tunnel) fit where the stale ones
+        // were. The memory goes back once it is more than twice what the heap may reach.
+        let mut heap = std::mem::take(&mut self.deadlines).into_vec();
+        heap.clear();
+        heap.extend(live);
+        if heap.capacity() > 2 * (most + 1) {
+            heap.shrink_to(most + 1);
+        }
+        self.deadlines = BinaryHeap::from(heap);
     }
 
     fn remove(&mut self, key: u32) {
@@ -278,6 +289,9 @@ impl Slots {
                     ..Slots::default()
                 };
             }
+        } else {
+            // The tunnel's deadlines stay behind: fewer parked tunnels may make them too many.
+            self.drop_stale_deadlines();
         }
     }
 }
@@ -516,6 +530,60 @@ mod tests {
         assert!(slots.entries.capacity() == 0 && slots.deadlines.capacity() == 0);
         slots.broken = true;
         assert!(slots.insert(Waker::noop().clone(), 5).is_none());
+    }
+
+    #[test]
+    fn the_deadline_heap_stays_proportional_to_the_parked_tunnels() {
+        const HOUR: Millis = 3_600_000;
+        let bound = |slots: &Slots| 2 * (slots.entries.len() - slots.free.len()) + 64;
+        let mut slots = Slots::default();
+        // A thousand idle tunnels, each with an hour's idle timeout.
+        let idle: Vec<u32> = (0..1000)
+            .map(|i| slots.insert(Waker::noop().clone(), HOUR + i).unwrap().0)
+            .collect();
+        // A busy tunnel for an hour: bytes every second, moved parked (its idle deadline is
+        // re-armed an hour later each time); every tenth second it goes back to tokio and
+        // parks again. Each leaves an entry that stays an hour.
+        let mut busy = slots.insert(Waker::noop().clone(), HOUR).unwrap().0;
+        let mut most = 0;
+        for second in 1..=3600 {
+            let due = HOUR + second * 1000;
+            if second % 10 == 0 {
+                slots.remove(busy);
+                busy = slots.insert(Waker::noop().clone(), due).unwrap().0;
+            } else {
+                slots.rearm(busy, Waker::noop().clone(), due);
+            }
+            most = most.max(slots.deadlines.len());
+            assert!(slots.deadlines.len() <= bound(&slots), "second {second}");
+        }
+        assert!(most <= 2 * 1001 + 64, "{most} entries for 1001 tunnels");
+        // Most tunnels end or go back to tokio: the heap shrinks with them, not with time.
+        for (gone, key) in idle[..990].iter().enumerate() {
+            slots.remove(*key);
+            assert!(
+                slots.deadlines.len() <= bound(&slots),
+                "{} entries for {} parked, after {gone} left",
+                slots.deadlines.len(),
+                slots.entries.len() - slots.free.len()
+            );
+        }
+        assert!(slots.deadlines.capacity() <= 4 * bound(&slots));
+        // Every parked tunnel's deadline is still there (stale ones are skipped).
+        let mut live: Vec<(Millis, u32)> = slots
+            .deadlines
+            .iter()
+            .map(|Reverse(entry)| *entry)
+            .filter(|(at, key)| {
+                matches!(slots.entries[*key as usize], Slot::Parked(_, due) if due == *at)
+            })
+            .collect();
+        live.sort_unstable();
+        live.dedup();
+        let mut expected: Vec<(Millis, u32)> =
+            (990..1000).map(|i| (HOUR + i as Millis, idle[i])).collect();
+        expected.push((HOUR + 3600 * 1000, busy));
+        assert_eq!(live, expected);
     }
 
     #[test]
