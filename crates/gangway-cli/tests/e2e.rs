@@ -18,14 +18,20 @@ const DEADLINE: Duration = Duration::from_secs(20);
 /// A test backend: answers HTTP requests with `NAME PATH` (keep-alive) and echoes WebSocket
 /// messages as `NAME: TEXT`.
 async fn backend(name: &'static str) -> u16 {
+    stoppable_backend(name).await.0
+}
+
+/// A [`backend`] and its accept loop: aborting it closes the listener (health checks then
+/// fail) while established connections go on.
+async fn stoppable_backend(name: &'static str) -> (u16, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
+    let accept = tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(serve_backend_connection(name, stream));
         }
     });
-    port
+    (port, accept)
 }
 
 async fn serve_backend_connection(name: &'static str, stream: TcpStream) {
@@ -850,4 +856,60 @@ async fn a_reload_that_cannot_bind_logs_each_warning_once() {
         "the reload's warning is logged once"
     );
     drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_marked_down_shutdown_sessions_closes_only_that_servers_tunnels() {
+    let ((a, stop_a), (b, stop_b)) = (stoppable_backend("a").await, stoppable_backend("b").await);
+    let config = format!(
+        "defaults\n mode http\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n timeout tunnel 1h\nfrontend fe\n bind 127.0.0.1:0\n default_backend ws\nbackend ws\n server a 127.0.0.1:{a} check inter 100ms rise 1 fall 1 on-marked-down shutdown-sessions\n server b 127.0.0.1:{b} check inter 100ms rise 1 fall 1\n"
+    );
+    let mut gangway = Gangway::start("shutdown-sessions", "haproxy.cfg", &config);
+    let addr = gangway.listening().await;
+    // Round robin: tunnels land on both servers.
+    let (mut on_a, mut on_b) = (None, None);
+    for _ in 0..6 {
+        let mut socket = websocket(&addr, "/ws", "x").await;
+        if echo(&mut socket, "x").await.starts_with("a:") {
+            on_a = Some(socket);
+        } else {
+            on_b = Some(socket);
+        }
+        if on_a.is_some() && on_b.is_some() {
+            break;
+        }
+    }
+    let (mut on_a, mut on_b) = (on_a.expect("a tunnel to a"), on_b.expect("a tunnel to b"));
+
+    // Both listeners close: the checks fail and both servers are marked down.
+    stop_a.abort();
+    stop_b.abort();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let marked_down = |server: &str| {
+        gangway.stderr_count(&format!(
+            "server state changed backend=ws server={server} from=up to=down"
+        )) > 0
+    };
+    while !(marked_down("a") && marked_down("b")) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both servers marked down in the log"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let end = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match on_a.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "a's tunnel is closed when a goes down");
+    assert_eq!(
+        echo(&mut on_b, "live").await,
+        "b: live",
+        "b has no shutdown-sessions: its tunnel lives on"
+    );
 }

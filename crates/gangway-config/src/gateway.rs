@@ -514,7 +514,6 @@ impl Planner<'_> {
             }
             out = out.check(check);
         }
-        let mut shutdown_sessions = false;
         for server in &backend.server {
             let options = &server.options;
             let mut converted = gangway::Server::new(server.address.to_string())
@@ -596,11 +595,10 @@ impl Planner<'_> {
                 // As in HAProxy: traffic is only watched with `observe`.
                 self.found.warn(server.line, "server", format!("server '{}': 'on-error' and 'error-limit' have no effect without 'observe layer4|layer7'", server.name));
             }
-            shutdown_sessions |= options.shutdown_sessions_on_down == Some(true);
+            if options.shutdown_sessions_on_down == Some(true) {
+                converted = converted.shutdown_sessions_on_down(true);
+            }
             out = out.server(converted);
-        }
-        if shutdown_sessions {
-            out = out.shutdown_sessions_on_down(true);
         }
         for rule in &backend.http_request {
             match (&rule.action, rule.condition.is_always()) {

@@ -98,6 +98,7 @@ pub struct Server {
     pub(crate) pool_purge_delay: Option<Duration>,
     pub(crate) check_override: Option<Check>,
     pub(crate) passive: Option<gangway_health::PassivePolicy>,
+    pub(crate) shutdown_sessions_on_down: Option<bool>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::TlsServer>,
 }
@@ -130,6 +131,7 @@ impl Server {
             pool_purge_delay: None,
             check_override: None,
             passive: None,
+            shutdown_sessions_on_down: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -209,6 +211,24 @@ impl Server {
     #[must_use]
     pub fn observe(mut self, policy: gangway_health::PassivePolicy) -> Self {
         self.passive = Some(policy);
+        self
+    }
+
+    /// `on-marked-down shutdown-sessions` for this server: when health checks mark it down,
+    /// close its tunnels at once (`true`) or let them live on (`false`). Unset, the backend's
+    /// [`shutdown_sessions_on_down`](Backend::shutdown_sessions_on_down) applies.
+    ///
+    /// ```
+    /// use gangway::{Backend, Server};
+    /// // Only s1's tunnels close when it goes down.
+    /// let ws = Backend::new("ws")
+    ///     .server(Server::new("10.0.0.10:3000").name("s1").shutdown_sessions_on_down(true))
+    ///     .server(Server::new("10.0.0.11:3000").name("s2"));
+    /// # let _ = ws;
+    /// ```
+    #[must_use]
+    pub fn shutdown_sessions_on_down(mut self, on: bool) -> Self {
+        self.shutdown_sessions_on_down = Some(on);
         self
     }
 
@@ -672,8 +692,9 @@ impl Backend {
         self
     }
 
-    /// `on-marked-down shutdown-sessions`: close the tunnels and connections of a server as soon
-    /// as health checks mark it down (default: established sessions live on).
+    /// `on-marked-down shutdown-sessions` for every server of this backend that does not set
+    /// its own ([`Server::shutdown_sessions_on_down`]): close the tunnels and connections of
+    /// a server as soon as health checks mark it down (default: established sessions live on).
     #[must_use]
     pub fn shutdown_sessions_on_down(mut self, on: bool) -> Self {
         self.shutdown_sessions_on_down = on;

@@ -49,6 +49,9 @@ pub(crate) struct ServerRt {
     failing: AtomicBool,
     /// Whether traffic errors are reported to the checker (the server has `observe`).
     pub(crate) observed: bool,
+    /// Whether its tunnels close when health checks mark it down
+    /// (`on-marked-down shutdown-sessions`).
+    shutdown_sessions_on_down: bool,
     pub(crate) counters: Counters,
     pub(crate) checker: Option<HealthChecker<()>>,
     /// The task applying the checker's verdicts.
@@ -229,6 +232,9 @@ impl BackendRt {
             pool_purge_delay: s.pool_purge_delay.unwrap_or(self.spec.pool_purge_delay),
             failing: AtomicBool::new(false),
             observed: s.passive.is_some(),
+            shutdown_sessions_on_down: s
+                .shutdown_sessions_on_down
+                .unwrap_or(self.spec.shutdown_sessions_on_down),
             counters: Counters::default(),
             checker,
             health_task: Mutex::new(None),
@@ -331,7 +337,7 @@ impl BackendRt {
             if state != ServerState::Up {
                 srv.drop_idle();
             }
-            if state == ServerState::Down && self.spec.shutdown_sessions_on_down {
+            if state == ServerState::Down && srv.shutdown_sessions_on_down {
                 self.tunnels.abort_server(srv);
             }
         }

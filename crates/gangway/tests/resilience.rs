@@ -940,3 +940,112 @@ async fn every_timeout_may_be_duration_max() {
     assert_eq!(&got, b"ping");
     gw.shutdown().await;
 }
+
+/// A WebSocket server that answers every upgrade with a `101` naming it (`X-Server: NAME`),
+/// then echoes; returns its address and its accept loop (abort it to close the listener while
+/// established tunnels live on).
+async fn named_tunnel_server(
+    name: &'static str,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let accept = tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                // The key of `UPGRADE` is RFC 6455's example: its accept value is known.
+                let head = format!(
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nX-Server: {name}\r\n\r\n"
+                );
+                if s.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                loop {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if s.write_all(&chunk[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, accept)
+}
+
+#[tokio::test]
+async fn shutdown_sessions_on_down_closes_only_that_servers_tunnels() {
+    let (a, stop_a) = named_tunnel_server("a").await;
+    let (b, stop_b) = named_tunnel_server("b").await;
+    let check = Check::tcp()
+        .inter(Duration::from_millis(50))
+        .rise(1)
+        .fall(1);
+    let ws = Backend::new("ws")
+        .server(Server::at(a).name("a").shutdown_sessions_on_down(true))
+        .server(Server::at(b).name("b"))
+        .check(check);
+    let gw = start(
+        local()
+            .default_backend(&ws)
+            .grace(Duration::from_millis(200)),
+    )
+    .await;
+    eventually("both servers up", || {
+        gw.server_state("ws", "a") == Some(ServerState::Up)
+            && gw.server_state("ws", "b") == Some(ServerState::Up)
+    })
+    .await;
+    // Round robin: tunnels land on both servers.
+    let (mut on_a, mut on_b) = (None, None);
+    for _ in 0..6 {
+        let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
+        s.write_all(UPGRADE).await.unwrap();
+        let mut buf = Vec::new();
+        let (status, head, _) = read_response(&mut s, &mut buf).await;
+        assert_eq!(status, 101, "{head}");
+        if head.contains("X-Server: a") {
+            on_a = Some(s);
+        } else {
+            on_b = Some(s);
+        }
+        if on_a.is_some() && on_b.is_some() {
+            break;
+        }
+    }
+    let (mut on_a, mut on_b) = (on_a.expect("a tunnel to a"), on_b.expect("a tunnel to b"));
+
+    // Both listeners close: the checks fail and both servers go down.
+    stop_a.abort();
+    stop_b.abort();
+    eventually("both servers down", || {
+        gw.server_state("ws", "a") == Some(ServerState::Down)
+            && gw.server_state("ws", "b") == Some(ServerState::Down)
+    })
+    .await;
+
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), on_a.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "a's tunnel closed when a went down");
+    on_b.write_all(b"live").await.unwrap();
+    let mut got = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(10), on_b.read_exact(&mut got))
+        .await
+        .expect("b's tunnel still echoes")
+        .expect("b's tunnel is open");
+    assert_eq!(
+        &got, b"live",
+        "b has no shutdown-sessions: its tunnel lives on"
+    );
+    gw.shutdown().await;
+}
