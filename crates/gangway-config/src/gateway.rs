@@ -626,6 +626,14 @@ impl Planner<'_> {
                 // `option httpchk GET /x HTTP/1.1\r\nHost:\ example.com` (and `http-check send
                 // hdr NAME VALUE`) carry headers after the version.
                 let mut check = Check::http(chk.uri.clone()).method(chk.method.clone());
+                let version = chk.version.split("\r\n").next().unwrap_or_default();
+                if !matches!(version, "HTTP/1.0" | "HTTP/1.1") {
+                    self.found.warn(
+                        backend.lines.of("option httpchk", backend.line),
+                        "option httpchk",
+                        format!("version '{version}' is ignored: the gateway's checks are HTTP/1.1 requests"),
+                    );
+                }
                 for header in chk.version.split("\r\n").skip(1) {
                     let Some((name, value)) = header.split_once(':') else {
                         continue;

@@ -117,6 +117,28 @@ fn warnings_for_what_the_gateway_ignores() {
 }
 
 #[test]
+fn a_check_version_other_than_http_1_warns() {
+    let plan_warnings = |chk: &str| -> Vec<String> {
+        let text = format!("{FE}backend be\n {chk}\n server s 127.0.0.1:1 check\n");
+        let plan = plan_text(&text).unwrap();
+        plan.warnings.iter().map(ToString::to_string).collect()
+    };
+    assert_eq!(
+        plan_warnings("option httpchk GET /health HTTP/2.0"),
+        [
+            "plan.cfg:5: 'option httpchk': version 'HTTP/2.0' is ignored: the gateway's checks are HTTP/1.1 requests"
+        ]
+    );
+    for chk in [
+        "option httpchk",
+        "option httpchk GET /health HTTP/1.1\\r\\nHost:\\ svc",
+        "http-check send ver HTTP/1.0",
+    ] {
+        assert!(plan_warnings(chk).is_empty(), "{chk}");
+    }
+}
+
+#[test]
 fn monitor_fail_conditions_the_gateway_accepts() {
     for condition in [
         "if down",
