@@ -261,21 +261,54 @@ const CACHED_SNAPSHOTS: usize = 8;
 /// A thread's recently used snapshots, by stamp (0: free).
 struct SnapshotCache {
     stamps: [u64; CACHED_SNAPSHOTS],
+    /// The core (by address) each entry's snapshot is of, so that a set's newer snapshot
+    /// replaces its older one rather than another set's.
+    cores: [usize; CACHED_SNAPSHOTS],
+    /// Used since the clock hand last passed the entry (a second chance before eviction).
+    used: [bool; CACHED_SNAPSHOTS],
     snapshots: [Option<Arc<Snapshot>>; CACHED_SNAPSHOTS],
-    /// The entry the next miss replaces.
-    next: usize,
+    /// Where the search for an entry to evict starts.
+    hand: usize,
 }
 
 impl SnapshotCache {
-    /// Loads `core`'s current snapshot in place of the oldest entry; returns its index.
+    /// Loads `core`'s current snapshot into the cache: in place of the set's older one, or
+    /// of an entry not used since the hand last passed it. `None` when every entry was
+    /// used since (a thread busy with more sets than the cache holds): the caller then
+    /// loads without caching, rather than evicting a busy set's snapshot on every miss.
     #[cold]
-    fn fill(&mut self, core: &Core) -> usize {
-        let i = self.next;
-        self.next = (i + 1) % CACHED_SNAPSHOTS;
+    fn fill(&mut self, core: &Core) -> Option<usize> {
+        let id = std::ptr::from_ref(core) as usize;
+        let i = match self.cores.iter().position(|&c| c == id) {
+            Some(i) => i,
+            None => self.victim()?,
+        };
         let snapshot = core.snapshot.load_full();
         self.stamps[i] = snapshot.stamp;
+        self.cores[i] = id;
+        self.used[i] = true;
+        // The old snapshot, if any, is dropped here, inside the borrow: nothing it owns
+        // calls back into the cache (a nested call would find it borrowed and not use it).
         self.snapshots[i] = Some(snapshot);
-        i
+        Some(i)
+    }
+
+    /// A free entry, or else the one under the clock hand if it was not used since the
+    /// hand last passed (its mark is cleared otherwise, and nothing is evicted this time).
+    /// One entry per miss: a thread cycling through more sets than the cache holds keeps
+    /// the ones it cached (each is used again before the hand comes back), while a set it
+    /// stopped using loses its entry within two turns of the hand.
+    fn victim(&mut self) -> Option<usize> {
+        if let Some(free) = self.snapshots.iter().position(Option::is_none) {
+            return Some(free);
+        }
+        let i = self.hand;
+        self.hand = (i + 1) % CACHED_SNAPSHOTS;
+        if std::mem::replace(&mut self.used[i], false) {
+            None
+        } else {
+            Some(i)
+        }
     }
 }
 
@@ -283,8 +316,10 @@ thread_local! {
     static SNAPSHOTS: RefCell<SnapshotCache> = const {
         RefCell::new(SnapshotCache {
             stamps: [0; CACHED_SNAPSHOTS],
+            cores: [0; CACHED_SNAPSHOTS],
+            used: [false; CACHED_SNAPSHOTS],
             snapshots: [const { None }; CACHED_SNAPSHOTS],
-            next: 0,
+            hand: 0,
         })
     };
 }
@@ -297,12 +332,14 @@ impl Core {
     /// line, no atomic write. That is what a pick and a release pay instead of an
     /// `ArcSwap::load`, whose guard takes and gives back a debt slot with two sequentially
     /// consistent writes (5.5 ns, measured on the leastconn release path).
-    /// A miss (a new snapshot, or more sets than the cache holds) loads it from the
-    /// `ArcSwap` and keeps it in place of the oldest entry; so does a nested call.
+    /// A miss loads the snapshot from the `ArcSwap` and keeps it in place of the set's
+    /// older one, or of an entry not used lately (see [`SnapshotCache::victim`]); a thread
+    /// busy with more sets than the cache holds loads the others without caching them, as
+    /// a nested call does, at the cost of an `ArcSwap::load`.
     ///
     /// The cost: a thread keeps up to [`CACHED_SNAPSHOTS`] snapshots alive after they are
-    /// replaced (with their servers' slots, not their connections), until it uses other
-    /// sets or exits.
+    /// replaced (with their servers' slots, not their connections), until it caches other
+    /// sets' snapshots in their place or exits.
     ///
     /// Reading the stamp is sequentially consistent, after whatever the caller changed
     /// before (a release's counter): a snapshot installed later resyncs after its stamp
@@ -323,10 +360,13 @@ impl Core {
                 return f(&self.snapshot.load());
             };
             let i = match cache.stamps.iter().position(|&s| s == stamp) {
-                Some(i) => i,
+                Some(i) => {
+                    cache.used[i] = true;
+                    Some(i)
+                }
                 None => cache.fill(self),
             };
-            match &cache.snapshots[i] {
+            match i.and_then(|i| cache.snapshots[i].as_deref()) {
                 Some(snapshot) => f(snapshot),
                 None => f(&self.snapshot.load()),
             }
@@ -1086,6 +1126,95 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// This thread's cached entries: (stamp, core address), free ones left out.
+    fn cached() -> Vec<(u64, usize)> {
+        SNAPSHOTS.with_borrow(|c| {
+            (0..CACHED_SNAPSHOTS)
+                .filter(|&i| c.snapshots[i].is_some())
+                .map(|i| (c.stamps[i], c.cores[i]))
+                .collect()
+        })
+    }
+
+    fn one_server_set(i: u8) -> ServerSet {
+        let set = ServerSet::new(Algorithm::LeastConn);
+        set.add(Server::new(SocketAddr::from(([10, 9, 0, i], 80))))
+            .unwrap();
+        set
+    }
+
+    fn core_id(set: &ServerSet) -> usize {
+        std::ptr::from_ref(set.core()) as usize
+    }
+
+    #[test]
+    fn a_changing_set_keeps_one_entry() {
+        std::thread::spawn(|| {
+            let set = one_server_set(1);
+            for weight in 1..40 {
+                let id = set.ids()[0];
+                set.set_weight(id, weight).unwrap();
+                drop(set.pick(None, &[]).unwrap());
+            }
+            let entries = cached();
+            assert_eq!(entries.len(), 1, "{entries:?}");
+            assert_eq!(entries[0].1, core_id(&set));
+            assert_eq!(entries[0].0, set.core().snapshot.load().stamp);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn more_busy_sets_than_entries_do_not_evict_each_other() {
+        std::thread::spawn(|| {
+            let sets: Vec<ServerSet> = (0..CACHED_SNAPSHOTS as u8 + 3)
+                .map(one_server_set)
+                .collect();
+            let round = || {
+                for set in &sets {
+                    drop(set.pick(None, &[]).unwrap());
+                }
+            };
+            round();
+            round();
+            let settled = cached();
+            assert_eq!(settled.len(), CACHED_SNAPSHOTS);
+            for _ in 0..5 {
+                round();
+            }
+            // The same sets stay cached: the others are loaded without evicting them.
+            assert_eq!(cached(), settled);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_set_no_longer_used_makes_room() {
+        std::thread::spawn(|| {
+            let old: Vec<ServerSet> = (0..CACHED_SNAPSHOTS as u8).map(one_server_set).collect();
+            for set in &old {
+                drop(set.pick(None, &[]).unwrap());
+            }
+            let new: Vec<ServerSet> = (100..100 + CACHED_SNAPSHOTS as u8)
+                .map(one_server_set)
+                .collect();
+            for _ in 0..3 {
+                for set in &new {
+                    drop(set.pick(None, &[]).unwrap());
+                }
+            }
+            let mut entries: Vec<usize> = cached().into_iter().map(|(_, core)| core).collect();
+            let mut want: Vec<usize> = new.iter().map(core_id).collect();
+            entries.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(entries, want);
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn picks_carry_past_32_bits() {
