@@ -70,6 +70,11 @@ pub(crate) fn respond(
     out.clear();
     let (ctype, body) = match rest {
         "" | "/" => ("text/html; charset=utf-8", page(base)),
+        // HAProxy's stats URI is a prefix of the whole URI: `/haproxy?stats;csv` and
+        // `/haproxy?stats&x` are its page too (the page here, in HTML).
+        more if base.contains('?') && more.starts_with([';', '&']) => {
+            ("text/html; charset=utf-8", page(base))
+        }
         "/json" => ("application/json", render_json(shared)),
         "/metrics" => (
             "text/plain; version=0.0.4; charset=utf-8",

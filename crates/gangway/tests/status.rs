@@ -469,6 +469,9 @@ async fn a_status_page_under_a_query_uri() {
         ("/haproxy?stats/", 200, "text/html"),
         ("/haproxy?stats/json", 200, "application/json"),
         ("/haproxy?stats/metrics", 200, "text/plain; version=0.0.4"),
+        // HAProxy's own suffixes and extra parameters still mean the page.
+        ("/haproxy?stats;csv", 200, "text/html"),
+        ("/haproxy?stats&refresh=5", 200, "text/html"),
         // Not the page: to the backend.
         ("/haproxy", 404, "Content-Type: text/plain\r"),
         ("/haproxy?other", 404, "Content-Type: text/plain\r"),
