@@ -1365,11 +1365,19 @@ impl Parser<'_> {
                         check.method = (*method).to_owned();
                         check.uri = (*uri).to_owned();
                     }
-                    [method, uri, version @ ..] => {
+                    [method, uri, version] => {
                         check.method = (*method).to_owned();
                         check.uri = (*uri).to_owned();
                         // HAProxy lets the version carry extra headers after "\r\n".
-                        check.version = version.join(" ");
+                        check.version = (*version).to_owned();
+                    }
+                    [_, _, _, extra, ..] => {
+                        // As HAProxy (too many arguments): the old code joined them silently.
+                        self.error(
+                            &keyword,
+                            format!("unexpected argument '{extra}' (at most METHOD URI VERSION; headers go in the version, as 'HTTP/1.1\\r\\nHost:\\ example.com', or in 'http-check send hdr NAME VALUE')"),
+                        );
+                        return;
                     }
                 }
                 if negated {

@@ -644,6 +644,12 @@ fn arguments_accepted_but_ignored_warn() {
 fn incomplete_or_refused_arguments_are_errors() {
     let cases = [
         (
+            format!("{FE}backend be\n option httpchk GET / HTTP/1.1 Host:x\n"),
+            5,
+            "option httpchk",
+            "unexpected argument 'Host:x'",
+        ),
+        (
             format!("{FE}backend be\n option forwardfor header\n"),
             5,
             "option forwardfor",
