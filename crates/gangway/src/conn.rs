@@ -588,7 +588,17 @@ impl Conn {
                 view = view.with_sni(sni);
             }
         }
-        let path = head.target.split_once('?').map_or(head.target, |(p, _)| p);
+        // The gateway's own URIs are matched on the path (and query) as in origin form, also
+        // for an absolute-form target (`GET http://host/status`), as HAProxy does.
+        let (path, target) = match view.path() {
+            // `path` is a part of `head.target`: from its start on.
+            Some(path) => {
+                let start = path.as_ptr() as usize - head.target.as_ptr() as usize;
+                (path, &head.target[start..])
+            }
+            // `*` and authority-form targets name no path.
+            None => ("", ""),
+        };
 
         // The monitor URI first (as in HAProxy: a load balancer's probe is answered before
         // any rule); it never touches a backend.
@@ -596,7 +606,7 @@ impl Conn {
             .options
             .monitor_uri
             .as_deref()
-            .is_some_and(|uri| uri == crate::status::subject(uri, path, head.target))
+            .is_some_and(|uri| uri == crate::status::subject(uri, path, target))
         {
             let up = shared
                 .monitor_backends
@@ -669,7 +679,7 @@ impl Conn {
             .options
             .stats_uri
             .as_deref()
-            .is_some_and(|uri| uri == crate::status::subject(uri, path, head.target))
+            .is_some_and(|uri| uri == crate::status::subject(uri, path, target))
         {
             let text = crate::metrics::render(shared);
             self.res_out.clear();
@@ -683,7 +693,7 @@ impl Conn {
             self.log.backend = Some(Arc::from("<STATS>"));
             return Plan::Answer { meta, status: 200 };
         }
-        match crate::status::respond(shared, path, head.target, &mut self.res_out) {
+        match crate::status::respond(shared, path, target, &mut self.res_out) {
             Some(crate::status::Answer::Done) => return Plan::Answer { meta, status: 200 },
             Some(crate::status::Answer::Stream) => return Plan::Events { meta },
             None => {}

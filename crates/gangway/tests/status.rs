@@ -399,6 +399,8 @@ async fn the_status_path_is_configurable() {
         ("/admin/gangway/", 200, "text/html"),
         ("/admin/gangway/json?x=1", 200, "application/json"),
         ("/admin/gangway/metrics", 200, "text/plain; version=0.0.4"),
+        // Absolute form names the same path.
+        ("http://x/admin/gangway/json", 200, "application/json"),
         // Everything else goes to the backend.
         ("/admin/gangwayx", 404, "Content-Type: text/plain\r"),
         ("/admin/gangway/json/", 404, "Content-Type: text/plain\r"),
