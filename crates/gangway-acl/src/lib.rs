@@ -49,7 +49,7 @@
 //! (`hdr_end(host) -i example.com` matches `example.com:8080`; `example.com:8443`
 //! compares with the whole value, as in HAProxy); a condition may contain inline expressions without braces
 //! (each runs to the next `or` / `||`); regular expressions use the Rust `regex`
-//! syntax rather than PCRE.
+//! syntax rather than PCRE, matched byte-wise as PCRE does (no Unicode mode).
 //!
 //! Part of [gangway](https://github.com/gangway-rs/gangway) (facade crate `gangway`).
 #![forbid(unsafe_code)]

@@ -884,7 +884,8 @@ fn match_word(s: &[u8], pattern: &[u8], ignore_case: bool, delimiters: &[u8]) ->
     false
 }
 
-/// Regular expressions (unanchored search, like HAProxy's).
+/// Regular expressions (unanchored search, like HAProxy's), matched byte by byte as
+/// HAProxy's PCRE does (no Unicode mode): `.` is one byte, `-i` folds ASCII letters only.
 pub(crate) enum Regexes {
     One(regex::bytes::Regex),
     Many(regex::bytes::RegexSet),
@@ -893,18 +894,20 @@ pub(crate) enum Regexes {
 impl Regexes {
     fn new(patterns: &[String], ignore_case: bool) -> Result<Regexes, String> {
         if let [one] = patterns {
-            regex::bytes::RegexBuilder::new(one)
-                .case_insensitive(ignore_case)
-                .build()
-                .map(Regexes::One)
-                .map_err(|e| e.to_string())
-        } else {
-            regex::bytes::RegexSetBuilder::new(patterns)
-                .case_insensitive(ignore_case)
-                .build()
-                .map(Regexes::Many)
-                .map_err(|e| e.to_string())
+            return byte_regex(one, ignore_case).map(Regexes::One);
         }
+        regex::bytes::RegexSetBuilder::new(patterns)
+            .unicode(false)
+            .case_insensitive(ignore_case)
+            .build()
+            .map(Regexes::Many)
+            .map_err(|e| {
+                // Name the pattern the set failed on.
+                patterns
+                    .iter()
+                    .find_map(|p| byte_regex(p, ignore_case).err())
+                    .unwrap_or_else(|| regex_error(e))
+            })
     }
 
     #[inline]
@@ -916,11 +919,51 @@ impl Regexes {
     }
 }
 
-/// Checks that `pattern` compiles as a regular expression.
+/// One byte-wise regular expression; the error names the pattern.
+fn byte_regex(pattern: &str, ignore_case: bool) -> Result<regex::bytes::Regex, String> {
+    byte_regex_builder(pattern, ignore_case)
+        .map_err(|e| format!("regular expression `{pattern}`: {}", regex_error(e)))
+}
+
+fn byte_regex_builder(
+    pattern: &str,
+    ignore_case: bool,
+) -> Result<regex::bytes::Regex, regex::Error> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .unicode(false)
+        .case_insensitive(ignore_case)
+        .build()
+}
+
+/// A one-line reason for a regular expression error.
+fn regex_error(e: regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(text) => {
+            let detail = text
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix("error: "))
+                .unwrap_or(&text);
+            if detail.contains("Unicode not allowed") {
+                format!(
+                    "{detail}: matching is byte-wise, as with HAProxy's PCRE, so `\\p{{..}}` \
+                     classes and non-ASCII characters inside `[...]` are not available \
+                     (write bytes as `\\xNN`)"
+                )
+            } else {
+                detail.to_owned()
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Checks that `pattern` compiles as a (byte-wise) regular expression (the caller names
+/// the pattern in its error).
 pub(crate) fn check_regex(pattern: &str) -> Result<(), String> {
-    regex::bytes::Regex::new(pattern)
+    byte_regex_builder(pattern, false)
         .map(drop)
-        .map_err(|e| e.to_string())
+        .map_err(|e| format!("not a regular expression: {}", regex_error(e)))
 }
 
 /// Inclusive integer ranges, merged and sorted.
@@ -1226,6 +1269,34 @@ mod tests {
         for (sample, hdr_ip, cast) in cases {
             assert_eq!(header_ip(sample.as_bytes()), hdr_ip, "hdr_ip {sample:?}");
             assert_eq!(cast_ip(sample.as_bytes()), cast, "cast {sample:?}");
+        }
+    }
+
+    #[test]
+    fn regexes_match_bytes() {
+        let one = |p: &str, ic: bool| Regexes::new(&[p.to_owned()], ic).unwrap();
+        let many =
+            |p: &str, ic: bool| Regexes::new(&[p.to_owned(), "^zz$".to_owned()], ic).unwrap();
+        for build in [one, many] {
+            // -i folds ASCII only: the Kelvin sign (U+212A) is not a `k`.
+            assert!(build("^k$", true).matches(b"K"));
+            assert!(!build("^k$", true).matches("\u{212A}".as_bytes()));
+            // `.` is one byte, also a lone non-UTF-8 byte.
+            assert!(build("^/a.b$", false).matches(b"/a\xffb"));
+            assert!(!build("^/a.b$", false).matches("/a\u{e9}b".as_bytes()));
+            assert!(build("^/a..b$", false).matches("/a\u{e9}b".as_bytes()));
+            // `\w` is ASCII; a literal non-ASCII character matches its UTF-8 bytes.
+            assert!(!build("^\\w$", false).matches("\u{e9}".as_bytes()));
+            assert!(build("caf\u{e9}", false).matches("caf\u{e9}".as_bytes()));
+            assert!(build("^\\xff$", false).matches(b"\xff"));
+        }
+        for bad in ["\\p{L}", "[\u{e9}]"] {
+            for patterns in [vec![bad.to_owned()], vec!["ok".to_owned(), bad.to_owned()]] {
+                let err = Regexes::new(&patterns, false).err().unwrap();
+                assert!(err.contains(&format!("`{bad}`")), "{err}");
+                assert!(err.contains("byte-wise"), "{err}");
+                assert!(!err.contains('\n'), "{err}");
+            }
         }
     }
 

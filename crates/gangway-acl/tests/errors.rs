@@ -104,6 +104,19 @@ fn condition_errors_name_place_token_and_expectation() {
             &["invalid `many`", "expected an integer"],
         ),
         ("{ path_reg ^(unclosed }", 1, 12, &["invalid `^(unclosed`"]),
+        // Byte-wise matching (HAProxy's PCRE): Unicode classes are refused at load.
+        (
+            "{ path_reg '^/\\p{L}+$' }",
+            1,
+            12,
+            &["invalid `^/\\p{L}+$`", "Unicode not allowed", "byte-wise"],
+        ),
+        (
+            "{ hdr_reg(x) -i ok [\u{e9}] }",
+            1,
+            20,
+            &["invalid `[\u{e9}]`", "byte-wise"],
+        ),
         (
             "{ hdr(x) }",
             1,
@@ -250,4 +263,18 @@ fn builder_and_alb_errors() {
         .compile()
         .unwrap_err();
     assert!(err.to_string().contains("at least one value"), "{err}");
+}
+
+#[test]
+fn regex_errors_name_the_pattern() {
+    // Through the builder (the path ALB rules and code take), a set names its bad member.
+    let err = gangway_acl::Expr::builder(gangway_acl::Fetch::Path)
+        .method(gangway_acl::MatchMethod::Reg)
+        .patterns(["^/ok", "^/\\p{Greek}"])
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`^/\\p{Greek}`"), "{err}");
+    assert!(err.contains("byte-wise"), "{err}");
+    assert!(!err.contains('\n'), "{err}");
 }

@@ -523,3 +523,35 @@ fn url_param_follows_haproxy() {
         assert_eq!(eval(expr, &view), expected, "`{expr}` on {target}");
     }
 }
+
+#[test]
+fn regex_matching_is_bytewise() {
+    let h = [
+        httparse::Header {
+            name: "X-Kelvin",
+            value: "\u{212A}".as_bytes(),
+        },
+        httparse::Header {
+            name: "X-Bytes",
+            value: b"a\xffb",
+        },
+    ];
+    let view = RequestView::new("GET", "/caf\u{e9}", &h);
+    run(
+        &[
+            // HAProxy's PCRE works on bytes: -i folds ASCII only, `.` is one byte.
+            ("hdr_reg(x-kelvin) -i ^k$", false),
+            ("hdr_reg(x-bytes) ^a.b$", true),
+            ("path_reg ^/caf.$", false),
+            ("path_reg ^/caf..$", true),
+            ("path_reg -i ^/CAF\u{e9}$", true),
+        ],
+        &view,
+    );
+    // ALB's `?` wildcard compiles to the same byte-wise regex.
+    let cond = gangway_acl::AlbRule::new()
+        .http_header("X-Bytes", ["a?b*"])
+        .compile()
+        .unwrap();
+    assert!(cond.eval(&view));
+}
