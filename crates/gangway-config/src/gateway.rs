@@ -276,6 +276,15 @@ impl Planner<'_> {
         let mut forward_set: Option<&ForwardFor> = None;
         for (line, forward) in forwardfor {
             let Some(forward) = forward else { continue };
+            if !gangway::h1::is_valid_field_name(forward.header.as_bytes()) {
+                // A CR LF in it would add a line to every request to the servers.
+                let message = format!(
+                    "header {:?} is not an HTTP header name (an RFC 9110 token)",
+                    forward.header
+                );
+                self.found.error(line, "option forwardfor", message);
+                continue;
+            }
             match forward_set {
                 None => {
                     forward_set = Some(forward);

@@ -70,6 +70,11 @@ fn refusals_name_the_line_and_keyword() {
             "plan.cfg:3: 'option forwardfor': 'except 10.0.0.0/40'",
         ),
         (
+            // The lexer turns `\r\n` into CR LF: a header line would be injected.
+            "frontend fe\n bind 127.0.0.1:0\n option forwardfor header X-A\\r\\nX-B:\\ 1\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
+            r#"plan.cfg:3: 'option forwardfor': header "X-A\r\nX-B: 1" is not an HTTP header name"#,
+        ),
+        (
             "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n http-request deny\n server s 127.0.0.1:1\n",
             "plan.cfg:5: 'http-request': in a backend",
         ),

@@ -75,7 +75,9 @@ impl Listener {
     /// on a TLS listener, feature `tls`); set `https` behind a load balancer that terminates
     /// TLS and speaks PROXY protocol to us. `X-Forwarded-Port` goes along with it: the
     /// port the client connected to (the PROXY header's destination port on an
-    /// [`accept_proxy`](Self::accept_proxy) listener, else the listener's).
+    /// [`accept_proxy`](Self::accept_proxy) listener, else the listener's). The value must be
+    /// a URI scheme (a letter, then letters, digits, `+`, `-` or `.`); building the gateway
+    /// fails otherwise.
     #[must_use]
     pub fn forwarded_proto(mut self, proto: impl Into<String>) -> Self {
         self.forwarded_proto = Some(proto.into());
@@ -143,7 +145,8 @@ pub struct Options {
     pub maxconn: usize,
     /// `option forwardfor`: append the client address to `X-Forwarded-For` (default on).
     pub forward_for: bool,
-    /// The header `option forwardfor header <name>` writes (default `X-Forwarded-For`).
+    /// The header `option forwardfor header <name>` writes (default `X-Forwarded-For`): an
+    /// HTTP header name (an RFC 9110 token), else building the gateway fails.
     pub forward_for_header: String,
     /// `option forwardfor if-none`: leave the header alone when the request already has one.
     pub forward_for_if_none: bool,

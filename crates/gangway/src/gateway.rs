@@ -126,6 +126,26 @@ impl Gateway {
                 "max_head_size must be at least 256 bytes".into(),
             ));
         }
+        // Header names and values the gateway writes itself: a CR or LF in one would add a
+        // line to every request sent to the servers.
+        let forward_for = &b.options.forward_for_header;
+        if !gangway_h1::is_valid_field_name(forward_for.as_bytes()) {
+            return Err(Error::InvalidOption(format!(
+                "forward_for_header (option forwardfor header) {forward_for:?} is not an HTTP \
+                 header name (an RFC 9110 token)"
+            )));
+        }
+        for l in &b.listeners {
+            if let Some(proto) = &l.forwarded_proto
+                && !is_scheme(proto)
+            {
+                return Err(Error::InvalidOption(format!(
+                    "listener {}: forwarded_proto {proto:?} (the X-Forwarded-Proto value) is \
+                     not a URI scheme (a letter, then letters, digits, '+', '-' or '.')",
+                    l.name.as_deref().unwrap_or(&l.addr)
+                )));
+            }
+        }
         for rule in &b.rules {
             match &rule.action {
                 RuleAction::RequestHeader(a) | RuleAction::ResponseHeader(a) => a.validate()?,
@@ -258,6 +278,14 @@ impl Gateway {
         })
         .await
     }
+}
+
+/// An RFC 3986 scheme (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`): safe as a header
+/// value and as a `Forwarded` token.
+fn is_scheme(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {

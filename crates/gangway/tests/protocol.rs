@@ -800,3 +800,54 @@ async fn a_connection_that_sent_a_proxy_header_is_not_reused_for_another_client(
     assert_ne!(port(&lines[0]), port(&lines[1]), "{lines:?}");
     gw.shutdown().await;
 }
+
+#[test]
+fn header_names_and_values_the_gateway_writes_are_checked_at_build() {
+    // (forward_for_header, forwarded_proto, the error's mention or None when it builds)
+    let cases: &[(&str, Option<&str>, Option<&str>)] = &[
+        ("X-Forwarded-For", None, None),
+        ("X-Real-IP", Some("https"), None),
+        ("X-Client", Some("wss+x-1.0"), None),
+        (
+            "X-A\r\nX-B: 1",
+            None,
+            Some(r#""X-A\r\nX-B: 1" is not an HTTP header name"#),
+        ),
+        ("", None, Some(r#""" is not an HTTP header name"#)),
+        ("X A", None, Some(r#""X A" is not an HTTP header name"#)),
+        (
+            "X-Real-IP",
+            Some("https\r\nX-B: 1"),
+            Some(r#"forwarded_proto "https\r\nX-B: 1""#),
+        ),
+        ("X-Real-IP", Some(""), Some(r#"forwarded_proto """#)),
+        (
+            "X-Real-IP",
+            Some("1http"),
+            Some(r#"forwarded_proto "1http""#),
+        ),
+    ];
+    for &(header, proto, expected) in cases {
+        let mut options = gangway::Options::default();
+        options.forward_for_header = header.to_owned();
+        let mut listener = Listener::new("127.0.0.1:0");
+        if let Some(proto) = proto {
+            listener = listener.forwarded_proto(proto);
+        }
+        let web = Backend::new("web").server("127.0.0.1:1");
+        let built = Gateway::builder()
+            .listener(listener)
+            .options(options)
+            .default_backend(&web)
+            .build();
+        match (built, expected) {
+            (Ok(_), None) => {}
+            (Err(error), Some(mention)) => {
+                let message = error.to_string();
+                assert!(message.contains(mention), "{header:?} {proto:?}: {message}");
+            }
+            (Ok(_), Some(_)) => panic!("{header:?} {proto:?}: built"),
+            (Err(error), None) => panic!("{header:?} {proto:?}: {error}"),
+        }
+    }
+}
