@@ -616,6 +616,8 @@ impl Conn {
             self.res_out.clear();
             let body = if up { "OK\n" } else { "Service Unavailable\n" };
             write_simple_response(&mut self.res_out, status, &[], body, false);
+            // HAProxy: "Code 200 is emitted in response to requests matching a monitor-uri".
+            use_error_file(&mut self.res_out, shared, status);
             self.log.backend = Some(Arc::from("<MONITOR>"));
             return Plan::Answer { meta, status };
         }
@@ -636,12 +638,7 @@ impl Conn {
                         error_body(*status),
                         false,
                     );
-                    if let Some((_, page)) =
-                        shared.options.error_files.iter().find(|(s, _)| s == status)
-                    {
-                        self.res_out.clear();
-                        self.res_out.extend_from_slice(page);
-                    }
+                    use_error_file(&mut self.res_out, shared, *status);
                     self.log.backend = Some(Arc::from("<DENY>"));
                     return Plan::Answer {
                         meta,
@@ -2134,5 +2131,18 @@ where
             }
             Ok(Ok(_)) => {}
         }
+    }
+}
+
+/// Puts the configured `errorfile` for `status`, if any, in place of the answer in `out`.
+fn use_error_file(out: &mut Vec<u8>, shared: &Shared, status: u16) {
+    if let Some((_, page)) = shared
+        .options
+        .error_files
+        .iter()
+        .find(|(s, _)| *s == status)
+    {
+        out.clear();
+        out.extend_from_slice(page);
     }
 }

@@ -415,10 +415,18 @@ async fn forwardfor_options_and_error_files() {
                 &b"HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\nConnection: close\r\n\r\nnope!\n"
                     [..],
             )
+            // As in HAProxy, the 200 file answers the monitor URI.
+            .monitor_uri("/healthz")
+            .error_file(
+                200,
+                &b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nhealthy\n"[..],
+            )
             .default_backend(&b),
     )
     .await;
     let addr = gw.local_addr();
+    let (status, body) = get(addr, "/healthz").await;
+    assert_eq!((status, body.as_slice()), (200, &b"healthy\n"[..]));
     let _ = get(addr, "/a").await;
     assert!(
         web.last_head().contains("X-Client-IP: 127.0.0.1\r\n"),
