@@ -897,6 +897,8 @@ async fn on_marked_down_shutdown_sessions_closes_only_that_servers_tunnels() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The health checker's own line names the server too (it said `server=()`).
+    assert!(gangway.stderr_count("server is DOWN server=\"ws/a\"") > 0);
     let end = tokio::time::timeout(DEADLINE, async {
         loop {
             match on_a.next().await {

@@ -17,7 +17,8 @@ pub(crate) fn build(
     addr: SocketAddr,
     name: &str,
     connect_timeout: std::time::Duration,
-) -> Result<Option<HealthChecker<()>>, Error> {
+    key: &Arc<str>,
+) -> Result<Option<HealthChecker<Arc<str>>>, Error> {
     let Some(check) = server
         .check_override
         .as_ref()
@@ -106,7 +107,7 @@ pub(crate) fn build(
         .timing(timing)
         .passive(server.passive.clone().unwrap_or_default())
         .initial_state(initial)
-        .server((), addr)
+        .server(Arc::clone(key), addr)
         .build()
         .map_err(|e| Error::InvalidOption(format!("check of {}/{name}: {e}", backend.name)))?;
     Ok(Some(checker))
@@ -143,7 +144,8 @@ pub(crate) fn start_server(shared: &Arc<Shared>, b: usize, srv: &Arc<ServerRt>) 
                 }
                 // Some verdicts were missed: catch up with the machine's state now.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    if let Some(health) = srv.checker.as_ref().and_then(|c| c.state(&())) {
+                    if let Some(health) = srv.checker.as_ref().and_then(|c| c.state(&srv.check_key))
+                    {
                         be.apply_health(&srv, health, "missed health events");
                     }
                 }
@@ -172,10 +174,10 @@ pub(crate) fn stop(shared: &Shared) {
 pub(crate) fn set_ready(
     be: &BackendRt,
     srv: &ServerRt,
-    checker: &HealthChecker<()>,
+    checker: &HealthChecker<Arc<str>>,
     reason: &str,
 ) -> bool {
-    let target = match checker.state(&()) {
+    let target = match checker.state(&srv.check_key) {
         Some(Health::Down) => ServerState::Down,
         _ => ServerState::Up,
     };
@@ -185,7 +187,7 @@ pub(crate) fn set_ready(
     // A verdict published meanwhile may have been ignored by the event task (the server was
     // still in maintenance): follow it, in one step that leaves an operator's maintenance or
     // drain set since then alone.
-    if let Some(health) = checker.state(&()) {
+    if let Some(health) = checker.state(&srv.check_key) {
         be.apply_health(srv, health, reason);
     }
     true
@@ -202,7 +204,7 @@ pub(crate) fn observe(srv: &ServerRt, outcome: TrafficOutcome) {
     if let Some(checker) = &srv.checker {
         // A state change is published by the checker and applied by the server's event task
         // (see `start_server`), in order with the checks' verdicts.
-        let _ = checker.report(&(), outcome);
+        let _ = checker.report(&srv.check_key, outcome);
     }
 }
 
@@ -211,7 +213,7 @@ pub(crate) fn observe_success(srv: &ServerRt) {
     if srv.clear_failing()
         && let Some(checker) = &srv.checker
     {
-        let _ = checker.report(&(), TrafficOutcome::Success);
+        let _ = checker.report(&srv.check_key, TrafficOutcome::Success);
     }
 }
 
@@ -245,7 +247,7 @@ mod tests {
         let checker = srv.checker.as_ref().unwrap();
         let mut events = checker.subscribe();
         observe(&srv, TrafficOutcome::ConnectRefused);
-        assert_eq!(checker.state(&()), Some(Health::Down));
+        assert_eq!(checker.state(&srv.check_key), Some(Health::Down));
         assert_eq!(be.state(&srv), ServerState::Up, "not applied out of order");
         let event = events.try_recv().unwrap();
         assert_eq!(event.to, Health::Down);

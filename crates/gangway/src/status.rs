@@ -164,7 +164,11 @@ impl CheckLog {
         let now = SystemTime::now();
         for (b, be) in shared.backends.iter().enumerate() {
             for srv in be.servers().iter() {
-                let Some(counters) = srv.checker.as_ref().and_then(|c| c.counters(&())) else {
+                let Some(counters) = srv
+                    .checker
+                    .as_ref()
+                    .and_then(|c| c.counters(&srv.check_key))
+                else {
                     continue;
                 };
                 let entry = seen.entry((b, srv.id)).or_default();

@@ -53,7 +53,9 @@ pub(crate) struct ServerRt {
     /// (`on-marked-down shutdown-sessions`).
     shutdown_sessions_on_down: bool,
     pub(crate) counters: Counters,
-    pub(crate) checker: Option<HealthChecker<()>>,
+    pub(crate) checker: Option<HealthChecker<Arc<str>>>,
+    /// The server's key with its checker: `backend/server`, as the checker's logs name it.
+    pub(crate) check_key: Arc<str>,
     /// The task applying the checker's verdicts.
     pub(crate) health_task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -211,7 +213,15 @@ impl BackendRt {
             .set
             .add(server)
             .map_err(|e| Error::InvalidOption(format!("backend {:?}: {e}", self.name)))?;
-        let checker = crate::checks::build(&self.spec, s, addr, &name, self.timeouts.connect)?;
+        let check_key: Arc<str> = format!("{}/{name}", self.name).into();
+        let checker = crate::checks::build(
+            &self.spec,
+            s,
+            addr,
+            &name,
+            self.timeouts.connect,
+            &check_key,
+        )?;
         #[cfg(feature = "tls")]
         let tls = match &s.tls {
             Some(t) => Some(t.connector(&s.host_text()).map_err(|e| {
@@ -237,6 +247,7 @@ impl BackendRt {
                 .unwrap_or(self.spec.shutdown_sessions_on_down),
             counters: Counters::default(),
             checker,
+            check_key,
             health_task: Mutex::new(None),
         }))
     }
