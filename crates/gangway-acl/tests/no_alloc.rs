@@ -58,6 +58,12 @@ fn evaluation_does_not_allocate() {
         "acl xff hdr_ip(x-forwarded-for,-1) 10.0.0.0/8".to_owned(),
         "acl count hdr_cnt(x-forwarded-for) ge 2".to_owned(),
         "acl full req.fhdr(connection) -i -m sub upgrade".to_owned(),
+        "acl xff_port hdr_ip(x-forwarded-for) 2001:db8::/32 10.0.0.0/8".to_owned(),
+        "acl xff_cast hdr(x-forwarded-for) -m ip 192.0.2.0/24".to_owned(),
+        "acl version hdr_val(x-version) eq 0".to_owned(),
+        "acl host_ports hdr(host) -i h77.example.com:8080 other.example.com".to_owned(),
+        "acl sid url_param(sid,;) -m beg ab".to_owned(),
+        "acl re_i hdr_reg(upgrade) -i ^web.ocket$".to_owned(),
     ];
     for line in &lines {
         acls.add_line(line).unwrap();
@@ -68,6 +74,7 @@ fn evaluation_does_not_allocate() {
         "host_dom host_str !re",
         "nets cookie param xff count full",
         "{ ssl_fc } || { ssl_fc_sni -m found } || METH_GET HTTP_1.1 !LOCALHOST",
+        "xff_port xff_cast version host_ports sid re_i",
     ]
     .iter()
     .map(|c| acls.parse_condition(c).unwrap())
@@ -100,7 +107,11 @@ fn evaluation_does_not_allocate() {
         },
         httparse::Header {
             name: "X-Forwarded-For",
-            value: b"192.0.2.1, 10.1.1.1",
+            value: b"192.0.2.1, 10.1.1.1:4000",
+        },
+        httparse::Header {
+            name: "X-Version",
+            value: b"beta",
         },
         httparse::Header {
             name: "Cookie",
@@ -108,7 +119,7 @@ fn evaluation_does_not_allocate() {
         },
     ];
     let views = [
-        RequestView::new("GET", "/p7/x/y?id=42", &headers)
+        RequestView::new("GET", "/p7/x/y;sid=abc?id=42", &headers)
             .with_src("10.1.2.3:9".parse().unwrap())
             .with_ssl(true)
             .with_sni("ws.example.com"),
