@@ -56,6 +56,7 @@
 
 mod acl;
 mod address;
+mod de;
 mod error;
 #[cfg(feature = "gateway")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]

@@ -345,7 +345,9 @@ fn inherit_errorfiles(mine: &mut BTreeMap<u16, PathBuf>, theirs: &BTreeMap<u16, 
 }
 
 /// Load-balancing algorithm (`balance ALGO [ARGS]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// In TOML a table tagged by `algorithm`; a key the algorithm does not take is an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "algorithm", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Balance {
     /// `roundrobin`: weighted round robin (HAProxy's default).
@@ -386,13 +388,8 @@ pub enum Balance {
     /// `random[(DRAWS)]`: random choice, best of `draws` (power of two choices by default).
     Random {
         /// Number of draws (default 2).
-        #[serde(default = "default_draws")]
         draws: u32,
     },
-}
-
-fn default_draws() -> u32 {
-    2
 }
 
 impl fmt::Display for Balance {
@@ -642,7 +639,10 @@ impl ServerOptions {
 }
 
 /// A server of a backend (`server NAME ADDR:PORT [options]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// In TOML the options sit beside `name` and `address`; an unknown key is an error (its
+/// `Deserialize` is written out: serde's `flatten` would accept any key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Server {
     /// Name, unique in its backend.
@@ -824,7 +824,7 @@ pub enum RedirectKind {
 
 /// `http-request ACTION ... [if|unless COND]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
+#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum HttpRequestAction {
     /// `redirect location|prefix|scheme TARGET [code N] [drop-query] [append-slash]`.
     Redirect {
@@ -871,7 +871,7 @@ pub enum HttpRequestAction {
 
 /// `http-response ACTION ... [if|unless COND]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
+#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum HttpResponseAction {
     /// `add-header NAME VALUE`.
     AddHeader {
@@ -894,8 +894,9 @@ pub enum HttpResponseAction {
     },
 }
 
-/// An `http-request` rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An `http-request` rule. In TOML the action's keys, `if` and `unless` share one table; an
+/// unknown key is an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HttpRequestRule {
     /// The action.
     #[serde(flatten)]
@@ -908,8 +909,8 @@ pub struct HttpRequestRule {
     pub line: SourceLine,
 }
 
-/// An `http-response` rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An `http-response` rule (TOML: as [`HttpRequestRule`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HttpResponseRule {
     /// The action.
     #[serde(flatten)]
