@@ -75,8 +75,8 @@ impl<'a> RequestView<'a> {
     }
 
     /// The path as HAProxy's `path` fetch sees it: from the first slash (after the
-    /// authority of an absolute-form target) up to the first `?`. `None` for `*` and
-    /// authority-form targets.
+    /// `scheme://` and authority of an absolute-form target) up to the first `?`. `None`
+    /// for `*` and authority-form targets.
     pub fn path(&self) -> Option<&'a str> {
         path_of(self.target)
     }
@@ -93,13 +93,25 @@ pub(crate) fn path_of(target: &str) -> Option<&str> {
     let start = if bytes.first() == Some(&b'/') {
         0
     } else {
-        let scheme_end = memchr::memmem::find(bytes, b"://")?;
-        let authority = scheme_end + 3;
-        let first = authority + memchr::memchr2(b'/', b'?', &bytes[authority..])?;
-        if bytes[first] != b'/' {
-            return None;
+        // HAProxy's http_get_path: `*` has no path; a target starting with a letter must
+        // be `scheme://`; then the path starts at the next `/`, wherever it is (even in
+        // a query: `http://h?x=/y` has the path `/y`).
+        let mut at = 0;
+        match bytes.first()? {
+            b'*' => return None,
+            c if c.is_ascii_alphabetic() => {
+                at = 1 + bytes[1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+                    .count();
+                if !bytes[at..].starts_with(b"://") {
+                    return None;
+                }
+                at += 3;
+            }
+            _ => {}
         }
-        first
+        at + find_byte(&bytes[at..], b'/')?
     };
     let end = find_byte(&bytes[start..], b'?').map_or(bytes.len(), |p| start + p);
     Some(&target[start..end])
@@ -504,7 +516,14 @@ mod tests {
             ("/a?b?c", Some("/a")),
             ("http://example.com/p/q?x", Some("/p/q")),
             ("http://example.com", None),
-            ("http://example.com?x=/y", None),
+            // As HAProxy's http_get_path: the first `/` after the authority, even in a query.
+            ("http://example.com?x=/y", Some("/y")),
+            ("HTTPS://u:p@example.com:8443/a?b", Some("/a")),
+            ("h2c+x.y://example.com/a", Some("/a")),
+            ("ex ample://h/a", None),
+            ("foo?x=http://h/a", None),
+            ("example.com/a", None),
+            ("%2Fa/b", Some("/b")),
             ("*", None),
             ("example.com:443", None),
             ("", None),

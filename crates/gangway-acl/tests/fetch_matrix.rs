@@ -555,3 +555,19 @@ fn regex_matching_is_bytewise() {
         .unwrap();
     assert!(cond.eval(&view));
 }
+
+#[test]
+fn path_of_absolute_targets_follows_haproxy() {
+    // HAProxy's http_get_path: after `scheme://`, the path starts at the next `/`, even
+    // one inside a query string.
+    for (target, expr, expected) in [
+        ("http://example.com?x=/admin", "path_beg /admin", true),
+        ("http://example.com/a?x=/admin", "path /a", true),
+        ("http://example.com", "path -m found", false),
+        ("example.com:443", "path -m found", false),
+        ("*", "path -m found", false),
+    ] {
+        let view = RequestView::new("GET", target, &[]);
+        assert_eq!(eval(expr, &view), expected, "`{expr}` on {target}");
+    }
+}
