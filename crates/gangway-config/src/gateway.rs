@@ -4,7 +4,8 @@
 //! keyword: an error when ignoring it would change what traffic does, a warning when it only
 //! changes logging, error pages or passive health.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use gangway::acl::{AclSet, Condition};
 use gangway::{
@@ -53,16 +54,27 @@ pub struct PlanOptions {
 /// # Ok::<(), gangway_config::Error>(())
 /// ```
 pub fn plan(loaded: &Loaded, options: PlanOptions) -> Result<Plan, Error> {
+    let planned = || {
+        loaded
+            .config
+            .frontends
+            .iter()
+            .filter(|frontend| !frontend.bind.is_empty())
+    };
+    // Ports of explicit IPv4 wildcard binds (`bind :80`, `bind 0.0.0.0:80`), in any frontend.
+    let ipv4_wildcards = planned()
+        .flat_map(|frontend| &frontend.bind)
+        .filter(|bind| bind.is_ipv4_wildcard())
+        .map(|bind| bind.address.port)
+        .collect();
     let mut planner = Planner {
         config: &loaded.config,
         nbsrv_names: Vec::new(),
         found: Findings::new(&loaded.file),
+        ipv4_wildcards,
+        bound: HashMap::new(),
     };
-    let frontends = loaded
-        .config
-        .frontends
-        .iter()
-        .filter(|frontend| !frontend.bind.is_empty())
+    let frontends = planned()
         .map(|frontend| PlannedFrontend {
             name: frontend.name.clone(),
             builder: planner.frontend(frontend, options),
@@ -89,6 +101,22 @@ struct Planner<'a> {
     /// Names of the current frontend's `nbsrv()` ACLs.
     nbsrv_names: Vec<String>,
     found: Findings<'a>,
+    /// Ports some `bind` listens on with the IPv4 wildcard: an IPv6 wildcard on the same port
+    /// leaves IPv4 clients to that bind instead of adding its own IPv4 listener.
+    ipv4_wildcards: HashSet<u16>,
+    /// Every address listened on so far and the line of its `bind`.
+    bound: HashMap<SocketAddr, SourceLine>,
+}
+
+impl Bind {
+    /// Whether this is `bind :PORT` / `*:PORT` / `0.0.0.0:PORT` with a port other than 0.
+    fn is_ipv4_wildcard(&self) -> bool {
+        self.address.port != 0
+            && match &self.address.host {
+                None => true,
+                Some(host) => host.parse::<IpAddr>() == Ok(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            }
+    }
 }
 
 impl Planner<'_> {
@@ -191,12 +219,29 @@ impl Planner<'_> {
                     let addr = addrs[0];
                     let mut addrs = vec![addr];
                     // `:::PORT` takes IPv4 clients too unless `v6only` (the gateway's IPv6
-                    // sockets are v6-only, so add the IPv4 wildcard on the same port).
-                    let dual = addr.ip() == std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
-                    if dual && !bind.v6only && addr.port() != 0 {
-                        addrs.push(std::net::SocketAddr::from(([0, 0, 0, 0], addr.port())));
+                    // sockets are v6-only, so add the IPv4 wildcard on the same port), unless
+                    // a `bind :PORT` already takes them (as HAProxy accepts).
+                    let dual = addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+                    if dual
+                        && !bind.v6only
+                        && addr.port() != 0
+                        && !self.ipv4_wildcards.contains(&addr.port())
+                    {
+                        addrs.push(SocketAddr::from(([0, 0, 0, 0], addr.port())));
                     }
                     for addr in addrs {
+                        if addr.port() != 0 {
+                            if let Some(first) = self.bound.get(&addr) {
+                                let at = first.0.map_or(String::new(), |n| format!(" at line {n}"));
+                                self.found.error(
+                                    bind.line,
+                                    "bind",
+                                    format!("{addr} is already listened on (bind{at})"),
+                                );
+                                continue;
+                            }
+                            self.bound.insert(addr, bind.line);
+                        }
                         let mut listener = Listener::new(addr.to_string());
                         if bind.accept_proxy {
                             listener = listener.accept_proxy();

@@ -503,3 +503,61 @@ fn missing_or_bad_certificates_are_errors_naming_the_file_and_line() {
         );
     }
 }
+
+/// How many listeners on `addr` the plan's gateways have.
+fn listeners_on(plan: &Plan, addr: &str) -> usize {
+    let quoted = format!("addr: {addr:?}");
+    plan.frontends
+        .iter()
+        .map(|frontend| format!("{:?}", frontend.builder).matches(&quoted).count())
+        .sum()
+}
+
+#[test]
+fn an_ipv6_wildcard_leaves_ipv4_to_an_ipv4_wildcard_on_the_same_port() {
+    // `:::8080` without v6only takes IPv4 clients too; with `bind :8080` beside it (same or
+    // another frontend) that bind takes them, and 0.0.0.0:8080 is listened on once.
+    let be = "backend be\n server s1 127.0.0.1:9000\n";
+    for text in [
+        format!("frontend fe\n bind :8080\n bind :::8080\n default_backend be\n{be}"),
+        format!("frontend fe\n bind :::8080\n bind 0.0.0.0:8080\n default_backend be\n{be}"),
+        format!(
+            "frontend a\n bind :::8080\n default_backend be\nfrontend b\n bind *:8080\n default_backend be\n{be}"
+        ),
+    ] {
+        let plan = plan_text(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(listeners_on(&plan, "0.0.0.0:8080"), 1, "{text}");
+        assert_eq!(listeners_on(&plan, "[::]:8080"), 1, "{text}");
+    }
+    // Alone, the IPv6 wildcard still adds the IPv4 one.
+    let plan = plan_text(&format!(
+        "frontend fe\n bind :::8080\n default_backend be\n{be}"
+    ))
+    .unwrap();
+    assert_eq!(listeners_on(&plan, "0.0.0.0:8080"), 1);
+    assert_eq!(listeners_on(&plan, "[::]:8080"), 1);
+}
+
+#[test]
+fn the_same_address_bound_twice_is_an_error_at_the_second_bind() {
+    let be = "backend be\n server s1 127.0.0.1:9000\n";
+    let errors = plan_errors(&format!(
+        "frontend a\n bind 127.0.0.1:8080\n default_backend be\nfrontend b\n bind 127.0.0.1:8080\n default_backend be\n{be}"
+    ));
+    assert_eq!(
+        errors,
+        ["plan.cfg:5: 'bind': 127.0.0.1:8080 is already listened on (bind at line 2)"]
+    );
+    let errors = plan_errors(&format!(
+        "frontend a\n bind :::8080\n bind :::8080 v6only\n default_backend be\n{be}"
+    ));
+    assert_eq!(
+        errors,
+        ["plan.cfg:3: 'bind': [::]:8080 is already listened on (bind at line 2)"]
+    );
+    // Port 0 twice is two free ports.
+    plan_text(&format!(
+        "frontend a\n bind 127.0.0.1:0\n bind 127.0.0.1:0\n default_backend be\n{be}"
+    ))
+    .unwrap();
+}
