@@ -977,7 +977,8 @@ fn next_step(master: &Master, algorithm: Algorithm) -> Option<Instant> {
             let (period, start) = (e.server.slow_start?, e.ramp_start?);
             let elapsed = master.now.saturating_duration_since(start);
             let step = ramp_step(elapsed, period)?;
-            Some(start + period.mul_f64(f64::from(step) / f64::from(SLOW_START_STEPS)))
+            // A ramp too long for an `Instant` (`Duration::MAX`) never takes its next step.
+            start.checked_add(period.mul_f64(f64::from(step) / f64::from(SLOW_START_STEPS)))
         })
         .min()
 }

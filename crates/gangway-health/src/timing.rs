@@ -46,18 +46,29 @@ impl Default for Timing {
     }
 }
 
+/// Keeps an interval between one millisecond (a check loop never spins) and
+/// [`Timing::MAX_INTERVAL`] (deadlines stay representable: `Duration::MAX` means "rarely").
+fn interval(d: Duration) -> Duration {
+    d.clamp(Duration::from_millis(1), Timing::MAX_INTERVAL)
+}
+
 impl Timing {
     /// The largest accepted spread, in percent (HAProxy's `spread-checks` limit).
     pub const MAX_SPREAD_PERCENT: u8 = 50;
+
+    /// The longest interval between checks: longer ones (up to `Duration::MAX`) are taken
+    /// as this, about 24.8 days (HAProxy's largest timer, 2^31 - 1 ms).
+    pub const MAX_INTERVAL: Duration = Duration::from_millis(i32::MAX as u64);
 
     /// Timing with `inter` and otherwise the defaults: `rise 2`, `fall 3`, `fastinter` and
     /// `downinter` equal to `inter`, a timeout of `inter` for the whole check (HAProxy without
     /// `timeout check`), a 10 % spread.
     ///
-    /// A zero `inter` is raised to one millisecond so a check loop can never spin.
+    /// A zero `inter` is raised to one millisecond so a check loop can never spin, and every
+    /// interval is at most [`MAX_INTERVAL`](Self::MAX_INTERVAL).
     pub fn new(inter: Duration) -> Self {
         Timing {
-            inter: inter.max(Duration::from_millis(1)),
+            inter: interval(inter),
             fastinter: None,
             downinter: None,
             rise: 2,
@@ -70,19 +81,19 @@ impl Timing {
 
     /// Sets `inter`, the interval between checks of a server that is fully up.
     pub fn inter(mut self, inter: Duration) -> Self {
-        self.inter = inter.max(Duration::from_millis(1));
+        self.inter = interval(inter);
         self
     }
 
     /// Sets `fastinter`, the interval while a server is changing state (default: `inter`).
     pub fn fastinter(mut self, fastinter: Duration) -> Self {
-        self.fastinter = Some(fastinter.max(Duration::from_millis(1)));
+        self.fastinter = Some(interval(fastinter));
         self
     }
 
     /// Sets `downinter`, the interval while a server is fully down (default: `inter`).
     pub fn downinter(mut self, downinter: Duration) -> Self {
-        self.downinter = Some(downinter.max(Duration::from_millis(1)));
+        self.downinter = Some(interval(downinter));
         self
     }
 

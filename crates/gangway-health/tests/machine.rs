@@ -544,3 +544,25 @@ proptest! {
             "up {:?} after recovery, bound {:?}", up_at - heal_at, bound);
     }
 }
+
+/// `Duration::MAX` as an interval means "as rarely as possible" (about 24.8 days), never a
+/// panic: every step that schedules a check adds an interval (spread included) to now.
+#[test]
+fn the_longest_intervals_never_overflow() {
+    let timing = Timing::new(Duration::MAX)
+        .fastinter(Duration::MAX)
+        .downinter(Duration::MAX)
+        .spread(Timing::MAX_SPREAD_PERCENT)
+        .rise(1)
+        .fall(1);
+    let now = Instant::now();
+    let mut machine = HealthMachine::new(&timing, InitialState::Up, now);
+    assert!(machine.next_check_at() <= now + Duration::from_secs(60 * 86_400));
+    machine.on_check(&fail(), now);
+    assert_eq!(machine.state(), Health::Down);
+    machine.on_check(&pass(), now);
+    assert_eq!(machine.state(), Health::Up);
+    machine.on_traffic(TrafficOutcome::ConnectRefused, now);
+    let later = now + Duration::from_secs(1);
+    assert!(machine.next_check_at() > later);
+}
