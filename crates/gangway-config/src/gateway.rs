@@ -243,6 +243,9 @@ impl Planner<'_> {
                             self.bound.insert(addr, bind.line);
                         }
                         let mut listener = Listener::new(addr.to_string());
+                        if let Some(name) = &bind.name {
+                            listener = listener.name(name);
+                        }
                         if bind.accept_proxy {
                             listener = listener.accept_proxy();
                         }
@@ -535,7 +538,9 @@ impl Planner<'_> {
         overrides.server_fin = set_unless_zero(backend.timeout.server_fin);
         out = out.timeouts(overrides);
 
-        // One check per backend in the gateway: taken from the first checked server.
+        // One check per backend in the gateway: its timing (`inter`, `fastinter`,
+        // `downinter`, `rise`, `fall`) is taken from the first checked server; `port` and
+        // `addr` are set per server below.
         let checked: Vec<&model::Server> = backend
             .server
             .iter()
@@ -543,28 +548,12 @@ impl Planner<'_> {
             .collect();
         if let Some(first) = checked.first() {
             let check = self.check(backend, first);
-            let differs = checked.iter().any(|s| {
-                let (a, b) = (&s.options, &first.options);
-                (
-                    a.inter,
-                    a.fastinter,
-                    a.downinter,
-                    a.rise,
-                    a.fall,
-                    a.port,
-                    &a.addr,
-                ) != (
-                    b.inter,
-                    b.fastinter,
-                    b.downinter,
-                    b.rise,
-                    b.fall,
-                    b.port,
-                    &b.addr,
-                )
-            });
-            if differs {
-                self.found.warn(line, "server", format!("backend '{}': servers have different check settings; the gateway uses those of '{}' for all", backend.name, first.name));
+            let timing = |s: &model::Server| {
+                let o = &s.options;
+                (o.inter, o.fastinter, o.downinter, o.rise, o.fall)
+            };
+            if checked.iter().any(|s| timing(s) != timing(first)) {
+                self.found.warn(line, "server", format!("backend '{}': servers have different check timing (inter, fastinter, downinter, rise, fall); the gateway uses those of '{}' for all", backend.name, first.name));
             }
             out = out.check(check);
         }

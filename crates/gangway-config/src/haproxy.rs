@@ -656,6 +656,7 @@ impl Parser<'_> {
             }
         }
         let mut accept_proxy = false;
+        let mut name = None;
         let mut v6only = false;
         let (mut ssl, mut crt, mut strict_sni) = (false, Vec::new(), false);
         let mut index = 2;
@@ -667,8 +668,9 @@ impl Parser<'_> {
                         self.error("bind", format!("option '{option}' expects a value"));
                     }
                     match option {
-                        // Labels of the listener: nothing to apply.
-                        "name" | "id" => {}
+                        "name" => name = arg(words, index + 1).map(str::to_owned),
+                        // A numeric label: nothing to apply.
+                        "id" => {}
                         "maxconn" => self.warn(
                             "bind",
                             "'maxconn' on a bind line is ignored; use the frontend's 'maxconn'",
@@ -734,6 +736,7 @@ impl Parser<'_> {
                     ssl,
                     crt: crt.clone(),
                     strict_sni,
+                    name: name.clone(),
                     line,
                 }));
         }
@@ -1618,14 +1621,14 @@ impl Parser<'_> {
             ) => {
                 self.warn(
                     "stats",
-                    format!("'stats {option}' is ignored: the gateway serves Prometheus text"),
+                    format!("'stats {option}' is ignored: the gateway serves its own status page"),
                 );
                 return;
             }
             Some(option @ ("auth" | "admin" | "http-request")) => {
                 self.error(
                     "stats",
-                    format!("'stats {option}' is not supported: the metrics page would be served without it (protect it in front of gangway, or drop the stats lines)"),
+                    format!("'stats {option}' is not supported: the status page would be served without it (protect it with a frontend 'http-request deny' rule, which runs first, or drop the stats lines)"),
                 );
                 return;
             }

@@ -923,7 +923,7 @@ pub struct HttpResponseRule {
     pub line: SourceLine,
 }
 
-/// A listening address (`bind ADDR:PORT [accept-proxy] [ssl crt FILE [crt FILE]...
+/// A listening address (`bind ADDR:PORT [accept-proxy] [name N] [ssl crt FILE [crt FILE]...
 /// [strict-sni]]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -947,6 +947,9 @@ pub struct Bind {
     /// `strict-sni`: refuse clients whose SNI names no certificate.
     #[serde(default, skip_serializing_if = "is_false")]
     pub strict_sni: bool,
+    /// `name N`: the listener's name in logs (default: its address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Line of the directive.
     #[serde(skip)]
     pub line: SourceLine,
@@ -1042,8 +1045,8 @@ pub struct Frontend {
     /// `monitor fail` conditions.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub monitor_fail: Vec<MonitorFail>,
-    /// `stats uri PATH` (or `stats enable`, path `/haproxy?stats`): the gateway's metrics, as
-    /// Prometheus text.
+    /// `stats uri PATH` (or `stats enable`, path `/haproxy?stats`): the gateway's status page,
+    /// with its JSON, events and Prometheus text beside it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stats_uri: Option<String>,
     /// `http-request` rules, in order.

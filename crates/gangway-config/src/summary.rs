@@ -73,7 +73,7 @@ pub fn summary(config: &Config) -> String {
             }
         }
         if let Some(uri) = &frontend.stats_uri {
-            let _ = writeln!(out, "  stats uri {uri} (Prometheus text)");
+            let _ = writeln!(out, "  stats uri {uri} (status page)");
         }
         let mut names: Vec<&str> = Vec::new();
         for acl in &frontend.acl {

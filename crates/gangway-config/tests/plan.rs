@@ -116,9 +116,19 @@ fn warnings_for_what_the_gateway_ignores() {
     assert!(
         warnings
             .iter()
-            .any(|w| w.contains("different check settings")),
+            .any(|w| w.contains("different check timing")),
         "{warnings:?}"
     );
+}
+
+#[test]
+fn servers_differing_only_in_check_port_or_addr_do_not_warn() {
+    // `port` and `addr` are per server in the gateway; only the timing is shared.
+    let text = format!(
+        "{FE}backend be\n server s1 127.0.0.1:1 check port 8081\n server s2 127.0.0.1:2 check port 8082 addr 127.0.0.2\n server s3 127.0.0.1:3 check\n"
+    );
+    let plan = plan_text(&text).unwrap();
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
 }
 
 #[test]
@@ -560,4 +570,22 @@ fn the_same_address_bound_twice_is_an_error_at_the_second_bind() {
         "frontend a\n bind 127.0.0.1:0\n bind 127.0.0.1:0\n default_backend be\n{be}"
     ))
     .unwrap();
+}
+
+#[test]
+fn a_bind_name_names_its_listeners() {
+    let be = "backend be\n server s1 127.0.0.1:9000\n";
+    let text = format!("frontend fe\n bind :::0 name web id 3\n default_backend be\n{be}");
+    let loaded = parse_haproxy(&text, "plan.cfg").unwrap();
+    assert_eq!(
+        loaded.config.frontends[0].bind[0].name.as_deref(),
+        Some("web")
+    );
+    let toml = "[[frontend]]\nname = \"fe\"\nbind = [{ address = \":::0\", name = \"web\" }]\n\
+                default_backend = \"be\"\n[[backend]]\nname = \"be\"\n\
+                server = [{ name = \"s1\", address = \"127.0.0.1:9000\" }]\n";
+    assert_eq!(parse_toml(toml, "t.toml").unwrap().config, loaded.config);
+    let plan = plan(&loaded, PlanOptions::default()).unwrap();
+    let debug = format!("{:?}", plan.frontends[0].builder);
+    assert!(debug.contains("name: Some(\"web\")"), "{debug}");
 }
