@@ -48,9 +48,12 @@
 //! # Ok::<(), gangway_config::Error>(())
 //! ```
 //!
-//! Every problem is reported at once, each with `file:line` and the keyword
-//! ([`Diagnostic`]); process-level HAProxy directives (`daemon`, `chroot`, `log`, ...) are
-//! accepted and listed in [`Loaded::warnings`]. See `docs/config.md` in the repository for the full reference.
+//! Problems are reported with `file:line` and the keyword ([`Diagnostic`]), in rounds: reading
+//! HAProxy-style text reports every bad line at once, while TOML stops at its first syntax
+//! error, unknown key or wrong type; then validation of the model reports every problem it
+//! finds; then [`plan`] (and building the gateways) reports what the gateway cannot do, each
+//! round only once the one before found nothing. Process-level HAProxy directives (`daemon`,
+//! `chroot`, `log`, ...) are accepted and listed in [`Loaded::warnings`]. See `docs/config.md` in the repository for the full reference.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
