@@ -176,8 +176,17 @@ async fn serve(path: &Path, verbose: bool) -> ExitCode {
         .into_iter()
         .map(|handle| tokio::spawn(async move { handle.shutdown().await }))
         .collect();
-    for stop in stops {
-        let _ = stop.await;
+    let stopped = async {
+        for stop in stops {
+            let _ = stop.await;
+        }
+    };
+    // A second SIGTERM or Ctrl-C does not wait for the grace period: the process exits now,
+    // closing what is still open.
+    tokio::select! {
+        () = stopped => {}
+        _ = terminate.recv() => tracing::warn!("second stop signal: exiting without waiting"),
+        _ = interrupt.recv() => tracing::warn!("second stop signal: exiting without waiting"),
     }
     status
 }

@@ -807,7 +807,7 @@ async fn a_reload_whose_listener_cannot_bind_brings_the_previous_config_back() {
 async fn sigterm_stops_every_frontend_within_one_hard_stop_after() {
     let ws = backend("ws").await;
     let config = format!(
-        "global\n hard-stop-after 2s\ndefaults\n mode http\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n timeout tunnel 1h\nfrontend a\n bind 127.0.0.1:0\n default_backend ws\nfrontend b\n bind 127.0.0.1:0\n default_backend ws\nbackend ws\n server s1 127.0.0.1:{ws}\n"
+        "global\n hard-stop-after 3s\ndefaults\n mode http\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n timeout tunnel 1h\nfrontend a\n bind 127.0.0.1:0\n default_backend ws\nfrontend b\n bind 127.0.0.1:0\n default_backend ws\nbackend ws\n server s1 127.0.0.1:{ws}\n"
     );
     let mut gangway = Gangway::start("hardstop", "haproxy.cfg", &config);
     let (a, b) = (gangway.listening().await, gangway.listening().await);
@@ -822,11 +822,42 @@ async fn sigterm_stops_every_frontend_within_one_hard_stop_after() {
     let (status, _) = gangway.exit().await;
     let took = start.elapsed();
     assert!(status.success(), "{status:?}");
-    // One `hard-stop-after` (2 s) for both, with room for a slow machine; one after the
-    // other took 4 s and more.
+    // One `hard-stop-after` (3 s) for both, with room for a slow machine; one after the
+    // other took 6 s and more.
     assert!(
-        took < Duration::from_millis(3500),
+        took < Duration::from_millis(5500),
         "stopping took {took:?}, more than one hard-stop-after"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sigterm_exits_without_waiting_for_the_grace_period() {
+    let ws = backend("ws").await;
+    let config = format!(
+        "global\n hard-stop-after 120s\ndefaults\n mode http\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n timeout tunnel 1h\nfrontend a\n bind 127.0.0.1:0\n default_backend ws\nbackend ws\n server s1 127.0.0.1:{ws}\n"
+    );
+    let mut gangway = Gangway::start("second-term", "haproxy.cfg", &config);
+    let addr = gangway.listening().await;
+    // An open tunnel: the first SIGTERM waits up to two minutes for it.
+    let mut tunnel = websocket(&addr, "/ws", "a").await;
+    assert!(echo(&mut tunnel, "a").await.ends_with(": a"));
+    let start = std::time::Instant::now();
+    gangway.signal("TERM");
+    // The stop has begun once the listener is closed.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the listener closes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    gangway.signal("TERM");
+    let (status, _) = gangway.exit().await;
+    assert!(status.success(), "{status:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "the second SIGTERM did not cut the 120 s grace period short"
     );
 }
 
