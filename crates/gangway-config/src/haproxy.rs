@@ -163,6 +163,7 @@ pub(crate) fn parse<'f>(
         section: Section::None,
         found: Findings::new(file),
         line: 0,
+        httpchk: HttpChkLines::default(),
     };
     for (index, line) in text.lines().enumerate() {
         parser.line = index + 1;
@@ -172,6 +173,7 @@ pub(crate) fn parse<'f>(
             Err(message) => parser.error("", message),
         }
     }
+    parser.close_httpchk();
     // HAProxy's default mode is tcp; gangway's is http (see docs/config.md). Say so where it matters.
     for frontend in &parser.config.frontends {
         if frontend.mode.is_none() {
@@ -194,6 +196,65 @@ struct Parser<'f> {
     section: Section,
     found: Findings<'f>,
     line: usize,
+    /// `option httpchk` and `http-check send` of the current section.
+    httpchk: HttpChkLines,
+}
+
+/// The health check request lines of one section, merged as HAProxy 2.2+ does
+/// (`tcpcheck_add_http_rule`): a section with its own lines does not take those of `defaults`.
+#[derive(Default)]
+struct HttpChkLines {
+    /// The request the lines so far describe.
+    request: Option<CheckRequest>,
+    /// `option httpchk` (true) or `no option httpchk` (false) in this section.
+    option: Option<bool>,
+    /// The line of this section's `http-check send`.
+    send: Option<usize>,
+    /// The line of this section's first `http-check expect`.
+    expect: Option<usize>,
+}
+
+/// What `option httpchk` or `http-check send` gives; `None` where the line gives nothing.
+#[derive(Default)]
+struct CheckRequest {
+    method: Option<String>,
+    /// The URI and the line that gave it.
+    uri: Option<(String, usize)>,
+    version: Option<String>,
+    /// `\r\nName: value` for each header.
+    headers: String,
+}
+
+impl CheckRequest {
+    /// HAProxy's `tcpcheck_overwrite_send_http_rule`: `later` replaces the method, URI and
+    /// version it gives; the headers are the later line's (the earlier ones are dropped).
+    fn overwrite(&mut self, later: CheckRequest) {
+        if later.method.is_some() {
+            self.method = later.method;
+        }
+        if later.uri.is_some() {
+            self.uri = later.uri;
+        }
+        if later.version.is_some() {
+            self.version = later.version;
+        }
+        self.headers = later.headers;
+    }
+
+    fn to_model(&self) -> HttpChk {
+        let mut check = HttpChk::default();
+        if let Some(method) = &self.method {
+            check.method.clone_from(method);
+        }
+        if let Some((uri, _)) = &self.uri {
+            check.uri.clone_from(uri);
+        }
+        if let Some(version) = &self.version {
+            check.version.clone_from(version);
+        }
+        check.version.push_str(&self.headers);
+        check
+    }
 }
 
 type Words<'w, 'a> = &'w [Word<'a>];
@@ -225,6 +286,22 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// A log-format string without expressions as the text it stands for (`%%` is `%`); `None`
+/// if it has an expression (any other `%`).
+fn log_format_literal(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('%') {
+        if !rest[at + 1..].starts_with('%') {
+            return None;
+        }
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 fn is_valid_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(is_name_byte)
 }
@@ -244,6 +321,13 @@ impl Parser<'_> {
 
     fn directive(&mut self, words: Words<'_, '_>) {
         let keyword = words[0].value.as_str();
+        if matches!(
+            keyword,
+            "global" | "defaults" | "frontend" | "backend" | "listen"
+        ) || IGNORED_SECTIONS.contains(&keyword)
+        {
+            self.close_httpchk();
+        }
         match keyword {
             "global" => self.open_global(words),
             "defaults" => self.open_defaults(words),
@@ -1360,19 +1444,23 @@ impl Parser<'_> {
                     return;
                 }
                 let args: Vec<&str> = words[2..].iter().map(|w| w.value.as_str()).collect();
-                let mut check = HttpChk::default();
-                match args.as_slice() {
-                    [] => {}
-                    [uri] => check.uri = (*uri).to_owned(),
+                let line = self.line;
+                let mut request = CheckRequest::default();
+                let version = match args.as_slice() {
+                    [] => None,
+                    [uri] => {
+                        request.uri = Some(((*uri).to_owned(), line));
+                        None
+                    }
                     [method, uri] => {
-                        check.method = (*method).to_owned();
-                        check.uri = (*uri).to_owned();
+                        request.method = Some((*method).to_owned());
+                        request.uri = Some(((*uri).to_owned(), line));
+                        None
                     }
                     [method, uri, version] => {
-                        check.method = (*method).to_owned();
-                        check.uri = (*uri).to_owned();
-                        // HAProxy lets the version carry extra headers after "\r\n".
-                        check.version = (*version).to_owned();
+                        request.method = Some((*method).to_owned());
+                        request.uri = Some(((*uri).to_owned(), line));
+                        Some(*version)
                     }
                     [_, _, _, extra, ..] => {
                         // As HAProxy (too many arguments): the old code joined them silently.
@@ -1382,13 +1470,41 @@ impl Parser<'_> {
                         );
                         return;
                     }
+                };
+                if let Some(version) = version {
+                    // HAProxy lets the version carry headers after "\r\n" (and a body after
+                    // "\r\n\r\n", which the gateway's checks do not send); they are header rules
+                    // that a later `http-check send` replaces.
+                    let (text, body) = match version.split_once("\r\n\r\n") {
+                        Some((text, body)) => (text, Some(body)),
+                        None => (version, None),
+                    };
+                    let (text, headers) = match text.split_once("\r\n") {
+                        Some((text, headers)) => (text, format!("\r\n{headers}")),
+                        None => (text, String::new()),
+                    };
+                    request.version = Some(text.to_owned()).filter(|v| !v.is_empty());
+                    request.headers = headers;
+                    if body.is_some_and(|b| !b.is_empty()) {
+                        self.warn(
+                            &keyword,
+                            "the body after the version is ignored: the gateway's checks send no body",
+                        );
+                    }
                 }
                 if negated {
-                    self.set_httpchk(None);
+                    self.httpchk.option = Some(false);
                 } else {
-                    self.set_httpchk(Some(check));
-                    self.uri_set_here();
+                    let lines = &mut self.httpchk;
+                    match &mut lines.request {
+                        // After an `http-check send`, the option's request overwrites it.
+                        Some(earlier) if lines.send.is_some() => earlier.overwrite(request),
+                        // A second `option httpchk` replaces the first.
+                        _ => lines.request = Some(request),
+                    }
+                    lines.option = Some(true);
                 }
+                self.apply_httpchk();
             }
             name if IGNORED_LOG_OPTIONS.contains(&name) => {
                 self.warn(
@@ -1406,18 +1522,60 @@ impl Parser<'_> {
         });
     }
 
-    fn set_httpchk(&mut self, check: Option<HttpChk>) {
+    /// The health check request of the current section: its own lines if it has any (and
+    /// `option httpchk` is on, here or in `defaults`), else the one of `defaults`.
+    fn httpchk_value(&self) -> Option<HttpChk> {
+        let inherited = match self.section {
+            Section::Backend(_) | Section::Listen { .. } => self.defaults.option.httpchk.as_ref(),
+            _ => None,
+        };
+        let lines = &self.httpchk;
+        match &lines.request {
+            None if lines.option == Some(false) => None,
+            None => inherited.cloned(),
+            Some(request) => lines
+                .option
+                .unwrap_or(inherited.is_some())
+                .then(|| request.to_model()),
+        }
+    }
+
+    /// Writes the health check request of the current section into the model.
+    fn apply_httpchk(&mut self) {
+        let check = self.httpchk_value();
+        let uri_line = self
+            .httpchk
+            .request
+            .as_ref()
+            .and_then(|r| r.uri.as_ref())
+            .map(|(_, line)| *line);
         in_sections!(self.scope(), [defaults, backend], |s| {
             s.option.httpchk.clone_from(&check)
         });
+        if let Some(line) = uri_line {
+            in_sections!(self.scope(), [backend], |s| {
+                s.lines.0.insert(HTTPCHK_URI_LINE.to_owned(), line)
+            });
+        }
     }
 
-    /// Remembers this line as the one that set the health check URI, for the validator.
-    fn uri_set_here(&mut self) {
-        let line = self.line;
-        in_sections!(self.scope(), [backend], |s| {
-            s.lines.0.insert(HTTPCHK_URI_LINE.to_owned(), line)
-        });
+    /// At the end of a section: as HAProxy, `http-check send` without `option httpchk` (here
+    /// or in `defaults`) is ignored, and the checks stay TCP connects.
+    fn close_httpchk(&mut self) {
+        if let Some(line) = self.httpchk.send
+            && self.httpchk_value().is_none()
+        {
+            let message = match self.section {
+                Section::Defaults => "'defaults' uses http-check rules without 'option httpchk', so the rules are ignored (a backend's own 'option httpchk' does not take them either)".to_owned(),
+                _ => format!(
+                    "proxy '{}' uses http-check rules without 'option httpchk', so the rules are ignored",
+                    self.scope().name
+                ),
+            };
+            self.found
+                .warn(SourceLine(Some(line)), "http-check", message);
+        }
+        self.httpchk = HttpChkLines::default();
     }
 
     fn http_check(&mut self, words: Words<'_, '_>) {
@@ -1487,34 +1645,26 @@ impl Parser<'_> {
         in_sections!(self.scope(), [defaults, backend], |s| {
             s.http_check_expect = Some(expect.clone())
         });
+        self.httpchk.expect.get_or_insert(self.line);
     }
 
     /// `http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]... [comment C]`, keywords in
-    /// any order (HAProxy 2.2+): the method, URI and version replace those of `option httpchk`;
-    /// headers are added to the option's (kept after the version, as `option httpchk` writes
-    /// them), as HAProxy does.
+    /// any order (HAProxy 2.2+). It merges with this section's `option httpchk` whatever their
+    /// order: the later line replaces the method, URI and version it gives, and its headers
+    /// replace the earlier line's. Without `option httpchk` it is ignored (see
+    /// [`Parser::close_httpchk`]).
     fn http_check_send(&mut self, words: Words<'_, '_>) {
         const KW: &str = "http-check";
-        let mut check = {
-            let scope = self.scope();
-            scope
-                .backend
-                .as_deref()
-                .and_then(|b| b.option.httpchk.clone())
-                .or_else(|| {
-                    scope
-                        .defaults
-                        .as_deref()
-                        .and_then(|d| d.option.httpchk.clone())
-                })
-                .unwrap_or_default()
-        };
-        // `ver` replaces only the version: the headers after it stay.
-        let (mut version, mut headers) = match check.version.split_once("\r\n") {
-            Some((version, headers)) => (version.to_owned(), format!("\r\n{headers}")),
-            None => (check.version.clone(), String::new()),
-        };
-        let mut host: Option<&str> = None;
+        if let Some(earlier) = self.httpchk.send {
+            self.error(KW, format!("a second 'http-check send' in one section is not supported (the first is at line {earlier}; HAProxy refuses it without an 'http-check connect' between them): give every keyword on one line"));
+            return;
+        }
+        if let Some(expect) = self.httpchk.expect {
+            self.error(KW, format!("'http-check send' after 'http-check expect' (line {expect}) is not supported (HAProxy refuses it without an 'http-check connect' between them): put the send line first"));
+            return;
+        }
+        let mut request = CheckRequest::default();
+        let mut host: Option<String> = None;
         let mut index = 2;
         while let Some(word) = arg(words, index) {
             // HAProxy reads an empty value as a missing one.
@@ -1526,12 +1676,9 @@ impl Parser<'_> {
                         return;
                     };
                     match word {
-                        "meth" => check.method = text.to_owned(),
-                        "uri" => {
-                            check.uri = text.to_owned();
-                            self.uri_set_here();
-                        }
-                        "ver" => version = text.to_owned(),
+                        "meth" => request.method = Some(text.to_owned()),
+                        "uri" => request.uri = Some((text.to_owned(), self.line)),
+                        "ver" => request.version = Some(text.to_owned()),
                         "comment" => {}
                         "uri-lf" | "body-lf" => {
                             self.error(
@@ -1562,12 +1709,20 @@ impl Parser<'_> {
                         );
                         return;
                     }
+                    // HAProxy reads the value as a log-format string: `%%` is a `%`.
+                    let Some(text) = log_format_literal(text) else {
+                        self.error(
+                            KW,
+                            format!("'send hdr {name}': log-format expressions ('%') are not supported (write '%%' for a '%')"),
+                        );
+                        return;
+                    };
                     if name.eq_ignore_ascii_case("host") {
-                        if let Some(previous) = host {
+                        if let Some(previous) = &host {
                             self.error(KW, format!("'send': '{name}' header already defined (previous value is '{previous}')"));
                             return;
                         }
-                        host = Some(text);
+                        host = Some(text.clone());
                     }
                     if ["connection", "content-length", "transfer-encoding"]
                         .iter()
@@ -1580,7 +1735,7 @@ impl Parser<'_> {
                             ),
                         );
                     } else {
-                        headers.push_str(&format!("\r\n{name}: {text}"));
+                        request.headers.push_str(&format!("\r\n{name}: {text}"));
                     }
                     index += 3;
                 }
@@ -1593,8 +1748,13 @@ impl Parser<'_> {
                 }
             }
         }
-        check.version = version + &headers;
-        self.set_httpchk(Some(check));
+        let lines = &mut self.httpchk;
+        match &mut lines.request {
+            Some(option) => option.overwrite(request),
+            None => lines.request = Some(request),
+        }
+        lines.send = Some(self.line);
+        self.apply_httpchk();
     }
 
     /// `stats enable`, `stats uri PATH`; cosmetic `stats` options are ignored with a warning,

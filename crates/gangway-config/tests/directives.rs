@@ -686,9 +686,7 @@ fn a_problem_found_after_parsing_points_at_its_own_line() {
             "http-check",
         ),
         (
-            format!(
-                "{FE}backend be\n option httpchk GET /ok\n http-check send uri health\n http-check send meth GET\n"
-            ),
+            format!("{FE}backend be\n option httpchk GET /ok\n http-check send uri health\n"),
             6,
             "option httpchk",
         ),
@@ -1393,24 +1391,153 @@ fn http_check_send_keywords_in_any_order_keep_every_header() {
             "{send}"
         );
     }
-    // `ver` replaces the option's version and keeps the option's headers; `hdr` adds to them.
-    let be = backend(
-        "backend be\n option httpchk GET / HTTP/1.0\\r\\nX-A:\\ 1\n http-check send hdr X-B 2 ver HTTP/1.1\n",
-    );
-    assert_eq!(
-        be.option.httpchk.unwrap().version,
-        "HTTP/1.1\r\nX-A: 1\r\nX-B: 2"
-    );
     // Headers the check writes itself are ignored with a warning.
     let found = warnings(&format!(
-        "{FE}backend be\n http-check send hdr Connection keep-alive hdr X-A 1\n server s 127.0.0.1:1\n"
+        "{FE}backend be\n option httpchk\n http-check send hdr Connection keep-alive hdr X-A 1\n server s 127.0.0.1:1\n"
     ));
     assert_eq!(
         found,
         [
-            "test.cfg:5: 'http-check': 'send hdr Connection' is ignored: the check writes this header itself"
+            "test.cfg:6: 'http-check': 'send hdr Connection' is ignored: the check writes this header itself"
         ]
     );
+}
+
+#[test]
+fn http_check_send_without_option_httpchk_is_ignored() {
+    // As HAProxy 2.2+: the rules are ignored with a warning, and the checks stay TCP connects
+    // (an HTTP request would take a Postgres or Redis server down).
+    let text = format!(
+        "defaults\n http-check send hdr Host svc\n{FE}backend be\n server s 127.0.0.1:1 check\n"
+    );
+    assert_eq!(config(&text).backend("be").unwrap().option.httpchk, None);
+    assert_eq!(
+        warnings(&text),
+        [
+            "test.cfg:2: 'http-check': 'defaults' uses http-check rules without 'option httpchk', so the rules are ignored (a backend's own 'option httpchk' does not take them either)"
+        ]
+    );
+    let text = format!(
+        "{FE}backend be\n http-check send meth GET uri /health\n server s 127.0.0.1:1 check\n"
+    );
+    assert_eq!(config(&text).backend("be").unwrap().option.httpchk, None);
+    assert_eq!(
+        warnings(&text),
+        [
+            "test.cfg:5: 'http-check': proxy 'be' uses http-check rules without 'option httpchk', so the rules are ignored"
+        ]
+    );
+    // `no option httpchk` turns them off too.
+    let text = format!(
+        "defaults\n option httpchk\n{FE}backend be\n no option httpchk\n http-check send uri /x\n"
+    );
+    assert_eq!(config(&text).backend("be").unwrap().option.httpchk, None);
+    // `option httpchk` in defaults turns a backend's own send rule on; the backend's rules do
+    // not take the defaults' request (HAProxy gives the backend a ruleset of its own).
+    let text = format!(
+        "defaults\n option httpchk GET /d HTTP/1.1\\r\\nX-D:\\ 1\n{FE}backend be\n http-check send hdr Host svc\n"
+    );
+    let chk = config(&text)
+        .backend("be")
+        .unwrap()
+        .option
+        .httpchk
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (chk.method.as_str(), chk.uri.as_str(), chk.version.as_str()),
+        ("OPTIONS", "/", "HTTP/1.0\r\nHost: svc")
+    );
+    // `option httpchk` after the send line in the same section turns it on.
+    let be = backend("backend be\n http-check send hdr Host svc\n option httpchk GET /h\n");
+    let chk = be.option.httpchk.unwrap();
+    assert_eq!((chk.method.as_str(), chk.uri.as_str()), ("GET", "/h"));
+}
+
+#[test]
+fn option_httpchk_and_http_check_send_merge_as_haproxy() {
+    let chk = |text: &str| {
+        let chk = backend(&format!("backend be\n{text}"))
+            .option
+            .httpchk
+            .unwrap();
+        (chk.method, chk.uri, chk.version)
+    };
+    let owned = |m: &str, u: &str, v: &str| (m.to_owned(), u.to_owned(), v.to_owned());
+    // The later line overwrites the method, URI and version it gives, and its headers replace
+    // the earlier line's (the option's version-string headers are header rules in 2.2+).
+    assert_eq!(
+        chk(" option httpchk GET / HTTP/1.1\\r\\nX-A:\\ 1\n http-check send hdr X-B 2\n"),
+        owned("GET", "/", "HTTP/1.1\r\nX-B: 2")
+    );
+    assert_eq!(
+        chk(" http-check send meth GET uri /health hdr Host svc\n option httpchk\n"),
+        owned("GET", "/health", "HTTP/1.0")
+    );
+    assert_eq!(
+        chk(
+            " http-check send meth GET uri /health\n option httpchk HEAD /h2 HTTP/1.1\\r\\nX-A:\\ 1\n"
+        ),
+        owned("HEAD", "/h2", "HTTP/1.1\r\nX-A: 1")
+    );
+    assert_eq!(
+        chk(" option httpchk /only-uri\n http-check send ver HTTP/1.1 hdr Host svc\n"),
+        owned("OPTIONS", "/only-uri", "HTTP/1.1\r\nHost: svc")
+    );
+    // A second `option httpchk` replaces the first, unless a send line came before it.
+    assert_eq!(
+        chk(" option httpchk GET /a\n option httpchk\n"),
+        owned("OPTIONS", "/", "HTTP/1.0")
+    );
+    assert_eq!(
+        chk(" option httpchk GET /a\n http-check send hdr Host svc\n option httpchk\n"),
+        owned("GET", "/a", "HTTP/1.0")
+    );
+    // A backend without lines of its own takes the merged request of defaults.
+    let text = format!("defaults\n http-check send uri /d hdr Host svc\n option httpchk\n{FE}{BE}");
+    let inherited = config(&text).backend("be").unwrap().option.httpchk.clone();
+    assert_eq!(
+        inherited.map(|c| (c.method, c.uri, c.version)),
+        Some(owned("OPTIONS", "/d", "HTTP/1.0"))
+    );
+    // `%%` in a header value is a `%` (HAProxy's log-format).
+    assert_eq!(
+        chk(" option httpchk\n http-check send hdr X-Pct 100%%\n"),
+        owned("OPTIONS", "/", "HTTP/1.0\r\nX-Pct: 100%")
+    );
+}
+
+#[test]
+fn a_second_http_check_send_is_an_error() {
+    // HAProxy refuses a send rule that follows another (or an expect) without a connect.
+    assert_error(
+        &format!(
+            "{FE}backend be\n option httpchk\n http-check send meth GET\n http-check send uri /x\n"
+        ),
+        7,
+        "http-check",
+        "a second 'http-check send' in one section is not supported (the first is at line 6",
+    );
+    assert_error(
+        &format!(
+            "{FE}backend be\n option httpchk\n http-check expect status 200\n http-check send uri /x\n"
+        ),
+        7,
+        "http-check",
+        "'http-check send' after 'http-check expect' (line 6) is not supported",
+    );
+    // Sections are separate: a backend's send line follows the one of defaults.
+    let text = format!(
+        "defaults\n option httpchk\n http-check send uri /d\n{FE}backend be\n http-check send uri /b\n"
+    );
+    let chk = config(&text)
+        .backend("be")
+        .unwrap()
+        .option
+        .httpchk
+        .clone()
+        .unwrap();
+    assert_eq!(chk.uri, "/b");
 }
 
 #[test]
@@ -1431,6 +1558,14 @@ fn http_check_send_errors() {
         ("body ping", "'send body' is not supported"),
         ("uri-lf /%[src]", "log-format expressions are not supported"),
         ("hdr Bad:Name 1", "invalid header name"),
+        (
+            "hdr X-Src %[src]",
+            "log-format expressions ('%') are not supported",
+        ),
+        (
+            "hdr X-A 50%",
+            "log-format expressions ('%') are not supported",
+        ),
     ];
     for (send, message) in cases {
         assert_error(

@@ -147,7 +147,7 @@ fn a_check_version_other_than_http_1_warns() {
     for chk in [
         "option httpchk",
         "option httpchk GET /health HTTP/1.1\\r\\nHost:\\ svc",
-        "http-check send ver HTTP/1.0",
+        "option httpchk\n http-check send ver HTTP/1.0",
     ] {
         assert!(plan_warnings(chk).is_empty(), "{chk}");
     }
@@ -288,6 +288,43 @@ async fn timeout_check_zero_falls_back_to_inter() {
     }
     // Checks run one after another: the first one's result is in, and fall 1 would have marked
     // the server down had it failed.
+    assert_eq!(status(handle.local_addr(), "/alive").await, 200);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn http_check_send_without_option_httpchk_keeps_tcp_checks() {
+    // A server that reads and never answers, as a database would an HTTP request: an HTTP check
+    // would write to it and time out (fall 1: DOWN); a TCP check connects and closes.
+    use tokio::io::AsyncReadExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let (tx, mut received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let _ = stream.read_to_end(&mut got).await;
+                let _ = tx.send(got);
+            });
+        }
+    });
+    let text = format!(
+        "defaults\n mode http\n timeout check 200ms\n http-check send hdr Host svc\nfrontend fe\n bind 127.0.0.1:0\n monitor-uri /alive\n acl down nbsrv(be) lt 1\n monitor fail if down\n default_backend be\nbackend be\n server s {server} check inter 100ms fall 1 rise 1\n"
+    );
+    let handle = start_first(plan_text(&text).unwrap()).await;
+    for _ in 0..2 {
+        let got = tokio::time::timeout(Duration::from_secs(20), received.recv())
+            .await
+            .expect("checks arrive")
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            "",
+            "a TCP check sends nothing"
+        );
+    }
     assert_eq!(status(handle.local_addr(), "/alive").await, 200);
     handle.shutdown().await;
 }
