@@ -332,6 +332,17 @@ mod tests {
         assert!(keys.contains(&"sni"), "{keys:?}");
     }
 
+    /// Each text's keys are all in `keys`, and it reads as a `T`.
+    fn check_rule_keys<T: for<'de> Deserialize<'de>>(texts: &[&str], keys: &[&str]) {
+        for text in texts {
+            let table: toml::Table = toml::from_str(text).unwrap();
+            for key in table.keys() {
+                assert!(keys.contains(&key.as_str()), "{key}");
+            }
+            T::deserialize(toml::Value::Table(table)).unwrap();
+        }
+    }
+
     /// Every key of every action is in the rule's key list (the list is what a misspelled key
     /// is checked against).
     #[test]
@@ -354,13 +365,7 @@ value = "b""#,
             r#"action = "del-header"
 name = "a""#,
         ];
-        for text in request {
-            let table: toml::Table = toml::from_str(text).unwrap();
-            for key in table.keys() {
-                assert!(REQUEST_RULE_KEYS.contains(&key.as_str()), "{key}");
-            }
-            HttpRequestRule::deserialize(toml::Value::Table(table)).unwrap();
-        }
+        check_rule_keys::<HttpRequestRule>(&request, REQUEST_RULE_KEYS);
         let response = [
             r#"action = "add-header"
 name = "a"
@@ -371,12 +376,6 @@ value = "b""#,
             r#"action = "del-header"
 name = "a""#,
         ];
-        for text in response {
-            let table: toml::Table = toml::from_str(text).unwrap();
-            for key in table.keys() {
-                assert!(RESPONSE_RULE_KEYS.contains(&key.as_str()), "{key}");
-            }
-            HttpResponseRule::deserialize(toml::Value::Table(table)).unwrap();
-        }
+        check_rule_keys::<HttpResponseRule>(&response, RESPONSE_RULE_KEYS);
     }
 }
