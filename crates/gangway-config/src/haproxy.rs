@@ -227,7 +227,10 @@ struct CheckRequest {
 
 impl CheckRequest {
     /// HAProxy's `tcpcheck_overwrite_send_http_rule`: `later` replaces the method, URI and
-    /// version it gives; the headers are the later line's (the earlier ones are dropped).
+    /// version it gives, and its headers replace the earlier line's when it gives some. A
+    /// later line without headers keeps them (HAProxy 2.6 keeps them for a bare
+    /// `option httpchk` after `http-check send ... hdr Host x`, issue #1772; here it is so
+    /// for both kinds of line: a check that lost its `Host` would mark vhost servers down).
     fn overwrite(&mut self, later: CheckRequest) {
         if later.method.is_some() {
             self.method = later.method;
@@ -238,7 +241,9 @@ impl CheckRequest {
         if later.version.is_some() {
             self.version = later.version;
         }
-        self.headers = later.headers;
+        if !later.headers.is_empty() {
+            self.headers = later.headers;
+        }
     }
 
     fn to_model(&self) -> HttpChk {

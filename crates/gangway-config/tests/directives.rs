@@ -1470,9 +1470,14 @@ fn option_httpchk_and_http_check_send_merge_as_haproxy() {
         chk(" option httpchk GET / HTTP/1.1\\r\\nX-A:\\ 1\n http-check send hdr X-B 2\n"),
         owned("GET", "/", "HTTP/1.1\r\nX-B: 2")
     );
+    // A later line without headers keeps the earlier ones (HAProxy 2.6, issue #1772).
     assert_eq!(
         chk(" http-check send meth GET uri /health hdr Host svc\n option httpchk\n"),
-        owned("GET", "/health", "HTTP/1.0")
+        owned("GET", "/health", "HTTP/1.0\r\nHost: svc")
+    );
+    assert_eq!(
+        chk(" option httpchk GET /h HTTP/1.1\\r\\nHost:\\ app\n http-check send uri /ready\n"),
+        owned("GET", "/ready", "HTTP/1.1\r\nHost: app")
     );
     assert_eq!(
         chk(
@@ -1491,14 +1496,14 @@ fn option_httpchk_and_http_check_send_merge_as_haproxy() {
     );
     assert_eq!(
         chk(" option httpchk GET /a\n http-check send hdr Host svc\n option httpchk\n"),
-        owned("GET", "/a", "HTTP/1.0")
+        owned("GET", "/a", "HTTP/1.0\r\nHost: svc")
     );
     // A backend without lines of its own takes the merged request of defaults.
     let text = format!("defaults\n http-check send uri /d hdr Host svc\n option httpchk\n{FE}{BE}");
     let inherited = config(&text).backend("be").unwrap().option.httpchk.clone();
     assert_eq!(
         inherited.map(|c| (c.method, c.uri, c.version)),
-        Some(owned("OPTIONS", "/d", "HTTP/1.0"))
+        Some(owned("OPTIONS", "/d", "HTTP/1.0\r\nHost: svc"))
     );
     // `%%` in a header value is a `%` (HAProxy's log-format).
     assert_eq!(
