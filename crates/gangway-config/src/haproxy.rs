@@ -1580,6 +1580,28 @@ impl Parser<'_> {
             self.found
                 .warn(SourceLine(Some(line)), "http-check", message);
         }
+        // As HAProxy, a backend's own send line replaces the request of `defaults` rather
+        // than amending it: say so when that changes the method or URI checked.
+        if matches!(self.section, Section::Backend(_) | Section::Listen { .. })
+            && self.httpchk.option.is_none()
+            && let (Some(line), Some(inherited), Some(own)) = (
+                self.httpchk.send,
+                self.defaults.option.httpchk.clone(),
+                self.httpchk_value(),
+            )
+            && (own.method != inherited.method || own.uri != inherited.uri)
+        {
+            let message = format!(
+                "proxy '{}' has its own 'http-check send', so it checks '{} {}', not the '{} {}' of 'defaults' (as HAProxy); give 'meth' and 'uri' here to keep them",
+                self.scope().name,
+                own.method,
+                own.uri,
+                inherited.method,
+                inherited.uri
+            );
+            self.found
+                .warn(SourceLine(Some(line)), "http-check", message);
+        }
         self.httpchk = HttpChkLines::default();
     }
 

@@ -1448,6 +1448,12 @@ fn http_check_send_without_option_httpchk_is_ignored() {
         (chk.method.as_str(), chk.uri.as_str(), chk.version.as_str()),
         ("OPTIONS", "/", "HTTP/1.0\r\nHost: svc")
     );
+    // That is a quiet change of what is checked: a warning says so.
+    assert!(
+        warnings(&text).contains(&"test.cfg:7: 'http-check': proxy 'be' has its own 'http-check send', so it checks 'OPTIONS /', not the 'GET /d' of 'defaults' (as HAProxy); give 'meth' and 'uri' here to keep them".to_owned()),
+        "{:?}",
+        warnings(&text)
+    );
     // `option httpchk` after the send line in the same section turns it on.
     let be = backend("backend be\n http-check send hdr Host svc\n option httpchk GET /h\n");
     let chk = be.option.httpchk.unwrap();
