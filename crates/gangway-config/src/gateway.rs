@@ -240,6 +240,23 @@ impl Planner<'_> {
                                 );
                                 continue;
                             }
+                            // A wildcard and a specific address of one family on one port
+                            // cannot both listen (the sockets use SO_REUSEADDR, not
+                            // SO_REUSEPORT): `run` would fail where `check` passed.
+                            let overlap = self.bound.iter().find(|(other, _)| {
+                                other.port() == addr.port()
+                                    && other.is_ipv4() == addr.is_ipv4()
+                                    && other.ip().is_unspecified() != addr.ip().is_unspecified()
+                            });
+                            if let Some((other, first)) = overlap {
+                                let at = first.0.map_or(String::new(), |n| format!(" at line {n}"));
+                                self.found.error(
+                                    bind.line,
+                                    "bind",
+                                    format!("{addr} overlaps {other}, already listened on (bind{at}): a wildcard and a specific address cannot share a port; bind one of them"),
+                                );
+                                continue;
+                            }
                             self.bound.insert(addr, bind.line);
                         }
                         let mut listener = Listener::new(addr.to_string());

@@ -602,6 +602,30 @@ fn the_same_address_bound_twice_is_an_error_at_the_second_bind() {
         errors,
         ["plan.cfg:3: 'bind': [::]:8080 is already listened on (bind at line 2)"]
     );
+    // A wildcard and a specific address on one port overlap (`run` would fail to bind);
+    // the IPv4 wildcard that `bind :::PORT` adds counts too.
+    let errors = plan_errors(&format!(
+        "frontend a\n bind :8080\n default_backend be\nfrontend b\n bind 127.0.0.1:8080\n default_backend be\n{be}"
+    ));
+    assert_eq!(
+        errors,
+        [
+            "plan.cfg:5: 'bind': 127.0.0.1:8080 overlaps 0.0.0.0:8080, already listened on (bind at line 2): a wildcard and a specific address cannot share a port; bind one of them"
+        ]
+    );
+    let errors = plan_errors(&format!(
+        "frontend a\n bind 127.0.0.1:8080\n bind :::8080\n default_backend be\n{be}"
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("plan.cfg:3: 'bind': 0.0.0.0:8080 overlaps 127.0.0.1:8080"),
+        "{errors:?}"
+    );
+    // Other ports, other families and two specific addresses are fine.
+    plan_text(&format!(
+        "frontend a\n bind :8080\n bind 127.0.0.1:8081\n bind [::1]:8080 \n bind 127.0.0.2:8082\n bind 127.0.0.3:8082\n default_backend be\n{be}"
+    ))
+    .unwrap();
     // Port 0 twice is two free ports.
     plan_text(&format!(
         "frontend a\n bind 127.0.0.1:0\n bind 127.0.0.1:0\n default_backend be\n{be}"
