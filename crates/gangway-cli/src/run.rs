@@ -148,8 +148,10 @@ async fn serve(path: &Path, verbose: bool) -> ExitCode {
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                match reload(path, verbose, &mut running, &mut current, &mut retired).await {
-                    Ok(()) => {}
+                let stop = StopSignals { terminate: &mut terminate, interrupt: &mut interrupt };
+                match reload(path, verbose, &mut running, &mut current, &mut retired, stop).await {
+                    Ok(Reloaded::Running) => {}
+                    Ok(Reloaded::Stop) => break,
                     Err(Fatal(message)) => {
                         eprintln!("gangway: {message}");
                         status = ExitCode::FAILURE;
@@ -193,6 +195,29 @@ async fn serve(path: &Path, verbose: bool) -> ExitCode {
 
 struct Fatal(String);
 
+/// How a reload ended, when it did not fail for good.
+enum Reloaded {
+    /// The new config runs, or the previous one again.
+    Running,
+    /// A stop signal came while the listeners were being started: stop now.
+    Stop,
+}
+
+/// The stop signals, watched during a reload's wait for its listeners.
+struct StopSignals<'a> {
+    terminate: &'a mut tokio::signal::unix::Signal,
+    interrupt: &'a mut tokio::signal::unix::Signal,
+}
+
+impl StopSignals<'_> {
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+    }
+}
+
 /// Builds the new config first (a bad file keeps the running gateways), then stops the old
 /// listeners and starts the new ones; established connections stay with the old gateways
 /// until they end. If the new listeners cannot start (an address another process holds),
@@ -203,7 +228,8 @@ async fn reload(
     running: &mut std::sync::Arc<gangway_config::Loaded>,
     current: &mut Vec<(String, GatewayHandle)>,
     retired: &mut Vec<GatewayHandle>,
-) -> Result<(), Fatal> {
+    mut stop: StopSignals<'_>,
+) -> Result<Reloaded, Fatal> {
     tracing::info!(file = %path.display(), "SIGHUP: reloading");
     // Reading the files, resolving host names and parsing certificates all block: not on a
     // runtime worker, which serves connections meanwhile.
@@ -220,18 +246,26 @@ async fn reload(
         Err(message) => {
             eprintln!("gangway: reload rejected, still running the previous config:\n{message}");
             println!("reload rejected: {}", path.display());
-            return Ok(());
+            return Ok(Reloaded::Running);
         }
     };
     for (_, handle) in current.iter() {
         handle.begin_shutdown();
     }
-    let started = start_with_retry(built, &loaded, verbose).await;
+    // The listeners may take up to 5 s to start (an address still held): a stop signal
+    // meanwhile stops the process at once rather than after the wait.
+    let started = tokio::select! {
+        started = start_with_retry(built, &loaded, verbose) => Some(started),
+        () = stop.recv() => None,
+    };
     let old = std::mem::take(current);
     for (_, handle) in old {
         retire(handle.clone());
         retired.push(handle);
     }
+    let Some(started) = started else {
+        return Ok(Reloaded::Stop);
+    };
     // Forget retired gateways whose connections have all ended.
     retired.retain(|handle| handle.active_connections() > 0);
     match started {
@@ -240,7 +274,7 @@ async fn reload(
             print_addresses(&handles);
             *current = handles;
             *running = loaded;
-            Ok(())
+            Ok(Reloaded::Running)
         }
         Err(message) => {
             eprintln!(
@@ -255,7 +289,10 @@ async fn reload(
             .await
             .unwrap_or_else(|e| Err(format!("building the configuration failed: {e}")));
             let restarted = match rebuilt {
-                Ok(built) => start_with_retry(built, running, verbose).await,
+                Ok(built) => tokio::select! {
+                    restarted = start_with_retry(built, running, verbose) => restarted,
+                    () = stop.recv() => return Ok(Reloaded::Stop),
+                },
                 Err(e) => Err(e),
             };
             match restarted {
@@ -263,7 +300,7 @@ async fn reload(
                     println!("reload failed: {}", path.display());
                     print_addresses(&handles);
                     *current = handles;
-                    Ok(())
+                    Ok(Reloaded::Running)
                 }
                 Err(again) => Err(Fatal(format!(
                     "reload failed ({message}), and the previous config did not start again: {again}"

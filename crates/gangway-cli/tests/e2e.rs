@@ -889,6 +889,43 @@ async fn a_reload_that_cannot_bind_logs_each_warning_once() {
     drop(held);
 }
 
+/// A SIGTERM while a reload waits for an address to come free (up to 5 s) stops the process
+/// at once instead of after the wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_during_a_reload_stops_at_once() {
+    let (s1, s2, web) = (
+        backend("s1").await,
+        backend("s2").await,
+        backend("web").await,
+    );
+    let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2), (3002, web)]);
+    let (mut gangway, addr) =
+        Gangway::start_seed("term-in-reload", "haproxy.cfg", "seed001b.cfg", &ports).await;
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut elsewhere = ports.clone();
+    elsewhere.insert(8080, held.local_addr().unwrap().port());
+    let config = relocate(&fixture("seed001b.cfg"), &elsewhere);
+    std::fs::write(gangway.config_path(), config).unwrap();
+    gangway.signal("HUP");
+    // The reload has closed the old listener and waits for the held address.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the old listener closes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let start = std::time::Instant::now();
+    gangway.signal("TERM");
+    let (status, _) = gangway.exit().await;
+    assert!(status.success(), "{status:?}");
+    // Waiting out the reload took 5 s and more (the retries, then the previous config).
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(4), "stopping took {took:?}");
+    drop(held);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_marked_down_shutdown_sessions_closes_only_that_servers_tunnels() {
     let ((a, stop_a), (b, stop_b)) = (stoppable_backend("a").await, stoppable_backend("b").await);
