@@ -899,7 +899,7 @@ async fn a_sigterm_during_a_reload_stops_at_once() {
         backend("web").await,
     );
     let ports = HashMap::from([(8080, 0), (3000, s1), (3001, s2), (3002, web)]);
-    let (mut gangway, addr) =
+    let (gangway, addr) =
         Gangway::start_seed("term-in-reload", "haproxy.cfg", "seed001b.cfg", &ports).await;
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut elsewhere = ports.clone();
