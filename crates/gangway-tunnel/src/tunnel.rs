@@ -994,65 +994,53 @@ mod tests {
             }
         }
 
-        #[test]
-        fn a_wake_up_with_nothing_to_move_leaves_the_tunnel_parked() {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let (mut client, tunnel_client) = connected_pair().await;
-                let (tunnel_server, mut server) = connected_pair().await;
-                // Every wake-up below comes without a pause of `park_after`.
-                let mut running = Tunnel::new(tunnel_client, tunnel_server)
-                    .park_after(Duration::from_secs(3600))
-                    .running();
+        #[tokio::test]
+        async fn a_wake_up_with_nothing_to_move_leaves_the_tunnel_parked() {
+            let (mut client, tunnel_client) = connected_pair().await;
+            let (tunnel_server, mut server) = connected_pair().await;
+            // Every wake-up below comes without a pause of `park_after`.
+            let mut running = Tunnel::new(tunnel_client, tunnel_server)
+                .park_after(Duration::from_secs(3600))
+                .running();
+            assert!(poll_once(&mut running).await.is_pending());
+            assert!(
+                running.is_parked(),
+                "a tunnel that starts idle parks at once"
+            );
+            deliver(&mut running, &mut client, &mut server, b"up").await;
+            assert!(running.is_parked(), "a few bytes are moved parked");
+            // Woken again and again with nothing to read (as by an event meant for the slot's
+            // previous tunnel): it stays parked, however many there are in a row.
+            for round in 0..2 * usize::from(PARKED_SERVES) {
+                parked_of(&running.streams)
+                    .expect("parked")
+                    .wake_spuriously();
                 assert!(poll_once(&mut running).await.is_pending());
-                assert!(
-                    running.is_parked(),
-                    "a tunnel that starts idle parks at once"
-                );
-                deliver(&mut running, &mut client, &mut server, b"up").await;
-                assert!(running.is_parked(), "a few bytes are moved parked");
-                // Woken again and again with nothing to read (as by an event meant for the slot's
-                // previous tunnel): it stays parked, however many there are in a row.
-                for round in 0..2 * usize::from(PARKED_SERVES) {
-                    parked_of(&running.streams)
-                        .expect("parked")
-                        .wake_spuriously();
-                    assert!(poll_once(&mut running).await.is_pending());
-                    assert!(running.is_parked(), "left the parker on wake-up {round}");
-                }
-                deliver(&mut running, &mut server, &mut client, b"down").await;
-                assert!(running.is_parked());
-            });
+                assert!(running.is_parked(), "left the parker on wake-up {round}");
+            }
+            deliver(&mut running, &mut server, &mut client, b"down").await;
+            assert!(running.is_parked());
         }
 
-        #[test]
-        fn a_busy_parked_tunnel_goes_back_to_tokio_then_parks_again() {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let (mut client, tunnel_client) = connected_pair().await;
-                let (tunnel_server, mut server) = connected_pair().await;
-                let mut running = Tunnel::new(tunnel_client, tunnel_server)
-                    .park_after(Duration::from_millis(300))
-                    .running();
-                drive_until(&mut running, "it parks", Running::is_parked).await;
-                // Wake-ups with bytes in a row (a pause of 300 ms on a loaded machine starts the
-                // count again: keep going until the tunnel leaves).
-                let deadline = Instant::now() + PROMPTLY;
-                while running.is_parked() {
-                    assert!(Instant::now() < deadline, "a busy tunnel stays parked");
-                    deliver(&mut running, &mut client, &mut server, b"tick").await;
-                }
-                // Back with tokio, after moving the last bytes itself; without traffic it parks
-                // again after `park_after`, though nothing moved since it left.
-                drive_until(&mut running, "it parks again", Running::is_parked).await;
-                deliver(&mut running, &mut server, &mut client, b"still there").await;
-            });
+        #[tokio::test]
+        async fn a_busy_parked_tunnel_goes_back_to_tokio_then_parks_again() {
+            let (mut client, tunnel_client) = connected_pair().await;
+            let (tunnel_server, mut server) = connected_pair().await;
+            let mut running = Tunnel::new(tunnel_client, tunnel_server)
+                .park_after(Duration::from_millis(300))
+                .running();
+            drive_until(&mut running, "it parks", Running::is_parked).await;
+            // Wake-ups with bytes in a row (a pause of 300 ms on a loaded machine starts the
+            // count again: keep going until the tunnel leaves).
+            let deadline = Instant::now() + PROMPTLY;
+            while running.is_parked() {
+                assert!(Instant::now() < deadline, "a busy tunnel stays parked");
+                deliver(&mut running, &mut client, &mut server, b"tick").await;
+            }
+            // Back with tokio, after moving the last bytes itself; without traffic it parks
+            // again after `park_after`, though nothing moved since it left.
+            drive_until(&mut running, "it parks again", Running::is_parked).await;
+            deliver(&mut running, &mut server, &mut client, b"still there").await;
         }
     }
 
