@@ -81,6 +81,19 @@ impl<'a> RequestView<'a> {
         path_of(self.target)
     }
 
+    /// The target from where [`path`](Self::path) starts to its end: the path and the query
+    /// as in origin form, also for an absolute-form target (`http://h/p?q` gives `/p?q`).
+    /// `None` where there is no path.
+    ///
+    /// ```
+    /// use gangway_acl::RequestView;
+    /// let view = RequestView::new("GET", "http://example.com/status?x=1", &[]);
+    /// assert_eq!(view.path_and_query(), Some("/status?x=1"));
+    /// ```
+    pub fn path_and_query(&self) -> Option<&'a str> {
+        path_start(self.target).map(|start| &self.target[start..])
+    }
+
     /// The query string after the first `?`, `None` when there is no `?`.
     pub fn query(&self) -> Option<&'a str> {
         let i = find_byte(self.target.as_bytes(), b'?')?;
@@ -89,8 +102,15 @@ impl<'a> RequestView<'a> {
 }
 
 pub(crate) fn path_of(target: &str) -> Option<&str> {
+    let start = path_start(target)?;
+    let end = find_byte(&target.as_bytes()[start..], b'?').map_or(target.len(), |p| start + p);
+    Some(&target[start..end])
+}
+
+/// Where the path of `target` starts (see [`path_of`]).
+fn path_start(target: &str) -> Option<usize> {
     let bytes = target.as_bytes();
-    let start = if bytes.first() == Some(&b'/') {
+    Some(if bytes.first() == Some(&b'/') {
         0
     } else {
         // HAProxy's http_get_path: `*` has no path; a target starting with a letter must
@@ -112,9 +132,7 @@ pub(crate) fn path_of(target: &str) -> Option<&str> {
             _ => {}
         }
         at + find_byte(&bytes[at..], b'/')?
-    };
-    let end = find_byte(&bytes[start..], b'?').map_or(bytes.len(), |p| start + p);
-    Some(&target[start..end])
+    })
 }
 
 /// Removes optional whitespace around a header value element.

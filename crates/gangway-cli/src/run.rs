@@ -103,7 +103,10 @@ pub(crate) fn run(path: &Path, verbose: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(path, verbose))
+    let status = runtime.block_on(serve(path, verbose));
+    // Without waiting for a reload's build abandoned by a stop signal (names, certificates).
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    status
 }
 
 async fn serve(path: &Path, verbose: bool) -> ExitCode {
@@ -252,19 +255,16 @@ async fn reload(
     for (_, handle) in current.iter() {
         handle.begin_shutdown();
     }
-    // The listeners may take up to 5 s to start (an address still held): a stop signal
-    // meanwhile stops the process at once rather than after the wait.
-    let started = tokio::select! {
-        started = start_with_retry(built, &loaded, verbose) => Some(started),
-        () = stop.recv() => None,
-    };
+    let started = start_with_retry(built, &loaded, verbose, &mut stop).await;
     let old = std::mem::take(current);
     for (_, handle) in old {
         retire(handle.clone());
         retired.push(handle);
     }
-    let Some(started) = started else {
-        return Ok(Reloaded::Stop);
+    let started = match started {
+        Ok(Some(handles)) => Ok(handles),
+        Ok(None) => return Ok(Reloaded::Stop),
+        Err(message) => Err(message),
     };
     // Forget retired gateways whose connections have all ended.
     retired.retain(|handle| handle.active_connections() > 0);
@@ -289,9 +289,10 @@ async fn reload(
             .await
             .unwrap_or_else(|e| Err(format!("building the configuration failed: {e}")));
             let restarted = match rebuilt {
-                Ok(built) => tokio::select! {
-                    restarted = start_with_retry(built, running, verbose) => restarted,
-                    () = stop.recv() => return Ok(Reloaded::Stop),
+                Ok(built) => match start_with_retry(built, running, verbose, &mut stop).await {
+                    Ok(Some(handles)) => Ok(handles),
+                    Ok(None) => return Ok(Reloaded::Stop),
+                    Err(message) => Err(message),
                 },
                 Err(e) => Err(e),
             };
@@ -310,11 +311,15 @@ async fn reload(
     }
 }
 
+/// Starts the listeners, retrying for up to 5 s while an address is still held. A stop
+/// signal during a wait ends it with `Ok(None)`; one never cuts `start` itself short, so
+/// no gateway is left started but unknown.
 async fn start_with_retry(
     built: Built,
     loaded: &std::sync::Arc<gangway_config::Loaded>,
     verbose: bool,
-) -> Result<Vec<(String, GatewayHandle)>, String> {
+    stop: &mut StopSignals<'_>,
+) -> Result<Option<Vec<(String, GatewayHandle)>>, String> {
     let mut built = Some(built);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
@@ -323,16 +328,24 @@ async fn start_with_retry(
             // Building again resolves names and reads certificates: off the runtime too.
             None => {
                 let loaded = std::sync::Arc::clone(loaded);
-                tokio::task::spawn_blocking(move || build_loaded(&loaded, verbose, Warnings::Quiet))
-                    .await
-                    .map_err(|e| format!("building the configuration failed: {e}"))??
+                let build = tokio::task::spawn_blocking(move || {
+                    build_loaded(&loaded, verbose, Warnings::Quiet)
+                });
+                tokio::select! {
+                    built = build => built
+                        .map_err(|e| format!("building the configuration failed: {e}"))??,
+                    () = stop.recv() => return Ok(None),
+                }
             }
         };
         match start(attempt).await {
-            Ok(handles) => return Ok(handles),
+            Ok(handles) => return Ok(Some(handles)),
             Err(message) if tokio::time::Instant::now() < deadline => {
                 tracing::debug!(%message, "listeners not free yet; retrying");
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(20)) => {}
+                    () = stop.recv() => return Ok(None),
+                }
             }
             Err(message) => return Err(message),
         }

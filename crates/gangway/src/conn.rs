@@ -590,15 +590,9 @@ impl Conn {
         }
         // The gateway's own URIs are matched on the path (and query) as in origin form, also
         // for an absolute-form target (`GET http://host/status`), as HAProxy does.
-        let (path, target) = match view.path() {
-            // `path` is a part of `head.target`: from its start on.
-            Some(path) => {
-                let start = path.as_ptr() as usize - head.target.as_ptr() as usize;
-                (path, &head.target[start..])
-            }
-            // `*` and authority-form targets name no path.
-            None => ("", ""),
-        };
+        // (`*` and authority-form targets name no path.)
+        let target = view.path_and_query().unwrap_or("");
+        let path = target.split_once('?').map_or(target, |(p, _)| p);
 
         // The monitor URI first (as in HAProxy: a load balancer's probe is answered before
         // any rule); it never touches a backend.
@@ -615,9 +609,8 @@ impl Conn {
             let status = if up { 200 } else { 503 };
             self.res_out.clear();
             let body = if up { "OK\n" } else { "Service Unavailable\n" };
-            write_simple_response(&mut self.res_out, status, &[], body, false);
             // HAProxy: "Code 200 is emitted in response to requests matching a monitor-uri".
-            use_error_file(&mut self.res_out, shared, status);
+            write_answer(&mut self.res_out, shared, status, &[], body, false);
             self.log.backend = Some(Arc::from("<MONITOR>"));
             return Plan::Answer { meta, status };
         }
@@ -631,14 +624,8 @@ impl Conn {
                 RuleAction::Deny { status } => {
                     add(&shared.metrics.denied, 1);
                     self.res_out.clear();
-                    write_simple_response(
-                        &mut self.res_out,
-                        *status,
-                        &[],
-                        error_body(*status),
-                        false,
-                    );
-                    use_error_file(&mut self.res_out, shared, *status);
+                    let body = error_body(*status);
+                    write_answer(&mut self.res_out, shared, *status, &[], body, false);
                     self.log.backend = Some(Arc::from("<DENY>"));
                     return Plan::Answer {
                         meta,
@@ -1274,18 +1261,8 @@ impl Conn {
         } else {
             &[]
         };
-        match self
-            .shared
-            .options
-            .error_files
-            .iter()
-            .find(|(s, _)| *s == status)
-        {
-            Some((_, page)) => self.res_out.extend_from_slice(page),
-            None => {
-                write_simple_response(&mut self.res_out, status, extra, error_body(status), true)
-            }
-        }
+        let body = error_body(status);
+        write_answer(&mut self.res_out, &self.shared, status, extra, body, true);
         let _ = self.write_client_out().await;
         self.client
             .close_within(self.shared.timeouts.client_fin)
@@ -1858,7 +1835,8 @@ where
                         None => break None,
                         Some(None) => wait = server_timeout,
                         Some(Some(&at)) => {
-                            wait = (at + server_timeout).saturating_duration_since(Instant::now());
+                            wait = crate::deadline::deadline_from(at, server_timeout)
+                                .saturating_duration_since(Instant::now());
                             if wait.is_zero() {
                                 break None;
                             }
@@ -2134,15 +2112,23 @@ where
     }
 }
 
-/// Puts the configured `errorfile` for `status`, if any, in place of the answer in `out`.
-fn use_error_file(out: &mut Vec<u8>, shared: &Shared, status: u16) {
-    if let Some((_, page)) = shared
+/// Writes the gateway's own answer with `status`: the configured `errorfile` for it if
+/// there is one, else a simple response with `body` (and `extra` headers).
+fn write_answer(
+    out: &mut Vec<u8>,
+    shared: &Shared,
+    status: u16,
+    extra: &[(&str, &str)],
+    body: &str,
+    close: bool,
+) {
+    match shared
         .options
         .error_files
         .iter()
         .find(|(s, _)| *s == status)
     {
-        out.clear();
-        out.extend_from_slice(page);
+        Some((_, page)) => out.extend_from_slice(page),
+        None => write_simple_response(out, status, extra, body, close),
     }
 }
