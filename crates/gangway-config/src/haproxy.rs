@@ -286,11 +286,6 @@ fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')
 }
 
-/// A byte allowed in an HTTP header name (RFC 9110 `tchar`).
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// A log-format string without expressions as the text it stands for (`%%` is `%`); `None`
 /// if it has an expression (any other `%`).
 fn log_format_literal(text: &str) -> Option<String> {
@@ -1729,7 +1724,9 @@ impl Parser<'_> {
                         self.error(KW, "'send': 'hdr' expects <name> and <value> as arguments");
                         return;
                     };
-                    if !name.bytes().all(is_token_byte) || text.contains(['\r', '\n']) {
+                    if !gangway::h1::is_valid_field_name(name.as_bytes())
+                        || !gangway::h1::is_valid_field_value(text.as_bytes())
+                    {
                         self.error(
                             KW,
                             format!("'send hdr {name}': invalid header name or value"),

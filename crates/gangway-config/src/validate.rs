@@ -414,17 +414,16 @@ fn check_header(
     name: &str,
     value: Option<&String>,
 ) {
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.bytes().all(token) {
+    if !gangway::h1::is_valid_field_name(name.as_bytes()) {
         found.error(line, keyword, format!("invalid header name '{name}'"));
     }
     if let Some(value) = value
-        && value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+        && !gangway::h1::is_valid_field_value(value.as_bytes())
     {
         found.error(
             line,
             keyword,
-            format!("header '{name}' value contains CR, LF or NUL"),
+            format!("header '{name}' value contains CR, LF, NUL or another control byte"),
         );
     }
 }
