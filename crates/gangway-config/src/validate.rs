@@ -194,6 +194,28 @@ fn check_frontend(found: &mut Findings<'_>, config: &Config, frontend: &Frontend
 
 fn check_backend(found: &mut Findings<'_>, config: &Config, backend: &Backend) {
     let what = format!("backend '{}'", backend.name);
+    // Headers after the check's version (`option httpchk M U V\r\nName:\ value`, or
+    // `http-check send hdr`): each must be a `Name: value` line that cannot break the
+    // request.
+    if let Some(chk) = &backend.option.httpchk {
+        let line = backend.lines.of("option httpchk", backend.line);
+        for header in chk.version.split("\r\n").skip(1) {
+            match header.split_once(':') {
+                Some((name, value)) => check_header(
+                    found,
+                    line,
+                    "option httpchk",
+                    name.trim(),
+                    Some(&value.trim().to_owned()),
+                ),
+                None => found.error(
+                    line,
+                    "option httpchk",
+                    format!("header line '{header}' has no ':'"),
+                ),
+            }
+        }
+    }
     check_zero_timeout(
         found,
         &backend.timeout,

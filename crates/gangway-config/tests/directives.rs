@@ -1634,3 +1634,20 @@ fn stats() {
         "must start with '/'",
     );
 }
+
+#[test]
+fn check_header_lines_after_the_version_are_checked() {
+    // A line without ':' was dropped, and a name with a space went into the request.
+    assert_error(
+        &format!("{FE}backend be\n option httpchk GET / HTTP/1.1\\r\\nHost\\ example.com\n"),
+        5,
+        "option httpchk",
+        "header line 'Host example.com' has no ':'",
+    );
+    assert_error(
+        &format!("{FE}backend be\n option httpchk GET / HTTP/1.1\\r\\nX\\ A:\\ 1\n"),
+        5,
+        "option httpchk",
+        "invalid header name 'X A'",
+    );
+}
