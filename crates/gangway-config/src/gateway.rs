@@ -341,7 +341,7 @@ impl Planner<'_> {
         let mut forward_set: Option<&ForwardFor> = None;
         for (line, forward) in forwardfor {
             let Some(forward) = forward else { continue };
-            if !gangway::h1::is_valid_field_name(forward.header.as_bytes()) {
+            if !gangway_h1::is_valid_field_name(forward.header.as_bytes()) {
                 // A CR LF in it would add a line to every request to the servers.
                 let message = format!(
                     "header {:?} is not an HTTP header name (an RFC 9110 token)",

@@ -1724,8 +1724,8 @@ impl Parser<'_> {
                         self.error(KW, "'send': 'hdr' expects <name> and <value> as arguments");
                         return;
                     };
-                    if !gangway::h1::is_valid_field_name(name.as_bytes())
-                        || !gangway::h1::is_valid_field_value(text.as_bytes())
+                    if !gangway_h1::is_valid_field_name(name.as_bytes())
+                        || !gangway_h1::is_valid_field_value(text.as_bytes())
                     {
                         self.error(
                             KW,

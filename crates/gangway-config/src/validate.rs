@@ -436,11 +436,11 @@ fn check_header(
     name: &str,
     value: Option<&String>,
 ) {
-    if !gangway::h1::is_valid_field_name(name.as_bytes()) {
+    if !gangway_h1::is_valid_field_name(name.as_bytes()) {
         found.error(line, keyword, format!("invalid header name '{name}'"));
     }
     if let Some(value) = value
-        && !gangway::h1::is_valid_field_value(value.as_bytes())
+        && !gangway_h1::is_valid_field_value(value.as_bytes())
     {
         found.error(
             line,
