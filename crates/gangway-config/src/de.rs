@@ -236,68 +236,34 @@ const BALANCE_KEYS: &[&str] = &[
     "draws",
 ];
 
-/// [`Balance`] as read from TOML: the algorithms without arguments are empty struct variants,
-/// because serde accepts any key beside the tag of a unit variant, `deny_unknown_fields` or not.
-#[derive(Deserialize)]
-#[serde(tag = "algorithm", rename_all = "kebab-case", deny_unknown_fields)]
-enum BalanceTable {
-    Roundrobin {},
-    StaticRr {},
-    Leastconn {},
-    First {},
-    Source {},
-    Uri {
-        #[serde(default)]
-        len: Option<u32>,
-        #[serde(default)]
-        depth: Option<u32>,
-        #[serde(default)]
-        whole: bool,
-    },
-    UrlParam {
-        name: String,
-    },
-    Hdr {
-        name: String,
-        #[serde(default)]
-        use_domain_only: bool,
-    },
-    Random {
-        #[serde(default = "default_draws")]
-        draws: u32,
-    },
+/// `balance` of a backend or `defaults`: every key is checked as it is read (so that an unknown
+/// one is reported at its line), then the table is read as a [`Balance`].
+pub(crate) fn balance<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Balance>, D::Error> {
+    let table = deserializer.deserialize_map(KeysVisitor(BALANCE_KEYS))?;
+    from_table(table).map(Some)
 }
 
-fn default_draws() -> u32 {
-    2
+/// An algorithm without arguments: the table, the tag taken out, must be empty.
+pub(crate) fn no_arguments<'de, D: Deserializer<'de>>(deserializer: D) -> Result<(), D::Error> {
+    deserializer.deserialize_map(NoArguments)
 }
 
-impl From<BalanceTable> for Balance {
-    fn from(table: BalanceTable) -> Balance {
-        match table {
-            BalanceTable::Roundrobin {} => Balance::Roundrobin,
-            BalanceTable::StaticRr {} => Balance::StaticRr,
-            BalanceTable::Leastconn {} => Balance::Leastconn,
-            BalanceTable::First {} => Balance::First,
-            BalanceTable::Source {} => Balance::Source,
-            BalanceTable::Uri { len, depth, whole } => Balance::Uri { len, depth, whole },
-            BalanceTable::UrlParam { name } => Balance::UrlParam { name },
-            BalanceTable::Hdr {
-                name,
-                use_domain_only,
-            } => Balance::Hdr {
-                name,
-                use_domain_only,
-            },
-            BalanceTable::Random { draws } => Balance::Random { draws },
-        }
+struct NoArguments;
+
+impl<'de> Visitor<'de> for NoArguments {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no arguments")
     }
-}
 
-impl<'de> Deserialize<'de> for Balance {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let table = deserializer.deserialize_map(KeysVisitor(BALANCE_KEYS))?;
-        Ok(from_table::<BalanceTable, D::Error>(table)?.into())
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        match map.next_key::<String>()? {
+            Some(key) => Err(de::Error::unknown_field(&key, &[])),
+            None => Ok(()),
+        }
     }
 }
 
@@ -377,5 +343,49 @@ value = "b""#,
 name = "a""#,
         ];
         check_rule_keys::<HttpResponseRule>(&response, RESPONSE_RULE_KEYS);
+    }
+
+    /// Every algorithm written as TOML reads back as itself, its keys are all in
+    /// `BALANCE_KEYS`, and an algorithm without arguments refuses one (with serde's message).
+    #[test]
+    fn balance_round_trips_and_refuses_stray_keys() {
+        let all = [
+            Balance::Roundrobin,
+            Balance::StaticRr,
+            Balance::Leastconn,
+            Balance::First,
+            Balance::Source,
+            Balance::Uri {
+                len: Some(8),
+                depth: Some(2),
+                whole: true,
+            },
+            Balance::UrlParam { name: "u".into() },
+            Balance::Hdr {
+                name: "Host".into(),
+                use_domain_only: true,
+            },
+            Balance::Random { draws: 3 },
+        ];
+        for balance in all {
+            let table = toml::Table::try_from(&balance).unwrap();
+            for key in table.keys() {
+                assert!(BALANCE_KEYS.contains(&key.as_str()), "{key}");
+            }
+            let read: Result<Balance, toml::de::Error> = from_table(table.clone());
+            assert_eq!(read.unwrap(), balance);
+            if table.len() == 1 {
+                let mut stray = table;
+                stray.insert("draws".into(), 2.into());
+                let error = Balance::deserialize(toml::Value::Table(stray)).unwrap_err();
+                assert_eq!(
+                    error.message(),
+                    "unknown field `draws`, there are no fields",
+                    "{balance}"
+                );
+            }
+        }
+        let random: Balance = toml::from_str("algorithm = \"random\"").unwrap();
+        assert_eq!(random, Balance::Random { draws: 2 });
     }
 }

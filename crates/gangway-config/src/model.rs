@@ -347,18 +347,26 @@ fn inherit_errorfiles(mine: &mut BTreeMap<u16, PathBuf>, theirs: &BTreeMap<u16, 
 /// Load-balancing algorithm (`balance ALGO [ARGS]`).
 ///
 /// In TOML a table tagged by `algorithm`; a key the algorithm does not take is an error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// The algorithms without arguments refuse any other key themselves: serde accepts
+/// any key beside the tag of a unit variant, `deny_unknown_fields` or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "algorithm", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Balance {
     /// `roundrobin`: weighted round robin (HAProxy's default).
+    #[serde(deserialize_with = "crate::de::no_arguments")]
     Roundrobin,
     /// `static-rr`: weighted round robin with weights fixed at start.
+    #[serde(deserialize_with = "crate::de::no_arguments")]
     StaticRr,
     /// `leastconn`: the server with the fewest active connections.
+    #[serde(deserialize_with = "crate::de::no_arguments")]
     Leastconn,
     /// `first`: the first server (by declaration order) with a free slot.
+    #[serde(deserialize_with = "crate::de::no_arguments")]
     First,
     /// `source`: hash of the client address.
+    #[serde(deserialize_with = "crate::de::no_arguments")]
     Source,
     /// `uri [len N] [depth N] [whole]`: hash of the request URI.
     Uri {
@@ -388,8 +396,13 @@ pub enum Balance {
     /// `random[(DRAWS)]`: random choice, best of `draws` (power of two choices by default).
     Random {
         /// Number of draws (default 2).
+        #[serde(default = "default_draws")]
         draws: u32,
     },
+}
+
+fn default_draws() -> u32 {
+    2
 }
 
 impl fmt::Display for Balance {
@@ -975,7 +988,10 @@ pub struct Defaults {
     #[serde(skip_serializing_if = "is_default")]
     pub option: Options,
     /// `balance` (backends).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::de::balance"
+    )]
     pub balance: Option<Balance>,
     /// `hash-type` (backends).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1104,7 +1120,10 @@ pub struct Backend {
     #[serde(skip_serializing_if = "is_default")]
     pub option: Options,
     /// `balance` (default `roundrobin`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::de::balance"
+    )]
     pub balance: Option<Balance>,
     /// `hash-type`.
     #[serde(skip_serializing_if = "Option::is_none")]
