@@ -1589,15 +1589,30 @@ fn write_request_head<'r, I>(
         }
         put_header(out, name, h.value);
     }
+    // The forwarding header comes after the rules, as in HAProxy: a rule that deletes or sets
+    // it drops the client's lines (so do `Connection` tokens naming it), the rules' own values
+    // follow them, and the client address goes last (`if-none`: only when nothing is left).
     if ctx.forward_for {
+        let client_lines = !removed(ctx.forward_for_header)
+            && !named_by_connection(head.headers, ctx.forward_for_header);
+        let client_values = head
+            .headers
+            .iter()
+            .filter(|h| client_lines && is_xff(h.name))
+            .map(|h| h.value.trim_ascii());
+        let rule_values = actions()
+            .filter_map(|a| a.added())
+            .filter(|(n, _)| is_xff(n))
+            .map(|(_, v)| v.as_bytes().trim_ascii());
         let mut seen = false;
-        for h in head.headers.iter().filter(|h| is_xff(h.name)) {
-            out.extend_from_slice(if seen { b", " } else { b"" });
-            if !seen {
+        for value in client_values.chain(rule_values).filter(|v| !v.is_empty()) {
+            if seen {
+                out.extend_from_slice(b", ");
+            } else {
                 out.extend_from_slice(ctx.forward_for_header.as_bytes());
                 out.extend_from_slice(b": ");
             }
-            out.extend_from_slice(h.value.trim_ascii());
+            out.extend_from_slice(value);
             seen = true;
         }
         if !(seen && ctx.forward_for_if_none) {
@@ -1631,7 +1646,9 @@ fn write_request_head<'r, I>(
         }
     }
     for a in actions() {
-        if let Some((n, v)) = a.added() {
+        if let Some((n, v)) = a.added()
+            && !(ctx.forward_for && is_xff(n))
+        {
             put_header(out, n, v.as_bytes());
         }
     }

@@ -859,3 +859,80 @@ fn header_names_and_values_the_gateway_writes_are_checked_at_build() {
         }
     }
 }
+
+/// The forwarding header is written after the header rules (as HAProxy adds it after its
+/// `http-request` rules): a rule that deletes or sets it replaces what the client sent.
+#[tokio::test]
+async fn forwarded_for_comes_after_the_header_rules() {
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(web.addr);
+    let spoofed =
+        "GET /x HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: close\r\n\r\n";
+    // (rule, if-none, request, the X-Forwarded-For lines the server must see)
+    let cases: &[(Option<HeaderAction>, bool, &str, &[&str])] = &[
+        (None, false, spoofed, &["6.6.6.6, 127.0.0.1"]),
+        (None, true, spoofed, &["6.6.6.6"]),
+        (
+            Some(HeaderAction::delete("x-forwarded-for")),
+            false,
+            spoofed,
+            &["127.0.0.1"],
+        ),
+        (
+            Some(HeaderAction::delete("X-Forwarded-For")),
+            true,
+            spoofed,
+            &["127.0.0.1"],
+        ),
+        (
+            Some(HeaderAction::set("X-Forwarded-For", "10.0.0.1")),
+            false,
+            spoofed,
+            &["10.0.0.1, 127.0.0.1"],
+        ),
+        (
+            Some(HeaderAction::set("X-Forwarded-For", "10.0.0.1")),
+            true,
+            spoofed,
+            &["10.0.0.1"],
+        ),
+        (
+            Some(HeaderAction::add("X-Forwarded-For", "10.0.0.2")),
+            false,
+            spoofed,
+            &["6.6.6.6, 10.0.0.2, 127.0.0.1"],
+        ),
+        // A client cannot have its own value kept by naming it in Connection.
+        (
+            None,
+            true,
+            "GET /x HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: close, X-Forwarded-For\r\n\r\n",
+            &["127.0.0.1"],
+        ),
+    ];
+    for (i, (rule, if_none, request, want)) in cases.iter().enumerate() {
+        let mut options = gangway::Options::default();
+        options.forward_for_if_none = *if_none;
+        let mut builder = local().options(options).default_backend(&b);
+        if let Some(rule) = rule {
+            builder = builder.request_header(None, rule.clone());
+        }
+        let gw = start(builder).await;
+        let out = raw_exchange(gw.local_addr(), request.as_bytes(), Duration::from_secs(20)).await;
+        assert_eq!(status_of(&out), 200, "case {i}");
+        let head = web.last_head();
+        let lines: Vec<&str> = head
+            .lines()
+            .filter_map(|l| {
+                l.split_once(':')
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("x-forwarded-for"))
+                    .map(|(_, v)| v.trim())
+            })
+            .collect();
+        assert_eq!(
+            lines, *want,
+            "case {i} ({rule:?}, if-none {if_none}): {head}"
+        );
+        gw.shutdown().await;
+    }
+}
