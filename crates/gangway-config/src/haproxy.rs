@@ -208,6 +208,8 @@ struct HttpChkLines {
     request: Option<CheckRequest>,
     /// `option httpchk` (true) or `no option httpchk` (false) in this section.
     option: Option<bool>,
+    /// The line of this section's last `option httpchk`.
+    option_line: Option<usize>,
     /// The line of this section's `http-check send`.
     send: Option<usize>,
     /// The line of this section's first `http-check expect`.
@@ -1503,6 +1505,7 @@ impl Parser<'_> {
                         _ => lines.request = Some(request),
                     }
                     lines.option = Some(true);
+                    lines.option_line = Some(line);
                 }
                 self.apply_httpchk();
             }
@@ -1597,7 +1600,46 @@ impl Parser<'_> {
             self.found
                 .warn(SourceLine(Some(line)), "http-check", message);
         }
+        self.drop_inherited_expect();
         self.httpchk = HttpChkLines::default();
+    }
+
+    /// HAProxy 2.2+ keeps a section's `http-check` rules in a ruleset of its own
+    /// (`proxy_parse_httpcheck`, `proxy_parse_httpchk_opt` in `tcpcheck.c`): a backend with its
+    /// own `http-check send` or `option httpchk` replaces the whole ruleset of `defaults`, so it
+    /// does not take its `http-check expect` either, and without one of its own it passes on
+    /// any 2xx/3xx. HAProxy says nothing; a warning says so here, since servers may go down.
+    fn drop_inherited_expect(&mut self) {
+        let lines = &self.httpchk;
+        let own_line = match (lines.send, lines.option_line) {
+            (Some(send), Some(option)) => Some(send.min(option)),
+            (send, option) => send.or(option),
+        };
+        if !matches!(self.section, Section::Backend(_) | Section::Listen { .. })
+            || lines.expect.is_some()
+            || self.httpchk_value().is_none()
+        {
+            return;
+        }
+        let (Some(line), Some(inherited)) = (own_line, self.defaults.http_check_expect.clone())
+        else {
+            return;
+        };
+        in_sections!(self.scope(), [backend], |s| s.http_check_expect = None);
+        let own = if self.httpchk.send == Some(line) {
+            "http-check send"
+        } else {
+            "option httpchk"
+        };
+        let message = format!(
+            "proxy '{}' has its own '{own}', so it does not take the 'http-check expect {}{} {}' of 'defaults' (as HAProxy): its checks pass on any 2xx or 3xx status; repeat the expect line here to keep it",
+            self.scope().name,
+            if inherited.negate { "! " } else { "" },
+            inherited.kind.as_str(),
+            inherited.pattern,
+        );
+        self.found
+            .warn(SourceLine(Some(line)), "http-check", message);
     }
 
     fn http_check(&mut self, words: Words<'_, '_>) {

@@ -1461,6 +1461,69 @@ fn http_check_send_without_option_httpchk_is_ignored() {
 }
 
 #[test]
+fn a_backend_with_its_own_check_request_does_not_take_the_expect_of_defaults() {
+    // HAProxy 2.2+ gives a backend with its own `http-check send` or `option httpchk` a
+    // ruleset of its own: the expect rule of `defaults` is not in it (tcpcheck.c).
+    let defaults = "defaults\n option httpchk GET /d\n http-check expect status 401\n";
+    let cases: &[(&str, usize, &str)] = &[
+        (" http-check send uri /own\n", 8, "http-check send"),
+        (" option httpchk GET /own\n", 8, "option httpchk"),
+        (
+            " option httpchk GET /own\n http-check send hdr Host x\n",
+            8,
+            "option httpchk",
+        ),
+    ];
+    for (own, line, what) in cases {
+        let text = format!("{defaults}{FE}backend be\n{own} server s 127.0.0.1:1 check\n");
+        assert_eq!(
+            config(&text).backend("be").unwrap().http_check_expect,
+            None,
+            "{own}"
+        );
+        let want = format!(
+            "test.cfg:{line}: 'http-check': proxy 'be' has its own '{what}', so it does not take the 'http-check expect status 401' of 'defaults' (as HAProxy): its checks pass on any 2xx or 3xx status; repeat the expect line here to keep it"
+        );
+        assert!(warnings(&text).contains(&want), "{:#?}", warnings(&text));
+    }
+    // Its own expect line wins, without a warning; a backend without lines of its own keeps
+    // the whole check of `defaults`.
+    let text = format!(
+        "{defaults}{FE}backend be\n http-check send uri /own\n http-check expect ! status 500\n"
+    );
+    let expect = config(&text)
+        .backend("be")
+        .unwrap()
+        .http_check_expect
+        .clone()
+        .unwrap();
+    assert!(expect.negate && expect.pattern == "500");
+    assert!(
+        !warnings(&text).iter().any(|w| w.contains("does not take")),
+        "{:?}",
+        warnings(&text)
+    );
+    let text = format!("{defaults}{FE}backend be\n server s 127.0.0.1:1 check\n");
+    let expect = config(&text)
+        .backend("be")
+        .unwrap()
+        .http_check_expect
+        .clone()
+        .unwrap();
+    assert_eq!(expect.pattern, "401");
+    // Checks that stay TCP connects (`no option httpchk`) have nothing to warn about.
+    let text = format!("{defaults}{FE}backend be\n no option httpchk\n");
+    assert!(
+        !warnings(&text).iter().any(|w| w.contains("does not take")),
+        "{:?}",
+        warnings(&text)
+    );
+    // A `listen` section is a backend too.
+    let text = format!("{defaults}listen be\n bind 127.0.0.1:0\n option httpchk GET /own\n");
+    assert_eq!(config(&text).backend("be").unwrap().http_check_expect, None);
+}
+
+#[test]
 fn option_httpchk_and_http_check_send_merge_as_haproxy() {
     let chk = |text: &str| {
         let chk = backend(&format!("backend be\n{text}"))
