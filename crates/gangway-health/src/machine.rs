@@ -154,9 +154,10 @@ pub struct Counters {
 /// One server's health state machine (sans-IO).
 ///
 /// It uses HAProxy's model: a health counter from `0` to `rise + fall - 1`; the server is up
-/// while the counter is at least `rise`. A passed check adds one (and jumps to the top when it
-/// reaches `rise` from below); a failed check takes one from an up server above `rise`, and
-/// otherwise drops the counter to `0` (down).
+/// while the counter is at least `rise`. A passed check adds one to a down server's counter and
+/// sets it to the top once it reaches `rise`; on an up server a passed check sets it straight
+/// back to the top, so only consecutive failures count toward `fall`. A failed check takes one
+/// from an up server above `rise`, and otherwise drops the counter to `0` (down).
 ///
 /// Feed it results with the time they arrived; it returns a [`Transition`] when the state
 /// changes, and [`next_check_at`](Self::next_check_at) says when to check next.
@@ -386,7 +387,8 @@ impl HealthMachine {
                 Some(self.change(Health::Up, Reason::CheckPassed, consecutive, now))
             }
             Health::Up => {
-                self.health = (self.health + 1).min(self.top());
+                // HAProxy: any pass on an up server restores the whole `fall` budget.
+                self.health = self.top();
                 None
             }
             Health::Down => {

@@ -96,18 +96,30 @@ fn rise_fall_sequences() {
             step(true, Up, P::FullyUp, INTER, true),
         ],
     );
-    // A pass in between restores one unit of the fall budget, not all of it (HAProxy's counter).
+    // A pass on an up server restores the whole fall budget (HAProxy's counter jumps back to
+    // `rise + fall - 1`, checked at `inter` again): non-consecutive failures never add up.
     run_steps(
-        "partial recovery",
+        "full recovery",
         &t,
         InitialState::FullyUp,
         &[
             step(false, Up, P::Up, FAST, false),
             step(false, Up, P::Up, FAST, false),
-            step(true, Up, P::Up, FAST, false),
+            step(true, Up, P::FullyUp, INTER, false),
+            step(false, Up, P::Up, FAST, false),
+            step(false, Up, P::Up, FAST, false),
+            step(true, Up, P::FullyUp, INTER, false),
+            step(false, Up, P::Up, FAST, false),
             step(false, Up, P::Up, FAST, false),
             step(false, Down, P::FullyDown, DOWN, true),
         ],
+    );
+    // An up server still short of the top (started `Up`, not `FullyUp`) is topped up by one pass.
+    run_steps(
+        "up to fully up",
+        &t,
+        InitialState::Up,
+        &[step(true, Up, P::FullyUp, INTER, false)],
     );
     // A failure while rising resets the rise progress.
     run_steps(
@@ -458,6 +470,8 @@ proptest! {
         let mut m = HealthMachine::with_seed(&t, initial, t0, 11);
         let mut now = t0;
         let (mut run_pass, mut run_fail) = (0u32, 0u32);
+        // Whether the server holds its whole `fall` budget (fully up, or passed while up).
+        let mut topped = initial == InitialState::FullyUp;
         for passed in results {
             now += Duration::from_millis(250);
             let before = m.state();
@@ -473,6 +487,12 @@ proptest! {
             // `fall` consecutive failures always leave it down, `rise` passes always up.
             if run_fail >= fall { prop_assert_eq!(after, Health::Down); }
             if run_pass >= rise { prop_assert_eq!(after, Health::Up); }
+            // ...and once topped up, only `fall` consecutive failures take it down.
+            if before == Health::Up && after == Health::Down && topped {
+                prop_assert!(run_fail >= fall, "down after {} failures, fall {}", run_fail, fall);
+            }
+            // (The first pass from unknown leaves it one failure from down, by design.)
+            topped = after == Health::Up && (topped || (passed && before != Health::Unknown));
             // The counter stays in HAProxy's range and agrees with the state.
             prop_assert!(m.health_counter() < rise + fall);
             prop_assert_eq!(after == Health::Up, m.health_counter() >= rise);
