@@ -36,7 +36,8 @@
 //! - [`Framing`] for requests and responses (HEAD, 1xx, 204, 304, CONNECT 2xx) and a
 //!   sans-IO [`ChunkedTracker`] that finds the end of a chunked body fed in any pieces.
 //! - [`Upgrade`] classification (WebSocket per RFC 6455 4.1, h2c, CONNECT, other) and
-//!   [`Upgrade::check_switch`] for the 101 response; [`websocket_accept`].
+//!   [`Upgrade::check_switch`] for the 101 response ([`SwitchExpectation`] for the same check
+//!   after the request head is gone); [`websocket_accept`].
 //! - Hop-by-hop handling, the keep-alive decision and head rewriting with [`Rewrite`].
 //!
 //! # Line endings: bare LF is rejected
@@ -80,7 +81,9 @@ pub use httparse::{EMPTY_HEADER, Header, Status};
 pub use parse::{Parser, Request, Response, keep_alive, parse_request, parse_response};
 pub use rewrite::{ConnectionHeader, HOP_BY_HOP, Rewrite, is_connection_option, is_hop_by_hop};
 pub use syntax::{TokenIter, TokenList, is_valid_field_name, is_valid_field_value};
-pub use upgrade::{Upgrade, check_switch, header_list_contains, upgrade_names, websocket_accept};
+pub use upgrade::{
+    SwitchExpectation, Upgrade, check_switch, header_list_contains, upgrade_names, websocket_accept,
+};
 
 /// The README's example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]

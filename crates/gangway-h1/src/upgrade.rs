@@ -4,7 +4,7 @@ use base64::Engine as _;
 use sha1::{Digest as _, Sha1};
 
 use crate::error::{Error, ErrorKind, Side};
-use crate::parse::{RequestFields, Response, list_contains};
+use crate::parse::{RequestFields, Response, find_header, list_contains};
 use crate::syntax::{TokenList, is_token, split_strict, trim_ows};
 use httparse::Header;
 
@@ -84,25 +84,207 @@ impl Upgrade<'_> {
     /// # Ok::<(), gangway_h1::Error>(())
     /// ```
     pub fn check_switch(&self, response: &Response<'_, '_>) -> Result<(), Error> {
+        let (accept, protocols) = match self {
+            Upgrade::WebSocket { key, protocols, .. } => {
+                (Some(Accept::Key(key.as_bytes())), *protocols)
+            }
+            _ => (None, TokenList::default()),
+        };
+        SwitchRules {
+            protocol: self.protocol().map(|p| Some(p.as_bytes())),
+            accept,
+            offers: |chosen: &[u8]| protocols.iter().any(|o| o == chosen),
+        }
+        .check(response)
+    }
+}
+
+/// Longest subprotocol list (names joined by `,`) or other Upgrade token a
+/// [`SwitchExpectation`] keeps in full.
+const KEPT_NAMES: usize = 64;
+
+/// What a `101 Switching Protocols` must show to answer an upgrade request, owned: it borrows
+/// nothing from the request head and does not allocate, so it can be kept after the head's
+/// buffer moved on, until the response arrives. [`check`](Self::check) applies the same rules
+/// as [`Upgrade::check_switch`].
+///
+/// Subprotocol names (and an other Upgrade token) are kept up to 64 bytes in all. Past that
+/// the names that did not fit are not known: a chosen subprotocol must then still be a token
+/// but is not checked against them, and an other protocol whose token did not fit only needs
+/// an Upgrade field in the 101.
+///
+/// ```
+/// use gangway_h1::{parse_request, parse_response, ErrorKind, Status, SwitchExpectation, EMPTY_HEADER};
+/// let req = b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+///             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+///             Sec-WebSocket-Protocol: chat, superchat\r\n\r\n";
+/// let expect = {
+///     let mut headers = [EMPTY_HEADER; 16];
+///     let Status::Complete(req) = parse_request(req, &mut headers)? else { unreachable!() };
+///     SwitchExpectation::of(&req.upgrade)
+/// }; // the request head is gone here
+/// let res = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+///             Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
+/// let mut headers = [EMPTY_HEADER; 16];
+/// let Status::Complete(res) = parse_response(res, &mut headers, "GET")? else { unreachable!() };
+/// expect.check(&res)?;
+/// // Nothing was asked for: a 101 is refused.
+/// let none = SwitchExpectation::default();
+/// assert_eq!(none.check(&res).unwrap_err().kind(), ErrorKind::UnexpectedSwitch);
+/// # Ok::<(), gangway_h1::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SwitchExpectation {
+    asked: Asked,
+    /// WebSocket: the Sec-WebSocket-Accept the key asks for.
+    accept: [u8; 28],
+    /// WebSocket: the offered subprotocols joined by `,`; other: the Upgrade token.
+    names: [u8; KEPT_NAMES],
+    names_len: u8,
+    /// Some names did not fit in `names`.
+    names_cut: bool,
+}
+
+/// The kind of switch a request asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Asked {
+    /// No switch (a plain request or CONNECT): any 101 is unexpected.
+    Nothing,
+    WebSocket,
+    H2c,
+    Other,
+}
+
+impl Default for SwitchExpectation {
+    /// The expectation of a request that asked for no switch: any 101 is refused.
+    fn default() -> Self {
+        SwitchExpectation {
+            asked: Asked::Nothing,
+            accept: [0; 28],
+            names: [0; KEPT_NAMES],
+            names_len: 0,
+            names_cut: false,
+        }
+    }
+}
+
+impl SwitchExpectation {
+    /// What a 101 must show to answer a request classified as `upgrade`.
+    pub fn of(upgrade: &Upgrade<'_>) -> SwitchExpectation {
+        let mut expect = SwitchExpectation::default();
+        match upgrade {
+            Upgrade::WebSocket { key, protocols, .. } => {
+                expect.asked = Asked::WebSocket;
+                expect.accept = websocket_accept(key.as_bytes());
+                for name in protocols.iter() {
+                    if !expect.keep(name) {
+                        break;
+                    }
+                }
+            }
+            Upgrade::H2c { .. } => expect.asked = Asked::H2c,
+            Upgrade::Other(token) => {
+                expect.asked = Asked::Other;
+                expect.keep(token.as_bytes());
+            }
+            Upgrade::None | Upgrade::Connect { .. } => {}
+        }
+        expect
+    }
+
+    /// Whether a 101 may answer the request at all (WebSocket, h2c or another protocol).
+    pub fn expects_switch(&self) -> bool {
+        self.asked != Asked::Nothing
+    }
+
+    /// Checks that `response` is a valid `101 Switching Protocols` for the request this was
+    /// made from; the rules and errors of [`Upgrade::check_switch`].
+    pub fn check(&self, response: &Response<'_, '_>) -> Result<(), Error> {
+        let names = &self.names[..usize::from(self.names_len)];
+        let protocol = match self.asked {
+            Asked::Nothing => None,
+            Asked::WebSocket => Some(Some(&b"websocket"[..])),
+            Asked::H2c => Some(Some(&b"h2c"[..])),
+            Asked::Other => Some((!self.names_cut).then_some(names)),
+        };
+        SwitchRules {
+            protocol,
+            accept: (self.asked == Asked::WebSocket).then_some(Accept::Value(&self.accept)),
+            offers: |chosen: &[u8]| {
+                self.names_cut || names.split(|&b| b == b',').any(|o| o == chosen)
+            },
+        }
+        .check(response)
+    }
+
+    /// Appends `name` to the kept names; false (and marked cut) if it does not fit.
+    fn keep(&mut self, name: &[u8]) -> bool {
+        let at = usize::from(self.names_len);
+        let sep = usize::from(at > 0);
+        match self.names.get_mut(at..at + sep + name.len()) {
+            Some(slot) => {
+                if sep == 1 {
+                    slot[0] = b',';
+                }
+                slot[sep..].copy_from_slice(name);
+                // At most KEPT_NAMES (64) bytes are kept, so the length fits in a u8.
+                self.names_len = (at + sep + name.len()) as u8;
+                true
+            }
+            None => {
+                self.names_cut = true;
+                false
+            }
+        }
+    }
+}
+
+/// The 101 rules, shared by [`Upgrade::check_switch`] and [`SwitchExpectation::check`].
+struct SwitchRules<'a, F> {
+    /// `None`: the request asked for no switch. `Some(None)`: a switch to a protocol whose
+    /// name is not known (the 101 needs an Upgrade field). `Some(Some(p))`: Upgrade must name `p`.
+    protocol: Option<Option<&'a [u8]>>,
+    /// WebSocket: the Sec-WebSocket-Accept value, or the key it is computed from.
+    accept: Option<Accept<'a>>,
+    /// WebSocket: whether the request offered the subprotocol (a token) the 101 chose.
+    offers: F,
+}
+
+/// The Sec-WebSocket-Accept a 101 must carry: computed from the key only when it is checked.
+#[derive(Clone, Copy)]
+enum Accept<'a> {
+    Key(&'a [u8]),
+    Value(&'a [u8; 28]),
+}
+
+impl<F: Fn(&[u8]) -> bool> SwitchRules<'_, F> {
+    fn check(&self, response: &Response<'_, '_>) -> Result<(), Error> {
         let err = |kind| Error::new(kind, Side::Response, None);
         if response.status != 101 {
             return Err(err(ErrorKind::NotSwitchingProtocols));
         }
-        let Some(protocol) = self.protocol() else {
+        let Some(protocol) = self.protocol else {
             return Err(err(ErrorKind::UnexpectedSwitch));
         };
         if !response.connection_has("upgrade") {
             return Err(err(ErrorKind::SwitchMissingConnectionUpgrade));
         }
-        if !upgrade_names(response.headers, protocol) {
+        let named = match protocol {
+            Some(p) => names_protocol(response.headers, p),
+            None => find_header(response.headers, "upgrade").is_some(),
+        };
+        if !named {
             return Err(err(ErrorKind::SwitchUpgradeMismatch));
         }
-        if let Upgrade::WebSocket { key, protocols, .. } = self {
+        if let Some(accept) = self.accept {
+            let expected = match accept {
+                Accept::Key(key) => websocket_accept(key),
+                Accept::Value(value) => *value,
+            };
             let mut accepts = response
                 .headers
                 .iter()
                 .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-accept"));
-            let expected = websocket_accept(key.as_bytes());
             match (accepts.next(), accepts.next()) {
                 (Some(h), None) if trim_ows(h.value) == expected => {}
                 _ => return Err(err(ErrorKind::SwitchAcceptMismatch)),
@@ -115,7 +297,7 @@ impl Upgrade<'_> {
                 (None, _) => {}
                 (Some(h), None) => {
                     let p = trim_ows(h.value);
-                    if !is_token(p) || !protocols.iter().any(|o| o == p) {
+                    if !is_token(p) || !(self.offers)(p) {
                         return Err(err(ErrorKind::SwitchProtocolNotOffered));
                     }
                 }
@@ -137,14 +319,18 @@ impl Upgrade<'_> {
 /// assert!(!upgrade_names(&headers, "h2c"));
 /// ```
 pub fn upgrade_names(headers: &[Header<'_>], protocol: &str) -> bool {
+    names_protocol(headers, protocol.as_bytes())
+}
+
+/// [`upgrade_names`] for a protocol name in bytes.
+fn names_protocol(headers: &[Header<'_>], protocol: &[u8]) -> bool {
     headers
         .iter()
         .filter(|h| h.name.eq_ignore_ascii_case("upgrade"))
         .flat_map(|h| TokenList::new(h.value))
         .any(|t| {
             let name = crate::syntax::find_byte(t, b'/').map_or(t, |i| &t[..i]);
-            t.eq_ignore_ascii_case(protocol.as_bytes())
-                || name.eq_ignore_ascii_case(protocol.as_bytes())
+            t.eq_ignore_ascii_case(protocol) || name.eq_ignore_ascii_case(protocol)
         })
 }
 

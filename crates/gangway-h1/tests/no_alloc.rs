@@ -8,7 +8,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use gangway_h1::{
-    ChunkedTracker, EMPTY_HEADER, Parser, Rewrite, Side, Status, Upgrade, websocket_accept,
+    ChunkedTracker, EMPTY_HEADER, Parser, Rewrite, Side, Status, SwitchExpectation, Upgrade,
+    websocket_accept,
 };
 
 /// Counts allocations made by the current thread (tests run on several threads).
@@ -70,6 +71,8 @@ fn parse_classify_check_rewrite_do_not_allocate() {
                 panic!("response rejected")
             };
             assert!(req.upgrade.check_switch(&res).is_ok());
+            let expect = SwitchExpectation::of(&req.upgrade);
+            assert!(expect.check(&res).is_ok());
             out.clear();
             let mut rewrite = Rewrite::new();
             rewrite

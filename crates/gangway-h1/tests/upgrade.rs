@@ -1,8 +1,8 @@
 //! Upgrade classification, 101 validation, response parsing and keep-alive.
 
 use gangway_h1::{
-    EMPTY_HEADER, Error, ErrorKind, ErrorKind::*, Framing, Parser, Side, Status, TokenList,
-    Upgrade, parse_request, parse_response, websocket_accept,
+    EMPTY_HEADER, Error, ErrorKind, ErrorKind::*, Framing, Parser, Side, Status, SwitchExpectation,
+    TokenList, Upgrade, parse_request, parse_response, websocket_accept,
 };
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -244,10 +244,16 @@ fn switch_check(request: &[u8], response: &str) -> Result<(), ErrorKind> {
     let Ok(Status::Complete(res)) = parse_response(response.as_bytes(), &mut h2, req.method) else {
         panic!("response did not parse: {response:?}")
     };
-    req.upgrade.check_switch(&res).map_err(|e: Error| {
+    let kind = |e: Error| {
         assert_eq!((e.side(), e.status()), (Side::Response, 502));
         e.kind()
-    })
+    };
+    let borrowed = req.upgrade.check_switch(&res).map_err(kind);
+    // The owned expectation, kept after the request head, answers the same.
+    let owned = SwitchExpectation::of(&req.upgrade);
+    assert_eq!(owned.expects_switch(), req.upgrade.expects_switch());
+    assert_eq!(owned.check(&res).map_err(kind), borrowed, "{response:?}");
+    borrowed
 }
 
 #[test]
@@ -264,6 +270,13 @@ fn switching_protocols() {
         "Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n",
     );
     let plain = ws_request("GET", "1.1", "");
+    let connect = b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n".to_vec();
+    let other = ws_request("GET", "1.1", "Upgrade: IRC/6.9\r\nConnection: Upgrade\r\n");
+    let many = ws_request(
+        "GET",
+        "1.1",
+        &format!("{WS_FIELDS}Sec-WebSocket-Protocol: a, bb, ccc, dddd, eeeee, ffffff\r\n"),
+    );
     let ok = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {ACCEPT}\r\n"
     );
@@ -351,10 +364,127 @@ fn switching_protocols() {
             format!("{ok}\r\n"),
             Err(SwitchUpgradeMismatch),
         ),
+        (
+            "101 to CONNECT",
+            &connect,
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+                .into(),
+            Err(UnexpectedSwitch),
+        ),
+        (
+            "other protocol",
+            &other,
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: irc/6.9\r\n\r\n"
+                .into(),
+            Ok(()),
+        ),
+        (
+            "other protocol answered h2c",
+            &other,
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+                .into(),
+            Err(SwitchUpgradeMismatch),
+        ),
+        (
+            "other protocol, no Upgrade",
+            &other,
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n".into(),
+            Err(SwitchUpgradeMismatch),
+        ),
+        (
+            "sixth of six offered",
+            &many,
+            format!("{ok}Sec-WebSocket-Protocol: ffffff\r\n\r\n"),
+            Ok(()),
+        ),
+        (
+            "a prefix of an offered one",
+            &many,
+            format!("{ok}Sec-WebSocket-Protocol: ffff\r\n\r\n"),
+            Err(SwitchProtocolNotOffered),
+        ),
+        (
+            "two offered names joined",
+            &many,
+            format!("{ok}Sec-WebSocket-Protocol: a,bb\r\n\r\n"),
+            Err(SwitchProtocolNotOffered),
+        ),
+        (
+            "empty protocol",
+            &ws_proto,
+            format!("{ok}Sec-WebSocket-Protocol: \r\n\r\n"),
+            Err(SwitchProtocolNotOffered),
+        ),
+        (
+            "two protocol fields",
+            &ws_proto,
+            format!("{ok}Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: chat\r\n\r\n"),
+            Err(SwitchProtocolNotOffered),
+        ),
     ];
     for (name, req, res, want) in &cases {
         assert_eq!(&switch_check(req, res), want, "{name}");
     }
+}
+
+/// The owned expectation keeps 64 bytes of names: past that, names that did not fit are not
+/// checked (a chosen one must still be a token); those that fit still are.
+#[test]
+fn switch_expectation_with_long_names() {
+    let long: Vec<String> = (0..12).map(|i| format!("proto-{i:02}")).collect();
+    let ws = ws_request(
+        "GET",
+        "1.1",
+        &format!("{WS_FIELDS}Sec-WebSocket-Protocol: {}\r\n", long.join(", ")),
+    );
+    let other_token = format!("X{}", "y".repeat(80));
+    let other = ws_request(
+        "GET",
+        "1.1",
+        &format!("Upgrade: {other_token}\r\nConnection: Upgrade\r\n"),
+    );
+    let ok = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {ACCEPT}\r\n"
+    );
+    let owned = |req: &[u8], res: &str| {
+        let (mut h1, mut h2) = ([EMPTY_HEADER; 32], [EMPTY_HEADER; 32]);
+        let Ok(Status::Complete(req)) = parse_request(req, &mut h1) else {
+            panic!("request did not parse")
+        };
+        let expect = SwitchExpectation::of(&req.upgrade);
+        let Ok(Status::Complete(res)) = parse_response(res.as_bytes(), &mut h2, "GET") else {
+            panic!("response did not parse: {res:?}")
+        };
+        (
+            expect.check(&res).map_err(|e| e.kind()),
+            req.upgrade.check_switch(&res).map_err(|e| e.kind()),
+        )
+    };
+    let chosen = |p: &str| format!("{ok}Sec-WebSocket-Protocol: {p}\r\n\r\n");
+    // The first six names (6 * 8 + 5 separators = 53 bytes) fit.
+    assert_eq!(owned(&ws, &chosen("proto-00")), (Ok(()), Ok(())));
+    assert_eq!(owned(&ws, &chosen("proto-11")), (Ok(()), Ok(())));
+    assert_eq!(
+        owned(&ws, &chosen("proto-99")),
+        (Ok(()), Err(SwitchProtocolNotOffered)),
+        "not kept: not checked"
+    );
+    assert_eq!(
+        owned(&ws, &chosen("a b")),
+        (Err(SwitchProtocolNotOffered), Err(SwitchProtocolNotOffered)),
+        "still a token"
+    );
+    let switch_to =
+        |p: &str| format!("HTTP/1.1 101 OK\r\nConnection: upgrade\r\nUpgrade: {p}\r\n\r\n");
+    assert_eq!(owned(&other, &switch_to(&other_token)), (Ok(()), Ok(())));
+    assert_eq!(
+        owned(&other, &switch_to("h2c")),
+        (Ok(()), Err(SwitchUpgradeMismatch))
+    );
+    assert_eq!(
+        owned(&other, "HTTP/1.1 101 OK\r\nConnection: upgrade\r\n\r\n"),
+        (Err(SwitchUpgradeMismatch), Err(SwitchUpgradeMismatch))
+    );
 }
 
 #[test]

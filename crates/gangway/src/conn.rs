@@ -113,7 +113,6 @@ pub(crate) async fn serve(
 struct RequestMeta {
     head_len: usize,
     framing: BodyFraming,
-    upgrade: bool,
     keep_alive: bool,
     version_minor: u8,
     is_head: bool,
@@ -121,7 +120,7 @@ struct RequestMeta {
     /// GET, HEAD, OPTIONS, TRACE, PUT or DELETE (RFC 9110, 9.2.2): may be sent again when a
     /// reused server connection turns out closed before any answer.
     idempotent: bool,
-    switch: parse::SwitchCheck,
+    switch: gangway_h1::SwitchExpectation,
 }
 
 /// When a request body's upload ended (set once), for the wait for the response head:
@@ -545,7 +544,7 @@ impl Conn {
         let shared = &*self.shared;
         let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
         let mut storage;
-        let mut switch = parse::SwitchCheck::default();
+        let mut switch = gangway_h1::SwitchExpectation::default();
         let parsed = match parse::parse_request(&shared.parser, &self.cbuf, &mut few, &mut switch) {
             // Too many fields for the small table (or too large a head): the full one decides.
             Err(431) => {
@@ -562,7 +561,6 @@ impl Conn {
         let meta = RequestMeta {
             head_len: head.head_len,
             framing: head.framing,
-            upgrade: head.upgrade,
             keep_alive: head.keep_alive,
             version_minor: head.version_minor,
             // Methods are case-sensitive (RFC 9110, 9.1), as gangway-h1 reads them: `connect`
@@ -1795,21 +1793,21 @@ where
             {
                 let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
                 let mut storage;
-                let parsed = match parse::parse_response(&parser, sbuf, &mut few, method) {
-                    // Too many fields for the small table, or invalid: the full one decides.
-                    Err(()) => {
-                        storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                        parse::parse_response(&parser, sbuf, &mut storage, method)
-                    }
-                    parsed => parsed,
-                };
+                let parsed =
+                    match parse::parse_response(&parser, sbuf, &mut few, method, &meta.switch) {
+                        // Too many fields for the small table, or invalid: the full one decides.
+                        Err(()) => {
+                            storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                            parse::parse_response(&parser, sbuf, &mut storage, method, &meta.switch)
+                        }
+                        parsed => parsed,
+                    };
                 match parsed {
                     Ok(Parsed::Complete(h)) => {
                         let reason = h.reason;
                         let interim = (100..200).contains(&h.status) && h.status != 101;
-                        let switch_ok = h.status == 101
-                            && meta.upgrade
-                            && parse::valid_switch(&meta.switch, &h);
+                        // gangway-h1's rules: a 101 only to an upgrade (not CONNECT), naming it.
+                        let switch_ok = h.switch_ok;
                         if h.status == 101 && !switch_ok {
                             return Down::Invalid;
                         }

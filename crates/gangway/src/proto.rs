@@ -145,6 +145,8 @@ pub(crate) struct ResponseHead<'h, 'b> {
     pub(crate) head_len: usize,
     pub(crate) framing: BodyFraming,
     pub(crate) keep_alive: bool,
+    /// A 101 that answers the request's upgrade as gangway-h1's `SwitchExpectation` asks.
+    pub(crate) switch_ok: bool,
 }
 
 /// The outcome of parsing a head: more bytes needed, or a head, or the status to answer.

@@ -189,6 +189,87 @@ async fn invalid_switch_gives_502_and_non_101_keeps_http() {
     gw.shutdown().await;
 }
 
+/// A server that answers every request head with `response`, then holds the connection.
+async fn fixed_answer_server(response: String) -> std::net::SocketAddr {
+    let response: Arc<str> = response.into();
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let response = response.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = s.write_all(response.as_bytes()).await;
+                let _ = s.read(&mut chunk).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_101_must_answer_the_upgrade_asked_for() {
+    const WS_HEAD: &str = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    const WS_101: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+    let five = format!("{WS_HEAD}Sec-WebSocket-Protocol: p1, p2, p3, p4, p5\r\n\r\n");
+    // (what, request, the server's answer, the status the client gets)
+    let cases: [(&str, String, String, u16); 5] = [
+        (
+            "other protocol, named",
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: IRC/6.9\r\n\r\n".into(),
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: irc/6.9\r\n\r\n"
+                .into(),
+            101,
+        ),
+        (
+            "other protocol answered with another one",
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: IRC/6.9\r\n\r\n".into(),
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n"
+                .into(),
+            502,
+        ),
+        (
+            "CONNECT answered 101",
+            "CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\n".into(),
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\n"
+                .into(),
+            502,
+        ),
+        (
+            "fifth of five subprotocols",
+            five.clone(),
+            format!("{WS_101}Sec-WebSocket-Protocol: p5\r\n\r\n"),
+            101,
+        ),
+        (
+            "a subprotocol none of five offered",
+            five,
+            format!("{WS_101}Sec-WebSocket-Protocol: p6\r\n\r\n"),
+            502,
+        ),
+    ];
+    for (name, request, response, want) in cases {
+        let server = fixed_answer_server(response).await;
+        let b = Backend::new("b").server(server);
+        let gw = start(local().default_backend(&b)).await;
+        let mut s = TcpStream::connect(gw.local_addr()).await.unwrap();
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        let (status, head, _) = read_response(&mut s, &mut buf).await;
+        assert_eq!(status, want, "{name}: {head}");
+        // Closed first, so the shutdown has no tunnel to wait for.
+        drop(s);
+        gw.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn health_flaps_keep_requests_off_a_down_server() {
     let steady = http_server("steady").await;
