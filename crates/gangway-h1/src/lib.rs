@@ -80,7 +80,7 @@ pub use framing::{Framing, response_framing};
 pub use httparse::{EMPTY_HEADER, Header, Status};
 pub use parse::{Parser, Request, Response, keep_alive, parse_request, parse_response};
 pub use rewrite::{ConnectionHeader, HOP_BY_HOP, Rewrite, is_connection_option, is_hop_by_hop};
-pub use syntax::{TokenIter, TokenList, is_valid_field_name, is_valid_field_value};
+pub use syntax::{TokenIter, TokenList, is_uri_scheme, is_valid_field_name, is_valid_field_value};
 pub use upgrade::{
     SwitchExpectation, Upgrade, check_switch, header_list_contains, upgrade_names, websocket_accept,
 };

@@ -6,7 +6,7 @@ use crate::error::{Error, ErrorKind, Side};
 use crate::framing::{Framing, FramingFields};
 use crate::syntax::{
     TokenList, eq_lower, eq_lower_field, find_byte, is_field_vchar, is_host_char, is_tchar,
-    is_token, name_is,
+    is_token, is_uri_scheme, name_is,
 };
 use crate::upgrade::{Upgrade, classify_websocket};
 
@@ -634,12 +634,7 @@ fn is_absolute_form(t: &[u8]) -> bool {
     let Some(colon) = find_byte(t, b':') else {
         return false;
     };
-    let scheme = &t[..colon];
-    scheme.first().is_some_and(u8::is_ascii_alphabetic)
-        && scheme
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        && t[colon + 1..].starts_with(b"//")
+    is_uri_scheme(&t[..colon]) && t[colon + 1..].starts_with(b"//")
 }
 
 /// Checks an absolute-form or CONNECT target's authority against `host` (a valid Host

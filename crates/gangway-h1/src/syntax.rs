@@ -56,6 +56,24 @@ pub(crate) const fn is_field_vchar(b: u8) -> bool {
     b == b'\t' || (b >= 0x20 && b != 0x7f)
 }
 
+/// Whether `text` is an RFC 3986 URI scheme: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+/// The rule for an absolute-form request target's scheme; a scheme is also safe to write as a
+/// header value (`X-Forwarded-Proto`) and as a `Forwarded` token.
+///
+/// ```
+/// assert!(gangway_h1::is_uri_scheme(b"https"));
+/// assert!(gangway_h1::is_uri_scheme(b"coap+tcp"));
+/// assert!(!gangway_h1::is_uri_scheme(b"1http"));
+/// assert!(!gangway_h1::is_uri_scheme(b"ht tp"));
+/// assert!(!gangway_h1::is_uri_scheme(b""));
+/// ```
+pub fn is_uri_scheme(text: &[u8]) -> bool {
+    text.first().is_some_and(u8::is_ascii_alphabetic)
+        && text
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
 /// Whether `name` may stand as a header field name: a non-empty `token` (RFC 9110 5.1).
 /// Use it on names that come from configuration before they are written into a head.
 ///

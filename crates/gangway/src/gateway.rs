@@ -137,7 +137,7 @@ impl Gateway {
         }
         for l in &b.listeners {
             if let Some(proto) = &l.forwarded_proto
-                && !is_scheme(proto)
+                && !gangway_h1::is_uri_scheme(proto.as_bytes())
             {
                 return Err(Error::InvalidOption(format!(
                     "listener {}: forwarded_proto {proto:?} (the X-Forwarded-Proto value) is \
@@ -278,14 +278,6 @@ impl Gateway {
         })
         .await
     }
-}
-
-/// An RFC 3986 scheme (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`): safe as a header
-/// value and as a `Forwarded` token.
-fn is_scheme(text: &str) -> bool {
-    let mut bytes = text.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
