@@ -95,7 +95,7 @@ pub(crate) struct Flow {
     pub(crate) source_ended: bool,
     /// Bytes written to the destination.
     pub(crate) delivered: u64,
-    /// Whether bytes were read or written since the tunnel last looked.
+    /// Whether bytes were read or written, or the source ended, since the tunnel last looked.
     moved: bool,
     /// Bytes delivered with `splice(2)`.
     pub(crate) spliced: u64,
@@ -396,6 +396,9 @@ impl Flow {
     fn end_of_source(&mut self) {
         self.source_ended = true;
         self.stage = Stage::Closing;
+        // A FIN is activity (as in HAProxy): the half-closed timeout runs from it, not from the
+        // last byte before it.
+        self.moved = true;
     }
 
     /// Drive the direction between any two streams: wait for the first byte with a one-byte

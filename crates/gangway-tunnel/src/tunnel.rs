@@ -102,7 +102,8 @@ impl Default for TunnelConfig {
 }
 
 impl TunnelConfig {
-    /// End the tunnel when no byte moved either way for this long (`None`: never).
+    /// End the tunnel when no byte moved either way for this long (`None`: never); a FIN
+    /// counts as activity.
     pub fn idle_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
         self.idle = Timeout::new(timeout.into());
         self
@@ -448,7 +449,8 @@ struct Running<C, S> {
     pools: Pools,
     timeouts: Timeouts,
     started: Instant,
-    /// When bytes last moved, in nanoseconds after `started` (half the size of an `Instant`).
+    /// When bytes last moved or a side's FIN arrived, in nanoseconds after `started` (half the
+    /// size of an `Instant`): inactivity and half-closed timeouts count from it.
     idle_since: u64,
     /// Armed at the earliest deadline in force; created on first need.
     timer: Option<Pin<Box<Sleep>>>,

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-use common::{PROMPTLY, connected_pair, finished, random_bytes, read_to_end};
+use common::{PROMPTLY, connected_pair, finished, random_bytes, read_to_end, read_until_closed};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Path {
@@ -407,6 +407,53 @@ async fn half_closed_timeout_and_max_lifetime() {
         };
         assert_reason!(outcome, CloseReason::MaxLifetime, "{path:?}");
         assert!(outcome.duration >= Duration::from_secs(100));
+    }
+}
+
+/// A side that half-closes long after its last byte still gets the other side's late reply:
+/// the half-closed timeout counts from the FIN, not from the last byte (parked or not).
+#[tokio::test]
+async fn half_closed_timeout_counts_from_the_fin() {
+    // Quiet longer than the half-closed timeout before the FIN; the reply comes well within
+    // it after the FIN.
+    const QUIET: Duration = Duration::from_millis(1000);
+    const HALF_CLOSED: Duration = Duration::from_millis(600);
+    const THINK: Duration = Duration::from_millis(100);
+    let mut runs = Vec::new();
+    for path in PATHS {
+        for fin_side in [Side::Client, Side::Server] {
+            runs.push(tokio::spawn(async move {
+                let mut setup = Setup::new(path);
+                // Both, so the test does not depend on which one applies to which side.
+                setup.client_fin = Some(HALF_CLOSED);
+                setup.server_fin = Some(HALF_CLOSED);
+                let run = start(&setup).await;
+                let (mut closer, mut other) = match fin_side {
+                    Side::Client => (run.client, run.server),
+                    Side::Server => (run.server, run.client),
+                };
+                closer.write_all(b"request").await.unwrap();
+                let mut request = [0u8; 7];
+                other.read_exact(&mut request).await.unwrap();
+                tokio::time::sleep(QUIET).await;
+                closer.shutdown().await.unwrap();
+                assert_eq!(read_to_end(&mut other).await, b"", "{path:?}, {fin_side}");
+                tokio::time::sleep(THINK).await;
+                // (On a tunnel already closed these fail: the assertion below tells.)
+                let _ = other.write_all(b"late reply").await;
+                let _ = other.shutdown().await;
+                let got = read_until_closed(&mut closer).await;
+                assert_eq!(got, b"late reply", "{path:?}, FIN from the {fin_side}");
+                let outcome = finished(run.task).await;
+                match fin_side {
+                    Side::Client => assert_reason!(outcome, CloseReason::ClientClosed, "{path:?}"),
+                    Side::Server => assert_reason!(outcome, CloseReason::ServerClosed, "{path:?}"),
+                }
+            }));
+        }
+    }
+    for run in runs {
+        run.await.unwrap();
     }
 }
 
