@@ -633,7 +633,7 @@ impl Conn {
                 RuleAction::Redirect(r) => {
                     let host =
                         header(head.headers, "host").and_then(|h| std::str::from_utf8(h).ok());
-                    let Some(location) = r.location_for(host, head.target) else {
+                    let Some(location) = r.location_for(host, view.path_and_query()) else {
                         return Plan::Invalid(400);
                     };
                     self.res_out.clear();

@@ -187,8 +187,15 @@ impl Redirect {
         Ok(())
     }
 
-    /// Builds the `Location` value for a request with this `Host` and target.
-    pub(crate) fn location_for(&self, host: Option<&str>, target: &str) -> Option<String> {
+    /// Builds the `Location` value for a request with this `Host` and path-and-query (as in
+    /// origin form, also for an absolute-form target; `None` for `*`, which counts as `/`,
+    /// as in HAProxy).
+    pub(crate) fn location_for(
+        &self,
+        host: Option<&str>,
+        path_and_query: Option<&str>,
+    ) -> Option<String> {
+        let target = path_and_query.unwrap_or("/");
         let target = if self.drop_query {
             target.split_once('?').map_or(target, |(p, _)| p)
         } else {
@@ -196,7 +203,17 @@ impl Redirect {
         };
         match &self.target {
             RedirectTarget::Location(url) => Some(url.clone()),
-            RedirectTarget::Prefix(p) => Some(format!("{}{}", p.trim_end_matches('/'), target)),
+            RedirectTarget::Prefix(p) => {
+                let prefix = p.trim_end_matches('/');
+                // `//evil.example/x` after an empty prefix (`redirect prefix /`) would be a
+                // network-path reference to another host (an open redirect; HAProxy sends it
+                // as is): one slash is kept (browsers take `\` for `/` there too).
+                if prefix.is_empty() {
+                    let rest = target.trim_start_matches(['/', '\\']);
+                    return Some(format!("/{rest}"));
+                }
+                Some(format!("{prefix}{target}"))
+            }
             RedirectTarget::Scheme(s) => host.map(|h| format!("{s}://{h}{target}")),
         }
     }
@@ -234,32 +251,78 @@ pub struct HttpRule {
 mod tests {
     use super::*;
 
+    /// (redirect, Host, path and query, the expected `Location`)
+    type Case = (
+        Redirect,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+
     #[test]
     fn redirect_locations() {
-        let cases: &[(Redirect, Option<&str>, &str, Option<&str>)] = &[
+        let cases: &[Case] = &[
             (
                 Redirect::scheme("https"),
                 Some("ex.com"),
-                "/a?b=1",
+                Some("/a?b=1"),
                 Some("https://ex.com/a?b=1"),
             ),
             (
                 Redirect::scheme("https").drop_query(),
                 Some("ex.com"),
-                "/a?b=1",
+                Some("/a?b=1"),
                 Some("https://ex.com/a"),
             ),
-            (Redirect::scheme("https"), None, "/a", None),
-            (Redirect::prefix("/new/"), None, "/a", Some("/new/a")),
+            (Redirect::scheme("https"), None, Some("/a"), None),
+            // `OPTIONS *` (no path): `/`, as in HAProxy.
+            (
+                Redirect::scheme("https"),
+                Some("ex.com"),
+                None,
+                Some("https://ex.com/"),
+            ),
+            (Redirect::prefix("/new/"), None, Some("/a"), Some("/new/a")),
+            (Redirect::prefix("/new"), None, None, Some("/new/")),
+            (
+                Redirect::prefix("https://ex.com"),
+                None,
+                Some("/a?q"),
+                Some("https://ex.com/a?q"),
+            ),
+            // Never a network-path reference to another host.
+            (
+                Redirect::prefix("/"),
+                None,
+                Some("//evil.com/x"),
+                Some("/evil.com/x"),
+            ),
+            (
+                Redirect::prefix("/"),
+                None,
+                Some("/\\evil.com/x"),
+                Some("/evil.com/x"),
+            ),
+            (Redirect::prefix("/"), None, Some("/a//b"), Some("/a//b")),
+            (
+                Redirect::prefix("/p"),
+                None,
+                Some("//evil.com"),
+                Some("/p//evil.com"),
+            ),
             (
                 Redirect::location("http://x/"),
                 None,
-                "/a",
+                Some("/a"),
                 Some("http://x/"),
             ),
         ];
         for (r, host, target, want) in cases {
-            assert_eq!(r.location_for(*host, target).as_deref(), *want, "{r:?}");
+            assert_eq!(
+                r.location_for(*host, *target).as_deref(),
+                *want,
+                "{r:?} {target:?}"
+            );
         }
     }
 }

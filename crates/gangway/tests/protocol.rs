@@ -936,3 +936,52 @@ async fn forwarded_for_comes_after_the_header_rules() {
         gw.shutdown().await;
     }
 }
+
+/// A redirect's `Location` is built from the path and query, never from the raw target: an
+/// absolute-form target gives its path, `*` gives `/`, and `redirect prefix /` never turns a
+/// `//host` path into a link to another host.
+#[tokio::test]
+async fn redirect_locations_use_the_path_of_any_target_form() {
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(web.addr);
+    let gw = start(
+        local()
+            .redirect(
+                Some("hdr(host) -i plain.example".parse().unwrap()),
+                Redirect::scheme("https"),
+            )
+            .redirect(None, Redirect::prefix("/")),
+    )
+    .await;
+    let cases: &[(&str, &str)] = &[
+        (
+            "GET http://plain.example/a?q=1 HTTP/1.1\r\nHost: plain.example\r\n",
+            "https://plain.example/a?q=1",
+        ),
+        (
+            "OPTIONS * HTTP/1.1\r\nHost: plain.example\r\n",
+            "https://plain.example/",
+        ),
+        (
+            "GET //evil.example/x HTTP/1.1\r\nHost: y\r\n",
+            "/evil.example/x",
+        ),
+        (
+            "GET ///evil.example HTTP/1.1\r\nHost: y\r\n",
+            "/evil.example",
+        ),
+        ("GET /a//b?c HTTP/1.1\r\nHost: y\r\n", "/a//b?c"),
+    ];
+    for (head, want) in cases {
+        let request = format!("{head}Connection: close\r\n\r\n");
+        let out = raw_exchange(gw.local_addr(), request.as_bytes(), Duration::from_secs(20)).await;
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.starts_with("HTTP/1.1 302") && text.contains(&format!("\r\nLocation: {want}\r\n")),
+            "{head:?}: {text}"
+        );
+    }
+    assert_eq!(web.requests(), 0);
+    drop(b);
+    gw.shutdown().await;
+}
