@@ -386,6 +386,13 @@ fn check_http_rules(
                 }
                 if to.is_empty() {
                     found.error(rule.line, "http-request", "redirect target is empty");
+                } else if !gangway_h1::is_valid_field_value(to.as_bytes()) {
+                    // It becomes the `Location` line: a CR or LF would add lines to the answer.
+                    found.error(
+                        rule.line,
+                        "http-request",
+                        "redirect target contains CR, LF, NUL or another control byte",
+                    );
                 }
             }
             HttpRequestAction::Deny {

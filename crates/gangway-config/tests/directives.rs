@@ -1124,6 +1124,12 @@ fn http_request_rules() {
         ("set-header X-Src %[src]", "log-format"),
         ("add-header Bad:Name v", "invalid header name"),
         ("tarpit", "unsupported action 'tarpit'"),
+        // Found when the gateway was built, without a line, before.
+        (
+            "redirect location \"/a\\r\\nSet-Cookie: x\"",
+            "redirect target contains CR, LF",
+        ),
+        ("redirect prefix /a\\x01", "redirect target contains CR, LF"),
     ];
     for (rule, fragment) in bad {
         assert_error(
