@@ -553,11 +553,22 @@ impl Conn {
             }
             parsed => parsed,
         };
-        let head = match parsed {
+        let mut head = match parsed {
             Ok(Parsed::Partial) => return Plan::Partial,
             Err(status) => return Plan::Invalid(status),
             Ok(Parsed::Complete(h)) => h,
         };
+        // An HTTP/2 upgrade (`h2c`, or `h2` anywhere in Upgrade) is not offered to servers, as
+        // HAProxy's mux_h1 removes it: after a 101 the client's HTTP/2 requests would pass in a
+        // tunnel, past every rule and route. It goes on as a plain request (any 101 is a 502).
+        if head.upgrade
+            && head.method != "CONNECT"
+            && (gangway_h1::upgrade_names(head.headers, "h2c")
+                || gangway_h1::upgrade_names(head.headers, "h2"))
+        {
+            head.upgrade = false;
+            switch = gangway_h1::SwitchExpectation::default();
+        }
         let meta = RequestMeta {
             head_len: head.head_len,
             framing: head.framing,
@@ -1549,16 +1560,14 @@ fn write_request_head<'r, I>(
     let removed =
         |name: &str| actions().any(|a| a.removes_existing() && a.name().eq_ignore_ascii_case(name));
     let is_xff = |name: &str| name.eq_ignore_ascii_case(ctx.forward_for_header);
-    // An h2c upgrade names HTTP2-Settings in Connection, yet the server needs it (RFC 7540
-    // 3.2): it goes on, named in the Connection written below.
-    let h2c_settings = head.upgrade && header(head.headers, "http2-settings").is_some();
-    let kept_option = |name: &str| h2c_settings && name.eq_ignore_ascii_case("http2-settings");
     // Identical repeated Content-Length lines (the parser refuses differing ones) go once.
     let mut length_sent = false;
     for h in head.headers {
         let name = h.name;
+        // HTTP2-Settings belongs to an h2c upgrade, never offered to servers (see `plan`).
         if is_hop_by_hop(name)
-            || (named_by_connection(head.headers, name) && !kept_option(name))
+            || named_by_connection(head.headers, name)
+            || name.eq_ignore_ascii_case("http2-settings")
             || removed(name)
         {
             continue;
@@ -1651,11 +1660,7 @@ fn write_request_head<'r, I>(
         }
     }
     if head.upgrade && head.method != "CONNECT" {
-        out.extend_from_slice(if h2c_settings {
-            b"Connection: Upgrade, HTTP2-Settings\r\n"
-        } else {
-            b"Connection: Upgrade\r\n"
-        });
+        out.extend_from_slice(b"Connection: Upgrade\r\n");
         if let Some(u) = header(head.headers, "upgrade") {
             put_header(out, "Upgrade", u);
         }

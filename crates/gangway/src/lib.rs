@@ -3,8 +3,10 @@
 //! A [`Gateway`] reads each HTTP/1 request on a client connection, routes it with an ACL
 //! [`Condition`](acl::Condition) to a [`Backend`], picks a healthy [`Server`], forwards the
 //! request and its response with their framing, and turns the connection into a tunnel when a
-//! server accepts a WebSocket upgrade. Every request on a keep-alive connection is routed on its
-//! own, so an upgrade after plain requests still reaches the WebSocket servers.
+//! server accepts an upgrade with a valid `101` (WebSocket, or another protocol the request
+//! named in `Upgrade`; HTTP/2 `h2c` upgrades are not offered to servers) or answers a `CONNECT`
+//! with a 2xx. Every request on a keep-alive connection is routed on its own, so an upgrade
+//! after plain requests still reaches the WebSocket servers.
 //!
 //! ```no_run
 //! use gangway::prelude::*;

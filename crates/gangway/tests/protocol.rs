@@ -751,7 +751,7 @@ async fn an_upload_longer_than_the_server_timeout_still_gets_its_answer() {
 }
 
 #[tokio::test]
-async fn repeated_lengths_go_once_and_h2c_keeps_its_settings() {
+async fn repeated_lengths_go_once() {
     let web = http_server("www").await;
     let gw = simple_gateway(&web).await;
     let addr = gw.local_addr();
@@ -765,25 +765,63 @@ async fn repeated_lengths_go_once_and_h2c_keeps_its_settings() {
         assert_eq!(head.matches("Content-Length").count(), 1, "{head}");
         assert!(head.contains("Content-Length: 5\r\n"), "{head}");
     }
-    // An h2c upgrade (which this server refuses with a 200): HTTP2-Settings reaches it, named
-    // in Connection, as RFC 7540 3.2 requires.
-    let out = raw_exchange(
-        addr,
-        b"GET /h2 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
-        Duration::from_secs(2),
-    )
-    .await;
-    assert_eq!(status_of(&out), 200, "{}", String::from_utf8_lossy(&out));
-    let head = web.last_head();
-    assert!(
-        head.contains("HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"),
-        "{head}"
-    );
-    assert!(
-        head.contains("Connection: Upgrade, HTTP2-Settings\r\n"),
-        "{head}"
-    );
     gw.shutdown().await;
+}
+
+/// An HTTP/2 upgrade is not offered to servers (as HAProxy's mux_h1 drops it): the request
+/// goes on as a plain one, and a server answering 101 anyway gets its client a 502, not a
+/// tunnel in which HTTP/2 requests would pass past the rules.
+#[tokio::test]
+async fn h2c_upgrades_are_not_offered_to_servers() {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = l.local_addr().unwrap();
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = heads.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&head).into_owned());
+                let _ = s
+                    .write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+                    .await;
+                let _ = s.read(&mut chunk).await;
+            });
+        }
+    });
+    let b = Backend::new("web").server(server);
+    let gw = start(local().default_backend(&b)).await;
+    for upgrade in ["h2c", "H2C", "foo/1, h2c", "h2"] {
+        let request = format!(
+            "GET /h2 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: {upgrade}\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+        );
+        let out = raw_exchange(gw.local_addr(), request.as_bytes(), Duration::from_secs(20)).await;
+        assert_eq!(
+            status_of(&out),
+            502,
+            "{upgrade}: {}",
+            String::from_utf8_lossy(&out)
+        );
+        let head = heads.lock().unwrap().last().cloned().unwrap_or_default();
+        assert!(head.starts_with("GET /h2 HTTP/1.1\r\n"), "{head}");
+        let lower = head.to_ascii_lowercase();
+        assert!(
+            !lower.contains("upgrade") && !lower.contains("http2-settings"),
+            "{upgrade}: {head}"
+        );
+    }
+    gw.shutdown().await;
+    task.abort();
 }
 
 #[tokio::test]
