@@ -1,6 +1,7 @@
 //! Criterion benchmarks of `ServerSet::pick` (pick plus release of the slot) for every
 //! algorithm at 10, 100 and 1000 servers, on one thread and with a second thread picking
-//! from the same set at the same time.
+//! from the same set at the same time; and of a pick alone at 1000 servers, its slot
+//! released outside the measurement (as a connection's slot is, when it closes).
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -85,5 +86,46 @@ fn bench_pick(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_pick);
+/// A pick without its release: criterion drops the slots after each sample's timing, so
+/// connections pile up during a sample (about as many per server as the sample has picks
+/// per server), as long-lived WebSocket sessions do. With two threads, the second one picks
+/// and releases meanwhile, as in `bench_pick`.
+fn bench_pick_alone(c: &mut Criterion) {
+    let keys = keys();
+    let n = 1000;
+    for threads in [1usize, 2] {
+        let mut group = c.benchmark_group(format!("pick-alone/{threads}-thread"));
+        for algorithm in ALGORITHMS {
+            let set = set_of(algorithm, n);
+            let held: Vec<_> = (0..n / 2)
+                .map(|_| set.pick(None, &[]).expect("pick"))
+                .collect();
+            let stop = Arc::new(AtomicBool::new(false));
+            let helper = (threads == 2).then(|| {
+                let (set, keys, stop) = (set.clone(), keys.clone(), Arc::clone(&stop));
+                thread::spawn(move || {
+                    let mut round = 7;
+                    while !stop.load(Ordering::Relaxed) {
+                        pick_once(&set, &keys, &mut round);
+                    }
+                })
+            });
+            group.bench_function(BenchmarkId::new(algorithm.to_string(), n), |b| {
+                let mut round = 0;
+                b.iter_with_large_drop(|| {
+                    round = (round + 1) & (keys.len() - 1);
+                    set.pick(Some(&keys[round]), &[]).expect("pick")
+                });
+            });
+            stop.store(true, Ordering::Relaxed);
+            if let Some(h) = helper {
+                h.join().expect("helper thread");
+            }
+            drop(held);
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench_pick, bench_pick_alone);
 criterion_main!(benches);
