@@ -37,8 +37,12 @@ pub enum Algorithm {
     First,
     /// Consistent hashing of a caller-given key (source address, header, URI, URL
     /// parameter) on a weighted Maglev table: the same key goes to the same server in every
-    /// process with the same server list, and removing one of N servers moves about 1/N of
-    /// the keys. Picks without a key fall back to [`RoundRobin`](Algorithm::RoundRobin).
+    /// process with the same server list (whatever order the servers were added in), and
+    /// removing one of N servers moves about 1/N of the keys. The table has 65 537 entries
+    /// up to 655 servers in rotation and grows tenfold past each 100-entries-per-server
+    /// limit (655, 6553, ...): crossing one of those counts moves most keys. Changing the
+    /// largest weight of the set moves more than 1/N too, as every server's share is
+    /// relative to it. Picks without a key fall back to [`RoundRobin`](Algorithm::RoundRobin).
     Hash,
 }
 

@@ -10,9 +10,11 @@ const INITIAL: u64 = 0x243f_6a88_85a3_08d3;
 const OFFSET_SEED: u64 = 0x6761_6e67_7761_7901;
 const SKIP_SEED: u64 = 0x6761_6e67_7761_7902;
 
-/// Smallest Maglev table; also the number of slots per server we aim at (x 100).
+/// Smallest Maglev table, and the number of entries per server a table holds at least.
 const MIN_TABLE: usize = 65_537;
 const SLOTS_PER_SERVER: usize = 100;
+/// How much the table grows when the servers outgrow it.
+const TABLE_GROWTH: usize = 10;
 
 /// The 64-bit hash of a key used by [`Algorithm::Hash`](crate::Algorithm::Hash).
 ///
@@ -101,6 +103,22 @@ fn is_prime(n: usize) -> bool {
     true
 }
 
+/// The table size for `servers` servers: the first prime from `MIN_TABLE * 10^k`, for the
+/// smallest `k` that gives every server at least [`SLOTS_PER_SERVER`] entries.
+///
+/// The size steps rather than following the number of servers, because a new size moves
+/// almost every key (each key's position and each server's permutation depend on it): with
+/// a size of `100 n`, every server that came or went in a set of more than 655 servers
+/// remapped nearly all keys. Now that happens only when the set crosses 655 or 6553 (and so
+/// on) servers in rotation.
+fn table_size(servers: usize) -> usize {
+    let mut base = MIN_TABLE;
+    while base < servers.saturating_mul(SLOTS_PER_SERVER) {
+        base = base.saturating_mul(TABLE_GROWTH);
+    }
+    next_prime(base)
+}
+
 fn next_prime(mut n: usize) -> usize {
     while !is_prime(n) {
         n += 1;
@@ -125,12 +143,18 @@ pub(crate) struct Maglev {
 
 impl Maglev {
     /// Builds the table for `servers` (all weights > 0, at least one server). The result
-    /// depends only on the servers' keys, weights and order.
+    /// depends only on the servers' keys and weights, not on their order (servers are
+    /// placed in key order, so processes that added the same servers in another order
+    /// build the same table).
     pub(crate) fn build(servers: &[MaglevServer<'_>]) -> Maglev {
         if servers.is_empty() {
             return Maglev { table: Vec::new() };
         }
-        let size = next_prime(MIN_TABLE.max(servers.len() * SLOTS_PER_SERVER));
+        let mut sorted: Vec<&MaglevServer<'_>> = servers.iter().collect();
+        // Stable: servers that share a key keep their order.
+        sorted.sort_by(|a, b| a.key.cmp(b.key));
+        let servers = &sorted[..];
+        let size = table_size(servers.len());
         let mut table = vec![u32::MAX; size];
         let perms: Vec<(usize, usize)> = servers
             .iter()
@@ -234,6 +258,46 @@ mod tests {
         let cases = [(65_537, 65_537), (100_000, 100_003), (2, 2), (4, 5)];
         for (n, p) in cases {
             assert_eq!(next_prime(n), p, "next prime from {n}");
+        }
+    }
+
+    #[test]
+    fn table_size_steps() {
+        assert_eq!(table_size(1), 65_537);
+        assert_eq!(table_size(655), 65_537);
+        let second = next_prime(655_370);
+        assert!(second >= 656 * SLOTS_PER_SERVER);
+        assert_eq!(table_size(656), second);
+        assert_eq!(table_size(1000), second);
+        assert_eq!(table_size(6553), second);
+        assert_eq!(table_size(6554), next_prime(6_553_700));
+    }
+
+    fn servers_of<'a>(keys: &'a [String], weights: &[u32]) -> Vec<MaglevServer<'a>> {
+        keys.iter()
+            .zip(weights)
+            .enumerate()
+            .map(|(i, (k, &w))| MaglevServer {
+                index: i as u32,
+                key: k.as_bytes(),
+                weight: w,
+            })
+            .collect()
+    }
+
+    /// The same servers added in another order give the same key -> server mapping.
+    #[test]
+    fn table_ignores_server_order() {
+        let keys: Vec<String> = (0..7).map(|i| format!("10.0.0.{i}:80")).collect();
+        let weights = [1, 3, 1, 2, 5, 1, 4];
+        let forward = servers_of(&keys, &weights);
+        let mut backward = servers_of(&keys, &weights);
+        backward.reverse();
+        let (a, b) = (Maglev::build(&forward), Maglev::build(&backward));
+        assert_eq!(a.len(), b.len());
+        for i in 0..a.len() {
+            // Both lists number server `k` as `k`.
+            assert_eq!(a.at(i), b.at(i), "entry {i}");
         }
     }
 

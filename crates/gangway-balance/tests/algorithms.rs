@@ -203,6 +203,39 @@ fn hashing_is_the_same_in_separate_sets() {
     }
 }
 
+/// Above 655 servers the Maglev table is larger, and a server leaving still moves only
+/// about its own keys (a table sized `100 n` moved nearly all of them).
+#[test]
+fn hashing_disrupts_little_in_large_sets() {
+    let set = ServerSet::builder()
+        .algorithm(Algorithm::Hash)
+        .servers((0..700).map(|i| Server::new(addr(i))))
+        .build()
+        .unwrap();
+    let ids = set.ids();
+    let keys: Vec<[u8; 8]> = (0..4000u64)
+        .map(|k| k.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes())
+        .collect();
+    let map = |set: &ServerSet| -> Vec<ServerId> {
+        keys.iter()
+            .map(|k| set.pick(Some(k), &[]).unwrap().server_id())
+            .collect()
+    };
+    let before = map(&set);
+    set.remove(ids[123]).unwrap();
+    let after = map(&set);
+    let moved_others = before
+        .iter()
+        .zip(&after)
+        .filter(|&(b, a)| b != a && *b != ids[123])
+        .count();
+    assert!(
+        moved_others <= keys.len() / 50,
+        "{moved_others} of {} keys of other servers moved",
+        keys.len()
+    );
+}
+
 #[test]
 fn hash_mapping_is_stable_across_releases() {
     // Part of the crate's promise: the same server list maps the same keys the same way.
