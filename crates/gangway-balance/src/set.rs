@@ -276,8 +276,19 @@ impl SnapshotCache {
     /// of an entry not used since the hand last passed it. `None` when every entry was
     /// used since (a thread busy with more sets than the cache holds): the caller then
     /// loads without caching, rather than evicting a busy set's snapshot on every miss.
+    ///
+    /// A miss also lets go of every entry only the cache still holds (a replaced snapshot,
+    /// or the last one of a set that was dropped), so that a thread using fewer sets than
+    /// the cache holds does not keep a dropped set's tables until it exits.
     #[cold]
     fn fill(&mut self, core: &Core) -> Option<usize> {
+        for (snapshot, stamp) in self.snapshots.iter_mut().zip(&mut self.stamps) {
+            if snapshot.as_ref().is_some_and(|s| Arc::strong_count(s) == 1) {
+                // Dropped inside the borrow, as below.
+                *snapshot = None;
+                *stamp = 0;
+            }
+        }
         let id = std::ptr::from_ref(core) as usize;
         let i = match self.cores.iter().position(|&c| c == id) {
             Some(i) => i,
@@ -338,8 +349,8 @@ impl Core {
     /// a nested call does, at the cost of an `ArcSwap::load`.
     ///
     /// The cost: a thread keeps up to [`CACHED_SNAPSHOTS`] snapshots alive after they are
-    /// replaced (with their servers' slots, not their connections), until it caches other
-    /// sets' snapshots in their place or exits.
+    /// replaced (with their servers' slots, not their connections), until its next miss
+    /// (which lets go of every entry no one else holds) or until it exits.
     ///
     /// Reading the stamp is sequentially consistent, after whatever the caller changed
     /// before (a release's counter): a snapshot installed later resyncs after its stamp

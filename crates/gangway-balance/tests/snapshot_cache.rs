@@ -3,9 +3,13 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use gangway_balance::{Algorithm, ConnectionSlot, PickError, Server, ServerSet, ServerState};
+use gangway_balance::{
+    Algorithm, ConnectionSlot, PickError, RandomSource, Server, ServerSet, ServerState,
+};
 
 fn addr(i: u16) -> SocketAddr {
     SocketAddr::from(([10, 6, (i >> 8) as u8, i as u8], 80))
@@ -156,4 +160,45 @@ fn slots_released_at_thread_exit_are_counted_back() {
         let second = set.pick(None, &[]).unwrap();
         assert_ne!(first.server_id(), second.server_id());
     }
+}
+
+/// A random source that tells when the set that owns it is freed.
+#[derive(Debug)]
+struct DropFlag(Arc<AtomicBool>);
+
+impl RandomSource for DropFlag {
+    fn next_u64(&self) -> u64 {
+        7
+    }
+}
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A dropped set's snapshot, cached by a thread that picks from fewer sets than its cache
+/// holds, is let go at the thread's next miss (it used to stay until the thread exited).
+#[test]
+fn a_dropped_sets_snapshot_is_let_go_at_the_next_miss() {
+    thread::spawn(|| {
+        let freed = Arc::new(AtomicBool::new(false));
+        let dropped = ServerSet::builder()
+            .algorithm(Algorithm::P2C)
+            .random_source(DropFlag(Arc::clone(&freed)))
+            .server(Server::new(addr(1)))
+            .build()
+            .unwrap();
+        drop(dropped.pick(None, &[]).unwrap());
+        drop(dropped);
+        // Only this thread's cache holds the snapshot now (and through its slots, the set).
+        assert!(!freed.load(Ordering::SeqCst));
+        let other = ServerSet::new(Algorithm::RoundRobin);
+        other.add(Server::new(addr(2))).unwrap();
+        drop(other.pick(None, &[]).unwrap());
+        assert!(freed.load(Ordering::SeqCst), "the dropped set is still held");
+    })
+    .join()
+    .unwrap();
 }
