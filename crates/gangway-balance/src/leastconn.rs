@@ -430,6 +430,12 @@ impl LeastConnTree {
             && !self.rebase.swap(true, Ordering::Relaxed)
     }
 
+    /// Lets the next [`note_pass`](Self::note_pass) past the limit ask for a rebuild again
+    /// (the one asked for could not take the writer lock).
+    pub(crate) fn retry_rebase(&self) {
+        self.rebase.store(false, Ordering::Relaxed);
+    }
+
     /// The least loaded member, or `NONE` for an empty tree.
     pub(crate) fn root(&self) -> u32 {
         self.leaf_of(self.best_child(0))
@@ -745,6 +751,31 @@ mod tests {
             .collect();
         assert_eq!(picks[..3], picks[3..]);
         assert!(picks[..3].contains(&1) && picks[..3].contains(&2) && picks[..3].contains(&3));
+    }
+
+    /// The pick that asks for a rebuild may find a writer holding the lock: a later pick
+    /// asks again (the request was lost, and passes went on towards clamping).
+    #[test]
+    fn a_rebase_blocked_by_a_writer_is_asked_for_again() {
+        let set = weighted(3, |_| 10);
+        let before = set.core().snapshot.load_full();
+        let tree = before.leastconn.as_ref().unwrap();
+        let far = tree.base + tree.pass_limit / 2 + 1;
+        set.core().global_pass.store(far, Ordering::Relaxed);
+        for m in &before.members {
+            m.slot.pass.store(far, Ordering::Relaxed);
+        }
+        tree.resync(&before.members);
+        {
+            let _writer = set.lock();
+            drop(set.pick(None, &[]).unwrap());
+        }
+        let blocked = set.core().snapshot.load_full();
+        assert!(std::sync::Arc::ptr_eq(&before, &blocked));
+        drop(set.pick(None, &[]).unwrap());
+        let after = set.core().snapshot.load_full();
+        assert!(!std::sync::Arc::ptr_eq(&before, &after), "not rebuilt");
+        assert!(after.leastconn.as_ref().unwrap().base >= far);
     }
 
     #[test]

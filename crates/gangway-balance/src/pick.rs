@@ -325,10 +325,11 @@ fn least_conn(
             let next = pass + u64::from(m.stride);
             m.slot.pass.store(next, Ordering::Relaxed);
             tree.update(members, candidate, true);
-            if tree.note_pass(next) {
+            if tree.note_pass(next) && !set.try_republish() {
                 // Rare (after about 2^29 picks of a weight-1 server with 1000 servers):
-                // rebuild the tree so that passes count from a newer base.
-                set.try_republish();
+                // rebuild the tree so that passes count from a newer base. A writer held
+                // the lock: a later pick tries again.
+                tree.retry_rebase();
             }
             return Ok(candidate as usize);
         }

@@ -413,7 +413,7 @@ struct Entry {
 }
 
 #[derive(Debug)]
-struct Master {
+pub(crate) struct Master {
     entries: BTreeMap<ServerId, Entry>,
     next_id: u32,
     now: Instant,
@@ -576,7 +576,7 @@ impl ServerSet {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Master> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Master> {
         // A panic in another writer leaves a consistent map (each change is one assignment).
         self.owner
             .master
@@ -609,6 +609,7 @@ impl ServerSet {
             master: &mut master,
             core: &self.owner.core,
             changed: false,
+            clock_set: false,
         };
         let out = f(&mut batch);
         if batch.changed {
@@ -680,11 +681,15 @@ impl ServerSet {
         }
     }
 
-    /// Rebuilds and publishes the snapshot unless a writer holds the lock (it will publish
-    /// anyway).
-    pub(crate) fn try_republish(&self) {
-        if let Ok(mut master) = self.owner.master.try_lock() {
-            publish(&mut master, &self.owner.core);
+    /// Rebuilds and publishes the snapshot unless another thread holds the writer lock;
+    /// returns whether it did.
+    pub(crate) fn try_republish(&self) -> bool {
+        match self.owner.master.try_lock() {
+            Ok(mut master) => {
+                publish(&mut master, &self.owner.core);
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -814,6 +819,8 @@ pub struct Batch<'a> {
     master: &'a mut Master,
     core: &'a Arc<Core>,
     changed: bool,
+    /// [`advance_clock`](Batch::advance_clock) was called: the caller times this batch.
+    clock_set: bool,
 }
 
 fn check_weight(id: Option<ServerId>, weight: u16) -> Result<(), Error> {
@@ -846,6 +853,7 @@ impl Batch<'_> {
 
     /// Moves the set's clock to `now` (never backwards); ramps are timed by this clock.
     pub fn advance_clock(&mut self, now: Instant) {
+        self.clock_set = true;
         if now > self.master.now {
             self.master.now = now;
         }
@@ -899,7 +907,14 @@ impl Batch<'_> {
     }
 
     /// Sets a server's state and returns the previous one (see [`ServerSet::set_state`]).
+    ///
+    /// A slow start begun here is timed from the set's clock: moved to now, unless this
+    /// batch already moved it with [`advance_clock`](Self::advance_clock) (a caller with
+    /// its own clock).
     pub fn set_state(&mut self, id: ServerId, state: ServerState) -> Result<ServerState, Error> {
+        if !self.clock_set {
+            self.advance_clock(Instant::now());
+        }
         let now = self.master.now;
         let entry = self.entry(id)?;
         let old = entry.server.state;
@@ -976,7 +991,12 @@ fn refresh_locked(master: &mut Master, core: &Arc<Core>, now: Instant) -> bool {
     stale
 }
 
-/// When the next slow-start step of any ramping server is due.
+/// When the next slow-start step that changes an effective weight is due (or a ramp ends,
+/// to be forgotten), for any ramping server.
+///
+/// Steps that leave every weight as it is are skipped: a weight-1 server keeps weight 1 for
+/// its whole ramp, and if picks were told to refresh at each of its steps, they would each
+/// take the writer lock and look at every server until the ramp ended, publishing nothing.
 fn next_step(master: &Master, algorithm: Algorithm) -> Option<Instant> {
     if !algorithm.uses_slow_start() {
         return None;
@@ -988,8 +1008,21 @@ fn next_step(master: &Master, algorithm: Algorithm) -> Option<Instant> {
             let (period, start) = (e.server.slow_start?, e.ramp_start?);
             let elapsed = master.now.saturating_duration_since(start);
             let step = ramp_step(elapsed, period)?;
+            let weight = u32::from(e.server.weight);
+            let at = |step: u32| (weight * step / SLOW_START_STEPS).clamp(1, weight.max(1));
+            // Step `k` starts `(k - 1) / SLOW_START_STEPS` of the way in; the ramp ends
+            // after the last one.
+            let next = (step + 1..=SLOW_START_STEPS)
+                .find(|&k| at(k) != at(step))
+                .map_or(SLOW_START_STEPS, |k| k - 1);
+            let nanos =
+                (period.as_nanos() * u128::from(next)).div_ceil(u128::from(SLOW_START_STEPS));
             // A ramp too long for an `Instant` (`Duration::MAX`) never takes its next step.
-            start.checked_add(period.mul_f64(f64::from(step) / f64::from(SLOW_START_STEPS)))
+            let offset = Duration::new(
+                u64::try_from(nanos / 1_000_000_000).ok()?,
+                (nanos % 1_000_000_000) as u32,
+            );
+            start.checked_add(offset)
         })
         .min()
 }

@@ -488,6 +488,57 @@ fn slow_start_ramps_weight_up() {
     assert_eq!(set.server(s).unwrap().effective_weight, 8);
 }
 
+/// The next refresh is when an effective weight changes, not every step: a weight-1
+/// server's weight never changes during its ramp, so picks have nothing to publish until
+/// it ends (they took the writer lock and looked at every server on each pick meanwhile).
+#[test]
+fn slow_start_refreshes_only_when_a_weight_changes() {
+    let set = ServerSet::new(Algorithm::RoundRobin);
+    let t0 = Instant::now();
+    let ramp = |weight: u16| {
+        Server::new(addr(u32::from(weight)))
+            .weight(weight)
+            .state(ServerState::Down)
+            .slow_start(Some(Duration::from_secs(16)))
+    };
+    let light = set.add(ramp(1)).unwrap();
+    let heavier = set.add(ramp(4)).unwrap();
+    set.set_state_at(light, ServerState::Up, t0).unwrap();
+    assert_eq!(set.next_refresh(), Some(t0 + Duration::from_secs(16)));
+    // Weight 4 over 16 steps: 1 until step 8 (4 * 8 / 16 = 2), 7 s in.
+    set.set_state_at(heavier, ServerState::Up, t0).unwrap();
+    assert_eq!(set.next_refresh(), Some(t0 + Duration::from_secs(7)));
+    assert!(set.refresh(t0 + Duration::from_secs(7)));
+    assert_eq!(set.server(heavier).unwrap().effective_weight, 2);
+    // Steps of 1 s from there (weight 4 * k / 16 changes every 4 steps: 3 at step 12).
+    assert_eq!(set.next_refresh(), Some(t0 + Duration::from_secs(11)));
+}
+
+/// A batch that does not set its clock starts a ramp now, not at whenever the set's clock
+/// last moved (after a long quiet time, that skipped the ramp).
+#[test]
+fn a_batch_state_change_starts_its_ramp_now() {
+    let set = ServerSet::new(Algorithm::RoundRobin);
+    let period = Duration::from_secs(3600);
+    let id = set
+        .add(
+            Server::new(addr(1))
+                .weight(16)
+                .state(ServerState::Down)
+                .slow_start(Some(period)),
+        )
+        .unwrap();
+    // The set's clock has not moved since it was made: the ramp must start after this.
+    let before = Instant::now();
+    set.update(|b| b.set_state(id, ServerState::Up)).unwrap();
+    // Weight 16: the second step (weight 2) is due a sixteenth of the way in.
+    let due = set.next_refresh().expect("ramping");
+    assert!(
+        due >= before + period / 16,
+        "the ramp started before the change"
+    );
+}
+
 #[test]
 fn slow_start_shifts_traffic_gradually() {
     let set = ServerSet::new(Algorithm::RoundRobin);

@@ -197,7 +197,10 @@ fn a_dropped_sets_snapshot_is_let_go_at_the_next_miss() {
         let other = ServerSet::new(Algorithm::RoundRobin);
         other.add(Server::new(addr(2))).unwrap();
         drop(other.pick(None, &[]).unwrap());
-        assert!(freed.load(Ordering::SeqCst), "the dropped set is still held");
+        assert!(
+            freed.load(Ordering::SeqCst),
+            "the dropped set is still held"
+        );
     })
     .join()
     .unwrap();
