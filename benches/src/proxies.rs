@@ -228,6 +228,12 @@ fn start_haproxy(backend: BackendAddrs, splice: bool, crt: &Path) -> io::Result<
 
 /// The HAProxy configuration of the comparison (also printed in docs/benchmarks.md); `tls`
 /// adds `bind ADDR ssl crt PEM` to the same frontend.
+///
+/// `http-reuse always`: with the default `safe`, the first request of a client connection never
+/// takes an idle server connection, so with `Connection: close` clients (the new-connections
+/// and TLS-handshake rows) HAProxy opened one server connection per request (strace: 3455
+/// `connect` for 3458 `accept4`) while gangway and nginx reused their pools (`always`: 29
+/// `connect` for 8002 `accept4`). All three now keep server connections for reuse.
 pub(crate) fn haproxy_config(
     listen: SocketAddr,
     backend: BackendAddrs,
@@ -253,6 +259,7 @@ defaults
     timeout server 60s
     timeout tunnel 1h
     maxconn 7000
+    http-reuse always
 {splice}frontend fe
     bind {listen}
 {tls}    acl is_websocket path_beg /ws
