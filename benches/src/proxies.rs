@@ -229,6 +229,9 @@ fn start_haproxy(backend: BackendAddrs, splice: bool, crt: &Path) -> io::Result<
 /// The HAProxy configuration of the comparison (also printed in docs/benchmarks.md); `tls`
 /// adds `bind ADDR ssl crt PEM` to the same frontend.
 ///
+/// `tune.bufsize 65536` and `tune.pipesize 262144`: the sizes of gangway's tunnel buffers and
+/// pipes (HAProxy's defaults are 16 KiB and the kernel's 64 KiB pipe).
+///
 /// `http-reuse always`: with the default `safe`, the first request of a client connection never
 /// takes an idle server connection, so with `Connection: close` clients (the new-connections
 /// and TLS-handshake rows) HAProxy opened one server connection per request (strace: 3455
@@ -252,6 +255,8 @@ pub(crate) fn haproxy_config(
         "global
     maxconn 7000
     nbthread 2
+    tune.bufsize 65536
+    tune.pipesize 262144
 defaults
     mode http
     timeout connect 5s
@@ -305,6 +310,11 @@ fn start_nginx(backend: BackendAddrs, crt: &Path) -> io::Result<Running> {
 
 /// The nginx configuration of the comparison (also printed in docs/benchmarks.md); `tls` adds
 /// `listen ADDR ssl` with the certificate and key from one PEM file to the same server.
+///
+/// `proxy_buffer_size 64k`: nginx copies both directions of an upgraded connection through
+/// buffers of this size (4 KiB by default), and gangway's tunnel copies through 64 KiB;
+/// `proxy_buffers 4 64k` only because nginx refuses a `proxy_buffer_size` above the buffers'
+/// (unused here: `proxy_buffering off`).
 pub(crate) fn nginx_config(
     listen: SocketAddr,
     backend: BackendAddrs,
@@ -345,6 +355,8 @@ http {{
         proxy_read_timeout 1h;
         proxy_send_timeout 1h;
         proxy_buffering off;
+        proxy_buffer_size 64k;
+        proxy_buffers 4 64k;
         location /ws {{ proxy_pass http://websocket_servers; }}
         location / {{ proxy_pass http://$by_upgrade; }}
     }}
