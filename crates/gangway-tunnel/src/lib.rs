@@ -50,7 +50,8 @@
 //!   past the head on its side (the *read-ahead*).
 //! - Half-close: a FIN from one side shuts down writing towards the other side while the
 //!   opposite direction keeps flowing until it ends too; an optional timeout bounds the
-//!   half-closed state (HAProxy's `timeout client-fin` / `server-fin`).
+//!   half-closed state, counted from the FIN (HAProxy's `timeout server-fin` after the
+//!   client's FIN, `timeout client-fin` after the server's).
 //! - Idle timeout (reset by any byte either way), optional maximum lifetime, and a
 //!   [`TunnelOutcome`] with the [`CloseReason`], byte counts each way and duration.
 //! - A cloneable [`TunnelHandle`] to abort or drain the tunnel from another task.

@@ -43,8 +43,9 @@ pub enum CloseReason {
     ServerClosed,
     /// No byte moved either way for the idle timeout.
     IdleTimeout,
-    /// One side had half-closed (the named side sent its FIN) and the other direction stayed
-    /// inactive for that side's half-closed timeout (`timeout client-fin` / `server-fin`).
+    /// One side had half-closed (the named side sent its FIN) and the other side stayed
+    /// inactive for its half-closed timeout (`timeout server-fin` after the client's FIN,
+    /// `timeout client-fin` after the server's).
     HalfClosedTimeout(Side),
     /// The tunnel reached its maximum lifetime.
     MaxLifetime,

@@ -115,15 +115,17 @@ impl TunnelConfig {
         self
     }
 
-    /// After the client sent its FIN, the inactivity timeout of the server-to-client direction
-    /// still open (HAProxy's `timeout client-fin`); `None` keeps the idle timeout.
+    /// HAProxy's `timeout client-fin`: the inactivity timeout on the client side of a
+    /// half-closed tunnel, that is after the *server* sent its FIN, while the client may still
+    /// send; counted from that FIN, reset by any byte. `None` keeps the idle timeout.
     pub fn client_fin_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
         self.client_fin = Timeout::new(timeout.into());
         self
     }
 
-    /// After the server sent its FIN, the inactivity timeout of the client-to-server direction
-    /// still open (HAProxy's `timeout server-fin`); `None` keeps the idle timeout.
+    /// HAProxy's `timeout server-fin`: the inactivity timeout on the server side of a
+    /// half-closed tunnel, that is after the *client* sent its FIN, while the server may still
+    /// answer; counted from that FIN, reset by any byte. `None` keeps the idle timeout.
     pub fn server_fin_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
         self.server_fin = Timeout::new(timeout.into());
         self
@@ -149,13 +151,13 @@ impl TunnelConfig {
         self.max_lifetime.get()
     }
 
-    /// The half-closed timeout after the client's FIN.
+    /// The half-closed timeout on the client side (applies after the server's FIN).
     #[must_use]
     pub fn client_fin(&self) -> Option<Duration> {
         self.client_fin.get()
     }
 
-    /// The half-closed timeout after the server's FIN.
+    /// The half-closed timeout on the server side (applies after the client's FIN).
     #[must_use]
     pub fn server_fin(&self) -> Option<Duration> {
         self.server_fin.get()
@@ -843,11 +845,13 @@ where
             self.downstream.source_ended,
             self.draining,
         ) {
+            // The client sent its FIN: the server side is half-closed (as in HAProxy, where the
+            // shutdown towards the server arms its `timeout server-fin`), and vice versa.
             (true, false, false) => config
-                .client_fin()
+                .server_fin()
                 .map(|t| (t, CloseReason::HalfClosedTimeout(Side::Client))),
             (false, true, false) => config
-                .server_fin()
+                .client_fin()
                 .map(|t| (t, CloseReason::HalfClosedTimeout(Side::Server))),
             _ => None,
         };

@@ -364,30 +364,45 @@ async fn idle_timeout_is_reset_by_any_byte() {
 #[tokio::test(start_paused = true)]
 async fn half_closed_timeout_and_max_lifetime() {
     for path in PAUSED_PATHS {
-        let mut setup = Setup::new(path);
-        setup.idle = Some(Duration::from_secs(3600));
-        setup.client_fin = Some(Duration::from_secs(5));
-        let mut run = start(&setup).await;
-        run.client.shutdown().await.unwrap();
-        let outcome = finished(run.task).await;
-        assert_reason!(
-            outcome,
-            CloseReason::HalfClosedTimeout(Side::Client),
-            "{path:?}"
-        );
-        assert!(outcome.duration < Duration::from_secs(3600));
+        // As in HAProxy: after the client's FIN the server side is half-closed and `server-fin`
+        // applies; after the server's, `client-fin`. The other one does not.
+        for (fin_side, client_fin, server_fin) in
+            [(Side::Client, None, Some(5)), (Side::Server, Some(5), None)]
+        {
+            let mut setup = Setup::new(path);
+            setup.idle = Some(Duration::from_secs(3600));
+            setup.client_fin = client_fin.map(Duration::from_secs);
+            setup.server_fin = server_fin.map(Duration::from_secs);
+            let mut run = start(&setup).await;
+            match fin_side {
+                Side::Client => run.client.shutdown().await.unwrap(),
+                Side::Server => run.server.shutdown().await.unwrap(),
+            }
+            let outcome = finished(run.task).await;
+            assert!(
+                matches!(outcome.reason, CloseReason::HalfClosedTimeout(side) if side == fin_side),
+                "{path:?}, FIN from the {fin_side}: {}",
+                outcome.reason
+            );
+            assert!(outcome.duration < Duration::from_secs(3600));
 
-        let mut setup = Setup::new(path);
-        setup.idle = Some(Duration::from_secs(3600));
-        setup.server_fin = Some(Duration::from_secs(5));
-        let mut run = start(&setup).await;
-        run.server.shutdown().await.unwrap();
-        let outcome = finished(run.task).await;
-        assert_reason!(
-            outcome,
-            CloseReason::HalfClosedTimeout(Side::Server),
-            "{path:?}"
-        );
+            // The timeout of the side that sent the FIN is not the one that applies.
+            let mut setup = Setup::new(path);
+            setup.idle = Some(Duration::from_secs(60));
+            setup.client_fin = server_fin.map(Duration::from_secs);
+            setup.server_fin = client_fin.map(Duration::from_secs);
+            let mut run = start(&setup).await;
+            match fin_side {
+                Side::Client => run.client.shutdown().await.unwrap(),
+                Side::Server => run.server.shutdown().await.unwrap(),
+            }
+            let outcome = finished(run.task).await;
+            assert_reason!(
+                outcome,
+                CloseReason::IdleTimeout,
+                "{path:?}, FIN from the {fin_side}"
+            );
+        }
 
         let mut setup = Setup::new(path);
         setup.idle = Some(Duration::from_secs(30));

@@ -51,9 +51,12 @@ pub struct Timeouts {
     pub http_keep_alive: Duration,
     /// `timeout tunnel`: longest inactivity of an upgraded (WebSocket) tunnel. Default 1 h.
     pub tunnel: Duration,
-    /// `timeout client-fin`: how long a tunnel stays open after the client half-closed. Default 5 s.
+    /// `timeout client-fin`: client inactivity once the connection is half-closed: in a tunnel
+    /// after the server's FIN (counted from it), and when the gateway closes a client
+    /// connection. Default 5 s.
     pub client_fin: Duration,
-    /// `timeout server-fin`: how long a tunnel stays open after the server half-closed. Default 5 s.
+    /// `timeout server-fin`: server inactivity in a tunnel after the client's FIN (counted from
+    /// it). Default 5 s.
     pub server_fin: Duration,
     /// `timeout queue`: longest wait for a free slot when every server is at its `maxconn`;
     /// the client gets a 503 afterwards. Default 5 s.
