@@ -83,6 +83,7 @@ pub(crate) async fn serve(
         sbuf: BytesMut::new(),
         req_out: Vec::new(),
         res_out: Vec::new(),
+        head_request: false,
         req_rules: Vec::new(),
         res_rules: Vec::new(),
         excluded: Vec::new(),
@@ -136,6 +137,8 @@ enum Plan {
     Answer {
         meta: RequestMeta,
         status: u16,
+        /// Where the answer's head ends in `res_out`.
+        head_len: usize,
     },
     /// Forward to a backend; `req_out` holds the rewritten head.
     Forward {
@@ -193,6 +196,8 @@ struct Conn {
     sbuf: BytesMut,
     req_out: Vec<u8>,
     res_out: Vec<u8>,
+    /// The request being answered is a HEAD (its answers carry no body).
+    head_request: bool,
     req_rules: Vec<usize>,
     res_rules: Vec<usize>,
     excluded: Vec<gangway_balance::ServerId>,
@@ -243,6 +248,7 @@ impl Conn {
         loop {
             let start = Instant::now();
             self.log.reset(start);
+            self.head_request = false;
             if self.cbuf.is_empty() {
                 let idle = if first {
                     self.shared.timeouts.http_request
@@ -296,7 +302,11 @@ impl Conn {
                     self.answer_error(status, Termination::ProxyRequest).await;
                     false
                 }
-                Plan::Answer { meta, status } => {
+                Plan::Answer {
+                    meta,
+                    status,
+                    mut head_len,
+                } => {
                     self.cbuf.advance(meta.head_len);
                     add(&self.shared.metrics.frontend.requests, 1);
                     // An answered request's body (if any) is never read: close after answering.
@@ -306,14 +316,12 @@ impl Conn {
                         || status >= 400
                         || self.draining();
                     if close {
-                        self.mark_close();
+                        head_len = self.mark_close(head_len);
                     }
                     if meta.is_head {
                         // The head the same GET would get, without its body (monitor, stats,
                         // status page, deny, redirect and error pages alike).
-                        if let Some(end) = self.res_out.windows(4).position(|w| w == b"\r\n\r\n") {
-                            self.res_out.truncate(end + 4);
-                        }
+                        self.res_out.truncate(head_len);
                     }
                     let ok = self.write_client_out().await;
                     self.shared.metrics.response(status, None);
@@ -584,6 +592,7 @@ impl Conn {
             ),
             switch,
         };
+        self.head_request = meta.is_head;
         if shared.options.access_log {
             self.log
                 .set_request(head.method, head.target, head.version_minor);
@@ -619,9 +628,13 @@ impl Conn {
             self.res_out.clear();
             let body = if up { "OK\n" } else { "Service Unavailable\n" };
             // HAProxy: "Code 200 is emitted in response to requests matching a monitor-uri".
-            write_answer(&mut self.res_out, shared, status, &[], body, false);
+            let head_len = write_answer(&mut self.res_out, shared, status, &[], body, false);
             self.log.backend = Some(Arc::from("<MONITOR>"));
-            return Plan::Answer { meta, status };
+            return Plan::Answer {
+                meta,
+                status,
+                head_len,
+            };
         }
         self.req_rules.clear();
         self.res_rules.clear();
@@ -634,11 +647,13 @@ impl Conn {
                     add(&shared.metrics.denied, 1);
                     self.res_out.clear();
                     let body = error_body(*status);
-                    write_answer(&mut self.res_out, shared, *status, &[], body, false);
+                    let head_len =
+                        write_answer(&mut self.res_out, shared, *status, &[], body, false);
                     self.log.backend = Some(Arc::from("<DENY>"));
                     return Plan::Answer {
                         meta,
                         status: *status,
+                        head_len,
                     };
                 }
                 RuleAction::Redirect(r) => {
@@ -648,7 +663,7 @@ impl Conn {
                         return Plan::Invalid(400);
                     };
                     self.res_out.clear();
-                    write_simple_response(
+                    let head_len = write_simple_response(
                         &mut self.res_out,
                         r.status,
                         &[("Location", &location)],
@@ -659,6 +674,7 @@ impl Conn {
                     return Plan::Answer {
                         meta,
                         status: r.status,
+                        head_len,
                     };
                 }
                 RuleAction::RequestHeader(_) => self.req_rules.push(i),
@@ -676,7 +692,7 @@ impl Conn {
         {
             let text = crate::metrics::render(shared);
             self.res_out.clear();
-            write_simple_response(
+            let head_len = write_simple_response(
                 &mut self.res_out,
                 200,
                 &[("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
@@ -684,10 +700,20 @@ impl Conn {
                 false,
             );
             self.log.backend = Some(Arc::from("<STATS>"));
-            return Plan::Answer { meta, status: 200 };
+            return Plan::Answer {
+                meta,
+                status: 200,
+                head_len,
+            };
         }
         match crate::status::respond(shared, path, target, &mut self.res_out) {
-            Some(crate::status::Answer::Done) => return Plan::Answer { meta, status: 200 },
+            Some(crate::status::Answer::Done { head_len }) => {
+                return Plan::Answer {
+                    meta,
+                    status: 200,
+                    head_len,
+                };
+            }
             Some(crate::status::Answer::Stream) => return Plan::Events { meta },
             None => {}
         }
@@ -1271,7 +1297,11 @@ impl Conn {
             &[]
         };
         let body = error_body(status);
-        write_answer(&mut self.res_out, &self.shared, status, extra, body, true);
+        let head_len = write_answer(&mut self.res_out, &self.shared, status, extra, body, true);
+        if self.head_request {
+            // RFC 9110 9.3.2: no content in an answer to HEAD.
+            self.res_out.truncate(head_len);
+        }
         let _ = self.write_client_out().await;
         self.client
             .close_within(self.shared.timeouts.client_fin)
@@ -1285,12 +1315,22 @@ impl Conn {
         self.emit_log();
     }
 
-    /// Makes the answer in `res_out` close the connection.
-    fn mark_close(&mut self) {
-        if let Some(pos) = find_subslice(&self.res_out, b"\r\n\r\n") {
-            self.res_out
-                .splice(pos + 2..pos + 2, b"Connection: close\r\n".iter().copied());
-        }
+    /// Makes the answer in `res_out`, whose head ends at `head_len`, close the connection;
+    /// returns where its head ends now.
+    fn mark_close(&mut self, head_len: usize) -> usize {
+        const CLOSE: &[u8] = b"Connection: close\r\n";
+        // The field goes before the blank line that ends the head (CRLF or a bare LF).
+        let head = &self.res_out[..head_len.min(self.res_out.len())];
+        let blank_line = if head.ends_with(b"\n\r\n") {
+            head.len() - 2
+        } else if head.ends_with(b"\n\n") {
+            head.len() - 1
+        } else {
+            return head_len;
+        };
+        self.res_out
+            .splice(blank_line..blank_line, CLOSE.iter().copied());
+        head_len + CLOSE.len()
     }
 
     fn emit_log(&mut self) {
@@ -1447,10 +1487,6 @@ impl IpText {
     fn as_bytes(&self) -> &[u8] {
         &self.buf[..usize::from(self.len)]
     }
-}
-
-fn find_subslice(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Writes the balance key of a request into `key` for hashing algorithms; `false` when the
@@ -2133,7 +2169,8 @@ where
 }
 
 /// Writes the gateway's own answer with `status`: the configured `errorfile` for it if
-/// there is one, else a simple response with `body` (and `extra` headers).
+/// there is one, else a simple response with `body` (and `extra` headers). Returns where
+/// its head ends in `out`.
 fn write_answer(
     out: &mut Vec<u8>,
     shared: &Shared,
@@ -2141,14 +2178,12 @@ fn write_answer(
     extra: &[(&str, &str)],
     body: &str,
     close: bool,
-) {
-    match shared
-        .options
-        .error_files
-        .iter()
-        .find(|(s, _)| *s == status)
-    {
-        Some((_, page)) => out.extend_from_slice(page),
+) -> usize {
+    match shared.error_files.iter().find(|f| f.status == status) {
+        Some(page) => {
+            out.extend_from_slice(&page.response);
+            out.len() - page.response.len() + page.head_len
+        }
         None => write_simple_response(out, status, extra, body, close),
     }
 }

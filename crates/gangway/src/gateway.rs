@@ -61,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) idle_notify: Notify,
     pub(crate) metrics: Metrics,
     pub(crate) parser: gangway_h1::Parser,
+    /// The `errorfile` answers, with their heads' lengths worked out once.
+    pub(crate) error_files: Vec<crate::proto::ErrorFile>,
     pub(crate) check_log: crate::status::CheckLog,
 }
 
@@ -200,7 +202,14 @@ impl Gateway {
         let (phase, _) = watch::channel(Phase::Running);
         let mut parser = gangway_h1::Parser::new();
         parser.max_head_len(b.options.max_head_size);
+        let error_files = b
+            .options
+            .error_files
+            .iter()
+            .map(|(status, page)| crate::proto::ErrorFile::new(*status, page.clone()))
+            .collect();
         let shared = Shared {
+            error_files,
             slots: Arc::new(Semaphore::new(b.options.maxconn.max(1))),
             options: b.options,
             timeouts: b.timeouts,

@@ -43,8 +43,8 @@ fn page(base: &str) -> String {
 /// What a status request gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Answer {
-    /// `res_out` holds the whole response.
-    Done,
+    /// `res_out` holds the whole response, its head `head_len` bytes.
+    Done { head_len: usize },
     /// `res_out` holds the head of an event stream; [`stream_events`] sends the rest.
     Stream,
 }
@@ -90,8 +90,8 @@ pub(crate) fn respond(
         _ => return None,
     };
     // A HEAD gets only the head: the caller cuts every answer it writes itself.
-    write_simple_response(out, 200, &[("Content-Type", ctype)], &body, false);
-    Some(Answer::Done)
+    let head_len = write_simple_response(out, 200, &[("Content-Type", ctype)], &body, false);
+    Some(Answer::Done { head_len })
 }
 
 /// Pushes a JSON snapshot every second until the client goes away or the gateway starts

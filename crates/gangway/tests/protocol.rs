@@ -642,6 +642,79 @@ async fn head_to_the_monitor_and_stats_uris_gets_no_body() {
     gw.shutdown().await;
 }
 
+/// The length of the response head at the start of `out`, as an HTTP/1 client reads it.
+fn head_len(out: &[u8]) -> usize {
+    let mut headers = [httparse::EMPTY_HEADER; 16];
+    match httparse::Response::new(&mut headers).parse(out) {
+        Ok(httparse::Status::Complete(n)) => n,
+        other => panic!("no head: {other:?} in {:?}", String::from_utf8_lossy(out)),
+    }
+}
+
+#[tokio::test]
+async fn head_gets_only_the_head_of_an_errorfile_with_bare_lf_lines() {
+    // Error files written with LF line ends: a client reads the head up to the first empty
+    // line, so a HEAD must get nothing past it (a body would be read as the next response).
+    let dead = refused_addr().await;
+    let b = Backend::new("web").server(dead).retries(0);
+    let gw = start(
+        local()
+            .deny("path_beg /private".parse().unwrap(), 403)
+            .error_file(
+                403,
+                &b"HTTP/1.1 403 Forbidden\nContent-Length: 6\nConnection: close\n\nnope!\n"[..],
+            )
+            .monitor_uri("/healthz")
+            .error_file(
+                200,
+                &b"HTTP/1.1 200 OK\nContent-Length: 8\nCache-Control: no-cache\n\nhealthy\n"[..],
+            )
+            .error_file(
+                503,
+                &b"HTTP/1.1 503 Service Unavailable\nContent-Length: 5\n\ndown\n\r\n\r\n"[..],
+            )
+            .default_backend(&b),
+    )
+    .await;
+    let addr = gw.local_addr();
+    // The monitor answer (kept alive): the GET's answer follows the HEAD's head directly.
+    let out = raw_exchange(
+        addr,
+        b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(20),
+    )
+    .await;
+    let first = head_len(&out);
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200 OK\n"), "{text}");
+    let rest = &text[first..];
+    assert!(rest.starts_with("HTTP/1.1 200 OK\n"), "{text}");
+    assert!(rest.ends_with("\n\nhealthy\n"), "{text}");
+    // A denial and a gateway error (no server): the head alone, then the connection closes.
+    for (request, status) in [
+        (&b"HEAD /private HTTP/1.1\r\nHost: x\r\n\r\n"[..], "403"),
+        (&b"HEAD /page HTTP/1.1\r\nHost: x\r\n\r\n"[..], "503"),
+    ] {
+        let out = raw_exchange(addr, request, Duration::from_secs(20)).await;
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{text}");
+        assert_eq!(head_len(&out), out.len(), "nothing after the head: {text}");
+    }
+    // A GET still gets the whole file.
+    let out = raw_exchange(
+        addr,
+        b"GET /private HTTP/1.1\r\nHost: x\r\n\r\n",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(
+        out.ends_with(b"\n\nnope!\n"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    gw.shutdown().await;
+}
+
 /// A server that answers the first request on each connection and closes the connection
 /// without answering the second; it records every request line.
 async fn answers_once_per_connection() -> (
