@@ -37,7 +37,11 @@ pub enum HeaderAction {
 
 impl HeaderAction {
     /// Refuses a name that is not an HTTP token and a value holding CR, LF, NUL or another
-    /// control byte: a configured header must never add a line of its own to a head.
+    /// control byte: a configured header must never add a line of its own to a head. Refuses
+    /// too the headers the gateway writes from a message's framing and connection state
+    /// (`Content-Length`, `Transfer-Encoding`, `Connection`, `Upgrade`: a rule on them would
+    /// make the server or client read the body differently), and anything but `set-header`
+    /// on `Host` (a request has exactly one).
     pub(crate) fn validate(&self) -> Result<(), Error> {
         let (name, value) = match self {
             HeaderAction::Add { name, value } | HeaderAction::Set { name, value } => {
@@ -48,6 +52,24 @@ impl HeaderAction {
         if !gangway_h1::is_valid_field_name(name.as_bytes()) {
             return Err(Error::InvalidOption(format!(
                 "header name {name:?} is not an HTTP token"
+            )));
+        }
+        const GATEWAY_WRITTEN: [&str; 4] = [
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "upgrade",
+        ];
+        if GATEWAY_WRITTEN.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            return Err(Error::InvalidOption(format!(
+                "header rules cannot change {name}: the gateway writes Content-Length, \
+                 Transfer-Encoding, Connection and Upgrade from the message's framing and the \
+                 connection's state"
+            )));
+        }
+        if name.eq_ignore_ascii_case("host") && !matches!(self, HeaderAction::Set { .. }) {
+            return Err(Error::InvalidOption(format!(
+                "only set-header may change {name}: a request must carry exactly one"
             )));
         }
         if let Some(value) = value

@@ -1096,3 +1096,57 @@ async fn redirect_locations_use_the_path_of_any_target_form() {
     drop(b);
     gw.shutdown().await;
 }
+
+/// Header rules cannot touch the headers the gateway writes from the framing and the
+/// connection's state (a `del-header Content-Length` would leave the server reading the body
+/// as the next request), nor leave a request with no `Host` or two.
+#[test]
+fn header_rules_cannot_change_framing_headers() {
+    let web = Backend::new("web").server("127.0.0.1:9");
+    let base = || Gateway::builder().listen("127.0.0.1:0");
+    let refused = [
+        HeaderAction::delete("Content-Length"),
+        HeaderAction::set("content-length", "0"),
+        HeaderAction::add("Content-Length", "5"),
+        HeaderAction::delete("Transfer-Encoding"),
+        HeaderAction::set("Transfer-Encoding", "chunked"),
+        HeaderAction::set("Connection", "close"),
+        HeaderAction::add("connection", "x-secret"),
+        HeaderAction::delete("Upgrade"),
+        HeaderAction::set("Upgrade", "websocket"),
+        HeaderAction::delete("Host"),
+        HeaderAction::add("Host", "other.example"),
+    ];
+    for action in refused {
+        for side in 0..4 {
+            let built = match side {
+                0 => base()
+                    .request_header(None, action.clone())
+                    .default_backend(&web)
+                    .build(),
+                1 => base()
+                    .response_header(None, action.clone())
+                    .default_backend(&web)
+                    .build(),
+                2 => base()
+                    .default_backend(&web.clone().request_header(action.clone()))
+                    .build(),
+                _ => base()
+                    .default_backend(&web.clone().response_header(action.clone()))
+                    .build(),
+            };
+            let err = built.map(|_| ()).expect_err("must be refused");
+            let message = err.to_string();
+            assert!(
+                matches!(err, gangway::Error::InvalidOption(_)) && message.contains(action.name()),
+                "{action:?} side {side}: {message}"
+            );
+        }
+    }
+    let allowed = base()
+        .request_header(None, HeaderAction::set("Host", "internal.example"))
+        .request_header(None, HeaderAction::delete("X-Forwarded-Proto"))
+        .response_header(None, HeaderAction::delete("Server"))
+        .default_backend(&web);
+    allowed.build().expect("Host may be set");
+}
