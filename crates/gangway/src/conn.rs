@@ -615,10 +615,9 @@ impl Conn {
         // The monitor URI first (as in HAProxy: a load balancer's probe is answered before
         // any rule); it never touches a backend.
         if shared
-            .options
             .monitor_uri
-            .as_deref()
-            .is_some_and(|uri| uri == crate::status::subject(uri, path, target))
+            .as_ref()
+            .is_some_and(|uri| uri.matches(path, target))
         {
             let up = shared
                 .monitor_backends
@@ -685,10 +684,9 @@ impl Conn {
         // The gateway's own pages after the rules, so that `http-request deny` (or a
         // redirect) protects them, as HAProxy runs its rules before its stats page.
         if shared
-            .options
             .stats_uri
-            .as_deref()
-            .is_some_and(|uri| uri == crate::status::subject(uri, path, target))
+            .as_ref()
+            .is_some_and(|uri| uri.matches(path, target))
         {
             let text = crate::metrics::render(shared);
             self.res_out.clear();

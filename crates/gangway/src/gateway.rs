@@ -61,6 +61,10 @@ pub(crate) struct Shared {
     pub(crate) idle_notify: Notify,
     pub(crate) metrics: Metrics,
     pub(crate) parser: gangway_h1::Parser,
+    /// `monitor-uri`, `stats uri` and the status page's base (no trailing `/`).
+    pub(crate) monitor_uri: Option<crate::status::OwnUri>,
+    pub(crate) stats_uri: Option<crate::status::OwnUri>,
+    pub(crate) status_page: Option<crate::status::OwnUri>,
     /// The `errorfile` answers, with their heads' lengths worked out once.
     pub(crate) error_files: Vec<crate::proto::ErrorFile>,
     pub(crate) check_log: crate::status::CheckLog,
@@ -208,7 +212,15 @@ impl Gateway {
             .iter()
             .map(|(status, page)| crate::proto::ErrorFile::new(*status, page.clone()))
             .collect();
+        let own_uri = |uri: &Option<String>| uri.as_deref().map(crate::status::OwnUri::new);
         let shared = Shared {
+            monitor_uri: own_uri(&b.options.monitor_uri),
+            stats_uri: own_uri(&b.options.stats_uri),
+            status_page: b
+                .options
+                .status_page
+                .as_deref()
+                .map(|base| crate::status::OwnUri::new(base.trim_end_matches('/'))),
             error_files,
             slots: Arc::new(Semaphore::new(b.options.maxconn.max(1))),
             options: b.options,

@@ -49,10 +49,37 @@ pub(crate) enum Answer {
     Stream,
 }
 
-/// What a configured gateway URI is compared with: the request's path, or its whole target
-/// when the URI has a query itself (HAProxy's default stats URI is `/haproxy?stats`).
-pub(crate) fn subject<'a>(uri: &str, path: &'a str, target: &'a str) -> &'a str {
-    if uri.contains('?') { target } else { path }
+/// A URI the gateway answers itself (monitor URI, stats URI, status page), with what a
+/// request is compared with worked out once, at build.
+#[derive(Debug)]
+pub(crate) struct OwnUri {
+    uri: Box<str>,
+    /// The URI has a query: it is compared with the request's whole target, not only its path
+    /// (HAProxy's default stats URI is `/haproxy?stats`).
+    has_query: bool,
+}
+
+impl OwnUri {
+    pub(crate) fn new(uri: &str) -> OwnUri {
+        OwnUri {
+            uri: uri.into(),
+            has_query: uri.contains('?'),
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.uri
+    }
+
+    /// What of a request's `target` (its `path`, or all of it) this URI is compared with.
+    pub(crate) fn subject<'a>(&self, path: &'a str, target: &'a str) -> &'a str {
+        if self.has_query { target } else { path }
+    }
+
+    /// Whether a request for `path` (`target` with its query) asks for this URI.
+    pub(crate) fn matches(&self, path: &str, target: &str) -> bool {
+        *self.uri == *self.subject(path, target)
+    }
 }
 
 /// Answers a request for `path` (`target` with its query) when it is the status page or
@@ -64,15 +91,15 @@ pub(crate) fn respond(
     target: &str,
     out: &mut Vec<u8>,
 ) -> Option<Answer> {
-    let base = shared.options.status_page.as_deref()?;
-    let base = base.trim_end_matches('/');
-    let rest = subject(base, path, target).strip_prefix(base)?;
+    let own = shared.status_page.as_ref()?;
+    let base = own.as_str();
+    let rest = own.subject(path, target).strip_prefix(base)?;
     out.clear();
     let (ctype, body) = match rest {
         "" | "/" => ("text/html; charset=utf-8", page(base)),
         // HAProxy's stats URI is a prefix of the whole URI: `/haproxy?stats;csv` and
         // `/haproxy?stats&x` are its page too (the page here, in HTML).
-        more if base.contains('?') && more.starts_with([';', '&']) => {
+        more if own.has_query && more.starts_with([';', '&']) => {
             ("text/html; charset=utf-8", page(base))
         }
         "/json" => ("application/json", render_json(shared)),
@@ -208,7 +235,7 @@ impl CheckLog {
 /// Starts sampling check counters when the status page is on; stops when the gateway
 /// starts shutting down.
 pub(crate) fn start(shared: &Arc<Shared>) {
-    if shared.options.status_page.is_none() {
+    if shared.status_page.is_none() {
         return;
     }
     let weak = Arc::downgrade(shared);
@@ -365,6 +392,25 @@ pub(crate) fn render_json(shared: &Shared) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_uris_match_the_path_or_with_a_query_the_target() {
+        // (configured URI, request path, request target, match)
+        let cases = [
+            ("/healthz", "/healthz", "/healthz?x=1", true),
+            ("/healthz", "/healthz/", "/healthz/", false),
+            ("/haproxy?stats", "/haproxy", "/haproxy?stats", true),
+            ("/haproxy?stats", "/haproxy", "/haproxy", false),
+            ("/haproxy?stats", "/haproxy", "/haproxy?stats&x", false),
+        ];
+        for (uri, path, target, want) in cases {
+            assert_eq!(
+                OwnUri::new(uri).matches(path, target),
+                want,
+                "{uri} {target}"
+            );
+        }
+    }
 
     #[test]
     fn json_strings_are_escaped() {
