@@ -169,7 +169,8 @@ pub enum Error {
     /// A header name or value, method, path or Host would break the request head
     /// (empty, or containing CR, LF, or a character not allowed there).
     InvalidRequestPart {
-        /// Which part: `"method"`, `"path"`, `"host"`, `"header name"` or `"header value"`.
+        /// Which part: `"method"`, `"path"`, `"host"`, `"header name"`, `"header value"` or
+        /// `"repeated header"` (the value is its name).
         part: &'static str,
         /// The offending text.
         value: String,

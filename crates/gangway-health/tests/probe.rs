@@ -223,6 +223,27 @@ async fn websocket_checks() {
 }
 
 #[tokio::test]
+async fn websocket_check_offering_subprotocols() {
+    let good = TestServer::start(Mode::WsGood).await;
+    // The server chooses `chat`, one of those offered: the check passes.
+    let check = Check::websocket("/ws").header("Sec-WebSocket-Protocol", "chat, superchat");
+    assert_eq!(run(check, good.addr, TIMEOUT).await, Ok(Some(101)));
+    let request = String::from_utf8_lossy(&good.requests()[0]).into_owned();
+    assert!(
+        request.contains("Sec-WebSocket-Protocol: chat, superchat\r\n"),
+        "{request}"
+    );
+    // Offers are one list: a second header is refused up front.
+    let twice = Check::websocket("/ws")
+        .header("Sec-WebSocket-Protocol", "chat")
+        .header("sec-websocket-protocol", "superchat");
+    assert_eq!(
+        twice.validate().unwrap_err().to_string(),
+        "invalid check request repeated header \"sec-websocket-protocol\""
+    );
+}
+
+#[tokio::test]
 async fn proxy_headers_come_first() {
     let ok = TestServer::start(Mode::Ok).await;
     assert_eq!(

@@ -64,6 +64,21 @@ pub struct HttpRequest {
     headers: Vec<(String, String)>,
 }
 
+impl HttpRequest {
+    /// The subprotocols a WebSocket check offers: its `Sec-WebSocket-Protocol` header's value
+    /// (at most one such header passes [`Check::validate`]), empty for none.
+    fn ws_protocols(&self) -> &str {
+        self.headers
+            .iter()
+            .find(|(name, _)| is_ws_protocol(name))
+            .map_or("", |(_, value)| value)
+    }
+}
+
+fn is_ws_protocol(name: &str) -> bool {
+    name.eq_ignore_ascii_case("sec-websocket-protocol")
+}
+
 /// What a check does.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -217,7 +232,9 @@ impl Check {
         self
     }
 
-    /// Adds a request header (HTTP and WebSocket checks).
+    /// Adds a request header (HTTP and WebSocket checks). A WebSocket check may offer
+    /// subprotocols with one `Sec-WebSocket-Protocol` header: the answer's choice must be one
+    /// of them.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         if let Some(request) = self.request_mut() {
             request.headers.push((name.into(), value.into()));
@@ -329,7 +346,8 @@ impl Check {
 
     /// Refuses definitions that would produce a broken request: bad method token, a path not
     /// starting with `/` (or `*`), control characters or spaces in path or Host, bad header
-    /// names, CR/LF in header values.
+    /// names, CR/LF in header values, more than one `Sec-WebSocket-Protocol` header on a
+    /// WebSocket check.
     pub fn validate(&self) -> Result<(), Error> {
         let request = match &self.kind {
             CheckKind::Tcp => return Ok(()),
@@ -359,6 +377,13 @@ impl Check {
             if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
                 return Err(bad("header value", value));
             }
+        }
+        // The answer's subprotocol is checked against one offered list: one header.
+        let mut offers = request.headers.iter().filter(|(n, _)| is_ws_protocol(n));
+        if matches!(self.kind, CheckKind::WebSocket { .. })
+            && let (Some(_), Some((name, _))) = (offers.next(), offers.next())
+        {
+            return Err(bad("repeated header", name));
         }
         Ok(())
     }
@@ -426,8 +451,9 @@ impl Check {
                 expect_body.as_ref(),
                 self.buffer_limit,
             )),
-            CheckKind::WebSocket { .. } => Some(ResponseCheck::websocket(
+            CheckKind::WebSocket { request } => Some(ResponseCheck::websocket(
                 ws_key.copied().unwrap_or([b'A'; WS_KEY_LEN]),
+                request.ws_protocols(),
                 self.buffer_limit,
             )),
         }

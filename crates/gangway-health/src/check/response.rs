@@ -25,6 +25,8 @@ enum Expect<'c> {
     },
     WebSocket {
         key: [u8; WS_KEY_LEN],
+        /// The `Sec-WebSocket-Protocol` value the request offered (empty: none).
+        protocols: &'c str,
     },
 }
 
@@ -77,8 +79,8 @@ impl<'c> ResponseCheck<'c> {
         Self::new(Expect::Http { statuses, body }, method, limit)
     }
 
-    pub(crate) fn websocket(key: [u8; WS_KEY_LEN], limit: usize) -> Self {
-        Self::new(Expect::WebSocket { key }, "GET", limit)
+    pub(crate) fn websocket(key: [u8; WS_KEY_LEN], protocols: &'c str, limit: usize) -> Self {
+        Self::new(Expect::WebSocket { key, protocols }, "GET", limit)
     }
 
     /// The buffer size past which the evaluation decides on what it has.
@@ -117,8 +119,8 @@ impl<'c> ResponseCheck<'c> {
                 };
             let status = response.status;
             let (statuses, expect) = match &self.expect {
-                Expect::WebSocket { key } => {
-                    return Progress::Done(check_upgrade(key, &response));
+                Expect::WebSocket { key, protocols } => {
+                    return Progress::Done(check_upgrade(key, protocols, &response));
                 }
                 Expect::Http { statuses, body } => (statuses, body),
             };
@@ -210,6 +212,7 @@ fn dechunk(body: &[u8], out: &mut Vec<u8>) -> Result<bool, &'static str> {
 
 fn check_upgrade(
     key: &[u8; WS_KEY_LEN],
+    protocols: &str,
     response: &Response<'_, '_>,
 ) -> Result<Option<u16>, CheckFailure> {
     let key = std::str::from_utf8(key).map_err(|_| CheckFailure::BadUpgrade {
@@ -218,7 +221,7 @@ fn check_upgrade(
     let upgrade = Upgrade::WebSocket {
         key,
         version: 13,
-        protocols: TokenList::new(b""),
+        protocols: TokenList::new(protocols.as_bytes()),
     };
     match upgrade.check_switch(response) {
         Ok(()) => Ok(Some(101)),
@@ -421,8 +424,31 @@ mod tests {
     #[test]
     fn upgrade_table() {
         // RFC 6455 section 1.3 example key and accept.
-        let eval = ResponseCheck::websocket(*b"dGhlIHNhbXBsZSBub25jZQ==", 1024);
+        let eval = ResponseCheck::websocket(*b"dGhlIHNhbXBsZSBub25jZQ==", "", 1024);
         let good = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        // Offered subprotocols: the answer may pick one of them, or none.
+        let offering =
+            ResponseCheck::websocket(*b"dGhlIHNhbXBsZSBub25jZQ==", "chat, superchat", 1024);
+        let picked = |p: &str| {
+            good.replace(
+                "\r\n\r\n",
+                &format!("\r\nSec-WebSocket-Protocol: {p}\r\n\r\n"),
+            )
+        };
+        assert_eq!(
+            offering.evaluate(picked("superchat").as_bytes(), false),
+            Progress::Done(Ok(Some(101)))
+        );
+        assert_eq!(
+            offering.evaluate(good.as_bytes(), false),
+            Progress::Done(Ok(Some(101)))
+        );
+        assert_eq!(
+            offering.evaluate(picked("mqtt").as_bytes(), false),
+            Progress::Done(Err(CheckFailure::BadUpgrade {
+                reason: "101 response picked a subprotocol not offered",
+            }))
+        );
         let cases: Vec<(String, Progress)> = vec![
             (good.to_owned(), Progress::Done(Ok(Some(101)))),
             (
@@ -559,7 +585,7 @@ mod tests {
             fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300), eof in any::<bool>()) {
                 let http = ResponseCheck::http("GET", statuses(), Some(body_expect()), 128);
                 let _ = http.evaluate(&bytes, eof);
-                let ws = ResponseCheck::websocket(*b"dGhlIHNhbXBsZSBub25jZQ==", 128);
+                let ws = ResponseCheck::websocket(*b"dGhlIHNhbXBsZSBub25jZQ==", "", 128);
                 let _ = ws.evaluate(&bytes, eof);
                 let _ = contains_close_frame(&bytes);
             }
@@ -572,7 +598,7 @@ mod tests {
                 buf.truncate(128);
                 let http = ResponseCheck::http("GET", statuses(), Some(body_expect()), 128);
                 prop_assert!(http.evaluate(&buf, false) != Progress::NeedMore);
-                let ws = ResponseCheck::websocket(*b"dGhlIHNhbXBsZSBub25jZQ==", 128);
+                let ws = ResponseCheck::websocket(*b"dGhlIHNhbXBsZSBub25jZQ==", "", 128);
                 prop_assert!(ws.evaluate(&buf, false) != Progress::NeedMore);
                 // So is any prefix once the server closed.
                 for cut in 0..buf.len() {

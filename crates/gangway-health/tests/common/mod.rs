@@ -21,7 +21,8 @@ pub enum Mode {
     Error500 = 1,
     /// Reads the request and never answers.
     Hang = 2,
-    /// A valid 101, then answers the client's close frame.
+    /// A valid 101 (with the first subprotocol offered, if any), then answers the client's
+    /// close frame.
     WsGood = 3,
     /// A 101 with a wrong `Sec-WebSocket-Accept`.
     WsBadAccept = 4,
@@ -194,8 +195,18 @@ async fn handle(mut stream: TcpStream, mode: Mode, seen: Arc<Seen>) {
             } else {
                 accept_for("not the key")
             };
+            // Like a real server, choose the first subprotocol offered, if any.
+            let protocol = text
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("sec-websocket-protocol")
+                        .then(|| value.split(',').next().unwrap_or("").trim().to_owned())
+                })
+                .map(|p| format!("Sec-WebSocket-Protocol: {p}\r\n"))
+                .unwrap_or_default();
             let answer = format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{protocol}\r\n"
             );
             if stream.write_all(answer.as_bytes()).await.is_err() {
                 return;
