@@ -65,13 +65,15 @@ impl Drop for ConnectionSlot {
         if core.algorithm == Algorithm::LeastConn {
             core.with_snapshot(|snapshot| {
                 if let (Some(tree), Some(member)) =
-                    (&snapshot.leastconn, snapshot.member_of(slot.id))
+                    (&snapshot.leastconn, snapshot.member_of_slot(slot))
                 {
                     tree.update(&snapshot.members, member, false);
                 }
             });
         }
-        if core.waiting.load(Ordering::SeqCst) > 0 {
+        let waiting = core.waiting.load(Ordering::SeqCst);
+        if waiting > 0 {
+            core.handoffs.store(waiting, Ordering::Relaxed);
             core.notify.notify_one();
         }
     }
@@ -180,6 +182,11 @@ impl ServerSet {
     /// Waiting ends with [`PickError::QueueTimeout`] after `timeout`, or with the error of
     /// a retry that is not [`AllFull`](PickError::AllFull) (say, every server went down).
     /// Dropping the future leaves the queue. Needs a tokio runtime with time enabled.
+    ///
+    /// A released slot wakes the longest-waiting caller; one that cannot use it (it
+    /// excludes that server) passes the wake on. A caller arriving while others wait still
+    /// takes a free slot at once rather than queueing behind them (HAProxy queues it).
+    #[doc(alias = "maxqueue")]
     pub async fn pick_queued(
         &self,
         key: Option<&[u8]>,
@@ -199,6 +206,7 @@ impl ServerSet {
         }
         // A timeout past what an `Instant` holds (`Duration::MAX`) never expires.
         let deadline = tokio::time::Instant::now().checked_add(timeout);
+        let mut woken = false;
         loop {
             let notified = core.notify.notified();
             tokio::pin!(notified);
@@ -206,7 +214,22 @@ impl ServerSet {
             // Pairs with the SeqCst release in `ConnectionSlot::drop`.
             fence(Ordering::SeqCst);
             match self.pick(key, exclude) {
-                Err(PickError::AllFull) => {}
+                Err(PickError::AllFull) => {
+                    // Woken for a slot this caller cannot use (on a server it excludes, or
+                    // taken by a newcomer): pass the wake on to the next waiter, at most as
+                    // many times per release as there were waiters.
+                    if woken
+                        && !exclude.is_empty()
+                        && core
+                            .handoffs
+                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |h| {
+                                h.checked_sub(1)
+                            })
+                            .is_ok()
+                    {
+                        core.notify.notify_one();
+                    }
+                }
                 other => return other,
             }
             match deadline {
@@ -218,6 +241,7 @@ impl ServerSet {
                 }
                 None => notified.await,
             }
+            woken = true;
         }
     }
 }

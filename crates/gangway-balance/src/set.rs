@@ -59,6 +59,10 @@ pub(crate) struct ServerSlot {
     pub(crate) id: ServerId,
     /// How many times the picks half of `counts` wrapped around.
     pub(crate) picks_wrapped: AtomicU32,
+    /// The server's member index in the latest snapshot published (`NONE` if none): a
+    /// release finds its member with it, without a table indexed by id (which grew with
+    /// every id ever handed out).
+    pub(crate) member: AtomicU32,
     pub(crate) addr: SocketAddr,
     pub(crate) name: Option<Arc<str>>,
 }
@@ -178,8 +182,6 @@ pub(crate) struct Snapshot {
     stamp: u64,
     pub(crate) members: Vec<Member>,
     pub(crate) rotation: Rotation,
-    /// `ServerId` number -> member index, or `NONE`.
-    pub(crate) position: Vec<u32>,
     /// Every server of the set (in rotation or not), in id order, for lock-free lookups.
     pub(crate) directory: Vec<(ServerId, ServerState, Arc<ServerSlot>)>,
     /// Callers the backend queue may hold (`u64::MAX`: unlimited).
@@ -199,7 +201,6 @@ impl Snapshot {
             stamp: NEXT_STAMP.fetch_add(1, Ordering::Relaxed),
             members: Vec::new(),
             rotation: Rotation::Empty,
-            position: Vec::new(),
             directory: Vec::new(),
             queue_capacity: 0,
             refresh_at: None,
@@ -211,11 +212,24 @@ impl Snapshot {
         }
     }
 
+    /// The member index of server `id`, if it is in rotation (members are in id order).
     pub(crate) fn member_of(&self, id: ServerId) -> Option<u32> {
-        self.position
-            .get(id.0 as usize)
-            .copied()
-            .filter(|&i| i != NONE)
+        self.members
+            .binary_search_by_key(&id, Member::id)
+            .ok()
+            .map(|i| i as u32)
+    }
+
+    /// [`member_of`](Self::member_of) for a slot: the index the latest publish recorded in
+    /// it (one load of the line a release has just written), checked against this
+    /// snapshot; a search when the slot's index is another snapshot's.
+    #[inline]
+    pub(crate) fn member_of_slot(&self, slot: &ServerSlot) -> Option<u32> {
+        let hint = slot.member.load(Ordering::Relaxed);
+        match self.members.get(hint as usize) {
+            Some(m) if std::ptr::eq(Arc::as_ptr(&m.slot), slot) => Some(hint),
+            _ => self.member_of(slot.id),
+        }
     }
 }
 
@@ -251,6 +265,9 @@ pub(crate) struct Core {
     pub(crate) random: Arc<dyn RandomSource>,
     /// Callers waiting in [`ServerSet::pick_queued`].
     pub(crate) waiting: AtomicUsize,
+    /// Wake-ups a waiter that could not use its slot may still pass on to another waiter
+    /// (set to the number of waiters by each release that wakes one).
+    pub(crate) handoffs: AtomicUsize,
     pub(crate) notify: Notify,
     pub(crate) queue_timeouts: AtomicU64,
 }
@@ -559,6 +576,7 @@ impl ServerSet {
             global_pass: Padded(AtomicU64::new(0)),
             random,
             waiting: AtomicUsize::new(0),
+            handoffs: AtomicUsize::new(0),
             notify: Notify::new(),
             queue_timeouts: AtomicU64::new(0),
         });
@@ -878,6 +896,7 @@ impl Batch<'_> {
             name: server.name.clone(),
             counts: AtomicU64::new(0),
             picks_wrapped: AtomicU32::new(0),
+            member: AtomicU32::new(NONE),
             pass: AtomicU64::new(self.core.global_pass.load(Ordering::Relaxed)),
             core: Arc::clone(self.core),
         });
@@ -1089,13 +1108,12 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
     }
 
     let global_pass = core.global_pass.load(Ordering::Relaxed);
-    let mut position = vec![NONE; master.next_id as usize];
     let mut queue_capacity = 0u64;
     let members: Vec<Member> = chosen
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            position[e.slot.id.0 as usize] = i as u32;
+            e.slot.member.store(i as u32, Ordering::Relaxed);
             queue_capacity = match e.server.maxqueue {
                 None => u64::MAX,
                 Some(q) => queue_capacity.saturating_add(u64::from(q)),
@@ -1148,7 +1166,6 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
         stamp: NEXT_STAMP.fetch_add(1, Ordering::Relaxed),
         members,
         rotation,
-        position,
         directory,
         queue_capacity,
         refresh_at: next_step(master, algorithm),

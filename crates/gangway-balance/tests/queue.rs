@@ -175,3 +175,42 @@ fn handles_and_futures_cross_threads() {
     let future = set.pick_queued(None, &[], Duration::from_secs(1));
     send(&future);
 }
+
+/// A slot freed on a server that the oldest waiter excludes (a retry after that server
+/// failed) reaches a waiter that can use it: the woken one passes the wake on. It used to
+/// go back to sleep with the wake spent, and the other waited for the next release or its
+/// timeout while the slot sat free.
+#[tokio::test(start_paused = true)]
+async fn a_wake_for_an_excluded_server_is_passed_on() {
+    let set = ServerSet::builder()
+        .algorithm(Algorithm::LeastConn)
+        .server(Server::new(addr(1)).maxconn(Some(1)))
+        .server(Server::new(addr(2)).maxconn(Some(1)))
+        .build()
+        .expect("valid servers");
+    let ids = set.ids();
+    let held: Vec<_> = (0..2).map(|_| set.pick(None, &[]).unwrap()).collect();
+    let first = held.iter().position(|c| c.server_id() == ids[0]).unwrap();
+    let excluding = {
+        let set = set.clone();
+        let exclude = [ids[0]];
+        tokio::spawn(async move {
+            set.pick_queued(None, &exclude, Duration::from_secs(30))
+                .await
+        })
+    };
+    until(|| set.queued() == 1).await;
+    let any = {
+        let set = set.clone();
+        tokio::spawn(async move { set.pick_queued(None, &[], Duration::from_secs(30)).await })
+    };
+    until(|| set.queued() == 2).await;
+    let mut held = held;
+    drop(held.swap_remove(first));
+    until(|| any.is_finished()).await;
+    let got = any.await.unwrap().unwrap();
+    assert_eq!(got.server_id(), ids[0]);
+    assert!(!excluding.is_finished());
+    assert_eq!(set.queued(), 1);
+    excluding.abort();
+}
