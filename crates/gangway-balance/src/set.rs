@@ -34,7 +34,8 @@ const SLOW_START_STEPS: u32 = 16;
 pub enum Rotation {
     /// Regular servers that are up with a weight above zero.
     Regular,
-    /// No regular server can take traffic: the backup servers that are up.
+    /// No regular server can take traffic: the first backup server that is up (every one
+    /// with [`ServerSetBuilder::all_backups`]).
     Backup,
     /// Nothing is up and the policy is [`NoServerPolicy::FailOpen`]: servers marked down.
     FailOpen,
@@ -435,6 +436,9 @@ pub(crate) struct Master {
     next_id: u32,
     now: Instant,
     policy: NoServerPolicy,
+    /// Every usable backup takes traffic when no regular server can (HAProxy's `option
+    /// allbackups`); otherwise only the first one, by id.
+    all_backups: bool,
 }
 
 #[derive(Debug)]
@@ -498,6 +502,7 @@ pub struct ServerSetBuilder {
     policy: NoServerPolicy,
     random: Arc<dyn RandomSource>,
     servers: Vec<Server>,
+    all_backups: bool,
 }
 
 impl ServerSetBuilder {
@@ -520,6 +525,14 @@ impl ServerSetBuilder {
         self
     }
 
+    /// Whether every backup server that is up takes traffic when no regular server can
+    /// (HAProxy's `option allbackups`). By default only the first one does (the lowest id,
+    /// so the first declared), as in HAProxy: a second backup stands by for the first.
+    pub fn all_backups(mut self, all: bool) -> Self {
+        self.all_backups = all;
+        self
+    }
+
     /// Adds a server (ids follow the order of calls, from 1).
     pub fn server(mut self, server: Server) -> Self {
         self.servers.push(server);
@@ -536,7 +549,9 @@ impl ServerSetBuilder {
     pub fn build(self) -> Result<ServerSet, Error> {
         let set = ServerSet::with_parts(self.algorithm, self.policy, self.random);
         let servers = self.servers;
+        let all_backups = self.all_backups;
         set.update(|batch| {
+            batch.master.all_backups = all_backups;
             for s in servers {
                 batch.add(s)?;
             }
@@ -559,6 +574,7 @@ impl ServerSet {
             policy: NoServerPolicy::default(),
             random: Arc::new(ThreadRandom),
             servers: Vec::new(),
+            all_backups: false,
         }
     }
 
@@ -585,6 +601,7 @@ impl ServerSet {
             next_id: 1,
             now: Instant::now(),
             policy,
+            all_backups: false,
         };
         ServerSet {
             owner: Arc::new(Owner {
@@ -1082,13 +1099,16 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
         }
     }
     let select = |backup: bool, state: ServerState| {
-        master
-            .entries
-            .values()
-            .filter(move |e| {
-                e.server.backup == backup && e.server.state == state && e.effective > 0
-            })
-            .collect::<Vec<&Entry>>()
+        let usable = master.entries.values().filter(move |e| {
+            e.server.backup == backup && e.server.state == state && e.effective > 0
+        });
+        // Without `all_backups`, the first backup (lowest id) alone.
+        let limit = if backup && !master.all_backups {
+            1
+        } else {
+            usize::MAX
+        };
+        usable.take(limit).collect::<Vec<&Entry>>()
     };
     let mut rotation = Rotation::Regular;
     let mut chosen = select(false, ServerState::Up);

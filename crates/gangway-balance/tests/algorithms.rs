@@ -336,6 +336,29 @@ fn states_decide_rotation() {
     }
 }
 
+/// As HAProxy without `option allbackups`: only the first backup that is up takes traffic,
+/// the next stands by for it; with `all_backups(true)` they share it.
+#[test]
+fn only_the_first_backup_serves_unless_all_backups() {
+    for all in [false, true] {
+        let set = ServerSet::builder()
+            .all_backups(all)
+            .server(Server::new(addr(1)).state(ServerState::Down))
+            .server(Server::new(addr(2)).backup(true))
+            .server(Server::new(addr(3)).backup(true))
+            .build()
+            .unwrap();
+        let ids = set.ids();
+        let mut picked = sequence(&set, 6);
+        picked.sort_unstable();
+        picked.dedup();
+        let want = if all { vec![2, 3] } else { vec![2] };
+        assert_eq!(picked, want, "all_backups({all})");
+        set.set_state(ids[1], ServerState::Down).unwrap();
+        assert_eq!(sequence(&set, 3), [3, 3, 3], "all_backups({all})");
+    }
+}
+
 #[test]
 fn weight_zero_takes_no_new_traffic() {
     let (set, ids) = set_of(Algorithm::LeastConn, &[1, 1]);
