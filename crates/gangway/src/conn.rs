@@ -1081,6 +1081,7 @@ impl Conn {
         };
         let client_wants_close = !meta.keep_alive || be.spec.mode == ConnectionMode::Close;
         let upload_end = (meta.framing != BodyFraming::None).then(UploadEnd::new);
+        let final_head = std::sync::atomic::AtomicBool::new(false);
         let download = download(
             &mut sr,
             &mut self.sbuf,
@@ -1089,6 +1090,7 @@ impl Conn {
             meta,
             t.server,
             upload_end.as_ref(),
+            &final_head,
             &mut self.timer,
             shared.timeouts.client,
             client_wants_close,
@@ -1100,6 +1102,17 @@ impl Conn {
         let down = loop {
             tokio::select! {
                 r = &mut upload, if upload_done.is_none() => {
+                    if matches!(r, Err(PumpError::SrcInvalid))
+                        && !final_head.load(std::sync::atomic::Ordering::Relaxed)
+                    {
+                        // A malformed chunked body, before any final answer: a 400 (RFC 9112
+                        // 7.1), as HAProxy answers it; the server connection is dropped.
+                        return Exchange::Fail {
+                            status: 400,
+                            term: Termination::ClientAbortData,
+                            server_fault: false,
+                        };
+                    }
                     if let Err(e) = &r
                         && e.is_source_side()
                     {
@@ -1793,7 +1806,8 @@ enum Down {
     },
 }
 
-/// Reads response heads (forwarding 1xx), then the final head and body, to the client.
+/// Reads response heads (forwarding 1xx), then the final head and body, to the client;
+/// `final_head` is set once the final head may have gone out.
 #[allow(clippy::too_many_arguments)]
 async fn download<'r, R, W, I>(
     sr: &mut R,
@@ -1803,6 +1817,7 @@ async fn download<'r, R, W, I>(
     meta: RequestMeta,
     server_timeout: Duration,
     upload: Option<&UploadEnd>,
+    final_head: &std::sync::atomic::AtomicBool,
     timer: &mut LazyTimer,
     client_timeout: Duration,
     client_wants_close: bool,
@@ -1917,6 +1932,10 @@ where
         let (status, head_len, framing, server_keep_alive, client_close) = parsed;
         sbuf.advance(head_len);
         let switch = status == 101 || (meta.is_connect && (200..300).contains(&status));
+        if switch || status >= 200 {
+            // From here the client may have its answer's head: no gateway answer after it.
+            final_head.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         // A final head goes out with the body bytes already buffered, in one write.
         if (switch || (100..200).contains(&status)) && !out.is_empty() {
             // Flushed: over TLS an interim answer (100 Continue) must not wait in a buffer.

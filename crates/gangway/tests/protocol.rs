@@ -1150,3 +1150,42 @@ fn header_rules_cannot_change_framing_headers() {
         .default_backend(&web);
     allowed.build().expect("Host may be set");
 }
+
+/// A malformed chunked request body gets a 400 and the connection closes, when the server
+/// has not answered yet (here it never does).
+#[tokio::test]
+async fn a_malformed_chunked_body_gets_400() {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = l.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut sink = Vec::new();
+                let _ = s.read_to_end(&mut sink).await;
+            });
+        }
+    });
+    let b = Backend::new("silent").server(server);
+    let gw = start(local().default_backend(&b)).await;
+    for body in [
+        &b"0x\r\n\r\n"[..],
+        b"zz\r\nhello\r\n0\r\n\r\n",
+        b"5\r\nhelloXX\r\n0\r\n\r\n",
+        b"5;a=\"\r\nhello\r\n0\r\n\r\n",
+    ] {
+        let mut request =
+            b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        request.extend_from_slice(body);
+        let out = raw_exchange(gw.local_addr(), &request, Duration::from_secs(20)).await;
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(
+            status_of(&out),
+            400,
+            "{:?}: {text}",
+            String::from_utf8_lossy(body)
+        );
+        assert!(text.contains("Connection: close\r\n"), "{text}");
+    }
+    gw.shutdown().await;
+    task.abort();
+}
