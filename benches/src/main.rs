@@ -3,7 +3,7 @@
 //! `cargo run --release -p gangway-benches -- [--runs N] [--quick] [--only NAMES] [--measures
 //! GROUPS] [--markdown FILE]` installs HAProxy, nginx and wrk from Debian's packages when they
 //! are missing, starts one backend, then in turn direct access, gangway, HAProxy (plain and
-//! `option splice-auto`) and nginx in front of it, all on loopback, measures each the same way
+//! `option splice-request` + `option splice-response`) and nginx in front of it, all on loopback, measures each the same way
 //! and prints one table. See
 //! `docs/benchmarks.md` for what each row means and the latest results.
 //!
