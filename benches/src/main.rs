@@ -231,7 +231,13 @@ async fn run_all(
     report: &mut Report,
 ) -> io::Result<()> {
     for run in 1..=o.runs {
-        for &c in &o.contenders {
+        report.start_run(run);
+        // Each run starts with the next contender, so that none is always measured first (on a
+        // fresh machine) or right after the same neighbour.
+        let mut order = o.contenders.clone();
+        let first = (run - 1) % order.len().max(1);
+        order.rotate_left(first);
+        for &c in &order {
             eprintln!("run {run}/{}: {}", o.runs, c.name());
             let proxy = tokio::task::block_in_place(|| proxies::start(c, addrs, cert.path()))?;
             measure(o, c, &proxy, report)

@@ -15,7 +15,47 @@ pub(crate) enum Better {
 #[derive(Debug)]
 struct Row {
     better: Better,
-    samples: BTreeMap<&'static str, Vec<f64>>,
+    /// Per contender, the samples in run order, each with the run it came from.
+    samples: BTreeMap<&'static str, Vec<(usize, f64)>>,
+}
+
+impl Row {
+    fn values(&self, contender: &str) -> Option<Vec<f64>> {
+        self.samples
+            .get(contender)
+            .map(|s| s.iter().map(|&(_, v)| v).collect())
+    }
+
+    fn in_run(&self, contender: &str, run: usize) -> Option<f64> {
+        self.samples
+            .get(contender)?
+            .iter()
+            .find(|&&(r, _)| r == run)
+            .map(|&(_, v)| v)
+    }
+
+    /// gangway's ratio to the best of `others` in each run where both were measured.
+    fn ratios(&self, others: &[&str]) -> Vec<f64> {
+        let runs: Vec<usize> = self
+            .samples
+            .get("gangway")
+            .map(|s| s.iter().map(|&(r, _)| r).collect())
+            .unwrap_or_default();
+        runs.into_iter()
+            .filter_map(|run| {
+                let g = self.in_run("gangway", run)?;
+                let o =
+                    others
+                        .iter()
+                        .filter_map(|c| self.in_run(c, run))
+                        .reduce(|a, b| match self.better {
+                            Better::Higher => a.max(b),
+                            Better::Lower => a.min(b),
+                        })?;
+                ratio(g, o, self.better)
+            })
+            .collect()
+    }
 }
 
 /// Samples gathered over all runs.
@@ -25,6 +65,8 @@ pub(crate) struct Report {
     order: Vec<String>,
     rows: BTreeMap<String, Row>,
     checks: BTreeMap<String, BTreeMap<&'static str, Vec<bool>>>,
+    /// The run the next samples belong to.
+    run: usize,
 }
 
 impl Report {
@@ -35,7 +77,13 @@ impl Report {
             order: Vec::new(),
             rows: BTreeMap::new(),
             checks: BTreeMap::new(),
+            run: 0,
         }
+    }
+
+    /// Starts run `run`: the samples added from now on belong to it.
+    pub(crate) fn start_run(&mut self, run: usize) {
+        self.run = run;
     }
 
     /// Records one sample.
@@ -53,7 +101,10 @@ impl Report {
             better,
             samples: BTreeMap::new(),
         });
-        row.samples.entry(contender).or_default().push(value);
+        row.samples
+            .entry(contender)
+            .or_default()
+            .push((self.run, value));
     }
 
     /// Records the outcome of one correctness check.
@@ -67,7 +118,9 @@ impl Report {
     }
 
     /// The Markdown table: medians, the spread over runs in brackets, and gangway's ratio to the
-    /// best HAProxy variant and to nginx (above 1.00 is better for gangway in every row).
+    /// best HAProxy variant and to nginx (above 1.00 is better for gangway in every row). Each
+    /// ratio is computed within one run (gangway against the others measured in the same run),
+    /// and the cell gives the median of the per-run ratios with their spread.
     pub(crate) fn render(&self) -> String {
         let mut out = String::new();
         let _ = write!(out, "| measure |");
@@ -84,26 +137,23 @@ impl Report {
             let row = &self.rows[name];
             let _ = write!(out, "| {name} |");
             for c in &self.columns {
-                match row.samples.get(c) {
+                match row.values(c) {
                     Some(s) => {
-                        let _ = write!(out, " {} |", cell(s));
+                        let _ = write!(out, " {} |", cell(&s, fmt));
                     }
                     None => {
                         let _ = write!(out, " n/a |");
                     }
                 }
             }
-            let gw = row.samples.get("gangway").map(|s| median(s));
-            let haproxy = ["haproxy", "haproxy-splice"]
-                .iter()
-                .filter_map(|c| row.samples.get(c).map(|s| median(s)))
-                .reduce(|a, b| match row.better {
-                    Better::Higher => a.max(b),
-                    Better::Lower => a.min(b),
-                });
-            let nginx = row.samples.get("nginx").map(|s| median(s));
-            for other in [haproxy, nginx] {
-                let _ = write!(out, " {} |", ratio(gw, other, row.better));
+            for others in [&["haproxy", "haproxy-splice"][..], &["nginx"][..]] {
+                let ratios = row.ratios(others);
+                let text = if ratios.is_empty() {
+                    "n/a".to_owned()
+                } else {
+                    cell(&ratios, |r| format!("{r:.2}x"))
+                };
+                let _ = write!(out, " {text} |");
             }
             let _ = writeln!(out);
         }
@@ -135,18 +185,12 @@ impl Report {
     }
 }
 
-/// How many times better gangway is (>1.00) or worse (<1.00).
-fn ratio(gangway: Option<f64>, other: Option<f64>, better: Better) -> String {
-    match (gangway, other) {
-        (Some(g), Some(o)) if g > 0.0 && o > 0.0 => {
-            let r = match better {
-                Better::Higher => g / o,
-                Better::Lower => o / g,
-            };
-            format!("{r:.2}x")
-        }
-        _ => "n/a".to_owned(),
-    }
+/// How many times better gangway is (>1.00) or worse (<1.00); none without two positive values.
+fn ratio(gangway: f64, other: f64, better: Better) -> Option<f64> {
+    (gangway > 0.0 && other > 0.0).then(|| match better {
+        Better::Higher => gangway / other,
+        Better::Lower => other / gangway,
+    })
 }
 
 fn median(samples: &[f64]) -> f64 {
@@ -155,7 +199,8 @@ fn median(samples: &[f64]) -> f64 {
     s[s.len() / 2]
 }
 
-fn cell(samples: &[f64]) -> String {
+/// The median, and the spread (min–max) in brackets when there are several samples.
+fn cell(samples: &[f64], fmt: impl Fn(f64) -> String) -> String {
     let m = median(samples);
     if samples.len() < 2 {
         return fmt(m);
