@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use gangway_h1::{
     ChunkedTracker, ConnectionHeader, EMPTY_HEADER, Framing, Header, Parser, Rewrite, Side, Status,
-    Upgrade, parse_request, parse_response, response_framing, websocket_accept,
+    SwitchExpectation, Upgrade, parse_request, parse_response, response_framing, websocket_accept,
 };
 use sha1::{Digest as _, Sha1};
 
@@ -431,6 +431,27 @@ pub(crate) fn response(data: &[u8]) {
         response_framing(method, res.status, res.version_minor, res.headers),
         Ok(res.framing)
     );
+
+    // The owned expectation, kept after the request head, answers as the borrowed check; it
+    // is laxer only when it could not keep every name (64 bytes of them).
+    let borrowed = upgrade.check_switch(&res).map_err(|e| e.kind());
+    let owned = SwitchExpectation::of(&upgrade)
+        .check(&res)
+        .map_err(|e| e.kind());
+    let names_len = match upgrade {
+        Upgrade::WebSocket { protocols, .. } => protocols.iter().map(|p| p.len() + 1).sum(),
+        Upgrade::Other(token) => token.len(),
+        _ => 0,
+    };
+    if names_len <= 64 {
+        assert_eq!(owned, borrowed, "SwitchExpectation and check_switch differ");
+    } else if borrowed.is_ok() {
+        assert_eq!(
+            owned,
+            Ok(()),
+            "SwitchExpectation refused what check_switch accepts"
+        );
+    }
 
     // The 101 check accepts only what RFC 9110 7.8 / RFC 6455 4.2.2 allow.
     if upgrade.check_switch(&res).is_ok() {
