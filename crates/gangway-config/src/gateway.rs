@@ -475,7 +475,7 @@ impl Planner<'_> {
             }
         }
         for (status, path) in &error_files {
-            match std::fs::read(path) {
+            match read_error_file(path) {
                 Ok(bytes) => gateway_options.error_files.push((*status, bytes)),
                 Err(error) => self.found.error(
                     frontend.line,
@@ -968,6 +968,17 @@ fn timeouts(model: &model::Timeouts) -> Timeouts {
         }
     }
     out
+}
+
+/// An error file's bytes, as many as its size says, as HAProxy reads it (`http_load_errorfile`):
+/// a device such as `/dev/zero` gives nothing rather than filling the memory.
+fn read_error_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    let mut bytes = Vec::new();
+    file.take(size).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// A timeout that is set and not 0 (0 is "unset", as in HAProxy).

@@ -472,14 +472,35 @@ fn check_errorfiles(
                 format!("status {code} cannot have an error file (supported: {ERRORFILE_CODES:?})"),
             );
         }
-        if let Err(error) = std::fs::metadata(path) {
+        if let Some(problem) = errorfile_problem(path) {
             found.error(
                 line,
                 "errorfile",
-                format!("cannot read '{}': {error}", path.display()),
+                format!("cannot read '{}': {problem}", path.display()),
             );
         }
     }
+}
+
+/// Why `path` cannot be an error file: missing, a directory, or a FIFO or socket (opening one
+/// would wait for a writer, so the gateway would never start). Devices are read like HAProxy
+/// reads them, up to their size (`/dev/null` gives an empty answer).
+fn errorfile_problem(path: &std::path::Path) -> Option<String> {
+    let kind = match std::fs::metadata(path) {
+        Ok(metadata) => metadata.file_type(),
+        Err(error) => return Some(error.to_string()),
+    };
+    if kind.is_dir() {
+        return Some("it is a directory".to_owned());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() || kind.is_socket() {
+            return Some("it is a FIFO or socket, not a file".to_owned());
+        }
+    }
+    None
 }
 
 /// Compiles a section's ACL lines; a line that does not compile is reported and still

@@ -1198,6 +1198,22 @@ fn errorfile() {
         "errorfile",
         "status 302 cannot have an error file",
     );
+    // A directory was an error at the frontend's line when the gateway was planned; a socket
+    // or FIFO would block the start for good (opening one waits for a writer).
+    assert_error(
+        &format!("{FE}backend be\n errorfile 503 {}\n", dir.display()),
+        5,
+        "errorfile",
+        "it is a directory",
+    );
+    let socket = dir.join("503.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    assert_error(
+        &format!("{FE}backend be\n errorfile 503 {}\n", socket.display()),
+        5,
+        "errorfile",
+        "it is a FIFO or socket",
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

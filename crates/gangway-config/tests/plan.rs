@@ -428,6 +428,32 @@ async fn errorfile_is_served() {
 }
 
 #[tokio::test]
+async fn a_device_error_file_is_read_up_to_its_size_as_in_haproxy() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // `/dev/zero` has size 0, as `/dev/null`: an empty answer (the connection closes), where
+    // reading it to the end filled the memory and the gateway never started.
+    let text = "defaults\n mode http\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n errorfile 503 /dev/zero\n";
+    let (done, planned) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(plan_text(text).unwrap()));
+    let plan = planned.recv_timeout(Duration::from_secs(20)).unwrap();
+    let handle = start_first(plan).await;
+    let mut client = tokio::net::TcpStream::connect(handle.local_addr())
+        .await
+        .unwrap();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), client.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response, b"");
+    handle.shutdown().await;
+}
+
+#[tokio::test]
 async fn stats_uri_serves_the_status_page_and_metrics() {
     let text = "defaults\n mode http\nfrontend fe\n bind 127.0.0.1:0\n stats uri /stats\n default_backend be\nbackend be\n server s 127.0.0.1:1\n";
     let plan = plan_text(text).unwrap();
