@@ -453,7 +453,8 @@ impl GatewayHandle {
     /// Adds a server to a running backend (`add server`); its health checks start at once
     /// when the backend has a [`Check`](crate::Check) or the server its own. A `host:port`
     /// server is resolved here, blocking the calling thread for the lookup (see
-    /// [`Server::new`](crate::Server::new)).
+    /// [`Server::new`](crate::Server::new)). The server takes requests once it is fully set
+    /// up (a slow start ramps from then); if its checker or TLS setup fails, it is not added.
     pub fn add_server(&self, backend: &str, server: impl Into<Server>) -> Result<(), Error> {
         let Some(bi) = self.shared.backend_index(backend) else {
             return Err(Error::InvalidOption(format!(

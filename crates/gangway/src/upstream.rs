@@ -188,31 +188,21 @@ impl BackendRt {
                     s.display_name()
                 )));
             }
-            servers.push(be.make_server(s)?);
+            servers.push(be.make_server(s, s.initial_state)?);
         }
         be.servers.store(Arc::new(servers));
         Ok(be)
     }
 
-    /// Resolves a server, adds it to the balance set and builds its checker (not started).
-    fn make_server(&self, s: &Server) -> Result<Arc<ServerRt>, Error> {
+    /// Resolves a server, builds its checker (not started) and TLS client, then adds it to
+    /// the balance set in `state`: last, so that a server whose checker or TLS setup fails
+    /// is not left in the set, taking picks that find no server to connect to.
+    fn make_server(&self, s: &Server, state: ServerState) -> Result<Arc<ServerRt>, Error> {
         let addr = s.resolve().ok_or_else(|| Error::UnresolvedServer {
             backend: self.name.clone(),
             addr: s.addr_text(),
         })?;
         let name = s.display_name();
-        let server = gangway_balance::Server::new(addr)
-            .name(name.as_str())
-            .weight(weight(s.weight))
-            .state(s.initial_state)
-            .backup(s.backup)
-            .maxconn(s.maxconn)
-            .maxqueue(s.maxqueue)
-            .slow_start(s.slowstart);
-        let id = self
-            .set
-            .add(server)
-            .map_err(|e| Error::InvalidOption(format!("backend {:?}: {e}", self.name)))?;
         let check_key: Arc<str> = format!("{}/{name}", self.name).into();
         let checker = crate::checks::build(
             &self.spec,
@@ -229,6 +219,18 @@ impl BackendRt {
             })?),
             None => None,
         };
+        let server = gangway_balance::Server::new(addr)
+            .name(name.as_str())
+            .weight(weight(s.weight))
+            .state(state)
+            .backup(s.backup)
+            .maxconn(s.maxconn)
+            .maxqueue(s.maxqueue)
+            .slow_start(s.slowstart);
+        let id = self
+            .set
+            .add(server)
+            .map_err(|e| Error::InvalidOption(format!("backend {:?}: {e}", self.name)))?;
         Ok(Arc::new(ServerRt {
             id,
             log_name: name.as_str().into(),
@@ -275,10 +277,15 @@ impl BackendRt {
                 s.display_name()
             )));
         }
-        let srv = self.make_server(s)?;
+        // In maintenance until the gateway knows it: a pick in between would find no server
+        // to connect to.
+        let srv = self.make_server(s, ServerState::Maint)?;
         let mut next = Vec::clone(&self.servers.load());
         next.push(srv.clone());
         self.servers.store(Arc::new(next));
+        if s.initial_state != ServerState::Maint {
+            let _ = self.set.set_state(srv.id, s.initial_state);
+        }
         Ok(srv)
     }
 

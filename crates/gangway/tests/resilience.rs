@@ -555,6 +555,27 @@ async fn servers_are_added_removed_and_weighted_at_runtime() {
     gw.shutdown().await;
 }
 
+/// A server whose TLS setup fails is not added, and takes no picks: it used to stay in the
+/// balance set unknown to the gateway, and the requests picked for it got 503.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn a_server_that_fails_to_be_added_takes_no_requests() {
+    let a = http_server("a").await;
+    let web = Backend::new("web").server(Server::at(a.addr).name("a"));
+    let gw = start(local().default_backend(&web)).await;
+    let broken = Server::at(a.addr)
+        .name("broken")
+        .tls(gangway::TlsServer::new().sni("not a host name!"));
+    assert!(gw.add_server("web", broken).is_err());
+    assert_eq!(gw.server_names("web").unwrap(), ["a"]);
+    for i in 0..8 {
+        let (status, body) = get(gw.local_addr(), &format!("/{i}")).await;
+        assert_eq!(status, 200, "request {i}");
+        assert!(body.starts_with(b"a "));
+    }
+    gw.shutdown().await;
+}
+
 #[tokio::test]
 async fn queue_timeout_answers_503() {
     let web = http_server("www").await;
