@@ -8,11 +8,13 @@
 //! - an upgrade request gets a valid `101 Switching Protocols`, after which the connection is a
 //!   raw byte pipe whose behaviour the path picks:
 //!   - `/ws/echo`: every byte read is written back;
-//!   - `/ws/sink/N`: bytes are counted until N have arrived, then the count is sent as 8
-//!     big-endian bytes and the connection closes (so the client can check every byte arrived);
+//!   - `/ws/sink/N`: bytes are counted and checked against [`crate::pattern`] until N have
+//!     arrived, then the count and the offset of the first wrong byte are sent (16 bytes, see
+//!     [`pattern::sink_answer`]) and the connection closes (so the client can check every byte
+//!     arrived intact);
 //!   - `/ws/sink`: the same, but the count is sent when the client half-closes (so the client
 //!     can check that the proxy propagated the half-close and still relays the answer);
-//!   - `/ws/source/N`: N bytes are sent, then the connection closes.
+//!   - `/ws/source/N`: N bytes of the pattern are sent, then the connection closes.
 
 use std::io;
 use std::net::SocketAddr;
@@ -20,8 +22,7 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Buffer size for the pipe modes: large enough that the backend is never the bottleneck.
-const CHUNK: usize = 256 * 1024;
+use crate::pattern::{self, CHUNK};
 
 /// Binds both ports on loopback (port 0) and prints `http=ADDR ws=ADDR` on stdout, then serves
 /// until killed.
@@ -133,7 +134,13 @@ async fn connection(mut stream: TcpStream, name: &'static str) -> io::Result<()>
 async fn pipe(mut stream: TcpStream, path: &str, read_ahead: Vec<u8>) -> io::Result<()> {
     if let Some(rest) = path.strip_prefix("/ws/sink") {
         // `/ws/sink/N` answers once N bytes are in; plain `/ws/sink` waits for the client's FIN.
+        // `/ws/sink/N` also checks the bytes against the pattern and answers 16 bytes (count,
+        // first wrong offset); plain `/ws/sink` (the half-close check) answers the count alone.
         let expect: Option<u64> = rest.strip_prefix('/').and_then(|n| n.parse().ok());
+        let mut mismatch = None;
+        if expect.is_some() {
+            mismatch = pattern::first_mismatch(0, &read_ahead);
+        }
         let mut total = read_ahead.len() as u64;
         let mut buf = vec![0u8; CHUNK];
         while expect.is_none_or(|e| total < e) {
@@ -141,17 +148,26 @@ async fn pipe(mut stream: TcpStream, path: &str, read_ahead: Vec<u8>) -> io::Res
             if n == 0 {
                 break;
             }
+            if expect.is_some() && mismatch.is_none() {
+                mismatch = pattern::first_mismatch(total, &buf[..n]);
+            }
             total += n as u64;
         }
-        stream.write_all(&total.to_be_bytes()).await?;
+        if expect.is_some() {
+            stream
+                .write_all(&pattern::sink_answer(total, mismatch))
+                .await?;
+        } else {
+            stream.write_all(&total.to_be_bytes()).await?;
+        }
         stream.shutdown().await?;
     } else if let Some(n) = path.strip_prefix("/ws/source/") {
-        let mut left: u64 = n.parse().unwrap_or(0);
-        let buf = vec![0x5au8; CHUNK];
-        while left > 0 {
-            let n = left.min(CHUNK as u64) as usize;
-            stream.write_all(&buf[..n]).await?;
-            left -= n as u64;
+        let total: u64 = n.parse().unwrap_or(0);
+        let mut sent = 0;
+        while sent < total {
+            let n = (total - sent).min(CHUNK as u64) as usize;
+            stream.write_all(pattern::slice(sent, n)).await?;
+            sent += n as u64;
         }
         stream.shutdown().await?;
     } else {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const CHUNK: usize = 256 * 1024;
+use crate::pattern::{self, CHUNK};
 
 /// Which way the bulk of the bytes flows in a throughput run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub(crate) async fn upgrade(addr: SocketAddr, path: &str) -> io::Result<(TcpStre
 }
 
 /// Moves `bytes_per_conn` through each of `conns` tunnels at once in `direction`; checks every
-/// byte arrived. Returns the elapsed wall time.
+/// byte arrived, in order and intact ([`crate::pattern`]). Returns the elapsed wall time.
 pub(crate) async fn throughput(
     addr: SocketAddr,
     conns: usize,
@@ -87,23 +87,15 @@ pub(crate) async fn throughput(
         tasks.push(tokio::spawn(async move {
             match direction {
                 Direction::Upload => {
-                    let buf = vec![0xa5u8; CHUNK];
-                    let mut left = bytes_per_conn;
-                    while left > 0 {
-                        let n = left.min(CHUNK as u64) as usize;
-                        stream.write_all(&buf[..n]).await?;
-                        left -= n as u64;
+                    let mut sent = 0;
+                    while sent < bytes_per_conn {
+                        let n = (bytes_per_conn - sent).min(CHUNK as u64) as usize;
+                        stream.write_all(pattern::slice(sent, n)).await?;
+                        sent += n as u64;
                     }
-                    let mut count = rest;
-                    stream.read_to_end(&mut count).await?;
-                    let got = <[u8; 8]>::try_from(count.as_slice())
-                        .map(u64::from_be_bytes)
-                        .map_err(|_| {
-                            io::Error::other(format!(
-                                "sink answered {} bytes instead of an 8-byte count",
-                                count.len()
-                            ))
-                        })?;
+                    let mut answer = rest;
+                    stream.read_to_end(&mut answer).await?;
+                    let got = pattern::parse_sink_answer(&answer)?;
                     if got != bytes_per_conn {
                         return Err(io::Error::other(format!(
                             "sink received {got} bytes, {bytes_per_conn} were sent"
@@ -111,6 +103,7 @@ pub(crate) async fn throughput(
                     }
                 }
                 Direction::Download => {
+                    pattern::check(0, &rest)?;
                     let mut total = rest.len() as u64;
                     let mut buf = vec![0u8; CHUNK];
                     loop {
@@ -118,6 +111,7 @@ pub(crate) async fn throughput(
                         if n == 0 {
                             break;
                         }
+                        pattern::check(total, &buf[..n])?;
                         total += n as u64;
                     }
                     if total != bytes_per_conn {

@@ -13,6 +13,7 @@
 mod backend;
 mod client;
 mod gateway;
+mod pattern;
 mod procstat;
 mod proxies;
 mod report;

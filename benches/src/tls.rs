@@ -16,9 +16,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use crate::client::Direction;
+use crate::pattern::{self, CHUNK};
 use crate::report::{Better, Report};
 
-const CHUNK: usize = 256 * 1024;
 /// The name the certificate is for and the client asks for.
 const NAME: &str = "localhost";
 
@@ -199,19 +199,16 @@ async fn wss_throughput(
     let start = Instant::now();
     match direction {
         Direction::Upload => {
-            let buf = vec![0xa5u8; CHUNK];
-            let mut left = bytes;
-            while left > 0 {
-                let n = left.min(CHUNK as u64) as usize;
-                s.write_all(&buf[..n]).await?;
-                left -= n as u64;
+            let mut sent = 0;
+            while sent < bytes {
+                let n = (bytes - sent).min(CHUNK as u64) as usize;
+                s.write_all(pattern::slice(sent, n)).await?;
+                sent += n as u64;
             }
             s.flush().await?;
-            let mut count = rest;
-            read_all(&mut s, &mut count).await?;
-            let got = <[u8; 8]>::try_from(count.as_slice())
-                .map(u64::from_be_bytes)
-                .map_err(|_| io::Error::other("the sink did not answer an 8-byte count"))?;
+            let mut answer = rest;
+            read_all(&mut s, &mut answer).await?;
+            let got = pattern::parse_sink_answer(&answer)?;
             if got != bytes {
                 return Err(io::Error::other(format!(
                     "sink received {got} bytes over wss, {bytes} were sent"
@@ -219,6 +216,7 @@ async fn wss_throughput(
             }
         }
         Direction::Download => {
+            pattern::check(0, &rest)?;
             let mut total = rest.len() as u64;
             let mut buf = vec![0u8; CHUNK];
             loop {
@@ -230,6 +228,7 @@ async fn wss_throughput(
                 if n == 0 {
                     break;
                 }
+                pattern::check(total, &buf[..n])?;
                 total += n as u64;
             }
             if total != bytes {
