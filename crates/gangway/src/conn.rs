@@ -1870,10 +1870,20 @@ where
                             || h.framing == BodyFraming::Close
                             || *phase.borrow() != Phase::Running;
                         if interim {
-                            // Interim answers go through as they are (not to HTTP/1.0 clients).
+                            // Interim answers lose their hop-by-hop fields like any head, and
+                            // get no http-response rules (HAProxy runs them on the final
+                            // response only); none go to HTTP/1.0 clients.
                             out.clear();
                             if meta.version_minor >= 1 {
-                                out.extend_from_slice(&sbuf[..h.head_len]);
+                                let no_actions = std::iter::empty::<&HeaderAction>;
+                                write_response_head(
+                                    out,
+                                    &h,
+                                    reason,
+                                    meta.version_minor,
+                                    false,
+                                    no_actions,
+                                );
                             }
                         } else {
                             write_response_head(

@@ -1189,3 +1189,58 @@ async fn a_malformed_chunked_body_gets_400() {
     gw.shutdown().await;
     task.abort();
 }
+
+/// An interim (1xx) answer loses its hop-by-hop fields like a final one, and gets no
+/// http-response rules (HAProxy runs them on the final response only).
+#[tokio::test]
+async fn interim_answers_lose_hop_by_hop_fields() {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = l.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = s
+                    .write_all(
+                        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nConnection: X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                    )
+                    .await;
+                let _ = s.read(&mut chunk).await;
+            });
+        }
+    });
+    let b = Backend::new("hints").server(server);
+    let gw = start(
+        local()
+            .response_header(None, HeaderAction::add("X-Via", "gangway"))
+            .default_backend(&b),
+    )
+    .await;
+    let mut c = TcpStream::connect(gw.local_addr()).await.unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let (status, head, _) = read_response(&mut c, &mut buf).await;
+    assert_eq!(status, 103, "{head}");
+    assert!(head.contains("Link: </a.css>; rel=preload\r\n"), "{head}");
+    let lower = head.to_ascii_lowercase();
+    assert!(
+        !lower.contains("x-hop") && !lower.contains("keep-alive") && !lower.contains("connection"),
+        "{head}"
+    );
+    assert!(!head.contains("X-Via"), "{head}");
+    let (status, head, body) = read_response(&mut c, &mut buf).await;
+    assert_eq!((status, body.as_slice()), (200, &b"ok"[..]), "{head}");
+    assert!(head.contains("X-Via: gangway\r\n"), "{head}");
+    drop(c);
+    gw.shutdown().await;
+    task.abort();
+}
