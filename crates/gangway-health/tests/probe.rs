@@ -244,6 +244,24 @@ async fn websocket_check_offering_subprotocols() {
 }
 
 #[tokio::test]
+async fn a_passed_websocket_check_does_not_wait_for_a_silent_server_to_close() {
+    // The server accepts the upgrade, then ignores the close frame and keeps the connection.
+    let silent = TestServer::start(Mode::WsSilent).await;
+    let mut probe = Probe::new(Check::websocket("/ws").shared(), silent.addr);
+    let check_timeout = Duration::from_secs(60);
+    let report = tokio::time::timeout(Duration::from_secs(20), probe.run(check_timeout))
+        .await
+        .expect("the check ends well before its 60 s timeout");
+    assert_eq!(report.result, Ok(Some(101)));
+    // The duration is the check's, not the close's.
+    assert!(
+        report.duration < Duration::from_secs(20),
+        "{:?}",
+        report.duration
+    );
+}
+
+#[tokio::test]
 async fn proxy_headers_come_first() {
     let ok = TestServer::start(Mode::Ok).await;
     assert_eq!(

@@ -13,6 +13,11 @@ use crate::check::response::{close_frame, contains_close_frame};
 use crate::check::{CheckKind, WS_KEY_LEN};
 use crate::{Check, CheckFailure, CheckReport, Progress};
 
+/// How long a passed WebSocket check waits for the server's close frame (or end of stream)
+/// after sending its own, within the check deadline: the verdict is already in, so the
+/// server's slowness here must not hold the check (its slot and duration) until `inter`.
+const WS_CLOSE_WAIT: Duration = Duration::from_millis(100);
+
 /// `at + wait`, or a day past `at` for a wait too long for an `Instant` (a timeout an
 /// embedder set to "never"), instead of a panic.
 fn after(at: Instant, wait: Duration) -> Instant {
@@ -40,6 +45,8 @@ pub struct Probe {
     /// Where the `Sec-WebSocket-Key` placeholder sits in `request`.
     ws_key_at: Option<usize>,
     buf: Vec<u8>,
+    /// When the current check's verdict was reached, if before its cleanup (WebSocket close).
+    decided: Option<Instant>,
 }
 
 impl Probe {
@@ -58,6 +65,7 @@ impl Probe {
             request,
             ws_key_at,
             buf: Vec::new(),
+            decided: None,
         }
     }
 
@@ -85,13 +93,16 @@ impl Probe {
         timeout: Duration,
     ) -> CheckReport {
         let started = Instant::now();
+        self.decided = None;
         let result = match connect_timeout {
             Some(connect) => self.run_until(after(started, connect), Some(timeout)).await,
             None => self.run_until(after(started, timeout), None).await,
         };
+        // The duration is the check's, up to its verdict, not the WebSocket close after it.
+        let done = self.decided.take().unwrap_or_else(Instant::now);
         CheckReport {
             result,
-            duration: started.elapsed(),
+            duration: done.saturating_duration_since(started),
         }
     }
 
@@ -226,7 +237,10 @@ impl Probe {
             }
         };
         if verdict.is_ok() && self.ws_key_at.is_some() {
-            self.close_websocket(stream, deadline).await;
+            let now = Instant::now();
+            self.decided = Some(now);
+            self.close_websocket(stream, deadline.min(after(now, WS_CLOSE_WAIT)))
+                .await;
         }
         verdict
     }
@@ -242,9 +256,9 @@ impl Probe {
         key
     }
 
-    /// Closes an accepted WebSocket cleanly: close frame 1000, then wait (until the check
-    /// deadline) for the server's close frame or its end of stream. The check already passed,
-    /// so nothing here can fail it.
+    /// Closes an accepted WebSocket cleanly: close frame 1000, then wait (until `deadline`,
+    /// at most [`WS_CLOSE_WAIT`] away) for the server's close frame or its end of stream. The
+    /// check already passed, so nothing here can fail it.
     async fn close_websocket<S>(&mut self, stream: &mut S, deadline: Instant)
     where
         S: AsyncRead + AsyncWrite + Unpin,

@@ -28,6 +28,8 @@ pub enum Mode {
     WsBadAccept = 4,
     /// Accepts and closes at once without reading.
     Close = 5,
+    /// A valid 101, then neither reads nor closes for 30 s.
+    WsSilent = 6,
 }
 
 impl Mode {
@@ -38,6 +40,7 @@ impl Mode {
             2 => Mode::Hang,
             3 => Mode::WsGood,
             4 => Mode::WsBadAccept,
+            6 => Mode::WsSilent,
             _ => Mode::Close,
         }
     }
@@ -181,7 +184,7 @@ async fn handle(mut stream: TcpStream, mode: Mode, seen: Arc<Seen>) {
             // Hold the connection open without answering until the client gives up.
             let _ = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut chunk)).await;
         }
-        Mode::WsGood | Mode::WsBadAccept => {
+        Mode::WsGood | Mode::WsBadAccept | Mode::WsSilent => {
             let key = text
                 .lines()
                 .find_map(|l| {
@@ -190,7 +193,7 @@ async fn handle(mut stream: TcpStream, mode: Mode, seen: Arc<Seen>) {
                         .then(|| value.trim().to_owned())
                 })
                 .unwrap_or_default();
-            let accept = if mode == Mode::WsGood {
+            let accept = if mode != Mode::WsBadAccept {
                 accept_for(&key)
             } else {
                 accept_for("not the key")
@@ -209,6 +212,10 @@ async fn handle(mut stream: TcpStream, mode: Mode, seen: Arc<Seen>) {
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{protocol}\r\n"
             );
             if stream.write_all(answer.as_bytes()).await.is_err() {
+                return;
+            }
+            if mode == Mode::WsSilent {
+                tokio::time::sleep(Duration::from_secs(30)).await;
                 return;
             }
             // Expect the client's masked close frame: 0x88, 0x82, mask, code 1000.
