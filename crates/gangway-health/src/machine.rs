@@ -297,6 +297,8 @@ impl HealthMachine {
                 self.counters.checks_passed += 1;
                 self.consecutive_passed = self.consecutive_passed.saturating_add(1);
                 self.consecutive_failed = 0;
+                // HAProxy: a passed check also clears the consecutive traffic errors.
+                self.consecutive_traffic_errors = 0;
                 self.pass(now)
             }
             Err(failure) => {
@@ -315,7 +317,8 @@ impl HealthMachine {
     /// Feeds one outcome of real traffic seen at `now`.
     ///
     /// `error-limit` consecutive errors run the `on-error` action and bring the next check
-    /// forward to at most `fastinter` from `now`; a success resets the error count.
+    /// forward to at most `fastinter` from `now`; a success, or a passed active check,
+    /// resets the error count.
     pub fn on_traffic(&mut self, outcome: TrafficOutcome, now: Instant) -> Option<Transition> {
         self.counters.traffic_reports += 1;
         if !outcome.is_error(self.passive.get_observe()) {

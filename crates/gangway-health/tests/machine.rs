@@ -410,6 +410,27 @@ fn passive_successes_reset_the_error_count() {
 }
 
 #[test]
+fn a_passed_check_resets_the_traffic_error_count() {
+    // As in HAProxy: errors on either side of a passed check are not consecutive.
+    let t0 = Instant::now();
+    let mut m = HealthMachine::with_seed(&timing(2, 3), InitialState::FullyUp, t0, 1);
+    m.set_passive(passive(OnError::MarkDown, 3));
+    for round in 0..5 {
+        assert!(m.on_traffic(TrafficOutcome::ConnectRefused, t0).is_none());
+        assert!(m.on_traffic(TrafficOutcome::Reset, t0).is_none());
+        assert!(m.on_check(&pass(), t0).is_none(), "round {round}");
+    }
+    assert_eq!(m.state(), Health::Up);
+    assert_eq!(m.counters().on_error_actions, 0);
+    // A failed check does not reset it.
+    assert!(m.on_traffic(TrafficOutcome::Reset, t0).is_none());
+    assert!(m.on_traffic(TrafficOutcome::Reset, t0).is_none());
+    m.on_check(&fail(), t0);
+    assert!(m.on_traffic(TrafficOutcome::Reset, t0).is_some());
+    assert_eq!(m.state(), Health::Down);
+}
+
+#[test]
 fn fastinter_never_delays_a_sooner_check() {
     let t0 = Instant::now();
     let t = Timing::new(Duration::from_millis(100))
