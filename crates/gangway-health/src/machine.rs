@@ -188,6 +188,9 @@ pub struct HealthMachine {
     consecutive_failed: u32,
     consecutive_traffic_errors: u32,
     next_check: Instant,
+    /// When an operator last asked for a check ([`check_now`](Self::check_now)), until the
+    /// next result: a request made while a check ran is served right after it.
+    check_requested: Option<Instant>,
     since: Instant,
     rng: fastrand::Rng,
     counters: Counters,
@@ -222,6 +225,7 @@ impl HealthMachine {
             consecutive_failed: 0,
             consecutive_traffic_errors: 0,
             next_check: now,
+            check_requested: None,
             since: now,
             rng: fastrand::Rng::with_seed(seed),
             counters: Counters::default(),
@@ -272,9 +276,12 @@ impl HealthMachine {
         now >= self.next_check
     }
 
-    /// Makes the next check due at `now` (an operator asked for a check).
+    /// Makes the next check due at `now` (an operator asked for a check). Asked while a
+    /// check runs, the next check is due as soon as that one's result comes in
+    /// ([`on_check`](Self::on_check) tells from the report's duration).
     pub fn check_now(&mut self, now: Instant) {
         self.next_check = now;
+        self.check_requested = Some(now);
     }
 
     /// The timing in use.
@@ -311,6 +318,11 @@ impl HealthMachine {
             }
         };
         self.schedule_after(now);
+        // A check asked for after this one started is still owed.
+        let started = now.checked_sub(report.duration).unwrap_or(now);
+        if self.check_requested.take().is_some_and(|at| at > started) {
+            self.next_check = now;
+        }
         transition
     }
 

@@ -431,6 +431,30 @@ fn a_passed_check_resets_the_traffic_error_count() {
 }
 
 #[test]
+fn check_now_during_a_running_check_is_not_lost() {
+    let t0 = Instant::now();
+    let mut m = HealthMachine::with_seed(&timing(2, 3), InitialState::FullyUp, t0, 1);
+    let took = |secs| CheckReport {
+        result: Ok(None),
+        duration: Duration::from_secs(secs),
+    };
+    // Asked before the check started: that check serves it.
+    m.check_now(t0);
+    let t1 = t0 + Duration::from_secs(1);
+    m.on_check(&took(1), t1);
+    assert_eq!(m.next_check_at(), t1 + INTER);
+    // Asked while a check ran (it started at t1 + 1 s): another one is due at once.
+    let t2 = t1 + Duration::from_secs(3);
+    m.check_now(t2 - Duration::from_secs(1));
+    m.on_check(&took(2), t2);
+    assert_eq!(m.next_check_at(), t2);
+    // Served: the one after is on the usual schedule.
+    let t3 = t2 + Duration::from_secs(1);
+    m.on_check(&took(1), t3);
+    assert_eq!(m.next_check_at(), t3 + INTER);
+}
+
+#[test]
 fn fastinter_never_delays_a_sooner_check() {
     let t0 = Instant::now();
     let t = Timing::new(Duration::from_millis(100))
