@@ -1895,7 +1895,13 @@ where
                                 &actions,
                             );
                         }
-                        break (h.status, h.head_len, h.framing, h.keep_alive, client_close);
+                        // A body announced where none may follow (HEAD, 204, 304): a server
+                        // that sends it anyway would have it read as the next response on a
+                        // pooled connection, so this one is not pooled.
+                        let bodiless = meta.is_head || h.status == 204 || h.status == 304;
+                        let announced = bodiless && announces_body(h.headers);
+                        let reusable = h.keep_alive && !announced;
+                        break (h.status, h.head_len, h.framing, reusable, client_close);
                     }
                     Ok(Parsed::Partial) => {
                         if sbuf.len() > 64 * 1024 {
@@ -2022,6 +2028,15 @@ where
             },
         };
     }
+}
+
+/// Whether a head announces a body: `Transfer-Encoding`, or a `Content-Length` other than 0.
+fn announces_body(headers: &[httparse::Header<'_>]) -> bool {
+    headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("transfer-encoding")
+            || (h.name.eq_ignore_ascii_case("content-length")
+                && h.value.iter().any(|b| matches!(b, b'1'..=b'9')))
+    })
 }
 
 /// Why moving a body stopped early.

@@ -1151,3 +1151,74 @@ async fn shutdown_sessions_on_down_closes_only_that_servers_tunnels() {
     );
     gw.shutdown().await;
 }
+
+/// A connection whose answer to HEAD (or a 204 or 304) announced a body is not pooled: a
+/// server that sends that body anyway (here: late, just before its next answer) would
+/// have it read as the next response.
+#[tokio::test]
+async fn a_bodiless_answer_that_announces_a_body_leaves_its_connection_unpooled() {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = l.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let mut owed: &[u8] = b"";
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                    buf.drain(..end + 4);
+                    // The body it announced before, sent late, then this answer.
+                    let mut answer = owed.to_vec();
+                    if head.starts_with("HEAD ") {
+                        answer.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+                        owed = b"hello";
+                    } else if head.starts_with("GET /204") {
+                        answer.extend_from_slice(
+                            b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+                        );
+                        owed = b"hello";
+                    } else {
+                        answer
+                            .extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nget");
+                        owed = b"";
+                    }
+                    if s.write_all(&answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let b = Backend::new("web").server(server);
+    let gw = start(local().default_backend(&b)).await;
+    let mut c = TcpStream::connect(gw.local_addr()).await.unwrap();
+    let mut buf = Vec::new();
+    for first in ["HEAD /", "GET /204"] {
+        let method = first.split(' ').next().unwrap();
+        c.write_all(format!("{first} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let (status, head, _) = read_response_to(&mut c, &mut buf, method).await;
+        assert!(status == 200 || status == 204, "{head}");
+        c.write_all(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let (status, head, body) = read_response(&mut c, &mut buf).await;
+        assert_eq!(
+            (status, body.as_slice()),
+            (200, &b"get"[..]),
+            "after {first}: {head}"
+        );
+    }
+    drop(c);
+    gw.shutdown().await;
+    task.abort();
+}
