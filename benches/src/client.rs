@@ -66,13 +66,14 @@ pub(crate) async fn upgrade(addr: SocketAddr, path: &str) -> io::Result<(TcpStre
 }
 
 /// Moves `bytes_per_conn` through each of `conns` tunnels at once in `direction`; checks every
-/// byte arrived, in order and intact ([`crate::pattern`]). Returns the elapsed wall time.
+/// byte arrived, in order and intact ([`crate::pattern`]). Returns the elapsed wall time and
+/// how many bytes did not arrive (a wrong byte or an extra one is an error).
 pub(crate) async fn throughput(
     addr: SocketAddr,
     conns: usize,
     bytes_per_conn: u64,
     direction: Direction,
-) -> io::Result<Duration> {
+) -> io::Result<(Duration, u64)> {
     let path = match direction {
         Direction::Upload => format!("/ws/sink/{bytes_per_conn}"),
         Direction::Download => format!("/ws/source/{bytes_per_conn}"),
@@ -96,11 +97,12 @@ pub(crate) async fn throughput(
                     let mut answer = rest;
                     stream.read_to_end(&mut answer).await?;
                     let got = pattern::parse_sink_answer(&answer)?;
-                    if got != bytes_per_conn {
+                    if got > bytes_per_conn {
                         return Err(io::Error::other(format!(
                             "sink received {got} bytes, {bytes_per_conn} were sent"
                         )));
                     }
+                    Ok::<u64, io::Error>(bytes_per_conn - got)
                 }
                 Direction::Download => {
                     pattern::check(0, &rest)?;
@@ -114,20 +116,21 @@ pub(crate) async fn throughput(
                         pattern::check(total, &buf[..n])?;
                         total += n as u64;
                     }
-                    if total != bytes_per_conn {
+                    if total > bytes_per_conn {
                         return Err(io::Error::other(format!(
                             "received {total} bytes, the source sent {bytes_per_conn}"
                         )));
                     }
+                    Ok(bytes_per_conn - total)
                 }
             }
-            Ok::<(), io::Error>(())
         }));
     }
+    let mut lost = 0;
     for t in tasks {
-        t.await.map_err(io::Error::other)??;
+        lost += t.await.map_err(io::Error::other)??;
     }
-    Ok(start.elapsed())
+    Ok((start.elapsed(), lost))
 }
 
 /// Sends `count` messages of `size` bytes one at a time through an echo tunnel and returns

@@ -239,103 +239,189 @@ async fn run_all(
         let first = (run - 1) % order.len().max(1);
         order.rotate_left(first);
         for &c in &order {
-            eprintln!("run {run}/{}: {}", o.runs, c.name());
-            let proxy = tokio::task::block_in_place(|| proxies::start(c, addrs, cert.path()))?;
-            measure(o, c, &proxy, report)
-                .await
-                .map_err(|e| io::Error::other(format!("{}: {e}", c.name())))?;
-            if let Some(https) = proxy.https.filter(|_| o.measures.contains(&Measure::Tls)) {
-                // A quarter of the plain tunnels' bytes: TLS costs CPU on both ends.
-                tls::measure(
-                    cert,
-                    https,
-                    c.name(),
-                    o.wrk_seconds,
-                    o.bytes_per_run / 4,
-                    report,
-                )
-                .await
-                .map_err(|e| io::Error::other(format!("{} (https): {e}", c.name())))?;
+            let name = c.name();
+            eprintln!("run {run}/{}: {name}", o.runs);
+            // A contender that fails to start, routes wrongly, errs or hangs gets its failures
+            // counted in the table (and explained under it); the run carries on with the next.
+            match tokio::task::block_in_place(|| proxies::start(c, addrs, cert.path())) {
+                Ok(proxy) => {
+                    measure(o, c, &proxy, report).await;
+                    if let Some(https) = proxy.https.filter(|_| o.measures.contains(&Measure::Tls))
+                    {
+                        // A quarter of the plain tunnels' bytes: TLS costs CPU on both ends.
+                        let bytes = o.bytes_per_run / 4;
+                        let limit = limit_for(o.wrk_seconds, 2 * bytes);
+                        let tls = tls::measure(cert, https, name, o.wrk_seconds, bytes, report);
+                        if let Err(e) = within(limit, "https", tls).await {
+                            report.failure(name, e);
+                        }
+                    }
+                }
+                Err(e) => report.failure(name, format!("start: {e}")),
             }
+            report.add(
+                "measures failed or timed out (count)",
+                Better::Lower,
+                name,
+                report.failures_in_run(name) as f64,
+            );
         }
     }
     Ok(())
 }
 
-async fn measure(
-    o: &Options,
-    c: Contender,
-    p: &proxies::Running,
-    r: &mut Report,
-) -> io::Result<()> {
+/// Runs `fut` for at most `limit`; an error or a timeout becomes a message naming `what`.
+async fn within<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = io::Result<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: no result within {} s", limit.as_secs())),
+    }
+}
+
+/// A generous time limit for a measure that runs `seconds` and moves `bytes`: a minute, plus
+/// twice the given time, plus the bytes at 20 MiB/s.
+fn limit_for(seconds: u32, bytes: u64) -> Duration {
+    Duration::from_secs(60 + 2 * u64::from(seconds) + bytes / (20 << 20))
+}
+
+/// Measures one contender; each group of rows that fails or hangs is recorded as a failure and
+/// the next group runs.
+async fn measure(o: &Options, c: Contender, p: &proxies::Running, r: &mut Report) {
     let name = c.name();
     // Routing first: a proxy that sends traffic to the wrong place is not measured.
-    let to = client::plain_get(p.http, "/index.html").await?;
-    if to != "http" {
-        return Err(io::Error::other(format!("GET / reached the {to} backend")));
-    }
-    let to = client::plain_get(p.ws, "/ws/info").await?;
-    if to != "ws" {
-        return Err(io::Error::other(format!(
-            "GET /ws/info reached the {to} backend"
-        )));
+    let routing = async {
+        let to = client::plain_get(p.http, "/index.html").await?;
+        if to != "http" {
+            return Err(io::Error::other(format!("GET / reached the {to} backend")));
+        }
+        let to = client::plain_get(p.ws, "/ws/info").await?;
+        if to != "ws" {
+            return Err(io::Error::other(format!(
+                "GET /ws/info reached the {to} backend"
+            )));
+        }
+        Ok(())
+    };
+    if let Err(e) = within(Duration::from_secs(30), "routing", routing).await {
+        r.failure(name, e);
+        return;
     }
 
-    let half_close = client::half_close_propagates(p.ws).await?;
-    r.check(
-        "half-close propagated (client FIN, server still answers)",
-        name,
-        half_close,
-    );
+    match within(
+        Duration::from_secs(30),
+        "half-close",
+        client::half_close_propagates(p.ws),
+    )
+    .await
+    {
+        Ok(half_close) => r.check(
+            "half-close propagated (client FIN, server still answers)",
+            name,
+            half_close,
+        ),
+        Err(e) => r.failure(name, e),
+    }
 
     let pids = p.pids();
     if o.measures.contains(&Measure::Tunnels) {
-        tunnels(o, p, &pids, name, r).await?;
+        let limit = limit_for(0, 4 * o.bytes_per_run);
+        if let Err(e) = within(limit, "tunnels", tunnels(o, p, &pids, name, r)).await {
+            r.failure(name, e);
+        }
     }
     if o.measures.contains(&Measure::RoundTrip) {
         let before = procstat::cpu_seconds(&pids);
-        let rtt = client::round_trips(p.ws, o.round_trips, 64).await?;
+        // A round trip over loopback takes well under a millisecond.
+        let limit = Duration::from_secs(60) + Duration::from_millis(o.round_trips as u64);
+        let rtt = match within(
+            limit,
+            "round trips",
+            client::round_trips(p.ws, o.round_trips, 64),
+        )
+        .await
+        {
+            Ok(rtt) => rtt,
+            Err(e) => {
+                r.failure(name, e);
+                Vec::new()
+            }
+        };
         let rtt_cpu = procstat::cpu_seconds(&pids) - before;
-        let pct =
-            |q: f64| rtt[((rtt.len() as f64 * q) as usize).min(rtt.len() - 1)].as_secs_f64() * 1e6;
-        r.add("tunnel round trip p50 (us)", Better::Lower, name, pct(0.50));
-        r.add("tunnel round trip p99 (us)", Better::Lower, name, pct(0.99));
-        r.add(
-            "tunnel round trip p99.9 (us)",
-            Better::Lower,
-            name,
-            pct(0.999),
-        );
-        if !pids.is_empty() {
-            // Steadier than the percentiles: what each round trip (two messages) costs the
-            // proxy.
-            r.add(
-                "proxy CPU per round trip (us)",
-                Better::Lower,
-                name,
-                rtt_cpu * 1e6 / rtt.len() as f64,
-            );
+        if !rtt.is_empty() {
+            round_trip_rows(&rtt, rtt_cpu, &pids, name, r);
         }
     }
     if o.measures.contains(&Measure::Http) {
-        http(o, p, &pids, name, r).await?;
+        let limit = limit_for(2 * o.wrk_seconds, 0);
+        if let Err(e) = within(limit, "wrk", http(o, p, &pids, name, r)).await {
+            r.failure(name, e);
+        }
     }
     if o.measures.contains(&Measure::Memory) && !pids.is_empty() {
-        let before = procstat::rss_kib(&pids);
-        let tunnels = client::open_idle(p.ws, o.idle_tunnels).await?;
-        // Let the proxy settle before reading RSS: lazy buffers are released after the ping,
-        // and gangway's tunnels park after a second without traffic.
-        tokio::time::sleep(Duration::from_millis(2500)).await;
-        let after = procstat::rss_kib(&pids);
-        let per = (after.saturating_sub(before)) as f64 * 1024.0 / tunnels.len() as f64;
+        let limit = Duration::from_secs(120);
+        if let Err(e) = within(limit, "idle tunnels", memory(o, p, &pids, name, r)).await {
+            r.failure(name, e);
+        }
+    }
+}
+
+/// The round-trip rows from the sorted durations and the proxy's CPU meanwhile.
+fn round_trip_rows(
+    rtt: &[Duration],
+    rtt_cpu: f64,
+    pids: &[u32],
+    name: &'static str,
+    r: &mut Report,
+) {
+    let pct =
+        |q: f64| rtt[((rtt.len() as f64 * q) as usize).min(rtt.len() - 1)].as_secs_f64() * 1e6;
+    r.add("tunnel round trip p50 (us)", Better::Lower, name, pct(0.50));
+    r.add("tunnel round trip p99 (us)", Better::Lower, name, pct(0.99));
+    r.add(
+        "tunnel round trip p99.9 (us)",
+        Better::Lower,
+        name,
+        pct(0.999),
+    );
+    if !pids.is_empty() {
+        // Steadier than the percentiles: what each round trip (two messages) costs the
+        // proxy.
         r.add(
-            &format!("memory per idle tunnel, {} open (bytes)", tunnels.len()),
+            "proxy CPU per round trip (us)",
             Better::Lower,
             name,
-            per,
+            rtt_cpu * 1e6 / rtt.len() as f64,
         );
-        drop(tunnels);
     }
+}
+
+/// Resident memory per idle tunnel.
+async fn memory(
+    o: &Options,
+    p: &proxies::Running,
+    pids: &[u32],
+    name: &'static str,
+    r: &mut Report,
+) -> io::Result<()> {
+    let before = procstat::rss_kib(pids);
+    let tunnels = client::open_idle(p.ws, o.idle_tunnels).await?;
+    // Let the proxy settle before reading RSS: lazy buffers are released after the ping,
+    // and gangway's tunnels park after a second without traffic.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let after = procstat::rss_kib(pids);
+    let per = (after.saturating_sub(before)) as f64 * 1024.0 / tunnels.len() as f64;
+    r.add(
+        &format!("memory per idle tunnel, {} open (bytes)", tunnels.len()),
+        Better::Lower,
+        name,
+        per,
+    );
+    drop(tunnels);
     Ok(())
 }
 
@@ -349,13 +435,29 @@ async fn tunnels(
 ) -> io::Result<()> {
     let mut cpu = 0.0;
     let mut moved = 0u64;
-    for conns in [1usize, 8] {
+    let mut lost = 0u64;
+    // Recorded even when a test fails below: the bytes lost so far.
+    let mut result = Ok(());
+    'tests: for conns in [1usize, 8] {
         for dir in [Direction::Upload, Direction::Download] {
             let per_conn = o.bytes_per_run / conns as u64;
             let before = procstat::cpu_seconds(pids);
-            let elapsed = client::throughput(p.ws, conns, per_conn, dir).await?;
+            let (elapsed, missing) = match client::throughput(p.ws, conns, per_conn, dir).await {
+                Ok(t) => t,
+                Err(e) => {
+                    result = Err(e);
+                    break 'tests;
+                }
+            };
             cpu += procstat::cpu_seconds(pids) - before;
             moved += per_conn * conns as u64;
+            if missing > 0 {
+                lost += missing;
+                result = Err(io::Error::other(format!(
+                    "{missing} bytes lost, {conns} conn, {dir:?}"
+                )));
+                continue;
+            }
             let mib_s = (per_conn * conns as u64) as f64 / (1 << 20) as f64 / elapsed.as_secs_f64();
             let label = match dir {
                 Direction::Upload => format!("tunnel upload, {conns} conn (MiB/s)"),
@@ -364,7 +466,13 @@ async fn tunnels(
             r.add(&label, Better::Higher, name, mib_s);
         }
     }
-    if !pids.is_empty() {
+    r.add(
+        "bytes lost in tunnels (must be 0)",
+        Better::Lower,
+        name,
+        lost as f64,
+    );
+    if !pids.is_empty() && result.is_ok() {
         r.add(
             "proxy CPU per GiB tunnelled (s)",
             Better::Lower,
@@ -372,8 +480,7 @@ async fn tunnels(
             cpu / (moved as f64 / (1u64 << 30) as f64),
         );
     }
-
-    Ok(())
+    result
 }
 
 /// wrk with keep-alive (rate, latency, the proxy's CPU per request) and without.
@@ -388,11 +495,20 @@ async fn http(
     let ka = wrk(p.http, o.wrk_seconds, false).await?;
     let ka_cpu = procstat::cpu_seconds(pids) - before;
     r.add(
-        "HTTP keep-alive, 50 conns (req/s)",
-        Better::Higher,
+        "wrk errors, keep-alive (socket errors + non-2xx)",
+        Better::Lower,
         name,
-        ka.rps,
+        ka.errors,
     );
+    // Error responses mean the proxy is broken, not fast: no rate is reported with them.
+    if ka.non_2xx == 0.0 {
+        r.add(
+            "HTTP keep-alive, 50 conns (req/s)",
+            Better::Higher,
+            name,
+            ka.rps,
+        );
+    }
     if !pids.is_empty() && ka.requests > 0.0 {
         // Steadier than the rate on a shared machine: what each request costs the proxy.
         r.add(
@@ -410,11 +526,19 @@ async fn http(
     );
     let nc = wrk(p.http, o.wrk_seconds, true).await?;
     r.add(
-        "new connections, 50 at once (conn/s)",
-        Better::Higher,
+        "wrk errors, new connections (socket errors + non-2xx)",
+        Better::Lower,
         name,
-        nc.rps,
+        nc.errors,
     );
+    if nc.non_2xx == 0.0 {
+        r.add(
+            "new connections, 50 at once (conn/s)",
+            Better::Higher,
+            name,
+            nc.rps,
+        );
+    }
 
     Ok(())
 }
@@ -426,6 +550,10 @@ struct WrkResult {
     /// Requests completed in the whole run.
     requests: f64,
     p99_us: f64,
+    /// Socket errors (connect, read, write, timeout) plus non-2xx/3xx responses.
+    errors: f64,
+    /// Non-2xx/3xx responses alone.
+    non_2xx: f64,
 }
 
 async fn wrk(addr: SocketAddr, seconds: u32, close: bool) -> io::Result<WrkResult> {
@@ -435,24 +563,35 @@ async fn wrk(addr: SocketAddr, seconds: u32, close: bool) -> io::Result<WrkResul
         cmd.args(["-H", "Connection: close"]);
     }
     cmd.arg(format!("http://{addr}/"));
+    cmd.kill_on_drop(true);
     let out = cmd.output().await?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(io::Error::other(format!("wrk failed: {text}")));
     }
+    // "  Socket errors: connect 0, read 12, write 0, timeout 3"
+    // "  Non-2xx or 3xx responses: 7"
+    let mut socket_errors = 0.0;
+    let mut non_2xx = 0.0;
     for line in text
         .lines()
         .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
     {
-        // Error responses mean the proxy is broken, not slow: no rate is reported for them.
-        if line.contains("Non-2xx") {
-            return Err(io::Error::other(format!("wrk: {}", line.trim())));
-        }
         eprintln!(
             "  wrk {}: {}",
             if close { "(close)" } else { "(keep-alive)" },
             line.trim()
         );
+        let (_, counts) = line.split_once(':').unwrap_or_default();
+        let sum: f64 = counts
+            .split(',')
+            .filter_map(|part| part.split_whitespace().last()?.parse::<f64>().ok())
+            .sum();
+        if line.contains("Non-2xx") {
+            non_2xx += sum;
+        } else {
+            socket_errors += sum;
+        }
     }
     let rps = text
         .lines()
@@ -474,6 +613,8 @@ async fn wrk(addr: SocketAddr, seconds: u32, close: bool) -> io::Result<WrkResul
         rps,
         requests,
         p99_us,
+        errors: socket_errors + non_2xx,
+        non_2xx,
     })
 }
 

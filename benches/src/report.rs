@@ -67,6 +67,8 @@ pub(crate) struct Report {
     checks: BTreeMap<String, BTreeMap<&'static str, Vec<bool>>>,
     /// The run the next samples belong to.
     run: usize,
+    /// Per run and contender, what failed, timed out or could not start.
+    failures: BTreeMap<(usize, &'static str), Vec<String>>,
 }
 
 impl Report {
@@ -78,7 +80,24 @@ impl Report {
             rows: BTreeMap::new(),
             checks: BTreeMap::new(),
             run: 0,
+            failures: BTreeMap::new(),
         }
+    }
+
+    /// Records that a measure of `contender` failed or timed out in the current run.
+    pub(crate) fn failure(&mut self, contender: &'static str, what: String) {
+        eprintln!("  {contender}: FAILED: {what}");
+        self.failures
+            .entry((self.run, contender))
+            .or_default()
+            .push(what);
+    }
+
+    /// How many measures of `contender` failed in the current run.
+    pub(crate) fn failures_in_run(&self, contender: &'static str) -> usize {
+        self.failures
+            .get(&(self.run, contender))
+            .map_or(0, Vec::len)
     }
 
     /// Starts run `run`: the samples added from now on belong to it.
@@ -181,6 +200,14 @@ impl Report {
                 let _ = writeln!(out);
             }
         }
+        if !self.failures.is_empty() {
+            let _ = writeln!(out, "\nFailures (their rows are missing from that run):\n");
+            for ((run, contender), list) in &self.failures {
+                for what in list {
+                    let _ = writeln!(out, "- run {run}, {contender}: {what}");
+                }
+            }
+        }
         out
     }
 }
@@ -213,6 +240,9 @@ fn cell(samples: &[f64], fmt: impl Fn(f64) -> String) -> String {
 fn fmt(v: f64) -> String {
     if v.is_nan() {
         "n/a".to_owned()
+    } else if v == v.trunc() && v.abs() < 1e15 {
+        // Counts, and whole numbers generally.
+        format!("{v:.0}")
     } else if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 10.0 {
