@@ -407,12 +407,28 @@ fn check_http_rules(
                 }
             }
             HttpRequestAction::Deny { status: None } => {}
-            HttpRequestAction::AddHeader { name, value }
-            | HttpRequestAction::SetHeader { name, value } => {
-                check_header(found, rule.line, "http-request", name, Some(value));
+            HttpRequestAction::AddHeader { name, value } => {
+                check_rule_header(
+                    found,
+                    rule.line,
+                    "http-request",
+                    "add-header",
+                    name,
+                    Some(value),
+                );
+            }
+            HttpRequestAction::SetHeader { name, value } => {
+                check_rule_header(
+                    found,
+                    rule.line,
+                    "http-request",
+                    "set-header",
+                    name,
+                    Some(value),
+                );
             }
             HttpRequestAction::DelHeader { name } => {
-                check_header(found, rule.line, "http-request", name, None);
+                check_rule_header(found, rule.line, "http-request", "del-header", name, None);
             }
         }
     }
@@ -425,14 +441,67 @@ fn check_http_rules(
             acl_names,
         );
         match &rule.action {
-            HttpResponseAction::AddHeader { name, value }
-            | HttpResponseAction::SetHeader { name, value } => {
-                check_header(found, rule.line, "http-response", name, Some(value));
+            HttpResponseAction::AddHeader { name, value } => {
+                check_rule_header(
+                    found,
+                    rule.line,
+                    "http-response",
+                    "add-header",
+                    name,
+                    Some(value),
+                );
+            }
+            HttpResponseAction::SetHeader { name, value } => {
+                check_rule_header(
+                    found,
+                    rule.line,
+                    "http-response",
+                    "set-header",
+                    name,
+                    Some(value),
+                );
             }
             HttpResponseAction::DelHeader { name } => {
-                check_header(found, rule.line, "http-response", name, None);
+                check_rule_header(found, rule.line, "http-response", "del-header", name, None);
             }
         }
+    }
+}
+
+/// The headers the gateway writes itself from a message's framing and its connection's state;
+/// the gateway refuses rules on them when it is built (without a line), so they are refused here.
+const GATEWAY_WRITTEN_HEADERS: [&str; 4] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+];
+
+/// A header rule (`http-request` / `http-response` `add-header`, `set-header`, `del-header`).
+fn check_rule_header(
+    found: &mut Findings<'_>,
+    line: SourceLine,
+    keyword: &str,
+    action: &str,
+    name: &str,
+    value: Option<&String>,
+) {
+    check_header(found, line, keyword, name, value);
+    if GATEWAY_WRITTEN_HEADERS
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(name))
+    {
+        found.error(
+            line,
+            keyword,
+            format!("'{action} {name}' is not supported: the gateway writes Content-Length, Transfer-Encoding, Connection and Upgrade from the message's framing and the connection's state"),
+        );
+    } else if name.eq_ignore_ascii_case("host") && action != "set-header" {
+        found.error(
+            line,
+            keyword,
+            format!("'{action} {name}' is not supported: only set-header may change {name} (a request carries exactly one)"),
+        );
     }
 }
 

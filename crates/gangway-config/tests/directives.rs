@@ -1130,6 +1130,16 @@ fn http_request_rules() {
             "redirect target contains CR, LF",
         ),
         ("redirect prefix /a\\x01", "redirect target contains CR, LF"),
+        // The gateway refused these when it was built, without a line.
+        (
+            "del-header Content-Length",
+            "'del-header Content-Length' is not supported",
+        ),
+        ("set-header transfer-encoding chunked", "the gateway writes"),
+        ("add-header Connection close", "the gateway writes"),
+        ("del-header Upgrade", "the gateway writes"),
+        ("add-header Host x", "only set-header may change Host"),
+        ("del-header host", "only set-header may change host"),
     ];
     for (rule, fragment) in bad {
         assert_error(
@@ -1170,6 +1180,15 @@ fn http_response_rules() {
         "http-response",
         "unsupported action",
     );
+    assert_error(
+        &format!("{FE} http-response del-header Transfer-Encoding\n{BE}"),
+        4,
+        "http-response",
+        "'del-header Transfer-Encoding' is not supported",
+    );
+    // `set-header` on Host is the one rule the gateway takes on it.
+    let be = backend("backend be\n http-response set-header Host x\n server s 127.0.0.1:1\n");
+    assert_eq!(be.http_response.len(), 1);
 }
 
 #[test]
