@@ -48,38 +48,50 @@ fn pick_once(set: &ServerSet, keys: &[[u8; 16]], round: &mut usize) {
     black_box(slot.addr());
 }
 
+/// Runs `measure` on a set of `n` servers of `algorithm`, half of them holding a connection
+/// (so that leastconn and P2C compare real loads), with a second thread picking and
+/// releasing from the same set meanwhile when `threads` is 2.
+fn on_set(
+    algorithm: Algorithm,
+    n: usize,
+    threads: usize,
+    keys: &[[u8; 16]],
+    measure: impl FnOnce(&ServerSet),
+) {
+    let set = set_of(algorithm, n);
+    let held: Vec<_> = (0..n / 2)
+        .map(|_| set.pick(None, &[]).expect("pick"))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let helper = (threads == 2).then(|| {
+        let (set, keys, stop) = (set.clone(), keys.to_vec(), Arc::clone(&stop));
+        thread::spawn(move || {
+            let mut round = 7;
+            while !stop.load(Ordering::Relaxed) {
+                pick_once(&set, &keys, &mut round);
+            }
+        })
+    });
+    measure(&set);
+    stop.store(true, Ordering::Relaxed);
+    if let Some(h) = helper {
+        h.join().expect("helper thread");
+    }
+    drop(held);
+}
+
 fn bench_pick(c: &mut Criterion) {
     let keys = keys();
     for threads in [1usize, 2] {
         let mut group = c.benchmark_group(format!("pick/{threads}-thread"));
         for algorithm in ALGORITHMS {
             for n in [10usize, 100, 1000] {
-                let set = set_of(algorithm, n);
-                // Some long-lived connections, so leastconn and P2C compare real loads.
-                let held: Vec<_> = (0..n / 2)
-                    .map(|_| set.pick(None, &[]).expect("pick"))
-                    .collect();
-                let stop = Arc::new(AtomicBool::new(false));
-                let helper = (threads == 2).then(|| {
-                    let set = set.clone();
-                    let keys = keys.clone();
-                    let stop = Arc::clone(&stop);
-                    thread::spawn(move || {
-                        let mut round = 7;
-                        while !stop.load(Ordering::Relaxed) {
-                            pick_once(&set, &keys, &mut round);
-                        }
-                    })
+                on_set(algorithm, n, threads, &keys, |set| {
+                    group.bench_function(BenchmarkId::new(algorithm.to_string(), n), |b| {
+                        let mut round = 0;
+                        b.iter(|| pick_once(set, &keys, &mut round));
+                    });
                 });
-                group.bench_function(BenchmarkId::new(algorithm.to_string(), n), |b| {
-                    let mut round = 0;
-                    b.iter(|| pick_once(&set, &keys, &mut round));
-                });
-                stop.store(true, Ordering::Relaxed);
-                if let Some(h) = helper {
-                    h.join().expect("helper thread");
-                }
-                drop(held);
             }
         }
         group.finish();
@@ -96,32 +108,15 @@ fn bench_pick_alone(c: &mut Criterion) {
     for threads in [1usize, 2] {
         let mut group = c.benchmark_group(format!("pick-alone/{threads}-thread"));
         for algorithm in ALGORITHMS {
-            let set = set_of(algorithm, n);
-            let held: Vec<_> = (0..n / 2)
-                .map(|_| set.pick(None, &[]).expect("pick"))
-                .collect();
-            let stop = Arc::new(AtomicBool::new(false));
-            let helper = (threads == 2).then(|| {
-                let (set, keys, stop) = (set.clone(), keys.clone(), Arc::clone(&stop));
-                thread::spawn(move || {
-                    let mut round = 7;
-                    while !stop.load(Ordering::Relaxed) {
-                        pick_once(&set, &keys, &mut round);
-                    }
-                })
-            });
-            group.bench_function(BenchmarkId::new(algorithm.to_string(), n), |b| {
-                let mut round = 0;
-                b.iter_with_large_drop(|| {
-                    round = (round + 1) & (keys.len() - 1);
-                    set.pick(Some(&keys[round]), &[]).expect("pick")
+            on_set(algorithm, n, threads, &keys, |set| {
+                group.bench_function(BenchmarkId::new(algorithm.to_string(), n), |b| {
+                    let mut round = 0;
+                    b.iter_with_large_drop(|| {
+                        round = (round + 1) & (keys.len() - 1);
+                        set.pick(Some(&keys[round]), &[]).expect("pick")
+                    });
                 });
             });
-            stop.store(true, Ordering::Relaxed);
-            if let Some(h) = helper {
-                h.join().expect("helper thread");
-            }
-            drop(held);
         }
         group.finish();
     }

@@ -727,18 +727,25 @@ mod tests {
         }
     }
 
-    #[test]
-    fn passes_far_from_the_base_rebuild_the_tree() {
+    /// Three servers whose passes are moved to where offsets from the tree's base no longer
+    /// fit comfortably: the next pick asks for a rebuild. Returns the set, its snapshot
+    /// then, and the pass they were moved to.
+    fn passes_far_from_the_base() -> (ServerSet, std::sync::Arc<crate::set::Snapshot>, u64) {
         let set = weighted(3, |_| 10);
         let before = set.core().snapshot.load_full();
         let tree = before.leastconn.as_ref().unwrap();
-        // Move every pass to where offsets from the base no longer fit comfortably.
         let far = tree.base + tree.pass_limit / 2 + 1;
         set.core().global_pass.store(far, Ordering::Relaxed);
         for m in &before.members {
             m.slot.pass.store(far, Ordering::Relaxed);
         }
         tree.resync(&before.members);
+        (set, before, far)
+    }
+
+    #[test]
+    fn passes_far_from_the_base_rebuild_the_tree() {
+        let (set, before, far) = passes_far_from_the_base();
         drop(set.pick(None, &[]).unwrap());
         let after = set.core().snapshot.load_full();
         assert!(!std::sync::Arc::ptr_eq(&before, &after), "not rebuilt");
@@ -757,15 +764,7 @@ mod tests {
     /// asks again (the request was lost, and passes went on towards clamping).
     #[test]
     fn a_rebase_blocked_by_a_writer_is_asked_for_again() {
-        let set = weighted(3, |_| 10);
-        let before = set.core().snapshot.load_full();
-        let tree = before.leastconn.as_ref().unwrap();
-        let far = tree.base + tree.pass_limit / 2 + 1;
-        set.core().global_pass.store(far, Ordering::Relaxed);
-        for m in &before.members {
-            m.slot.pass.store(far, Ordering::Relaxed);
-        }
-        tree.resync(&before.members);
+        let (set, before, far) = passes_far_from_the_base();
         {
             let _writer = set.lock();
             drop(set.pick(None, &[]).unwrap());
