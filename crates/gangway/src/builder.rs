@@ -171,8 +171,8 @@ pub struct Options {
     pub status_page: Option<String>,
     /// Emit one access-log line per request at target `gangway::access` (default on).
     pub access_log: bool,
-    /// Largest request or response head in bytes; a larger request gets 431, a larger response
-    /// 502 (default 16 KiB).
+    /// Largest request head in bytes; a larger request gets 431 (default 16 KiB). Response heads
+    /// from servers may be up to 64 KiB whatever this says (they carry cookies and policies).
     pub max_head_size: usize,
     /// How long tunnels and in-flight requests may run after a graceful shutdown starts
     /// before they are closed (default 10 s).

@@ -1094,7 +1094,6 @@ impl Conn {
             &mut self.timer,
             shared.timeouts.client,
             client_wants_close,
-            shared.options.max_head_size,
             &self.phase,
             actions,
         );
@@ -1822,7 +1821,6 @@ async fn download<'r, R, W, I>(
     timer: &mut LazyTimer,
     client_timeout: Duration,
     client_wants_close: bool,
-    max_head: usize,
     phase: &watch::Receiver<Phase>,
     actions: impl Fn() -> I,
 ) -> Down
@@ -1840,8 +1838,7 @@ where
     };
     let mut received_any = false;
     let mut parser = gangway_h1::Parser::new();
-    // `max_head_size` bounds response heads too (a longer one is a 502), as HAProxy's buffer.
-    parser.max_head_len(max_head);
+    parser.max_head_len(64 * 1024);
     loop {
         // Read until one full response head is buffered.
         let parsed = loop {
@@ -1907,7 +1904,7 @@ where
                         break (h.status, h.head_len, h.framing, reusable, client_close);
                     }
                     Ok(Parsed::Partial) => {
-                        if sbuf.len() >= max_head {
+                        if sbuf.len() > 64 * 1024 {
                             return Down::Invalid;
                         }
                     }
