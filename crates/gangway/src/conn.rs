@@ -35,6 +35,10 @@ const HEAD_CHUNK: usize = 4 * 1024;
 const CLOSING_DRAIN: Duration = crate::tunnels::CLOSING_DRAIN;
 /// Header lines parsed per head.
 const MAX_HEADERS: usize = 128;
+/// A lingering close (see [`Conn::close_lingering`]) reads for at most this long...
+const LINGER_TIME: Duration = Duration::from_secs(5);
+/// ...and at most this many bytes.
+const LINGER_BYTES: usize = 16 << 20;
 /// Header lines of the table tried first (most heads have fewer; filling a table costs).
 const FEW_HEADERS: usize = 32;
 
@@ -329,6 +333,10 @@ impl Conn {
                     self.log.bytes_out = self.res_out.len() as u64;
                     self.log.term = Termination::Normal;
                     self.emit_log();
+                    if close && ok && (meta.framing != BodyFraming::None || !self.cbuf.is_empty()) {
+                        self.close_lingering().await;
+                        return;
+                    }
                     ok && !close
                 }
                 Plan::Events { meta } => {
@@ -1314,9 +1322,14 @@ impl Conn {
             self.res_out.truncate(head_len);
         }
         let _ = self.write_client_out().await;
-        self.client
-            .close_within(self.shared.timeouts.client_fin)
-            .await;
+        if status == 408 {
+            // A client too slow to send its head has nothing worth waiting for.
+            self.client
+                .close_within(self.shared.timeouts.client_fin)
+                .await;
+        } else {
+            self.close_lingering().await;
+        }
         self.log.status = status;
         self.log.term = term;
         self.log.bytes_out = self.res_out.len() as u64;
@@ -1324,6 +1337,41 @@ impl Conn {
             tracing::warn!(status, backend = ?self.log.backend, server = ?self.log.server, termination = %term.code(), client = %self.src, "gateway answered an error");
         }
         self.emit_log();
+    }
+
+    /// Closes the client connection after an answer that may leave request bytes unread (a
+    /// body, pipelined requests, an oversized head): our FIN first, then what the client still
+    /// sends is read and dropped until it closes, for [`LINGER_TIME`] and [`LINGER_BYTES`] at
+    /// most (nginx's lingering close). Closing with unread bytes would reset the connection,
+    /// and the reset can destroy the answer before the client reads it.
+    async fn close_lingering(&mut self) {
+        self.client
+            .close_within(self.shared.timeouts.client_fin)
+            .await;
+        let deadline = Instant::now() + LINGER_TIME;
+        let (client, cbuf, gate) = (&mut self.client, &mut self.cbuf, &self.phase_gate);
+        // A shutdown does not wait for it (woken as in `read_client`).
+        let mut draining = std::pin::pin!(std::future::poll_fn(|_| {
+            if gate.has_changed().unwrap_or(true) && *gate.borrow() >= Phase::Draining {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        }));
+        let mut drained = 0;
+        while drained < LINGER_BYTES {
+            cbuf.clear();
+            cbuf.reserve(READ_CHUNK);
+            let read = tokio::time::timeout_at(deadline, client.read_buf(cbuf));
+            tokio::select! {
+                r = read => match r {
+                    Ok(Ok(n)) if n > 0 => drained += n,
+                    _ => break,
+                },
+                _ = &mut draining => break,
+            }
+        }
+        cbuf.clear();
     }
 
     /// Makes the answer in `res_out`, whose head ends at `head_len`, close the connection;

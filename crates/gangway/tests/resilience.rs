@@ -1222,3 +1222,44 @@ async fn a_bodiless_answer_that_announces_a_body_leaves_its_connection_unpooled(
     gw.shutdown().await;
     task.abort();
 }
+
+/// An answer given while request bytes are still coming (a 403 to a large upload) reaches a
+/// client that finishes sending before it reads: the gateway closes its side, then reads and
+/// drops what the client still sends (a lingering close), instead of closing with unread
+/// bytes, which resets the connection and can destroy the answer.
+#[tokio::test]
+async fn an_error_answer_survives_an_upload_still_coming() {
+    let web = http_server("www").await;
+    let b = Backend::new("web").server(web.addr);
+    let gw = start(
+        local()
+            .deny("path_beg /private".parse().unwrap(), 403)
+            .default_backend(&b),
+    )
+    .await;
+    const BODY: usize = 8 << 20;
+    let mut c = TcpStream::connect(gw.local_addr()).await.unwrap();
+    let head = format!("POST /private HTTP/1.1\r\nHost: x\r\nContent-Length: {BODY}\r\n\r\n");
+    c.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b'a'; 64 << 10];
+    let mut sent = 0;
+    while sent < BODY {
+        let wrote = tokio::time::timeout(Duration::from_secs(20), c.write_all(&chunk))
+            .await
+            .expect("the upload is read");
+        assert!(wrote.is_ok(), "reset after {sent} bytes: {wrote:?}");
+        sent += chunk.len();
+    }
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), c.read_to_end(&mut out))
+        .await
+        .expect("the answer arrives");
+    assert!(
+        read.is_ok(),
+        "{read:?} after {:?}",
+        String::from_utf8_lossy(&out)
+    );
+    assert_eq!(status_of(&out), 403, "{}", String::from_utf8_lossy(&out));
+    assert_eq!(web.requests(), 0);
+    gw.shutdown().await;
+}
