@@ -11,6 +11,7 @@
 //! child processes, so that each proxy's memory and CPU can be read from its own process.
 
 mod backend;
+mod children;
 mod client;
 mod gateway;
 mod pattern;
@@ -190,14 +191,20 @@ fn main() -> io::Result<()> {
 }
 
 async fn compare(o: Options) -> io::Result<()> {
+    let nofile = children::raise_nofile_limit()?;
+    if nofile < 4 * o.idle_tunnels as u64 {
+        eprintln!("warning: only {nofile} open files allowed; the idle-tunnel rows may fail");
+    }
     proxies::ensure_tools()?;
-    let mut backend = Command::new(std::env::current_exe()?)
-        .arg("backend")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
+    let mut backend = children::Guarded::spawn(
+        Command::new(std::env::current_exe()?)
+            .arg("backend")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    )?;
     let line = BufReader::new(
         backend
+            .child()
             .stdout
             .take()
             .ok_or_else(|| io::Error::other("no stdout"))?,
@@ -212,8 +219,7 @@ async fn compare(o: Options) -> io::Result<()> {
     let mut report = Report::new(o.contenders.iter().map(|c| c.name()).collect());
     let cert = tls::Certificate::generate()?;
     let result = run_all(&o, addrs, &cert, &mut report).await;
-    let _ = backend.kill();
-    let _ = backend.wait();
+    drop(backend);
     result?;
 
     let table = report.render();

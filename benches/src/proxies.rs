@@ -7,6 +7,8 @@ use std::io::{self, BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use crate::children::Guarded;
 use std::time::{Duration, Instant};
 
 use crate::backend::BackendAddrs;
@@ -51,7 +53,7 @@ pub(crate) struct Running {
     pub(crate) ws: SocketAddr,
     /// The same routes over TLS (every contender but direct access).
     pub(crate) https: Option<SocketAddr>,
-    child: Option<Child>,
+    child: Option<Guarded>,
     _dir: Option<TempDir>,
 }
 
@@ -65,24 +67,6 @@ impl Running {
         let mut pids = vec![root];
         pids.extend(crate::procstat::children(root));
         pids
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // SIGTERM first so nginx takes its workers down with it.
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
@@ -153,22 +137,23 @@ pub(crate) fn start(
 
 fn start_gangway(backend: BackendAddrs, crt: &Path) -> io::Result<Running> {
     let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
-        .args([
-            "gateway",
-            "--http",
-            &backend.http.to_string(),
-            "--ws",
-            &backend.ws.to_string(),
-        ])
-        .arg("--crt")
-        .arg(crt)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let addrs = read_addr_lines(&mut child, &["listen=", "listen-tls="])?;
+    let mut child = Guarded::spawn(
+        Command::new(exe)
+            .args([
+                "gateway",
+                "--http",
+                &backend.http.to_string(),
+                "--ws",
+                &backend.ws.to_string(),
+            ])
+            .arg("--crt")
+            .arg(crt)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    )?;
+    let addrs = read_addr_lines(child.child(), &["listen=", "listen-tls="])?;
     let (addr, https) = (addrs[0], addrs[1]);
-    wait_listening(addr, &mut child, "gangway")?;
+    wait_listening(addr, child.child(), "gangway")?;
     Ok(Running {
         http: addr,
         ws: addr,
@@ -210,15 +195,16 @@ fn start_haproxy(backend: BackendAddrs, splice: bool, crt: &Path) -> io::Result<
     let cfg = haproxy_config(listen, backend, splice, Some((tls, crt)));
     let path = dir.0.join("haproxy.cfg");
     fs::write(&path, cfg)?;
-    let mut child = Command::new("haproxy")
-        .arg("-db") // foreground, no master-worker: one process to measure
-        .arg("-f")
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    wait_listening(listen, &mut child, "haproxy")?;
-    wait_listening(tls, &mut child, "haproxy")?;
+    let mut child = Guarded::spawn(
+        Command::new("haproxy")
+            .arg("-db") // foreground, no master-worker: one process to measure
+            .arg("-f")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    )?;
+    wait_listening(listen, child.child(), "haproxy")?;
+    wait_listening(tls, child.child(), "haproxy")?;
     Ok(Running {
         http: listen,
         ws: listen,
@@ -290,17 +276,18 @@ fn start_nginx(backend: BackendAddrs, crt: &Path) -> io::Result<Running> {
     let cfg = nginx_config(listen, backend, &dir.0, Some((tls, crt)));
     let path = dir.0.join("nginx.conf");
     fs::write(&path, cfg)?;
-    let mut child = Command::new("nginx")
-        .arg("-p")
-        .arg(&dir.0)
-        .arg("-c")
-        .arg(&path)
-        .args(["-g", "daemon off;"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    wait_listening(listen, &mut child, "nginx")?;
-    wait_listening(tls, &mut child, "nginx")?;
+    let mut child = Guarded::spawn(
+        Command::new("nginx")
+            .arg("-p")
+            .arg(&dir.0)
+            .arg("-c")
+            .arg(&path)
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    )?;
+    wait_listening(listen, child.child(), "nginx")?;
+    wait_listening(tls, child.child(), "nginx")?;
     Ok(Running {
         http: listen,
         ws: listen,
