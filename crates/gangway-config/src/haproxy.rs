@@ -9,7 +9,7 @@ use crate::error::Findings;
 use crate::lexer::{Word, split_line};
 use crate::model::*;
 use crate::time::{parse_time, zero_timeout_refused};
-use crate::validate::HTTPCHK_URI_LINE;
+use crate::validate::{HTTPCHK_METHOD_LINE, HTTPCHK_URI_LINE};
 
 /// Process-level `global` directives that mean nothing to an embedded gateway: accepted,
 /// reported as ignored.
@@ -219,7 +219,8 @@ struct HttpChkLines {
 /// What `option httpchk` or `http-check send` gives; `None` where the line gives nothing.
 #[derive(Default)]
 struct CheckRequest {
-    method: Option<String>,
+    /// The method and the line that gave it.
+    method: Option<(String, usize)>,
     /// The URI and the line that gave it.
     uri: Option<(String, usize)>,
     version: Option<String>,
@@ -250,7 +251,7 @@ impl CheckRequest {
 
     fn to_model(&self) -> HttpChk {
         let mut check = HttpChk::default();
-        if let Some(method) = &self.method {
+        if let Some((method, _)) = &self.method {
             check.method.clone_from(method);
         }
         if let Some((uri, _)) = &self.uri {
@@ -1455,12 +1456,12 @@ impl Parser<'_> {
                         None
                     }
                     [method, uri] => {
-                        request.method = Some((*method).to_owned());
+                        request.method = Some(((*method).to_owned(), line));
                         request.uri = Some(((*uri).to_owned(), line));
                         None
                     }
                     [method, uri, version] => {
-                        request.method = Some((*method).to_owned());
+                        request.method = Some(((*method).to_owned(), line));
                         request.uri = Some(((*uri).to_owned(), line));
                         Some(*version)
                     }
@@ -1546,19 +1547,23 @@ impl Parser<'_> {
     /// Writes the health check request of the current section into the model.
     fn apply_httpchk(&mut self) {
         let check = self.httpchk_value();
-        let uri_line = self
-            .httpchk
-            .request
-            .as_ref()
-            .and_then(|r| r.uri.as_ref())
+        let request = self.httpchk.request.as_ref();
+        let uri_line = request.and_then(|r| r.uri.as_ref()).map(|(_, line)| *line);
+        let method_line = request
+            .and_then(|r| r.method.as_ref())
             .map(|(_, line)| *line);
         in_sections!(self.scope(), [defaults, backend], |s| {
             s.option.httpchk.clone_from(&check)
         });
-        if let Some(line) = uri_line {
-            in_sections!(self.scope(), [backend], |s| {
-                s.lines.0.insert(HTTPCHK_URI_LINE.to_owned(), line)
-            });
+        for (key, line) in [
+            (HTTPCHK_URI_LINE, uri_line),
+            (HTTPCHK_METHOD_LINE, method_line),
+        ] {
+            if let Some(line) = line {
+                in_sections!(self.scope(), [backend], |s| {
+                    s.lines.0.insert(key.to_owned(), line)
+                });
+            }
         }
     }
 
@@ -1740,7 +1745,7 @@ impl Parser<'_> {
                         return;
                     };
                     match word {
-                        "meth" => request.method = Some(text.to_owned()),
+                        "meth" => request.method = Some((text.to_owned(), self.line)),
                         "uri" => request.uri = Some((text.to_owned(), self.line)),
                         "ver" => request.version = Some(text.to_owned()),
                         "comment" => {}

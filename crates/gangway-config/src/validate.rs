@@ -12,6 +12,8 @@ use crate::time::zero_timeout_refused;
 /// The key of [`DirectiveLines`] for the line that last set the health check URI
 /// (`option httpchk` or `http-check send uri`).
 pub(crate) const HTTPCHK_URI_LINE: &str = "httpchk uri";
+/// The key of the line that gave a backend's check method, in its [`DirectiveLines`].
+pub(crate) const HTTPCHK_METHOD_LINE: &str = "httpchk method";
 
 const ERRORFILE_CODES: &[u16] = &[
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
@@ -261,16 +263,40 @@ fn check_backend(found: &mut Findings<'_>, config: &Config, backend: &Backend) {
             expect,
         );
     }
-    if let Some(check) = &backend.option.httpchk
-        && !check.uri.starts_with('/')
-        && check.uri != "*"
-    {
-        let line = backend.lines.of("option httpchk", backend.line);
-        found.error(
-            backend.lines.of(HTTPCHK_URI_LINE, line),
-            "option httpchk",
-            format!("URI '{}' must start with '/'", check.uri),
-        );
+    if let Some(check) = &backend.option.httpchk {
+        let send = backend.lines.of("http-check send", backend.line);
+        let line = backend.lines.of("option httpchk", send);
+        // The request line is written as it is given: a space or control byte in a part
+        // would break it (the gateway refused these when built, without a line).
+        let breaks_line = |part: &str| part.bytes().any(|b| b <= b' ' || b == 0x7f);
+        if !check.uri.starts_with('/') && check.uri != "*" {
+            found.error(
+                backend.lines.of(HTTPCHK_URI_LINE, line),
+                "option httpchk",
+                format!("URI '{}' must start with '/'", check.uri),
+            );
+        } else if breaks_line(&check.uri) {
+            found.error(
+                backend.lines.of(HTTPCHK_URI_LINE, line),
+                "option httpchk",
+                format!("URI {:?} contains a space or control byte", check.uri),
+            );
+        }
+        if !gangway_h1::is_valid_field_name(check.method.as_bytes()) {
+            found.error(
+                backend.lines.of(HTTPCHK_METHOD_LINE, line),
+                "option httpchk",
+                format!("method {:?} is not an HTTP token", check.method),
+            );
+        }
+        let version = check.version.split("\r\n").next().unwrap_or_default();
+        if breaks_line(version) {
+            found.error(
+                line,
+                "option httpchk",
+                format!("version {version:?} contains a space or control byte"),
+            );
+        }
     }
     let acl_names = acl_set(found, config, &backend.acl);
     check_http_rules(

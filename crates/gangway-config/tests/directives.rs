@@ -1755,3 +1755,34 @@ fn check_header_lines_after_the_version_are_checked() {
         "invalid header name 'X A'",
     );
 }
+
+#[test]
+fn a_check_request_line_that_would_break_is_an_error_at_its_line() {
+    // The gateway refused these when it was built, without file:line.
+    let cases: &[(&str, &str)] = &[
+        (
+            " option httpchk GET \"/a b\"",
+            "URI \"/a b\" contains a space",
+        ),
+        (
+            " option httpchk \"G T\" /",
+            "method \"G T\" is not an HTTP token",
+        ),
+        (
+            " option httpchk GET / \"HTTP/1.1 x\"",
+            "version \"HTTP/1.1 x\" contains a space",
+        ),
+        (
+            " option httpchk\n http-check send meth \"G(T\" uri /",
+            "method \"G(T\" is not an HTTP token",
+        ),
+    ];
+    for (lines, fragment) in cases {
+        assert_error(
+            &format!("{FE}backend be\n{lines}\n server s 127.0.0.1:1 check\n"),
+            if lines.contains("send") { 6 } else { 5 },
+            "option httpchk",
+            fragment,
+        );
+    }
+}
