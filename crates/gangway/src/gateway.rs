@@ -135,6 +135,13 @@ impl Gateway {
         // Header names and values the gateway writes itself: a CR or LF in one would add a
         // line to every request sent to the servers.
         let forward_for = &b.options.forward_for_header;
+        if crate::rules::written_by_gateway(forward_for) || forward_for.eq_ignore_ascii_case("host")
+        {
+            return Err(Error::InvalidOption(format!(
+                "forward_for_header (option forwardfor header) {forward_for:?} names a header \
+                 the gateway writes from the message's framing, connection or host"
+            )));
+        }
         if !gangway_h1::is_valid_field_name(forward_for.as_bytes()) {
             return Err(Error::InvalidOption(format!(
                 "forward_for_header (option forwardfor header) {forward_for:?} is not an HTTP \

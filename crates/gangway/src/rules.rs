@@ -54,13 +54,7 @@ impl HeaderAction {
                 "header name {name:?} is not an HTTP token"
             )));
         }
-        const GATEWAY_WRITTEN: [&str; 4] = [
-            "content-length",
-            "transfer-encoding",
-            "connection",
-            "upgrade",
-        ];
-        if GATEWAY_WRITTEN.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        if written_by_gateway(name) {
             return Err(Error::InvalidOption(format!(
                 "header rules cannot change {name}: the gateway writes Content-Length, \
                  Transfer-Encoding, Connection and Upgrade from the message's framing and the \
@@ -126,6 +120,19 @@ impl HeaderAction {
             HeaderAction::Delete { .. } => None,
         }
     }
+}
+
+/// Whether the gateway writes this header itself from a message's framing and connection
+/// state (`Content-Length`, `Transfer-Encoding`, `Connection`, `Upgrade`): no configured
+/// header may name it.
+pub(crate) fn written_by_gateway(name: &str) -> bool {
+    const NAMES: [&str; 4] = [
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "upgrade",
+    ];
+    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// Where a redirect sends the client (HAProxy's `redirect scheme|location|prefix`).

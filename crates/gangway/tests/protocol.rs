@@ -935,6 +935,16 @@ fn header_names_and_values_the_gateway_writes_are_checked_at_build() {
         ("", None, Some(r#""" is not an HTTP header name"#)),
         ("X A", None, Some(r#""X A" is not an HTTP header name"#)),
         (
+            "Content-Length",
+            None,
+            Some(r#""Content-Length" names a header the gateway writes"#),
+        ),
+        (
+            "host",
+            None,
+            Some(r#""host" names a header the gateway writes"#),
+        ),
+        (
             "X-Real-IP",
             Some("https\r\nX-B: 1"),
             Some(r#"forwarded_proto "https\r\nX-B: 1""#),
