@@ -7,6 +7,7 @@
 //! on a port after a failed run.
 
 use std::io;
+use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -40,16 +41,41 @@ pub(crate) struct Guarded(Child);
 
 impl Guarded {
     /// Spawns `cmd` in a new process group, with `SIGTERM` as its parent-death signal.
-    #[allow(unsafe_code)]
     pub(crate) fn spawn(cmd: &mut Command) -> io::Result<Guarded> {
+        Self::spawn_with(cmd, [])
+    }
+
+    /// [`spawn`](Self::spawn), handing the child the sockets `fds` as its descriptors 3 and 4
+    /// (listeners bound by the harness: no port is released and bound again, so no race).
+    #[allow(unsafe_code)]
+    pub(crate) fn spawn_with<const N: usize>(
+        cmd: &mut Command,
+        fds: [RawFd; N],
+    ) -> io::Result<Guarded> {
         cmd.process_group(0);
-        // SAFETY: the closure only calls `prctl`, which is async-signal-safe, between fork and
-        // exec; the harness spawns its children from the main thread, which lives as long as
-        // the harness, so the signal comes only when the harness itself is gone.
+        // SAFETY: between fork and exec the closure only calls `prctl`, `fcntl`, `dup2` and
+        // `close`, which are async-signal-safe, and allocates nothing. The harness spawns its
+        // children from the main thread, which lives as long as the harness, so the death
+        // signal comes only when the harness itself is gone.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
                     return Err(io::Error::last_os_error());
+                }
+                // Out of the way first (a source may already be 3 or 4), then into place;
+                // `dup2` leaves the new descriptors open across exec.
+                let mut high = [0; N];
+                for (h, &fd) in high.iter_mut().zip(&fds) {
+                    *h = libc::fcntl(fd, libc::F_DUPFD, 100);
+                    if *h < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                for (i, &h) in high.iter().enumerate() {
+                    if libc::dup2(h, 3 + i as RawFd) < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    libc::close(h);
                 }
                 Ok(())
             });

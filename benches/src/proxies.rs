@@ -5,6 +5,7 @@
 use std::fs;
 use std::io::{self, BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -89,9 +90,17 @@ impl Drop for TempDir {
     }
 }
 
-/// A free loopback port: bound to port 0, then released for a child process to bind.
-fn free_port() -> io::Result<SocketAddr> {
-    StdListener::bind("127.0.0.1:0")?.local_addr()
+/// A loopback listener on a port the kernel picks, handed to the proxy as an open socket.
+#[allow(unsafe_code)]
+fn listener() -> io::Result<(StdListener, SocketAddr)> {
+    let l = StdListener::bind("127.0.0.1:0")?;
+    // The backlog the proxies are configured with (std listens with 128).
+    // SAFETY: `listen` on a descriptor this function owns; no memory is passed.
+    if unsafe { libc::listen(l.as_raw_fd(), 4096) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let addr = l.local_addr()?;
+    Ok((l, addr))
 }
 
 /// Polls until something accepts connections on `addr`, or the deadline passes.
@@ -190,19 +199,22 @@ pub(crate) fn read_addr_lines(child: &mut Child, prefixes: &[&str]) -> io::Resul
 
 fn start_haproxy(backend: BackendAddrs, splice: bool, crt: &Path) -> io::Result<Running> {
     let dir = TempDir::new(if splice { "haproxy-splice" } else { "haproxy" })?;
-    let listen = free_port()?;
-    let tls = free_port()?;
-    let cfg = haproxy_config(listen, backend, splice, Some((tls, crt)));
+    let (listen_socket, listen) = listener()?;
+    let (tls_socket, tls) = listener()?;
+    // HAProxy binds `fd@3` and `fd@4`: the sockets the harness opened.
+    let cfg = haproxy_config("fd@3", backend, splice, Some(("fd@4", crt)));
     let path = dir.0.join("haproxy.cfg");
     fs::write(&path, cfg)?;
-    let mut child = Guarded::spawn(
+    let mut child = Guarded::spawn_with(
         Command::new("haproxy")
             .arg("-db") // foreground, no master-worker: one process to measure
             .arg("-f")
             .arg(&path)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit()),
+        [listen_socket.as_raw_fd(), tls_socket.as_raw_fd()],
     )?;
+    drop((listen_socket, tls_socket));
     wait_listening(listen, child.child(), "haproxy")?;
     wait_listening(tls, child.child(), "haproxy")?;
     Ok(Running {
@@ -226,10 +238,10 @@ fn start_haproxy(backend: BackendAddrs, splice: bool, crt: &Path) -> io::Result<
 /// `connect` for 3458 `accept4`) while gangway and nginx reused their pools (`always`: 29
 /// `connect` for 8002 `accept4`). All three now keep server connections for reuse.
 pub(crate) fn haproxy_config(
-    listen: SocketAddr,
+    listen: &str,
     backend: BackendAddrs,
     splice: bool,
-    tls: Option<(SocketAddr, &Path)>,
+    tls: Option<(&str, &Path)>,
 ) -> String {
     let splice = if splice {
         "    option splice-request\n    option splice-response\n"
@@ -271,6 +283,34 @@ backend ws
 
 fn start_nginx(backend: BackendAddrs, crt: &Path) -> io::Result<Running> {
     let dir = TempDir::new("nginx")?;
+    // nginx binds its ports itself: handed over sockets (`NGINX=3;4;`, its binary-upgrade
+    // hand-over) were accepted but never served in a try. A port is picked by binding port 0
+    // and releasing it, so another process may take it first: nginx then exits, and a few
+    // tries with new ports follow.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match start_nginx_once(backend, crt, &dir) {
+            Err(e) if tries < 3 => eprintln!("  nginx did not start ({e}); new ports"),
+            Err(e) => return Err(e),
+            Ok((child, listen, tls)) => {
+                return Ok(Running {
+                    http: listen,
+                    ws: listen,
+                    https: Some(tls),
+                    child: Some(child),
+                    _dir: Some(dir),
+                });
+            }
+        }
+    }
+}
+
+fn start_nginx_once(
+    backend: BackendAddrs,
+    crt: &Path,
+    dir: &TempDir,
+) -> io::Result<(Guarded, SocketAddr, SocketAddr)> {
     let listen = free_port()?;
     let tls = free_port()?;
     let cfg = nginx_config(listen, backend, &dir.0, Some((tls, crt)));
@@ -288,13 +328,12 @@ fn start_nginx(backend: BackendAddrs, crt: &Path) -> io::Result<Running> {
     )?;
     wait_listening(listen, child.child(), "nginx")?;
     wait_listening(tls, child.child(), "nginx")?;
-    Ok(Running {
-        http: listen,
-        ws: listen,
-        https: Some(tls),
-        child: Some(child),
-        _dir: Some(dir),
-    })
+    Ok((child, listen, tls))
+}
+
+/// A free loopback port for nginx: bound to port 0, then released for it to bind.
+fn free_port() -> io::Result<SocketAddr> {
+    StdListener::bind("127.0.0.1:0")?.local_addr()
 }
 
 /// The nginx configuration of the comparison (also printed in docs/benchmarks.md); `tls` adds
