@@ -1016,7 +1016,10 @@ impl Parser<'_> {
                 "inter" | "fastinter" | "downinter" | "slowstart" | "pool-purge-delay" => {
                     if let Some(time) = self.time_of(words, index + 1, kw, option) {
                         if time.is_zero() && !matches!(option, "slowstart" | "pool-purge-delay") {
+                            // Not kept: the check of the merged options would report it again.
                             self.error(kw, format!("'{option}' must be greater than 0"));
+                            index += 2;
+                            continue;
                         }
                         let field = match option {
                             "inter" => &mut options.inter,

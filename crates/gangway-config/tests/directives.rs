@@ -476,6 +476,23 @@ fn server_options_table() {
 }
 
 #[test]
+fn a_zero_check_interval_is_one_error_at_its_line() {
+    // It was reported twice on the server line, and three times for default-server (its line,
+    // the section's line and each server's).
+    let text = format!("{FE}backend be\n server s 127.0.0.1:1 check inter 0\n");
+    assert_eq!(
+        errors(&text),
+        ["test.cfg:5: 'server': 'inter' must be greater than 0"]
+    );
+    let text =
+        format!("{FE}backend be\n default-server fastinter 0\n server s 127.0.0.1:1 check\n");
+    assert_eq!(
+        errors(&text),
+        ["test.cfg:5: 'default-server': 'fastinter' must be greater than 0"]
+    );
+}
+
+#[test]
 fn default_server_applies_to_later_servers() {
     let text = "defaults\n default-server inter 3s fall 5\n\
                 frontend fe\n bind :80\n default_backend be\n\
