@@ -88,6 +88,7 @@ pub(crate) async fn serve(
         req_out: Vec::new(),
         res_out: Vec::new(),
         head_request: false,
+        body_unread: false,
         req_rules: Vec::new(),
         res_rules: Vec::new(),
         excluded: Vec::new(),
@@ -202,6 +203,9 @@ struct Conn {
     res_out: Vec<u8>,
     /// The request being answered is a HEAD (its answers carry no body).
     head_request: bool,
+    /// The request being answered has a body not yet read to its end: an error answer
+    /// then closes lingering (see [`Conn::close_lingering`]).
+    body_unread: bool,
     req_rules: Vec<usize>,
     res_rules: Vec<usize>,
     excluded: Vec<gangway_balance::ServerId>,
@@ -253,6 +257,7 @@ impl Conn {
             let start = Instant::now();
             self.log.reset(start);
             self.head_request = false;
+            self.body_unread = false;
             if self.cbuf.is_empty() {
                 let idle = if first {
                     self.shared.timeouts.http_request
@@ -601,6 +606,7 @@ impl Conn {
             switch,
         };
         self.head_request = meta.is_head;
+        self.body_unread = meta.framing != BodyFraming::None;
         if shared.options.access_log {
             self.log
                 .set_request(head.method, head.target, head.version_minor);
@@ -1148,6 +1154,7 @@ impl Conn {
         // before the (empty) upload future was polled.
         let upload_complete =
             meta.framing == BodyFraming::None || matches!(upload_done, Some(Ok(_)));
+        self.body_unread = !upload_complete;
         match down {
             Down::Complete {
                 status,
@@ -1322,14 +1329,6 @@ impl Conn {
             self.res_out.truncate(head_len);
         }
         let _ = self.write_client_out().await;
-        if status == 408 {
-            // A client too slow to send its head has nothing worth waiting for.
-            self.client
-                .close_within(self.shared.timeouts.client_fin)
-                .await;
-        } else {
-            self.close_lingering().await;
-        }
         self.log.status = status;
         self.log.term = term;
         self.log.bytes_out = self.res_out.len() as u64;
@@ -1337,6 +1336,18 @@ impl Conn {
             tracing::warn!(status, backend = ?self.log.backend, server = ?self.log.server, termination = %term.code(), client = %self.src, "gateway answered an error");
         }
         self.emit_log();
+        // Linger only while request bytes may still come: a head cut short or refused, a
+        // body not read to its end, pipelined requests. A client too slow to send its head
+        // (408) has nothing worth waiting for, and one whose request was read entirely is
+        // closed at once (holding its connection for the linger time would let a backend
+        // outage's 503s use up the gateway's connections).
+        if status != 408 && (self.body_unread || !self.cbuf.is_empty()) {
+            self.close_lingering().await;
+        } else {
+            self.client
+                .close_within(self.shared.timeouts.client_fin)
+                .await;
+        }
     }
 
     /// Closes the client connection after an answer that may leave request bytes unread (a
@@ -1943,11 +1954,12 @@ where
                                 &actions,
                             );
                         }
-                        // A body announced where none may follow (HEAD, 204, 304): a server
-                        // that sends it anyway would have it read as the next response on a
-                        // pooled connection, so this one is not pooled.
-                        let bodiless = meta.is_head || h.status == 204 || h.status == 304;
-                        let announced = bodiless && announces_body(h.headers);
+                        // A 204 that announces a body breaks RFC 9110 (8.6, 6.1): a server
+                        // that sends the body anyway would have it read as the next response
+                        // on a pooled connection, so this one is not pooled. Answers to HEAD
+                        // and 304s may announce the length or coding a GET would get
+                        // (9.3.2, 15.4.5; nginx and Apache do): they are pooled.
+                        let announced = h.status == 204 && announces_body(h.headers);
                         let reusable = h.keep_alive && !announced;
                         break (h.status, h.head_len, h.framing, reusable, client_close);
                     }

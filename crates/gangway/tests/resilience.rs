@@ -1152,15 +1152,19 @@ async fn shutdown_sessions_on_down_closes_only_that_servers_tunnels() {
     gw.shutdown().await;
 }
 
-/// A connection whose answer to HEAD (or a 204 or 304) announced a body is not pooled: a
+/// A connection whose 204 announced a body (which RFC 9110 forbids) is not pooled: a
 /// server that sends that body anyway (here: late, just before its next answer) would
-/// have it read as the next response.
+/// have it read as the next response. An answer to HEAD may give the length a GET would
+/// get (RFC 9110, 9.3.2; nginx and Apache do): its connection is pooled.
 #[tokio::test]
 async fn a_bodiless_answer_that_announces_a_body_leaves_its_connection_unpooled() {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = l.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let accepts = Arc::clone(&accepted);
     let task = tokio::spawn(async move {
         while let Ok((mut s, _)) = l.accept().await {
+            accepts.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
@@ -1178,8 +1182,9 @@ async fn a_bodiless_answer_that_announces_a_body_leaves_its_connection_unpooled(
                     // The body it announced before, sent late, then this answer.
                     let mut answer = owed.to_vec();
                     if head.starts_with("HEAD ") {
+                        // A well-behaved answer: the GET's length, no body.
                         answer.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
-                        owed = b"hello";
+                        owed = b"";
                     } else if head.starts_with("GET /204") {
                         answer.extend_from_slice(
                             b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
@@ -1201,7 +1206,7 @@ async fn a_bodiless_answer_that_announces_a_body_leaves_its_connection_unpooled(
     let gw = start(local().default_backend(&b)).await;
     let mut c = TcpStream::connect(gw.local_addr()).await.unwrap();
     let mut buf = Vec::new();
-    for first in ["HEAD /", "GET /204"] {
+    for first in ["GET /204", "HEAD /"] {
         let method = first.split(' ').next().unwrap();
         c.write_all(format!("{first} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
             .await
@@ -1218,9 +1223,47 @@ async fn a_bodiless_answer_that_announces_a_body_leaves_its_connection_unpooled(
             "after {first}: {head}"
         );
     }
+    // The 204's connection was dropped; the HEAD's was pooled and served the GET after it.
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
     drop(c);
     gw.shutdown().await;
     task.abort();
+}
+
+/// An error answer to a request read to its end closes the connection at once, even when
+/// the client keeps its side open: it used to wait the whole linger time (5 s) for the client,
+/// holding a connection per 503 during a backend outage.
+#[tokio::test]
+async fn an_error_to_a_complete_request_closes_at_once() {
+    let dead = refused_addr().await;
+    let b = Backend::new("web").server(dead);
+    let gw = start(local().default_backend(&b)).await;
+    let mut c = TcpStream::connect(gw.local_addr()).await.unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).await.unwrap();
+    assert_eq!(status_of(&out), 503, "{}", String::from_utf8_lossy(&out));
+    // The client keeps its side open; the gateway lets go of the connection at once, well
+    // under the 5 s linger time (the deadline is generous for a busy machine).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let open = gw
+            .metrics_text()
+            .lines()
+            .any(|l| l.starts_with("gangway_frontend_current_connections") && !l.ends_with(" 0"));
+        if !open {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connection lingers"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(c);
+    gw.shutdown().await;
 }
 
 /// An answer given while request bytes are still coming (a 403 to a large upload) reaches a
