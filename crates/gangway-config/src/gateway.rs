@@ -350,6 +350,16 @@ impl Planner<'_> {
                 self.found.error(line, "option forwardfor", message);
                 continue;
             }
+            let header = forward.header.as_str();
+            if crate::validate::is_written_by_gateway(header) || header.eq_ignore_ascii_case("host")
+            {
+                // The gateway refuses it when built, without a line.
+                let message = format!(
+                    "header '{header}' is one the gateway writes itself (Content-Length, Transfer-Encoding, Connection, Upgrade, Host): give another name"
+                );
+                self.found.error(line, "option forwardfor", message);
+                continue;
+            }
             match forward_set {
                 None => {
                     forward_set = Some(forward);

@@ -504,6 +504,13 @@ const GATEWAY_WRITTEN_HEADERS: [&str; 4] = [
 ];
 
 /// A header rule (`http-request` / `http-response` `add-header`, `set-header`, `del-header`).
+/// Whether the gateway writes `name` itself, so that no rule or option may name it.
+pub(crate) fn is_written_by_gateway(name: &str) -> bool {
+    GATEWAY_WRITTEN_HEADERS
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(name))
+}
+
 fn check_rule_header(
     found: &mut Findings<'_>,
     line: SourceLine,
@@ -513,10 +520,7 @@ fn check_rule_header(
     value: Option<&String>,
 ) {
     check_header(found, line, keyword, name, value);
-    if GATEWAY_WRITTEN_HEADERS
-        .iter()
-        .any(|n| n.eq_ignore_ascii_case(name))
-    {
+    if is_written_by_gateway(name) {
         found.error(
             line,
             keyword,

@@ -75,6 +75,15 @@ fn refusals_name_the_line_and_keyword() {
             r#"plan.cfg:3: 'option forwardfor': header "X-A\r\nX-B: 1" is not an HTTP header name"#,
         ),
         (
+            // The gateway refused it when built, without a line.
+            "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n option forwardfor header Content-Length\n server s 127.0.0.1:1\n",
+            "plan.cfg:5: 'option forwardfor': header 'Content-Length' is one the gateway writes itself",
+        ),
+        (
+            "frontend fe\n bind 127.0.0.1:0\n option forwardfor header host\n default_backend be\nbackend be\n server s 127.0.0.1:1\n",
+            "plan.cfg:3: 'option forwardfor': header 'host' is one the gateway writes itself",
+        ),
+        (
             "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n http-request deny\n server s 127.0.0.1:1\n",
             "plan.cfg:5: 'http-request': in a backend",
         ),
