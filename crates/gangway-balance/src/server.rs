@@ -162,7 +162,9 @@ impl Server {
         self
     }
 
-    /// Marks a backup server: used only while no regular server can take traffic.
+    /// Marks a backup server: used only while no regular server can take traffic, and then
+    /// only the first backup that is up (lowest id) unless the set was built with
+    /// [`all_backups`](crate::ServerSetBuilder::all_backups).
     pub fn backup(mut self, backup: bool) -> Self {
         self.backup = backup;
         self

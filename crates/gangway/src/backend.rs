@@ -177,7 +177,9 @@ impl Server {
         self
     }
 
-    /// Makes this a backup server (`backup`): used only when no regular server is up.
+    /// Makes this a backup server (`backup`): used only when no regular server is up, and
+    /// then only the first backup that is up (in declaration order) takes traffic, the next
+    /// ones standing by, as in HAProxy without `option allbackups`.
     #[must_use]
     pub fn backup(mut self) -> Self {
         self.backup = true;

@@ -289,9 +289,11 @@ impl BackendRt {
         let mut next = Vec::clone(&self.servers.load());
         next.push(srv.clone());
         self.servers.store(Arc::new(next));
-        if s.initial_state != ServerState::Maint {
-            let _ = self.set.set_state(srv.id, s.initial_state);
-        }
+        // Unless someone changed its state meanwhile (an operator, once it was findable).
+        let _ = self.set.update(|b| match b.state(srv.id) {
+            Ok(ServerState::Maint) => b.set_state(srv.id, s.initial_state),
+            other => other,
+        });
         Ok(srv)
     }
 
