@@ -166,6 +166,13 @@ impl FromStr for ServerAddress {
         if host.is_empty() || host == "*" {
             return Err(address_error(text, "a server needs a host"));
         }
+        if port == 0 {
+            // Every connection to it would fail: the backend would answer 503 with no hint.
+            return Err(address_error(
+                text,
+                "port 0 is no port a server listens on; give the server's port",
+            ));
+        }
         check_host(text, host)?;
         Ok(Self {
             host: host.to_owned(),
@@ -268,6 +275,7 @@ mod tests {
             (":80", None),
             ("127.0.0.1", None),
             ("127.0.0.1:+1", None),
+            ("127.0.0.1:0", None),
         ];
         for (text, expected) in cases {
             let got = text.parse::<ServerAddress>().ok();

@@ -476,6 +476,17 @@ fn server_options_table() {
 }
 
 #[test]
+fn a_server_on_port_0_is_an_error_at_its_line() {
+    // It was accepted, and every request to the backend got a 503.
+    assert_error(
+        &format!("{FE}backend be\n server s 127.0.0.1:0\n"),
+        5,
+        "server",
+        "port 0 is no port a server listens on",
+    );
+}
+
+#[test]
 fn a_zero_check_interval_is_one_error_at_its_line() {
     // It was reported twice on the server line, and three times for default-server (its line,
     // the section's line and each server's).
