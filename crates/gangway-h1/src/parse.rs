@@ -289,7 +289,7 @@ impl<'b> RequestFields<'b> {
 }
 
 /// `protocol = protocol-name ["/" protocol-version]` (RFC 9110 7.8).
-fn is_protocol(p: &[u8]) -> bool {
+pub(crate) fn is_protocol(p: &[u8]) -> bool {
     match find_byte(p, b'/') {
         Some(i) => is_token(&p[..i]) && is_token(&p[i + 1..]),
         None => is_token(p),

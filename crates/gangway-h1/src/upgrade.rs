@@ -4,7 +4,7 @@ use base64::Engine as _;
 use sha1::{Digest as _, Sha1};
 
 use crate::error::{Error, ErrorKind, Side};
-use crate::parse::{RequestFields, Response, find_header, list_contains};
+use crate::parse::{Request, RequestFields, Response, find_header, is_protocol, list_contains};
 use crate::syntax::{TokenList, is_token, split_strict, trim_ows};
 use httparse::Header;
 
@@ -192,6 +192,28 @@ impl SwitchExpectation {
         expect
     }
 
+    /// [`of`](Self::of) for a parsed request, which also knows every protocol its `Upgrade`
+    /// listed: a request for other protocols than WebSocket and h2c (`Upgrade: foo, bar`)
+    /// accepts a 101 that names any of them (RFC 9110, 7.8), where `of` knows only the first.
+    pub fn of_request(request: &Request<'_, '_>) -> SwitchExpectation {
+        let mut expect = SwitchExpectation::of(&request.upgrade);
+        if expect.asked == Asked::Other {
+            (expect.names_len, expect.names_cut) = (0, false);
+            let listed = request
+                .headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case("upgrade"))
+                .flat_map(|h| TokenList::new(h.value))
+                .filter(|p| is_protocol(p));
+            for protocol in listed {
+                if !expect.keep(protocol) {
+                    break;
+                }
+            }
+        }
+        expect
+    }
+
     /// Whether a 101 may answer the request at all (WebSocket, h2c or another protocol).
     pub fn expects_switch(&self) -> bool {
         self.asked != Asked::Nothing
@@ -270,7 +292,10 @@ impl<F: Fn(&[u8]) -> bool> SwitchRules<'_, F> {
             return Err(err(ErrorKind::SwitchMissingConnectionUpgrade));
         }
         let named = match protocol {
-            Some(p) => names_protocol(response.headers, p),
+            // One name, or (another protocol's request) the list of those it offered.
+            Some(p) => p
+                .split(|&b| b == b',')
+                .any(|one| names_protocol(response.headers, one)),
             None => find_header(response.headers, "upgrade").is_some(),
         };
         if !named {

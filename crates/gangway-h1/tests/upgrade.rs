@@ -727,3 +727,36 @@ fn parser_limits_are_per_parser() {
         .unwrap_err();
     assert_eq!(e.kind(), TooManyHeaders);
 }
+
+/// A request for other protocols than WebSocket and h2c may be answered with any protocol it
+/// listed (RFC 9110, 7.8): `of_request` keeps them all, where `of` (and the borrowed check)
+/// knows only the first.
+#[test]
+fn a_switch_to_any_protocol_listed_is_accepted() {
+    let request = ws_request(
+        "GET",
+        "1.1",
+        "Upgrade: foo, bar/2\r\nConnection: Upgrade\r\n",
+    );
+    let mut headers = [EMPTY_HEADER; 32];
+    let Ok(Status::Complete(req)) = parse_request(&request, &mut headers) else {
+        panic!("request did not parse")
+    };
+    let expect = SwitchExpectation::of_request(&req);
+    for (upgrade, ok) in [
+        ("foo", true),
+        ("bar/2", true),
+        ("BAR/2", true),
+        ("baz", false),
+    ] {
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: {upgrade}\r\n\r\n"
+        );
+        let mut h = [EMPTY_HEADER; 32];
+        let Ok(Status::Complete(res)) = parse_response(response.as_bytes(), &mut h, req.method)
+        else {
+            panic!("response did not parse")
+        };
+        assert_eq!(expect.check(&res).is_ok(), ok, "{upgrade}");
+    }
+}

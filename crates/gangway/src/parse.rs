@@ -25,7 +25,7 @@ pub(crate) fn parse_request<'h, 'b>(
         gangway_h1::Framing::Chunked => BodyFraming::Chunked,
         gangway_h1::Framing::CloseDelimited => return Err(400),
     };
-    *switch = gangway_h1::SwitchExpectation::of(&req.upgrade);
+    *switch = gangway_h1::SwitchExpectation::of_request(&req);
     Ok(Parsed::Complete(RequestHead {
         method: req.method,
         target: req.target,

@@ -220,7 +220,15 @@ async fn a_101_must_answer_the_upgrade_asked_for() {
     const WS_101: &str = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
     let five = format!("{WS_HEAD}Sec-WebSocket-Protocol: p1, p2, p3, p4, p5\r\n\r\n");
     // (what, request, the server's answer, the status the client gets)
-    let cases: [(&str, String, String, u16); 5] = [
+    let cases: [(&str, String, String, u16); 6] = [
+        (
+            "other protocols, the second one chosen",
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: IRC/6.9, foo\r\n\r\n"
+                .into(),
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\n"
+                .into(),
+            101,
+        ),
         (
             "other protocol, named",
             "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: IRC/6.9\r\n\r\n".into(),
