@@ -552,6 +552,7 @@ impl Planner<'_> {
             .balance(balance)
             .retries(backend.effective_retries())
             .redispatch(backend.option.redispatch == Some(true))
+            .all_backups(backend.option.allbackups == Some(true))
             .mode(connection_mode(
                 frontend.option.http_connection,
                 backend.option.http_connection,

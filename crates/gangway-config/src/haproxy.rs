@@ -1384,10 +1384,14 @@ impl Parser<'_> {
                     }
                 });
             }
-            "redispatch" => {
+            "redispatch" | "allbackups" => {
                 if self.allowed(&keyword, &[Defaults, Backend]) {
                     self.no_more(words, 2, &keyword);
-                    self.set_flag(|o| &mut o.redispatch, !negated);
+                    let field: fn(&mut Options) -> &mut Option<bool> = match name {
+                        "redispatch" => |o| &mut o.redispatch,
+                        _ => |o| &mut o.allbackups,
+                    };
+                    self.set_flag(field, !negated);
                 }
             }
             "logasap" | "httplog" | "dontlognull" => {

@@ -293,6 +293,10 @@ pub struct Options {
     /// `option redispatch`: a retry may go to another server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redispatch: Option<bool>,
+    /// `option allbackups`: when no regular server is up, every backup server that is up
+    /// takes traffic (without it, only the first one, in declaration order).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allbackups: Option<bool>,
     /// `option forwardfor`: add the client address to requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forwardfor: Option<ForwardFor>,
@@ -315,6 +319,7 @@ impl Options {
     pub fn inherit(&mut self, base: &Options) {
         inherit(&mut self.http_connection, &base.http_connection);
         inherit(&mut self.redispatch, &base.redispatch);
+        inherit(&mut self.allbackups, &base.allbackups);
         inherit(&mut self.forwardfor, &base.forwardfor);
         inherit(&mut self.httpchk, &base.httpchk);
         inherit(&mut self.logasap, &base.logasap);

@@ -267,8 +267,8 @@ fn write_timeouts(out: &mut String, timeouts: &Timeouts, relevant: &[&str]) {
     }
 }
 
-/// Lists the options that act on this side (logging options on frontends, redispatch on
-/// backends), as HAProxy ignores the others there.
+/// Lists the options that act on this side (logging options on frontends, redispatch and
+/// allbackups on backends), as HAProxy ignores the others there.
 fn write_options(out: &mut String, options: &Options, frontend: bool) {
     let mut parts = Vec::new();
     if let Some(mode) = options.http_connection {
@@ -276,6 +276,9 @@ fn write_options(out: &mut String, options: &Options, frontend: bool) {
     }
     if !frontend && options.redispatch == Some(true) {
         parts.push("redispatch".to_owned());
+    }
+    if !frontend && options.allbackups == Some(true) {
+        parts.push("allbackups".to_owned());
     }
     if let Some(forward) = &options.forwardfor {
         parts.push(format!("forwardfor ({})", forward.header));

@@ -1008,6 +1008,70 @@ fn options_table() {
 }
 
 #[test]
+fn option_allbackups_is_inherited_and_cleared_as_haproxy() {
+    let backups = |text: &str| config(text).backend("be").unwrap().option.allbackups;
+    assert_eq!(
+        backups(&format!(
+            "{FE}backend be\n option allbackups\n server s1 127.0.0.1:1\n"
+        )),
+        Some(true)
+    );
+    // From `defaults`, as HAProxy; `no option allbackups` in the backend clears it.
+    assert_eq!(
+        backups(&format!("defaults\n option allbackups\n{FE}{BE}")),
+        Some(true)
+    );
+    assert_eq!(
+        backups(&format!(
+            "defaults\n option allbackups\n{FE}backend be\n no option allbackups\n server s1 127.0.0.1:1\n"
+        )),
+        Some(false)
+    );
+    assert_eq!(backups(&format!("{FE}{BE}")), None);
+    // A backend option: ignored with a warning in a frontend, as HAProxy.
+    let text = format!("frontend fe\n bind :80\n option allbackups\n default_backend be\n{BE}");
+    let expected = "test.cfg:3: 'option allbackups': ignored because frontend 'fe' has no backend";
+    let warnings = warnings(&text);
+    assert!(
+        warnings.iter().any(|w| w.starts_with(expected)),
+        "{warnings:?}"
+    );
+    assert_error(
+        &format!("{FE}backend be\n option allbackups now\n server s1 127.0.0.1:1\n"),
+        5,
+        "option allbackups",
+        "unexpected argument 'now'",
+    );
+    // TOML: `option.allbackups`, inherited from `[defaults]`.
+    let toml = r#"
+[defaults]
+option.allbackups = true
+[[frontend]]
+name = "fe"
+bind = [{ address = "127.0.0.1:80" }]
+default_backend = "be"
+[[backend]]
+name = "be"
+server = [{ name = "s1", address = "127.0.0.1:1" }]
+[[backend]]
+name = "own"
+option.allbackups = false
+server = [{ name = "s1", address = "127.0.0.1:1" }]
+"#;
+    let config = parse_toml(toml, "t.toml").unwrap().config;
+    assert_eq!(config.backend("be").unwrap().option.allbackups, Some(true));
+    assert!(
+        summary(&config).contains("  option allbackups\n"),
+        "{}",
+        summary(&config)
+    );
+    assert_eq!(
+        config.backend("own").unwrap().option.allbackups,
+        Some(false)
+    );
+}
+
+#[test]
 fn http_check_expect() {
     let cases: &[(&str, bool, ExpectKind, &str)] = &[
         ("status 200", false, ExpectKind::Status, "200"),

@@ -270,6 +270,40 @@ async fn recording_server(
     (addr, rx)
 }
 
+/// How many requests each server of `received` got, once `sent` were answered (a server
+/// records the request head before answering it).
+fn counts(received: &mut [tokio::sync::mpsc::UnboundedReceiver<String>]) -> Vec<usize> {
+    received
+        .iter_mut()
+        .map(|rx| std::iter::from_fn(|| rx.try_recv().ok()).count())
+        .collect()
+}
+
+#[tokio::test]
+async fn option_allbackups_shares_traffic_among_every_backup() {
+    // The regular server is in maintenance (`disabled`), or there is none.
+    let regular = ["server s1 127.0.0.1:1 disabled\n", ""];
+    for (option, expected) in [
+        ("option allbackups\n ", [2, 2]),
+        ("", [4, 0]),
+        ("option allbackups\n no option allbackups\n ", [4, 0]),
+    ] {
+        for regular in regular {
+            let (b1, rx1) = recording_server(Duration::ZERO).await;
+            let (b2, rx2) = recording_server(Duration::ZERO).await;
+            let text = format!(
+                "{FE}backend be\n {option}{regular} server b1 {b1} backup\n server b2 {b2} backup\n"
+            );
+            let handle = start_first(plan_text(&text).unwrap()).await;
+            for _ in 0..4 {
+                assert_eq!(status(handle.local_addr(), "/").await, 200, "{text}");
+            }
+            assert_eq!(counts(&mut [rx1, rx2]), expected, "{text}");
+            handle.shutdown().await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn zero_timeouts_mean_no_timeout() {
     let (server, _) = recording_server(Duration::ZERO).await;

@@ -179,7 +179,8 @@ impl Server {
 
     /// Makes this a backup server (`backup`): used only when no regular server is up, and
     /// then only the first backup that is up (in declaration order) takes traffic, the next
-    /// ones standing by, as in HAProxy without `option allbackups`.
+    /// ones standing by, as in HAProxy without `option allbackups`
+    /// ([`Backend::all_backups`] shares the traffic among every backup that is up).
     #[must_use]
     pub fn backup(mut self) -> Self {
         self.backup = true;
@@ -605,6 +606,7 @@ pub struct Backend {
     pub(crate) pool_max_idle: usize,
     pub(crate) pool_purge_delay: Duration,
     pub(crate) fail_open: bool,
+    pub(crate) all_backups: bool,
 }
 
 impl Backend {
@@ -625,6 +627,7 @@ impl Backend {
             pool_max_idle: 32,
             pool_purge_delay: DEFAULT_POOL_PURGE_DELAY,
             fail_open: false,
+            all_backups: false,
         }
     }
 
@@ -724,6 +727,25 @@ impl Backend {
     #[must_use]
     pub fn fail_open(mut self, on: bool) -> Self {
         self.fail_open = on;
+        self
+    }
+
+    /// `option allbackups`: when no regular server is up, every [backup](Server::backup)
+    /// server that is up takes traffic, balanced as the regular ones would be (default: only
+    /// the first one, the next ones standing by, as in HAProxy).
+    ///
+    /// ```
+    /// use gangway::{Backend, Server};
+    /// let web = Backend::new("web")
+    ///     .server("10.0.0.20:8080")
+    ///     .server(Server::new("10.0.1.20:8080").backup())
+    ///     .server(Server::new("10.0.1.21:8080").backup())
+    ///     .all_backups(true);
+    /// # let _ = web;
+    /// ```
+    #[must_use]
+    pub fn all_backups(mut self, on: bool) -> Self {
+        self.all_backups = on;
         self
     }
 

@@ -163,6 +163,7 @@ impl BackendRt {
         let set = ServerSet::builder()
             .algorithm(algorithm(&spec.balance))
             .no_server_policy(policy)
+            .all_backups(spec.all_backups)
             .build()
             .map_err(|e| Error::InvalidOption(format!("backend {:?}: {e}", spec.name)))?;
         let be = BackendRt {
