@@ -548,13 +548,16 @@ async fn run_server<K: ServerKey>(shared: Arc<Shared<K>>, entry: Arc<ServerEntry
             },
             None => None,
         };
-        let report = {
+        let (report, started) = {
             let _running = InFlight::enter(&shared, permit);
-            probe.run_split(connect_timeout, timeout).await
+            let started = tokio::time::Instant::now().into_std();
+            (probe.run_split(connect_timeout, timeout).await, started)
         };
         let now = tokio::time::Instant::now().into_std();
         let mut machine = entry.machine();
-        let transition = machine.on_check(&report, now);
+        // The report's duration ends at the verdict, before a WebSocket check's close: a
+        // check_now made after the verdict must not look served by this check.
+        let transition = machine.on_check_started(&report, started, now);
         tracing::debug!(
             server = ?entry.key, target = %probe.target(), check = %shared.check,
             result = ?report.result, duration_us = report.duration.as_micros() as u64,

@@ -278,7 +278,7 @@ impl HealthMachine {
 
     /// Makes the next check due at `now` (an operator asked for a check). Asked while a
     /// check runs, the next check is due as soon as that one's result comes in
-    /// ([`on_check`](Self::on_check) tells from the report's duration).
+    /// ([`on_check_started`](Self::on_check_started) tells from the check's start).
     pub fn check_now(&mut self, now: Instant) {
         self.next_check = now;
         self.check_requested = Some(now);
@@ -295,7 +295,37 @@ impl HealthMachine {
     }
 
     /// Feeds the result of an active check that finished at `now`; schedules the next check.
+    ///
+    /// The check is taken to have started at `now - report.duration`; when its duration ends
+    /// before the check does (a WebSocket check's ends at its verdict, before its close), use
+    /// [`on_check_started`](Self::on_check_started).
     pub fn on_check(&mut self, report: &CheckReport, now: Instant) -> Option<Transition> {
+        let started = now.checked_sub(report.duration).unwrap_or(now);
+        self.on_check_started(report, started, now)
+    }
+
+    /// Like [`on_check`](Self::on_check), for a check that started at `started`: a
+    /// [`check_now`](Self::check_now) request made after then is owed a new check at once.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use gangway_health::{CheckReport, HealthMachine, InitialState, Timing};
+    ///
+    /// let t0 = Instant::now();
+    /// let mut m = HealthMachine::new(&Timing::new(Duration::from_secs(2)), InitialState::Up, t0);
+    /// // The verdict came 5 ms in; the check then waited 100 ms for the server's close.
+    /// let report = CheckReport { result: Ok(Some(101)), duration: Duration::from_millis(5) };
+    /// m.check_now(t0 + Duration::from_millis(50));
+    /// let done = t0 + Duration::from_millis(105);
+    /// m.on_check_started(&report, t0, done);
+    /// assert_eq!(m.next_check_at(), done);
+    /// ```
+    pub fn on_check_started(
+        &mut self,
+        report: &CheckReport,
+        started: Instant,
+        now: Instant,
+    ) -> Option<Transition> {
         self.counters.checks += 1;
         self.counters.last_check_duration = Some(report.duration);
         self.counters.total_check_time += report.duration;
@@ -319,7 +349,6 @@ impl HealthMachine {
         };
         self.schedule_after(now);
         // A check asked for after this one started is still owed.
-        let started = now.checked_sub(report.duration).unwrap_or(now);
         if self.check_requested.take().is_some_and(|at| at > started) {
             self.next_check = now;
         }

@@ -414,3 +414,32 @@ async fn a_split_timeout_bounds_the_check_after_its_connect() {
         .await;
     assert_eq!(ok.result, Ok(Some(200)));
 }
+
+/// A `check_now` made after a WebSocket check's verdict, while the check still waits for the
+/// server's close, is served by a new check: the check's duration ends at its verdict, so the
+/// start worked back from it fell after the request, which looked already served.
+#[tokio::test]
+async fn check_now_after_a_websocket_verdict_is_served() {
+    let server = TestServer::start(Mode::WsNoCloseReply).await;
+    let hour = Duration::from_secs(3600);
+    let checker = HealthChecker::builder(Check::websocket("/ws"))
+        .timing(
+            Timing::new(hour)
+                .fastinter(hour)
+                .downinter(hour)
+                .timeout(Duration::from_secs(10))
+                .spread(0),
+        )
+        .server("ws", server.addr)
+        .build()
+        .unwrap();
+    checker.start();
+    assert!(checker.check_now(&"ws"));
+    // The server reads the close frame the check sends right after its verdict, and does not
+    // answer it: the check waits for the close a little longer.
+    wait_for(|| server.seen.ws_close_frames.load(Ordering::SeqCst) == 1).await;
+    assert!(checker.check_now(&"ws"));
+    // Without the fix, the next check came an hour (inter) later.
+    wait_for(|| server.seen.accepted.load(Ordering::SeqCst) >= 2).await;
+    wait_for(|| checker.counters(&"ws").unwrap().checks_passed == 2).await;
+}

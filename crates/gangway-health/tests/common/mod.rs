@@ -30,6 +30,9 @@ pub enum Mode {
     Close = 5,
     /// A valid 101, then neither reads nor closes for 30 s.
     WsSilent = 6,
+    /// A valid 101, then reads (and counts) the client's close frame but neither answers it
+    /// nor closes for 30 s.
+    WsNoCloseReply = 7,
 }
 
 impl Mode {
@@ -41,6 +44,7 @@ impl Mode {
             3 => Mode::WsGood,
             4 => Mode::WsBadAccept,
             6 => Mode::WsSilent,
+            7 => Mode::WsNoCloseReply,
             _ => Mode::Close,
         }
     }
@@ -184,7 +188,7 @@ async fn handle(mut stream: TcpStream, mode: Mode, seen: Arc<Seen>) {
             // Hold the connection open without answering until the client gives up.
             let _ = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut chunk)).await;
         }
-        Mode::WsGood | Mode::WsBadAccept | Mode::WsSilent => {
+        Mode::WsGood | Mode::WsBadAccept | Mode::WsSilent | Mode::WsNoCloseReply => {
             let key = text
                 .lines()
                 .find_map(|l| {
@@ -226,6 +230,10 @@ async fn handle(mut stream: TcpStream, mode: Mode, seen: Arc<Seen>) {
                 let code = [frame[6] ^ frame[2], frame[7] ^ frame[3]];
                 if frame[0] == 0x88 && frame[1] == 0x82 && code == 1000u16.to_be_bytes() {
                     seen.ws_close_frames.fetch_add(1, Ordering::SeqCst);
+                    if mode == Mode::WsNoCloseReply {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        return;
+                    }
                     let _ = stream.write_all(&[0x88, 0x02, 0x03, 0xe8]).await;
                 }
             }
