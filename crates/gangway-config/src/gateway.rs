@@ -586,6 +586,17 @@ impl Planner<'_> {
             out = out.check(check);
         }
         for server in &backend.server {
+            // Building would refuse it too, but without the line.
+            let unresolved = match server.address.resolve() {
+                Ok(addrs) if !addrs.is_empty() => None,
+                Ok(_) => Some("resolves to no address".to_owned()),
+                Err(error) => Some(format!("does not resolve ({error})")),
+            };
+            if let Some(why) = unresolved {
+                let message = format!("server '{}': '{}' {why}", server.name, server.address);
+                self.found.error(server.line, "server", message);
+                continue;
+            }
             let options = &server.options;
             let mut converted = gangway::Server::new(server.address.to_string())
                 .name(&server.name)

@@ -58,6 +58,11 @@ fn refusals_name_the_line_and_keyword() {
             "plan.cfg:5: 'server': server 's': 'addr no-such-host.invalid' does not resolve",
         ),
         (
+            // The gateway refused it when built, without a line.
+            "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server ok 127.0.0.1:1\n server s no-such-host.invalid:80\n",
+            "plan.cfg:6: 'server': server 's': 'no-such-host.invalid:80' does not resolve",
+        ),
+        (
             "frontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n option httpchk\n http-check expect rstring ^ok\n server s 127.0.0.1:1 check\n",
             "plan.cfg:6: 'http-check': 'expect rstring' is not supported",
         ),
