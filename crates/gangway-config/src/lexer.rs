@@ -143,8 +143,16 @@ fn unescape(line: &str, pos: usize) -> Result<(String, usize), String> {
         'n' => Ok(("\n".to_owned(), 2)),
         't' => Ok(("\t".to_owned(), 2)),
         'x' => {
-            let hex = rest.get(1..3).ok_or("'\\x' needs two hex digits")?;
-            let byte = u8::from_str_radix(hex, 16).map_err(|_| "'\\x' needs two hex digits")?;
+            // As HAProxy: exactly two hex digits (`from_str_radix` alone takes `+1`).
+            let digits = &rest.as_bytes()[1..];
+            if digits.len() < 2 || !digits[..2].iter().all(u8::is_ascii_hexdigit) {
+                let found: String = rest[1..].chars().take(2).collect();
+                return Err(format!(
+                    "'\\x' must be followed by two hex digits (found '\\x{found}')"
+                ));
+            }
+            let byte = u8::from_str_radix(&rest[1..3], 16)
+                .map_err(|_| "'\\x' must be followed by two hex digits")?;
             if !byte.is_ascii() {
                 return Err("'\\x' escapes above 7f are not supported".to_owned());
             }
@@ -193,6 +201,15 @@ mod tests {
             ("x ${MISSING-a b} ${PORT-1}", Ok(&["x", "a b", "8080"])),
             ("x ${MISSING-}", Ok(&["x"])),
             ("x \\x41", Ok(&["x", "A"])),
+            ("x a\\x2fb", Ok(&["x", "a/b"])),
+            // As HAProxy: exactly two hex digits, no sign (`from_str_radix` takes one).
+            ("x \\x+1", Err(())),
+            ("x \\x-1", Err(())),
+            ("x \\x4", Err(())),
+            ("x \\x4g", Err(())),
+            ("x \\x 41", Err(())),
+            ("x \\xé1", Err(())),
+            ("x \\x", Err(())),
             ("x \"open", Err(())),
             ("x ${OPEN", Err(())),
             ("x \\", Err(())),

@@ -1392,6 +1392,28 @@ fn quoting_and_environment_variables() {
 }
 
 #[test]
+fn a_malformed_hex_escape_is_an_error_at_its_line() {
+    // As HAProxy, `\x` takes exactly two hex digits; `\x+1` was read as byte 1.
+    for (escape, found) in [("\\x+1", "\\x+1"), ("\\x4", "\\x4\""), ("\\xg0", "\\xg0")] {
+        let text = format!(
+            "{FE}backend be\n http-request set-header X-A \"a{escape}\"\n server s1 127.0.0.1:1\n"
+        );
+        let expected =
+            format!("test.cfg:5: '\\x' must be followed by two hex digits (found '{found}')");
+        assert_eq!(errors(&text), [expected], "{text}");
+    }
+    let text =
+        format!("{FE}backend be\n http-request set-header X-A a\\x2fb\n server s1 127.0.0.1:1\n");
+    assert_eq!(
+        config(&text).backends[0].http_request[0].action,
+        HttpRequestAction::SetHeader {
+            name: "X-A".into(),
+            value: "a/b".into()
+        }
+    );
+}
+
+#[test]
 fn duplicate_section_names() {
     assert_error(
         &format!("{FE}{BE}backend be\n server s 127.0.0.1:1\n"),
