@@ -13,7 +13,8 @@ commands:
   demo             start demo backends and a gateway on 127.0.0.1
 
 options:
-  -c, -f, --config FILE   config file: HAProxy-style, or TOML when it ends in .toml
+  -c, -f, --config FILE   the config file (one): HAProxy-style, or TOML when it
+                          ends in .toml
   -v, --verbose           log every request (access lines)
   -h, --help              this text
   -V, --version           the version";
@@ -34,13 +35,21 @@ pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command,
         return Err("missing command".to_owned());
     };
     let name = name.to_string_lossy().into_owned();
-    let mut config = None;
+    let mut config: Option<PathBuf> = None;
     let mut verbose = false;
     while let Some(arg) = args.next() {
         match arg.to_str() {
-            Some("-c" | "-f" | "--config") => match args.next() {
-                Some(path) => config = Some(PathBuf::from(path)),
-                None => return Err(format!("{} needs a file", arg.to_string_lossy())),
+            Some(flag @ ("-c" | "-f" | "--config")) => match (args.next(), &config) {
+                (Some(second), Some(first)) => {
+                    // HAProxy merges several `-f` files; taking the last would drop the rest.
+                    return Err(format!(
+                        "{flag} {}: a second config file (after {}); gangway reads one, put every section in it",
+                        second.to_string_lossy(),
+                        first.display()
+                    ));
+                }
+                (Some(path), None) => config = Some(PathBuf::from(path)),
+                (None, _) => return Err(format!("{flag} needs a file")),
             },
             Some("-v" | "--verbose") => verbose = true,
             Some("-h" | "--help") => return Ok(Command::Help),
@@ -111,6 +120,9 @@ mod tests {
             ("check -c", Err(())),
             ("run -c a.cfg --frobnicate", Err(())),
             ("demo -c a.cfg", Err(())),
+            // One config file: HAProxy's several `-f` files are not merged.
+            ("check -c a.cfg -c b.cfg", Err(())),
+            ("run -f a.cfg -v --config a.cfg", Err(())),
             ("serve -c a.cfg", Err(())),
         ];
         for (line, expected) in cases {

@@ -73,3 +73,23 @@ fn broken_configs_list_every_error() {
         assert_golden(&dir, name);
     }
 }
+
+#[test]
+fn a_second_config_file_is_refused_not_taken_instead_of_the_first() {
+    // HAProxy loads every `-f` file; gangway reads one, so it says so rather than silently
+    // checking only the last.
+    let output = Command::new(env!("CARGO_BIN_EXE_gangway"))
+        .args(["check", "-c", "seed000.cfg", "-f", "missing.cfg"])
+        .current_dir(fixtures())
+        .output()
+        .expect("run gangway");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "gangway: -f missing.cfg: a second config file (after seed000.cfg); gangway reads one"
+        ),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
