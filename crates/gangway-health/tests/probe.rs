@@ -9,6 +9,8 @@ use gangway_health::{Check, CheckFailure, Probe, ProxyHeader};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+type Verdict = Result<Option<u16>, CheckFailure>;
+
 /// Name, check, server address, timeout, expected result.
 type Case = (
     &'static str,
@@ -314,4 +316,106 @@ async fn proxy_headers_come_first() {
     );
     common::wait_for(|| !tcp.requests().is_empty()).await;
     assert_eq!(tcp.requests()[0], b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00");
+}
+
+/// A server that reads a request head, then writes `answer` one byte per write and closes.
+async fn trickling_server(answer: Vec<u8>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                conn.set_nodelay(true).unwrap();
+                let mut request = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut chunk).await {
+                        Ok(n) if n > 0 => request.extend_from_slice(&chunk[..n]),
+                        _ => return,
+                    }
+                }
+                for byte in answer.chunks(1) {
+                    if conn.write_all(byte).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// A large answer for a trickling server: `fields` header fields, then a chunked body of
+/// one- and two-byte chunks (some with extensions) and a trailer, ending in `tail`.
+fn chunked_answer(fields: usize, chunks: usize, tail: &[u8]) -> Vec<u8> {
+    let mut answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n".to_vec();
+    for i in 0..fields {
+        answer.extend_from_slice(format!("X-Field-{i}: {}\r\n", "v".repeat(60)).as_bytes());
+    }
+    answer.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+    let mut body = vec![b'.'; chunks];
+    body.extend_from_slice(tail);
+    for (i, piece) in body.chunks(2).enumerate() {
+        let ext = if i % 3 == 0 { ";name=\"value\"" } else { "" };
+        answer.extend_from_slice(format!("{:x}{ext}\r\n", piece.len()).as_bytes());
+        answer.extend_from_slice(piece);
+        answer.extend_from_slice(b"\r\n");
+    }
+    answer.extend_from_slice(b"0\r\nX-Checksum: none\r\n\r\n");
+    answer
+}
+
+#[tokio::test]
+async fn answers_trickling_in_byte_by_byte_are_judged_right() {
+    let mut long_length = b"HTTP/1.1 200 OK\r\nContent-Length: 30000\r\n\r\n".to_vec();
+    long_length.resize(long_length.len() + 29_995, b'.');
+    long_length.extend_from_slice(b"ready");
+    let mut short = b"HTTP/1.1 200 OK\r\nContent-Length: 30000\r\n\r\n".to_vec();
+    short.resize(short.len() + 20_000, b'.');
+    let short_len = short.len();
+    // Name, answer, verdict.
+    let cases: Vec<(&str, Vec<u8>, Verdict)> = vec![
+        (
+            "long head, many chunks",
+            chunked_answer(60, 20_000, b"ready"),
+            Ok(Some(200)),
+        ),
+        (
+            "long head, many chunks, no match",
+            chunked_answer(60, 20_000, b"not yet"),
+            Err(CheckFailure::BodyMismatch),
+        ),
+        ("long body with a length", long_length, Ok(Some(200))),
+        (
+            "body shorter than its length",
+            short,
+            Err(CheckFailure::ClosedEarly {
+                received: short_len,
+            }),
+        ),
+    ];
+    for (name, answer, expected) in cases {
+        let addr = trickling_server(answer.clone()).await;
+        // A check buffer smaller than the first read's room decides on what fits.
+        let small = Check::http("/health").buffer_limit(300).shared();
+        let report = Probe::new(small, addr).run(Duration::from_secs(60)).await;
+        let small_expected = if name.starts_with("long head") {
+            Err(CheckFailure::ResponseTooLarge { limit: 300 })
+        } else {
+            Ok(Some(200))
+        };
+        assert_eq!(report.result, small_expected, "{name}, small buffer");
+        let addr = trickling_server(answer).await;
+        let check = Check::http("/health")
+            .expect_status(200)
+            .expect_body_contains("ready")
+            .buffer_limit(256 * 1024);
+        let report = Probe::new(check.shared(), addr)
+            .run(Duration::from_secs(60))
+            .await;
+        assert_eq!(report.result, expected, "{name}");
+    }
 }

@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
 use crate::check::proxy::write_proxy_header;
-use crate::check::response::{close_frame, contains_close_frame};
+use crate::check::response::{close_frame, find_close_frame};
 use crate::check::{CheckKind, WS_KEY_LEN};
 use crate::{Check, CheckFailure, CheckReport, Progress};
 
@@ -17,6 +17,9 @@ use crate::{Check, CheckFailure, CheckReport, Progress};
 /// after sending its own, within the check deadline: the verdict is already in, so the
 /// server's slowness here must not hold the check (its slot and duration) until `inter`.
 const WS_CLOSE_WAIT: Duration = Duration::from_millis(100);
+
+/// The answer buffer's first size: most answers fit.
+const ANSWER_ROOM: usize = 4096;
 
 /// `at + wait`, or a day past `at` for a wait too long for an `Instant` (a timeout an
 /// embedder set to "never"), instead of a panic.
@@ -45,6 +48,9 @@ pub struct Probe {
     /// Where the `Sec-WebSocket-Key` placeholder sits in `request`.
     ws_key_at: Option<usize>,
     buf: Vec<u8>,
+    /// The answer being read: zeroed room, grown as answers need it, up to the check buffer
+    /// limit.
+    answer: Vec<u8>,
     /// When the current check's verdict was reached, if before its cleanup (WebSocket close).
     decided: Option<Instant>,
 }
@@ -65,6 +71,7 @@ impl Probe {
             request,
             ws_key_at,
             buf: Vec::new(),
+            answer: Vec::new(),
             decided: None,
         }
     }
@@ -195,41 +202,38 @@ impl Probe {
                 Ok(Ok(())) => {}
             }
         }
-        let Some(eval) = self.check.response_check(ws_key) else {
+        let Some(mut eval) = self.check.response_check(ws_key) else {
             return Ok(None);
         };
 
-        self.buf.clear();
         let limit = eval.limit();
+        let mut filled = 0;
         let verdict = loop {
             let mut eof = false;
-            if self.buf.len() < limit {
-                let room = (limit - self.buf.len()).min(4096);
-                let start = self.buf.len();
-                self.buf.resize(start + room, 0);
-                let read = timeout_at(deadline, stream.read(&mut self.buf[start..])).await;
-                let n = match read {
-                    Err(_) => {
-                        self.buf.truncate(start);
-                        return Err(CheckFailure::ResponseTimeout { received: start });
+            if filled < limit {
+                if filled >= self.answer.len() {
+                    // Zeroed room grows by doubling (and stays for the next checks): a trickled
+                    // answer costs linear time, a small one a small buffer.
+                    let room = (2 * filled).max(ANSWER_ROOM).min(limit);
+                    self.answer.resize(room, 0);
+                }
+                let room = self.answer.len().min(limit);
+                let read = timeout_at(deadline, stream.read(&mut self.answer[filled..room])).await;
+                match read {
+                    Err(_) => return Err(CheckFailure::ResponseTimeout { received: filled }),
+                    Ok(Err(err)) => return Err(CheckFailure::from_io(&err)),
+                    Ok(Ok(n)) => {
+                        filled += n;
+                        eof = n == 0;
                     }
-                    Ok(Err(err)) => {
-                        self.buf.truncate(start);
-                        return Err(CheckFailure::from_io(&err));
-                    }
-                    Ok(Ok(n)) => n,
-                };
-                self.buf.truncate(start + n);
-                eof = n == 0;
+                }
             }
-            match eval.evaluate(&self.buf, eof) {
+            match eval.advance(&self.answer[..filled], eof) {
                 // A closed stream or a full buffer always decides; never spin on either.
                 Progress::NeedMore if eof => {
-                    break Err(CheckFailure::ClosedEarly {
-                        received: self.buf.len(),
-                    });
+                    break Err(CheckFailure::ClosedEarly { received: filled });
                 }
-                Progress::NeedMore if self.buf.len() >= limit => {
+                Progress::NeedMore if filled >= limit => {
                     break Err(CheckFailure::ResponseTooLarge { limit });
                 }
                 Progress::NeedMore => continue,
@@ -239,7 +243,7 @@ impl Probe {
         if verdict.is_ok() && self.ws_key_at.is_some() {
             let now = Instant::now();
             self.decided = Some(now);
-            self.close_websocket(stream, deadline.min(after(now, WS_CLOSE_WAIT)))
+            self.close_websocket(stream, filled, deadline.min(after(now, WS_CLOSE_WAIT)))
                 .await;
         }
         verdict
@@ -258,19 +262,22 @@ impl Probe {
 
     /// Closes an accepted WebSocket cleanly: close frame 1000, then wait (until `deadline`,
     /// at most [`WS_CLOSE_WAIT`] away) for the server's close frame or its end of stream. The
-    /// check already passed, so nothing here can fail it.
-    async fn close_websocket<S>(&mut self, stream: &mut S, deadline: Instant)
+    /// check already passed, so nothing here can fail it. The answer's first `filled` bytes
+    /// are in `answer`.
+    async fn close_websocket<S>(&mut self, stream: &mut S, filled: usize, deadline: Instant)
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let frames_at = {
             let mut headers = [gangway_h1::EMPTY_HEADER; 64];
-            match gangway_h1::parse_response(&self.buf, &mut headers, "GET") {
+            match gangway_h1::parse_response(&self.answer[..filled], &mut headers, "GET") {
                 Ok(gangway_h1::Status::Complete(response)) => response.head_len,
-                _ => self.buf.len(),
+                _ => filled,
             }
         };
-        self.buf.drain(..frames_at);
+        // Frames that came with the head move to the front; the rest of the buffer is room.
+        self.answer.copy_within(frames_at..filled, 0);
+        let mut filled = filled - frames_at;
         let mask: [u8; 4] = fastrand::u32(..).to_ne_bytes();
         if timeout_at(deadline, stream.write_all(&close_frame(mask)))
             .await
@@ -278,15 +285,12 @@ impl Probe {
         {
             return;
         }
-        let mut chunk = [0u8; 512];
-        while !contains_close_frame(&self.buf) {
-            match timeout_at(deadline, stream.read(&mut chunk)).await {
-                Ok(Ok(n)) if n > 0 => {
-                    if self.buf.len() + n > self.check.get_buffer_limit() {
-                        break;
-                    }
-                    self.buf.extend_from_slice(&chunk[..n]);
-                }
+        let mut next_frame = 0;
+        while !find_close_frame(&self.answer[..filled], &mut next_frame)
+            && filled < self.answer.len()
+        {
+            match timeout_at(deadline, stream.read(&mut self.answer[filled..])).await {
+                Ok(Ok(n)) if n > 0 => filled += n,
                 _ => break,
             }
         }

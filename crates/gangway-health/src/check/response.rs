@@ -35,9 +35,12 @@ enum Expect<'c> {
 /// Heads are parsed and validated by [`gangway_h1`] (framing and smuggling rules included);
 /// a WebSocket `101` is validated by [`gangway_h1::Upgrade::check_switch`].
 ///
-/// Feed it the whole buffer each time more bytes arrive (and `eof` once the server closed);
-/// it answers [`Progress::NeedMore`] until it can decide. Bytes beyond the check buffer limit
-/// are never needed: a full buffer decides on what it holds.
+/// Feed it the bytes received so far each time more arrive (and `eof` once the server
+/// closed); it answers [`Progress::NeedMore`] until it can decide. Bytes beyond the check
+/// buffer limit are never needed: a full buffer decides on what it holds.
+/// [`evaluate`](Self::evaluate) looks at the whole buffer each time;
+/// [`advance`](Self::advance) remembers its work, so that an answer arriving in many small
+/// pieces costs time in proportion to its size, not to its square.
 ///
 /// ```
 /// use gangway_health::{Check, Progress};
@@ -53,10 +56,95 @@ pub struct ResponseCheck<'c> {
     method: &'c str,
     parser: Parser,
     limit: usize,
+    read: Reading<'c>,
+}
+
+/// What [`ResponseCheck::advance`] remembers between calls.
+#[derive(Debug, Clone, Default)]
+struct Reading<'c> {
+    /// Where the head being read starts (past interim answers).
+    head_at: usize,
+    /// How far the search for the end of the head has looked.
+    scanned: usize,
+    /// Where the head's first byte other than CR or LF is: the parser skips empty lines
+    /// before a status line, so only an empty line after it ends the head.
+    content_at: Option<usize>,
+    /// The buffer length at the last parse of the head (`head_at` before the first): an
+    /// incomplete head is parsed again once the buffer has doubled, so that an invalid one is
+    /// found without waiting for its end, in linear time.
+    parsed: usize,
+    /// The final answer's body, once its head is in.
+    body: Option<BodyRead<'c>>,
+    /// The verdict, once reached.
+    done: Option<Result<Option<u16>, CheckFailure>>,
+    /// Bytes looked at so far (head searches, parses, chunked decoding), for tests.
+    #[cfg(test)]
+    examined: usize,
+}
+
+/// The body of a final answer whose body has an expectation.
+#[derive(Debug, Clone)]
+struct BodyRead<'c> {
+    status: u16,
+    expect: &'c BodyExpect,
+    /// Where the body starts in the buffer.
+    at: usize,
+    framing: Framing,
+    /// A chunked body's decoding so far.
+    chunks: Option<Dechunk>,
+}
+
+/// Decodes a chunked body with [`ChunkedTracker`] (which validates the framing) as its bytes
+/// arrive.
+#[derive(Debug, Clone)]
+struct Dechunk {
+    tracker: ChunkedTracker,
+    /// Where the bytes not yet fed to the tracker start in the buffer.
+    fed: usize,
+    /// The chunk data so far.
+    data: Vec<u8>,
+    /// Whether the last chunk and the trailers are in.
+    complete: bool,
+}
+
+impl Dechunk {
+    fn new(at: usize) -> Self {
+        Dechunk {
+            tracker: ChunkedTracker::new(Side::Response),
+            fed: at,
+            data: Vec::new(),
+            complete: false,
+        }
+    }
+
+    /// Feeds the buffer's bytes past those fed before.
+    fn feed(&mut self, buf: &[u8]) -> Result<(), &'static str> {
+        while !self.complete && self.fed < buf.len() {
+            let in_chunk = self.tracker.remaining_in_chunk();
+            // Chunk data goes to `data` in one piece; framing bytes are fed one at a time so
+            // the tracker says where the data starts.
+            let step = if in_chunk > 0 {
+                let take = in_chunk.min((buf.len() - self.fed) as u64) as usize;
+                self.data.extend_from_slice(&buf[self.fed..self.fed + take]);
+                take
+            } else {
+                1
+            };
+            match self.tracker.feed(&buf[self.fed..self.fed + step]) {
+                Ok(Status::Complete(_)) => self.complete = true,
+                Ok(Status::Partial) => {}
+                Err(err) => return Err(err.kind().as_str()),
+            }
+            self.fed += step;
+        }
+        Ok(())
+    }
 }
 
 /// Response headers a check looks at; more than this is an invalid answer for a probe.
 const MAX_HEADERS: usize = 64;
+
+type Verdict = Result<Option<u16>, CheckFailure>;
 
 impl<'c> ResponseCheck<'c> {
     fn new(expect: Expect<'c>, method: &'c str, limit: usize) -> Self {
@@ -67,6 +155,7 @@ impl<'c> ResponseCheck<'c> {
             method,
             parser,
             limit,
+            read: Reading::default(),
         }
     }
 
@@ -88,31 +177,84 @@ impl<'c> ResponseCheck<'c> {
         self.limit
     }
 
-    /// Evaluates the response bytes received so far; `eof` says the server closed.
+    /// Evaluates the response bytes received so far; `eof` says the server closed. Each call
+    /// starts from the first byte: see [`advance`](Self::advance) to read an answer as it
+    /// arrives.
     pub fn evaluate(&self, buf: &[u8], eof: bool) -> Progress {
+        let mut fresh = ResponseCheck {
+            expect: self.expect.clone(),
+            method: self.method,
+            parser: self.parser,
+            limit: self.limit,
+            read: Reading::default(),
+        };
+        fresh.advance(buf, eof)
+    }
+
+    /// Like [`evaluate`](Self::evaluate), but picks up where the previous call stopped: pass
+    /// the same buffer each time, grown by the bytes that arrived since (the bytes already
+    /// passed must not change). The work of a call is proportional to the new bytes, so an
+    /// answer trickling in byte by byte costs linear time. Once decided, it keeps answering
+    /// the same verdict.
+    ///
+    /// ```
+    /// use gangway_health::{Check, Progress};
+    ///
+    /// let check = Check::http("/health").expect_body_contains("ready");
+    /// let mut eval = check.response_check(None).unwrap();
+    /// let answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nrea\r\n2\r\ndy\r\n0\r\n\r\n";
+    /// for end in 1..answer.len() {
+    ///     assert_eq!(eval.advance(&answer[..end], false), Progress::NeedMore);
+    /// }
+    /// assert_eq!(eval.advance(answer, false), Progress::Done(Ok(Some(200))));
+    /// ```
+    pub fn advance(&mut self, buf: &[u8], eof: bool) -> Progress {
+        if let Some(done) = &self.read.done {
+            return Progress::Done(done.clone());
+        }
+        match self.decide(buf, eof) {
+            Some(verdict) => {
+                self.read.done = Some(verdict.clone());
+                Progress::Done(verdict)
+            }
+            None => Progress::NeedMore,
+        }
+    }
+
+    /// The verdict, if the bytes so far decide it.
+    fn decide(&mut self, buf: &[u8], eof: bool) -> Option<Verdict> {
         let full = buf.len() >= self.limit;
-        let mut offset = 0;
         loop {
+            if self.read.body.is_some() {
+                return self.decide_body(buf, eof, full);
+            }
+            let start = self.read.head_at;
+            let ended = self.find_head_end(buf);
+            let grown =
+                buf.len() > self.read.parsed && buf.len() - start >= 2 * (self.read.parsed - start);
+            if !(ended || grown || eof || full) {
+                return None;
+            }
+            self.read.parsed = buf.len();
+            self.count(buf.len() - start);
             let mut headers = [EMPTY_HEADER; MAX_HEADERS];
             let response =
                 match self
                     .parser
-                    .parse_response(&buf[offset..], &mut headers, self.method)
+                    .parse_response(&buf[start..], &mut headers, self.method)
                 {
                     Ok(Status::Complete(response)) => response,
                     Ok(Status::Partial) if eof => {
-                        return Progress::Done(Err(CheckFailure::ClosedEarly {
+                        return Some(Err(CheckFailure::ClosedEarly {
                             received: buf.len(),
                         }));
                     }
-                    Ok(Status::Partial) => return Progress::NeedMore,
+                    Ok(Status::Partial) => return None,
                     Err(err) if err.kind() == ErrorKind::HeadTooLarge => {
-                        return Progress::Done(Err(CheckFailure::ResponseTooLarge {
-                            limit: self.limit,
-                        }));
+                        return Some(Err(CheckFailure::ResponseTooLarge { limit: self.limit }));
                     }
                     Err(err) => {
-                        return Progress::Done(Err(CheckFailure::InvalidResponse {
+                        return Some(Err(CheckFailure::InvalidResponse {
                             reason: err.kind().as_str(),
                         }));
                     }
@@ -120,94 +262,125 @@ impl<'c> ResponseCheck<'c> {
             let status = response.status;
             let (statuses, expect) = match &self.expect {
                 Expect::WebSocket { key, protocols } => {
-                    return Progress::Done(check_upgrade(key, protocols, &response));
+                    return Some(check_upgrade(key, protocols, &response));
                 }
-                Expect::Http { statuses, body } => (statuses, body),
+                Expect::Http { statuses, body } => (*statuses, *body),
             };
+            let body_at = start + response.head_len;
             // Interim answers (100 Continue, 103 Early Hints) precede the real one.
             if (100..200).contains(&status) && status != 101 {
-                offset += response.head_len;
+                self.read.head_at = body_at;
+                self.read.scanned = body_at;
+                self.read.content_at = None;
+                self.read.parsed = body_at;
                 continue;
             }
             if !statuses.contains(status) {
-                return Progress::Done(Err(CheckFailure::UnexpectedStatus { status }));
+                return Some(Err(CheckFailure::UnexpectedStatus { status }));
             }
             let Some(expect) = expect else {
-                return Progress::Done(Ok(Some(status)));
+                return Some(Ok(Some(status)));
             };
-            let body = &buf[offset + response.head_len..];
-            let verdict = |bytes: &[u8]| {
-                if expect.matches(bytes) {
-                    Progress::Done(Ok(Some(status)))
-                } else {
-                    Progress::Done(Err(CheckFailure::BodyMismatch))
-                }
-            };
-            let closed_early = || {
-                Progress::Done(Err(CheckFailure::ClosedEarly {
-                    received: buf.len(),
-                }))
-            };
-            return match response.framing {
-                Framing::None => verdict(&[]),
-                Framing::Length(len) => {
-                    if body.len() as u64 >= len {
-                        verdict(&body[..len as usize])
-                    } else if full {
-                        verdict(body)
-                    } else if eof {
-                        closed_early()
-                    } else {
-                        Progress::NeedMore
-                    }
-                }
-                Framing::CloseDelimited => {
-                    if eof || full {
-                        verdict(body)
-                    } else {
-                        Progress::NeedMore
-                    }
-                }
-                Framing::Chunked => {
-                    let mut decoded = Vec::new();
-                    match dechunk(body, &mut decoded) {
-                        Err(reason) => {
-                            Progress::Done(Err(CheckFailure::InvalidResponse { reason }))
-                        }
-                        Ok(true) => verdict(&decoded),
-                        Ok(false) if full => verdict(&decoded),
-                        Ok(false) if eof => closed_early(),
-                        Ok(false) => Progress::NeedMore,
-                    }
-                }
-            };
+            self.read.body = Some(BodyRead {
+                status,
+                expect,
+                at: body_at,
+                framing: response.framing,
+                chunks: (response.framing == Framing::Chunked).then(|| Dechunk::new(body_at)),
+            });
         }
     }
-}
 
-/// Decodes a chunked body into `out` with [`ChunkedTracker`] (which validates the framing);
-/// `Ok(true)` once the body is complete.
-fn dechunk(body: &[u8], out: &mut Vec<u8>) -> Result<bool, &'static str> {
-    let mut tracker = ChunkedTracker::new(Side::Response);
-    let mut at = 0;
-    while at < body.len() {
-        let in_chunk = tracker.remaining_in_chunk();
-        // Chunk data goes to `out` in one piece; framing bytes are fed one at a time so the
-        // tracker says where the data starts.
-        let step = if in_chunk > 0 {
-            let take = in_chunk.min((body.len() - at) as u64) as usize;
-            out.extend_from_slice(&body[at..at + take]);
-            take
-        } else {
-            1
+    /// Looks for the end of the head (an empty line after the status line) in the bytes not
+    /// searched yet; `true` once found.
+    fn find_head_end(&mut self, buf: &[u8]) -> bool {
+        let from = self.read.scanned.max(self.read.head_at);
+        if from >= buf.len() {
+            return false;
+        }
+        self.count(buf.len() - from);
+        self.read.scanned = buf.len();
+        let content_at = match self.read.content_at {
+            Some(at) => at,
+            None => match buf[from..].iter().position(|&b| b != b'\r' && b != b'\n') {
+                Some(at) => *self.read.content_at.insert(from + at),
+                None => return false,
+            },
         };
-        match tracker.feed(&body[at..at + step]) {
-            Ok(Status::Complete(_)) => return Ok(true),
-            Ok(Status::Partial) => at += step,
-            Err(err) => return Err(err.kind().as_str()),
+        // An LF ends the head when the line it ends is empty: LF LF or LF CR LF. The bytes
+        // before an LF past the first content byte are within the head.
+        let search = from.max(content_at + 1);
+        for lf in memchr::memchr_iter(b'\n', &buf[search..]) {
+            let at = search + lf;
+            let empty = match buf[at - 1] {
+                b'\n' => true,
+                b'\r' => buf[at - 2] == b'\n',
+                _ => false,
+            };
+            if empty {
+                self.read.scanned = at + 1;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The verdict on the body, if the bytes so far decide it.
+    fn decide_body(&mut self, buf: &[u8], eof: bool, full: bool) -> Option<Verdict> {
+        let body = self.read.body.as_mut()?;
+        let (status, expect) = (body.status, body.expect);
+        let verdict = |bytes: &[u8]| {
+            Some(if expect.matches(bytes) {
+                Ok(Some(status))
+            } else {
+                Err(CheckFailure::BodyMismatch)
+            })
+        };
+        let closed_early = || {
+            Some(Err(CheckFailure::ClosedEarly {
+                received: buf.len(),
+            }))
+        };
+        let bytes = buf.get(body.at..).unwrap_or_default();
+        match body.framing {
+            Framing::None => verdict(&[]),
+            Framing::Length(len) => {
+                if bytes.len() as u64 >= len {
+                    verdict(&bytes[..len as usize])
+                } else if full {
+                    verdict(bytes)
+                } else if eof {
+                    closed_early()
+                } else {
+                    None
+                }
+            }
+            Framing::CloseDelimited => (eof || full).then(|| verdict(bytes))?,
+            Framing::Chunked => {
+                let chunks = body.chunks.get_or_insert_with(|| Dechunk::new(body.at));
+                let before = chunks.fed;
+                let fed = chunks.feed(buf);
+                let (after, complete) = (chunks.fed, chunks.complete);
+                let decided = match fed {
+                    Err(reason) => Some(Err(CheckFailure::InvalidResponse { reason })),
+                    Ok(()) if complete || full => verdict(&chunks.data),
+                    Ok(()) if eof => closed_early(),
+                    Ok(()) => None,
+                };
+                self.count(after - before);
+                decided
+            }
         }
     }
-    Ok(tracker.is_done())
+
+    /// Counts bytes looked at (tests only).
+    #[cfg_attr(not(test), allow(clippy::unused_self))]
+    fn count(&mut self, _bytes: usize) {
+        #[cfg(test)]
+        {
+            self.read.examined += _bytes;
+        }
+    }
 }
 
 fn check_upgrade(
@@ -238,9 +411,16 @@ fn check_upgrade(
 
 /// Whether `frames` (server-to-client WebSocket frames) hold a close frame; incomplete frames
 /// at the end are ignored.
+#[cfg(test)]
 pub(crate) fn contains_close_frame(frames: &[u8]) -> bool {
-    let mut at = 0;
-    while let Some(&[b0, b1]) = frames.get(at..at + 2) {
+    find_close_frame(frames, &mut 0)
+}
+
+/// Whether a close frame starts at `*at` or at a later frame boundary in `frames`; `*at`
+/// moves past the complete frames looked at, so that a later call with more bytes goes on
+/// from there.
+pub(crate) fn find_close_frame(frames: &[u8], at: &mut usize) -> bool {
+    while let Some(&[b0, b1]) = frames.get(*at..*at + 2) {
         if b0 & 0x0f == 0x8 {
             return true;
         }
@@ -249,18 +429,18 @@ pub(crate) fn contains_close_frame(frames: &[u8]) -> bool {
             127 => (8, 0u64),
             short => (0, u64::from(short)),
         };
-        let Some(ext) = frames.get(at + 2..at + 2 + len_bytes) else {
+        let Some(ext) = frames.get(*at + 2..*at + 2 + len_bytes) else {
             return false;
         };
         for &b in ext {
             len = (len << 8) | u64::from(b);
         }
         let mask = if b1 & 0x80 != 0 { 4 } else { 0 };
-        let Some(next) = len.checked_add(at as u64 + 2 + len_bytes as u64 + mask) else {
+        let Some(next) = len.checked_add(*at as u64 + 2 + len_bytes as u64 + mask) else {
             return false;
         };
         match usize::try_from(next) {
-            Ok(next) if next <= frames.len() => at = next,
+            Ok(next) if next <= frames.len() => *at = next,
             _ => return false,
         }
     }
@@ -523,6 +703,118 @@ mod tests {
         assert_eq!([frame[6] ^ 1, frame[7] ^ 2], 1000u16.to_be_bytes());
     }
 
+    /// A large answer: `fields` header fields, then a chunked body of `chunks` one- and
+    /// two-byte chunks (some with extensions) and a trailer. The body ends with "ready",
+    /// split across chunks, when `ready`.
+    fn trickled_answer(fields: usize, chunks: usize, ready: bool) -> Vec<u8> {
+        let mut answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..fields {
+            answer.extend_from_slice(format!("X-Field-{i}: {}\r\n", "v".repeat(40)).as_bytes());
+        }
+        answer.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+        let mut body = vec![b'.'; chunks];
+        if ready {
+            body.extend_from_slice(b"ready");
+        }
+        for (i, piece) in body.chunks(2).enumerate() {
+            let ext = if i % 3 == 0 { ";ext=\"q\"" } else { "" };
+            answer.extend_from_slice(format!("{:x}{ext}\r\n", piece.len()).as_bytes());
+            answer.extend_from_slice(piece);
+            answer.extend_from_slice(b"\r\n");
+        }
+        answer.extend_from_slice(b"0\r\nX-Trailer: t\r\n\r\n");
+        answer
+    }
+
+    #[test]
+    fn advancing_byte_by_byte_looks_at_each_byte_a_few_times() {
+        let statuses: &'static StatusSet = Box::leak(Box::new(StatusSet::from(200)));
+        let ready: &'static BodyExpect =
+            Box::leak(Box::new(BodyExpect::Contains(b"ready".to_vec())));
+        let mut long_length = b"HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n".to_vec();
+        long_length.resize(long_length.len() + 19_995, b'.');
+        long_length.extend_from_slice(b"ready");
+        let cases: Vec<(Vec<u8>, Progress)> = vec![
+            (
+                trickled_answer(60, 8000, true),
+                Progress::Done(Ok(Some(200))),
+            ),
+            (
+                trickled_answer(60, 8000, false),
+                Progress::Done(Err(CheckFailure::BodyMismatch)),
+            ),
+            (
+                trickled_answer(0, 20_000, true),
+                Progress::Done(Ok(Some(200))),
+            ),
+            (long_length, Progress::Done(Ok(Some(200)))),
+        ];
+        for (answer, expected) in cases {
+            let mut eval = ResponseCheck::http("GET", statuses, Some(ready), 1 << 20);
+            for end in 1..answer.len() {
+                assert_eq!(
+                    eval.advance(&answer[..end], false),
+                    Progress::NeedMore,
+                    "{end}"
+                );
+            }
+            assert_eq!(eval.advance(&answer, false), expected);
+            // The head search and decoding look at each byte once, the parses at most three
+            // times; evaluating each prefix from the start looked at about len^2 / 2 bytes.
+            let examined = eval.read.examined;
+            assert!(
+                examined <= 4 * answer.len(),
+                "{examined} bytes looked at for a {}-byte answer",
+                answer.len()
+            );
+        }
+    }
+
+    #[test]
+    fn head_ends_are_found_across_pieces() {
+        let statuses: &'static StatusSet = Box::leak(Box::new(StatusSet::from(200)));
+        // (answer, expected): every line ending and leading empty lines, fed a byte at a time.
+        let cases: &[(&[u8], Progress)] = &[
+            (b"HTTP/1.1 200 OK\r\n\r\n", Progress::Done(Ok(Some(200)))),
+            (
+                b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n",
+                Progress::Done(Ok(Some(200))),
+            ),
+            (
+                b"\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+                Progress::Done(Ok(Some(200))),
+            ),
+            (
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+                Progress::Done(Ok(Some(200))),
+            ),
+            (
+                b"HTTP/1.1 200 OK\n\n",
+                Progress::Done(Err(CheckFailure::InvalidResponse {
+                    reason: "bare LF line ending",
+                })),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nA: b\n\r\n",
+                Progress::Done(Err(CheckFailure::InvalidResponse {
+                    reason: "bare LF line ending",
+                })),
+            ),
+        ];
+        for (answer, expected) in cases {
+            let mut eval = ResponseCheck::http("GET", statuses, None, 1024);
+            let mut decided = Progress::NeedMore;
+            for end in 1..=answer.len() {
+                decided = eval.advance(&answer[..end], false);
+                if decided != Progress::NeedMore {
+                    assert_eq!(end, answer.len(), "{:?}", String::from_utf8_lossy(answer));
+                    break;
+                }
+            }
+            assert_eq!(&decided, expected, "{:?}", String::from_utf8_lossy(answer));
+        }
+    }
+
     mod props {
         use super::super::*;
         use proptest::prelude::*;
@@ -604,6 +896,45 @@ mod tests {
                 for cut in 0..buf.len() {
                     prop_assert!(http.evaluate(&buf[..cut], true) != Progress::NeedMore);
                     prop_assert!(ws.evaluate(&buf[..cut], true) != Progress::NeedMore);
+                }
+            }
+
+            /// Reading an answer in pieces decides as evaluating the bytes so far would, and
+            /// never later than the whole answer (or the close).
+            #[test]
+            fn advancing_agrees_with_evaluating(
+                valid in response(),
+                noise in proptest::collection::vec(any::<u8>(), 0..200),
+                garbage in any::<bool>(),
+                with_body in any::<bool>(),
+                cuts in proptest::collection::vec(1usize..40, 1..20),
+            ) {
+                let bytes = if garbage { noise } else { valid };
+                let bytes = &bytes[..bytes.len().min(128)];
+                let expect = with_body.then(body_expect);
+                let checks = [
+                    ResponseCheck::http("GET", statuses(), expect, 128),
+                    ResponseCheck::websocket(*b"dGhlIHNhbXBsZSBub25jZQ==", "", 128),
+                ];
+                for eval in checks {
+                    let mut reader = eval.clone();
+                    let mut end = 0;
+                    let mut decided = Progress::NeedMore;
+                    for step in cuts.iter().cycle() {
+                        end = (end + step).min(bytes.len());
+                        decided = reader.advance(&bytes[..end], false);
+                        if decided != Progress::NeedMore {
+                            prop_assert_eq!(&decided, &eval.evaluate(&bytes[..end], false), "at {}", end);
+                            break;
+                        }
+                        if end == bytes.len() {
+                            break;
+                        }
+                    }
+                    if decided == Progress::NeedMore {
+                        prop_assert_eq!(eval.evaluate(bytes, false), Progress::NeedMore);
+                        prop_assert_eq!(reader.advance(bytes, true), eval.evaluate(bytes, true));
+                    }
                 }
             }
 
