@@ -1461,6 +1461,44 @@ server = [{ name = "s1", address = "127.0.0.1:9000", check = true, send-proxy = 
 }
 
 #[test]
+fn toml_defaults_http_check_expect_is_inherited_like_every_default() {
+    // Through `Backend::inherit`, as the HAProxy-style parser applies `defaults`: a backend
+    // without its own expect takes the one of `[defaults]`, one with its own keeps it.
+    let text = r#"
+[defaults]
+option.httpchk = { method = "GET", uri = "/health" }
+http-check-expect = { kind = "status", pattern = "204" }
+[[frontend]]
+name = "fe"
+bind = [{ address = "127.0.0.1:80" }]
+default_backend = "be"
+[[backend]]
+name = "be"
+server = [{ name = "s1", address = "127.0.0.1:9000", check = true }]
+[[backend]]
+name = "own"
+http-check-expect = { negate = true, kind = "string", pattern = "down" }
+server = [{ name = "s1", address = "127.0.0.1:9000", check = true }]
+"#;
+    let toml = parse_toml(text, "t.toml").unwrap().config;
+    let expect = |name: &str| toml.backend(name).unwrap().http_check_expect.clone();
+    let inherited = HttpCheckExpect {
+        negate: false,
+        kind: ExpectKind::Status,
+        pattern: "204".into(),
+    };
+    assert_eq!(expect("be"), Some(inherited));
+    let own = expect("own").unwrap();
+    assert!(own.negate && own.kind == ExpectKind::String && own.pattern == "down");
+    // The same file in HAProxy syntax reads as the same model.
+    let haproxy = "defaults\n option httpchk GET /health\n http-check expect status 204\n\
+        frontend fe\n bind 127.0.0.1:80\n default_backend be\n\
+        backend be\n server s1 127.0.0.1:9000 check\n\
+        backend own\n http-check expect ! string down\n server s1 127.0.0.1:9000 check\n";
+    assert_eq!(toml.backends, config(haproxy).backends);
+}
+
+#[test]
 fn toml_errors_name_the_line() {
     let text = "[[frontend]]\nname = \"fe\"\nbind = [{ address = \"127.0.0.1:80\" }]\ndefualt_backend = \"be\"\n";
     let error = parse_toml(text, "t.toml").unwrap_err();
