@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::Side;
-use crate::pool::{BufferPool, PipePool};
+use crate::pool::{BufferPool, Burst, PipePool};
 
 /// Rounds of read/write one direction makes per poll before yielding to other tasks.
 const ROUNDS_PER_POLL: usize = 32;
@@ -74,15 +74,8 @@ pub(crate) struct Flow {
     /// Bytes read from `from` before the tunnel started, delivered before anything else; boxed
     /// so that tunnels without any (or done with them) keep one pointer, not a `Bytes`.
     read_ahead: Option<Box<Bytes>>,
-    /// Copy buffer, held only while bytes move; `buf[start..end]` is still to be written.
-    buf: Option<Box<[u8]>>,
-    start: usize,
-    end: usize,
-    /// Splice pipe, held only while bytes move, with `pipe_len` bytes in it.
-    #[cfg(target_os = "linux")]
-    pipe: Option<crate::sys::Pipe>,
-    #[cfg(target_os = "linux")]
-    pipe_len: u32,
+    /// The copy buffer and splice pipe, held only while bytes move.
+    burst: Option<Box<Burst>>,
     /// Whether to try `splice(2)` (TCP to TCP, not found unsupported yet).
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     splice: bool,
@@ -115,13 +108,7 @@ impl Flow {
             from,
             stage: Stage::Open,
             read_ahead: (!read_ahead.is_empty()).then(|| Box::new(read_ahead)),
-            buf: None,
-            start: 0,
-            end: 0,
-            #[cfg(target_os = "linux")]
-            pipe: None,
-            #[cfg(target_os = "linux")]
-            pipe_len: 0,
+            burst: None,
             splice,
             bulk: false,
             unflushed: false,
@@ -140,11 +127,9 @@ impl Flow {
     /// Whether the direction is open and holds nothing: no read-ahead, no bytes in a buffer
     /// or pipe (so its sockets can wait anywhere).
     pub(crate) fn is_idle(&self) -> bool {
-        #[cfg(target_os = "linux")]
-        let piped = self.pipe_len > 0;
-        #[cfg(not(target_os = "linux"))]
-        let piped = false;
-        self.stage == Stage::Open && self.read_ahead.is_none() && self.start == self.end && !piped
+        self.stage == Stage::Open
+            && self.read_ahead.is_none()
+            && self.burst.as_ref().is_none_or(|burst| burst.is_empty())
     }
 
     /// Whether bytes were read or written since the last call.
@@ -158,32 +143,32 @@ impl Flow {
 
     /// Give back the buffer and pipe if they hold nothing.
     pub(crate) fn release(&mut self, pools: &Pools) {
-        if self.start == self.end
-            && let Some(buf) = self.buf.take()
-        {
-            pools.buffers().give(buf);
-            self.start = 0;
-            self.end = 0;
-        }
+        let Some(burst) = self.burst.as_mut() else {
+            return;
+        };
         #[cfg(target_os = "linux")]
-        if self.pipe_len == 0
-            && let Some(pipe) = self.pipe.take()
+        if burst.pipe_len == 0
+            && let Some(pipe) = burst.pipe.take()
         {
             pools.pipes().give(pipe, true);
+        }
+        if burst.is_empty()
+            && let Some(burst) = self.burst.take()
+        {
+            pools.buffers().give(burst);
         }
     }
 
     /// Give back the buffer and pipe whatever they hold (the tunnel ended).
     pub(crate) fn release_all(&mut self, pools: &Pools) {
-        if let Some(buf) = self.buf.take() {
-            pools.buffers().give(buf);
-        }
-        self.start = 0;
-        self.end = 0;
+        let Some(mut burst) = self.burst.take() else {
+            return;
+        };
         #[cfg(target_os = "linux")]
-        if let Some(pipe) = self.pipe.take() {
-            pools.pipes().give(pipe, self.pipe_len == 0);
+        if let Some(pipe) = burst.pipe.take() {
+            pools.pipes().give(pipe, burst.pipe_len == 0);
         }
+        pools.buffers().give(burst);
     }
 
     /// Drive the direction between two TCP streams with readiness-based IO. A burst starts by
@@ -213,18 +198,20 @@ impl Flow {
                 continue;
             }
             #[cfg(target_os = "linux")]
-            if self.pipe_len > 0 {
+            if let Some(burst) = self.burst.as_mut()
+                && burst.pipe_len > 0
+            {
                 ready!(dst.poll_write_ready(cx)).map_err(|e| failed(to, e))?;
-                let Some(pipe) = self.pipe.as_ref() else {
-                    self.pipe_len = 0;
+                let Some(pipe) = burst.pipe.as_ref() else {
+                    burst.pipe_len = 0;
                     continue;
                 };
                 let fd = std::os::fd::AsRawFd::as_raw_fd(&*dst);
-                let len = self.pipe_len as usize;
+                let len = burst.pipe_len as usize;
                 match dst.try_io(tokio::io::Interest::WRITABLE, || pipe.splice_out(fd, len)) {
                     Ok(n) => {
                         // At most `len`, which fits.
-                        self.pipe_len -= n.min(len) as u32;
+                        burst.pipe_len -= n.min(len) as u32;
                         self.delivered += n as u64;
                         self.spliced += n as u64;
                         self.moved = true;
@@ -234,20 +221,19 @@ impl Flow {
                 }
                 continue;
             }
-            if self.start < self.end {
-                let Some(buf) = self.buf.as_deref() else {
-                    self.start = self.end;
-                    continue;
-                };
-                let n = ready!(Pin::new(&mut *dst).poll_write(cx, &buf[self.start..self.end]))
+            if let Some(burst) = self.burst.as_mut()
+                && burst.start < burst.end
+            {
+                let pending = &burst.buf[burst.start..burst.end];
+                let n = ready!(Pin::new(&mut *dst).poll_write(cx, pending))
                     .and_then(nonzero_write)
                     .map_err(|e| failed(to, e))?;
-                self.start += n;
+                burst.start += n;
                 self.delivered += n as u64;
                 self.moved = true;
-                if self.start == self.end {
-                    self.start = 0;
-                    self.end = 0;
+                if burst.start == burst.end {
+                    burst.start = 0;
+                    burst.end = 0;
                 }
                 continue;
             }
@@ -268,26 +254,25 @@ impl Flow {
                     if self.bulk && self.splice && self.splice_in(src, pools)? {
                         continue;
                     }
-                    let buf = self.buf.get_or_insert_with(|| pools.buffers().take());
-                    let mut window = ReadBuf::new(buf);
+                    let burst = self.burst.get_or_insert_with(|| pools.buffers().take());
+                    let mut window = ReadBuf::new(&mut burst.buf);
                     // tokio's read notes a short read as "drained", saving the EAGAIN round.
-                    match Pin::new(&mut *src).poll_read(cx, &mut window) {
+                    let read = Pin::new(&mut *src)
+                        .poll_read(cx, &mut window)
+                        .map_ok(|()| (window.filled().len(), window.capacity()));
+                    match read {
                         Poll::Pending => {
                             self.release(pools);
                             self.bulk = false;
                             return Poll::Pending;
                         }
                         Poll::Ready(Err(e)) => return Poll::Ready(Err(failed(self.from, e))),
-                        Poll::Ready(Ok(())) => {
-                            let n = window.filled().len();
-                            if n == 0 {
-                                self.end_of_source();
-                            } else {
-                                self.bulk = n == window.capacity();
-                                self.start = 0;
-                                self.end = n;
-                                self.moved = true;
-                            }
+                        Poll::Ready(Ok((0, _))) => self.end_of_source(),
+                        Poll::Ready(Ok((n, capacity))) => {
+                            self.bulk = n == capacity;
+                            burst.start = 0;
+                            burst.end = n;
+                            self.moved = true;
                         }
                     }
                 }
@@ -321,8 +306,8 @@ impl Flow {
         }
         let to = self.to();
         for _ in 0..4 {
-            let buf = self.buf.get_or_insert_with(|| pools.buffers().take());
-            let n = match src.read(buf) {
+            let burst = self.burst.get_or_insert_with(|| pools.buffers().take());
+            let n = match src.read(&mut burst.buf) {
                 Ok(0) => {
                     self.end_of_source();
                     return Ok(false);
@@ -336,11 +321,11 @@ impl Flow {
                 Err(e) => return Err(failed(self.from, e)),
             };
             self.moved = true;
-            self.start = 0;
-            self.end = n;
-            self.bulk = n == buf.len();
+            burst.start = 0;
+            burst.end = n;
+            self.bulk = n == burst.buf.len();
             let written = loop {
-                match dst.write(&buf[..n]) {
+                match dst.write(&burst.buf[..n]) {
                     Ok(0) => return Err(failed(to, io::ErrorKind::WriteZero.into())),
                     Ok(m) => break m,
                     Err(e) if is_would_block(&e) => break 0,
@@ -349,12 +334,12 @@ impl Flow {
                 }
             };
             self.delivered += written as u64;
-            self.start = written;
+            burst.start = written;
             if written < n || self.bulk {
                 return Ok(false);
             }
-            self.start = 0;
-            self.end = 0;
+            burst.start = 0;
+            burst.end = 0;
         }
         Ok(false)
     }
@@ -363,10 +348,14 @@ impl Flow {
     /// unsupported — copy instead.
     #[cfg(target_os = "linux")]
     fn splice_in(&mut self, src: &TcpStream, pools: &Pools) -> Result<bool, FlowError> {
-        if self.pipe.is_none() {
-            self.pipe = pools.pipes().take();
+        // Bulk mode starts with a full buffer, so a burst is there; without one, copy.
+        let Some(burst) = self.burst.as_mut() else {
+            return Ok(false);
+        };
+        if burst.pipe.is_none() {
+            burst.pipe = pools.pipes().take();
         }
-        let Some(pipe) = self.pipe.as_ref() else {
+        let Some(pipe) = burst.pipe.as_ref() else {
             return Ok(false);
         };
         let fd = std::os::fd::AsRawFd::as_raw_fd(src);
@@ -377,14 +366,14 @@ impl Flow {
             Ok(0) => self.end_of_source(),
             Ok(n) => {
                 // At most the pipe's capacity, a `u32`.
-                self.pipe_len = u32::try_from(n).unwrap_or(u32::MAX);
+                burst.pipe_len = u32::try_from(n).unwrap_or(u32::MAX);
                 self.moved = true;
             }
             // The burst is over: the next one starts by copying again.
             Err(e) if is_would_block(&e) => self.bulk = false,
             Err(e) if crate::sys::splice_unsupported(&e) => {
                 self.splice = false;
-                if let Some(pipe) = self.pipe.take() {
+                if let Some(pipe) = burst.pipe.take() {
                     pools.pipes().give(pipe, true);
                 }
             }
@@ -430,30 +419,29 @@ impl Flow {
                 self.unflushed = true;
                 continue;
             }
-            if self.start < self.end {
-                let Some(buf) = self.buf.as_deref() else {
-                    self.start = self.end;
-                    continue;
-                };
-                let n = ready!(Pin::new(&mut *dst).poll_write(cx, &buf[self.start..self.end]))
+            if let Some(burst) = self.burst.as_mut()
+                && burst.start < burst.end
+            {
+                let pending = &burst.buf[burst.start..burst.end];
+                let n = ready!(Pin::new(&mut *dst).poll_write(cx, pending))
                     .and_then(nonzero_write)
                     .map_err(|e| failed(to, e))?;
-                self.start += n;
+                burst.start += n;
                 self.delivered += n as u64;
                 self.moved = true;
                 self.unflushed = true;
-                if self.start == self.end {
-                    self.start = 0;
-                    self.end = 0;
+                if burst.start == burst.end {
+                    burst.start = 0;
+                    burst.end = 0;
                 }
                 continue;
             }
             match self.stage {
                 Stage::Open if draining => self.stage = Stage::Closing,
                 Stage::Open => {
-                    let read = match self.buf.as_mut() {
-                        Some(buf) => {
-                            let mut window = ReadBuf::new(buf);
+                    let read = match self.burst.as_mut() {
+                        Some(burst) => {
+                            let mut window = ReadBuf::new(&mut burst.buf);
                             Pin::new(&mut *src)
                                 .poll_read(cx, &mut window)
                                 .map_ok(|()| window.filled().len())
@@ -465,23 +453,19 @@ impl Flow {
                                 .poll_read(cx, &mut window)
                                 .map_ok(|()| window.filled().len());
                             if let Poll::Ready(Ok(1)) = read {
-                                let mut buf = pools.buffers().take();
-                                buf[0] = probe[0];
-                                self.buf = Some(buf);
+                                let burst = self.burst.insert(pools.buffers().take());
+                                burst.buf[0] = probe[0];
+                                burst.end = 1;
                                 self.moved = true;
-                                self.end = 1;
                                 // Read what else is there now, so the first byte is not sent alone.
-                                if let Some(buf) = self.buf.as_mut() {
-                                    let mut window = ReadBuf::new(&mut buf[1..]);
-                                    match Pin::new(&mut *src).poll_read(cx, &mut window) {
-                                        Poll::Ready(Ok(())) if !window.filled().is_empty() => {
-                                            let n = window.filled().len();
-                                            self.end += n;
-                                            self.moved = true;
-                                        }
-                                        // End of stream or an error shows again on the next read.
-                                        _ => {}
+                                let mut window = ReadBuf::new(&mut burst.buf[1..]);
+                                match Pin::new(&mut *src).poll_read(cx, &mut window) {
+                                    Poll::Ready(Ok(())) if !window.filled().is_empty() => {
+                                        let n = window.filled().len();
+                                        burst.end += n;
                                     }
+                                    // End of stream or an error shows again on the next read.
+                                    _ => {}
                                 }
                                 continue;
                             }
@@ -503,8 +487,10 @@ impl Flow {
                         Poll::Ready(Err(e)) => return Poll::Ready(Err(failed(self.from, e))),
                         Poll::Ready(Ok(0)) => self.end_of_source(),
                         Poll::Ready(Ok(n)) => {
-                            self.start = 0;
-                            self.end = n;
+                            if let Some(burst) = self.burst.as_mut() {
+                                burst.start = 0;
+                                burst.end = n;
+                            }
                             self.moved = true;
                         }
                     }

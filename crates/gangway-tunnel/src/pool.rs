@@ -32,7 +32,9 @@ pub struct BufferPool {
 struct BufferPoolInner {
     buffer_size: usize,
     max_idle: usize,
-    idle: Mutex<Vec<Box<[u8]>>>,
+    /// Boxed as lent: lending and taking back moves a pointer, and allocates nothing.
+    #[allow(clippy::vec_box)]
+    idle: Mutex<Vec<Box<Burst>>>,
     /// Buffers lent to tunnels now.
     lent: AtomicUsize,
 }
@@ -80,20 +82,78 @@ impl BufferPool {
         self.inner.lent.load(Ordering::Acquire)
     }
 
-    /// Lend a buffer: an idle one, else a new one.
-    pub(crate) fn take(&self) -> Box<[u8]> {
+    /// Lend a buffer, empty and without a pipe: an idle one, else a new one.
+    pub(crate) fn take(&self) -> Box<Burst> {
         self.inner.lent.fetch_add(1, Ordering::AcqRel);
         let reused = lock(&self.inner.idle).pop();
-        reused.unwrap_or_else(|| vec![0u8; self.inner.buffer_size].into_boxed_slice())
+        reused.unwrap_or_else(|| {
+            Box::new(Burst {
+                buf: vec![0u8; self.inner.buffer_size].into_boxed_slice(),
+                start: 0,
+                end: 0,
+                #[cfg(target_os = "linux")]
+                pipe: None,
+                #[cfg(target_os = "linux")]
+                pipe_len: 0,
+            })
+        })
     }
 
-    /// Take back a buffer lent by [`take`](Self::take).
-    pub(crate) fn give(&self, buf: Box<[u8]>) {
+    /// Take back a buffer lent by [`take`](Self::take), its pipe already given back.
+    pub(crate) fn give(&self, mut burst: Box<Burst>) {
         self.inner.lent.fetch_sub(1, Ordering::AcqRel);
+        burst.start = 0;
+        burst.end = 0;
+        #[cfg(target_os = "linux")]
+        {
+            debug_assert!(burst.pipe.is_none(), "a pipe goes back to its own pool");
+            burst.pipe = None;
+            burst.pipe_len = 0;
+        }
         let mut idle = lock(&self.inner.idle);
         if idle.len() < self.inner.max_idle {
-            idle.push(buf);
+            idle.push(burst);
         }
+    }
+}
+
+/// What a tunnel direction holds while bytes move: a pooled copy buffer with the part of it
+/// still to be written and, on Linux, a splice pipe with how much it holds. One box, lent by a
+/// [`BufferPool`], so that an idle direction keeps one empty pointer instead of the buffer's,
+/// the pipe's and their positions' 48 bytes (an idle tunnel has two directions, and an idle
+/// tunnel's task must stay small: see `Tunnel::run`).
+pub(crate) struct Burst {
+    pub(crate) buf: Box<[u8]>,
+    /// `buf[start..end]` is still to be written.
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    /// Borrowed from a [`PipePool`] for the bulk part of a burst, with `pipe_len` bytes in it.
+    #[cfg(target_os = "linux")]
+    pub(crate) pipe: Option<crate::sys::Pipe>,
+    #[cfg(target_os = "linux")]
+    pub(crate) pipe_len: u32,
+}
+
+impl Burst {
+    /// Whether nothing read is still to be written (in the buffer or the pipe).
+    pub(crate) fn is_empty(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        let piped = self.pipe_len > 0;
+        #[cfg(not(target_os = "linux"))]
+        let piped = false;
+        self.start == self.end && !piped
+    }
+}
+
+impl fmt::Debug for Burst {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Burst");
+        d.field("capacity", &self.buf.len())
+            .field("pending", &(self.start..self.end));
+        #[cfg(target_os = "linux")]
+        d.field("pipe", &self.pipe.is_some())
+            .field("pipe_len", &self.pipe_len);
+        d.finish()
     }
 }
 
@@ -259,7 +319,7 @@ mod tests {
         let pool = BufferPool::new(16, 1);
         let a = pool.take();
         let b = pool.take();
-        assert_eq!((a.len(), pool.lent()), (16, 2));
+        assert_eq!((a.buf.len(), pool.lent()), (16, 2));
         pool.give(a);
         pool.give(b);
         assert_eq!((pool.idle(), pool.lent()), (1, 0));

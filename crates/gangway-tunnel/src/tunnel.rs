@@ -16,6 +16,10 @@ use crate::{BufferPool, CloseReason, PipePool, Side, TunnelOutcome};
 
 /// Timeouts and transfer settings of a tunnel; `Default` has no timeout and allows `splice`.
 ///
+/// A running tunnel keeps its timeouts in whole milliseconds, rounded up (so none fires early);
+/// one of 49.7 days (2^32 - 1 ms) or more never fires. (HAProxy refuses timeouts past 24.8
+/// days.)
+///
 /// ```
 /// use std::time::Duration;
 /// let mut config = gangway_tunnel::TunnelConfig::default();
@@ -56,14 +60,36 @@ impl Timeout {
     }
 }
 
+/// A running tunnel's timeout in whole milliseconds, rounded up (never early), or none: a
+/// quarter of an `Option<Duration>`, which matters in every idle tunnel. One of 2^32 - 1
+/// milliseconds (49.7 days) or more never fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Millis(u32);
+
+impl Millis {
+    const NONE: Millis = Millis(u32::MAX);
+
+    fn new(timeout: Timeout) -> Millis {
+        let Some(t) = timeout.get() else {
+            return Millis::NONE;
+        };
+        let ms = t.as_millis() + u128::from(t.subsec_nanos() % 1_000_000 != 0);
+        u32::try_from(ms).map_or(Millis::NONE, Millis)
+    }
+
+    fn get(self) -> Option<Duration> {
+        (self != Millis::NONE).then(|| Duration::from_millis(u64::from(self.0)))
+    }
+}
+
 /// The timeouts of a running tunnel (its settings less what only the start needs).
 #[derive(Clone, Copy, Debug)]
 struct Timeouts {
-    idle: Timeout,
-    max_lifetime: Timeout,
-    client_fin: Timeout,
-    server_fin: Timeout,
-    park_after: Timeout,
+    idle: Millis,
+    max_lifetime: Millis,
+    client_fin: Millis,
+    server_fin: Millis,
+    park_after: Millis,
 }
 
 impl Timeouts {
@@ -205,11 +231,11 @@ impl TunnelConfig {
 
     fn timeouts(&self) -> Timeouts {
         Timeouts {
-            idle: self.idle,
-            max_lifetime: self.max_lifetime,
-            client_fin: self.client_fin,
-            server_fin: self.server_fin,
-            park_after: self.park_after,
+            idle: Millis::new(self.idle),
+            max_lifetime: Millis::new(self.max_lifetime),
+            client_fin: Millis::new(self.client_fin),
+            server_fin: Millis::new(self.server_fin),
+            park_after: Millis::new(self.park_after),
         }
     }
 }

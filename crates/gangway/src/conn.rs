@@ -49,7 +49,7 @@ pub(crate) async fn serve(
     client: TcpStream,
     peer: SocketAddr,
 ) {
-    let shared = admission.guard.0.clone();
+    let shared = admission.shared.clone();
     let mut closing = shared.phase.subscribe();
     let span = tracing::debug_span!("conn", %peer, listener = %shared.listeners[listener].name);
     let _ = client.set_nodelay(true);

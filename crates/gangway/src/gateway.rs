@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::acl::Condition;
 use crate::backend::Server;
@@ -76,32 +76,44 @@ impl Shared {
     }
 }
 
-/// Counts a connection task as active for graceful shutdown; the last one out wakes the waiter.
-#[derive(Debug)]
-pub(crate) struct ActiveGuard(pub(crate) Arc<Shared>);
-
-impl ActiveGuard {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        shared.active.fetch_add(1, Ordering::AcqRel);
-        ActiveGuard(shared)
-    }
-}
-
-impl Drop for ActiveGuard {
-    fn drop(&mut self) {
-        if self.0.active.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle_notify.notify_waiters();
-        }
-    }
-}
-
 /// What an accepted connection holds until it ends (or the tunnel it became does): its count
-/// as active and its `maxconn` slots, released in that order.
+/// as active for graceful shutdown (the last one out wakes the waiter) and its `maxconn` slots,
+/// the gateway's and its listener's (if that listener has a limit), given back in that order.
+///
+/// Every idle tunnel keeps one, so it is two words: the slots are permits taken from the
+/// semaphores in [`Shared`] and forgotten, and given back to them by index.
 #[derive(Debug)]
 pub(crate) struct Admission {
-    pub(crate) guard: ActiveGuard,
-    _global: OwnedSemaphorePermit,
-    _listener: Option<OwnedSemaphorePermit>,
+    pub(crate) shared: Arc<Shared>,
+    /// The listener whose slot it holds, if that listener has a `maxconn`.
+    listener: Option<u32>,
+}
+
+impl Admission {
+    /// Admits a connection that holds a gateway slot and, when `listener` has a limit, one of
+    /// that listener's (both taken with `forget`).
+    fn new(shared: Arc<Shared>, listener: Option<u32>) -> Self {
+        shared.active.fetch_add(1, Ordering::AcqRel);
+        Admission { shared, listener }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        if shared.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            shared.idle_notify.notify_waiters();
+        }
+        shared.slots.add_permits(1);
+        if let Some(listener) = self.listener
+            && let Some(slots) = shared
+                .listeners
+                .get(listener as usize)
+                .and_then(|l| l.slots.as_ref())
+        {
+            slots.add_permits(1);
+        }
+    }
 }
 
 /// A gateway definition, checked and resolved, ready to start.
@@ -334,13 +346,13 @@ async fn accept_loop(shared: Arc<Shared>, index: usize, listener: TcpListener) {
         // kernel's backlog) rather than accepting and failing.
         let listener_slot = match &shared.listeners[index].slots {
             Some(sem) => tokio::select! {
-                p = sem.clone().acquire_owned() => match p { Ok(p) => Some(p), Err(_) => return },
+                p = sem.acquire() => match p { Ok(p) => Some(p), Err(_) => return },
                 _ = reached(&mut phase, Phase::Draining) => return,
             },
             None => None,
         };
         let global_slot = tokio::select! {
-            p = shared.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            p = shared.slots.acquire() => match p { Ok(p) => p, Err(_) => return },
             _ = reached(&mut phase, Phase::Draining) => return,
         };
         let (stream, peer) = tokio::select! {
@@ -355,11 +367,14 @@ async fn accept_loop(shared: Arc<Shared>, index: usize, listener: TcpListener) {
             },
             _ = reached(&mut phase, Phase::Draining) => return,
         };
-        let admission = Admission {
-            guard: ActiveGuard::new(shared.clone()),
-            _global: global_slot,
-            _listener: listener_slot,
-        };
+        // From here the admission gives the slots back.
+        global_slot.forget();
+        let listener_slot = listener_slot.and_then(|slot| {
+            let index = u32::try_from(index).ok()?;
+            slot.forget();
+            Some(index)
+        });
+        let admission = Admission::new(shared.clone(), listener_slot);
         shared.metrics.listener_accepted(index);
         tokio::spawn(crate::conn::serve(admission, index, stream, peer));
     }
