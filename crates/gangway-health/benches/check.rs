@@ -32,6 +32,33 @@ fn sans_io(c: &mut Criterion) {
         b.iter(|| black_box(eval.evaluate(black_box(response), false)))
     });
 
+    // An answer trickling in: each read adds a byte. The old probe evaluated the whole
+    // buffer on each read (`evaluate` on each prefix); it now advances (`advance`).
+    let trickled = trickled_answer();
+    let chunked = Check::http("/health")
+        .expect_status(200)
+        .expect_body_contains("ready");
+    let eval = chunked.response_check(None).expect("an http check");
+    group.sample_size(10);
+    group.bench_function("trickled_evaluate_each_prefix", |b| {
+        b.iter(|| {
+            for end in 1..trickled.len() {
+                black_box(eval.evaluate(black_box(&trickled[..end]), false));
+            }
+            eval.evaluate(&trickled, false)
+        })
+    });
+    group.bench_function("trickled_advance", |b| {
+        b.iter(|| {
+            let mut reader = eval.clone();
+            for end in 1..trickled.len() {
+                black_box(reader.advance(black_box(&trickled[..end]), false));
+            }
+            reader.advance(&trickled, false)
+        })
+    });
+    group.sample_size(100);
+
     let mut request = Vec::with_capacity(256);
     let server: SocketAddr = "127.0.0.1:8080".parse().expect("an address");
     group.bench_function("http_write_request", |b| {
@@ -44,11 +71,37 @@ fn sans_io(c: &mut Criterion) {
     group.finish();
 }
 
+/// A 200 answer filling most of the default 16 KiB check buffer: 30 header fields, then a
+/// chunked body of two-byte chunks ending in `ready`.
+fn trickled_answer() -> Vec<u8> {
+    let mut answer = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for i in 0..30 {
+        answer.extend_from_slice(format!("X-Field-{i}: {}\r\n", "v".repeat(40)).as_bytes());
+    }
+    answer.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+    let mut body = vec![b'.'; 2000];
+    body.extend_from_slice(b"ready");
+    for piece in body.chunks(2) {
+        answer.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        answer.extend_from_slice(piece);
+        answer.extend_from_slice(b"\r\n");
+    }
+    answer.extend_from_slice(b"0\r\n\r\n");
+    assert!(
+        answer.len() < Check::DEFAULT_BUFFER_LIMIT,
+        "{}",
+        answer.len()
+    );
+    answer
+}
+
 #[derive(Clone, Copy)]
 enum Answer {
     Close,
     Http,
     WebSocket,
+    /// [`trickled_answer`], one byte per write.
+    Trickled,
 }
 
 async fn serve(answer: Answer) -> SocketAddr {
@@ -90,6 +143,16 @@ async fn serve(answer: Answer) -> SocketAddr {
                             let _ = conn.write_all(&[0x88, 0x02, 0x03, 0xe8]).await;
                         }
                     }
+                    Answer::Trickled => {
+                        let _ = conn.set_nodelay(true);
+                        for byte in trickled_answer().chunks(1) {
+                            if conn.write_all(byte).await.is_err() {
+                                return;
+                            }
+                            // Let the checker read before the next byte.
+                            tokio::task::yield_now().await;
+                        }
+                    }
                     Answer::Close => {}
                 }
             });
@@ -112,10 +175,22 @@ fn loopback(c: &mut Criterion) {
             Answer::Http,
         ),
         ("websocket", Check::websocket("/ws"), Answer::WebSocket),
+        (
+            "http_trickled",
+            Check::http("/health")
+                .expect_status(200)
+                .expect_body_contains("ready"),
+            Answer::Trickled,
+        ),
     ];
     for (name, check, answer) in cases {
         let addr = rt.block_on(serve(answer));
         let mut probe = Probe::new(check.shared(), addr);
+        group.sample_size(if matches!(answer, Answer::Trickled) {
+            10
+        } else {
+            100
+        });
         group.bench_function(name, |b| {
             b.iter(|| {
                 let report = rt.block_on(probe.run(Duration::from_secs(5)));

@@ -229,10 +229,11 @@ impl<'c> ResponseCheck<'c> {
                 return self.decide_body(buf, eof, full);
             }
             let start = self.read.head_at;
-            let ended = self.find_head_end(buf);
             let grown =
                 buf.len() > self.read.parsed && buf.len() - start >= 2 * (self.read.parsed - start);
-            if !(ended || grown || eof || full) {
+            // The search for the end goes on lazily: a parse that found the head incomplete
+            // says there is no end in the bytes it saw.
+            if !(grown || eof || full || self.find_head_end(buf)) {
                 return None;
             }
             self.read.parsed = buf.len();
