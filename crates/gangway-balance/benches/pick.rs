@@ -1,13 +1,17 @@
 //! Criterion benchmarks of `ServerSet::pick` (pick plus release of the slot) for every
 //! algorithm at 10, 100 and 1000 servers, on one thread and with a second thread picking
 //! from the same set at the same time; and of a pick alone at 1000 servers, its slot
-//! released outside the measurement (as a connection's slot is, when it closes).
+//! released outside the measurement (as a connection's slot is, when it closes); and of
+//! `ServerSet::pick_queued` with room on every server (pick plus release, one thread).
 
+use std::future::Future;
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::thread;
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use gangway_balance::{Algorithm, Server, ServerSet};
@@ -122,5 +126,30 @@ fn bench_pick_alone(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_pick, bench_pick_alone);
+/// `pick_queued` with room to spare: polled once by hand (a pick that need not wait returns
+/// on the first poll, without touching the runtime), its slot dropped at once.
+fn bench_pick_queued(c: &mut Criterion) {
+    let keys = keys();
+    let n = 1000;
+    let mut context = Context::from_waker(Waker::noop());
+    let mut group = c.benchmark_group("pick-queued/1-thread");
+    for algorithm in ALGORITHMS {
+        on_set(algorithm, n, 1, &keys, |set| {
+            group.bench_function(BenchmarkId::new(algorithm.to_string(), n), |b| {
+                let mut round = 0;
+                b.iter(|| {
+                    round = (round + 1) & (keys.len() - 1);
+                    let pick = set.pick_queued(Some(&keys[round]), &[], Duration::from_secs(1));
+                    match std::pin::pin!(pick).poll(&mut context) {
+                        Poll::Ready(slot) => black_box(slot.expect("pick").addr()),
+                        Poll::Pending => panic!("a pick with room waited"),
+                    };
+                });
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_pick, bench_pick_alone, bench_pick_queued);
 criterion_main!(benches);
