@@ -50,6 +50,7 @@ mod error;
 mod hash;
 mod leastconn;
 mod pick;
+mod queue;
 mod random;
 mod schedule;
 mod server;

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{Ordering, fence};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use crate::algorithm::Algorithm;
 use crate::error::PickError;
@@ -26,7 +26,7 @@ const LEASTCONN_RETRIES: usize = 4;
 /// `maxconn` see the real load. Keep it for as long as the backend connection is open (a
 /// whole WebSocket session). It stays valid when the server is changed or removed.
 pub struct ConnectionSlot {
-    slot: Arc<ServerSlot>,
+    pub(crate) slot: Arc<ServerSlot>,
 }
 
 impl ConnectionSlot {
@@ -58,8 +58,8 @@ impl fmt::Debug for ConnectionSlot {
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let slot = &*self.slot;
-        // SeqCst pairs with the fence in `pick_queued`: either the waiter sees this release
-        // or we see the waiter.
+        // SeqCst pairs with the fence of a caller joining the queue (`Place::join`): either
+        // it sees this release or this release sees it.
         slot.release();
         let core: &Core = &slot.core;
         if core.algorithm == Algorithm::LeastConn {
@@ -71,12 +71,22 @@ impl Drop for ConnectionSlot {
                 }
             });
         }
-        let waiting = core.waiting.load(Ordering::SeqCst);
-        if waiting > 0 {
-            core.handoffs.store(waiting, Ordering::Relaxed);
-            core.notify.notify_one();
+        if core.waiting.load(Ordering::SeqCst) > 0 {
+            // The slot freed goes to the longest-waiting caller that can use it.
+            serve_queue(slot);
         }
     }
+}
+
+/// Serves the queue after a release, called through a pointer the compiler cannot see
+/// through: serving may drop a slot, and a direct call made `ConnectionSlot::drop`
+/// recursive to the compiler, which then stopped inlining `with_snapshot` into it (+27
+/// instructions per release).
+#[cold]
+#[inline(never)]
+fn serve_queue(slot: &ServerSlot) {
+    let serve: fn(&Core) = std::hint::black_box(Core::serve_queue);
+    serve(&slot.core);
 }
 
 /// Why the candidates seen so far were refused.
@@ -107,7 +117,9 @@ impl ServerSet {
     /// which registers it with `arc-swap` and sets up its cache of snapshots; except the
     /// rare pick that publishes a due slow-start step or a rebuilt leastconn tree). Fails with
     /// [`PickError::AllFull`] when every usable server is at its `maxconn` (see
-    /// [`pick_queued`](Self::pick_queued) to wait instead).
+    /// [`pick_queued`](Self::pick_queued) to wait instead). It does not look at the backend
+    /// queue: a slot it finds free is its own even while queued callers wait (for an
+    /// instant after a release, before the release hands the slot to the queue).
     ///
     /// ```
     /// use gangway_balance::{Algorithm, Server, ServerSet};
@@ -133,7 +145,7 @@ impl ServerSet {
         // registers: a `Result` is copied through the stack, and reading it back stalled
         // on its just-written parts (+3 to +4 ns per leastconn pick).
         let (slot, error) =
-            core.with_snapshot(|snapshot| match self.pick_from(snapshot, key, exclude) {
+            core.with_snapshot(|snapshot| match pick_from(self, snapshot, key, exclude) {
                 Ok(member) => (Some(Arc::clone(&snapshot.members[member].slot)), None),
                 Err(error) => (None, Some(error)),
             });
@@ -142,116 +154,77 @@ impl ServerSet {
             (None, error) => Err(error.unwrap_or(PickError::NoServerUp)),
         }
     }
+}
 
-    /// [`pick`](Self::pick) on `snapshot`: the member picked, its slot taken.
+/// What a pick may do besides picking: publish a due slow-start step, or a leastconn tree
+/// rebuilt so that its passes count from a newer base. A set's own picks do; the queue's
+/// picks on a waiter's behalf (made by a release, or by a change under the writer lock)
+/// leave it to a later pick.
+pub(crate) trait Publisher {
+    /// The set's core.
+    fn core(&self) -> &Core;
+    /// Publishes a due slow-start step unless a writer holds the lock.
+    fn try_refresh(&self, now: Instant);
+    /// Rebuilds and publishes the snapshot unless a writer holds the lock; whether it did.
+    fn try_republish(&self) -> bool;
+}
+
+impl Publisher for ServerSet {
     #[inline(always)]
-    fn pick_from(
-        &self,
-        snapshot: &Snapshot,
-        key: Option<&[u8]>,
-        exclude: &[ServerId],
-    ) -> Result<usize, PickError> {
-        let core = self.core();
-        if let Some(at) = snapshot.refresh_at
-            && Instant::now() >= at
-        {
-            // A slow-start step is due: this pick publishes it (and still uses the old
-            // snapshot); the others carry on.
-            self.try_refresh(Instant::now());
-        }
-        if snapshot.members.is_empty() {
-            return Err(PickError::NoServerUp);
-        }
-        match core.algorithm {
-            Algorithm::RoundRobin | Algorithm::StaticRr => round_robin(core, snapshot, exclude),
-            Algorithm::LeastConn => least_conn(self, snapshot, exclude),
-            Algorithm::Random { draws } => random(core, snapshot, exclude, draws),
-            Algorithm::First => scan(snapshot, 0, exclude),
-            Algorithm::Hash => match key {
-                Some(key) => hashed(snapshot, key, exclude),
-                None => round_robin(core, snapshot, exclude),
-            },
-        }
+    fn core(&self) -> &Core {
+        ServerSet::core(self)
     }
 
-    /// Like [`pick`](Self::pick), but when every usable server is full, waits in the
-    /// backend queue for a slot for up to `timeout` (`Duration::MAX`: without a limit).
-    ///
-    /// The queue holds at most the sum of the usable servers' `maxqueue` callers (unlimited if
-    /// any server's is); beyond that the pick fails at once with [`PickError::QueueFull`].
-    /// Waiting ends with [`PickError::QueueTimeout`] after `timeout`, or with the error of
-    /// a retry that is not [`AllFull`](PickError::AllFull) (say, every server went down).
-    /// Dropping the future leaves the queue. Needs a tokio runtime with time enabled.
-    ///
-    /// A released slot wakes the longest-waiting caller; one that cannot use it (it
-    /// excludes that server) passes the wake on. A caller arriving while others wait still
-    /// takes a free slot at once rather than queueing behind them (HAProxy queues it).
-    #[doc(alias = "maxqueue")]
-    pub async fn pick_queued(
-        &self,
-        key: Option<&[u8]>,
-        exclude: &[ServerId],
-        timeout: Duration,
-    ) -> Result<ConnectionSlot, PickError> {
-        match self.pick(key, exclude) {
-            Err(PickError::AllFull) => {}
-            other => return other,
-        }
-        let core = self.core();
-        let capacity = core.snapshot.load().queue_capacity;
-        let ahead = core.waiting.fetch_add(1, Ordering::SeqCst);
-        let _leave = LeaveQueue(core);
-        if ahead as u64 >= capacity {
-            return Err(PickError::QueueFull);
-        }
-        // A timeout past what an `Instant` holds (`Duration::MAX`) never expires.
-        let deadline = tokio::time::Instant::now().checked_add(timeout);
-        let mut woken = false;
-        loop {
-            let notified = core.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            // Pairs with the SeqCst release in `ConnectionSlot::drop`.
-            fence(Ordering::SeqCst);
-            match self.pick(key, exclude) {
-                Err(PickError::AllFull) => {
-                    // Woken for a slot this caller cannot use (on a server it excludes, or
-                    // taken by a newcomer): pass the wake on to the next waiter, at most as
-                    // many times per release as there were waiters.
-                    if woken
-                        && !exclude.is_empty()
-                        && core
-                            .handoffs
-                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |h| {
-                                h.checked_sub(1)
-                            })
-                            .is_ok()
-                    {
-                        core.notify.notify_one();
-                    }
-                }
-                other => return other,
-            }
-            match deadline {
-                Some(deadline) => {
-                    if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                        core.queue_timeouts.fetch_add(1, Ordering::Relaxed);
-                        return Err(PickError::QueueTimeout);
-                    }
-                }
-                None => notified.await,
-            }
-            woken = true;
-        }
+    fn try_refresh(&self, now: Instant) {
+        ServerSet::try_refresh(self, now);
+    }
+
+    fn try_republish(&self) -> bool {
+        ServerSet::try_republish(self)
     }
 }
 
-/// Counts a caller out of the queue however `pick_queued` ends (including cancellation).
-struct LeaveQueue<'a>(&'a Core);
+impl Publisher for Core {
+    #[inline(always)]
+    fn core(&self) -> &Core {
+        self
+    }
 
-impl Drop for LeaveQueue<'_> {
-    fn drop(&mut self) {
-        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+    fn try_refresh(&self, _now: Instant) {}
+
+    fn try_republish(&self) -> bool {
+        false
+    }
+}
+
+/// [`ServerSet::pick`] on `snapshot`: the member picked, its slot taken.
+#[inline(always)]
+pub(crate) fn pick_from<P: Publisher>(
+    publisher: &P,
+    snapshot: &Snapshot,
+    key: Option<&[u8]>,
+    exclude: &[ServerId],
+) -> Result<usize, PickError> {
+    let core = publisher.core();
+    if let Some(at) = snapshot.refresh_at
+        && Instant::now() >= at
+    {
+        // A slow-start step is due: this pick publishes it (and still uses the old
+        // snapshot); the others carry on.
+        publisher.try_refresh(Instant::now());
+    }
+    if snapshot.members.is_empty() {
+        return Err(PickError::NoServerUp);
+    }
+    match core.algorithm {
+        Algorithm::RoundRobin | Algorithm::StaticRr => round_robin(core, snapshot, exclude),
+        Algorithm::LeastConn => least_conn(publisher, snapshot, exclude),
+        Algorithm::Random { draws } => random(core, snapshot, exclude, draws),
+        Algorithm::First => scan(snapshot, 0, exclude),
+        Algorithm::Hash => match key {
+            Some(key) => hashed(snapshot, key, exclude),
+            None => round_robin(core, snapshot, exclude),
+        },
     }
 }
 
@@ -307,8 +280,8 @@ fn round_robin(core: &Core, snapshot: &Snapshot, exclude: &[ServerId]) -> Result
     scan(snapshot, position % snapshot.members.len(), exclude)
 }
 
-fn least_conn(
-    set: &ServerSet,
+fn least_conn<P: Publisher>(
+    set: &P,
     snapshot: &Snapshot,
     exclude: &[ServerId],
 ) -> Result<usize, PickError> {
@@ -367,6 +340,9 @@ fn lighter(a: &Member, b: &Member) -> bool {
     u64::from(a.active()) * u64::from(b.weight) < u64::from(b.active()) * u64::from(a.weight)
 }
 
+// Inlined by hand: with a second caller (the queue's picks), the compiler stopped
+// inlining it into `pick` (+24 instructions per pick).
+#[inline(always)]
 fn random(
     core: &Core,
     snapshot: &Snapshot,
@@ -404,6 +380,8 @@ fn random(
     scan(snapshot, start, exclude)
 }
 
+// Inlined by hand, as `random` (+18 instructions per pick otherwise).
+#[inline(always)]
 fn hashed(snapshot: &Snapshot, key: &[u8], exclude: &[ServerId]) -> Result<usize, PickError> {
     let hash = key_hash(key);
     let Some(table) = &snapshot.maglev else {

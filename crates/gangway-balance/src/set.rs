@@ -15,12 +15,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use tokio::sync::Notify;
 
 use crate::algorithm::{Algorithm, NoServerPolicy};
 use crate::error::Error;
 use crate::hash::{FastMod, Maglev, MaglevServer};
 use crate::leastconn::{LeastConnTree, NONE, STRIDE_ONE, reciprocal};
+use crate::queue::Queue;
 use crate::random::{RandomSource, ThreadRandom};
 use crate::schedule::{AliasTable, interleaved_cycle, smooth_cycle};
 use crate::server::{MAX_WEIGHT, Server, ServerId, ServerInfo, ServerState};
@@ -264,12 +264,11 @@ pub(crate) struct Core {
     /// own, like `cursor`).
     pub(crate) global_pass: Padded<AtomicU64>,
     pub(crate) random: Arc<dyn RandomSource>,
-    /// Callers waiting in [`ServerSet::pick_queued`].
+    /// Callers in [`ServerSet::pick_queued`]'s queue: a release serves the queue when it
+    /// reads more than zero (the only cost of the queue on a release).
     pub(crate) waiting: AtomicUsize,
-    /// Wake-ups a waiter that could not use its slot may still pass on to another waiter
-    /// (set to the number of waiters by each release that wakes one).
-    pub(crate) handoffs: AtomicUsize,
-    pub(crate) notify: Notify,
+    /// The queued callers, by arrival.
+    pub(crate) queue: Mutex<Queue>,
     pub(crate) queue_timeouts: AtomicU64,
 }
 
@@ -592,8 +591,7 @@ impl ServerSet {
             global_pass: Padded(AtomicU64::new(0)),
             random,
             waiting: AtomicUsize::new(0),
-            handoffs: AtomicUsize::new(0),
-            notify: Notify::new(),
+            queue: Mutex::new(Queue::default()),
             queue_timeouts: AtomicU64::new(0),
         });
         let master = Master {
@@ -1199,9 +1197,9 @@ fn publish(master: &mut Master, core: &Arc<Core>) {
     if let Some(tree) = &snapshot.leastconn {
         tree.resync(&snapshot.members);
     }
-    // Queued callers re-check: a server may have come up or been given room.
+    // A server may have come up or been given room: serve the queue, in order.
     if core.waiting.load(Ordering::SeqCst) > 0 {
-        core.notify.notify_waiters();
+        core.serve_queue();
     }
 }
 

@@ -1,9 +1,17 @@
 //! `maxconn` queueing with tokio's paused clock: no real waiting, deterministic.
+//!
+//! The order tests poll each queued caller's future by hand (`Waiting`), so that what
+//! runs when is the test's choice, not the scheduler's.
 
+use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
-use gangway_balance::{Algorithm, PickError, Server, ServerSet, ServerState};
+use gangway_balance::{
+    Algorithm, ConnectionSlot, PickError, Server, ServerId, ServerSet, ServerState,
+};
 
 fn addr(i: u8) -> SocketAddr {
     SocketAddr::from(([10, 2, 0, i], 7000))
@@ -213,4 +221,340 @@ async fn a_wake_for_an_excluded_server_is_passed_on() {
     assert!(!excluding.is_finished());
     assert_eq!(set.queued(), 1);
     excluding.abort();
+}
+
+type Outcome = Result<ConnectionSlot, PickError>;
+
+/// A `pick_queued` future polled by hand, and what it returned once it did.
+struct Waiting<'a> {
+    future: Option<Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>>,
+    done: Option<Outcome>,
+}
+
+impl<'a> Waiting<'a> {
+    /// Starts a queued pick and polls it once.
+    async fn start(set: &'a ServerSet, exclude: &'a [ServerId], timeout: Duration) -> Self {
+        let mut waiting = Waiting {
+            future: Some(Box::pin(set.pick_queued(None, exclude, timeout))),
+            done: None,
+        };
+        waiting.poll().await;
+        waiting
+    }
+
+    /// Polls once, in the test task's context, unless it is done; whether it is done now.
+    async fn poll(&mut self) -> bool {
+        if let Some(future) = &mut self.future
+            && let Poll::Ready(outcome) = poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await
+        {
+            self.future = None;
+            self.done = Some(outcome);
+        }
+        self.done.is_some()
+    }
+
+    fn is_waiting(&self) -> bool {
+        self.future.is_some()
+    }
+
+    /// The slot it was served (panics if it was not).
+    fn slot(&mut self) -> ConnectionSlot {
+        match self.done.take() {
+            Some(Ok(slot)) => slot,
+            other => panic!("expected a slot, got {other:?}"),
+        }
+    }
+}
+
+/// Polls every waiter, youngest first, a few rounds (for wakes passed from one to the
+/// next): whatever the order in which woken tasks run, the callers served are the ones
+/// the queue chose.
+async fn settle(waiters: &mut [Waiting<'_>]) {
+    for _ in 0..2 * waiters.len() {
+        for w in waiters.iter_mut().rev() {
+            w.poll().await;
+        }
+    }
+}
+
+/// Which waiters are still waiting.
+fn still_waiting(waiters: &[Waiting<'_>]) -> Vec<bool> {
+    waiters.iter().map(Waiting::is_waiting).collect()
+}
+
+fn two_slot_set(maxqueue: [Option<u32>; 2]) -> ServerSet {
+    ServerSet::builder()
+        .algorithm(Algorithm::LeastConn)
+        .server(Server::new(addr(1)).maxconn(Some(1)).maxqueue(maxqueue[0]))
+        .server(Server::new(addr(2)).maxconn(Some(1)).maxqueue(maxqueue[1]))
+        .build()
+        .expect("valid servers")
+}
+
+/// Both servers' slots, held: `[on server 1, on server 2]`.
+fn hold_both(set: &ServerSet) -> [ConnectionSlot; 2] {
+    let ids = set.ids();
+    let (a, b) = (set.pick(None, &[]).unwrap(), set.pick(None, &[]).unwrap());
+    if a.server_id() == ids[0] {
+        [a, b]
+    } else {
+        [b, a]
+    }
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// Several waiters, one slot released at a time: each goes to the longest-waiting caller
+/// that can use it, and a caller passed over (it excludes the server freed) keeps its
+/// place. It used to go to the back: its wake was passed on and it waited again behind
+/// the others, so the next slot, on a server it could use, went to a younger caller.
+#[tokio::test(start_paused = true)]
+async fn waiters_are_served_in_arrival_order() {
+    let set = two_slot_set([None, None]);
+    let ids = set.ids();
+    let [on_1, on_2] = hold_both(&set);
+    let not_1 = [ids[0]];
+    let mut waiters = vec![
+        Waiting::start(&set, &not_1, MINUTE).await,
+        Waiting::start(&set, &[], MINUTE).await,
+        Waiting::start(&set, &[], MINUTE).await,
+        Waiting::start(&set, &[], MINUTE).await,
+    ];
+    assert_eq!(set.queued(), 4);
+
+    // Server 1's slot: the oldest excludes it, the second takes it.
+    drop(on_1);
+    settle(&mut waiters).await;
+    assert_eq!(still_waiting(&waiters), [true, false, true, true]);
+    let second = waiters[1].slot();
+    assert_eq!(second.server_id(), ids[0]);
+
+    // Server 2's slot: the oldest, passed over but still first in line.
+    drop(on_2);
+    settle(&mut waiters).await;
+    assert_eq!(still_waiting(&waiters), [false, false, true, true]);
+    let first = waiters[0].slot();
+    assert_eq!(first.server_id(), ids[1]);
+
+    // Then the others, one per slot released, in order.
+    drop(second);
+    settle(&mut waiters).await;
+    assert_eq!(still_waiting(&waiters), [false, false, false, true]);
+    let third = waiters[2].slot();
+    drop(first);
+    settle(&mut waiters).await;
+    assert_eq!(still_waiting(&waiters), [false, false, false, false]);
+    let fourth = waiters[3].slot();
+    assert_ne!(third.server_id(), fourth.server_id());
+    assert_eq!(set.queued(), 0);
+}
+
+/// A caller arriving while others wait queues behind them, even when it comes just as a
+/// slot is released: the slot is handed to the waiter. The newcomer used to take it (it
+/// picked before looking at the queue), and the woken waiter went back to waiting.
+#[tokio::test(start_paused = true)]
+async fn a_newcomer_does_not_jump_the_queue() {
+    let set = one_slot_set(None);
+    let held = set.pick(None, &[]).unwrap();
+    let mut waiter = Waiting::start(&set, &[], MINUTE).await;
+    assert!(waiter.is_waiting());
+
+    drop(held);
+    let mut newcomer = Waiting::start(&set, &[], MINUTE).await;
+    assert!(newcomer.is_waiting(), "the newcomer took the waiter's slot");
+    assert_eq!(set.queued(), 2);
+    assert!(waiter.poll().await);
+    let served = waiter.slot();
+
+    // The newcomer is next.
+    drop(served);
+    assert!(newcomer.poll().await);
+    newcomer.slot();
+    assert_eq!(set.queued(), 0);
+}
+
+/// Never a caller waiting while a slot it can use is free: a slot the waiters exclude goes
+/// to a newcomer that can use it, even with the queue at its `maxqueue` (after the callers
+/// ahead were served, what is left is the newcomer's).
+#[tokio::test(start_paused = true)]
+async fn a_slot_no_waiter_can_use_goes_to_a_newcomer() {
+    for maxqueue in [[None, None], [Some(1), Some(0)]] {
+        let set = two_slot_set(maxqueue);
+        let ids = set.ids();
+        let [on_1, _on_2] = hold_both(&set);
+        let not_1 = [ids[0]];
+        let mut waiter = Waiting::start(&set, &not_1, MINUTE).await;
+        drop(on_1);
+        assert!(!waiter.poll().await, "{maxqueue:?}");
+
+        // A newcomer that also excludes it waits (or finds the queue full)...
+        let mut excluding = Waiting::start(&set, &not_1, MINUTE).await;
+        match maxqueue {
+            [None, None] => assert!(excluding.is_waiting()),
+            _ => assert_eq!(
+                excluding.done.take().unwrap().unwrap_err(),
+                PickError::QueueFull
+            ),
+        }
+        // ...one that can use it takes it at once.
+        let mut newcomer = Waiting::start(&set, &[], MINUTE).await;
+        assert_eq!(newcomer.slot().server_id(), ids[0], "{maxqueue:?}");
+        assert_eq!(set.queued(), if maxqueue[0].is_none() { 2 } else { 1 });
+    }
+}
+
+/// A waiter dropped (cancelled) just after it was served gives its slot to the next.
+#[tokio::test(start_paused = true)]
+async fn a_waiter_dropped_as_it_is_served_passes_its_slot_on() {
+    let set = one_slot_set(None);
+    let id = set.ids()[0];
+    let held = set.pick(None, &[]).unwrap();
+    let first = Waiting::start(&set, &[], MINUTE).await;
+    let mut second = Waiting::start(&set, &[], MINUTE).await;
+    drop(held);
+    drop(first);
+    assert!(second.poll().await);
+    let _served = second.slot();
+    assert_eq!(set.active(id), Some(1));
+    assert_eq!(set.queued(), 0);
+}
+
+/// The head of the queue timing out: served as its time runs out, the slot is its own;
+/// timed out before a release, the next caller gets the slot.
+#[tokio::test(start_paused = true)]
+async fn the_head_of_the_queue_timing_out_does_not_stall_the_rest() {
+    let five = Duration::from_secs(5);
+    let set = one_slot_set(None);
+    let id = set.ids()[0];
+
+    // Served at the moment its timeout expires.
+    let held = set.pick(None, &[]).unwrap();
+    let mut waiters = [
+        Waiting::start(&set, &[], five).await,
+        Waiting::start(&set, &[], MINUTE).await,
+    ];
+    tokio::time::advance(five).await;
+    drop(held);
+    settle(&mut waiters).await;
+    assert_eq!(still_waiting(&waiters), [false, true]);
+    let served = waiters[0].slot();
+    assert_eq!(set.queue_timeouts(), 0);
+
+    // Timed out before the release: the release goes to the next.
+    let mut late = Waiting::start(&set, &[], five).await;
+    tokio::time::advance(five).await;
+    assert!(late.poll().await);
+    assert_eq!(
+        late.done.take().unwrap().unwrap_err(),
+        PickError::QueueTimeout
+    );
+    assert_eq!(set.queue_timeouts(), 1);
+    drop(served);
+    settle(&mut waiters).await;
+    assert_eq!(still_waiting(&waiters), [false, false]);
+    let _served = waiters[1].slot();
+    assert_eq!(set.active(id), Some(1));
+    assert_eq!(set.queued(), 0);
+}
+
+/// A change that makes room (a server added, up, back to a weight, given more `maxconn`)
+/// serves the waiters in order too, whichever task runs first. Every waiter used to be
+/// woken, and the first to run took the slot.
+#[tokio::test(start_paused = true)]
+async fn a_change_serves_the_queue_in_order() {
+    type Change = fn(&ServerSet, ServerId);
+    let changes: [(&str, Change); 4] = [
+        ("add", |set, _| {
+            set.add(Server::new(addr(2)).maxconn(Some(1))).unwrap();
+        }),
+        ("up", |set, spare| {
+            set.set_state(spare, ServerState::Up).unwrap();
+        }),
+        ("weight", |set, spare| {
+            set.set_weight(spare, 1).unwrap();
+        }),
+        ("maxconn", |set, _| {
+            let id = set.ids()[0];
+            set.set_maxconn(id, Some(2)).unwrap();
+        }),
+    ];
+    for (name, change) in changes {
+        let set = one_slot_set(None);
+        // Out of rotation (down, or weight 0) until the change brings it in, for "up" and
+        // "weight".
+        let spare = set
+            .add(match name {
+                "up" => Server::new(addr(3))
+                    .maxconn(Some(1))
+                    .state(ServerState::Down),
+                _ => Server::new(addr(3)).maxconn(Some(1)).weight(0),
+            })
+            .unwrap();
+        let _held = set.pick(None, &[]).unwrap();
+        let mut waiters = [
+            Waiting::start(&set, &[], MINUTE).await,
+            Waiting::start(&set, &[], MINUTE).await,
+        ];
+        change(&set, spare);
+        settle(&mut waiters).await;
+        assert_eq!(still_waiting(&waiters), [false, true], "{name}");
+        waiters[0].slot();
+    }
+}
+
+/// Callers on several threads, many more than the slots, some excluding a server, some
+/// giving up while they wait (cancelled, possibly just as they are served): every caller
+/// that waits to the end is served, and the counts come back to zero. A slot lost on the
+/// way (a wake not passed on, a slot left free while callers wait) would leave callers
+/// waiting for good: the deadline only bounds the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_callers_on_several_threads_are_all_served() {
+    let set = ServerSet::builder()
+        .algorithm(Algorithm::LeastConn)
+        .servers((1..=3).map(|i| Server::new(addr(i)).maxconn(Some(2))))
+        .build()
+        .expect("valid servers");
+    let first = set.ids()[0];
+    let callers: Vec<_> = (0..64u32)
+        .map(|t| {
+            let set = set.clone();
+            tokio::spawn(async move {
+                let exclude = if t % 4 == 0 { vec![first] } else { Vec::new() };
+                let mut served = 0;
+                for round in 0..50u32 {
+                    let pick = set.pick_queued(None, &exclude, Duration::MAX);
+                    if (t + round) % 7 == 0 {
+                        // Gives up after one more turn of the scheduler.
+                        tokio::select! {
+                            biased;
+                            _ = pick => {}
+                            () = tokio::task::yield_now() => {}
+                        }
+                        continue;
+                    }
+                    let slot = pick.await.expect("served");
+                    assert!(!exclude.contains(&slot.server_id()));
+                    tokio::task::yield_now().await;
+                    drop(slot);
+                    served += 1;
+                }
+                served
+            })
+        })
+        .collect();
+    let all = async {
+        let mut served = 0;
+        for c in callers {
+            served += c.await.expect("caller");
+        }
+        served
+    };
+    let served = tokio::time::timeout(Duration::from_secs(60), all)
+        .await
+        .expect("every caller served");
+    assert!(served > 0);
+    assert_eq!(set.queued(), 0);
+    for info in set.servers() {
+        assert_eq!(info.active, 0);
+    }
 }
