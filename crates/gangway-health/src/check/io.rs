@@ -221,6 +221,9 @@ impl Probe {
                 let read = timeout_at(deadline, stream.read(&mut self.answer[filled..room])).await;
                 match read {
                     Err(_) => return Err(CheckFailure::ResponseTimeout { received: filled }),
+                    // A TLS server closing without close_notify, as many do after an answer:
+                    // its end of stream (a cut answer still fails as closed early).
+                    Ok(Err(err)) if err.kind() == std::io::ErrorKind::UnexpectedEof => eof = true,
                     Ok(Err(err)) => return Err(CheckFailure::from_io(&err)),
                     Ok(Ok(n)) => {
                         filled += n;
