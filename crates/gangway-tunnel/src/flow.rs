@@ -64,6 +64,16 @@ impl Pools {
             None => PipePool::global(),
         }
     }
+
+    /// Gives back a burst: its pipe to the pipe pool (kept for reuse only if empty), then the
+    /// buffer to the buffer pool.
+    fn give(&self, mut burst: Box<Burst>) {
+        #[cfg(target_os = "linux")]
+        if let Some(pipe) = burst.pipe.take() {
+            self.pipes().give(pipe, burst.pipe_len == 0);
+        }
+        self.buffers().give(burst);
+    }
 }
 
 /// One direction of a tunnel, from the `from` side to its peer.
@@ -155,20 +165,15 @@ impl Flow {
         if burst.is_empty()
             && let Some(burst) = self.burst.take()
         {
-            pools.buffers().give(burst);
+            pools.give(burst);
         }
     }
 
     /// Give back the buffer and pipe whatever they hold (the tunnel ended).
     pub(crate) fn release_all(&mut self, pools: &Pools) {
-        let Some(mut burst) = self.burst.take() else {
-            return;
-        };
-        #[cfg(target_os = "linux")]
-        if let Some(pipe) = burst.pipe.take() {
-            pools.pipes().give(pipe, burst.pipe_len == 0);
+        if let Some(burst) = self.burst.take() {
+            pools.give(burst);
         }
-        pools.buffers().give(burst);
     }
 
     /// Drive the direction between two TCP streams with readiness-based IO. A burst starts by

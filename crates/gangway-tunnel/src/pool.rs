@@ -99,7 +99,8 @@ impl BufferPool {
         })
     }
 
-    /// Take back a buffer lent by [`take`](Self::take), its pipe already given back.
+    /// Take back a buffer lent by [`take`](Self::take), its pipe already given back to its
+    /// own pool (the tunnel's `Pools::give` does both).
     pub(crate) fn give(&self, mut burst: Box<Burst>) {
         self.inner.lent.fetch_sub(1, Ordering::AcqRel);
         burst.start = 0;

@@ -16,9 +16,9 @@ use crate::{BufferPool, CloseReason, PipePool, Side, TunnelOutcome};
 
 /// Timeouts and transfer settings of a tunnel; `Default` has no timeout and allows `splice`.
 ///
-/// A running tunnel keeps its timeouts in whole milliseconds, rounded up (so none fires early);
-/// one of 49.7 days (2^32 - 1 ms) or more never fires. (HAProxy refuses timeouts past 24.8
-/// days.)
+/// Timeouts are kept in whole milliseconds, rounded up (so none fires early; the getters give
+/// what is kept); one of 49.7 days (2^32 - 1 ms) or more is the same as none and never fires.
+/// (HAProxy refuses timeouts past 24.8 days.)
 ///
 /// ```
 /// use std::time::Duration;
@@ -30,47 +30,25 @@ use crate::{BufferPool, CloseReason, PipePool, Side, TunnelOutcome};
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TunnelConfig {
-    // Timeouts in nanoseconds, `NO_TIMEOUT` for none: half the size of `Option<Duration>`,
-    // which matters in every idle tunnel.
-    idle: Timeout,
-    max_lifetime: Timeout,
-    client_fin: Timeout,
-    server_fin: Timeout,
-    park_after: Timeout,
+    idle: Millis,
+    max_lifetime: Millis,
+    client_fin: Millis,
+    server_fin: Millis,
+    park_after: Millis,
     splice: bool,
 }
 
-/// A timeout in nanoseconds (up to 584 years), or none.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Timeout(u64);
-
-impl Timeout {
-    const NONE: Timeout = Timeout(u64::MAX);
-
-    fn new(timeout: Option<Duration>) -> Timeout {
-        match timeout {
-            // Longer than 584 years: the same as never.
-            Some(t) => Timeout(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)),
-            None => Timeout::NONE,
-        }
-    }
-
-    fn get(self) -> Option<Duration> {
-        (self != Timeout::NONE).then(|| Duration::from_nanos(self.0))
-    }
-}
-
-/// A running tunnel's timeout in whole milliseconds, rounded up (never early), or none: a
-/// quarter of an `Option<Duration>`, which matters in every idle tunnel. One of 2^32 - 1
-/// milliseconds (49.7 days) or more never fires.
+/// A timeout in whole milliseconds, rounded up (never early), or none: a quarter of an
+/// `Option<Duration>`, which matters in every idle tunnel (a running tunnel keeps its
+/// timeouts). One of 2^32 - 1 milliseconds (49.7 days) or more is none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Millis(u32);
 
 impl Millis {
     const NONE: Millis = Millis(u32::MAX);
 
-    fn new(timeout: Timeout) -> Millis {
-        let Some(t) = timeout.get() else {
+    fn new(timeout: Option<Duration>) -> Millis {
+        let Some(t) = timeout else {
             return Millis::NONE;
         };
         let ms = t.as_millis() + u128::from(t.subsec_nanos() % 1_000_000 != 0);
@@ -117,11 +95,11 @@ impl Timeouts {
 impl Default for TunnelConfig {
     fn default() -> TunnelConfig {
         TunnelConfig {
-            idle: Timeout::NONE,
-            max_lifetime: Timeout::NONE,
-            client_fin: Timeout::NONE,
-            server_fin: Timeout::NONE,
-            park_after: Timeout::NONE,
+            idle: Millis::NONE,
+            max_lifetime: Millis::NONE,
+            client_fin: Millis::NONE,
+            server_fin: Millis::NONE,
+            park_after: Millis::NONE,
             splice: true,
         }
     }
@@ -131,13 +109,13 @@ impl TunnelConfig {
     /// End the tunnel when no byte moved either way for this long (`None`: never); a FIN
     /// counts as activity.
     pub fn idle_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
-        self.idle = Timeout::new(timeout.into());
+        self.idle = Millis::new(timeout.into());
         self
     }
 
     /// End the tunnel this long after it started, busy or not (`None`: never).
     pub fn max_lifetime(&mut self, lifetime: impl Into<Option<Duration>>) -> &mut Self {
-        self.max_lifetime = Timeout::new(lifetime.into());
+        self.max_lifetime = Millis::new(lifetime.into());
         self
     }
 
@@ -145,7 +123,7 @@ impl TunnelConfig {
     /// half-closed tunnel, that is after the *server* sent its FIN, while the client may still
     /// send; counted from that FIN, reset by any byte. `None` keeps the idle timeout.
     pub fn client_fin_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
-        self.client_fin = Timeout::new(timeout.into());
+        self.client_fin = Millis::new(timeout.into());
         self
     }
 
@@ -153,7 +131,7 @@ impl TunnelConfig {
     /// half-closed tunnel, that is after the *client* sent its FIN, while the server may still
     /// answer; counted from that FIN, reset by any byte. `None` keeps the idle timeout.
     pub fn server_fin_timeout(&mut self, timeout: impl Into<Option<Duration>>) -> &mut Self {
-        self.server_fin = Timeout::new(timeout.into());
+        self.server_fin = Millis::new(timeout.into());
         self
     }
 
@@ -213,7 +191,7 @@ impl TunnelConfig {
     /// clock (`start_paused`), leave parking off: the runtime cannot see the parker's pending
     /// wake-ups and may jump its clock past a timeout first.
     pub fn park_after(&mut self, idle: impl Into<Option<Duration>>) -> &mut Self {
-        self.park_after = Timeout::new(idle.into());
+        self.park_after = Millis::new(idle.into());
         self
     }
 
@@ -231,11 +209,11 @@ impl TunnelConfig {
 
     fn timeouts(&self) -> Timeouts {
         Timeouts {
-            idle: Millis::new(self.idle),
-            max_lifetime: Millis::new(self.max_lifetime),
-            client_fin: Millis::new(self.client_fin),
-            server_fin: Millis::new(self.server_fin),
-            park_after: Millis::new(self.park_after),
+            idle: self.idle,
+            max_lifetime: self.max_lifetime,
+            client_fin: self.client_fin,
+            server_fin: self.server_fin,
+            park_after: self.park_after,
         }
     }
 }
@@ -1078,6 +1056,7 @@ mod tests {
 
     #[test]
     fn timeouts_round_trip_and_huge_ones_mean_never() {
+        let most = Duration::from_millis(u64::from(u32::MAX - 1));
         let cases = [
             (None, None),
             (Some(Duration::ZERO), Some(Duration::ZERO)),
@@ -1085,7 +1064,18 @@ mod tests {
                 Some(Duration::from_millis(1500)),
                 Some(Duration::from_millis(1500)),
             ),
-            (Some(Duration::from_nanos(7)), Some(Duration::from_nanos(7))),
+            // Whole milliseconds, rounded up: never early.
+            (
+                Some(Duration::from_nanos(7)),
+                Some(Duration::from_millis(1)),
+            ),
+            (
+                Some(Duration::from_micros(1500)),
+                Some(Duration::from_millis(2)),
+            ),
+            (Some(most), Some(most)),
+            // 49.7 days and more: none, and the getters say so.
+            (Some(most + Duration::from_nanos(1)), None),
             (Some(Duration::MAX), None),
         ];
         for (set, got) in cases {
