@@ -20,7 +20,10 @@ use std::time::Duration;
 /// [`Duration::MAX`] in any field means that timeout never expires (a deadline past what
 /// an `Instant` can hold is no deadline); the config loader turns HAProxy's `timeout client
 /// 0`, `timeout server 0` and `timeout connect 0` into it. [`Duration::ZERO`] is not "never":
-/// it expires at once. [`tunnel_park`](Self::tunnel_park) says never with `None`.
+/// it expires at once. [`tunnel_park`](Self::tunnel_park) says never with `None`. A running
+/// tunnel keeps its timeouts (`tunnel`, `client_fin`, `server_fin`) in whole milliseconds,
+/// rounded up: there, 49.7 days or more is the same as never (the config loader accepts up to
+/// 24.8 days, as HAProxy).
 ///
 /// ```
 /// use gangway::Timeouts;
