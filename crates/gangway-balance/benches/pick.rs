@@ -2,7 +2,8 @@
 //! algorithm at 10, 100 and 1000 servers, on one thread and with a second thread picking
 //! from the same set at the same time; and of a pick alone at 1000 servers, its slot
 //! released outside the measurement (as a connection's slot is, when it closes); and of
-//! `ServerSet::pick_queued` with room on every server (pick plus release, one thread).
+//! `ServerSet::pick_queued` with room on every server (pick plus release, one thread); and
+//! of hash picks over a million keys (table entries out of cache).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -151,5 +152,34 @@ fn bench_pick_queued(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_pick, bench_pick_alone, bench_pick_queued);
+/// Hash picks (and releases) over 2^20 keys rather than 1024: each pick reads a table entry
+/// unlikely to be in cache, as with a gateway's many clients (at 1000 servers the Maglev
+/// table has 655 373 entries).
+fn bench_pick_spread(c: &mut Criterion) {
+    let keys: Vec<[u8; 16]> = (0..1u64 << 20)
+        .map(|k| {
+            let mut key = [0u8; 16];
+            key[..8].copy_from_slice(&k.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_le_bytes());
+            key
+        })
+        .collect();
+    let mut group = c.benchmark_group("pick-spread/1-thread");
+    for n in [100usize, 1000] {
+        on_set(Algorithm::Hash, n, 1, &keys, |set| {
+            group.bench_function(BenchmarkId::new(Algorithm::Hash.to_string(), n), |b| {
+                let mut round = 0;
+                b.iter(|| pick_once(set, &keys, &mut round));
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_pick,
+    bench_pick_alone,
+    bench_pick_queued,
+    bench_pick_spread
+);
 criterion_main!(benches);

@@ -138,7 +138,18 @@ pub(crate) struct MaglevServer<'a> {
 /// snapshot index of a server; servers own entries in proportion to their weight.
 #[derive(Debug)]
 pub(crate) struct Maglev {
-    table: Vec<u32>,
+    /// Entries in `table` (kept apart: finding a position does not branch on the width).
+    len: usize,
+    table: Table,
+}
+
+/// The entries: in 16 bits while the snapshot indexes fit (up to 65 536 servers in
+/// rotation), which halves the table's memory and cache footprint (1.3 MB rather than 2.6
+/// MB from 656 servers).
+#[derive(Debug)]
+enum Table {
+    Narrow(Box<[u16]>),
+    Wide(Box<[u32]>),
 }
 
 impl Maglev {
@@ -148,7 +159,10 @@ impl Maglev {
     /// build the same table).
     pub(crate) fn build(servers: &[MaglevServer<'_>]) -> Maglev {
         if servers.is_empty() {
-            return Maglev { table: Vec::new() };
+            return Maglev {
+                len: 0,
+                table: Table::Wide(Box::new([])),
+            };
         }
         let mut sorted: Vec<&MaglevServer<'_>> = servers.iter().collect();
         // Stable: servers that share a key keep their order.
@@ -191,27 +205,37 @@ impl Maglev {
                 }
             }
         }
-        Maglev { table }
+        let table = if servers.iter().all(|s| s.index <= u32::from(u16::MAX)) {
+            Table::Narrow(table.iter().map(|&i| i as u16).collect())
+        } else {
+            Table::Wide(table.into_boxed_slice())
+        };
+        Maglev { len: size, table }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.len
     }
 
     /// Table position for a key hash.
     pub(crate) fn position(&self, hash: u64) -> usize {
-        reduce(hash, self.table.len())
+        reduce(hash, self.len)
     }
 
     /// The server index at `position` (at most one lap past the end wraps around).
+    #[inline]
     pub(crate) fn at(&self, position: usize) -> u32 {
-        let len = self.table.len();
-        self.table[if position >= len {
+        let len = self.len;
+        let position = if position >= len {
             position - len
         } else {
             position
-        }]
-    }
-
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.table.len()
+        };
+        match &self.table {
+            Table::Narrow(t) => u32::from(t[position]),
+            Table::Wide(t) => t[position],
+        }
     }
 }
 
@@ -299,6 +323,32 @@ mod tests {
             // Both lists number server `k` as `k`.
             assert_eq!(a.at(i), b.at(i), "entry {i}");
         }
+    }
+
+    /// A table of 16-bit entries maps every position to the same server as one of 32-bit
+    /// entries (built when a snapshot index does not fit in 16 bits).
+    #[test]
+    fn narrow_and_wide_tables_agree() {
+        let keys: Vec<String> = (0..50).map(|i| format!("10.0.1.{i}:80")).collect();
+        let weights: Vec<u32> = (0..50).map(|i| 1 + i % 5).collect();
+        let narrow = Maglev::build(&servers_of(&keys, &weights));
+        let shift = 1 << 16;
+        let shifted: Vec<MaglevServer<'_>> = servers_of(&keys, &weights)
+            .into_iter()
+            .map(|s| MaglevServer {
+                index: s.index + shift,
+                ..s
+            })
+            .collect();
+        let wide = Maglev::build(&shifted);
+        assert!(matches!(narrow.table, Table::Narrow(_)));
+        assert!(matches!(wide.table, Table::Wide(_)));
+        assert_eq!(narrow.len(), wide.len());
+        for i in 0..narrow.len() {
+            assert_eq!(narrow.at(i) + shift, wide.at(i), "entry {i}");
+        }
+        // One lap past the end wraps around.
+        assert_eq!(narrow.at(narrow.len()), narrow.at(0));
     }
 
     #[test]
