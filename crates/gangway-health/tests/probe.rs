@@ -419,3 +419,89 @@ async fn answers_trickling_in_byte_by_byte_are_judged_right() {
         assert_eq!(report.result, expected, "{name}");
     }
 }
+
+/// A WebSocket server for one check: it accepts the upgrade with `extra_fields` in its head
+/// and `with_head` (frames) right after it, reads the client's close frame, then writes
+/// `after_close` and its own close frame and reads the client's end of stream. It hands back
+/// the connection, or what went wrong.
+async fn ws_frames_server(
+    extra_fields: String,
+    with_head: Vec<u8>,
+    after_close: Vec<u8>,
+) -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<Result<tokio::net::TcpStream, String>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.map_err(|e| e.to_string())?;
+        let mut request = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            match conn.read(&mut chunk).await {
+                Ok(n) if n > 0 => request.extend_from_slice(&chunk[..n]),
+                other => return Err(format!("reading the request: {other:?}")),
+            }
+        }
+        let text = String::from_utf8_lossy(&request).into_owned();
+        let key = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .ok_or("no key")?;
+        let mut answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{extra_fields}\r\n",
+            common::accept_for(key)
+        )
+        .into_bytes();
+        answer.extend_from_slice(&with_head);
+        conn.write_all(&answer).await.map_err(|e| e.to_string())?;
+        let mut close = [0u8; 8];
+        let wait = Duration::from_secs(10);
+        match tokio::time::timeout(wait, conn.read_exact(&mut close)).await {
+            Ok(Ok(_)) if close[..2] == [0x88, 0x82] => {}
+            other => return Err(format!("reading the client's close: {other:?} {close:?}")),
+        }
+        let mut rest = after_close;
+        rest.extend_from_slice(&[0x88, 0x02, 0x03, 0xe8]);
+        conn.write_all(&rest)
+            .await
+            .map_err(|e| format!("writing the close: {e}"))?;
+        match tokio::time::timeout(wait, conn.read(&mut chunk)).await {
+            Ok(Ok(0)) => Ok(conn),
+            other => Err(format!("the client's end of stream: {other:?}")),
+        }
+    });
+    (addr, server)
+}
+
+/// Runs `check` against a [`ws_frames_server`] and asserts that it passes and the client
+/// closed in order: an end of stream, no reset (a socket dropped with unread data sends one).
+async fn assert_orderly_ws_close(
+    check: Check,
+    extra_fields: String,
+    with_head: Vec<u8>,
+    after_close: Vec<u8>,
+) {
+    let (addr, server) = ws_frames_server(extra_fields, with_head, after_close).await;
+    let report = Probe::new(check.shared(), addr).run(TIMEOUT).await;
+    assert_eq!(report.result, Ok(Some(101)));
+    // The probe dropped its socket: a reset it sent has reached the loopback peer.
+    let conn = server.await.unwrap().expect("an orderly close");
+    let error = socket2::SockRef::from(&conn).take_error().unwrap();
+    assert!(
+        error.is_none(),
+        "the client reset the connection: {error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_check_reads_frames_up_to_its_buffer_limit_before_the_servers_close() {
+    // A 6000-byte frame after the 101: more than the answer needed (4 KiB), less than the
+    // check buffer limit (16 KiB).
+    let mut frame = vec![0x82, 126];
+    frame.extend_from_slice(&6000u16.to_be_bytes());
+    frame.resize(frame.len() + 6000, b'.');
+    assert_orderly_ws_close(Check::websocket("/ws"), String::new(), frame, Vec::new()).await;
+}

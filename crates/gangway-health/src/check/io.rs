@@ -21,6 +21,17 @@ const WS_CLOSE_WAIT: Duration = Duration::from_millis(100);
 /// The answer buffer's first size: most answers fit.
 const ANSWER_ROOM: usize = 4096;
 
+/// The end of the room to read into past an answer's first `filled` bytes (fewer than
+/// `limit`). Zeroed room grows by doubling (and stays for the next checks): a trickled
+/// answer costs linear time, a small one a small buffer.
+fn answer_room(answer: &mut Vec<u8>, filled: usize, limit: usize) -> usize {
+    if filled >= answer.len() {
+        let room = (2 * filled).max(ANSWER_ROOM).min(limit);
+        answer.resize(room, 0);
+    }
+    answer.len().min(limit)
+}
+
 /// `at + wait`, or a day past `at` for a wait too long for an `Instant` (a timeout an
 /// embedder set to "never"), instead of a panic.
 fn after(at: Instant, wait: Duration) -> Instant {
@@ -211,13 +222,7 @@ impl Probe {
         let verdict = loop {
             let mut eof = false;
             if filled < limit {
-                if filled >= self.answer.len() {
-                    // Zeroed room grows by doubling (and stays for the next checks): a trickled
-                    // answer costs linear time, a small one a small buffer.
-                    let room = (2 * filled).max(ANSWER_ROOM).min(limit);
-                    self.answer.resize(room, 0);
-                }
-                let room = self.answer.len().min(limit);
+                let room = answer_room(&mut self.answer, filled, limit);
                 let read = timeout_at(deadline, stream.read(&mut self.answer[filled..room])).await;
                 match read {
                     Err(_) => return Err(CheckFailure::ResponseTimeout { received: filled }),
@@ -288,11 +293,13 @@ impl Probe {
         {
             return;
         }
+        // The frames may fill the buffer up to the check buffer limit, as the answer may: a
+        // socket dropped with unread data sends a reset instead of an orderly close.
+        let limit = self.check.get_buffer_limit();
         let mut next_frame = 0;
-        while !find_close_frame(&self.answer[..filled], &mut next_frame)
-            && filled < self.answer.len()
-        {
-            match timeout_at(deadline, stream.read(&mut self.answer[filled..])).await {
+        while !find_close_frame(&self.answer[..filled], &mut next_frame) && filled < limit {
+            let room = answer_room(&mut self.answer, filled, limit);
+            match timeout_at(deadline, stream.read(&mut self.answer[filled..room])).await {
                 Ok(Ok(n)) if n > 0 => filled += n,
                 _ => break,
             }
