@@ -505,3 +505,17 @@ async fn a_websocket_check_reads_frames_up_to_its_buffer_limit_before_the_server
     frame.resize(frame.len() + 6000, b'.');
     assert_orderly_ws_close(Check::websocket("/ws"), String::new(), frame, Vec::new()).await;
 }
+
+#[tokio::test]
+async fn a_websocket_check_with_a_large_buffer_finds_frames_after_a_head_over_16_kib() {
+    // A 101 with a 20 KiB field, within a 64 KiB check buffer, and a frame's header with it.
+    // Its payload comes after the client's close and starts with a byte that would read as a
+    // close frame if the frame's header were lost.
+    let field = format!("X-Padding: {}\r\n", "p".repeat(20 * 1024));
+    let mut header = vec![0x82, 126];
+    header.extend_from_slice(&40_000u16.to_be_bytes());
+    let mut payload = vec![0x88, 0x00];
+    payload.resize(40_000, b'.');
+    let check = Check::websocket("/ws").buffer_limit(64 * 1024);
+    assert_orderly_ws_close(check, field, header, payload).await;
+}

@@ -1,6 +1,7 @@
 //! Running a check over a real TCP connection (tokio).
 
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -249,9 +250,12 @@ impl Probe {
             }
         };
         if verdict.is_ok() && self.ws_key_at.is_some() {
+            // The frames that came with the head start where the check found its end.
+            let frames_at = eval.head_end().unwrap_or(filled);
             let now = Instant::now();
             self.decided = Some(now);
-            self.close_websocket(stream, filled, deadline.min(after(now, WS_CLOSE_WAIT)))
+            let deadline = deadline.min(after(now, WS_CLOSE_WAIT));
+            self.close_websocket(stream, frames_at..filled, deadline)
                 .await;
         }
         verdict
@@ -270,22 +274,15 @@ impl Probe {
 
     /// Closes an accepted WebSocket cleanly: close frame 1000, then wait (until `deadline`,
     /// at most [`WS_CLOSE_WAIT`] away) for the server's close frame or its end of stream. The
-    /// check already passed, so nothing here can fail it. The answer's first `filled` bytes
-    /// are in `answer`.
-    async fn close_websocket<S>(&mut self, stream: &mut S, filled: usize, deadline: Instant)
+    /// check already passed, so nothing here can fail it. The frames that came with the answer
+    /// are in `answer[frames]`.
+    async fn close_websocket<S>(&mut self, stream: &mut S, frames: Range<usize>, deadline: Instant)
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let frames_at = {
-            let mut headers = [gangway_h1::EMPTY_HEADER; 64];
-            match gangway_h1::parse_response(&self.answer[..filled], &mut headers, "GET") {
-                Ok(gangway_h1::Status::Complete(response)) => response.head_len,
-                _ => filled,
-            }
-        };
-        // Frames that came with the head move to the front; the rest of the buffer is room.
-        self.answer.copy_within(frames_at..filled, 0);
-        let mut filled = filled - frames_at;
+        // They move to the front; the rest of the buffer is room.
+        let mut filled = frames.len();
+        self.answer.copy_within(frames, 0);
         let mask: [u8; 4] = fastrand::u32(..).to_ne_bytes();
         if timeout_at(deadline, stream.write_all(&close_frame(mask)))
             .await

@@ -73,6 +73,9 @@ struct Reading<'c> {
     /// incomplete head is parsed again once the buffer has doubled, so that an invalid one is
     /// found without waiting for its end, in linear time.
     parsed: usize,
+    /// Where the final answer's head ends (its body or, after a `101`, the first frame
+    /// starts), once it is parsed.
+    head_end: Option<usize>,
     /// The final answer's body, once its head is in.
     body: Option<BodyRead<'c>>,
     /// The verdict, once reached.
@@ -177,6 +180,12 @@ impl<'c> ResponseCheck<'c> {
         self.limit
     }
 
+    /// Where the final answer's head ends in the buffer passed to [`advance`](Self::advance),
+    /// once parsed: after a WebSocket `101`, where the server's frames start.
+    pub(crate) fn head_end(&self) -> Option<usize> {
+        self.read.head_end
+    }
+
     /// Evaluates the response bytes received so far; `eof` says the server closed. Each call
     /// starts from the first byte: see [`advance`](Self::advance) to read an answer as it
     /// arrives.
@@ -261,19 +270,21 @@ impl<'c> ResponseCheck<'c> {
                     }
                 };
             let status = response.status;
+            let body_at = start + response.head_len;
+            self.read.head_end = Some(body_at);
             let (statuses, expect) = match &self.expect {
                 Expect::WebSocket { key, protocols } => {
                     return Some(check_upgrade(key, protocols, &response));
                 }
                 Expect::Http { statuses, body } => (*statuses, *body),
             };
-            let body_at = start + response.head_len;
             // Interim answers (100 Continue, 103 Early Hints) precede the real one.
             if (100..200).contains(&status) && status != 101 {
                 self.read.head_at = body_at;
                 self.read.scanned = body_at;
                 self.read.content_at = None;
                 self.read.parsed = body_at;
+                self.read.head_end = None;
                 continue;
             }
             if !statuses.contains(status) {
