@@ -424,13 +424,7 @@ impl Conn {
                     view = view.with_sni(sni);
                 }
             }
-            let backend = shared
-                .routes
-                .iter()
-                .find(|(c, _)| c.eval(&view))
-                .map(|(_, b)| *b)
-                .or(shared.default_backend);
-            let Some(backend) = backend else {
+            let Some(backend) = shared.route(&view) else {
                 self.log.term = Termination::ProxyConnect;
                 self.emit_log();
                 return;
@@ -745,13 +739,7 @@ impl Conn {
             None => {}
         }
 
-        let backend = shared
-            .routes
-            .iter()
-            .find(|(c, _)| c.eval(&view))
-            .map(|(_, b)| *b)
-            .or(shared.default_backend);
-        let Some(backend) = backend else {
+        let Some(backend) = shared.route(&view) else {
             return Plan::NoBackend { meta };
         };
         let be = &shared.backends[backend];

@@ -74,6 +74,15 @@ impl Shared {
     pub(crate) fn backend_index(&self, name: &str) -> Option<usize> {
         self.backends.iter().position(|b| b.name == name)
     }
+
+    /// The backend of the first route whose condition `view` meets, else the default one.
+    pub(crate) fn route(&self, view: &crate::acl::RequestView<'_>) -> Option<usize> {
+        self.routes
+            .iter()
+            .find(|(c, _)| c.eval(view))
+            .map(|(_, b)| *b)
+            .or(self.default_backend)
+    }
 }
 
 /// What an accepted connection holds until it ends (or the tunnel it became does): its count
