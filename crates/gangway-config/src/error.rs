@@ -55,16 +55,21 @@ impl<'f> Findings<'f> {
         }
     }
 
-    /// Records an error about `keyword` at `line`.
+    /// Records an error about `keyword` at `line`, once: a backend used by several frontends
+    /// is planned for each, and its findings are the same each time.
     pub(crate) fn error(&mut self, line: SourceLine, keyword: &str, message: impl Into<String>) {
         let diagnostic = Diagnostic::new(self.file, line.0, keyword, message);
-        self.errors.push(diagnostic);
+        if !self.errors.contains(&diagnostic) {
+            self.errors.push(diagnostic);
+        }
     }
 
-    /// Records a warning about `keyword` at `line`.
+    /// Records a warning about `keyword` at `line`, once.
     pub(crate) fn warn(&mut self, line: SourceLine, keyword: &str, message: impl Into<String>) {
         let diagnostic = Diagnostic::new(self.file, line.0, keyword, message);
-        self.warnings.push(diagnostic);
+        if !self.warnings.contains(&diagnostic) {
+            self.warnings.push(diagnostic);
+        }
     }
 }
 

@@ -73,6 +73,8 @@ pub fn plan(loaded: &Loaded, options: PlanOptions) -> Result<Plan, Error> {
         found: Findings::new(&loaded.file),
         ipv4_wildcards,
         bound: HashMap::new(),
+        lookups: HashMap::new(),
+        check_addrs: HashMap::new(),
     };
     let frontends = planned()
         .map(|frontend| PlannedFrontend {
@@ -106,6 +108,11 @@ struct Planner<'a> {
     ipv4_wildcards: HashSet<u16>,
     /// Every address listened on so far and the line of its `bind`.
     bound: HashMap<SocketAddr, SourceLine>,
+    /// Servers' addresses looked up so far, with why each does not resolve (`None` when it
+    /// does): a name is looked up once per plan, however many frontends use its backend.
+    lookups: HashMap<String, Option<String>>,
+    /// Check addresses (`addr`) looked up so far, likewise.
+    check_addrs: HashMap<String, Option<IpAddr>>,
 }
 
 impl Bind {
@@ -587,12 +594,15 @@ impl Planner<'_> {
         }
         for server in &backend.server {
             // Building would refuse it too, but without the line.
-            let unresolved = match server.address.resolve() {
-                Ok(addrs) if !addrs.is_empty() => None,
-                Ok(_) => Some("resolves to no address".to_owned()),
-                Err(error) => Some(format!("does not resolve ({error})")),
-            };
-            if let Some(why) = unresolved {
+            let unresolved = self
+                .lookups
+                .entry(server.address.to_string())
+                .or_insert_with(|| match server.address.resolve() {
+                    Ok(addrs) if !addrs.is_empty() => None,
+                    Ok(_) => Some("resolves to no address".to_owned()),
+                    Err(error) => Some(format!("does not resolve ({error})")),
+                });
+            if let Some(why) = unresolved.clone() {
                 let message = format!("server '{}': '{}' {why}", server.name, server.address);
                 self.found.error(server.line, "server", message);
                 continue;
@@ -637,7 +647,11 @@ impl Planner<'_> {
                 converted = converted.pool_purge_delay(delay);
             }
             if let Some(addr) = &options.addr {
-                match resolve_ip(addr) {
+                let ip = *self
+                    .check_addrs
+                    .entry(addr.clone())
+                    .or_insert_with(|| resolve_ip(addr));
+                match ip {
                     Some(ip) => converted = converted.check_addr(ip),
                     None => {
                         self.found.error(

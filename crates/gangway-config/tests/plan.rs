@@ -724,3 +724,16 @@ fn a_bind_name_names_its_listeners() {
     let debug = format!("{:?}", plan.frontends[0].builder);
     assert!(debug.contains("name: Some(\"web\")"), "{debug}");
 }
+
+#[test]
+fn a_server_that_does_not_resolve_is_one_error_however_many_frontends_use_its_backend() {
+    let text = "frontend a\n bind 127.0.0.1:0\n default_backend be\nfrontend b\n bind 127.0.0.1:0\n default_backend be\nbackend be\n server ok 127.0.0.1:1\n server s no-such-host.invalid:80\n";
+    let errors = plan_errors(text);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(
+            "plan.cfg:9: 'server': server 's': 'no-such-host.invalid:80' does not resolve"
+        ),
+        "{errors:?}"
+    );
+}
