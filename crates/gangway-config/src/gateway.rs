@@ -108,9 +108,8 @@ struct Planner<'a> {
     ipv4_wildcards: HashSet<u16>,
     /// Every address listened on so far and the line of its `bind`.
     bound: HashMap<SocketAddr, SourceLine>,
-    /// Servers' addresses looked up so far, with why each does not resolve (`None` when it
-    /// does): a name is looked up once per plan, however many frontends use its backend.
-    lookups: HashMap<String, Option<String>>,
+    /// Servers' addresses looked up so far: the first address found, or why none was: a name is looked up once per plan, however many frontends use its backend.
+    lookups: HashMap<String, Result<SocketAddr, String>>,
     /// Check addresses (`addr`) looked up so far, likewise.
     check_addrs: HashMap<String, Option<IpAddr>>,
 }
@@ -598,17 +597,24 @@ impl Planner<'_> {
                 .lookups
                 .entry(server.address.to_string())
                 .or_insert_with(|| match server.address.resolve() {
-                    Ok(addrs) if !addrs.is_empty() => None,
-                    Ok(_) => Some("resolves to no address".to_owned()),
-                    Err(error) => Some(format!("does not resolve ({error})")),
+                    Ok(addrs) => addrs
+                        .first()
+                        .copied()
+                        .ok_or_else(|| "resolves to no address".to_owned()),
+                    Err(error) => Err(format!("does not resolve ({error})")),
                 });
-            if let Some(why) = unresolved.clone() {
-                let message = format!("server '{}': '{}' {why}", server.name, server.address);
-                self.found.error(server.line, "server", message);
-                continue;
-            }
+            let found = match unresolved {
+                Ok(found) => *found,
+                Err(why) => {
+                    let message = format!("server '{}': '{}' {why}", server.name, server.address);
+                    self.found.error(server.line, "server", message);
+                    continue;
+                }
+            };
             let options = &server.options;
+            // Built with the address found here: the name is not looked up again.
             let mut converted = gangway::Server::new(server.address.to_string())
+                .resolved_to(found)
                 .name(&server.name)
                 .weight(options.effective_weight());
             if let Some(maxconn) = options.maxconn.filter(|n| *n > 0) {

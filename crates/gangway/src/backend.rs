@@ -66,11 +66,12 @@ pub enum ProxyVersion {
 /// (operator) do not. The same type as `gangway_balance::ServerState`.
 pub use gangway_balance::ServerState;
 
-/// Where a server listens: a resolved address or a `host:port` resolved when the gateway is built.
+/// Where a server listens: a resolved address or a `host:port` resolved when the gateway is
+/// built, unless the caller already looked it up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ServerAddr {
     Resolved(SocketAddr),
-    Named(String),
+    Named(String, Option<SocketAddr>),
 }
 
 /// One server of a backend (HAProxy's `server` line).
@@ -112,7 +113,7 @@ impl Server {
         let text = addr.into();
         let addr = match text.parse::<SocketAddr>() {
             Ok(a) => ServerAddr::Resolved(a),
-            Err(_) => ServerAddr::Named(text),
+            Err(_) => ServerAddr::Named(text, None),
         };
         Server {
             addr,
@@ -142,6 +143,23 @@ impl Server {
         let mut s = Server::new(String::new());
         s.addr = ServerAddr::Resolved(addr);
         s
+    }
+
+    /// For a server given as `host:port`: the address a lookup of it already found, used when
+    /// the gateway is built instead of looking the name up again. The name stays the server's
+    /// address as shown and its default TLS server name. No effect on a socket address.
+    ///
+    /// ```
+    /// use gangway::Server;
+    /// let s = Server::new("db.internal:5432").resolved_to("10.0.0.7:5432".parse().unwrap());
+    /// assert_eq!(s.addr_text(), "db.internal:5432");
+    /// ```
+    #[must_use]
+    pub fn resolved_to(mut self, addr: SocketAddr) -> Self {
+        if let ServerAddr::Named(_, found) = &mut self.addr {
+            *found = Some(addr);
+        }
+        self
     }
 
     /// Names the server (defaults to its address); names appear in logs, metrics and the handle.
@@ -317,7 +335,7 @@ impl Server {
     pub(crate) fn host_text(&self) -> String {
         match &self.addr {
             ServerAddr::Resolved(a) => a.ip().to_string(),
-            ServerAddr::Named(n) => n
+            ServerAddr::Named(n, _) => n
                 .rsplit_once(':')
                 .map_or(n.as_str(), |(h, _)| h)
                 .trim_start_matches('[')
@@ -330,7 +348,7 @@ impl Server {
     pub fn addr_text(&self) -> String {
         match &self.addr {
             ServerAddr::Resolved(a) => a.to_string(),
-            ServerAddr::Named(n) => n.clone(),
+            ServerAddr::Named(n, _) => n.clone(),
         }
     }
 
@@ -338,7 +356,8 @@ impl Server {
     pub(crate) fn resolve(&self) -> Option<SocketAddr> {
         match &self.addr {
             ServerAddr::Resolved(a) => Some(*a),
-            ServerAddr::Named(n) => n.to_socket_addrs().ok()?.next(),
+            ServerAddr::Named(_, Some(a)) => Some(*a),
+            ServerAddr::Named(n, None) => n.to_socket_addrs().ok()?.next(),
         }
     }
 

@@ -1314,3 +1314,14 @@ async fn an_error_answer_survives_an_upload_still_coming() {
     assert_eq!(web.requests(), 0);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_server_named_by_host_uses_the_address_already_found_for_it() {
+    let a = http_server("a").await;
+    // The name would not resolve: the gateway builds and connects with the address given.
+    let name = format!("no-such-host.invalid:{}", a.addr.port());
+    let web = Backend::new("web").server(Server::new(name).name("a").resolved_to(a.addr));
+    let gw = start(local().default_backend(&web)).await;
+    let (_, body) = get(gw.local_addr(), "/").await;
+    assert!(body.starts_with(b"a "), "{body:?}");
+}
