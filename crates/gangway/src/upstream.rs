@@ -381,18 +381,28 @@ impl BackendRt {
         key: Option<&[u8]>,
         excluded: &[ServerId],
     ) -> Result<(Arc<ServerRt>, ConnectionSlot), PickFailure> {
-        match self
-            .set
-            .pick_queued(key, excluded, self.timeouts.queue)
-            .await
-        {
-            Ok(slot) => match self.by_id(slot.server_id()) {
-                Some(srv) => Ok((srv, slot)),
-                None => Err(PickFailure::NoneUp),
-            },
-            Err(PickError::QueueFull | PickError::QueueTimeout) => Err(PickFailure::QueueTimeout),
-            Err(_) => Err(PickFailure::NoneUp),
+        // A server removed at runtime may still come with a slot: picked just before it left
+        // the set, or handed to this caller while it waited in the queue (the queue is served
+        // when a slot is freed, the caller's task runs later). Its slot is let go and the pick
+        // made again, from the servers there are now.
+        for _ in 0..3 {
+            match self
+                .set
+                .pick_queued(key, excluded, self.timeouts.queue)
+                .await
+            {
+                Ok(slot) => {
+                    if let Some(srv) = self.by_id(slot.server_id()) {
+                        return Ok((srv, slot));
+                    }
+                }
+                Err(PickError::QueueFull | PickError::QueueTimeout) => {
+                    return Err(PickFailure::QueueTimeout);
+                }
+                Err(_) => return Err(PickFailure::NoneUp),
+            }
         }
+        Err(PickFailure::NoneUp)
     }
 
     /// Returns a connection to the server's idle pool (dropped when the pool is full).
@@ -416,5 +426,40 @@ impl BackendRt {
     /// How long to wait for a connection to a server.
     pub(crate) fn connect_timeout(&self) -> Duration {
         self.timeouts.connect
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One poll of `future`, in the current runtime.
+    fn poll_once<F: Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output> {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        std::pin::Pin::new(future).poll(&mut cx)
+    }
+
+    #[tokio::test]
+    async fn a_waiter_handed_a_slot_on_a_server_removed_since_picks_again() {
+        let spec = Backend::new("b")
+            .server(Server::new("127.0.0.1:1").name("a").maxconn(1).no_check())
+            .server(Server::new("127.0.0.1:2").name("b").maxconn(1).no_check());
+        let timeouts = Timeouts::default().queue(Duration::from_secs(600));
+        let be = BackendRt::new(&spec, &timeouts).unwrap();
+        let (first, first_slot) = be.pick(None, &[]).await.ok().unwrap();
+        let (_, second_slot) = be.pick(None, &[]).await.ok().unwrap();
+        // Both servers full: the next caller waits in the queue.
+        let mut waiter = Box::pin(be.pick(None, &[]));
+        assert!(poll_once(&mut waiter).is_pending());
+        // The first server's slot is freed and handed to the waiter; the server is removed
+        // before the waiter's task runs; then the other server has room.
+        drop(first_slot);
+        assert!(be.remove(&first.name));
+        drop(second_slot);
+        match poll_once(&mut waiter) {
+            std::task::Poll::Ready(Ok((srv, _))) => assert_ne!(srv.name, first.name),
+            std::task::Poll::Ready(Err(_)) => panic!("the waiter got no server"),
+            std::task::Poll::Pending => panic!("the waiter still waits with a server free"),
+        }
     }
 }
