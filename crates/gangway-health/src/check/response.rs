@@ -272,13 +272,8 @@ impl<'c> ResponseCheck<'c> {
             let status = response.status;
             let body_at = start + response.head_len;
             self.read.head_end = Some(body_at);
-            let (statuses, expect) = match &self.expect {
-                Expect::WebSocket { key, protocols } => {
-                    return Some(check_upgrade(key, protocols, &response));
-                }
-                Expect::Http { statuses, body } => (*statuses, *body),
-            };
-            // Interim answers (100 Continue, 103 Early Hints) precede the real one.
+            // Interim answers (100 Continue, 103 Early Hints) precede the real one, a `101`
+            // included (RFC 9110, 15.2: a client must parse any number of them).
             if (100..200).contains(&status) && status != 101 {
                 self.read.head_at = body_at;
                 self.read.scanned = body_at;
@@ -287,6 +282,12 @@ impl<'c> ResponseCheck<'c> {
                 self.read.head_end = None;
                 continue;
             }
+            let (statuses, expect) = match &self.expect {
+                Expect::WebSocket { key, protocols } => {
+                    return Some(check_upgrade(key, protocols, &response));
+                }
+                Expect::Http { statuses, body } => (*statuses, *body),
+            };
             if !statuses.contains(status) {
                 return Some(Err(CheckFailure::UnexpectedStatus { status }));
             }
@@ -643,6 +644,13 @@ mod tests {
         );
         let cases: Vec<(String, Progress)> = vec![
             (good.to_owned(), Progress::Done(Ok(Some(101)))),
+            // Interim answers before the 101 are read past, as before any final answer.
+            (
+                format!(
+                    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n{good}"
+                ),
+                Progress::Done(Ok(Some(101))),
+            ),
             (
                 good.replace("Upgrade: websocket", "Upgrade: WebSocket"),
                 Progress::Done(Ok(Some(101))),
