@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use gangway_config::*;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 fn plan_text(text: &str) -> Result<Plan, Error> {
     let loaded = parse_haproxy(text, "plan.cfg").unwrap_or_else(|e| panic!("{e}"));
@@ -190,13 +191,27 @@ fn monitor_fail_conditions_the_gateway_accepts() {
 }
 
 /// Builds and starts the plan's first frontend.
+/// Everything a `GET /` to `addr` gets back until the gateway closes.
+async fn get_to_end(addr: std::net::SocketAddr) -> Vec<u8> {
+    let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), client.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    response
+}
+
 async fn start_first(plan: Plan) -> gangway::GatewayHandle {
     let frontend = plan.frontends.into_iter().next().expect("a frontend");
     frontend.builder.build().unwrap().start().await.unwrap()
 }
 
 async fn status(addr: std::net::SocketAddr, path: &str) -> u16 {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -246,7 +261,6 @@ async fn recording_server(
     std::net::SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<String>,
 ) {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -344,7 +358,6 @@ async fn timeout_check_zero_falls_back_to_inter() {
 async fn http_check_send_without_option_httpchk_keeps_tcp_checks() {
     // A server that reads and never answers, as a database would an HTTP request: an HTTP check
     // would write to it and time out (fall 1: DOWN); a TCP check connects and closes.
-    use tokio::io::AsyncReadExt as _;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = listener.local_addr().unwrap();
     let (tx, mut received) = tokio::sync::mpsc::unbounded_channel();
@@ -408,7 +421,6 @@ async fn check_headers_reach_the_server() {
 
 #[tokio::test]
 async fn tcp_mode_pipes_connections() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let echo = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let echo_addr = echo.local_addr().unwrap();
     tokio::spawn(async move {
@@ -445,7 +457,6 @@ async fn tcp_mode_pipes_connections() {
 
 #[tokio::test]
 async fn errorfile_is_served() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let dir = std::env::temp_dir().join(format!("gangway-plan-errorfile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let page = dir.join("503.http");
@@ -458,18 +469,7 @@ async fn errorfile_is_served() {
     );
     let plan = plan_text(&text).unwrap();
     let handle = start_first(plan).await;
-    let mut client = tokio::net::TcpStream::connect(handle.local_addr())
-        .await
-        .unwrap();
-    client
-        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), client.read_to_end(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
+    let response = get_to_end(handle.local_addr()).await;
     assert_eq!(String::from_utf8_lossy(&response), body);
     handle.shutdown().await;
     std::fs::remove_dir_all(&dir).unwrap();
@@ -477,7 +477,6 @@ async fn errorfile_is_served() {
 
 #[tokio::test]
 async fn a_device_error_file_is_read_up_to_its_size_as_in_haproxy() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     // `/dev/zero` has size 0, as `/dev/null`: an empty answer (the connection closes), where
     // reading it to the end filled the memory and the gateway never started.
     let text = "defaults\n mode http\nfrontend fe\n bind 127.0.0.1:0\n default_backend be\nbackend be\n errorfile 503 /dev/zero\n";
@@ -485,18 +484,7 @@ async fn a_device_error_file_is_read_up_to_its_size_as_in_haproxy() {
     std::thread::spawn(move || done.send(plan_text(text).unwrap()));
     let plan = planned.recv_timeout(Duration::from_secs(20)).unwrap();
     let handle = start_first(plan).await;
-    let mut client = tokio::net::TcpStream::connect(handle.local_addr())
-        .await
-        .unwrap();
-    client
-        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), client.read_to_end(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
+    let response = get_to_end(handle.local_addr()).await;
     assert_eq!(response, b"");
     handle.shutdown().await;
 }

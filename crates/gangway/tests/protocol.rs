@@ -854,14 +854,10 @@ async fn h2c_upgrades_are_not_offered_to_servers() {
         while let Ok((mut s, _)) = l.accept().await {
             let seen = seen.clone();
             tokio::spawn(async move {
-                let mut head = Vec::new();
+                let Some(head) = read_head(&mut s).await else {
+                    return;
+                };
                 let mut chunk = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&chunk[..n]),
-                    }
-                }
                 seen.lock()
                     .unwrap()
                     .push(String::from_utf8_lossy(&head).into_owned());
@@ -1204,28 +1200,10 @@ async fn a_malformed_chunked_body_gets_400() {
 /// http-response rules (HAProxy runs them on the final response only).
 #[tokio::test]
 async fn interim_answers_lose_hop_by_hop_fields() {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = l.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let _ = s
-                    .write_all(
-                        b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nConnection: X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-                    )
-                    .await;
-                let _ = s.read(&mut chunk).await;
-            });
-        }
-    });
+    let server = fixed_answer_server(
+        "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nConnection: X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    )
+    .await;
     let b = Backend::new("hints").server(server);
     let gw = start(
         local()
@@ -1252,5 +1230,4 @@ async fn interim_answers_lose_hop_by_hop_fields() {
     assert!(head.contains("X-Via: gangway\r\n"), "{head}");
     drop(c);
     gw.shutdown().await;
-    task.abort();
 }

@@ -189,31 +189,6 @@ async fn invalid_switch_gives_502_and_non_101_keeps_http() {
     gw.shutdown().await;
 }
 
-/// A server that answers every request head with `response`, then holds the connection.
-async fn fixed_answer_server(response: String) -> std::net::SocketAddr {
-    let response: Arc<str> = response.into();
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let response = response.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let _ = s.write_all(response.as_bytes()).await;
-                let _ = s.read(&mut chunk).await;
-            });
-        }
-    });
-    addr
-}
-
 #[tokio::test]
 async fn a_101_must_answer_the_upgrade_asked_for() {
     const WS_HEAD: &str = "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
@@ -774,26 +749,10 @@ async fn an_unbounded_connect_timeout_still_connects() {
 
 /// A backend answering every request `500` (and closing).
 async fn failing_server() -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let _ = s
-                    .write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .await;
-            });
-        }
-    });
-    addr
+    fixed_answer_server(
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await
 }
 
 #[tokio::test]
@@ -1062,13 +1021,8 @@ async fn named_tunnel_server(
     let accept = tokio::spawn(async move {
         while let Ok((mut s, _)) = l.accept().await {
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
+                if read_head(&mut s).await.is_none() {
+                    return;
                 }
                 // The key of `UPGRADE` is RFC 6455's example: its accept value is known.
                 let head = format!(
@@ -1077,6 +1031,7 @@ async fn named_tunnel_server(
                 if s.write_all(head.as_bytes()).await.is_err() {
                     return;
                 }
+                let mut chunk = [0u8; 4096];
                 loop {
                     match s.read(&mut chunk).await {
                         Ok(0) | Err(_) => return,

@@ -275,6 +275,40 @@ async fn serve_http(mut s: TcpStream, name: String, st: Arc<ServerKnobs>) {
     }
 }
 
+/// Reads from `s` up to the end of a request head (CR LF CR LF), with whatever came after it
+/// in the same reads; `None` if the peer closed or failed first.
+pub async fn read_head(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Some(head)
+}
+
+/// A server that answers the first request head of every connection with `response`, then
+/// holds the connection until the peer closes it (or sends more).
+pub async fn fixed_answer_server(response: impl AsRef<[u8]>) -> SocketAddr {
+    let response: Arc<[u8]> = Arc::from(response.as_ref());
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let response = response.clone();
+            tokio::spawn(async move {
+                if read_head(&mut s).await.is_some() {
+                    let _ = s.write_all(&response).await;
+                    let _ = s.read(&mut [0u8; 4096]).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
 /// Sends raw bytes and reads until the peer closes or `timeout` passes; returns what came back.
 pub async fn raw_exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).await.unwrap();
